@@ -1,0 +1,89 @@
+//! `AuthUser` and `AdminUser`: the one place that checks a bearer token, its session row, the
+//! session's expiry and the account's ban status. A handler that takes one is authenticated.
+
+use axum::{
+    extract::FromRequestParts,
+    http::{header, request::Parts},
+};
+use chrono::{DateTime, Utc};
+use sea_orm::EntityTrait;
+
+use super::{service::banned, token::invalid_token};
+use crate::{
+    entities::{Role, Session, User, user},
+    error::AppError,
+    state::AppState,
+};
+
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    pub user: user::Model,
+    pub session_id: String,
+    pub expires: DateTime<Utc>,
+}
+
+/// An [`AuthUser`] whose role is ADMIN (403 otherwise).
+#[derive(Debug, Clone)]
+pub struct AdminUser(pub AuthUser);
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let token = bearer_token(parts)?;
+        let claims = state.tokens.verify(token)?;
+        let (session, user) = Session::find_by_id(claims.sid.clone())
+            .find_also_related(User)
+            .one(&state.db)
+            .await?
+            .ok_or_else(invalid_token)?;
+        let user = user
+            .filter(|user| user.id == claims.sub && session.user_id == user.id)
+            .ok_or_else(invalid_token)?;
+        if session.expires <= state.clock.now() {
+            return Err(invalid_token());
+        }
+        if user.banned_at.is_some() {
+            return Err(banned());
+        }
+        Ok(Self {
+            user,
+            session_id: session.id,
+            expires: session.expires,
+        })
+    }
+}
+
+impl FromRequestParts<AppState> for AdminUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let auth = AuthUser::from_request_parts(parts, state).await?;
+        if auth.user.role != Role::Admin {
+            return Err(AppError::forbidden(
+                "admin_only",
+                "this action needs an administrator account",
+            ));
+        }
+        Ok(Self(auth))
+    }
+}
+
+fn bearer_token(parts: &Parts) -> Result<&str, AppError> {
+    let missing = || {
+        AppError::unauthorized(
+            "missing_token",
+            "log in first: this request needs `Authorization: Bearer <token>`",
+        )
+    };
+    let value = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(missing)?;
+    let value = value.to_str().map_err(|_| invalid_token())?;
+    let (scheme, token) = value.split_once(' ').ok_or_else(invalid_token)?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(invalid_token());
+    }
+    Ok(token.trim())
+}

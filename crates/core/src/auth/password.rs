@@ -1,0 +1,152 @@
+//! Password rules and bcrypt, run on the blocking thread pool so a slow hash never stalls the
+//! async workers that serve other requests.
+
+use std::sync::OnceLock;
+
+use crate::error::{AppError, AppResult};
+
+pub const MIN_PASSWORD_CHARS: usize = 8;
+/// bcrypt only reads 72 bytes; longer passwords are refused rather than silently cut.
+pub const MAX_PASSWORD_BYTES: usize = 72;
+
+pub fn validate_new_password(password: &str) -> AppResult<()> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(AppError::validation(
+            "password_too_short",
+            format!("the password must be at least {MIN_PASSWORD_CHARS} characters long"),
+        ));
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(AppError::validation(
+            "password_too_long",
+            format!("the password must be at most {MAX_PASSWORD_BYTES} bytes long (UTF-8)"),
+        ));
+    }
+    Ok(())
+}
+
+/// Hashes a password that passed [`validate_new_password`].
+///
+/// bcrypt's key is the password plus a NUL terminator, capped at 72 bytes, so a password of
+/// exactly 72 bytes still has every byte used; only the terminator is dropped. The bcrypt
+/// crate's `non_truncating_hash` counts the terminator and would refuse such a password, so the
+/// 72-byte rule is enforced here instead, and nothing of the password is ever cut off.
+pub async fn hash(password: String, cost: u32) -> AppResult<String> {
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(AppError::internal(
+            "refusing to hash a password bcrypt would truncate",
+        ));
+    }
+    tokio::task::spawn_blocking(move || bcrypt::hash(password, cost))
+        .await
+        .map_err(|err| AppError::Internal(err.into()))?
+        .map_err(|err| AppError::Internal(err.into()))
+}
+
+/// Checks `password` against `stored_hash`, or, when there is no such user, against a dummy
+/// hash of the same cost so that unknown emails take as long as wrong passwords.
+///
+/// Passwords over 72 bytes never match: no account can have one (registration refuses them),
+/// and comparing a truncated prefix would accept a password the user never chose.
+pub async fn verify(password: String, stored_hash: Option<String>, cost: u32) -> AppResult<bool> {
+    tokio::task::spawn_blocking(move || {
+        let too_long = password.len() > MAX_PASSWORD_BYTES;
+        let candidate = if too_long {
+            &password.as_bytes()[..MAX_PASSWORD_BYTES]
+        } else {
+            password.as_bytes()
+        };
+        match stored_hash {
+            Some(hash) => {
+                // `verify` (not `non_truncating_verify`) so hashes made by bcryptjs in the old
+                // app keep working; the length check above keeps it from truncating.
+                let matches = bcrypt::verify(candidate, &hash).unwrap_or_else(|err| {
+                    tracing::warn!(error = %err, "stored password hash is unreadable");
+                    false
+                });
+                matches && !too_long
+            }
+            None => {
+                let _ = bcrypt::verify(candidate, dummy_hash(cost));
+                false
+            }
+        }
+    })
+    .await
+    .map_err(|err| AppError::Internal(err.into()))
+}
+
+fn dummy_hash(cost: u32) -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| bcrypt::hash("not a real password", cost).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_rules() {
+        assert_eq!(
+            validate_new_password("short").unwrap_err().code(),
+            "password_too_short"
+        );
+        assert!(validate_new_password("long enough").is_ok());
+        // 8 characters but 24 bytes: characters count for the minimum.
+        assert!(validate_new_password("密码密码密码密码").is_ok());
+        assert!(validate_new_password(&"a".repeat(72)).is_ok());
+        assert_eq!(
+            validate_new_password(&"a".repeat(73)).unwrap_err().code(),
+            "password_too_long"
+        );
+        // 25 three-byte characters = 75 bytes.
+        assert_eq!(
+            validate_new_password(&"密".repeat(25)).unwrap_err().code(),
+            "password_too_long"
+        );
+    }
+
+    #[tokio::test]
+    async fn hashes_verify_and_long_passwords_never_match() {
+        let password = "a".repeat(72);
+        let hash = hash(password.clone(), 4).await.unwrap();
+        assert!(
+            verify(password.clone(), Some(hash.clone()), 4)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !verify(format!("{password}b"), Some(hash.clone()), 4)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !verify("wrong password".into(), Some(hash), 4)
+                .await
+                .unwrap()
+        );
+        assert!(!verify("whatever".into(), None, 4).await.unwrap());
+        assert!(matches!(
+            super::hash("a".repeat(73), 4).await,
+            Err(AppError::Internal(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn bcryptjs_hashes_verify() {
+        // Made by bcryptjs 2.4 (`$2a$`), the library the seed's app hashed with.
+        let ascii = "$2a$10$EnDzkak2bj/Ad3dpbGrYrOWR/XReto6GRAT8lL3lbCLgWgNFE.toW".to_string();
+        assert!(
+            verify("password123".into(), Some(ascii.clone()), 4)
+                .await
+                .unwrap()
+        );
+        assert!(!verify("password124".into(), Some(ascii), 4).await.unwrap());
+        let unicode = "$2a$04$u.5I6DEZUlkw0QuMl1agrOXhbtfU.Awx4lnWj4qor3rkbetv3tu9S".to_string();
+        assert!(
+            verify("密码是秘密的password".into(), Some(unicode), 4)
+                .await
+                .unwrap()
+        );
+    }
+}

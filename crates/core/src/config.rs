@@ -1,0 +1,359 @@
+//! Typed configuration, read once from the environment when a process starts.
+//!
+//! Every variable the backend reads is listed in [`Config::VARIABLES`] (the deploy checks use it)
+//! and documented in the README. A missing or malformed value fails start-up with an error that
+//! names the variable, rather than surfacing later as a confusing runtime failure.
+
+use std::{fmt, str::FromStr, time::Duration};
+
+use crate::rate_limit::Limit;
+
+/// The smallest accepted HS256 secret: 32 bytes, as RFC 7518 §3.2 requires for HS256.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+#[derive(Clone)]
+pub struct Config {
+    /// `mysql://user:pass@host:3306/db` or `sqlite://path/to/file.db?mode=rwc`.
+    pub database_url: String,
+    /// Connections per instance; mind RDS's limit × the number of FC instances.
+    pub db_max_connections: u32,
+    pub db_connect_timeout: Duration,
+    /// HMAC key for session tokens (`JWT_SECRET`, or the seed's `NEXTAUTH_SECRET`).
+    pub jwt_secret: Vec<u8>,
+    pub session_ttl: Duration,
+    pub bcrypt_cost: u32,
+    /// Lower-cased emails that get the ADMIN role at registration and login.
+    pub admin_emails: Vec<String>,
+    /// Origins allowed by CORS; empty means same-origin only, `*` any origin (no credentials).
+    pub allowed_origins: Vec<String>,
+    pub login_limit_per_ip: Option<Limit>,
+    pub login_limit_per_account: Option<Limit>,
+    pub register_limit_per_ip: Option<Limit>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("{name} is not set: {hint}")]
+    Missing {
+        name: &'static str,
+        hint: &'static str,
+    },
+    #[error("{name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+impl Config {
+    /// Every environment variable this struct reads.
+    pub const VARIABLES: &'static [&'static str] = &[
+        "DATABASE_URL",
+        "DB_MAX_CONNECTIONS",
+        "DB_CONNECT_TIMEOUT",
+        "JWT_SECRET",
+        "NEXTAUTH_SECRET",
+        "SESSION_TTL",
+        "BCRYPT_COST",
+        "ADMIN_EMAILS",
+        "ALLOWED_ORIGINS",
+        "RATE_LIMIT_LOGIN_IP",
+        "RATE_LIMIT_LOGIN_ACCOUNT",
+        "RATE_LIMIT_REGISTER_IP",
+    ];
+
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup` (the process environment in production, a map
+    /// in tests). Empty values count as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(&lookup);
+
+        let database_url = env.required(
+            "DATABASE_URL",
+            "set it to mysql://user:pass@host:3306/db or sqlite://file.db?mode=rwc",
+        )?;
+        if !(database_url.starts_with("mysql://") || database_url.starts_with("sqlite:")) {
+            return Err(ConfigError::Invalid {
+                name: "DATABASE_URL",
+                reason: "expected a mysql:// or sqlite: URL".into(),
+            });
+        }
+
+        let (secret_name, secret) = match (env.get("JWT_SECRET"), env.get("NEXTAUTH_SECRET")) {
+            (Some(secret), _) => ("JWT_SECRET", secret),
+            (None, Some(secret)) => ("NEXTAUTH_SECRET", secret),
+            (None, None) => {
+                return Err(ConfigError::Missing {
+                    name: "JWT_SECRET",
+                    hint: "set JWT_SECRET (or NEXTAUTH_SECRET) to 32+ random bytes, e.g. `openssl rand -hex 32`",
+                });
+            }
+        };
+        if secret.len() < MIN_SECRET_BYTES {
+            return Err(ConfigError::Invalid {
+                name: secret_name,
+                reason: format!(
+                    "must be at least {MIN_SECRET_BYTES} bytes, got {}",
+                    secret.len()
+                ),
+            });
+        }
+
+        let bcrypt_cost: u32 = env.parsed("BCRYPT_COST", 10)?;
+        if !(4..=31).contains(&bcrypt_cost) {
+            return Err(ConfigError::Invalid {
+                name: "BCRYPT_COST",
+                reason: format!("must be between 4 and 31, got {bcrypt_cost}"),
+            });
+        }
+
+        let db_max_connections: u32 = env.parsed("DB_MAX_CONNECTIONS", 5)?;
+        if db_max_connections == 0 {
+            return Err(ConfigError::Invalid {
+                name: "DB_MAX_CONNECTIONS",
+                reason: "must be at least 1".into(),
+            });
+        }
+
+        Ok(Self {
+            database_url,
+            db_max_connections,
+            db_connect_timeout: env.duration("DB_CONNECT_TIMEOUT", Duration::from_secs(5))?,
+            jwt_secret: secret.into_bytes(),
+            session_ttl: env.duration("SESSION_TTL", Duration::from_secs(7 * 24 * 3600))?,
+            bcrypt_cost,
+            admin_emails: env
+                .list("ADMIN_EMAILS")
+                .into_iter()
+                .map(|email| email.to_lowercase())
+                .collect(),
+            allowed_origins: env.list("ALLOWED_ORIGINS"),
+            login_limit_per_ip: env.limit("RATE_LIMIT_LOGIN_IP", "7/5m")?,
+            login_limit_per_account: env.limit("RATE_LIMIT_LOGIN_ACCOUNT", "100/1h")?,
+            register_limit_per_ip: env.limit("RATE_LIMIT_REGISTER_IP", "5/1h")?,
+        })
+    }
+
+    pub fn is_admin_email(&self, normalized_email: &str) -> bool {
+        self.admin_emails
+            .iter()
+            .any(|admin| admin == normalized_email)
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("db_max_connections", &self.db_max_connections)
+            .field("jwt_secret", &"<redacted>")
+            .field("session_ttl", &self.session_ttl)
+            .field("bcrypt_cost", &self.bcrypt_cost)
+            .field("admin_emails", &self.admin_emails)
+            .field("allowed_origins", &self.allowed_origins)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `mysql://user:secret@host/db` → `mysql://user:***@host/db`, for logs.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+struct Env<'a, F: Fn(&str) -> Option<String>>(&'a F);
+
+impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
+    fn get(&self, name: &str) -> Option<String> {
+        (self.0)(name)
+            .map(|value| value.trim().to_string())
+            .filter(|value| !value.is_empty())
+    }
+
+    fn required(&self, name: &'static str, hint: &'static str) -> Result<String, ConfigError> {
+        self.get(name).ok_or(ConfigError::Missing { name, hint })
+    }
+
+    fn parsed<T: FromStr>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
+    where
+        T::Err: fmt::Display,
+    {
+        match self.get(name) {
+            None => Ok(default),
+            Some(raw) => raw.parse().map_err(|err: T::Err| ConfigError::Invalid {
+                name,
+                reason: format!("{raw:?}: {err}"),
+            }),
+        }
+    }
+
+    fn duration(&self, name: &'static str, default: Duration) -> Result<Duration, ConfigError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(raw) => {
+                parse_duration(&raw).map_err(|reason| ConfigError::Invalid { name, reason })
+            }
+        }
+    }
+
+    fn list(&self, name: &str) -> Vec<String> {
+        self.get(name)
+            .map(|raw| {
+                raw.split(',')
+                    .map(str::trim)
+                    .filter(|item| !item.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn limit(&self, name: &'static str, default: &str) -> Result<Option<Limit>, ConfigError> {
+        let raw = self.get(name).unwrap_or_else(|| default.to_string());
+        Limit::parse(&raw).map_err(|reason| ConfigError::Invalid { name, reason })
+    }
+}
+
+/// `90s`, `15m`, `7d`, `1h 30m` (humantime), or a bare number of seconds.
+pub fn parse_duration(raw: &str) -> Result<Duration, String> {
+    let duration = match raw.parse::<u64>() {
+        Ok(seconds) => Duration::from_secs(seconds),
+        Err(_) => humantime::parse_duration(raw).map_err(|err| format!("{raw:?}: {err}"))?,
+    };
+    if duration.is_zero() {
+        return Err(format!("{raw:?}: must be longer than zero"));
+    }
+    Ok(duration)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_apply_when_only_the_required_variables_are_set() {
+        let config =
+            config(&[("DATABASE_URL", "sqlite::memory:"), ("JWT_SECRET", SECRET)]).unwrap();
+        assert_eq!(config.session_ttl, Duration::from_secs(7 * 24 * 3600));
+        assert_eq!(config.bcrypt_cost, 10);
+        assert_eq!(
+            config.login_limit_per_ip,
+            Some(Limit {
+                max: 7,
+                window: Duration::from_secs(300)
+            })
+        );
+        assert_eq!(
+            config.register_limit_per_ip,
+            Some(Limit {
+                max: 5,
+                window: Duration::from_secs(3600)
+            })
+        );
+        assert!(config.allowed_origins.is_empty());
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        let missing = config(&[("JWT_SECRET", SECRET)]).unwrap_err();
+        assert!(matches!(
+            missing,
+            ConfigError::Missing {
+                name: "DATABASE_URL",
+                ..
+            }
+        ));
+
+        let short =
+            config(&[("DATABASE_URL", "sqlite::memory:"), ("JWT_SECRET", "short")]).unwrap_err();
+        assert!(
+            short.to_string().starts_with("JWT_SECRET is invalid"),
+            "{short}"
+        );
+
+        let short_nextauth = config(&[
+            ("DATABASE_URL", "sqlite::memory:"),
+            ("NEXTAUTH_SECRET", "short"),
+        ])
+        .unwrap_err();
+        assert!(
+            short_nextauth
+                .to_string()
+                .starts_with("NEXTAUTH_SECRET is invalid")
+        );
+
+        for (name, value) in [
+            ("BCRYPT_COST", "3"),
+            ("BCRYPT_COST", "ten"),
+            ("SESSION_TTL", "soon"),
+            ("SESSION_TTL", "0"),
+            ("RATE_LIMIT_LOGIN_IP", "7 per minute"),
+            ("DB_MAX_CONNECTIONS", "0"),
+            ("DATABASE_URL", "postgres://x"),
+        ] {
+            let mut vars = vec![("DATABASE_URL", "sqlite::memory:"), ("JWT_SECRET", SECRET)];
+            vars.retain(|(k, _)| *k != name);
+            vars.push((name, value));
+            let err = config(&vars).unwrap_err();
+            assert!(
+                err.to_string().starts_with(&format!("{name} is invalid")),
+                "{name}={value}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn nextauth_secret_is_accepted_and_lists_are_trimmed() {
+        let config = config(&[
+            ("DATABASE_URL", "mysql://u:p@h/d"),
+            ("NEXTAUTH_SECRET", SECRET),
+            ("ADMIN_EMAILS", " Boss@Example.com , ,ops@example.com"),
+            ("ALLOWED_ORIGINS", "https://a.example, https://b.example"),
+            ("RATE_LIMIT_LOGIN_ACCOUNT", "off"),
+            ("SESSION_TTL", "12h"),
+        ])
+        .unwrap();
+        assert_eq!(config.jwt_secret, SECRET.as_bytes());
+        assert_eq!(config.admin_emails, ["boss@example.com", "ops@example.com"]);
+        assert!(config.is_admin_email("boss@example.com"));
+        assert_eq!(
+            config.allowed_origins,
+            ["https://a.example", "https://b.example"]
+        );
+        assert_eq!(config.login_limit_per_account, None);
+        assert_eq!(config.session_ttl, Duration::from_secs(12 * 3600));
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let config = config(&[
+            ("DATABASE_URL", "mysql://app:hunter2@db/app"),
+            ("JWT_SECRET", SECRET),
+        ])
+        .unwrap();
+        let printed = format!("{config:?}");
+        assert!(
+            !printed.contains("hunter2") && !printed.contains(SECRET),
+            "{printed}"
+        );
+        assert!(printed.contains("mysql://app:***@db/app"));
+    }
+}

@@ -1,0 +1,16 @@
+//! SeaORM entities for the tables in `migration/`. Column names are snake_case versions of the
+//! seed's Prisma fields; enums are stored as the seed's upper-case strings.
+
+pub mod audit_log;
+pub mod conversation;
+pub mod message;
+pub mod rate_limit_hit;
+pub mod session;
+pub mod user;
+
+pub use audit_log::Entity as AuditLog;
+pub use conversation::{ConversationKind, Entity as Conversation};
+pub use message::{Entity as Message, MessageRole};
+pub use rate_limit_hit::Entity as RateLimitHit;
+pub use session::Entity as Session;
+pub use user::{Entity as User, Role};

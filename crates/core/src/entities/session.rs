@@ -1,0 +1,35 @@
+use sea_orm::entity::prelude::*;
+
+/// A login. A session token (JWT) is honoured only while its row exists and is unexpired, so
+/// deleting rows is how logout and bans take effect immediately.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "sessions")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub user_id: String,
+    /// Random and unique; kept from the seed's schema (NextAuth) so imported rows fit.
+    #[sea_orm(unique)]
+    pub session_token: String,
+    pub expires: DateTimeUtc,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::user::Entity",
+        from = "Column::UserId",
+        to = "super::user::Column::Id",
+        on_delete = "Cascade"
+    )]
+    User,
+}
+
+impl Related<super::user::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::User.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,288 @@
+//! The one error type of the HTTP layer and how it becomes a response.
+//!
+//! Every failure a client can see is `{"error":{"code":"snake_case","message":"human text"}}`
+//! with the matching status. Internal failures are logged (inside the request's span, so with
+//! its request id) and answered with a generic 500 that leaks nothing.
+
+use std::time::Duration;
+
+use axum::{
+    Json,
+    extract::rejection::{JsonRejection, PathRejection, QueryRejection},
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use sea_orm::{DbErr, RuntimeErr, SqlErr};
+use serde::Serialize;
+
+pub type AppResult<T> = Result<T, AppError>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// 400: the request could not be understood (malformed JSON, bad query string).
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    /// 422: well-formed, but a value breaks a rule (email format, password length…).
+    #[error("{message}")]
+    Validation { code: &'static str, message: String },
+    /// 401: no valid credentials.
+    #[error("{message}")]
+    Unauthorized { code: &'static str, message: String },
+    /// 403: authenticated, but not allowed.
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("request body is larger than the limit")]
+    PayloadTooLarge,
+    #[error("expected a JSON body (Content-Type: application/json)")]
+    UnsupportedMediaType,
+    /// 429 with `Retry-After`.
+    #[error("{message}")]
+    RateLimited {
+        code: &'static str,
+        message: String,
+        retry_after: Duration,
+    },
+    /// 503: a dependency (the database, the model) is not available.
+    #[error("{message}")]
+    Unavailable { code: &'static str, message: String },
+    /// 502: the upstream model answered with an error.
+    #[error("{message}")]
+    BadGateway { code: &'static str, message: String },
+    /// 504: the upstream model did not answer in time.
+    #[error("{message}")]
+    GatewayTimeout { code: &'static str, message: String },
+    /// 500: a bug or an unexpected failure; details go to the log only.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+#[derive(Serialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize)]
+pub struct ErrorDetail {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl AppError {
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn validation(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Validation {
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Unauthorized {
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Forbidden {
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Conflict {
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::Internal(anyhow::anyhow!(message.into()))
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::BadGateway { .. } => StatusCode::BAD_GATEWAY,
+            Self::GatewayTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest { code, .. }
+            | Self::Validation { code, .. }
+            | Self::Unauthorized { code, .. }
+            | Self::Forbidden { code, .. }
+            | Self::Conflict { code, .. }
+            | Self::RateLimited { code, .. }
+            | Self::Unavailable { code, .. }
+            | Self::BadGateway { code, .. }
+            | Self::GatewayTimeout { code, .. } => code,
+            Self::NotFound(_) => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The body clients see; internal details are replaced by a generic message.
+    pub fn body(&self) -> ErrorBody {
+        let message = match self {
+            Self::Internal(_) => "internal server error".to_string(),
+            other => other.to_string(),
+        };
+        ErrorBody {
+            error: ErrorDetail {
+                code: self.code(),
+                message,
+            },
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        match &self {
+            Self::Internal(err) => tracing::error!(error = ?err, "internal error"),
+            Self::Unavailable { message, .. }
+            | Self::BadGateway { message, .. }
+            | Self::GatewayTimeout { message, .. } => {
+                tracing::warn!(code = self.code(), %message, "dependency failure")
+            }
+            _ => {}
+        }
+        let mut response = (self.status(), Json(self.body())).into_response();
+        if let Self::RateLimited { retry_after, .. } = &self {
+            // Whole seconds, rounded up, and never 0 (which would invite an immediate retry).
+            let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        }
+        response
+    }
+}
+
+/// Database failures: connectivity problems are 503 (the client may retry), anything else is a
+/// bug and a 500. Constraint violations that a client can cause are mapped at the call site with
+/// [`DbResultExt`].
+impl From<DbErr> for AppError {
+    fn from(err: DbErr) -> Self {
+        if is_connectivity_error(&err) {
+            tracing::warn!(error = %err, "database unavailable");
+            return Self::Unavailable {
+                code: "database_unavailable",
+                message: "the database is unavailable, please retry shortly".into(),
+            };
+        }
+        Self::Internal(err.into())
+    }
+}
+
+fn is_connectivity_error(err: &DbErr) -> bool {
+    match err {
+        DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(sqlx)) | DbErr::Query(RuntimeErr::SqlxError(sqlx)) => {
+            matches!(
+                sqlx.as_ref(),
+                sea_orm::sqlx::Error::Io(_)
+                    | sea_orm::sqlx::Error::PoolTimedOut
+                    | sea_orm::sqlx::Error::PoolClosed
+                    | sea_orm::sqlx::Error::Tls(_)
+                    | sea_orm::sqlx::Error::WorkerCrashed
+            )
+        }
+        _ => false,
+    }
+}
+
+/// Maps constraint violations a client can cause to the error they deserve, at the call site:
+/// `insert(...).await.on_unique_violation(|| AppError::conflict("email_taken", "..."))?`.
+pub trait DbResultExt<T> {
+    fn on_unique_violation(self, to_error: impl FnOnce() -> AppError) -> AppResult<T>;
+    fn on_foreign_key_violation(self, to_error: impl FnOnce() -> AppError) -> AppResult<T>;
+}
+
+impl<T> DbResultExt<T> for Result<T, DbErr> {
+    fn on_unique_violation(self, to_error: impl FnOnce() -> AppError) -> AppResult<T> {
+        self.map_err(|err| match err.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => to_error(),
+            _ => err.into(),
+        })
+    }
+
+    fn on_foreign_key_violation(self, to_error: impl FnOnce() -> AppError) -> AppResult<T> {
+        self.map_err(|err| match err.sql_err() {
+            Some(SqlErr::ForeignKeyConstraintViolation(_)) => to_error(),
+            _ => err.into(),
+        })
+    }
+}
+
+impl From<JsonRejection> for AppError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::JsonSyntaxError(err) => Self::bad_request(
+                "malformed_json",
+                format!("the body is not valid JSON: {}", source_text(&err)),
+            ),
+            JsonRejection::JsonDataError(err) => Self::validation(
+                "invalid_body",
+                format!(
+                    "the body does not match what this endpoint expects: {}",
+                    source_text(&err)
+                ),
+            ),
+            JsonRejection::MissingJsonContentType(_) => Self::UnsupportedMediaType,
+            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
+            other => Self::bad_request("unreadable_body", other.body_text()),
+        }
+    }
+}
+
+impl From<QueryRejection> for AppError {
+    fn from(rejection: QueryRejection) -> Self {
+        let detail = match &rejection {
+            QueryRejection::FailedToDeserializeQueryString(err) => source_text(err),
+            other => other.body_text(),
+        };
+        Self::bad_request("invalid_query", format!("invalid query string: {detail}"))
+    }
+}
+
+impl From<PathRejection> for AppError {
+    fn from(rejection: PathRejection) -> Self {
+        Self::bad_request("invalid_path", rejection.body_text())
+    }
+}
+
+/// The innermost cause's text (serde's "missing field `email` at line 1 column 2"), without
+/// axum's generic prefix.
+fn source_text(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut current = err;
+    while let Some(next) = current.source() {
+        current = next;
+    }
+    current.to_string()
+}

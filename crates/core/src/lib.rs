@@ -1,0 +1,59 @@
+//! The shared core of the chat backend: configuration, database entities, the domain (auth,
+//! admin, chat) and the HTTP layer. Each Function Compute binary in `functions/` picks the
+//! routers it serves and hands them to [`serve_function`].
+
+pub mod admin;
+pub mod audit;
+pub mod auth;
+pub mod chat;
+pub mod clock;
+pub mod config;
+pub mod entities;
+pub mod error;
+pub mod http;
+pub mod ids;
+pub mod rate_limit;
+pub mod state;
+pub mod telemetry;
+
+use std::process::ExitCode;
+
+use axum::Router;
+
+pub use config::Config;
+pub use error::{AppError, AppResult};
+pub use state::AppState;
+
+/// What every function binary's `main` does: read the configuration, open the (lazy) database
+/// pool, wrap `routes` with the shared middleware and serve them as an FC custom runtime (or on
+/// AWS Lambda when `AWS_LAMBDA_RUNTIME_API` is set).
+pub async fn serve_function(routes: Router<AppState>) -> ExitCode {
+    telemetry::init();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(err) => {
+            tracing::error!("configuration error: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let state = match AppState::new(config).await {
+        Ok(state) => state,
+        Err(err) => {
+            tracing::error!("cannot set up the database pool: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let db = state.db.clone();
+    let app = http::app(state, routes);
+    let runtime = fc_runtime::Runtime::new(app).on_initialize(move || {
+        let db = db.clone();
+        async move { db.ping().await.map_err(|err| err.to_string()) }
+    });
+    match runtime.run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("server error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! FC HTTP-trigger events delivered as event invocations (`s local invoke`, `s invoke`, SDK
+//! `InvokeFunction`): decode the event into a request, run it through the router, and answer in
+//! the trigger's response shape. A malformed event is a 400 with `x-fc-status: 404` (FC's way
+//! to mark an invocation as failed), never a crash.
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::{
+    Json, Router,
+    body::{Body, Bytes},
+    extract::State,
+    http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri, header},
+    response::{IntoResponse, Response},
+};
+use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
+use http_body_util::BodyExt;
+use serde::{Deserialize, Serialize};
+use tower::ServiceExt;
+
+/// `{"version":"v1","rawPath",…,"requestContext":{"http":{"method",…}}}`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpTriggerEvent {
+    #[serde(default)]
+    pub version: Option<String>,
+    #[serde(default)]
+    pub raw_path: Option<String>,
+    #[serde(default)]
+    pub headers: HashMap<String, String>,
+    #[serde(default)]
+    pub query_parameters: BTreeMap<String, String>,
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default)]
+    pub is_base64_encoded: bool,
+    pub request_context: RequestContext,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestContext {
+    #[serde(default)]
+    pub request_id: Option<String>,
+    pub http: HttpContext,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpContext {
+    pub method: String,
+    #[serde(default)]
+    pub path: Option<String>,
+    #[serde(default)]
+    pub source_ip: Option<String>,
+}
+
+/// The answer FC expects for an HTTP-trigger event.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpTriggerResponse {
+    pub status_code: u16,
+    pub headers: BTreeMap<String, String>,
+    pub body: String,
+    pub is_base64_encoded: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct EventError(String);
+
+impl HttpTriggerEvent {
+    pub fn parse(raw: &[u8]) -> Result<Self, EventError> {
+        if raw.is_empty() {
+            return Err(EventError(
+                "the event is empty; expected an FC HTTP-trigger event (JSON)".into(),
+            ));
+        }
+        serde_json::from_slice(raw)
+            .map_err(|err| EventError(format!("not an FC HTTP-trigger event: {err}")))
+    }
+
+    /// The request this event describes. `outer_request_id` (the invocation's
+    /// `x-fc-request-id`) is carried over so the routed request logs under the same id.
+    pub fn into_request(
+        self,
+        outer_request_id: Option<&HeaderValue>,
+    ) -> Result<Request<Body>, EventError> {
+        let method =
+            Method::from_bytes(self.request_context.http.method.as_bytes()).map_err(|_| {
+                EventError(format!(
+                    "invalid HTTP method {:?}",
+                    self.request_context.http.method
+                ))
+            })?;
+
+        let path = match (self.raw_path, self.request_context.http.path) {
+            (Some(raw), _) if !raw.is_empty() => raw,
+            (_, Some(decoded)) if !decoded.is_empty() => {
+                percent_encoding::utf8_percent_encode(&decoded, PATH_UNSAFE).to_string()
+            }
+            _ => {
+                return Err(EventError(
+                    "the event has neither rawPath nor requestContext.http.path".into(),
+                ));
+            }
+        };
+        if !path.starts_with('/') {
+            return Err(EventError(format!(
+                "the path must start with '/', got {path:?}"
+            )));
+        }
+        let query = serde_urlencoded::to_string(&self.query_parameters)
+            .map_err(|err| EventError(format!("invalid queryParameters: {err}")))?;
+        let uri_text = if query.is_empty() {
+            path
+        } else {
+            format!("{path}?{query}")
+        };
+        let uri: Uri = uri_text
+            .parse()
+            .map_err(|err| EventError(format!("invalid path {uri_text:?}: {err}")))?;
+
+        let mut headers = HeaderMap::new();
+        for (name, value) in &self.headers {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| EventError(format!("invalid header name {name:?}")))?;
+            let value = HeaderValue::from_str(value)
+                .map_err(|_| EventError(format!("invalid value for header {name}")))?;
+            headers.append(name, value);
+        }
+        if !headers.contains_key("x-forwarded-for")
+            && let Some(ip) = self
+                .request_context
+                .http
+                .source_ip
+                .as_deref()
+                .and_then(|ip| HeaderValue::from_str(ip).ok())
+        {
+            headers.insert("x-forwarded-for", ip);
+        }
+        if !headers.contains_key("x-fc-request-id") {
+            let id = outer_request_id.cloned().or_else(|| {
+                self.request_context
+                    .request_id
+                    .as_deref()
+                    .and_then(|id| HeaderValue::from_str(id).ok())
+            });
+            if let Some(id) = id {
+                headers.insert("x-fc-request-id", id);
+            }
+        }
+
+        let body = match (self.body, self.is_base64_encoded) {
+            (None, _) => Bytes::new(),
+            (Some(text), false) => Bytes::from(text),
+            (Some(encoded), true) => Bytes::from(BASE64.decode(encoded.trim()).map_err(|err| {
+                EventError(format!(
+                    "body is marked isBase64Encoded but is not Base64: {err}"
+                ))
+            })?),
+        };
+
+        let mut request = Request::new(Body::from(body));
+        *request.method_mut() = method;
+        *request.uri_mut() = uri;
+        *request.headers_mut() = headers;
+        Ok(request)
+    }
+}
+
+/// Characters escaped when only the decoded path is given: controls, space, `"#%<>?\^`{|}`.
+const PATH_UNSAFE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}');
+
+impl HttpTriggerResponse {
+    /// Collects a routed response; text bodies stay text, anything else is Base64.
+    pub async fn from_response(response: Response) -> Result<Self, EventError> {
+        let (parts, body) = response.into_parts();
+        let bytes = body
+            .collect()
+            .await
+            .map_err(|err| EventError(format!("failed to read the response body: {err}")))?
+            .to_bytes();
+        let mut headers = BTreeMap::<String, String>::new();
+        for (name, value) in &parts.headers {
+            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            headers
+                .entry(name.as_str().to_string())
+                .and_modify(|existing| {
+                    existing.push_str(", ");
+                    existing.push_str(&value);
+                })
+                .or_insert(value);
+        }
+        let textual = !parts.headers.contains_key(header::CONTENT_ENCODING)
+            && parts
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|value| value.to_str().ok())
+                .is_some_and(is_textual);
+        let (body, is_base64_encoded) =
+            match (textual || bytes.is_empty(), std::str::from_utf8(&bytes)) {
+                (true, Ok(text)) => (text.to_string(), false),
+                _ => (BASE64.encode(&bytes), true),
+            };
+        Ok(Self {
+            status_code: parts.status.as_u16(),
+            headers,
+            body,
+            is_base64_encoded,
+        })
+    }
+}
+
+fn is_textual(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence.starts_with("text/")
+        || essence.ends_with("+json")
+        || matches!(
+            essence.as_str(),
+            "application/json"
+                | "application/x-ndjson"
+                | "application/javascript"
+                | "application/xml"
+        )
+}
+
+/// `POST /invoke`.
+pub(crate) async fn invoke(State(app): State<Router>, headers: HeaderMap, body: Bytes) -> Response {
+    let request = match HttpTriggerEvent::parse(&body)
+        .and_then(|event| event.into_request(headers.get("x-fc-request-id")))
+    {
+        Ok(request) => request,
+        Err(err) => return invalid_event(err),
+    };
+    let response = match app.oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    };
+    match HttpTriggerResponse::from_response(response).await {
+        Ok(answer) => Json(answer).into_response(),
+        Err(err) => {
+            tracing::error!(error = %err, "cannot encode the routed response");
+            let mut response = (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(serde_json::json!({"error": {"code": "internal_error", "message": "internal server error"}})),
+            )
+                .into_response();
+            response
+                .headers_mut()
+                .insert("x-fc-status", HeaderValue::from_static("404"));
+            response
+        }
+    }
+}
+
+fn invalid_event(err: EventError) -> Response {
+    tracing::warn!(error = %err, "rejected an invocation event");
+    let mut response = (
+        StatusCode::BAD_REQUEST,
+        Json(serde_json::json!({"error": {"code": "invalid_event", "message": err.to_string()}})),
+    )
+        .into_response();
+    response
+        .headers_mut()
+        .insert("x-fc-status", HeaderValue::from_static("404"));
+    response
+}

@@ -1,0 +1,222 @@
+//! Serves an axum [`Router`] as an Alibaba Cloud Function Compute 3.0 custom runtime.
+//!
+//! What FC expects of a custom-runtime HTTP server, and where it is handled here:
+//! - listen on `0.0.0.0` at `FC_CUSTOM_LISTEN_PORT` (else `FC_SERVER_PORT`, else 9000), and keep
+//!   idle keep-alive connections open (no server idle timeout): [`Runtime::run`];
+//! - HTTP-trigger and custom-domain requests arrive unchanged: they go straight to the router;
+//! - event invocations arrive as `POST /invoke` with the raw event as body: an HTTP-trigger event
+//!   is decoded, routed, and answered in FC's response shape ([`event`]);
+//! - lifecycle hooks `POST /initialize` and `GET /pre-stop` answer 2xx;
+//! - `FC Invoke Start/End RequestId: …` lines on stdout group the logs per request;
+//! - SIGTERM stops accepting connections and lets in-flight requests finish.
+//!
+//! When `AWS_LAMBDA_RUNTIME_API` is set the same router is served through `lambda_http`
+//! instead, so one binary runs on both platforms.
+
+pub mod event;
+
+use std::{future::Future, io, net::SocketAddr, pin::Pin, sync::Arc};
+
+use axum::{
+    Router,
+    extract::{DefaultBodyLimit, Request, State},
+    http::{HeaderMap, StatusCode},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use tokio::net::TcpListener;
+
+/// Event bodies larger than this are refused (413). FC's own synchronous limit is 32 MB, but the
+/// routed API accepts far smaller bodies, so nothing legitimate comes close.
+pub const MAX_EVENT_BYTES: usize = 6 * 1024 * 1024;
+
+pub const DEFAULT_PORT: u16 = 9000;
+
+type InitializeHook =
+    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
+
+pub struct Runtime {
+    app: Router,
+    on_initialize: Option<InitializeHook>,
+}
+
+impl Runtime {
+    pub fn new(app: Router) -> Self {
+        Self {
+            app,
+            on_initialize: None,
+        }
+    }
+
+    /// Work to do on FC's `POST /initialize` lifecycle hook (e.g. warm the database pool). An
+    /// error answers 500, which FC reports as a failed initialization.
+    pub fn on_initialize<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), String>> + Send + 'static,
+    {
+        self.on_initialize = Some(Arc::new(move || Box::pin(hook())));
+        self
+    }
+
+    /// The app plus FC's endpoints (`/invoke`, `/initialize`, `/pre-stop`) and log lines.
+    pub fn into_router(self) -> Router {
+        let fc_routes = Router::new()
+            .route(
+                "/invoke",
+                post(event::invoke).layer(DefaultBodyLimit::max(MAX_EVENT_BYTES)),
+            )
+            .with_state(self.app.clone())
+            .route(
+                "/initialize",
+                post(initialize).with_state(self.on_initialize),
+            )
+            .route("/pre-stop", get(pre_stop));
+        fc_routes
+            .fallback_service(self.app)
+            .layer(middleware::from_fn(fc_log_lines))
+    }
+
+    /// Serves on FC (or AWS Lambda) until SIGTERM / Ctrl-C.
+    pub async fn run(self) -> io::Result<()> {
+        if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+            tracing::info!("AWS_LAMBDA_RUNTIME_API is set: serving through lambda_http");
+            return lambda_http::run(self.app).await.map_err(io::Error::other);
+        }
+        let port = port_from(|name| std::env::var(name).ok());
+        let listener = TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], port))).await?;
+        tracing::info!(port, "listening on 0.0.0.0");
+        self.serve(listener, shutdown_signal()).await
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then waits for in-flight requests.
+    /// axum's server sets no idle timeout, so FC's keep-alive connections stay open.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> io::Result<()> {
+        let service = self
+            .into_router()
+            .into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, service)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}
+
+/// `FC_CUSTOM_LISTEN_PORT`, else `FC_SERVER_PORT` (the `s local` emulator), else 9000.
+pub fn port_from(lookup: impl Fn(&str) -> Option<String>) -> u16 {
+    ["FC_CUSTOM_LISTEN_PORT", "FC_SERVER_PORT"]
+        .into_iter()
+        .find_map(|name| {
+            let raw = lookup(name)?;
+            match raw.trim().parse::<u16>() {
+                Ok(port) => Some(port),
+                Err(_) => {
+                    tracing::warn!(name, value = %raw, "ignoring a port that is not a number");
+                    None
+                }
+            }
+        })
+        .unwrap_or(DEFAULT_PORT)
+}
+
+/// Completes on SIGTERM (how FC stops an instance) or Ctrl-C.
+pub async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await
+            }
+        }
+    };
+    tokio::select! {
+        _ = terminate => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    tracing::info!("shutdown requested: finishing in-flight requests");
+}
+
+fn fc_request_id(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("x-fc-request-id")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_string)
+}
+
+/// Prints FC's per-request marker lines (stdout, as FC's log grouping expects).
+async fn fc_log_lines(request: Request, next: Next) -> Response {
+    let Some(id) = fc_request_id(request.headers()) else {
+        return next.run(request).await;
+    };
+    let kind = if request.uri().path() == "/initialize" {
+        "Initialize"
+    } else {
+        "Invoke"
+    };
+    println!("FC {kind} Start RequestId: {id}");
+    let response = next.run(request).await;
+    println!("FC {kind} End RequestId: {id}");
+    response
+}
+
+async fn initialize(State(hook): State<Option<InitializeHook>>) -> Response {
+    match hook {
+        None => StatusCode::OK.into_response(),
+        Some(hook) => match hook().await {
+            Ok(()) => StatusCode::OK.into_response(),
+            Err(err) => {
+                tracing::error!(error = %err, "initialize hook failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("initialize failed: {err}"),
+                )
+                    .into_response()
+            }
+        },
+    }
+}
+
+async fn pre_stop() -> StatusCode {
+    tracing::info!("pre-stop hook called");
+    StatusCode::OK
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_precedence() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(port_from(env(&[])), 9000);
+        assert_eq!(port_from(env(&[("FC_SERVER_PORT", "9100")])), 9100);
+        assert_eq!(
+            port_from(env(&[
+                ("FC_SERVER_PORT", "9100"),
+                ("FC_CUSTOM_LISTEN_PORT", "9200")
+            ])),
+            9200
+        );
+        assert_eq!(
+            port_from(env(&[
+                ("FC_CUSTOM_LISTEN_PORT", "nope"),
+                ("FC_SERVER_PORT", "9100")
+            ])),
+            9100
+        );
+    }
+}

@@ -1,0 +1,66 @@
+//! `make dev`: the whole API in one process, routed the way the custom domain routes paths to
+//! the four functions, plus the static site from `frontend-dist/`, on `http://127.0.0.1:$PORT`.
+//!
+//! With a SQLite `DATABASE_URL` the migrations are applied on start, so a fresh checkout needs
+//! no other setup. (For MySQL, run `make migrate` first, as in production.)
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use app_core::{AppState, Config, admin, auth, chat, http, telemetry};
+use axum::Router;
+use migration::{Migrator, MigratorTrait};
+use tower_http::services::{ServeDir, ServeFile};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    telemetry::init();
+    let config = Config::from_env()?;
+    let port: u16 = match std::env::var("PORT") {
+        Ok(port) => port
+            .parse()
+            .with_context(|| format!("PORT is invalid: {port:?} is not a port number"))?,
+        Err(_) => 8080,
+    };
+    let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".to_string());
+    let static_dir = std::env::var("STATIC_DIR").unwrap_or_else(|_| "frontend-dist".to_string());
+    let sqlite = config.database_url.starts_with("sqlite:");
+
+    let state = AppState::new(config)
+        .await
+        .context("cannot open the database")?;
+    if sqlite {
+        Migrator::up(&state.db, None)
+            .await
+            .context("applying migrations to SQLite")?;
+    }
+
+    // Every function's routes, merged like the custom domain's route table merges them.
+    let routes = Router::new()
+        .merge(auth::login_router())
+        .merge(auth::register_router())
+        .merge(admin::router())
+        .merge(chat::router());
+    let api = http::app(state, routes);
+    let site = ServeDir::new(&static_dir)
+        .not_found_service(ServeFile::new(format!("{static_dir}/404.html")));
+    let app = Router::new()
+        .route_service("/api", api.clone())
+        .route_service("/api/{*rest}", api)
+        .fallback_service(site);
+
+    let address: SocketAddr = format!("{host}:{port}")
+        .parse()
+        .with_context(|| format!("HOST is invalid: {host:?}"))?;
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen on {address}"))?;
+    tracing::info!("serving the API and {static_dir}/ on http://{address}");
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(fc_runtime::shutdown_signal())
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,391 @@
+//! Helpers shared by the test suites: a fresh database per test (SQLite file or a new MariaDB
+//! database), the real router built on it, and request helpers.
+//!
+//! MariaDB is reached at `TEST_MYSQL_URL` (default `mysql://root@127.0.0.1:3306`); `make test`
+//! starts the server when it is not running.
+
+use std::{collections::HashMap, path::PathBuf, time::Duration};
+
+use app_core::{AppState, Config, clock::Clock, http};
+use axum::{
+    Router,
+    body::{Body, Bytes},
+    http::{HeaderMap, Method, Request, StatusCode, header},
+};
+use http_body_util::BodyExt;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::Value;
+use tower::ServiceExt;
+
+pub use serde_json::json;
+
+pub const TEST_SECRET: &str = "test-secret-0123456789abcdef0123456789";
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+pub const PASSWORD: &str = "correct horse battery";
+
+/// Runs the test body once against SQLite and once against MariaDB:
+///
+/// ```ignore
+/// both_databases! {
+///     async fn logs_in(backend: Backend) { let app = TestApp::spawn(backend).await; … }
+/// }
+/// ```
+#[macro_export]
+macro_rules! both_databases {
+    ($(async fn $name:ident($backend:ident: Backend) $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                run($crate::Backend::Sqlite).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn mariadb() {
+                run($crate::Backend::MySql).await
+            }
+
+            async fn run($backend: $crate::Backend) $body
+        }
+    )*};
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    MySql,
+}
+
+/// A database that exists for one test and is removed when dropped.
+pub struct TestDb {
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    File(PathBuf),
+    MySqlDatabase { server_url: String, name: String },
+}
+
+pub fn mysql_server_url() -> String {
+    std::env::var("TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_string())
+}
+
+impl TestDb {
+    /// An empty database (no tables).
+    pub async fn empty(backend: Backend) -> Self {
+        let unique = format!("t_{}", uuid::Uuid::new_v4().simple());
+        match backend {
+            Backend::Sqlite => {
+                let path = std::env::temp_dir().join(format!("{unique}.db"));
+                Self {
+                    url: format!("sqlite://{}?mode=rwc", path.display()),
+                    cleanup: Cleanup::File(path),
+                }
+            }
+            Backend::MySql => {
+                let server_url = mysql_server_url();
+                let server = Database::connect(&server_url).await.unwrap_or_else(|err| {
+                    panic!(
+                        "cannot reach MariaDB at {server_url} ({err}). Start it with \
+                         `start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd` \
+                         (what `make test` does) or set TEST_MYSQL_URL"
+                    )
+                });
+                server
+                    .execute_unprepared(&format!(
+                        "CREATE DATABASE `{unique}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+                    ))
+                    .await
+                    .expect("create the test database");
+                let _ = server.close().await;
+                Self {
+                    url: format!("{}/{unique}", server_url.trim_end_matches('/')),
+                    cleanup: Cleanup::MySqlDatabase {
+                        server_url,
+                        name: unique,
+                    },
+                }
+            }
+        }
+    }
+
+    /// A database with every migration applied.
+    pub async fn migrated(backend: Backend) -> Self {
+        let db = Self::empty(backend).await;
+        let conn = Database::connect(&db.url)
+            .await
+            .expect("connect to the test database");
+        Migrator::up(&conn, None).await.expect("migrations apply");
+        let _ = conn.close().await;
+        db
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        match &self.cleanup {
+            Cleanup::File(path) => {
+                for suffix in ["", "-wal", "-shm", "-journal"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            }
+            Cleanup::MySqlDatabase { server_url, name } => {
+                let (server_url, name) = (server_url.clone(), name.clone());
+                // Drop runs inside the test's runtime; do the async cleanup on a thread of its own.
+                let _ = std::thread::spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build();
+                    if let Ok(runtime) = runtime {
+                        runtime.block_on(async {
+                            if let Ok(server) = Database::connect(&server_url).await {
+                                let _ = server
+                                    .execute_unprepared(&format!(
+                                        "DROP DATABASE IF EXISTS `{name}`"
+                                    ))
+                                    .await;
+                                let _ = server.close().await;
+                            }
+                        });
+                    }
+                })
+                .join();
+            }
+        }
+    }
+}
+
+/// The environment a test app is configured from; tweak it before [`TestApp::with_env`].
+pub fn test_env(database_url: &str) -> HashMap<String, String> {
+    [
+        ("DATABASE_URL", database_url),
+        ("JWT_SECRET", TEST_SECRET),
+        ("BCRYPT_COST", "4"),
+        ("ADMIN_EMAILS", ADMIN_EMAIL),
+        ("ALLOWED_ORIGINS", "https://app.example.com"),
+        ("DB_CONNECT_TIMEOUT", "3s"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+pub fn config_from(env: &HashMap<String, String>) -> Config {
+    Config::from_lookup(|name| env.get(name).cloned()).expect("test configuration is valid")
+}
+
+/// The real router on a fresh, migrated database, with a manual clock.
+pub struct TestApp {
+    pub state: AppState,
+    pub router: Router,
+    pub clock: Clock,
+    pub db: DatabaseConnection,
+    pub backend: Backend,
+    _database: TestDb,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::with_env(backend, |_| {}).await
+    }
+
+    /// Like [`TestApp::spawn`], after `adjust` has changed the environment.
+    pub async fn with_env(
+        backend: Backend,
+        adjust: impl FnOnce(&mut HashMap<String, String>),
+    ) -> Self {
+        let database = TestDb::migrated(backend).await;
+        let mut env = test_env(&database.url);
+        adjust(&mut env);
+        let config = config_from(&env);
+        let db = app_core::state::connect(&config, false)
+            .await
+            .expect("connect");
+        let clock = Clock::manual(chrono::Utc::now());
+        let state = AppState::with_parts(config, db.clone(), clock.clone());
+        let router = http::app(state.clone(), all_routes());
+        Self {
+            state,
+            router,
+            clock,
+            db,
+            backend,
+            _database: database,
+        }
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder<'_> {
+        RequestBuilder {
+            app: self,
+            method,
+            path: path.to_string(),
+            headers: HeaderMap::new(),
+            body: Body::empty(),
+        }
+    }
+
+    pub fn get(&self, path: &str) -> RequestBuilder<'_> {
+        self.request(Method::GET, path)
+    }
+
+    pub fn post(&self, path: &str) -> RequestBuilder<'_> {
+        self.request(Method::POST, path)
+    }
+
+    /// Registers `email` and returns its token.
+    pub async fn register(&self, email: &str) -> String {
+        let response = self
+            .post("/api/auth/register")
+            .json(&json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await;
+        assert_eq!(
+            response.status,
+            StatusCode::CREATED,
+            "register {email}: {}",
+            response.text()
+        );
+        response.json()["token"]
+            .as_str()
+            .expect("token")
+            .to_string()
+    }
+
+    /// Registers the configured admin email and returns its token.
+    pub async fn admin_token(&self) -> String {
+        self.register(ADMIN_EMAIL).await
+    }
+}
+
+/// Every function's routes, merged as the local stack merges them.
+pub fn all_routes() -> Router<AppState> {
+    Router::new()
+        .merge(app_core::auth::login_router())
+        .merge(app_core::auth::register_router())
+        .merge(app_core::admin::router())
+        .merge(app_core::chat::router())
+}
+
+pub struct RequestBuilder<'a> {
+    app: &'a TestApp,
+    method: Method,
+    path: String,
+    headers: HeaderMap,
+    body: Body,
+}
+
+impl RequestBuilder<'_> {
+    pub fn header(mut self, name: &'static str, value: &str) -> Self {
+        self.headers
+            .insert(name, value.parse().expect("valid header value"));
+        self
+    }
+
+    pub fn token(self, token: &str) -> Self {
+        self.header("authorization", &format!("Bearer {token}"))
+    }
+
+    pub fn ip(self, ip: &str) -> Self {
+        self.header("x-forwarded-for", ip)
+    }
+
+    pub fn json(mut self, value: &Value) -> Self {
+        self.headers
+            .insert(header::CONTENT_TYPE, "application/json".parse().unwrap());
+        self.body = Body::from(value.to_string());
+        self
+    }
+
+    /// A raw body with the JSON content type (for malformed-input tests).
+    pub fn raw_json(mut self, body: impl Into<Bytes>) -> Self {
+        self.headers
+            .insert(header::CONTENT_TYPE, "application/json".parse().unwrap());
+        self.body = Body::from(body.into());
+        self
+    }
+
+    pub async fn send(self) -> TestResponse {
+        let mut request = Request::builder()
+            .method(self.method)
+            .uri(&self.path)
+            .body(self.body)
+            .expect("request");
+        *request.headers_mut() = self.headers;
+        let response = self
+            .app
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        TestResponse {
+            status,
+            headers,
+            body,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl TestResponse {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|err| panic!("not JSON ({err}): {}", self.text()))
+    }
+
+    /// Asserts the status and our error shape, returning the error code.
+    pub fn assert_error(&self, status: StatusCode) -> String {
+        assert_eq!(self.status, status, "body: {}", self.text());
+        let body = self.json();
+        let code = body["error"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error.code in {body}"));
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "no message in {body}"
+        );
+        code.to_string()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+}
+
+/// Polls `check` until it returns true or `timeout` passes.
+pub async fn eventually(timeout: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,6 @@
+//! The `auth-register` function: `/api/auth/register`.
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    app_core::serve_function(app_core::auth::register_router()).await
+}
