@@ -18,10 +18,7 @@ impl MigrationName for Migration {
 const ID_LEN: u32 = 191;
 
 fn id(name: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(name)
-        .string_len(ID_LEN)
-        .not_null()
-        .to_owned()
+    ColumnDef::new(name).string_len(ID_LEN).not_null().to_owned()
 }
 
 #[async_trait::async_trait]
@@ -35,23 +32,9 @@ impl MigrationTrait for Migration {
             .table(Users::Table)
             .if_not_exists()
             .col(id(Users::Id).primary_key())
-            .col(
-                ColumnDef::new(Users::Email)
-                    .string_len(191)
-                    .not_null()
-                    .unique_key(),
-            )
-            .col(
-                ColumnDef::new(Users::PasswordHash)
-                    .string_len(255)
-                    .not_null(),
-            )
-            .col(
-                ColumnDef::new(Users::Role)
-                    .string_len(16)
-                    .not_null()
-                    .default("USER"),
-            )
+            .col(ColumnDef::new(Users::Email).string_len(191).not_null().unique_key())
+            .col(ColumnDef::new(Users::PasswordHash).string_len(255).not_null())
+            .col(ColumnDef::new(Users::Role).string_len(16).not_null().default("USER"))
             .col(datetime(db, Users::BannedAt).null())
             .col(created_at())
             .col(updated_at())
@@ -64,12 +47,7 @@ impl MigrationTrait for Migration {
             .if_not_exists()
             .col(id(Sessions::Id).primary_key())
             .col(id(Sessions::UserId))
-            .col(
-                ColumnDef::new(Sessions::SessionToken)
-                    .string_len(191)
-                    .not_null()
-                    .unique_key(),
-            )
+            .col(ColumnDef::new(Sessions::SessionToken).string_len(191).not_null().unique_key())
             .col(datetime(db, Sessions::Expires).not_null())
             .col(created_at())
             .foreign_key(
@@ -84,11 +62,7 @@ impl MigrationTrait for Migration {
         manager.create_table(sessions).await?;
         manager
             .create_index(
-                Index::create()
-                    .name("idx_sessions_user")
-                    .table(Sessions::Table)
-                    .col(Sessions::UserId)
-                    .to_owned(),
+                Index::create().name("idx_sessions_user").table(Sessions::Table).col(Sessions::UserId).to_owned(),
             )
             .await?;
 
@@ -97,16 +71,8 @@ impl MigrationTrait for Migration {
             .if_not_exists()
             .col(id(Conversations::Id).primary_key())
             .col(id(Conversations::UserId))
-            .col(
-                ColumnDef::new(Conversations::Type)
-                    .string_len(16)
-                    .not_null(),
-            )
-            .col(
-                ColumnDef::new(Conversations::Title)
-                    .string_len(255)
-                    .not_null(),
-            )
+            .col(ColumnDef::new(Conversations::Type).string_len(16).not_null())
+            .col(ColumnDef::new(Conversations::Title).string_len(255).not_null())
             .col(created_at())
             .col(updated_at())
             .foreign_key(
@@ -176,20 +142,11 @@ impl MigrationTrait for Migration {
         table_options(db, &mut audit_logs);
         manager.create_table(audit_logs).await?;
         for (name, cols) in [
-            (
-                "idx_audit_logs_actor",
-                vec![AuditLogs::ActorId, AuditLogs::CreatedAt],
-            ),
-            (
-                "idx_audit_logs_action",
-                vec![AuditLogs::Action, AuditLogs::CreatedAt],
-            ),
+            ("idx_audit_logs_actor", vec![AuditLogs::ActorId, AuditLogs::CreatedAt]),
+            ("idx_audit_logs_action", vec![AuditLogs::Action, AuditLogs::CreatedAt]),
             ("idx_audit_logs_created", vec![AuditLogs::CreatedAt]),
         ] {
-            let mut index = Index::create()
-                .name(name)
-                .table(AuditLogs::Table)
-                .to_owned();
+            let mut index = Index::create().name(name).table(AuditLogs::Table).to_owned();
             for col in cols {
                 index.col(col);
             }
@@ -199,23 +156,9 @@ impl MigrationTrait for Migration {
         let mut hits = Table::create()
             .table(RateLimitHits::Table)
             .if_not_exists()
-            .col(
-                ColumnDef::new(RateLimitHits::Id)
-                    .big_integer()
-                    .not_null()
-                    .auto_increment()
-                    .primary_key(),
-            )
-            .col(
-                ColumnDef::new(RateLimitHits::Bucket)
-                    .string_len(32)
-                    .not_null(),
-            )
-            .col(
-                ColumnDef::new(RateLimitHits::Key)
-                    .string_len(255)
-                    .not_null(),
-            )
+            .col(ColumnDef::new(RateLimitHits::Id).big_integer().not_null().auto_increment().primary_key())
+            .col(ColumnDef::new(RateLimitHits::Bucket).string_len(32).not_null())
+            .col(ColumnDef::new(RateLimitHits::Key).string_len(255).not_null())
             .col(created_at())
             .to_owned();
         table_options(db, &mut hits);
@@ -243,9 +186,7 @@ impl MigrationTrait for Migration {
             Sessions::Table.into_iden(),
             Users::Table.into_iden(),
         ] {
-            manager
-                .drop_table(Table::drop().table(table).if_exists().to_owned())
-                .await?;
+            manager.drop_table(Table::drop().table(table).if_exists().to_owned()).await?;
         }
         Ok(())
     }

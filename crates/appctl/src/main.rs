@@ -18,10 +18,7 @@ use clap::{Parser, Subcommand};
 use sea_orm::{ColumnTrait, Database, EntityTrait, QueryFilter};
 
 #[derive(Parser)]
-#[command(
-    version,
-    about = "Manage accounts of the chat backend (uses DATABASE_URL)"
-)]
+#[command(version, about = "Manage accounts of the chat backend (uses DATABASE_URL)")]
 struct Cli {
     /// The database to change (mysql://… or sqlite://…).
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
@@ -45,26 +42,15 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let db = Database::connect(&cli.database_url)
-        .await
-        .context("cannot connect to DATABASE_URL")?;
+    let db = Database::connect(&cli.database_url).await.context("cannot connect to DATABASE_URL")?;
     let clock = Clock::system();
-    let client = ClientMeta {
-        ip: None,
-        user_agent: Some("appctl".into()),
-    };
+    let client = ClientMeta { ip: None, user_agent: Some("appctl".into()) };
     let updated = match &cli.command {
-        Command::Promote { email } => {
-            admin::set_role(&db, &clock, email, Role::Admin, &client).await
-        }
+        Command::Promote { email } => admin::set_role(&db, &clock, email, Role::Admin, &client).await,
         Command::Demote { email } => admin::set_role(&db, &clock, email, Role::User, &client).await,
         Command::Ban { email } | Command::Unban { email } => {
             let email = normalize_email(email);
-            let Some(target) = User::find()
-                .filter(user::Column::Email.eq(&email))
-                .one(&db)
-                .await?
-            else {
+            let Some(target) = User::find().filter(user::Column::Email.eq(&email)).one(&db).await? else {
                 bail!("no account with email {email}");
             };
             let ban = matches!(cli.command, Command::Ban { .. });
@@ -72,11 +58,7 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     let user = updated.map_err(|err| anyhow::anyhow!("{err}"))?;
-    let status = if user.banned_at.is_some() {
-        "banned"
-    } else {
-        "active"
-    };
+    let status = if user.banned_at.is_some() { "banned" } else { "active" };
     println!("{}: role {:?}, {status}", user.email, user.role);
     Ok(())
 }

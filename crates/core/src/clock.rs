@@ -21,9 +21,7 @@ impl Clock {
     /// A clock that starts at `start` and moves one microsecond per reading (so rows written
     /// one after the other keep their order), plus whatever [`Clock::advance`] adds.
     pub fn manual(start: DateTime<Utc>) -> Self {
-        Self {
-            manual: Some(Arc::new(Mutex::new(start))),
-        }
+        Self { manual: Some(Arc::new(Mutex::new(start))) }
     }
 
     /// Now, to the microsecond: the precision both databases store, so a value read back
@@ -37,8 +35,7 @@ impl Clock {
             }
             None => Utc::now(),
         };
-        now.duration_trunc(TimeDelta::microseconds(1))
-            .unwrap_or(now)
+        now.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(now)
     }
 
     /// Moves a manual clock forward; the system clock ignores this.

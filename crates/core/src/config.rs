@@ -29,15 +29,37 @@ pub struct Config {
     pub login_limit_per_ip: Option<Limit>,
     pub login_limit_per_account: Option<Limit>,
     pub register_limit_per_ip: Option<Limit>,
+    /// The chat model; `None` when `OPENAI_API_KEY` is unset (chat answers 503, the rest runs).
+    pub llm: Option<LlmConfig>,
+    /// Chat messages a USER may send per window (`CHAT_QUOTA_USER`, default 50/1d).
+    pub chat_quota_user: Option<Limit>,
+    /// Chat messages an ADMIN may send per window (`CHAT_QUOTA_ADMIN`, default off).
+    pub chat_quota_admin: Option<Limit>,
+    /// Streaming replies one user may have running at once, across all instances.
+    pub chat_max_concurrent_streams: u32,
+    /// How many stored messages (newest) the model sees as history.
+    pub chat_history_window: u64,
 }
+
+/// An OpenAI-compatible chat-completions endpoint (OpenAI, DashScope, a local server…).
+#[derive(Clone)]
+pub struct LlmConfig {
+    pub api_key: String,
+    /// Including the version path, e.g. `https://api.openai.com/v1`.
+    pub base_url: String,
+    pub model: String,
+    /// Upper bound on the reply's length (`max_tokens`).
+    pub max_tokens: u32,
+    /// How long to wait for the whole reply, or, when streaming, for each next piece.
+    pub timeout: Duration,
+}
+
+pub const DEFAULT_OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
     #[error("{name} is not set: {hint}")]
-    Missing {
-        name: &'static str,
-        hint: &'static str,
-    },
+    Missing { name: &'static str, hint: &'static str },
     #[error("{name} is invalid: {reason}")]
     Invalid { name: &'static str, reason: String },
 }
@@ -57,6 +79,15 @@ impl Config {
         "RATE_LIMIT_LOGIN_IP",
         "RATE_LIMIT_LOGIN_ACCOUNT",
         "RATE_LIMIT_REGISTER_IP",
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "OPENAI_MODEL",
+        "OPENAI_MAX_TOKENS",
+        "OPENAI_TIMEOUT",
+        "CHAT_QUOTA_USER",
+        "CHAT_QUOTA_ADMIN",
+        "CHAT_MAX_CONCURRENT_STREAMS",
+        "CHAT_HISTORY_WINDOW",
     ];
 
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -68,10 +99,8 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Env(&lookup);
 
-        let database_url = env.required(
-            "DATABASE_URL",
-            "set it to mysql://user:pass@host:3306/db or sqlite://file.db?mode=rwc",
-        )?;
+        let database_url =
+            env.required("DATABASE_URL", "set it to mysql://user:pass@host:3306/db or sqlite://file.db?mode=rwc")?;
         if !(database_url.starts_with("mysql://") || database_url.starts_with("sqlite:")) {
             return Err(ConfigError::Invalid {
                 name: "DATABASE_URL",
@@ -92,10 +121,7 @@ impl Config {
         if secret.len() < MIN_SECRET_BYTES {
             return Err(ConfigError::Invalid {
                 name: secret_name,
-                reason: format!(
-                    "must be at least {MIN_SECRET_BYTES} bytes, got {}",
-                    secret.len()
-                ),
+                reason: format!("must be at least {MIN_SECRET_BYTES} bytes, got {}", secret.len()),
             });
         }
 
@@ -109,10 +135,38 @@ impl Config {
 
         let db_max_connections: u32 = env.parsed("DB_MAX_CONNECTIONS", 5)?;
         if db_max_connections == 0 {
-            return Err(ConfigError::Invalid {
-                name: "DB_MAX_CONNECTIONS",
-                reason: "must be at least 1".into(),
-            });
+            return Err(ConfigError::Invalid { name: "DB_MAX_CONNECTIONS", reason: "must be at least 1".into() });
+        }
+
+        let llm = match env.get("OPENAI_API_KEY") {
+            None => None,
+            Some(api_key) => {
+                let base_url = env.get("OPENAI_BASE_URL").unwrap_or_else(|| DEFAULT_OPENAI_BASE_URL.to_string());
+                if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+                    return Err(ConfigError::Invalid {
+                        name: "OPENAI_BASE_URL",
+                        reason: format!("{base_url:?} is not an http(s) URL"),
+                    });
+                }
+                let max_tokens: u32 = env.parsed("OPENAI_MAX_TOKENS", 1024)?;
+                if max_tokens == 0 {
+                    return Err(ConfigError::Invalid {
+                        name: "OPENAI_MAX_TOKENS",
+                        reason: "must be at least 1".into(),
+                    });
+                }
+                Some(LlmConfig {
+                    api_key,
+                    base_url: base_url.trim_end_matches('/').to_string(),
+                    model: env.get("OPENAI_MODEL").unwrap_or_else(|| "gpt-4o-mini".to_string()),
+                    max_tokens,
+                    timeout: env.duration("OPENAI_TIMEOUT", Duration::from_secs(60))?,
+                })
+            }
+        };
+        let chat_history_window: u64 = env.parsed("CHAT_HISTORY_WINDOW", 20)?;
+        if chat_history_window == 0 {
+            return Err(ConfigError::Invalid { name: "CHAT_HISTORY_WINDOW", reason: "must be at least 1".into() });
         }
 
         Ok(Self {
@@ -122,22 +176,21 @@ impl Config {
             jwt_secret: secret.into_bytes(),
             session_ttl: env.duration("SESSION_TTL", Duration::from_secs(7 * 24 * 3600))?,
             bcrypt_cost,
-            admin_emails: env
-                .list("ADMIN_EMAILS")
-                .into_iter()
-                .map(|email| email.to_lowercase())
-                .collect(),
+            admin_emails: env.list("ADMIN_EMAILS").into_iter().map(|email| email.to_lowercase()).collect(),
             allowed_origins: env.list("ALLOWED_ORIGINS"),
             login_limit_per_ip: env.limit("RATE_LIMIT_LOGIN_IP", "7/5m")?,
             login_limit_per_account: env.limit("RATE_LIMIT_LOGIN_ACCOUNT", "100/1h")?,
             register_limit_per_ip: env.limit("RATE_LIMIT_REGISTER_IP", "5/1h")?,
+            llm,
+            chat_quota_user: env.limit("CHAT_QUOTA_USER", "50/1d")?,
+            chat_quota_admin: env.limit("CHAT_QUOTA_ADMIN", "off")?,
+            chat_max_concurrent_streams: env.parsed("CHAT_MAX_CONCURRENT_STREAMS", 2)?,
+            chat_history_window,
         })
     }
 
     pub fn is_admin_email(&self, normalized_email: &str) -> bool {
-        self.admin_emails
-            .iter()
-            .any(|admin| admin == normalized_email)
+        self.admin_emails.iter().any(|admin| admin == normalized_email)
     }
 }
 
@@ -151,6 +204,7 @@ impl fmt::Debug for Config {
             .field("bcrypt_cost", &self.bcrypt_cost)
             .field("admin_emails", &self.admin_emails)
             .field("allowed_origins", &self.allowed_origins)
+            .field("llm", &self.llm.as_ref().map(|llm| (&llm.base_url, &llm.model, "api_key: <redacted>")))
             .finish_non_exhaustive()
     }
 }
@@ -171,9 +225,7 @@ struct Env<'a, F: Fn(&str) -> Option<String>>(&'a F);
 
 impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
     fn get(&self, name: &str) -> Option<String> {
-        (self.0)(name)
-            .map(|value| value.trim().to_string())
-            .filter(|value| !value.is_empty())
+        (self.0)(name).map(|value| value.trim().to_string()).filter(|value| !value.is_empty())
     }
 
     fn required(&self, name: &'static str, hint: &'static str) -> Result<String, ConfigError> {
@@ -186,31 +238,22 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
     {
         match self.get(name) {
             None => Ok(default),
-            Some(raw) => raw.parse().map_err(|err: T::Err| ConfigError::Invalid {
-                name,
-                reason: format!("{raw:?}: {err}"),
-            }),
+            Some(raw) => {
+                raw.parse().map_err(|err: T::Err| ConfigError::Invalid { name, reason: format!("{raw:?}: {err}") })
+            }
         }
     }
 
     fn duration(&self, name: &'static str, default: Duration) -> Result<Duration, ConfigError> {
         match self.get(name) {
             None => Ok(default),
-            Some(raw) => {
-                parse_duration(&raw).map_err(|reason| ConfigError::Invalid { name, reason })
-            }
+            Some(raw) => parse_duration(&raw).map_err(|reason| ConfigError::Invalid { name, reason }),
         }
     }
 
     fn list(&self, name: &str) -> Vec<String> {
         self.get(name)
-            .map(|raw| {
-                raw.split(',')
-                    .map(str::trim)
-                    .filter(|item| !item.is_empty())
-                    .map(str::to_string)
-                    .collect()
-            })
+            .map(|raw| raw.split(',').map(str::trim).filter(|item| !item.is_empty()).map(str::to_string).collect())
             .unwrap_or_default()
     }
 
@@ -241,64 +284,58 @@ mod tests {
     const SECRET: &str = "0123456789abcdef0123456789abcdef";
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(|name| map.get(name).cloned())
     }
 
     #[test]
     fn defaults_apply_when_only_the_required_variables_are_set() {
-        let config =
-            config(&[("DATABASE_URL", "sqlite::memory:"), ("JWT_SECRET", SECRET)]).unwrap();
+        let config = config(&[("DATABASE_URL", "sqlite::memory:"), ("JWT_SECRET", SECRET)]).unwrap();
         assert_eq!(config.session_ttl, Duration::from_secs(7 * 24 * 3600));
         assert_eq!(config.bcrypt_cost, 10);
-        assert_eq!(
-            config.login_limit_per_ip,
-            Some(Limit {
-                max: 7,
-                window: Duration::from_secs(300)
-            })
-        );
-        assert_eq!(
-            config.register_limit_per_ip,
-            Some(Limit {
-                max: 5,
-                window: Duration::from_secs(3600)
-            })
-        );
+        assert_eq!(config.login_limit_per_ip, Some(Limit { max: 7, window: Duration::from_secs(300) }));
+        assert_eq!(config.register_limit_per_ip, Some(Limit { max: 5, window: Duration::from_secs(3600) }));
         assert!(config.allowed_origins.is_empty());
+        assert!(config.llm.is_none(), "no OPENAI_API_KEY: chat is not configured");
+        assert_eq!(config.chat_quota_user, Some(Limit { max: 50, window: Duration::from_secs(86_400) }));
+        assert_eq!(config.chat_quota_admin, None);
+    }
+
+    #[test]
+    fn llm_settings() {
+        let config = config(&[
+            ("DATABASE_URL", "sqlite::memory:"),
+            ("JWT_SECRET", SECRET),
+            ("OPENAI_API_KEY", "sk-test"),
+            ("OPENAI_BASE_URL", "https://dashscope.aliyuncs.com/compatible-mode/v1/"),
+            ("OPENAI_MODEL", "qwen-plus"),
+        ])
+        .unwrap();
+        let llm = config.llm.unwrap();
+        assert_eq!(llm.base_url, "https://dashscope.aliyuncs.com/compatible-mode/v1");
+        assert_eq!(llm.model, "qwen-plus");
+        assert_eq!(llm.max_tokens, 1024);
+        assert_eq!(llm.timeout, Duration::from_secs(60));
+        let defaults = super::Config::from_lookup(|name| match name {
+            "DATABASE_URL" => Some("sqlite::memory:".into()),
+            "JWT_SECRET" => Some(SECRET.into()),
+            "OPENAI_API_KEY" => Some("sk-test".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(defaults.llm.unwrap().model, "gpt-4o-mini");
     }
 
     #[test]
     fn errors_name_the_variable() {
         let missing = config(&[("JWT_SECRET", SECRET)]).unwrap_err();
-        assert!(matches!(
-            missing,
-            ConfigError::Missing {
-                name: "DATABASE_URL",
-                ..
-            }
-        ));
+        assert!(matches!(missing, ConfigError::Missing { name: "DATABASE_URL", .. }));
 
-        let short =
-            config(&[("DATABASE_URL", "sqlite::memory:"), ("JWT_SECRET", "short")]).unwrap_err();
-        assert!(
-            short.to_string().starts_with("JWT_SECRET is invalid"),
-            "{short}"
-        );
+        let short = config(&[("DATABASE_URL", "sqlite::memory:"), ("JWT_SECRET", "short")]).unwrap_err();
+        assert!(short.to_string().starts_with("JWT_SECRET is invalid"), "{short}");
 
-        let short_nextauth = config(&[
-            ("DATABASE_URL", "sqlite::memory:"),
-            ("NEXTAUTH_SECRET", "short"),
-        ])
-        .unwrap_err();
-        assert!(
-            short_nextauth
-                .to_string()
-                .starts_with("NEXTAUTH_SECRET is invalid")
-        );
+        let short_nextauth = config(&[("DATABASE_URL", "sqlite::memory:"), ("NEXTAUTH_SECRET", "short")]).unwrap_err();
+        assert!(short_nextauth.to_string().starts_with("NEXTAUTH_SECRET is invalid"));
 
         for (name, value) in [
             ("BCRYPT_COST", "3"),
@@ -308,15 +345,17 @@ mod tests {
             ("RATE_LIMIT_LOGIN_IP", "7 per minute"),
             ("DB_MAX_CONNECTIONS", "0"),
             ("DATABASE_URL", "postgres://x"),
+            ("OPENAI_TIMEOUT", "forever"),
+            ("OPENAI_MAX_TOKENS", "0"),
+            ("OPENAI_BASE_URL", "ftp://example.com"),
+            ("CHAT_QUOTA_USER", "lots"),
+            ("CHAT_MAX_CONCURRENT_STREAMS", "-1"),
         ] {
-            let mut vars = vec![("DATABASE_URL", "sqlite::memory:"), ("JWT_SECRET", SECRET)];
+            let mut vars = vec![("DATABASE_URL", "sqlite::memory:"), ("JWT_SECRET", SECRET), ("OPENAI_API_KEY", "sk")];
             vars.retain(|(k, _)| *k != name);
             vars.push((name, value));
             let err = config(&vars).unwrap_err();
-            assert!(
-                err.to_string().starts_with(&format!("{name} is invalid")),
-                "{name}={value}: {err}"
-            );
+            assert!(err.to_string().starts_with(&format!("{name} is invalid")), "{name}={value}: {err}");
         }
     }
 
@@ -334,26 +373,16 @@ mod tests {
         assert_eq!(config.jwt_secret, SECRET.as_bytes());
         assert_eq!(config.admin_emails, ["boss@example.com", "ops@example.com"]);
         assert!(config.is_admin_email("boss@example.com"));
-        assert_eq!(
-            config.allowed_origins,
-            ["https://a.example", "https://b.example"]
-        );
+        assert_eq!(config.allowed_origins, ["https://a.example", "https://b.example"]);
         assert_eq!(config.login_limit_per_account, None);
         assert_eq!(config.session_ttl, Duration::from_secs(12 * 3600));
     }
 
     #[test]
     fn debug_output_hides_secrets() {
-        let config = config(&[
-            ("DATABASE_URL", "mysql://app:hunter2@db/app"),
-            ("JWT_SECRET", SECRET),
-        ])
-        .unwrap();
+        let config = config(&[("DATABASE_URL", "mysql://app:hunter2@db/app"), ("JWT_SECRET", SECRET)]).unwrap();
         let printed = format!("{config:?}");
-        assert!(
-            !printed.contains("hunter2") && !printed.contains(SECRET),
-            "{printed}"
-        );
+        assert!(!printed.contains("hunter2") && !printed.contains(SECRET), "{printed}");
         assert!(printed.contains("mysql://app:***@db/app"));
     }
 }

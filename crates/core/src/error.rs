@@ -43,11 +43,7 @@ pub enum AppError {
     UnsupportedMediaType,
     /// 429 with `Retry-After`.
     #[error("{message}")]
-    RateLimited {
-        code: &'static str,
-        message: String,
-        retry_after: Duration,
-    },
+    RateLimited { code: &'static str, message: String, retry_after: Duration },
     /// 503: a dependency (the database, the model) is not available.
     #[error("{message}")]
     Unavailable { code: &'static str, message: String },
@@ -60,6 +56,10 @@ pub enum AppError {
     /// 500: a bug or an unexpected failure; details go to the log only.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+    /// Any error that happened after a chat turn was saved: the body also names the
+    /// conversation, so the client can retry in it.
+    #[error("{0}")]
+    InConversation(Box<AppError>, String),
 }
 
 #[derive(Serialize)]
@@ -68,44 +68,38 @@ pub struct ErrorBody {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ErrorDetail {
     pub code: &'static str,
     pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversation_id: Option<String>,
 }
 
 impl AppError {
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::BadRequest {
-            code,
-            message: message.into(),
-        }
+        Self::BadRequest { code, message: message.into() }
     }
     pub fn validation(code: &'static str, message: impl Into<String>) -> Self {
-        Self::Validation {
-            code,
-            message: message.into(),
-        }
+        Self::Validation { code, message: message.into() }
     }
     pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
-        Self::Unauthorized {
-            code,
-            message: message.into(),
-        }
+        Self::Unauthorized { code, message: message.into() }
     }
     pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
-        Self::Forbidden {
-            code,
-            message: message.into(),
-        }
+        Self::Forbidden { code, message: message.into() }
     }
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        Self::Conflict {
-            code,
-            message: message.into(),
-        }
+        Self::Conflict { code, message: message.into() }
     }
     pub fn internal(message: impl Into<String>) -> Self {
         Self::Internal(anyhow::anyhow!(message.into()))
+    }
+    pub fn in_conversation(self, conversation_id: impl Into<String>) -> Self {
+        match self {
+            Self::InConversation(inner, _) => Self::InConversation(inner, conversation_id.into()),
+            other => Self::InConversation(Box::new(other), conversation_id.into()),
+        }
     }
 
     pub fn status(&self) -> StatusCode {
@@ -124,6 +118,7 @@ impl AppError {
             Self::BadGateway { .. } => StatusCode::BAD_GATEWAY,
             Self::GatewayTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::InConversation(inner, _) => inner.status(),
         }
     }
 
@@ -143,42 +138,54 @@ impl AppError {
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Internal(_) => "internal_error",
+            Self::InConversation(inner, _) => inner.code(),
         }
     }
 
     /// The body clients see; internal details are replaced by a generic message.
     pub fn body(&self) -> ErrorBody {
-        let message = match self {
-            Self::Internal(_) => "internal server error".to_string(),
-            other => other.to_string(),
-        };
-        ErrorBody {
-            error: ErrorDetail {
-                code: self.code(),
-                message,
-            },
+        let detail = |message: String| ErrorDetail { code: self.code(), message, conversation_id: None };
+        match self {
+            Self::InConversation(inner, conversation_id) => {
+                let mut body = inner.body();
+                body.error.conversation_id = Some(conversation_id.clone());
+                body
+            }
+            Self::Internal(_) => ErrorBody { error: detail("internal server error".into()) },
+            other => ErrorBody { error: detail(other.to_string()) },
         }
     }
-}
 
-impl IntoResponse for AppError {
-    fn into_response(self) -> Response {
-        match &self {
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::RateLimited { retry_after, .. } => Some(*retry_after),
+            Self::InConversation(inner, _) => inner.retry_after(),
+            _ => None,
+        }
+    }
+
+    fn log(&self) {
+        match self {
             Self::Internal(err) => tracing::error!(error = ?err, "internal error"),
             Self::Unavailable { message, .. }
             | Self::BadGateway { message, .. }
             | Self::GatewayTimeout { message, .. } => {
                 tracing::warn!(code = self.code(), %message, "dependency failure")
             }
+            Self::InConversation(inner, _) => inner.log(),
             _ => {}
         }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        self.log();
         let mut response = (self.status(), Json(self.body())).into_response();
-        if let Self::RateLimited { retry_after, .. } = &self {
+        if let Some(retry_after) = self.retry_after() {
             // Whole seconds, rounded up, and never 0 (which would invite an immediate retry).
             let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
         }
         response
     }
@@ -243,16 +250,12 @@ impl<T> DbResultExt<T> for Result<T, DbErr> {
 impl From<JsonRejection> for AppError {
     fn from(rejection: JsonRejection) -> Self {
         match rejection {
-            JsonRejection::JsonSyntaxError(err) => Self::bad_request(
-                "malformed_json",
-                format!("the body is not valid JSON: {}", source_text(&err)),
-            ),
+            JsonRejection::JsonSyntaxError(err) => {
+                Self::bad_request("malformed_json", format!("the body is not valid JSON: {}", source_text(&err)))
+            }
             JsonRejection::JsonDataError(err) => Self::validation(
                 "invalid_body",
-                format!(
-                    "the body does not match what this endpoint expects: {}",
-                    source_text(&err)
-                ),
+                format!("the body does not match what this endpoint expects: {}", source_text(&err)),
             ),
             JsonRejection::MissingJsonContentType(_) => Self::UnsupportedMediaType,
             other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,

@@ -9,8 +9,7 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use crate::{
@@ -33,13 +32,9 @@ impl Limit {
         if raw.eq_ignore_ascii_case("off") || raw == "0" {
             return Ok(None);
         }
-        let (max, window) = raw
-            .split_once('/')
-            .ok_or_else(|| format!("{raw:?}: expected COUNT/WINDOW such as 7/5m, or off"))?;
-        let max: u32 = max
-            .trim()
-            .parse()
-            .map_err(|_| format!("{raw:?}: {max:?} is not a whole number"))?;
+        let (max, window) =
+            raw.split_once('/').ok_or_else(|| format!("{raw:?}: expected COUNT/WINDOW such as 7/5m, or off"))?;
+        let max: u32 = max.trim().parse().map_err(|_| format!("{raw:?}: {max:?} is not a whole number"))?;
         let window = crate::config::parse_duration(window.trim())?;
         Ok((max > 0).then_some(Self { max, window }))
     }
@@ -56,6 +51,8 @@ pub enum Bucket {
     RegisterIp,
     /// Chat messages sent by one user.
     ChatMessages,
+    /// Streaming replies one user has running (leases, see [`acquire`]).
+    ChatStreams,
 }
 
 impl Bucket {
@@ -65,6 +62,7 @@ impl Bucket {
             Self::LoginAccount => "login_account",
             Self::RegisterIp => "register_ip",
             Self::ChatMessages => "chat_messages",
+            Self::ChatStreams => "chat_streams",
         }
     }
 }
@@ -98,11 +96,7 @@ pub async fn check(
         .one(db)
         .await?;
     let retry_after = blocking_hit
-        .map(|hit| {
-            (hit.created_at + to_delta(limit.window) - now)
-                .to_std()
-                .unwrap_or_default()
-        })
+        .map(|hit| (hit.created_at + to_delta(limit.window) - now).to_std().unwrap_or_default())
         .unwrap_or(limit.window);
     Err(AppError::RateLimited {
         code: "rate_limited",
@@ -111,28 +105,62 @@ pub async fn check(
     })
 }
 
-/// Counts one event for `key` in `bucket`, and drops that key's hits older than a day.
-pub async fn record(
-    db: &impl ConnectionTrait,
-    clock: &Clock,
-    bucket: Bucket,
-    key: &str,
-) -> AppResult<()> {
+/// Counts one event for `key` in `bucket` (returning its row id), and drops that key's hits
+/// older than two days.
+pub async fn record(db: &impl ConnectionTrait, clock: &Clock, bucket: Bucket, key: &str) -> AppResult<i64> {
     let now = clock.now();
-    RateLimitHit::insert(rate_limit_hit::ActiveModel {
+    let id = RateLimitHit::insert(rate_limit_hit::ActiveModel {
         bucket: Set(bucket.as_str().to_string()),
         key: Set(key.to_string()),
         created_at: Set(now),
         ..Default::default()
     })
     .exec(db)
-    .await?;
+    .await?
+    .last_insert_id;
     RateLimitHit::delete_many()
         .filter(rate_limit_hit::Column::Bucket.eq(bucket.as_str()))
         .filter(rate_limit_hit::Column::Key.eq(key))
         .filter(rate_limit_hit::Column::CreatedAt.lt(now - MAX_RETENTION))
         .exec(db)
         .await?;
+    Ok(id)
+}
+
+/// Takes one of `limit.max` concurrent slots of `key` (a stream running, say), or fails with
+/// 429. The slot is a hit row: [`release`] frees it, and should its holder die, it stops
+/// counting once `limit.window` has passed. Recording first and counting after means two racing
+/// requests can at worst both be refused, never both admitted over the limit.
+pub async fn acquire(
+    db: &impl ConnectionTrait,
+    clock: &Clock,
+    bucket: Bucket,
+    key: &str,
+    limit: Limit,
+    message: &str,
+) -> AppResult<i64> {
+    let id = record(db, clock, bucket, key).await?;
+    let window_start = clock.now() - to_delta(limit.window);
+    let held = RateLimitHit::find()
+        .filter(rate_limit_hit::Column::Bucket.eq(bucket.as_str()))
+        .filter(rate_limit_hit::Column::Key.eq(key))
+        .filter(rate_limit_hit::Column::CreatedAt.gt(window_start))
+        .count(db)
+        .await?;
+    if held > u64::from(limit.max) {
+        release(db, id).await?;
+        return Err(AppError::RateLimited {
+            code: "too_many_streams",
+            message: message.to_string(),
+            retry_after: Duration::from_secs(5),
+        });
+    }
+    Ok(id)
+}
+
+/// Frees a slot taken with [`acquire`].
+pub async fn release(db: &impl ConnectionTrait, id: i64) -> AppResult<()> {
+    RateLimitHit::delete_by_id(id).exec(db).await?;
     Ok(())
 }
 
@@ -159,20 +187,8 @@ mod tests {
 
     #[test]
     fn parses_limits() {
-        assert_eq!(
-            Limit::parse("7/5m"),
-            Ok(Some(Limit {
-                max: 7,
-                window: Duration::from_secs(300)
-            }))
-        );
-        assert_eq!(
-            Limit::parse(" 100 / 1h "),
-            Ok(Some(Limit {
-                max: 100,
-                window: Duration::from_secs(3600)
-            }))
-        );
+        assert_eq!(Limit::parse("7/5m"), Ok(Some(Limit { max: 7, window: Duration::from_secs(300) })));
+        assert_eq!(Limit::parse(" 100 / 1h "), Ok(Some(Limit { max: 100, window: Duration::from_secs(3600) })));
         assert_eq!(Limit::parse("off"), Ok(None));
         assert_eq!(Limit::parse("0/1h"), Ok(None));
         assert!(Limit::parse("seven/5m").is_err());

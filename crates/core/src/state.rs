@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
-use crate::{auth::token::TokenKeys, clock::Clock, config::Config};
+use crate::{auth::token::TokenKeys, chat::llm::Llm, clock::Clock, config::Config};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -13,6 +13,8 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub clock: Clock,
     pub tokens: Arc<TokenKeys>,
+    /// The chat model, when `OPENAI_API_KEY` is configured.
+    pub llm: Option<Arc<Llm>>,
 }
 
 impl AppState {
@@ -25,12 +27,8 @@ impl AppState {
 
     pub fn with_parts(config: Config, db: DatabaseConnection, clock: Clock) -> Self {
         let tokens = Arc::new(TokenKeys::new(&config.jwt_secret));
-        Self {
-            config: Arc::new(config),
-            db,
-            clock,
-            tokens,
-        }
+        let llm = config.llm.as_ref().map(|llm| Arc::new(Llm::new(llm)));
+        Self { config: Arc::new(config), db, clock, tokens, llm }
     }
 }
 

@@ -8,14 +8,7 @@ pub fn init() {
     let json = std::env::var("LOG_FORMAT").is_ok_and(|format| format.eq_ignore_ascii_case("json"));
     let registry = tracing_subscriber::registry().with(filter);
     let result = if json {
-        registry
-            .with(
-                fmt::layer()
-                    .json()
-                    .with_current_span(true)
-                    .with_span_list(false),
-            )
-            .try_init()
+        registry.with(fmt::layer().json().with_current_span(true).with_span_list(false)).try_init()
     } else {
         registry.with(fmt::layer().with_ansi(false)).try_init()
     };

@@ -305,21 +305,13 @@ async fn bcrypt_does_not_block_the_async_workers() {
     let login = tokio::spawn(async move {
         let request = axum::http::Request::post("/api/auth/login")
             .header("content-type", "application/json")
-            .body(axum::body::Body::from(
-                json!({"email": "nobody@example.com", "password": PASSWORD}).to_string(),
-            ))
+            .body(axum::body::Body::from(json!({"email": "nobody@example.com", "password": PASSWORD}).to_string()))
             .unwrap();
-        tower::ServiceExt::oneshot(router, request)
-            .await
-            .unwrap()
-            .status()
+        tower::ServiceExt::oneshot(router, request).await.unwrap().status()
     });
     tokio::time::sleep(Duration::from_millis(50)).await;
     let health = app.get("/api/health").send().await;
     assert_eq!(health.status, StatusCode::OK);
-    assert!(
-        !login.is_finished(),
-        "the cost-14 hash should still be running while health answers"
-    );
+    assert!(!login.is_finished(), "the cost-14 hash should still be running while health answers");
     assert_eq!(login.await.unwrap(), StatusCode::UNAUTHORIZED);
 }

@@ -71,27 +71,16 @@ pub struct EventError(String);
 impl HttpTriggerEvent {
     pub fn parse(raw: &[u8]) -> Result<Self, EventError> {
         if raw.is_empty() {
-            return Err(EventError(
-                "the event is empty; expected an FC HTTP-trigger event (JSON)".into(),
-            ));
+            return Err(EventError("the event is empty; expected an FC HTTP-trigger event (JSON)".into()));
         }
-        serde_json::from_slice(raw)
-            .map_err(|err| EventError(format!("not an FC HTTP-trigger event: {err}")))
+        serde_json::from_slice(raw).map_err(|err| EventError(format!("not an FC HTTP-trigger event: {err}")))
     }
 
     /// The request this event describes. `outer_request_id` (the invocation's
     /// `x-fc-request-id`) is carried over so the routed request logs under the same id.
-    pub fn into_request(
-        self,
-        outer_request_id: Option<&HeaderValue>,
-    ) -> Result<Request<Body>, EventError> {
-        let method =
-            Method::from_bytes(self.request_context.http.method.as_bytes()).map_err(|_| {
-                EventError(format!(
-                    "invalid HTTP method {:?}",
-                    self.request_context.http.method
-                ))
-            })?;
+    pub fn into_request(self, outer_request_id: Option<&HeaderValue>) -> Result<Request<Body>, EventError> {
+        let method = Method::from_bytes(self.request_context.http.method.as_bytes())
+            .map_err(|_| EventError(format!("invalid HTTP method {:?}", self.request_context.http.method)))?;
 
         let path = match (self.raw_path, self.request_context.http.path) {
             (Some(raw), _) if !raw.is_empty() => raw,
@@ -99,52 +88,35 @@ impl HttpTriggerEvent {
                 percent_encoding::utf8_percent_encode(&decoded, PATH_UNSAFE).to_string()
             }
             _ => {
-                return Err(EventError(
-                    "the event has neither rawPath nor requestContext.http.path".into(),
-                ));
+                return Err(EventError("the event has neither rawPath nor requestContext.http.path".into()));
             }
         };
         if !path.starts_with('/') {
-            return Err(EventError(format!(
-                "the path must start with '/', got {path:?}"
-            )));
+            return Err(EventError(format!("the path must start with '/', got {path:?}")));
         }
         let query = serde_urlencoded::to_string(&self.query_parameters)
             .map_err(|err| EventError(format!("invalid queryParameters: {err}")))?;
-        let uri_text = if query.is_empty() {
-            path
-        } else {
-            format!("{path}?{query}")
-        };
-        let uri: Uri = uri_text
-            .parse()
-            .map_err(|err| EventError(format!("invalid path {uri_text:?}: {err}")))?;
+        let uri_text = if query.is_empty() { path } else { format!("{path}?{query}") };
+        let uri: Uri = uri_text.parse().map_err(|err| EventError(format!("invalid path {uri_text:?}: {err}")))?;
 
         let mut headers = HeaderMap::new();
         for (name, value) in &self.headers {
             let name = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| EventError(format!("invalid header name {name:?}")))?;
-            let value = HeaderValue::from_str(value)
-                .map_err(|_| EventError(format!("invalid value for header {name}")))?;
+            let value =
+                HeaderValue::from_str(value).map_err(|_| EventError(format!("invalid value for header {name}")))?;
             headers.append(name, value);
         }
         if !headers.contains_key("x-forwarded-for")
-            && let Some(ip) = self
-                .request_context
-                .http
-                .source_ip
-                .as_deref()
-                .and_then(|ip| HeaderValue::from_str(ip).ok())
+            && let Some(ip) =
+                self.request_context.http.source_ip.as_deref().and_then(|ip| HeaderValue::from_str(ip).ok())
         {
             headers.insert("x-forwarded-for", ip);
         }
         if !headers.contains_key("x-fc-request-id") {
-            let id = outer_request_id.cloned().or_else(|| {
-                self.request_context
-                    .request_id
-                    .as_deref()
-                    .and_then(|id| HeaderValue::from_str(id).ok())
-            });
+            let id = outer_request_id
+                .cloned()
+                .or_else(|| self.request_context.request_id.as_deref().and_then(|id| HeaderValue::from_str(id).ok()));
             if let Some(id) = id {
                 headers.insert("x-fc-request-id", id);
             }
@@ -153,11 +125,11 @@ impl HttpTriggerEvent {
         let body = match (self.body, self.is_base64_encoded) {
             (None, _) => Bytes::new(),
             (Some(text), false) => Bytes::from(text),
-            (Some(encoded), true) => Bytes::from(BASE64.decode(encoded.trim()).map_err(|err| {
-                EventError(format!(
-                    "body is marked isBase64Encoded but is not Base64: {err}"
-                ))
-            })?),
+            (Some(encoded), true) => Bytes::from(
+                BASE64
+                    .decode(encoded.trim())
+                    .map_err(|err| EventError(format!("body is marked isBase64Encoded but is not Base64: {err}")))?,
+            ),
         };
 
         let mut request = Request::new(Body::from(body));
@@ -205,51 +177,32 @@ impl HttpTriggerResponse {
                 .or_insert(value);
         }
         let textual = !parts.headers.contains_key(header::CONTENT_ENCODING)
-            && parts
-                .headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|value| value.to_str().ok())
-                .is_some_and(is_textual);
-        let (body, is_base64_encoded) =
-            match (textual || bytes.is_empty(), std::str::from_utf8(&bytes)) {
-                (true, Ok(text)) => (text.to_string(), false),
-                _ => (BASE64.encode(&bytes), true),
-            };
-        Ok(Self {
-            status_code: parts.status.as_u16(),
-            headers,
-            body,
-            is_base64_encoded,
-        })
+            && parts.headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).is_some_and(is_textual);
+        let (body, is_base64_encoded) = match (textual || bytes.is_empty(), std::str::from_utf8(&bytes)) {
+            (true, Ok(text)) => (text.to_string(), false),
+            _ => (BASE64.encode(&bytes), true),
+        };
+        Ok(Self { status_code: parts.status.as_u16(), headers, body, is_base64_encoded })
     }
 }
 
 fn is_textual(content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
+    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
     essence.starts_with("text/")
         || essence.ends_with("+json")
         || matches!(
             essence.as_str(),
-            "application/json"
-                | "application/x-ndjson"
-                | "application/javascript"
-                | "application/xml"
+            "application/json" | "application/x-ndjson" | "application/javascript" | "application/xml"
         )
 }
 
 /// `POST /invoke`.
 pub(crate) async fn invoke(State(app): State<Router>, headers: HeaderMap, body: Bytes) -> Response {
-    let request = match HttpTriggerEvent::parse(&body)
-        .and_then(|event| event.into_request(headers.get("x-fc-request-id")))
-    {
-        Ok(request) => request,
-        Err(err) => return invalid_event(err),
-    };
+    let request =
+        match HttpTriggerEvent::parse(&body).and_then(|event| event.into_request(headers.get("x-fc-request-id"))) {
+            Ok(request) => request,
+            Err(err) => return invalid_event(err),
+        };
     let response = match app.oneshot(request).await {
         Ok(response) => response,
         Err(never) => match never {},
@@ -263,9 +216,7 @@ pub(crate) async fn invoke(State(app): State<Router>, headers: HeaderMap, body: 
                 Json(serde_json::json!({"error": {"code": "internal_error", "message": "internal server error"}})),
             )
                 .into_response();
-            response
-                .headers_mut()
-                .insert("x-fc-status", HeaderValue::from_static("404"));
+            response.headers_mut().insert("x-fc-status", HeaderValue::from_static("404"));
             response
         }
     }
@@ -278,8 +229,6 @@ fn invalid_event(err: EventError) -> Response {
         Json(serde_json::json!({"error": {"code": "invalid_event", "message": err.to_string()}})),
     )
         .into_response();
-    response
-        .headers_mut()
-        .insert("x-fc-status", HeaderValue::from_static("404"));
+    response.headers_mut().insert("x-fc-status", HeaderValue::from_static("404"));
     response
 }

@@ -33,8 +33,7 @@ pub const MAX_EVENT_BYTES: usize = 6 * 1024 * 1024;
 
 pub const DEFAULT_PORT: u16 = 9000;
 
-type InitializeHook =
-    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
+type InitializeHook = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
 
 pub struct Runtime {
     app: Router,
@@ -43,10 +42,7 @@ pub struct Runtime {
 
 impl Runtime {
     pub fn new(app: Router) -> Self {
-        Self {
-            app,
-            on_initialize: None,
-        }
+        Self { app, on_initialize: None }
     }
 
     /// Work to do on FC's `POST /initialize` lifecycle hook (e.g. warm the database pool). An
@@ -63,19 +59,11 @@ impl Runtime {
     /// The app plus FC's endpoints (`/invoke`, `/initialize`, `/pre-stop`) and log lines.
     pub fn into_router(self) -> Router {
         let fc_routes = Router::new()
-            .route(
-                "/invoke",
-                post(event::invoke).layer(DefaultBodyLimit::max(MAX_EVENT_BYTES)),
-            )
+            .route("/invoke", post(event::invoke).layer(DefaultBodyLimit::max(MAX_EVENT_BYTES)))
             .with_state(self.app.clone())
-            .route(
-                "/initialize",
-                post(initialize).with_state(self.on_initialize),
-            )
+            .route("/initialize", post(initialize).with_state(self.on_initialize))
             .route("/pre-stop", get(pre_stop));
-        fc_routes
-            .fallback_service(self.app)
-            .layer(middleware::from_fn(fc_log_lines))
+        fc_routes.fallback_service(self.app).layer(middleware::from_fn(fc_log_lines))
     }
 
     /// Serves on FC (or AWS Lambda) until SIGTERM / Ctrl-C.
@@ -97,12 +85,8 @@ impl Runtime {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> io::Result<()> {
-        let service = self
-            .into_router()
-            .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await
+        let service = self.into_router().into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, service).with_graceful_shutdown(shutdown).await
     }
 }
 
@@ -144,10 +128,7 @@ pub async fn shutdown_signal() {
 }
 
 fn fc_request_id(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get("x-fc-request-id")
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_string)
+    headers.get("x-fc-request-id").and_then(|value| value.to_str().ok()).map(str::to_string)
 }
 
 /// Prints FC's per-request marker lines (stdout, as FC's log grouping expects).
@@ -155,11 +136,7 @@ async fn fc_log_lines(request: Request, next: Next) -> Response {
     let Some(id) = fc_request_id(request.headers()) else {
         return next.run(request).await;
     };
-    let kind = if request.uri().path() == "/initialize" {
-        "Initialize"
-    } else {
-        "Invoke"
-    };
+    let kind = if request.uri().path() == "/initialize" { "Initialize" } else { "Invoke" };
     println!("FC {kind} Start RequestId: {id}");
     let response = next.run(request).await;
     println!("FC {kind} End RequestId: {id}");
@@ -173,11 +150,7 @@ async fn initialize(State(hook): State<Option<InitializeHook>>) -> Response {
             Ok(()) => StatusCode::OK.into_response(),
             Err(err) => {
                 tracing::error!(error = %err, "initialize hook failed");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    format!("initialize failed: {err}"),
-                )
-                    .into_response()
+                (StatusCode::INTERNAL_SERVER_ERROR, format!("initialize failed: {err}")).into_response()
             }
         },
     }
@@ -195,28 +168,11 @@ mod tests {
     #[test]
     fn port_precedence() {
         let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |name: &str| {
-                pairs
-                    .iter()
-                    .find(|(k, _)| *k == name)
-                    .map(|(_, v)| v.to_string())
-            }
+            move |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
         };
         assert_eq!(port_from(env(&[])), 9000);
         assert_eq!(port_from(env(&[("FC_SERVER_PORT", "9100")])), 9100);
-        assert_eq!(
-            port_from(env(&[
-                ("FC_SERVER_PORT", "9100"),
-                ("FC_CUSTOM_LISTEN_PORT", "9200")
-            ])),
-            9200
-        );
-        assert_eq!(
-            port_from(env(&[
-                ("FC_CUSTOM_LISTEN_PORT", "nope"),
-                ("FC_SERVER_PORT", "9100")
-            ])),
-            9100
-        );
+        assert_eq!(port_from(env(&[("FC_SERVER_PORT", "9100"), ("FC_CUSTOM_LISTEN_PORT", "9200")])), 9200);
+        assert_eq!(port_from(env(&[("FC_CUSTOM_LISTEN_PORT", "nope"), ("FC_SERVER_PORT", "9100")])), 9100);
     }
 }

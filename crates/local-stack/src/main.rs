@@ -17,22 +17,16 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init();
     let config = Config::from_env()?;
     let port: u16 = match std::env::var("PORT") {
-        Ok(port) => port
-            .parse()
-            .with_context(|| format!("PORT is invalid: {port:?} is not a port number"))?,
+        Ok(port) => port.parse().with_context(|| format!("PORT is invalid: {port:?} is not a port number"))?,
         Err(_) => 8080,
     };
     let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".to_string());
     let static_dir = std::env::var("STATIC_DIR").unwrap_or_else(|_| "frontend-dist".to_string());
     let sqlite = config.database_url.starts_with("sqlite:");
 
-    let state = AppState::new(config)
-        .await
-        .context("cannot open the database")?;
+    let state = AppState::new(config).await.context("cannot open the database")?;
     if sqlite {
-        Migrator::up(&state.db, None)
-            .await
-            .context("applying migrations to SQLite")?;
+        Migrator::up(&state.db, None).await.context("applying migrations to SQLite")?;
     }
 
     // Every function's routes, merged like the custom domain's route table merges them.
@@ -42,25 +36,16 @@ async fn main() -> anyhow::Result<()> {
         .merge(admin::router())
         .merge(chat::router());
     let api = http::app(state, routes);
-    let site = ServeDir::new(&static_dir)
-        .not_found_service(ServeFile::new(format!("{static_dir}/404.html")));
-    let app = Router::new()
-        .route_service("/api", api.clone())
-        .route_service("/api/{*rest}", api)
-        .fallback_service(site);
+    let site = ServeDir::new(&static_dir).not_found_service(ServeFile::new(format!("{static_dir}/404.html")));
+    let app =
+        Router::new().route_service("/api", api.clone()).route_service("/api/{*rest}", api).fallback_service(site);
 
-    let address: SocketAddr = format!("{host}:{port}")
-        .parse()
-        .with_context(|| format!("HOST is invalid: {host:?}"))?;
-    let listener = tokio::net::TcpListener::bind(address)
-        .await
-        .with_context(|| format!("cannot listen on {address}"))?;
+    let address: SocketAddr = format!("{host}:{port}").parse().with_context(|| format!("HOST is invalid: {host:?}"))?;
+    let listener =
+        tokio::net::TcpListener::bind(address).await.with_context(|| format!("cannot listen on {address}"))?;
     tracing::info!("serving the API and {static_dir}/ on http://{address}");
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(fc_runtime::shutdown_signal())
-    .await?;
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(fc_runtime::shutdown_signal())
+        .await?;
     Ok(())
 }

@@ -19,6 +19,9 @@ use serde_json::Value;
 use tower::ServiceExt;
 
 pub use serde_json::json;
+pub use upstream::{Behaviour, Received, UPSTREAM_KEY, UPSTREAM_MODEL, Upstream};
+
+mod upstream;
 
 pub const TEST_SECRET: &str = "test-secret-0123456789abcdef0123456789";
 pub const ADMIN_EMAIL: &str = "admin@example.com";
@@ -81,10 +84,7 @@ impl TestDb {
         match backend {
             Backend::Sqlite => {
                 let path = std::env::temp_dir().join(format!("{unique}.db"));
-                Self {
-                    url: format!("sqlite://{}?mode=rwc", path.display()),
-                    cleanup: Cleanup::File(path),
-                }
+                Self { url: format!("sqlite://{}?mode=rwc", path.display()), cleanup: Cleanup::File(path) }
             }
             Backend::MySql => {
                 let server_url = mysql_server_url();
@@ -104,10 +104,7 @@ impl TestDb {
                 let _ = server.close().await;
                 Self {
                     url: format!("{}/{unique}", server_url.trim_end_matches('/')),
-                    cleanup: Cleanup::MySqlDatabase {
-                        server_url,
-                        name: unique,
-                    },
+                    cleanup: Cleanup::MySqlDatabase { server_url, name: unique },
                 }
             }
         }
@@ -116,9 +113,7 @@ impl TestDb {
     /// A database with every migration applied.
     pub async fn migrated(backend: Backend) -> Self {
         let db = Self::empty(backend).await;
-        let conn = Database::connect(&db.url)
-            .await
-            .expect("connect to the test database");
+        let conn = Database::connect(&db.url).await.expect("connect to the test database");
         Migrator::up(&conn, None).await.expect("migrations apply");
         let _ = conn.close().await;
         db
@@ -137,17 +132,11 @@ impl Drop for TestDb {
                 let (server_url, name) = (server_url.clone(), name.clone());
                 // Drop runs inside the test's runtime; do the async cleanup on a thread of its own.
                 let _ = std::thread::spawn(move || {
-                    let runtime = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build();
+                    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
                     if let Ok(runtime) = runtime {
                         runtime.block_on(async {
                             if let Ok(server) = Database::connect(&server_url).await {
-                                let _ = server
-                                    .execute_unprepared(&format!(
-                                        "DROP DATABASE IF EXISTS `{name}`"
-                                    ))
-                                    .await;
+                                let _ = server.execute_unprepared(&format!("DROP DATABASE IF EXISTS `{name}`")).await;
                                 let _ = server.close().await;
                             }
                         });
@@ -194,38 +183,20 @@ impl TestApp {
     }
 
     /// Like [`TestApp::spawn`], after `adjust` has changed the environment.
-    pub async fn with_env(
-        backend: Backend,
-        adjust: impl FnOnce(&mut HashMap<String, String>),
-    ) -> Self {
+    pub async fn with_env(backend: Backend, adjust: impl FnOnce(&mut HashMap<String, String>)) -> Self {
         let database = TestDb::migrated(backend).await;
         let mut env = test_env(&database.url);
         adjust(&mut env);
         let config = config_from(&env);
-        let db = app_core::state::connect(&config, false)
-            .await
-            .expect("connect");
+        let db = app_core::state::connect(&config, false).await.expect("connect");
         let clock = Clock::manual(chrono::Utc::now());
         let state = AppState::with_parts(config, db.clone(), clock.clone());
         let router = http::app(state.clone(), all_routes());
-        Self {
-            state,
-            router,
-            clock,
-            db,
-            backend,
-            _database: database,
-        }
+        Self { state, router, clock, db, backend, _database: database }
     }
 
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder<'_> {
-        RequestBuilder {
-            app: self,
-            method,
-            path: path.to_string(),
-            headers: HeaderMap::new(),
-            body: Body::empty(),
-        }
+        RequestBuilder { app: self, method, path: path.to_string(), headers: HeaderMap::new(), body: Body::empty() }
     }
 
     pub fn get(&self, path: &str) -> RequestBuilder<'_> {
@@ -238,21 +209,10 @@ impl TestApp {
 
     /// Registers `email` and returns its token.
     pub async fn register(&self, email: &str) -> String {
-        let response = self
-            .post("/api/auth/register")
-            .json(&json!({"email": email, "password": PASSWORD}))
-            .send()
-            .await;
-        assert_eq!(
-            response.status,
-            StatusCode::CREATED,
-            "register {email}: {}",
-            response.text()
-        );
-        response.json()["token"]
-            .as_str()
-            .expect("token")
-            .to_string()
+        let response =
+            self.post("/api/auth/register").json(&json!({"email": email, "password": PASSWORD})).send().await;
+        assert_eq!(response.status, StatusCode::CREATED, "register {email}: {}", response.text());
+        response.json()["token"].as_str().expect("token").to_string()
     }
 
     /// Registers the configured admin email and returns its token.
@@ -280,8 +240,7 @@ pub struct RequestBuilder<'a> {
 
 impl RequestBuilder<'_> {
     pub fn header(mut self, name: &'static str, value: &str) -> Self {
-        self.headers
-            .insert(name, value.parse().expect("valid header value"));
+        self.headers.insert(name, value.parse().expect("valid header value"));
         self
     }
 
@@ -294,47 +253,26 @@ impl RequestBuilder<'_> {
     }
 
     pub fn json(mut self, value: &Value) -> Self {
-        self.headers
-            .insert(header::CONTENT_TYPE, "application/json".parse().unwrap());
+        self.headers.insert(header::CONTENT_TYPE, "application/json".parse().unwrap());
         self.body = Body::from(value.to_string());
         self
     }
 
     /// A raw body with the JSON content type (for malformed-input tests).
     pub fn raw_json(mut self, body: impl Into<Bytes>) -> Self {
-        self.headers
-            .insert(header::CONTENT_TYPE, "application/json".parse().unwrap());
+        self.headers.insert(header::CONTENT_TYPE, "application/json".parse().unwrap());
         self.body = Body::from(body.into());
         self
     }
 
     pub async fn send(self) -> TestResponse {
-        let mut request = Request::builder()
-            .method(self.method)
-            .uri(&self.path)
-            .body(self.body)
-            .expect("request");
+        let mut request = Request::builder().method(self.method).uri(&self.path).body(self.body).expect("request");
         *request.headers_mut() = self.headers;
-        let response = self
-            .app
-            .router
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("infallible");
+        let response = self.app.router.clone().oneshot(request).await.expect("infallible");
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
-        TestResponse {
-            status,
-            headers,
-            body,
-        }
+        let body = response.into_body().collect().await.expect("body").to_bytes();
+        TestResponse { status, headers, body }
     }
 }
 
@@ -351,23 +289,15 @@ impl TestResponse {
     }
 
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|err| panic!("not JSON ({err}): {}", self.text()))
+        serde_json::from_slice(&self.body).unwrap_or_else(|err| panic!("not JSON ({err}): {}", self.text()))
     }
 
     /// Asserts the status and our error shape, returning the error code.
     pub fn assert_error(&self, status: StatusCode) -> String {
         assert_eq!(self.status, status, "body: {}", self.text());
         let body = self.json();
-        let code = body["error"]["code"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no error.code in {body}"));
-        assert!(
-            body["error"]["message"]
-                .as_str()
-                .is_some_and(|m| !m.is_empty()),
-            "no message in {body}"
-        );
+        let code = body["error"]["code"].as_str().unwrap_or_else(|| panic!("no error.code in {body}"));
+        assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "no message in {body}");
         code.to_string()
     }
 

@@ -14,9 +14,7 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use futures::Stream;
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 
 use super::{AuditLogRecord, UserRecord};
@@ -84,24 +82,15 @@ pub async fn export(
     if let (Some(since), Some(until)) = (query.since, query.until)
         && since >= until
     {
-        return Err(AppError::bad_request(
-            "invalid_query",
-            "`since` must be earlier than `until`",
-        ));
+        return Err(AppError::bad_request("invalid_query", "`since` must be earlier than `until`"));
     }
-    let describe =
-        |bound: Option<DateTime<Utc>>| bound.map_or_else(|| "-".to_string(), |at| at.to_rfc3339());
+    let describe = |bound: Option<DateTime<Utc>>| bound.map_or_else(|| "-".to_string(), |at| at.to_rfc3339());
     audit::record(
         &state.db,
         &state.clock,
         Some(&admin.id),
         Action::Export,
-        format!(
-            "exported {:?} since {} until {}",
-            query.format,
-            describe(query.since),
-            describe(query.until)
-        ),
+        format!("exported {:?} since {} until {}", query.format, describe(query.since), describe(query.until)),
         client,
     )
     .await?;
@@ -110,15 +99,11 @@ pub async fn export(
         ExportFormat::Json => ("application/json", "json"),
         ExportFormat::Ndjson => ("application/x-ndjson", "ndjson"),
     };
-    let filename = format!(
-        "export-{}.{extension}",
-        state.clock.now().format("%Y%m%dT%H%M%SZ")
-    );
+    let filename = format!("export-{}.{extension}", state.clock.now().format("%Y%m%dT%H%M%SZ"));
     let mut response = Body::from_stream(stream(state.db.clone(), query)).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if let Ok(disposition) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\""))
-    {
+    if let Ok(disposition) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
         headers.insert(header::CONTENT_DISPOSITION, disposition);
     }
     Ok(response)
@@ -133,12 +118,7 @@ enum Section {
 }
 
 impl Section {
-    const ALL: [Section; 4] = [
-        Self::Users,
-        Self::Conversations,
-        Self::Messages,
-        Self::AuditLogs,
-    ];
+    const ALL: [Section; 4] = [Self::Users, Self::Conversations, Self::Messages, Self::AuditLogs];
 
     fn json_key(self) -> &'static str {
         match self {
@@ -166,72 +146,54 @@ impl Section {
         after: Option<&str>,
     ) -> Result<Vec<(String, Vec<u8>)>, DbErr> {
         fn encode<R: Serialize>(id: String, record: R) -> Result<(String, Vec<u8>), DbErr> {
-            serde_json::to_vec(&record)
-                .map(|json| (id, json))
-                .map_err(|err| DbErr::Custom(err.to_string()))
+            serde_json::to_vec(&record).map(|json| (id, json)).map_err(|err| DbErr::Custom(err.to_string()))
         }
         match self {
-            Self::Users => {
-                keyset::<User>(db, user::Column::Id, user::Column::CreatedAt, query, after)
+            Self::Users => keyset::<User>(db, user::Column::Id, user::Column::CreatedAt, query, after)
+                .await?
+                .into_iter()
+                .map(|row| encode(row.id.clone(), UserRecord::from(row)))
+                .collect(),
+            Self::Conversations => {
+                keyset::<Conversation>(db, conversation::Column::Id, conversation::Column::CreatedAt, query, after)
                     .await?
                     .into_iter()
-                    .map(|row| encode(row.id.clone(), UserRecord::from(row)))
+                    .map(|row| {
+                        let record = ConversationRecord {
+                            id: row.id.clone(),
+                            user_id: row.user_id,
+                            kind: sea_orm::ActiveEnum::to_value(&row.kind),
+                            title: row.title,
+                            created_at: row.created_at,
+                            updated_at: row.updated_at,
+                        };
+                        encode(row.id, record)
+                    })
                     .collect()
             }
-            Self::Conversations => keyset::<Conversation>(
-                db,
-                conversation::Column::Id,
-                conversation::Column::CreatedAt,
-                query,
-                after,
-            )
-            .await?
-            .into_iter()
-            .map(|row| {
-                let record = ConversationRecord {
-                    id: row.id.clone(),
-                    user_id: row.user_id,
-                    kind: sea_orm::ActiveEnum::to_value(&row.kind),
-                    title: row.title,
-                    created_at: row.created_at,
-                    updated_at: row.updated_at,
-                };
-                encode(row.id, record)
-            })
-            .collect(),
-            Self::Messages => keyset::<Message>(
-                db,
-                message::Column::Id,
-                message::Column::CreatedAt,
-                query,
-                after,
-            )
-            .await?
-            .into_iter()
-            .map(|row| {
-                let record = MessageRecord {
-                    id: row.id.clone(),
-                    conversation_id: row.conversation_id,
-                    role: sea_orm::ActiveEnum::to_value(&row.role),
-                    content: row.content,
-                    prompt_tokens: row.prompt_tokens,
-                    completion_tokens: row.completion_tokens,
-                    created_at: row.created_at,
-                };
-                encode(row.id, record)
-            })
-            .collect(),
-            Self::AuditLogs => keyset::<AuditLog>(
-                db,
-                audit_log::Column::Id,
-                audit_log::Column::CreatedAt,
-                query,
-                after,
-            )
-            .await?
-            .into_iter()
-            .map(|row| encode(row.id.clone(), AuditLogRecord::from(row)))
-            .collect(),
+            Self::Messages => keyset::<Message>(db, message::Column::Id, message::Column::CreatedAt, query, after)
+                .await?
+                .into_iter()
+                .map(|row| {
+                    let record = MessageRecord {
+                        id: row.id.clone(),
+                        conversation_id: row.conversation_id,
+                        role: sea_orm::ActiveEnum::to_value(&row.role),
+                        content: row.content,
+                        prompt_tokens: row.prompt_tokens,
+                        completion_tokens: row.completion_tokens,
+                        created_at: row.created_at,
+                    };
+                    encode(row.id, record)
+                })
+                .collect(),
+            Self::AuditLogs => {
+                keyset::<AuditLog>(db, audit_log::Column::Id, audit_log::Column::CreatedAt, query, after)
+                    .await?
+                    .into_iter()
+                    .map(|row| encode(row.id.clone(), AuditLogRecord::from(row)))
+                    .collect()
+            }
         }
     }
 }

@@ -131,15 +131,7 @@ async fn ban(
     client: ClientMeta,
     Path(id): Path<String>,
 ) -> AppResult<Json<UserResponse>> {
-    let user = set_banned(
-        &state.db,
-        &state.clock,
-        Some(&admin.user),
-        &id,
-        true,
-        &client,
-    )
-    .await?;
+    let user = set_banned(&state.db, &state.clock, Some(&admin.user), &id, true, &client).await?;
     Ok(Json(UserResponse { user: user.into() }))
 }
 
@@ -149,15 +141,7 @@ async fn unban(
     client: ClientMeta,
     Path(id): Path<String>,
 ) -> AppResult<Json<UserResponse>> {
-    let user = set_banned(
-        &state.db,
-        &state.clock,
-        Some(&admin.user),
-        &id,
-        false,
-        &client,
-    )
-    .await?;
+    let user = set_banned(&state.db, &state.clock, Some(&admin.user), &id, false, &client).await?;
     Ok(Json(UserResponse { user: user.into() }))
 }
 

@@ -3,8 +3,8 @@
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    TransactionTrait,
     sea_query::{Expr, ExprTrait, LikeExpr},
 };
 use serde::Deserialize;
@@ -47,50 +47,29 @@ fn paging(page: Option<u64>, page_size: Option<u64>) -> AppResult<(u64, u64)> {
         return Err(AppError::bad_request("invalid_query", "page starts at 1"));
     }
     if page_size == 0 || page_size > MAX_PAGE_SIZE {
-        return Err(AppError::bad_request(
-            "invalid_query",
-            format!("pageSize must be between 1 and {MAX_PAGE_SIZE}"),
-        ));
+        return Err(AppError::bad_request("invalid_query", format!("pageSize must be between 1 and {MAX_PAGE_SIZE}")));
     }
     Ok((page, page_size))
 }
 
 pub async fn list_users(db: &impl ConnectionTrait, query: UserQuery) -> AppResult<UserPage> {
     let (page, page_size) = paging(query.page, query.page_size)?;
-    let mut select = User::find()
-        .order_by_desc(user::Column::CreatedAt)
-        .order_by_asc(user::Column::Id);
+    let mut select = User::find().order_by_desc(user::Column::CreatedAt).order_by_asc(user::Column::Id);
     if let Some(q) = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         // Emails are stored lower-cased, so lower-casing the needle makes the search
         // case-insensitive on every backend.
-        let escaped = q
-            .to_lowercase()
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        select = select.filter(
-            Expr::col(user::Column::Email).like(LikeExpr::new(format!("%{escaped}%")).escape('\\')),
-        );
+        let escaped = q.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        select = select.filter(Expr::col(user::Column::Email).like(LikeExpr::new(format!("%{escaped}%")).escape('\\')));
     }
     let paginator = select.paginate(db, page_size);
     let total = paginator.num_items().await?;
     let users = paginator.fetch_page(page - 1).await?;
-    Ok(UserPage {
-        users: users.into_iter().map(Into::into).collect(),
-        total,
-        page,
-        page_size,
-    })
+    Ok(UserPage { users: users.into_iter().map(Into::into).collect(), total, page, page_size })
 }
 
-pub async fn list_audit_logs(
-    db: &impl ConnectionTrait,
-    query: AuditLogQuery,
-) -> AppResult<AuditLogPage> {
+pub async fn list_audit_logs(db: &impl ConnectionTrait, query: AuditLogQuery) -> AppResult<AuditLogPage> {
     let (page, page_size) = paging(query.page, query.page_size)?;
-    let mut select = AuditLog::find()
-        .order_by_desc(audit_log::Column::CreatedAt)
-        .order_by_desc(audit_log::Column::Id);
+    let mut select = AuditLog::find().order_by_desc(audit_log::Column::CreatedAt).order_by_desc(audit_log::Column::Id);
     if let Some(action) = query.action.as_deref().filter(|action| !action.is_empty()) {
         select = select.filter(audit_log::Column::Action.eq(action));
     }
@@ -100,12 +79,7 @@ pub async fn list_audit_logs(
     let paginator = select.paginate(db, page_size);
     let total = paginator.num_items().await?;
     let logs = paginator.fetch_page(page - 1).await?;
-    Ok(AuditLogPage {
-        audit_logs: logs.into_iter().map(Into::into).collect(),
-        total,
-        page,
-        page_size,
-    })
+    Ok(AuditLogPage { audit_logs: logs.into_iter().map(Into::into).collect(), total, page, page_size })
 }
 
 /// Bans (ending every session at once) or unbans the user `user_id`. `actor` is the admin doing
@@ -119,39 +93,21 @@ pub async fn set_banned(
     client: &ClientMeta,
 ) -> AppResult<user::Model> {
     if banned && actor.is_some_and(|actor| actor.id == user_id) {
-        return Err(AppError::validation(
-            "cannot_ban_self",
-            "you cannot ban your own account",
-        ));
+        return Err(AppError::validation("cannot_ban_self", "you cannot ban your own account"));
     }
     let txn = db.begin().await?;
-    let target = User::find_by_id(user_id.to_string())
-        .one(&txn)
-        .await?
-        .ok_or(AppError::NotFound("user"))?;
+    let target = User::find_by_id(user_id.to_string()).one(&txn).await?.ok_or(AppError::NotFound("user"))?;
     let email = target.email.clone();
     let now = clock.now();
     let mut active: user::ActiveModel = target.into();
     active.banned_at = Set(banned.then_some(now));
     active.updated_at = Set(now);
     let updated = active.update(&txn).await?;
-    let (action, verb) = if banned {
-        (Action::Ban, "banned")
-    } else {
-        (Action::Unban, "unbanned")
-    };
+    let (action, verb) = if banned { (Action::Ban, "banned") } else { (Action::Unban, "unbanned") };
     if banned {
         end_all_sessions(&txn, user_id).await?;
     }
-    audit::record(
-        &txn,
-        clock,
-        actor.map(|actor| actor.id.as_str()),
-        action,
-        format!("{verb} {email}"),
-        client,
-    )
-    .await?;
+    audit::record(&txn, clock, actor.map(|actor| actor.id.as_str()), action, format!("{verb} {email}"), client).await?;
     txn.commit().await?;
     Ok(updated)
 }
@@ -166,29 +122,14 @@ pub async fn set_role(
 ) -> AppResult<user::Model> {
     let email = crate::auth::normalize_email(email);
     let txn = db.begin().await?;
-    let target = User::find()
-        .filter(user::Column::Email.eq(&email))
-        .one(&txn)
-        .await?
-        .ok_or(AppError::NotFound("user"))?;
+    let target =
+        User::find().filter(user::Column::Email.eq(&email)).one(&txn).await?.ok_or(AppError::NotFound("user"))?;
     let mut active: user::ActiveModel = target.into();
     active.role = Set(role);
     active.updated_at = Set(clock.now());
     let updated = active.update(&txn).await?;
-    let action = if role == Role::Admin {
-        Action::Promote
-    } else {
-        Action::Demote
-    };
-    audit::record(
-        &txn,
-        clock,
-        None,
-        action,
-        format!("{email} set to {role:?}"),
-        client,
-    )
-    .await?;
+    let action = if role == Role::Admin { Action::Promote } else { Action::Demote };
+    audit::record(&txn, clock, None, action, format!("{email} set to {role:?}"), client).await?;
     txn.commit().await?;
     Ok(updated)
 }

@@ -37,20 +37,14 @@ impl FromRequestParts<AppState> for AuthUser {
             .one(&state.db)
             .await?
             .ok_or_else(invalid_token)?;
-        let user = user
-            .filter(|user| user.id == claims.sub && session.user_id == user.id)
-            .ok_or_else(invalid_token)?;
+        let user = user.filter(|user| user.id == claims.sub && session.user_id == user.id).ok_or_else(invalid_token)?;
         if session.expires <= state.clock.now() {
             return Err(invalid_token());
         }
         if user.banned_at.is_some() {
             return Err(banned());
         }
-        Ok(Self {
-            user,
-            session_id: session.id,
-            expires: session.expires,
-        })
+        Ok(Self { user, session_id: session.id, expires: session.expires })
     }
 }
 
@@ -60,26 +54,16 @@ impl FromRequestParts<AppState> for AdminUser {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
         let auth = AuthUser::from_request_parts(parts, state).await?;
         if auth.user.role != Role::Admin {
-            return Err(AppError::forbidden(
-                "admin_only",
-                "this action needs an administrator account",
-            ));
+            return Err(AppError::forbidden("admin_only", "this action needs an administrator account"));
         }
         Ok(Self(auth))
     }
 }
 
 fn bearer_token(parts: &Parts) -> Result<&str, AppError> {
-    let missing = || {
-        AppError::unauthorized(
-            "missing_token",
-            "log in first: this request needs `Authorization: Bearer <token>`",
-        )
-    };
-    let value = parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .ok_or_else(missing)?;
+    let missing =
+        || AppError::unauthorized("missing_token", "log in first: this request needs `Authorization: Bearer <token>`");
+    let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(missing)?;
     let value = value.to_str().map_err(|_| invalid_token())?;
     let (scheme, token) = value.split_once(' ').ok_or_else(invalid_token)?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {

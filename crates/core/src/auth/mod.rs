@@ -52,11 +52,7 @@ pub struct UserView {
 
 impl From<&user::Model> for UserView {
     fn from(user: &user::Model) -> Self {
-        Self {
-            id: user.id.clone(),
-            email: user.email.clone(),
-            role: user.role,
-        }
+        Self { id: user.id.clone(), email: user.email.clone(), role: user.role }
     }
 }
 
@@ -104,10 +100,7 @@ async fn login(
 }
 
 async fn session(auth: AuthUser) -> Json<SessionResponse> {
-    Json(SessionResponse {
-        user: UserView::from(&auth.user),
-        expires: auth.expires,
-    })
+    Json(SessionResponse { user: UserView::from(&auth.user), expires: auth.expires })
 }
 
 async fn logout(
@@ -122,10 +115,6 @@ async fn logout(
 
 impl From<service::NewSession> for AuthResponse {
     fn from(session: service::NewSession) -> Self {
-        Self {
-            user: UserView::from(&session.user),
-            token: session.token,
-            expires: session.expires,
-        }
+        Self { user: UserView::from(&session.user), token: session.token, expires: session.expires }
     }
 }

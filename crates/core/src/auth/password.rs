@@ -33,9 +33,7 @@ pub fn validate_new_password(password: &str) -> AppResult<()> {
 /// 72-byte rule is enforced here instead, and nothing of the password is ever cut off.
 pub async fn hash(password: String, cost: u32) -> AppResult<String> {
     if password.len() > MAX_PASSWORD_BYTES {
-        return Err(AppError::internal(
-            "refusing to hash a password bcrypt would truncate",
-        ));
+        return Err(AppError::internal("refusing to hash a password bcrypt would truncate"));
     }
     tokio::task::spawn_blocking(move || bcrypt::hash(password, cost))
         .await
@@ -51,11 +49,7 @@ pub async fn hash(password: String, cost: u32) -> AppResult<String> {
 pub async fn verify(password: String, stored_hash: Option<String>, cost: u32) -> AppResult<bool> {
     tokio::task::spawn_blocking(move || {
         let too_long = password.len() > MAX_PASSWORD_BYTES;
-        let candidate = if too_long {
-            &password.as_bytes()[..MAX_PASSWORD_BYTES]
-        } else {
-            password.as_bytes()
-        };
+        let candidate = if too_long { &password.as_bytes()[..MAX_PASSWORD_BYTES] } else { password.as_bytes() };
         match stored_hash {
             Some(hash) => {
                 // `verify` (not `non_truncating_verify`) so hashes made by bcryptjs in the old
@@ -87,66 +81,34 @@ mod tests {
 
     #[test]
     fn password_rules() {
-        assert_eq!(
-            validate_new_password("short").unwrap_err().code(),
-            "password_too_short"
-        );
+        assert_eq!(validate_new_password("short").unwrap_err().code(), "password_too_short");
         assert!(validate_new_password("long enough").is_ok());
         // 8 characters but 24 bytes: characters count for the minimum.
         assert!(validate_new_password("密码密码密码密码").is_ok());
         assert!(validate_new_password(&"a".repeat(72)).is_ok());
-        assert_eq!(
-            validate_new_password(&"a".repeat(73)).unwrap_err().code(),
-            "password_too_long"
-        );
+        assert_eq!(validate_new_password(&"a".repeat(73)).unwrap_err().code(), "password_too_long");
         // 25 three-byte characters = 75 bytes.
-        assert_eq!(
-            validate_new_password(&"密".repeat(25)).unwrap_err().code(),
-            "password_too_long"
-        );
+        assert_eq!(validate_new_password(&"密".repeat(25)).unwrap_err().code(), "password_too_long");
     }
 
     #[tokio::test]
     async fn hashes_verify_and_long_passwords_never_match() {
         let password = "a".repeat(72);
         let hash = hash(password.clone(), 4).await.unwrap();
-        assert!(
-            verify(password.clone(), Some(hash.clone()), 4)
-                .await
-                .unwrap()
-        );
-        assert!(
-            !verify(format!("{password}b"), Some(hash.clone()), 4)
-                .await
-                .unwrap()
-        );
-        assert!(
-            !verify("wrong password".into(), Some(hash), 4)
-                .await
-                .unwrap()
-        );
+        assert!(verify(password.clone(), Some(hash.clone()), 4).await.unwrap());
+        assert!(!verify(format!("{password}b"), Some(hash.clone()), 4).await.unwrap());
+        assert!(!verify("wrong password".into(), Some(hash), 4).await.unwrap());
         assert!(!verify("whatever".into(), None, 4).await.unwrap());
-        assert!(matches!(
-            super::hash("a".repeat(73), 4).await,
-            Err(AppError::Internal(_))
-        ));
+        assert!(matches!(super::hash("a".repeat(73), 4).await, Err(AppError::Internal(_))));
     }
 
     #[tokio::test]
     async fn bcryptjs_hashes_verify() {
         // Made by bcryptjs 2.4 (`$2a$`), the library the seed's app hashed with.
         let ascii = "$2a$10$EnDzkak2bj/Ad3dpbGrYrOWR/XReto6GRAT8lL3lbCLgWgNFE.toW".to_string();
-        assert!(
-            verify("password123".into(), Some(ascii.clone()), 4)
-                .await
-                .unwrap()
-        );
+        assert!(verify("password123".into(), Some(ascii.clone()), 4).await.unwrap());
         assert!(!verify("password124".into(), Some(ascii), 4).await.unwrap());
         let unicode = "$2a$04$u.5I6DEZUlkw0QuMl1agrOXhbtfU.Awx4lnWj4qor3rkbetv3tu9S".to_string();
-        assert!(
-            verify("密码是秘密的password".into(), Some(unicode), 4)
-                .await
-                .unwrap()
-        );
+        assert!(verify("密码是秘密的password".into(), Some(unicode), 4).await.unwrap());
     }
 }

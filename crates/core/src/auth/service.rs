@@ -2,8 +2,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait,
 };
 use serde::Deserialize;
 
@@ -60,21 +59,11 @@ fn validate_email(email: &str) -> AppResult<()> {
         && !local.starts_with('.')
         && !local.ends_with('.')
         && !local.contains("..")
-        && local
-            .chars()
-            .all(|c| !c.is_whitespace() && !c.is_control() && !"@<>()[],;:\\\"".contains(c));
-    if local_ok && domain_ok {
-        Ok(())
-    } else {
-        Err(invalid())
-    }
+        && local.chars().all(|c| !c.is_whitespace() && !c.is_control() && !"@<>()[],;:\\\"".contains(c));
+    if local_ok && domain_ok { Ok(()) } else { Err(invalid()) }
 }
 
-pub async fn register(
-    state: &AppState,
-    credentials: Credentials,
-    client: &ClientMeta,
-) -> AppResult<NewSession> {
+pub async fn register(state: &AppState, credentials: Credentials, client: &ClientMeta) -> AppResult<NewSession> {
     let email = normalize_email(&credentials.email);
     validate_email(&email)?;
     password::validate_new_password(&credentials.password)?;
@@ -93,11 +82,7 @@ pub async fn register(
 
     let password_hash = password::hash(credentials.password, state.config.bcrypt_cost).await?;
     let now = state.clock.now();
-    let role = if state.config.is_admin_email(&email) {
-        Role::Admin
-    } else {
-        Role::User
-    };
+    let role = if state.config.is_admin_email(&email) { Role::Admin } else { Role::User };
 
     let txn = state.db.begin().await?;
     let user = user::ActiveModel {
@@ -111,61 +96,27 @@ pub async fn register(
     }
     .insert(&txn)
     .await
-    .on_unique_violation(|| {
-        AppError::conflict("email_taken", "an account with this email already exists")
-    })?;
+    .on_unique_violation(|| AppError::conflict("email_taken", "an account with this email already exists"))?;
     let session = start_session(&txn, state, user).await?;
-    audit::record(
-        &txn,
-        &state.clock,
-        Some(&session.user.id),
-        Action::Register,
-        format!("registered {email}"),
-        client,
-    )
-    .await?;
+    audit::record(&txn, &state.clock, Some(&session.user.id), Action::Register, format!("registered {email}"), client)
+        .await?;
     txn.commit().await?;
     Ok(session)
 }
 
-pub async fn login(
-    state: &AppState,
-    credentials: Credentials,
-    client: &ClientMeta,
-) -> AppResult<NewSession> {
+pub async fn login(state: &AppState, credentials: Credentials, client: &ClientMeta) -> AppResult<NewSession> {
     let email = normalize_email(&credentials.email);
     if email.len() > MAX_EMAIL_BYTES {
-        return Err(AppError::validation(
-            "invalid_email",
-            "please enter a valid email address",
-        ));
+        return Err(AppError::validation("invalid_email", "please enter a valid email address"));
     }
     let ip_key = client.ip_key();
     let limits = &state.config;
     let too_many = "too many failed logins; please wait before trying again";
-    rate_limit::check(
-        &state.db,
-        &state.clock,
-        Bucket::LoginIp,
-        &ip_key,
-        limits.login_limit_per_ip,
-        too_many,
-    )
-    .await?;
-    rate_limit::check(
-        &state.db,
-        &state.clock,
-        Bucket::LoginAccount,
-        &email,
-        limits.login_limit_per_account,
-        too_many,
-    )
-    .await?;
-
-    let user = User::find()
-        .filter(user::Column::Email.eq(&email))
-        .one(&state.db)
+    rate_limit::check(&state.db, &state.clock, Bucket::LoginIp, &ip_key, limits.login_limit_per_ip, too_many).await?;
+    rate_limit::check(&state.db, &state.clock, Bucket::LoginAccount, &email, limits.login_limit_per_account, too_many)
         .await?;
+
+    let user = User::find().filter(user::Column::Email.eq(&email)).one(&state.db).await?;
     let matches = password::verify(
         credentials.password,
         user.as_ref().map(|user| user.password_hash.clone()),
@@ -176,11 +127,7 @@ pub async fn login(
     let Some(mut user) = user.filter(|_| matches) else {
         rate_limit::record(&state.db, &state.clock, Bucket::LoginIp, &ip_key).await?;
         rate_limit::record(&state.db, &state.clock, Bucket::LoginAccount, &email).await?;
-        let actor = User::find()
-            .filter(user::Column::Email.eq(&email))
-            .one(&state.db)
-            .await?
-            .map(|user| user.id);
+        let actor = User::find().filter(user::Column::Email.eq(&email)).one(&state.db).await?.map(|user| user.id);
         audit::record(
             &state.db,
             &state.clock,
@@ -190,10 +137,7 @@ pub async fn login(
             client,
         )
         .await?;
-        return Err(AppError::unauthorized(
-            "invalid_credentials",
-            "the email or password is incorrect",
-        ));
+        return Err(AppError::unauthorized("invalid_credentials", "the email or password is incorrect"));
     };
 
     if user.banned_at.is_some() {
@@ -226,34 +170,19 @@ pub async fn login(
         .await?;
     }
     let session = start_session(&txn, state, user).await?;
-    audit::record(
-        &txn,
-        &state.clock,
-        Some(&session.user.id),
-        Action::Login,
-        format!("logged in {email}"),
-        client,
-    )
-    .await?;
+    audit::record(&txn, &state.clock, Some(&session.user.id), Action::Login, format!("logged in {email}"), client)
+        .await?;
     rate_limit::clear(&txn, Bucket::LoginAccount, &email).await?;
     txn.commit().await?;
     Ok(session)
 }
 
 /// Ends the caller's session, or every session of the caller with `all`.
-pub async fn logout(
-    state: &AppState,
-    auth: &AuthUser,
-    all: bool,
-    client: &ClientMeta,
-) -> AppResult<u64> {
+pub async fn logout(state: &AppState, auth: &AuthUser, all: bool, client: &ClientMeta) -> AppResult<u64> {
     let revoked = if all {
         end_all_sessions(&state.db, &auth.user.id).await?
     } else {
-        Session::delete_by_id(auth.session_id.clone())
-            .exec(&state.db)
-            .await?
-            .rows_affected
+        Session::delete_by_id(auth.session_id.clone()).exec(&state.db).await?.rows_affected
     };
     let scope = if all { "all sessions" } else { "this session" };
     audit::record(
@@ -270,18 +199,10 @@ pub async fn logout(
 
 /// Deletes every session of a user: their tokens stop working at once (logout everywhere, bans).
 pub async fn end_all_sessions(db: &impl ConnectionTrait, user_id: &str) -> AppResult<u64> {
-    Ok(Session::delete_many()
-        .filter(session::Column::UserId.eq(user_id))
-        .exec(db)
-        .await?
-        .rows_affected)
+    Ok(Session::delete_many().filter(session::Column::UserId.eq(user_id)).exec(db).await?.rows_affected)
 }
 
-async fn start_session(
-    db: &impl ConnectionTrait,
-    state: &AppState,
-    user: user::Model,
-) -> AppResult<NewSession> {
+async fn start_session(db: &impl ConnectionTrait, state: &AppState, user: user::Model) -> AppResult<NewSession> {
     let now = state.clock.now();
     let expires = now + TimeDelta::from_std(state.config.session_ttl).unwrap_or(TimeDelta::days(7));
     let session = session::ActiveModel {
@@ -299,11 +220,7 @@ async fn start_session(
         iat: now.timestamp(),
         exp: expires.timestamp(),
     })?;
-    Ok(NewSession {
-        user,
-        token,
-        expires,
-    })
+    Ok(NewSession { user, token, expires })
 }
 
 pub fn banned() -> AppError {
@@ -316,12 +233,7 @@ mod tests {
 
     #[test]
     fn email_rules() {
-        for ok in [
-            "a@b.co",
-            "first.last+tag@example.com",
-            "用户@例子.中国",
-            "x@sub-domain.example.org",
-        ] {
+        for ok in ["a@b.co", "first.last+tag@example.com", "用户@例子.中国", "x@sub-domain.example.org"] {
             assert!(validate_email(ok).is_ok(), "{ok}");
         }
         for bad in [
@@ -340,9 +252,6 @@ mod tests {
         }
         let long = format!("{}@example.com", "a".repeat(MAX_EMAIL_BYTES));
         assert!(validate_email(&long).is_err());
-        assert_eq!(
-            normalize_email("  Someone@Example.COM "),
-            "someone@example.com"
-        );
+        assert_eq!(normalize_email("  Someone@Example.COM "), "someone@example.com");
     }
 }

@@ -28,32 +28,22 @@ impl TokenKeys {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_required_spec_claims(&["exp", "iat", "sub"]);
         validation.leeway = 0;
-        Self {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-            validation,
-        }
+        Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation }
     }
 
     pub fn sign(&self, claims: &Claims) -> Result<String, AppError> {
-        encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
-            .map_err(|err| AppError::Internal(err.into()))
+        encode(&Header::new(Algorithm::HS256), claims, &self.encoding).map_err(|err| AppError::Internal(err.into()))
     }
 
     /// Any failure (bad signature, other algorithm, expired, malformed) is the same 401.
     pub fn verify(&self, token: &str) -> Result<Claims, AppError> {
-        decode::<Claims>(token, &self.decoding, &self.validation)
-            .map(|data| data.claims)
-            .map_err(|err| {
-                tracing::debug!(error = %err, "rejected token");
-                invalid_token()
-            })
+        decode::<Claims>(token, &self.decoding, &self.validation).map(|data| data.claims).map_err(|err| {
+            tracing::debug!(error = %err, "rejected token");
+            invalid_token()
+        })
     }
 }
 
 pub fn invalid_token() -> AppError {
-    AppError::unauthorized(
-        "invalid_token",
-        "the session token is invalid or has expired; please log in again",
-    )
+    AppError::unauthorized("invalid_token", "the session token is invalid or has expired; please log in again")
 }

@@ -16,9 +16,7 @@ pub struct Model {
 
 /// Which assistant a conversation is with. The API spells these `oracle` / `tcm`; the database
 /// keeps the seed's `ORACLE` / `TCM`.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
 #[serde(rename_all = "lowercase")]
 pub enum ConversationKind {

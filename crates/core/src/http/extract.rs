@@ -39,8 +39,7 @@ pub struct ClientMeta {
 impl ClientMeta {
     /// The key per-IP limits count under (all clients without a known IP share one).
     pub fn ip_key(&self) -> String {
-        self.ip
-            .map_or_else(|| "unknown".to_string(), |ip| ip.to_string())
+        self.ip.map_or_else(|| "unknown".to_string(), |ip| ip.to_string())
     }
 }
 
@@ -54,18 +53,9 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientMeta {
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.split(',').next())
             .and_then(|first| first.trim().parse::<IpAddr>().ok());
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|info| info.0.ip());
-        let user_agent = parts
-            .headers
-            .get(header::USER_AGENT)
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_string);
-        Ok(Self {
-            ip: forwarded.or(peer),
-            user_agent,
-        })
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
+        let user_agent =
+            parts.headers.get(header::USER_AGENT).and_then(|value| value.to_str().ok()).map(str::to_string);
+        Ok(Self { ip: forwarded.or(peer), user_agent })
     }
 }

@@ -47,9 +47,7 @@ pub fn app(state: AppState, routes: Router<AppState>) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
         .layer(CompressionLayer::new())
-        .layer(CatchPanicLayer::custom(|_panic| {
-            AppError::internal("a handler panicked").into_response()
-        }))
+        .layer(CatchPanicLayer::custom(|_panic| AppError::internal("a handler panicked").into_response()))
         .layer(cors)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
@@ -70,14 +68,9 @@ struct FcOrRandomRequestId;
 
 impl MakeRequestId for FcOrRandomRequestId {
     fn make_request_id<B>(&mut self, request: &Request<B>) -> Option<RequestId> {
-        let id = request
-            .headers()
-            .get(FC_REQUEST_ID)
-            .cloned()
-            .unwrap_or_else(|| {
-                HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
-                    .expect("a UUID is a valid header")
-            });
+        let id = request.headers().get(FC_REQUEST_ID).cloned().unwrap_or_else(|| {
+            HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()).expect("a UUID is a valid header")
+        });
         Some(RequestId::new(id))
     }
 }
@@ -90,20 +83,12 @@ fn cors_layer(allowed_origins: &[String]) -> CorsLayer {
         AllowOrigin::any()
     } else {
         AllowOrigin::list(
-            allowed_origins
-                .iter()
-                .filter_map(|origin| HeaderValue::from_str(origin.trim_end_matches('/')).ok()),
+            allowed_origins.iter().filter_map(|origin| HeaderValue::from_str(origin.trim_end_matches('/')).ok()),
         )
     };
     CorsLayer::new()
         .allow_origin(origins)
-        .allow_methods([
-            Method::GET,
-            Method::POST,
-            Method::PATCH,
-            Method::DELETE,
-            Method::OPTIONS,
-        ])
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE, Method::OPTIONS])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
         .expose_headers([header::RETRY_AFTER, REQUEST_ID, header::CONTENT_DISPOSITION])
         .max_age(Duration::from_secs(600))

@@ -1,0 +1,221 @@
+//! The caller's conversations: list (newest first, cursor-paginated), read with messages
+//! (paginated backwards from the newest), rename, delete. Other users' conversations are 404.
+
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::StatusCode,
+};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    auth::AuthUser,
+    entities::{Conversation, ConversationKind, Message, MessageRole, conversation, message},
+    error::{AppError, AppResult},
+    http::{AppJson, AppQuery},
+    state::AppState,
+};
+
+const DEFAULT_PAGE: u64 = 20;
+const MAX_PAGE: u64 = 100;
+pub const MAX_TITLE_CHARS: usize = 120;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationView {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: ConversationKind,
+    pub title: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<conversation::Model> for ConversationView {
+    fn from(model: conversation::Model) -> Self {
+        Self {
+            id: model.id,
+            kind: model.kind,
+            title: model.title,
+            created_at: model.created_at,
+            updated_at: model.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageView {
+    pub id: String,
+    /// `user` or `assistant`.
+    pub role: MessageRole,
+    pub content: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<message::Model> for MessageView {
+    fn from(model: message::Model) -> Self {
+        Self { id: model.id, role: model.role, content: model.content, created_at: model.created_at }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PageQuery {
+    pub limit: Option<u64>,
+    /// The `nextCursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationList {
+    pub conversations: Vec<ConversationView>,
+    /// Pass as `cursor` for the next (older) page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationDetail {
+    pub conversation: ConversationView,
+    /// Oldest first; the newest `limit` messages, or those before `cursor`.
+    pub messages: Vec<MessageView>,
+    /// Pass as `cursor` for the page of older messages; absent when there are none.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RenameRequest {
+    pub title: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ConversationResponse {
+    pub conversation: ConversationView,
+}
+
+/// A keyset position: rows strictly after it in the listing order (time, then id, descending).
+struct Cursor {
+    at: DateTime<Utc>,
+    id: String,
+}
+
+impl Cursor {
+    fn encode(at: DateTime<Utc>, id: &str) -> String {
+        URL_SAFE_NO_PAD.encode(format!("{}|{id}", at.timestamp_micros()))
+    }
+
+    fn decode(raw: &str) -> AppResult<Self> {
+        let invalid = || AppError::bad_request("invalid_query", "`cursor` is not a cursor this API returned");
+        let text = String::from_utf8(URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?).map_err(|_| invalid())?;
+        let (micros, id) = text.split_once('|').ok_or_else(invalid)?;
+        let at = micros.parse().ok().and_then(DateTime::from_timestamp_micros).ok_or_else(invalid)?;
+        Ok(Self { at, id: id.to_string() })
+    }
+
+    /// `(time, id) < (cursor.at, cursor.id)`.
+    fn before(&self, time: impl ColumnTrait, id: impl ColumnTrait) -> Condition {
+        Condition::any().add(time.lt(self.at)).add(Condition::all().add(time.eq(self.at)).add(id.lt(self.id.clone())))
+    }
+}
+
+fn page_size(limit: Option<u64>) -> AppResult<u64> {
+    match limit.unwrap_or(DEFAULT_PAGE) {
+        limit @ 1..=MAX_PAGE => Ok(limit),
+        _ => Err(AppError::bad_request("invalid_query", format!("`limit` must be between 1 and {MAX_PAGE}"))),
+    }
+}
+
+async fn owned(state: &AppState, auth: &AuthUser, id: &str) -> AppResult<conversation::Model> {
+    Conversation::find_by_id(id.to_string())
+        .filter(conversation::Column::UserId.eq(&auth.user.id))
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound("conversation"))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    AppQuery(query): AppQuery<PageQuery>,
+) -> AppResult<Json<ConversationList>> {
+    let limit = page_size(query.limit)?;
+    let mut select = Conversation::find()
+        .filter(conversation::Column::UserId.eq(&auth.user.id))
+        .order_by_desc(conversation::Column::UpdatedAt)
+        .order_by_desc(conversation::Column::Id)
+        .limit(limit + 1);
+    if let Some(cursor) = query.cursor.as_deref() {
+        select =
+            select.filter(Cursor::decode(cursor)?.before(conversation::Column::UpdatedAt, conversation::Column::Id));
+    }
+    let mut rows = select.all(&state.db).await?;
+    let more = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    let next_cursor = more.then(|| rows.last().map(|last| Cursor::encode(last.updated_at, &last.id))).flatten();
+    Ok(Json(ConversationList { conversations: rows.into_iter().map(Into::into).collect(), next_cursor }))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<String>,
+    AppQuery(query): AppQuery<PageQuery>,
+) -> AppResult<Json<ConversationDetail>> {
+    let limit = page_size(query.limit.or(Some(50)))?;
+    let conversation = owned(&state, &auth, &id).await?;
+    let mut select = Message::find()
+        .filter(message::Column::ConversationId.eq(&conversation.id))
+        .order_by_desc(message::Column::CreatedAt)
+        .order_by_desc(message::Column::Id)
+        .limit(limit + 1);
+    if let Some(cursor) = query.cursor.as_deref() {
+        select = select.filter(Cursor::decode(cursor)?.before(message::Column::CreatedAt, message::Column::Id));
+    }
+    let mut rows = select.all(&state.db).await?;
+    let more = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    let next_cursor = more.then(|| rows.last().map(|oldest| Cursor::encode(oldest.created_at, &oldest.id))).flatten();
+    rows.reverse();
+    Ok(Json(ConversationDetail {
+        conversation: conversation.into(),
+        messages: rows.into_iter().map(Into::into).collect(),
+        next_cursor,
+    }))
+}
+
+pub async fn rename(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<String>,
+    AppJson(request): AppJson<RenameRequest>,
+) -> AppResult<Json<ConversationResponse>> {
+    let title = request.title.trim();
+    let length = title.chars().count();
+    if length == 0 || length > MAX_TITLE_CHARS {
+        return Err(AppError::validation(
+            "invalid_title",
+            format!("the title must have 1 to {MAX_TITLE_CHARS} characters"),
+        ));
+    }
+    let conversation = owned(&state, &auth, &id).await?;
+    let mut active: conversation::ActiveModel = conversation.into();
+    active.title = Set(title.to_string());
+    let updated = active.update(&state.db).await?;
+    Ok(Json(ConversationResponse { conversation: updated.into() }))
+}
+
+pub async fn delete(State(state): State<AppState>, auth: AuthUser, Path(id): Path<String>) -> AppResult<StatusCode> {
+    let conversation = owned(&state, &auth, &id).await?;
+    let txn = state.db.begin().await?;
+    Message::delete_many().filter(message::Column::ConversationId.eq(&conversation.id)).exec(&txn).await?;
+    Conversation::delete_by_id(conversation.id).exec(&txn).await?;
+    txn.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,171 @@
+//! The model: any OpenAI-compatible chat-completions endpoint (OpenAI, Alibaba DashScope's
+//! compatible mode, …), reached over HTTP with async-openai.
+//!
+//! async-openai already retries 429/5xx/connect failures a few times with a short backoff; this
+//! module adds the overall timeout and turns failures into [`LlmError`], which the handlers map
+//! to 502 (upstream error) and 504 (timeout).
+
+use std::{pin::Pin, time::Duration};
+
+use async_openai::{
+    Client,
+    config::OpenAIConfig,
+    error::OpenAIError,
+    types::chat::{
+        ChatCompletionRequestAssistantMessage, ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage,
+        ChatCompletionRequestUserMessage, ChatCompletionStreamOptions, CompletionUsage, CreateChatCompletionRequest,
+    },
+};
+use futures::{Stream, StreamExt};
+
+use crate::{config::LlmConfig, entities::MessageRole};
+
+/// What the model is asked: a system prompt, then the conversation in order.
+#[derive(Debug, Clone)]
+pub struct Prompt {
+    pub system: String,
+    pub turns: Vec<(MessageRole, String)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+}
+
+impl From<CompletionUsage> for Usage {
+    fn from(usage: CompletionUsage) -> Self {
+        Self { prompt_tokens: usage.prompt_tokens, completion_tokens: usage.completion_tokens }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Completion {
+    pub text: String,
+    pub usage: Option<Usage>,
+}
+
+/// One piece of a streamed reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Chunk {
+    Text(String),
+    Usage(Usage),
+}
+
+pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<Chunk, LlmError>> + Send>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LlmError {
+    #[error("the model did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("the model endpoint failed: {0}")]
+    Upstream(String),
+    #[error("the model's stream broke off: {0}")]
+    Stream(String),
+    #[error("the model returned an empty reply")]
+    Empty,
+}
+
+pub struct Llm {
+    client: Client<OpenAIConfig>,
+    model: String,
+    max_tokens: u32,
+    timeout: Duration,
+}
+
+impl Llm {
+    pub fn new(config: &LlmConfig) -> Self {
+        let openai = OpenAIConfig::new().with_api_key(config.api_key.clone()).with_api_base(config.base_url.clone());
+        Self {
+            client: Client::with_config(openai),
+            model: config.model.clone(),
+            max_tokens: config.max_tokens,
+            timeout: config.timeout,
+        }
+    }
+
+    #[allow(deprecated)] // `max_tokens`: what OpenAI-compatible providers (DashScope…) understand.
+    fn request(&self, prompt: &Prompt, stream: bool) -> CreateChatCompletionRequest {
+        let mut messages = Vec::with_capacity(prompt.turns.len() + 1);
+        messages.push(ChatCompletionRequestMessage::System(ChatCompletionRequestSystemMessage::from(
+            prompt.system.as_str(),
+        )));
+        for (role, content) in &prompt.turns {
+            messages.push(match role {
+                MessageRole::User => {
+                    ChatCompletionRequestMessage::User(ChatCompletionRequestUserMessage::from(content.as_str()))
+                }
+                MessageRole::Assistant => ChatCompletionRequestMessage::Assistant(
+                    ChatCompletionRequestAssistantMessage::from(content.as_str()),
+                ),
+            });
+        }
+        CreateChatCompletionRequest {
+            model: self.model.clone(),
+            messages,
+            max_tokens: Some(self.max_tokens),
+            stream: stream.then_some(true),
+            stream_options: stream
+                .then(|| ChatCompletionStreamOptions { include_usage: Some(true), ..Default::default() }),
+            ..Default::default()
+        }
+    }
+
+    /// The whole reply at once.
+    pub async fn complete(&self, prompt: &Prompt) -> Result<Completion, LlmError> {
+        let request = self.request(prompt, false);
+        let response = tokio::time::timeout(self.timeout, self.client.chat().create(request))
+            .await
+            .map_err(|_| LlmError::Timeout(self.timeout))?
+            .map_err(|err| from_openai(err, self.timeout))?;
+        let text = response
+            .choices
+            .into_iter()
+            .next()
+            .and_then(|choice| choice.message.content)
+            .filter(|text| !text.trim().is_empty())
+            .ok_or(LlmError::Empty)?;
+        Ok(Completion { text, usage: response.usage.map(Usage::from) })
+    }
+
+    /// The reply as it is generated. Each next piece must arrive within the timeout.
+    pub async fn stream(&self, prompt: &Prompt) -> Result<ChunkStream, LlmError> {
+        let request = self.request(prompt, true);
+        let timeout = self.timeout;
+        let upstream = tokio::time::timeout(timeout, self.client.chat().create_stream(request))
+            .await
+            .map_err(|_| LlmError::Timeout(timeout))?
+            .map_err(|err| from_openai(err, timeout))?;
+        let chunks = futures::stream::unfold(Some(upstream), move |state| async move {
+            let mut upstream = state?;
+            match tokio::time::timeout(timeout, upstream.next()).await {
+                Err(_) => Some((vec![Err(LlmError::Timeout(timeout))], None)),
+                Ok(None) => None,
+                Ok(Some(Err(err))) => Some((vec![Err(from_openai(err, timeout))], None)),
+                Ok(Some(Ok(response))) => {
+                    let mut pieces = Vec::new();
+                    for choice in response.choices {
+                        if let Some(text) = choice.delta.content.filter(|text| !text.is_empty()) {
+                            pieces.push(Ok(Chunk::Text(text)));
+                        }
+                    }
+                    if let Some(usage) = response.usage {
+                        pieces.push(Ok(Chunk::Usage(usage.into())));
+                    }
+                    Some((pieces, Some(upstream)))
+                }
+            }
+        })
+        .flat_map(futures::stream::iter);
+        Ok(Box::pin(chunks))
+    }
+}
+
+fn from_openai(err: OpenAIError, timeout: Duration) -> LlmError {
+    match err {
+        OpenAIError::Reqwest(err) if err.is_timeout() => LlmError::Timeout(timeout),
+        OpenAIError::StreamError(err) => LlmError::Stream(err.to_string()),
+        OpenAIError::JSONDeserialize(err, _) => LlmError::Upstream(format!("unreadable response: {err}")),
+        other => LlmError::Upstream(other.to_string()),
+    }
+}
