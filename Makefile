@@ -6,7 +6,7 @@ PORT ?= 8080
 DEV_DATABASE_URL ?= sqlite://.data/dev.db?mode=rwc
 CARGO ?= cargo
 
-.PHONY: help dev test test-rust lint fmt db-up migrate build release
+.PHONY: help dev test test-rust lint fmt db-up migrate build release openapi
 
 help:
 	@echo "make dev      run the whole API + static site on http://127.0.0.1:$(PORT) (SQLite in .data/)"
@@ -49,3 +49,7 @@ build:
 
 release:
 	$(CARGO) build --release -p chat -p auth-login -p auth-register -p admin-export
+
+## Regenerates openapi.json from the code (a test fails while the committed file is stale).
+openapi:
+	UPDATE_OPENAPI=1 $(CARGO) nextest run -p app-core --test openapi committed_openapi_json_is_current

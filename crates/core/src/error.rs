@@ -62,16 +62,21 @@ pub enum AppError {
     InConversation(Box<AppError>, String),
 }
 
-#[derive(Serialize)]
+/// Every error response: `{"error":{"code","message"}}`.
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorDetail {
+    /// A stable snake_case code, e.g. `invalid_credentials`.
+    #[schema(value_type = String, example = "invalid_credentials")]
     pub code: &'static str,
+    /// Human-readable text.
     pub message: String,
+    /// Present when a chat turn failed after it was saved: retry in this conversation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub conversation_id: Option<String>,
 }

@@ -12,22 +12,33 @@ pub mod entities;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod openapi;
 pub mod rate_limit;
 pub mod state;
 pub mod telemetry;
 
 use std::process::ExitCode;
 
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
 
 pub use config::Config;
 pub use error::{AppError, AppResult};
 pub use state::AppState;
 
+/// Every function's routes, merged the way the custom domain's route table merges them: what
+/// the local stack serves and the OpenAPI document describes.
+pub fn all_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(auth::login_router())
+        .merge(auth::register_router())
+        .merge(chat::router())
+        .merge(admin::router())
+}
+
 /// What every function binary's `main` does: read the configuration, open the (lazy) database
 /// pool, wrap `routes` with the shared middleware and serve them as an FC custom runtime (or on
 /// AWS Lambda when `AWS_LAMBDA_RUNTIME_API` is set).
-pub async fn serve_function(routes: Router<AppState>) -> ExitCode {
+pub async fn serve_function(routes: OpenApiRouter<AppState>) -> ExitCode {
     telemetry::init();
     let config = match Config::from_env() {
         Ok(config) => config,

@@ -7,8 +7,8 @@
 use std::net::SocketAddr;
 
 use anyhow::Context;
-use app_core::{AppState, Config, admin, auth, chat, http, telemetry};
-use axum::Router;
+use app_core::{AppState, Config, all_routes, http, openapi, telemetry};
+use axum::{Router, http::header, routing::get};
 use migration::{Migrator, MigratorTrait};
 use tower_http::services::{ServeDir, ServeFile};
 
@@ -29,12 +29,13 @@ async fn main() -> anyhow::Result<()> {
         Migrator::up(&state.db, None).await.context("applying migrations to SQLite")?;
     }
 
-    // Every function's routes, merged like the custom domain's route table merges them.
-    let routes = Router::new()
-        .merge(auth::login_router())
-        .merge(auth::register_router())
-        .merge(admin::router())
-        .merge(chat::router());
+    // Every function's routes, merged like the custom domain's route table merges them, plus
+    // the API's description.
+    let description = openapi::document_json();
+    let routes = all_routes().route(
+        "/api/openapi.json",
+        get(move || async move { ([(header::CONTENT_TYPE, "application/json")], description) }),
+    );
     let api = http::app(state, routes);
     let site = ServeDir::new(&static_dir).not_found_service(ServeFile::new(format!("{static_dir}/404.html")));
     let app =

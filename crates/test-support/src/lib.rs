@@ -18,6 +18,7 @@ use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::Value;
 use tower::ServiceExt;
 
+pub use app_core::all_routes;
 pub use serde_json::json;
 pub use upstream::{Behaviour, Received, UPSTREAM_KEY, UPSTREAM_MODEL, Upstream};
 
@@ -219,15 +220,6 @@ impl TestApp {
     pub async fn admin_token(&self) -> String {
         self.register(ADMIN_EMAIL).await
     }
-}
-
-/// Every function's routes, merged as the local stack merges them.
-pub fn all_routes() -> Router<AppState> {
-    Router::new()
-        .merge(app_core::auth::login_router())
-        .merge(app_core::auth::register_router())
-        .merge(app_core::admin::router())
-        .merge(app_core::chat::router())
 }
 
 pub struct RequestBuilder<'a> {

@@ -29,7 +29,7 @@ use crate::{
 /// Rows fetched per query.
 const PAGE_SIZE: u64 = 500;
 
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ExportFormat {
     #[default]
@@ -37,9 +37,12 @@ pub enum ExportFormat {
     Ndjson,
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ExportQuery {
+    /// `json` (default) or `ndjson`.
     #[serde(default)]
+    #[param(inline)]
     pub format: ExportFormat,
     /// Only rows created at or after this instant (RFC 3339).
     pub since: Option<DateTime<Utc>>,
@@ -47,7 +50,7 @@ pub struct ExportQuery {
     pub until: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConversationRecord {
     pub id: String,
@@ -60,7 +63,7 @@ pub struct ConversationRecord {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageRecord {
     pub id: String,
@@ -71,6 +74,31 @@ pub struct MessageRecord {
     pub prompt_tokens: Option<i32>,
     pub completion_tokens: Option<i32>,
     pub created_at: DateTime<Utc>,
+}
+
+/// The JSON export (`format=json`): the seed's `{data:{…}}` shape. Documents the stream below.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ExportDocument {
+    pub data: ExportData,
+}
+
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportData {
+    pub users: Vec<UserRecord>,
+    pub conversations: Vec<ConversationRecord>,
+    pub messages: Vec<MessageRecord>,
+    pub audit_logs: Vec<AuditLogRecord>,
+}
+
+/// One line of the NDJSON export (`format=ndjson`): `{"type":"user","data":{…}}`.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "type", content = "data", rename_all = "camelCase")]
+pub enum ExportLine {
+    User(UserRecord),
+    Conversation(ConversationRecord),
+    Message(MessageRecord),
+    AuditLog(AuditLogRecord),
 }
 
 pub async fn export(

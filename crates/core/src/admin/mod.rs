@@ -5,37 +5,40 @@ mod export;
 mod users;
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{Path, State},
     response::Response,
-    routing::{get, post},
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub use export::{ExportFormat, ExportQuery};
+pub use export::{
+    ConversationRecord, ExportData, ExportDocument, ExportFormat, ExportLine, ExportQuery, MessageRecord,
+};
 pub use users::{AuditLogQuery, UserQuery, set_banned, set_role};
 
 use crate::{
     auth::AdminUser,
     entities::{Role, audit_log, user},
-    error::AppResult,
+    error::{AppResult, ErrorBody},
     http::{AppQuery, ClientMeta},
     state::AppState,
 };
 
 /// Routes of the `admin-export` function.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/admin/export", get(export))
-        .route("/api/admin/users", get(list_users))
-        .route("/api/admin/users/{id}/ban", post(ban))
-        .route("/api/admin/users/{id}/unban", post(unban))
-        .route("/api/admin/audit-logs", get(list_audit_logs))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(export))
+        .routes(routes!(list_users))
+        .routes(routes!(ban))
+        .routes(routes!(unban))
+        .routes(routes!(list_audit_logs))
 }
 
 /// An account as administrators see it (never the password hash).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserRecord {
     pub id: String,
@@ -59,7 +62,7 @@ impl From<user::Model> for UserRecord {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditLogRecord {
     pub id: String,
@@ -85,7 +88,7 @@ impl From<audit_log::Model> for AuditLogRecord {
     }
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserPage {
     pub users: Vec<UserRecord>,
@@ -94,7 +97,7 @@ pub struct UserPage {
     pub page_size: u64,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditLogPage {
     pub audit_logs: Vec<AuditLogRecord>,
@@ -103,11 +106,28 @@ pub struct AuditLogPage {
     pub page_size: u64,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct UserResponse {
     pub user: UserRecord,
 }
 
+/// Everything (never a password hash), as one JSON document or as NDJSON, streamed.
+///
+/// Gzip-compressed when the client accepts it: Function Compute refuses synchronous responses
+/// over 32 MB; use `since`/`until` to split larger exports.
+#[utoipa::path(
+    get,
+    path = "/api/admin/export",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(ExportQuery),
+    responses(
+        (status = 200, description = "The export, as a download", content(
+            (ExportDocument = "application/json"),
+            (ExportLine = "application/x-ndjson")
+        ), headers(("Content-Disposition" = String, description = "attachment; filename=\"export-….json\""))),
+    )
+)]
 async fn export(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
@@ -117,6 +137,15 @@ async fn export(
     export::export(&state, &admin.user, query, &client).await
 }
 
+/// Accounts, newest first, optionally filtered by part of the email.
+#[utoipa::path(
+    get,
+    path = "/api/admin/users",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(UserQuery),
+    responses((status = 200, description = "A page of accounts", body = UserPage))
+)]
 async fn list_users(
     State(state): State<AppState>,
     _admin: AdminUser,
@@ -125,6 +154,19 @@ async fn list_users(
     Ok(Json(users::list_users(&state.db, query).await?))
 }
 
+/// Suspend an account: its sessions end at once and it can no longer log in.
+#[utoipa::path(
+    post,
+    path = "/api/admin/users/{id}/ban",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "User id")),
+    responses(
+        (status = 200, description = "Banned (banning twice is fine)", body = UserResponse),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 422, description = "Administrators cannot ban themselves (`cannot_ban_self`)", body = ErrorBody),
+    )
+)]
 async fn ban(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
@@ -135,6 +177,18 @@ async fn ban(
     Ok(Json(UserResponse { user: user.into() }))
 }
 
+/// Lift a suspension.
+#[utoipa::path(
+    post,
+    path = "/api/admin/users/{id}/unban",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "User id")),
+    responses(
+        (status = 200, description = "Unbanned", body = UserResponse),
+        (status = 404, description = "No such user", body = ErrorBody),
+    )
+)]
 async fn unban(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
@@ -145,6 +199,15 @@ async fn unban(
     Ok(Json(UserResponse { user: user.into() }))
 }
 
+/// The audit trail, newest first, optionally filtered by action and actor.
+#[utoipa::path(
+    get,
+    path = "/api/admin/audit-logs",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(AuditLogQuery),
+    responses((status = 200, description = "A page of audit-log entries", body = AuditLogPage))
+)]
 async fn list_audit_logs(
     State(state): State<AppState>,
     _admin: AdminUser,

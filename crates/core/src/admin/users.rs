@@ -21,21 +21,29 @@ use crate::{
 
 pub const MAX_PAGE_SIZE: u64 = 100;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct UserQuery {
     /// Part of an email address, case-insensitive.
     pub q: Option<String>,
+    /// 1-based page number (default 1).
     pub page: Option<u64>,
+    /// 1–100 (default 20).
     pub page_size: Option<u64>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct AuditLogQuery {
+    /// e.g. `login_failed`, `ban`, `export`.
     pub action: Option<String>,
+    /// The acting user's id.
     pub actor_id: Option<String>,
+    /// 1-based page number (default 1).
     pub page: Option<u64>,
+    /// 1–100 (default 20).
     pub page_size: Option<u64>,
 }
 
@@ -48,6 +56,12 @@ fn paging(page: Option<u64>, page_size: Option<u64>) -> AppResult<(u64, u64)> {
     }
     if page_size == 0 || page_size > MAX_PAGE_SIZE {
         return Err(AppError::bad_request("invalid_query", format!("pageSize must be between 1 and {MAX_PAGE_SIZE}")));
+    }
+    // The row offset must fit the databases' signed 64-bit integers (and not overflow the
+    // paginator's multiplication, which would panic).
+    let offset = (page - 1).checked_mul(page_size).filter(|offset| i64::try_from(*offset).is_ok());
+    if offset.is_none() {
+        return Err(AppError::bad_request("invalid_query", "page is out of range"));
     }
     Ok((page, page_size))
 }

@@ -10,14 +10,11 @@ pub mod password;
 mod service;
 pub mod token;
 
-use axum::{
-    Json, Router,
-    extract::State,
-    http::StatusCode,
-    routing::{get, post},
-};
+use axum::{Json, extract::State, http::StatusCode};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use extract::{AdminUser, AuthUser};
 pub use service::{Credentials, end_all_sessions, normalize_email};
@@ -25,25 +22,23 @@ pub use service::{Credentials, end_all_sessions, normalize_email};
 use crate::{
     entities::{Role, user},
     error::AppResult,
+    error::ErrorBody,
     http::{AppJson, AppQuery, ClientMeta},
     state::AppState,
 };
 
 /// Routes of the `auth-login` function.
-pub fn login_router() -> Router<AppState> {
-    Router::new()
-        .route("/api/auth/login", post(login))
-        .route("/api/auth/session", get(session))
-        .route("/api/auth/logout", post(logout))
+pub fn login_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(login)).routes(routes!(session)).routes(routes!(logout))
 }
 
 /// Routes of the `auth-register` function.
-pub fn register_router() -> Router<AppState> {
-    Router::new().route("/api/auth/register", post(register))
+pub fn register_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(register))
 }
 
 /// The public view of an account.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct UserView {
     pub id: String,
     pub email: String,
@@ -56,31 +51,47 @@ impl From<&user::Model> for UserView {
     }
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+/// A new session: the account and its bearer token.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AuthResponse {
     pub user: UserView,
     pub token: String,
     pub expires: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SessionResponse {
     pub user: UserView,
     pub expires: DateTime<Utc>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LogoutQuery {
+    /// End every session of the account, not just this one.
     #[serde(default)]
     pub all: bool,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct LogoutResponse {
     /// How many sessions ended.
     pub revoked: u64,
 }
 
+/// Create an account and start a session.
+#[utoipa::path(
+    post,
+    path = "/api/auth/register",
+    tag = "auth",
+    request_body = Credentials,
+    responses(
+        (status = 201, description = "Account created and logged in", body = AuthResponse),
+        (status = 409, description = "An account with this email exists (`email_taken`)", body = ErrorBody),
+        (status = 422, description = "Invalid email (`invalid_email`) or password (`password_too_short`, `password_too_long`: over 72 bytes)", body = ErrorBody),
+        (status = 429, description = "Too many registrations from this network (`rate_limited`); see `Retry-After`", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    )
+)]
 async fn register(
     State(state): State<AppState>,
     client: ClientMeta,
@@ -90,6 +101,19 @@ async fn register(
     Ok((StatusCode::CREATED, Json(session.into())))
 }
 
+/// Log in with email and password.
+#[utoipa::path(
+    post,
+    path = "/api/auth/login",
+    tag = "auth",
+    request_body = Credentials,
+    responses(
+        (status = 200, description = "Logged in", body = AuthResponse),
+        (status = 401, description = "Wrong email or password (`invalid_credentials`); the same answer for unknown emails", body = ErrorBody),
+        (status = 403, description = "The account is banned (`account_banned`)", body = ErrorBody),
+        (status = 429, description = "Too many failed logins (`rate_limited`); see `Retry-After`", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    )
+)]
 async fn login(
     State(state): State<AppState>,
     client: ClientMeta,
@@ -99,10 +123,27 @@ async fn login(
     Ok(Json(session.into()))
 }
 
+/// The current session's account and expiry.
+#[utoipa::path(
+    get,
+    path = "/api/auth/session",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The session is valid", body = SessionResponse))
+)]
 async fn session(auth: AuthUser) -> Json<SessionResponse> {
     Json(SessionResponse { user: UserView::from(&auth.user), expires: auth.expires })
 }
 
+/// End this session (or, with `all=true`, every session of the account).
+#[utoipa::path(
+    post,
+    path = "/api/auth/logout",
+    tag = "auth",
+    security(("bearer" = [])),
+    params(LogoutQuery),
+    responses((status = 200, description = "Sessions ended", body = LogoutResponse))
+)]
 async fn logout(
     State(state): State<AppState>,
     client: ClientMeta,

@@ -20,9 +20,12 @@ use crate::{
 /// The longest email we store (the column is VARCHAR(191), the utf8mb4 index limit Prisma uses).
 pub const MAX_EMAIL_BYTES: usize = 191;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct Credentials {
+    #[schema(example = "someone@example.com")]
     pub email: String,
+    /// 8+ characters and at most 72 bytes (UTF-8).
+    #[schema(example = "correct horse battery")]
     pub password: String,
 }
 

@@ -13,11 +13,12 @@ use sea_orm::{
     TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     auth::AuthUser,
     entities::{Conversation, ConversationKind, Message, MessageRole, conversation, message},
-    error::{AppError, AppResult},
+    error::{AppError, AppResult, ErrorBody},
     http::{AppJson, AppQuery},
     state::AppState,
 };
@@ -26,7 +27,7 @@ const DEFAULT_PAGE: u64 = 20;
 const MAX_PAGE: u64 = 100;
 pub const MAX_TITLE_CHARS: usize = 120;
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConversationView {
     pub id: String,
@@ -49,7 +50,7 @@ impl From<conversation::Model> for ConversationView {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageView {
     pub id: String,
@@ -65,14 +66,16 @@ impl From<message::Model> for MessageView {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    /// Page size, 1–100 (default 20 conversations, 50 messages).
     pub limit: Option<u64>,
     /// The `nextCursor` of the previous page.
     pub cursor: Option<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConversationList {
     pub conversations: Vec<ConversationView>,
@@ -80,7 +83,7 @@ pub struct ConversationList {
     pub next_cursor: Option<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConversationDetail {
     pub conversation: ConversationView,
@@ -90,12 +93,12 @@ pub struct ConversationDetail {
     pub next_cursor: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct RenameRequest {
     pub title: String,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ConversationResponse {
     pub conversation: ConversationView,
 }
@@ -140,6 +143,15 @@ async fn owned(state: &AppState, auth: &AuthUser, id: &str) -> AppResult<convers
         .ok_or(AppError::NotFound("conversation"))
 }
 
+/// The caller's conversations, most recently active first.
+#[utoipa::path(
+    get,
+    path = "/api/chat/conversations",
+    tag = "chat",
+    security(("bearer" = [])),
+    params(PageQuery),
+    responses((status = 200, description = "A page of conversations", body = ConversationList))
+)]
 pub async fn list(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -162,6 +174,18 @@ pub async fn list(
     Ok(Json(ConversationList { conversations: rows.into_iter().map(Into::into).collect(), next_cursor }))
 }
 
+/// One conversation with a page of its messages (the newest, or those before `cursor`).
+#[utoipa::path(
+    get,
+    path = "/api/chat/conversations/{id}",
+    tag = "chat",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Conversation id"), PageQuery),
+    responses(
+        (status = 200, description = "The conversation and messages, oldest first", body = ConversationDetail),
+        (status = 404, description = "No such conversation of the caller's", body = ErrorBody),
+    )
+)]
 pub async fn get(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -190,6 +214,20 @@ pub async fn get(
     }))
 }
 
+/// Rename a conversation.
+#[utoipa::path(
+    patch,
+    path = "/api/chat/conversations/{id}",
+    tag = "chat",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Conversation id")),
+    request_body = RenameRequest,
+    responses(
+        (status = 200, description = "Renamed", body = ConversationResponse),
+        (status = 404, description = "No such conversation of the caller's", body = ErrorBody),
+        (status = 422, description = "The title is empty or longer than 120 characters (`invalid_title`)", body = ErrorBody),
+    )
+)]
 pub async fn rename(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -211,6 +249,18 @@ pub async fn rename(
     Ok(Json(ConversationResponse { conversation: updated.into() }))
 }
 
+/// Delete a conversation and its messages.
+#[utoipa::path(
+    delete,
+    path = "/api/chat/conversations/{id}",
+    tag = "chat",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Conversation id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such conversation of the caller's", body = ErrorBody),
+    )
+)]
 pub async fn delete(State(state): State<AppState>, auth: AuthUser, Path(id): Path<String>) -> AppResult<StatusCode> {
     let conversation = owned(&state, &auth, &id).await?;
     let txn = state.db.begin().await?;

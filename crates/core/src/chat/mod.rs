@@ -13,41 +13,54 @@ mod service;
 mod stream;
 
 use axum::{
-    Json, Router,
+    Json,
     extract::State,
     http::{HeaderMap, header},
     response::{IntoResponse, Response},
-    routing::{get, post},
 };
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use history::{ConversationView, MessageView};
 pub use service::{MAX_MESSAGE_CHARS, MAX_MESSAGES, TITLE_CHARS};
 
-use crate::{auth::AuthUser, entities::ConversationKind, error::AppResult, http::AppJson, state::AppState};
+use crate::{
+    auth::AuthUser,
+    entities::ConversationKind,
+    error::{AppResult, ErrorBody},
+    http::AppJson,
+    state::AppState,
+};
 
 /// Routes of the `chat` function.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/chat", post(chat))
-        .route("/api/chat/conversations", get(history::list))
-        .route("/api/chat/conversations/{id}", get(history::get).patch(history::rename).delete(history::delete))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(chat)).routes(routes!(history::list)).routes(routes!(
+        history::get,
+        history::rename,
+        history::delete
+    ))
 }
 
 /// `POST /api/chat` body.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChatRequest {
     /// `oracle` or `tcm`.
     #[serde(rename = "type")]
     pub kind: ConversationKind,
+    /// The conversation so far, ending with the user's new message (at most 50 messages of at
+    /// most 4,000 characters). With `conversationId` only the last one is used: the server
+    /// keeps the history.
     pub messages: Vec<IncomingMessage>,
     /// `zh*` for Chinese replies, anything else for English.
     #[serde(default)]
+    #[schema(example = "zh-CN")]
     pub locale: Option<String>,
     #[serde(default)]
     pub conversation_id: Option<String>,
-    /// A preference for this reply ("be brief"), added to the system prompt in its own section.
+    /// A preference for this reply ("be brief"), added to the system prompt in its own section
+    /// (at most 500 characters).
     #[serde(default)]
     pub system_hint: Option<String>,
     /// Stream the reply as Server-Sent Events (same as `Accept: text/event-stream`).
@@ -55,15 +68,16 @@ pub struct ChatRequest {
     pub stream: bool,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct IncomingMessage {
     /// `user` or `assistant`.
+    #[schema(example = "user")]
     pub role: String,
     pub content: String,
 }
 
 /// The non-streaming answer.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChatResponse {
     pub reply: String,
@@ -73,7 +87,8 @@ pub struct ChatResponse {
     pub usage: Option<UsageView>,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+/// Tokens the model reported for a reply.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UsageView {
     pub prompt_tokens: u32,
@@ -86,6 +101,51 @@ impl From<llm::Usage> for UsageView {
     }
 }
 
+/// `event: start` of a streamed reply.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamStart {
+    pub conversation_id: String,
+}
+
+/// `event: delta`: the next piece of the reply.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct StreamDelta {
+    pub content: String,
+}
+
+/// `event: done`: the reply is complete and saved. (`event: error` carries an [`ErrorBody`].)
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamDone {
+    pub conversation_id: String,
+    pub message_id: String,
+    pub usage: Option<UsageView>,
+}
+
+/// Send a message to an assistant and get its reply, whole (JSON) or streamed (SSE).
+///
+/// Streaming (`Accept: text/event-stream` or `"stream": true`): events `start` (`StreamStart`),
+/// `delta` (`StreamDelta`) as the reply is generated, then `done` (`StreamDone`) or `error`
+/// (`ErrorBody`). Failures before the first piece are ordinary JSON errors.
+#[utoipa::path(
+    post,
+    path = "/api/chat",
+    tag = "chat",
+    security(("bearer" = [])),
+    request_body = ChatRequest,
+    responses(
+        (status = 200, description = "The reply (JSON), or its event stream (SSE)", content(
+            (ChatResponse = "application/json"),
+            (String = "text/event-stream", example = json!("event: start\ndata: {\"conversationId\":\"c1\"}\n\nevent: delta\ndata: {\"content\":\"Hello\"}\n\nevent: done\ndata: {\"conversationId\":\"c1\",\"messageId\":\"m2\",\"usage\":null}\n\n"))
+        )),
+        (status = 404, description = "`conversationId` is not one of the caller's conversations", body = ErrorBody),
+        (status = 429, description = "Message quota used up (`rate_limited`) or too many streams at once (`too_many_streams`); see `Retry-After`", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 502, description = "The model failed (`upstream_error`, `upstream_stream_broken`, `upstream_empty_reply`); `error.conversationId` names the saved turn", body = ErrorBody),
+        (status = 503, description = "No model configured (`llm_not_configured`) or the database is unavailable", body = ErrorBody),
+        (status = 504, description = "The model did not answer in time (`upstream_timeout`)", body = ErrorBody),
+    )
+)]
 async fn chat(
     State(state): State<AppState>,
     auth: AuthUser,

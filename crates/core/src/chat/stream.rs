@@ -19,13 +19,12 @@ use axum::{
     },
 };
 use futures::StreamExt;
-use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tracing::Instrument;
 
 use super::{
-    UsageView,
+    StreamDelta, StreamDone, StreamStart, UsageView,
     llm::{Chunk, ChunkStream, Llm, LlmError},
     service::{self, Turn},
 };
@@ -54,10 +53,9 @@ pub async fn respond(state: AppState, llm: Arc<Llm>, user: &user::Model, turn: T
     match start(&state, &llm, user, turn).await {
         Ok((conversation_id, first, rest)) => {
             let (sender, receiver) = mpsc::channel(32);
-            let relay = relay(state, lease, conversation_id.clone(), first, rest, sender);
+            let opening = event("start", &StreamStart { conversation_id: conversation_id.clone() });
+            let relay = relay(state, lease, conversation_id, first, rest, sender);
             tokio::spawn(relay.instrument(tracing::Span::current()));
-            let opening =
-                Event::default().event("start").data(json!({ "conversationId": conversation_id }).to_string());
             let events = futures::stream::once(async { opening }).chain(ReceiverStream::new(receiver));
             let mut response =
                 Sse::new(events.map(Ok::<_, Infallible>)).keep_alive(KeepAlive::default()).into_response();
@@ -111,7 +109,7 @@ async fn relay(
         match chunk {
             Chunk::Text(piece) => {
                 text.push_str(&piece);
-                let delta = Event::default().event("delta").data(json!({ "content": piece }).to_string());
+                let delta = event("delta", &StreamDelta { content: piece });
                 if listening && sender.send(delta).await.is_err() {
                     listening = false;
                     tracing::info!(%conversation_id, "client disconnected; finishing the reply to save it");
@@ -127,13 +125,9 @@ async fn relay(
             error_event(service::llm_error(LlmError::Empty).in_conversation(&conversation_id))
         }
         Ok(()) => match service::save_reply(&state, &conversation_id, &text, usage).await {
-            Ok(message) => Event::default().event("done").data(
-                json!({
-                    "conversationId": conversation_id,
-                    "messageId": message.id,
-                    "usage": usage.map(UsageView::from),
-                })
-                .to_string(),
+            Ok(message) => event(
+                "done",
+                &StreamDone { conversation_id, message_id: message.id, usage: usage.map(UsageView::from) },
             ),
             Err(err) => error_event(err.in_conversation(&conversation_id)),
         },
@@ -148,8 +142,11 @@ fn error_event(err: AppError) -> Event {
     // Logged like any error response.
     let status = err.status();
     tracing::warn!(%status, code = err.code(), "chat stream ended with an error");
-    let body = serde_json::to_string(&err.body()).unwrap_or_default();
-    Event::default().event("error").data(body)
+    event("error", &err.body())
+}
+
+fn event(name: &str, data: &impl serde::Serialize) -> Event {
+    Event::default().event(name).data(serde_json::to_string(data).unwrap_or_default())
 }
 
 async fn release(state: &AppState, lease: Option<i64>) {

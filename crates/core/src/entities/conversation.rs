@@ -16,7 +16,9 @@ pub struct Model {
 
 /// Which assistant a conversation is with. The API spells these `oracle` / `tcm`; the database
 /// keeps the seed's `ORACLE` / `TCM`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
 #[serde(rename_all = "lowercase")]
 pub enum ConversationKind {

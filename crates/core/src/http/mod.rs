@@ -13,11 +13,10 @@ use axum::{
     Json, Router,
     extract::{DefaultBodyLimit, State},
     http::{HeaderName, HeaderValue, Method, Request, header},
-    response::{IntoResponse, Response},
-    routing::get,
+    response::IntoResponse,
 };
 use sea_orm::ConnectionTrait;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use tower_http::{
     catch_panic::CatchPanicLayer,
     compression::CompressionLayer,
@@ -25,6 +24,8 @@ use tower_http::{
     request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
     trace::TraceLayer,
 };
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use extract::{AppJson, AppQuery, ClientMeta};
 
@@ -38,10 +39,10 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const FC_REQUEST_ID: HeaderName = HeaderName::from_static("x-fc-request-id");
 
 /// Wraps `routes` (plus `/api/health`) with the middleware every function shares.
-pub fn app(state: AppState, routes: Router<AppState>) -> Router {
+pub fn app(state: AppState, routes: OpenApiRouter<AppState>) -> Router {
     let cors = cors_layer(&state.config.allowed_origins);
+    let (routes, _openapi) = routes.merge(health_router()).split_for_parts();
     routes
-        .route("/api/health", get(health))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -94,9 +95,25 @@ fn cors_layer(allowed_origins: &[String]) -> CorsLayer {
         .max_age(Duration::from_secs(600))
 }
 
-/// `GET /api/health`: always 200 (so FC's health check never recycles an instance because the
-/// database blinked), with the database's state in the body.
-async fn health(State(state): State<AppState>) -> Response {
+/// `GET /api/health`, served by every function.
+pub fn health_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(health))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    /// Always `ok`: the process is serving.
+    #[schema(example = "ok")]
+    pub status: String,
+    /// `up` or `down`.
+    #[schema(example = "up")]
+    pub database: String,
+}
+
+/// Liveness and database status. Always 200 (so FC's health check never recycles an instance
+/// because the database blinked), with the database's state in the body.
+#[utoipa::path(get, path = "/api/health", tag = "health", responses((status = 200, description = "The process serves", body = Health)))]
+async fn health(State(state): State<AppState>) -> Json<Health> {
     let database = match state.db.execute_unprepared("SELECT 1").await {
         Ok(_) => "up",
         Err(err) => {
@@ -104,7 +121,7 @@ async fn health(State(state): State<AppState>) -> Response {
             "down"
         }
     };
-    Json(json!({ "status": "ok", "database": database })).into_response()
+    Json(Health { status: "ok".into(), database: database.into() })
 }
 
 async fn not_found() -> AppError {
