@@ -6,7 +6,7 @@ PORT ?= 8080
 DEV_DATABASE_URL ?= sqlite://.data/dev.db?mode=rwc
 CARGO ?= cargo
 
-.PHONY: help dev test test-rust lint fmt db-up migrate build release openapi
+.PHONY: help dev test test-rust lint fmt db-up migrate build release openapi fuzz
 
 help:
 	@echo "make dev      run the whole API + static site on http://127.0.0.1:$(PORT) (SQLite in .data/)"
@@ -25,7 +25,7 @@ dev:
 	PORT=$(PORT) \
 	$(CARGO) run -p local-stack
 
-test: db-up lint test-rust
+test: db-up lint test-rust fuzz
 
 test-rust:
 	$(CARGO) nextest run --workspace --no-fail-fast
@@ -53,3 +53,7 @@ release:
 ## Regenerates openapi.json from the code (a test fails while the committed file is stale).
 openapi:
 	UPDATE_OPENAPI=1 $(CARGO) nextest run -p app-core --test openapi committed_openapi_json_is_current
+
+## Fuzzes every API operation with schemathesis against the local stack (installs it from PyPI).
+fuzz:
+	scripts/fuzz-api.sh

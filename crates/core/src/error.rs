@@ -281,7 +281,14 @@ impl From<QueryRejection> for AppError {
 
 impl From<PathRejection> for AppError {
     fn from(rejection: PathRejection) -> Self {
-        Self::bad_request("invalid_path", rejection.body_text())
+        match rejection {
+            // The route and the extractor disagree: a bug, not the client's doing.
+            PathRejection::FailedToDeserializePathParams(err) if err.status().is_server_error() => {
+                Self::internal(err.body_text())
+            }
+            PathRejection::MissingPathParams(err) => Self::internal(err.body_text()),
+            other => Self::bad_request("invalid_path", other.body_text()),
+        }
     }
 }
 

@@ -33,10 +33,16 @@ impl AppState {
 }
 
 /// Opens the pool described by the configuration.
+///
+/// SQLite gets a single connection: it allows one writer at a time, and two transactions that
+/// read and then write would fail at once with "database is locked" (waiting cannot resolve a
+/// lock upgrade). Serializing through one connection is the reliable setup for the embedded,
+/// local-use database; MySQL uses the configured pool.
 pub async fn connect(config: &Config, lazy: bool) -> Result<DatabaseConnection, DbErr> {
+    let sqlite = config.database_url.starts_with("sqlite:");
     let mut options = ConnectOptions::new(config.database_url.clone());
     options
-        .max_connections(config.db_max_connections)
+        .max_connections(if sqlite { 1 } else { config.db_max_connections })
         .min_connections(0)
         .connect_timeout(config.db_connect_timeout)
         .acquire_timeout(config.db_connect_timeout)

@@ -8,8 +8,9 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use app_core::{AppState, Config, all_routes, http, openapi, telemetry};
-use axum::{Router, http::header, routing::get};
+use axum::{Router, extract::Request, http::header, response::IntoResponse, routing::get};
 use migration::{Migrator, MigratorTrait};
+use tower::ServiceExt;
 use tower_http::services::{ServeDir, ServeFile};
 
 #[tokio::main]
@@ -38,8 +39,20 @@ async fn main() -> anyhow::Result<()> {
     );
     let api = http::app(state, routes);
     let site = ServeDir::new(&static_dir).not_found_service(ServeFile::new(format!("{static_dir}/404.html")));
-    let app =
-        Router::new().route_service("/api", api.clone()).route_service("/api/{*rest}", api).fallback_service(site);
+    // `/api/...` goes to the API (whose own fallback is the JSON 404), everything else to the
+    // site. A plain dispatch rather than a wildcard route, which would add a path parameter
+    // that the API's handlers would then see as their own.
+    let app = Router::new().fallback(move |request: Request| {
+        let (api, site) = (api.clone(), site.clone());
+        async move {
+            let path = request.uri().path();
+            if path == "/api" || path.starts_with("/api/") {
+                api.oneshot(request).await.into_response()
+            } else {
+                site.oneshot(request).await.into_response()
+            }
+        }
+    });
 
     let address: SocketAddr = format!("{host}:{port}").parse().with_context(|| format!("HOST is invalid: {host:?}"))?;
     let listener =

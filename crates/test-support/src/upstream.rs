@@ -32,6 +32,9 @@ pub enum Behaviour {
     MalformedStream,
     /// Stream the first piece, then drop the connection without finishing.
     BrokenStream,
+    /// Describe the request back, word by word `delay` apart, in Markdown (which assistant and
+    /// language the system prompt was for, and the last user message), for end-to-end tests.
+    Echo { delay: Duration },
 }
 
 impl Behaviour {
@@ -86,10 +89,15 @@ pub const UPSTREAM_MODEL: &str = "test-model";
 
 impl Upstream {
     pub async fn start(behaviour: Behaviour) -> Self {
+        Self::start_on(0, behaviour).await
+    }
+
+    /// Like [`Upstream::start`], on a given port of 127.0.0.1 (0: any free port).
+    pub async fn start_on(port: u16, behaviour: Behaviour) -> Self {
         let shared = Arc::new(Shared::default());
         *shared.behaviour.lock().unwrap() = Some(behaviour);
         let app = Router::new().route("/v1/chat/completions", post(completions)).with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the test upstream");
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("bind the test upstream");
         let address = listener.local_addr().expect("address");
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -116,7 +124,8 @@ impl Upstream {
 
 async fn completions(State(shared): State<Arc<Shared>>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
     let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
-    shared.received.lock().unwrap().push(Received { authorization, body: body.clone() });
+    let received = Received { authorization, body: body.clone() };
+    shared.received.lock().unwrap().push(received.clone());
     let behaviour = shared.behaviour.lock().unwrap().clone().expect("behaviour set");
     let streaming = body["stream"].as_bool().unwrap_or(false);
     let model = body["model"].as_str().unwrap_or_default().to_string();
@@ -141,34 +150,54 @@ async fn completions(State(shared): State<Arc<Shared>>, headers: HeaderMap, Json
             };
             sse(events)
         }
-        Behaviour::Reply { pieces, delay } if streaming => {
-            let completion_tokens = pieces.len();
-            let events = async_stream::stream! {
-                for piece in pieces {
-                    if !delay.is_zero() {
-                        tokio::time::sleep(delay).await;
-                    }
-                    yield Ok::<_, Infallible>(Bytes::from(format!("data: {}\n\n", chunk(&model, &piece))));
-                }
-                let usage = json!({
-                    "id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 1_700_000_000, "model": model,
-                    "choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": completion_tokens, "total_tokens": 11 + completion_tokens}
-                });
-                yield Ok(Bytes::from(format!("data: {usage}\n\n")));
-                yield Ok(Bytes::from("data: [DONE]\n\n"));
-            };
-            sse(events)
-        }
-        Behaviour::Reply { pieces, .. } => Json(json!({
-            "id": "chatcmpl-test",
-            "object": "chat.completion",
-            "created": 1_700_000_000,
-            "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": pieces.concat()}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 11, "completion_tokens": pieces.len(), "total_tokens": 11 + pieces.len()}
-        }))
-        .into_response(),
+        Behaviour::Reply { pieces, delay } => reply(pieces, delay, streaming, model),
+        Behaviour::Echo { delay } => reply(echo(&received), delay, streaming, model),
     }
+}
+
+/// A successful completion of `pieces`: one JSON answer, or SSE chunks `delay` apart.
+fn reply(pieces: Vec<String>, delay: Duration, streaming: bool, model: String) -> Response {
+    if streaming {
+        let completion_tokens = pieces.len();
+        let events = async_stream::stream! {
+            for piece in pieces {
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
+                yield Ok::<_, Infallible>(Bytes::from(format!("data: {}\n\n", chunk(&model, &piece))));
+            }
+            let usage = json!({
+                "id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 1_700_000_000, "model": model,
+                "choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": completion_tokens, "total_tokens": 11 + completion_tokens}
+            });
+            yield Ok(Bytes::from(format!("data: {usage}\n\n")));
+            yield Ok(Bytes::from("data: [DONE]\n\n"));
+        };
+        return sse(events);
+    }
+    Json(json!({
+        "id": "chatcmpl-test",
+        "object": "chat.completion",
+        "created": 1_700_000_000,
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": pieces.concat()}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 11, "completion_tokens": pieces.len(), "total_tokens": 11 + pieces.len()}
+    }))
+    .into_response()
+}
+
+/// The reply of [`Behaviour::Echo`], split into pieces that keep their spacing.
+fn echo(request: &Received) -> Vec<String> {
+    let messages = request.messages();
+    let system = messages.first().map(|(_, content)| content.as_str()).unwrap_or_default();
+    let assistant = if system.contains("I Ching") || system.contains("易经") { "oracle" } else { "tcm" };
+    let language = if system.contains("简体中文") { "zh" } else { "en" };
+    let last = messages.iter().rev().find(|(role, _)| role == "user").map(|(_, c)| c.as_str()).unwrap_or_default();
+    let text = format!(
+        "**{assistant}** ({language}) heard: {last}\n\n- history: {} messages\n- `code` and <script>window.__injected = true</script> stay text",
+        messages.len().saturating_sub(1)
+    );
+    text.split_inclusive(' ').map(str::to_string).collect()
 }
 
 fn chunk(model: &str, piece: &str) -> Value {

@@ -4,11 +4,7 @@
 mod export;
 mod users;
 
-use axum::{
-    Json,
-    extract::{Path, State},
-    response::Response,
-};
+use axum::{Json, extract::State, response::Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -23,7 +19,7 @@ use crate::{
     auth::AdminUser,
     entities::{Role, audit_log, user},
     error::{AppResult, ErrorBody},
-    http::{AppQuery, ClientMeta},
+    http::{AppPath, AppQuery, ClientMeta},
     state::AppState,
 };
 
@@ -171,7 +167,7 @@ async fn ban(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     client: ClientMeta,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
 ) -> AppResult<Json<UserResponse>> {
     let user = set_banned(&state.db, &state.clock, Some(&admin.user), &id, true, &client).await?;
     Ok(Json(UserResponse { user: user.into() }))
@@ -193,7 +189,7 @@ async fn unban(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     client: ClientMeta,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
 ) -> AppResult<Json<UserResponse>> {
     let user = set_banned(&state.db, &state.clock, Some(&admin.user), &id, false, &client).await?;
     Ok(Json(UserResponse { user: user.into() }))

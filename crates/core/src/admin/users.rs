@@ -28,8 +28,10 @@ pub struct UserQuery {
     /// Part of an email address, case-insensitive.
     pub q: Option<String>,
     /// 1-based page number (default 1).
+    #[param(minimum = 1)]
     pub page: Option<u64>,
     /// 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub page_size: Option<u64>,
 }
 
@@ -42,8 +44,10 @@ pub struct AuditLogQuery {
     /// The acting user's id.
     pub actor_id: Option<String>,
     /// 1-based page number (default 1).
+    #[param(minimum = 1)]
     pub page: Option<u64>,
     /// 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub page_size: Option<u64>,
 }
 

@@ -1,11 +1,7 @@
 //! The caller's conversations: list (newest first, cursor-paginated), read with messages
 //! (paginated backwards from the newest), rename, delete. Other users' conversations are 404.
 
-use axum::{
-    Json,
-    extract::{Path, State},
-    http::StatusCode,
-};
+use axum::{Json, extract::State, http::StatusCode};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -19,7 +15,7 @@ use crate::{
     auth::AuthUser,
     entities::{Conversation, ConversationKind, Message, MessageRole, conversation, message},
     error::{AppError, AppResult, ErrorBody},
-    http::{AppJson, AppQuery},
+    http::{AppJson, AppPath, AppQuery},
     state::AppState,
 };
 
@@ -70,6 +66,7 @@ impl From<message::Model> for MessageView {
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Page size, 1–100 (default 20 conversations, 50 messages).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u64>,
     /// The `nextCursor` of the previous page.
     pub cursor: Option<String>,
@@ -95,6 +92,8 @@ pub struct ConversationDetail {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RenameRequest {
+    /// 1–120 characters (surrounding spaces are trimmed).
+    #[schema(min_length = 1, max_length = 120)]
     pub title: String,
 }
 
@@ -189,7 +188,7 @@ pub async fn list(
 pub async fn get(
     State(state): State<AppState>,
     auth: AuthUser,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
     AppQuery(query): AppQuery<PageQuery>,
 ) -> AppResult<Json<ConversationDetail>> {
     let limit = page_size(query.limit.or(Some(50)))?;
@@ -231,7 +230,7 @@ pub async fn get(
 pub async fn rename(
     State(state): State<AppState>,
     auth: AuthUser,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
     AppJson(request): AppJson<RenameRequest>,
 ) -> AppResult<Json<ConversationResponse>> {
     let title = request.title.trim();
@@ -261,7 +260,11 @@ pub async fn rename(
         (status = 404, description = "No such conversation of the caller's", body = ErrorBody),
     )
 )]
-pub async fn delete(State(state): State<AppState>, auth: AuthUser, Path(id): Path<String>) -> AppResult<StatusCode> {
+pub async fn delete(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    AppPath(id): AppPath<String>,
+) -> AppResult<StatusCode> {
     let conversation = owned(&state, &auth, &id).await?;
     let txn = state.db.begin().await?;
     Message::delete_many().filter(message::Column::ConversationId.eq(&conversation.id)).exec(&txn).await?;

@@ -52,16 +52,18 @@ pub struct ChatRequest {
     /// The conversation so far, ending with the user's new message (at most 50 messages of at
     /// most 4,000 characters). With `conversationId` only the last one is used: the server
     /// keeps the history.
+    #[schema(min_items = 1, max_items = 50)]
     pub messages: Vec<IncomingMessage>,
     /// `zh*` for Chinese replies, anything else for English.
     #[serde(default)]
-    #[schema(example = "zh-CN")]
+    #[schema(example = "zh-CN", max_length = 35)]
     pub locale: Option<String>,
     #[serde(default)]
     pub conversation_id: Option<String>,
     /// A preference for this reply ("be brief"), added to the system prompt in its own section
     /// (at most 500 characters).
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub system_hint: Option<String>,
     /// Stream the reply as Server-Sent Events (same as `Accept: text/event-stream`).
     #[serde(default)]
@@ -71,8 +73,10 @@ pub struct ChatRequest {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct IncomingMessage {
     /// `user` or `assistant`.
-    #[schema(example = "user")]
+    #[schema(value_type = crate::entities::MessageRole, example = "user")]
     pub role: String,
+    /// At most 4,000 characters.
+    #[schema(max_length = 4000)]
     pub content: String,
 }
 

@@ -20,6 +20,11 @@ pub struct AppJson<T>(pub T);
 #[from_request(via(axum::extract::Query), rejection(AppError))]
 pub struct AppQuery<T>(pub T);
 
+/// `axum::extract::Path` with [`AppError`] rejections (JSON, never axum's plain text).
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(AppError))]
+pub struct AppPath<T>(pub T);
+
 impl<T: serde::Serialize> axum::response::IntoResponse for AppJson<T> {
     fn into_response(self) -> axum::response::Response {
         axum::Json(self.0).into_response()

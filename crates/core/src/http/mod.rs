@@ -11,9 +11,11 @@ use std::time::Duration;
 
 use axum::{
     Json, Router,
+    body::{Body, HttpBody},
     extract::{DefaultBodyLimit, State},
     http::{HeaderName, HeaderValue, Method, Request, header},
-    response::IntoResponse,
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
 };
 use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
@@ -21,13 +23,13 @@ use tower_http::{
     catch_panic::CatchPanicLayer,
     compression::CompressionLayer,
     cors::{AllowOrigin, CorsLayer},
-    request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
     trace::TraceLayer,
 };
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub use extract::{AppJson, AppQuery, ClientMeta};
+pub use extract::{AppJson, AppPath, AppQuery, ClientMeta};
 
 use crate::{error::AppError, state::AppState};
 
@@ -47,6 +49,7 @@ pub fn app(state: AppState, routes: OpenApiRouter<AppState>) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
+        .layer(middleware::from_fn(refuse_oversized_bodies))
         .layer(CompressionLayer::new())
         .layer(CatchPanicLayer::custom(|_panic| AppError::internal("a handler panicked").into_response()))
         .layer(cors)
@@ -59,21 +62,36 @@ pub fn app(state: AppState, routes: OpenApiRouter<AppState>) -> Router {
                 .unwrap_or_default();
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
         }))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, FcOrRandomRequestId))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(middleware::map_request(use_fc_request_id))
 }
 
-/// Uses Function Compute's `x-fc-request-id` when present (so our log lines match FC's), else
-/// a fresh UUID.
-#[derive(Clone, Copy)]
-struct FcOrRandomRequestId;
-
-impl MakeRequestId for FcOrRandomRequestId {
-    fn make_request_id<B>(&mut self, request: &Request<B>) -> Option<RequestId> {
-        let id = request.headers().get(FC_REQUEST_ID).cloned().unwrap_or_else(|| {
-            HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()).expect("a UUID is a valid header")
-        });
-        Some(RequestId::new(id))
+/// Behind Function Compute, FC's `x-fc-request-id` becomes the request id (so our log lines
+/// match FC's), replacing any `x-request-id` the client sent. Elsewhere a client's
+/// `x-request-id` is kept, and a request without one gets a fresh UUID (`SetRequestIdLayer`).
+async fn use_fc_request_id(mut request: Request<Body>) -> Request<Body> {
+    if let Some(fc_request_id) = request.headers().get(FC_REQUEST_ID).cloned() {
+        request.headers_mut().insert(REQUEST_ID, fc_request_id);
     }
+    request
+}
+
+/// Refuses a request whose declared size (`Content-Length`, or the body's exact size) is over
+/// [`BODY_LIMIT`] before routing and extractors run, so every route answers 413 (even one that
+/// never reads its body) and nothing is done on its behalf. A body of unknown length (chunked)
+/// is cut off at the limit by `DefaultBodyLimit` as it is read.
+async fn refuse_oversized_bodies(request: Request<Body>, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|length| length.to_str().ok())
+        .and_then(|length| length.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    let size = declared.max(request.body().size_hint().lower());
+    if size > BODY_LIMIT as u64 {
+        return AppError::PayloadTooLarge.into_response();
+    }
+    next.run(request).await
 }
 
 /// CORS from `ALLOWED_ORIGINS`. Tokens travel in the `Authorization` header, never in cookies,
