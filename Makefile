@@ -6,7 +6,7 @@ PORT ?= 8080
 DEV_DATABASE_URL ?= sqlite://.data/dev.db?mode=rwc
 CARGO ?= cargo
 
-.PHONY: help dev test test-rust lint fmt db-up migrate build release openapi fuzz
+.PHONY: help dev test test-rust lint fmt db-up migrate build release openapi fuzz bench
 
 help:
 	@echo "make dev      run the whole API + static site on http://127.0.0.1:$(PORT) (SQLite in .data/)"
@@ -57,3 +57,9 @@ openapi:
 ## Fuzzes every API operation with schemathesis against the local stack (installs it from PyPI).
 fuzz:
 	scripts/fuzz-api.sh
+
+## Measures cold start, size, memory, throughput and chat overhead of the release binaries and
+## writes BENCHMARKS.md (see crates/bench).
+bench:
+	$(CARGO) build --release -p chat -p auth-login -p auth-register -p admin-export -p bench
+	target/release/bench

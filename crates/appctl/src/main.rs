@@ -6,16 +6,19 @@
 //! ```
 //! Every change is written to the audit log (actor: none, user agent: `appctl`).
 
+use std::time::Duration;
+
 use anyhow::{Context, bail};
 use app_core::{
     admin,
     auth::normalize_email,
     clock::Clock,
+    config::parse_duration,
     entities::{Role, User, user},
     http::ClientMeta,
 };
 use clap::{Parser, Subcommand};
-use sea_orm::{ColumnTrait, Database, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectOptions, Database, EntityTrait, QueryFilter};
 
 #[derive(Parser)]
 #[command(version, about = "Manage accounts of the chat backend (uses DATABASE_URL)")]
@@ -23,6 +26,9 @@ struct Cli {
     /// The database to change (mysql://… or sqlite://…).
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     database_url: String,
+    /// How long to wait for the database before giving up (`10s`, `1m`…).
+    #[arg(long, env = "DB_CONNECT_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    connect_timeout: Duration,
     #[command(subcommand)]
     command: Command,
 }
@@ -42,20 +48,33 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let db = Database::connect(&cli.database_url).await.context("cannot connect to DATABASE_URL")?;
+    let mut options = ConnectOptions::new(cli.database_url.clone());
+    options
+        .max_connections(1)
+        .connect_timeout(cli.connect_timeout)
+        .acquire_timeout(cli.connect_timeout)
+        .sqlx_logging(false);
+    let db = Database::connect(options).await.context("cannot connect to DATABASE_URL")?;
     let clock = Clock::system();
     let client = ClientMeta { ip: None, user_agent: Some("appctl".into()) };
+
+    let (Command::Promote { email } | Command::Demote { email } | Command::Ban { email } | Command::Unban { email }) =
+        &cli.command;
+    let email = normalize_email(email);
+    // Every command looks the account up first, so an unknown email gets the same clear message.
+    let Some(target) = User::find()
+        .filter(user::Column::Email.eq(&email))
+        .one(&db)
+        .await
+        .context("cannot read the users table (are the migrations applied?)")?
+    else {
+        bail!("no account with email {email}");
+    };
     let updated = match &cli.command {
-        Command::Promote { email } => admin::set_role(&db, &clock, email, Role::Admin, &client).await,
-        Command::Demote { email } => admin::set_role(&db, &clock, email, Role::User, &client).await,
-        Command::Ban { email } | Command::Unban { email } => {
-            let email = normalize_email(email);
-            let Some(target) = User::find().filter(user::Column::Email.eq(&email)).one(&db).await? else {
-                bail!("no account with email {email}");
-            };
-            let ban = matches!(cli.command, Command::Ban { .. });
-            admin::set_banned(&db, &clock, None, &target.id, ban, &client).await
-        }
+        Command::Promote { .. } => admin::set_role(&db, &clock, &email, Role::Admin, &client).await,
+        Command::Demote { .. } => admin::set_role(&db, &clock, &email, Role::User, &client).await,
+        Command::Ban { .. } => admin::set_banned(&db, &clock, None, &target.id, true, &client).await,
+        Command::Unban { .. } => admin::set_banned(&db, &clock, None, &target.id, false, &client).await,
     };
     let user = updated.map_err(|err| anyhow::anyhow!("{err}"))?;
     let status = if user.banned_at.is_some() { "banned" } else { "active" };

@@ -56,6 +56,27 @@ impl Action {
     }
 }
 
+/// The longest user agent kept; a longer one is cut (on a character boundary). Real ones are a
+/// few hundred bytes, and MySQL's TEXT column refuses more than 64 KiB, which would fail the
+/// request being audited (a registration, a login) with a 500.
+pub const MAX_USER_AGENT_CHARS: usize = 512;
+
+/// The longest message kept, for the same reason (messages quote client input).
+pub const MAX_MESSAGE_CHARS: usize = 4096;
+
+/// `text` if it has at most `max_chars` characters, else its first `max_chars - 1` and "…", so
+/// a reader of the audit log sees that it was shortened.
+fn truncated(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        None => text.to_string(),
+        Some(_) => {
+            let mut kept: String = text.chars().take(max_chars.saturating_sub(1)).collect();
+            kept.push('…');
+            kept
+        }
+    }
+}
+
 pub async fn record(
     db: &impl ConnectionTrait,
     clock: &Clock,
@@ -68,12 +89,27 @@ pub async fn record(
         id: Set(new_id()),
         actor_id: Set(actor_id.map(str::to_string)),
         action: Set(action.as_str().to_string()),
-        message: Set(message.into()),
+        message: Set(truncated(&message.into(), MAX_MESSAGE_CHARS)),
         ip: Set(client.ip.map(|ip| ip.to_string())),
-        user_agent: Set(client.user_agent.clone()),
+        user_agent: Set(client.user_agent.as_deref().map(|agent| truncated(agent, MAX_USER_AGENT_CHARS))),
         created_at: Set(clock.now()),
     })
     .exec_without_returning(db)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_USER_AGENT_CHARS, truncated};
+
+    #[test]
+    fn truncation_keeps_whole_characters() {
+        assert_eq!(truncated("short", 10), "short");
+        assert_eq!(truncated("exactly", 7), "exactly");
+        assert_eq!(truncated("abcdef", 3), "ab…");
+        assert_eq!(truncated("😀😀😀", 2), "😀…");
+        assert_eq!(truncated("", 0), "");
+        assert_eq!(truncated(&"x".repeat(600), MAX_USER_AGENT_CHARS).chars().count(), MAX_USER_AGENT_CHARS);
+    }
 }

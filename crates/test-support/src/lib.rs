@@ -37,7 +37,8 @@ pub const PASSWORD: &str = "correct horse battery";
 /// ```
 #[macro_export]
 macro_rules! both_databases {
-    ($(async fn $name:ident($backend:ident: Backend) $body:block)*) => {$(
+    ($($(#[$meta:meta])* async fn $name:ident($backend:ident: Backend) $body:block)*) => {$(
+        $(#[$meta])*
         mod $name {
             #[allow(unused_imports)]
             use super::*;

@@ -59,8 +59,10 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientMeta {
             .and_then(|value| value.split(',').next())
             .and_then(|first| first.trim().parse::<IpAddr>().ok());
         let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
+        // Not `to_str`, which refuses any non-ASCII byte: such an agent is kept (lossily decoded)
+        // rather than silently dropped from the audit trail.
         let user_agent =
-            parts.headers.get(header::USER_AGENT).and_then(|value| value.to_str().ok()).map(str::to_string);
+            parts.headers.get(header::USER_AGENT).map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
         Ok(Self { ip: forwarded.or(peer), user_agent })
     }
 }

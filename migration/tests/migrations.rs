@@ -1,0 +1,203 @@
+//! The migrations on an empty SQLite file and an empty MariaDB database: they apply, produce the
+//! schema the app relies on (keys, cascades, column types), roll back completely and re-apply;
+//! applying twice is a no-op.
+
+use migration::{Migrator, MigratorTrait, SchemaManager, sea_orm};
+use sea_orm::{ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, Statement};
+use test_support::{Backend, TestDb, both_databases};
+
+const TABLES: [&str; 6] = ["users", "sessions", "conversations", "messages", "audit_logs", "rate_limit_hits"];
+
+const COLUMNS: [(&str, &[&str]); 6] = [
+    ("users", &["id", "email", "password_hash", "role", "banned_at", "created_at", "updated_at"]),
+    ("sessions", &["id", "user_id", "session_token", "expires", "created_at"]),
+    ("conversations", &["id", "user_id", "type", "title", "created_at", "updated_at"]),
+    ("messages", &["id", "conversation_id", "role", "content", "prompt_tokens", "completion_tokens", "created_at"]),
+    ("audit_logs", &["id", "actor_id", "action", "message", "ip", "user_agent", "created_at"]),
+    ("rate_limit_hits", &["id", "bucket", "key", "created_at"]),
+];
+
+const INDEXES: [(&str, &str); 6] = [
+    ("sessions", "idx_sessions_user"),
+    ("conversations", "idx_conversations_user_updated"),
+    ("messages", "idx_messages_conversation_created"),
+    ("audit_logs", "idx_audit_logs_actor"),
+    ("audit_logs", "idx_audit_logs_action"),
+    ("rate_limit_hits", "idx_rate_limit_hits_lookup"),
+];
+
+async fn existing_tables(db: &DatabaseConnection) -> Vec<&'static str> {
+    let manager = SchemaManager::new(db);
+    let mut found = Vec::new();
+    for table in TABLES {
+        if manager.has_table(table).await.unwrap() {
+            found.push(table);
+        }
+    }
+    found
+}
+
+async fn exec(db: &DatabaseConnection, sql: &str) -> Result<u64, sea_orm::DbErr> {
+    db.execute_raw(Statement::from_string(db.get_database_backend(), sql)).await.map(|result| result.rows_affected())
+}
+
+async fn count(db: &DatabaseConnection, table: &str) -> i64 {
+    let row = db
+        .query_one_raw(Statement::from_string(db.get_database_backend(), format!("SELECT COUNT(*) AS n FROM {table}")))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get("", "n").unwrap()
+}
+
+async fn applied(db: &DatabaseConnection) -> Vec<String> {
+    Migrator::get_applied_migrations(db).await.unwrap().iter().map(|m| m.name().to_string()).collect()
+}
+
+/// What the app relies on beyond the tables existing: the unique email, the cascades from users
+/// to their sessions, conversations and messages, and an audit trail that outlives users.
+async fn check_constraints(db: &DatabaseConnection) {
+    let at = "'2026-01-02 03:04:05.123456'";
+    exec(db, &format!(
+        "INSERT INTO users (id, email, password_hash, role, created_at, updated_at) VALUES ('u1', 'a@example.com', 'h', 'USER', {at}, {at})"
+    ))
+    .await
+    .unwrap();
+    let duplicate = exec(db, &format!(
+        "INSERT INTO users (id, email, password_hash, role, created_at, updated_at) VALUES ('u2', 'a@example.com', 'h', 'USER', {at}, {at})"
+    ))
+    .await;
+    assert!(duplicate.is_err(), "emails are unique");
+    exec(db, &format!(
+        "INSERT INTO users (id, email, password_hash, created_at, updated_at) VALUES ('u3', 'b@example.com', 'h', {at}, {at})"
+    ))
+    .await
+    .unwrap();
+    let role: String = db
+        .query_one_raw(Statement::from_string(db.get_database_backend(), "SELECT role FROM users WHERE id = 'u3'"))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get("", "role")
+        .unwrap();
+    assert_eq!(role, "USER", "role defaults to USER");
+
+    exec(db, &format!("INSERT INTO sessions (id, user_id, session_token, expires, created_at) VALUES ('s1', 'u1', 't1', {at}, {at})"))
+        .await
+        .unwrap();
+    exec(db, &format!("INSERT INTO conversations (id, user_id, type, title, created_at, updated_at) VALUES ('c1', 'u1', 'ORACLE', 't', {at}, {at})"))
+        .await
+        .unwrap();
+    exec(db, &format!("INSERT INTO messages (id, conversation_id, role, content, created_at) VALUES ('m1', 'c1', 'USER', 'hi', {at})"))
+        .await
+        .unwrap();
+    exec(db, &format!("INSERT INTO audit_logs (id, actor_id, action, message, created_at) VALUES ('l1', 'u1', 'register', 'x', {at})"))
+        .await
+        .unwrap();
+    // `key` is reserved in MySQL; SQLite accepts the backticks too.
+    exec(db, &format!("INSERT INTO rate_limit_hits (bucket, `key`, created_at) VALUES ('login_ip', 'k', {at})"))
+        .await
+        .unwrap();
+    let orphan = exec(db, &format!("INSERT INTO messages (id, conversation_id, role, content, created_at) VALUES ('m2', 'nope', 'USER', 'hi', {at})")).await;
+    assert!(orphan.is_err(), "messages need a conversation");
+
+    exec(db, "DELETE FROM users WHERE id = 'u1'").await.unwrap();
+    for table in ["sessions", "conversations", "messages"] {
+        assert_eq!(count(db, table).await, 0, "deleting the user cascades to {table}");
+    }
+    assert_eq!(count(db, "audit_logs").await, 1, "the audit trail has no foreign key");
+}
+
+both_databases! {
+    async fn migrations_apply_roll_back_and_reapply(backend: Backend) {
+        let database = TestDb::empty(backend).await;
+        let db = Database::connect(&database.url).await.unwrap();
+        assert!(existing_tables(&db).await.is_empty());
+        assert_eq!(Migrator::get_pending_migrations(&db).await.unwrap().len(), Migrator::migrations().len());
+
+        Migrator::up(&db, None).await.expect("migrations apply to an empty database");
+        assert_eq!(existing_tables(&db).await, TABLES);
+        let manager = SchemaManager::new(&db);
+        for (table, columns) in COLUMNS {
+            for column in columns {
+                assert!(manager.has_column(table, column).await.unwrap(), "{table}.{column}");
+            }
+        }
+        for (table, index) in INDEXES {
+            assert!(manager.has_index(table, index).await.unwrap(), "{table}: {index}");
+        }
+        let names = applied(&db).await;
+        assert_eq!(names, ["m20261125_000001_create_tables"]);
+        assert!(Migrator::get_pending_migrations(&db).await.unwrap().is_empty());
+
+        // Applying again changes nothing (and keeps the data).
+        check_constraints(&db).await;
+        Migrator::up(&db, None).await.expect("a second `up` is a no-op");
+        assert_eq!(applied(&db).await, names);
+        assert_eq!(count(&db, "users").await, 1);
+        assert_eq!(count(&db, "audit_logs").await, 1);
+
+        // Rolling everything back drops every table, and forgets the migration.
+        Migrator::down(&db, None).await.expect("migrations roll back");
+        assert!(existing_tables(&db).await.is_empty(), "left behind: {:?}", existing_tables(&db).await);
+        assert!(applied(&db).await.is_empty());
+        // …and a second rollback has nothing to do.
+        Migrator::down(&db, None).await.expect("rolling back nothing is fine");
+
+        // They apply again from scratch, to an empty, working schema.
+        Migrator::up(&db, None).await.expect("migrations re-apply");
+        assert_eq!(existing_tables(&db).await, TABLES);
+        assert_eq!(applied(&db).await, names);
+        for table in TABLES {
+            assert_eq!(count(&db, table).await, 0, "{table} starts empty");
+        }
+        check_constraints(&db).await;
+        Migrator::up(&db, None).await.unwrap();
+        db.close().await.unwrap();
+    }
+}
+
+/// The MySQL-specific column types: microsecond timestamps, MEDIUMTEXT message bodies, utf8mb4.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_schema_details() {
+    let database = TestDb::empty(Backend::MySql).await;
+    let db = Database::connect(&database.url).await.unwrap();
+    Migrator::up(&db, None).await.unwrap();
+    let column = async |table: &str, column: &str| -> (String, Option<i64>) {
+        let row = db
+            .query_one_raw(Statement::from_string(
+                DatabaseBackend::MySql,
+                format!(
+                    "SELECT DATA_TYPE AS data_type, CAST(DATETIME_PRECISION AS SIGNED) AS precision_digits \
+                     FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
+                     AND TABLE_NAME = '{table}' AND COLUMN_NAME = '{column}'"
+                ),
+            ))
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{table}.{column} exists"));
+        (row.try_get("", "data_type").unwrap(), row.try_get("", "precision_digits").unwrap())
+    };
+    for (table, columns) in COLUMNS {
+        for name in columns.iter().filter(|name| name.ends_with("_at") || **name == "expires") {
+            assert_eq!(column(table, name).await, ("datetime".to_string(), Some(6)), "{table}.{name}");
+        }
+    }
+    assert_eq!(column("messages", "content").await.0, "mediumtext");
+
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            DatabaseBackend::MySql,
+            "SELECT TABLE_NAME AS name, TABLE_COLLATION AS collation FROM information_schema.TABLES \
+             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME <> 'seaql_migrations'",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), TABLES.len());
+    for row in rows {
+        let name: String = row.try_get("", "name").unwrap();
+        let collation: String = row.try_get("", "collation").unwrap();
+        assert!(collation.starts_with("utf8mb4_"), "{name}: {collation}");
+    }
+    db.close().await.unwrap();
+}
