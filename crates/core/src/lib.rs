@@ -54,11 +54,18 @@ pub async fn serve_function(routes: OpenApiRouter<AppState>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let db = state.db.clone();
+    let warm = state.clone();
     let app = http::app(state, routes);
+    // FC's `/initialize` hook: open a database connection and build the model client before
+    // the first request needs them.
     let runtime = fc_runtime::Runtime::new(app).on_initialize(move || {
-        let db = db.clone();
-        async move { db.ping().await.map_err(|err| err.to_string()) }
+        let state = warm.clone();
+        async move {
+            if let Some(llm) = &state.llm {
+                llm.warm_up();
+            }
+            state.db.ping().await.map_err(|err| err.to_string())
+        }
     });
     match runtime.run().await {
         Ok(()) => ExitCode::SUCCESS,

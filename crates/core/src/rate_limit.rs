@@ -105,9 +105,29 @@ pub async fn check(
     })
 }
 
-/// Counts one event for `key` in `bucket` (returning its row id), and drops that key's hits
-/// older than two days.
-pub async fn record(db: &impl ConnectionTrait, clock: &Clock, bucket: Bucket, key: &str) -> AppResult<i64> {
+/// Counts one event of `key` toward `limit` (with no limit there is nothing to count).
+pub async fn record(
+    db: &impl ConnectionTrait,
+    clock: &Clock,
+    bucket: Bucket,
+    key: &str,
+    limit: Option<Limit>,
+) -> AppResult<()> {
+    if let Some(limit) = limit {
+        insert_hit(db, clock, bucket, key, limit.window).await?;
+    }
+    Ok(())
+}
+
+/// Inserts a hit (returning its id) and drops that key's hits that have left `window`, so the
+/// table only holds what some limit still counts.
+async fn insert_hit(
+    db: &impl ConnectionTrait,
+    clock: &Clock,
+    bucket: Bucket,
+    key: &str,
+    window: Duration,
+) -> AppResult<i64> {
     let now = clock.now();
     let id = RateLimitHit::insert(rate_limit_hit::ActiveModel {
         bucket: Set(bucket.as_str().to_string()),
@@ -121,7 +141,7 @@ pub async fn record(db: &impl ConnectionTrait, clock: &Clock, bucket: Bucket, ke
     RateLimitHit::delete_many()
         .filter(rate_limit_hit::Column::Bucket.eq(bucket.as_str()))
         .filter(rate_limit_hit::Column::Key.eq(key))
-        .filter(rate_limit_hit::Column::CreatedAt.lt(now - MAX_RETENTION))
+        .filter(rate_limit_hit::Column::CreatedAt.lte(now - to_delta(window)))
         .exec(db)
         .await?;
     Ok(id)
@@ -139,7 +159,7 @@ pub async fn acquire(
     limit: Limit,
     message: &str,
 ) -> AppResult<i64> {
-    let id = record(db, clock, bucket, key).await?;
+    let id = insert_hit(db, clock, bucket, key, limit.window).await?;
     let window_start = clock.now() - to_delta(limit.window);
     let held = RateLimitHit::find()
         .filter(rate_limit_hit::Column::Bucket.eq(bucket.as_str()))
@@ -173,9 +193,6 @@ pub async fn clear(db: &impl ConnectionTrait, bucket: Bucket, key: &str) -> AppR
         .await?;
     Ok(())
 }
-
-/// Hits older than this are never counted by any configured window we accept in practice.
-const MAX_RETENTION: TimeDelta = TimeDelta::days(2);
 
 fn to_delta(duration: Duration) -> TimeDelta {
     TimeDelta::from_std(duration).unwrap_or(TimeDelta::MAX)

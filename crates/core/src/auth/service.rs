@@ -81,7 +81,8 @@ pub async fn register(state: &AppState, credentials: Credentials, client: &Clien
         "too many registrations from this network; please try again later",
     )
     .await?;
-    rate_limit::record(&state.db, &state.clock, Bucket::RegisterIp, &ip_key).await?;
+    rate_limit::record(&state.db, &state.clock, Bucket::RegisterIp, &ip_key, state.config.register_limit_per_ip)
+        .await?;
 
     let password_hash = password::hash(credentials.password, state.config.bcrypt_cost).await?;
     let now = state.clock.now();
@@ -128,8 +129,9 @@ pub async fn login(state: &AppState, credentials: Credentials, client: &ClientMe
     .await?;
 
     let Some(mut user) = user.filter(|_| matches) else {
-        rate_limit::record(&state.db, &state.clock, Bucket::LoginIp, &ip_key).await?;
-        rate_limit::record(&state.db, &state.clock, Bucket::LoginAccount, &email).await?;
+        rate_limit::record(&state.db, &state.clock, Bucket::LoginIp, &ip_key, limits.login_limit_per_ip).await?;
+        rate_limit::record(&state.db, &state.clock, Bucket::LoginAccount, &email, limits.login_limit_per_account)
+            .await?;
         let actor = User::find().filter(user::Column::Email.eq(&email)).one(&state.db).await?.map(|user| user.id);
         audit::record(
             &state.db,

@@ -5,7 +5,7 @@
 //! module adds the overall timeout and turns failures into [`LlmError`], which the handlers map
 //! to 502 (upstream error) and 504 (timeout).
 
-use std::{pin::Pin, time::Duration};
+use std::{pin::Pin, sync::OnceLock, time::Duration};
 
 use async_openai::{
     Client,
@@ -67,7 +67,11 @@ pub enum LlmError {
 }
 
 pub struct Llm {
-    client: Client<OpenAIConfig>,
+    /// Built on first use: creating the HTTP client loads the system's TLS roots (several ms),
+    /// which functions that never chat should not pay at start. FC's `/initialize` hook warms
+    /// it ([`Llm::warm_up`]).
+    client: OnceLock<Client<OpenAIConfig>>,
+    openai: OpenAIConfig,
     model: String,
     max_tokens: u32,
     timeout: Duration,
@@ -75,13 +79,22 @@ pub struct Llm {
 
 impl Llm {
     pub fn new(config: &LlmConfig) -> Self {
-        let openai = OpenAIConfig::new().with_api_key(config.api_key.clone()).with_api_base(config.base_url.clone());
         Self {
-            client: Client::with_config(openai),
+            client: OnceLock::new(),
+            openai: OpenAIConfig::new().with_api_key(config.api_key.clone()).with_api_base(config.base_url.clone()),
             model: config.model.clone(),
             max_tokens: config.max_tokens,
             timeout: config.timeout,
         }
+    }
+
+    fn client(&self) -> &Client<OpenAIConfig> {
+        self.client.get_or_init(|| Client::with_config(self.openai.clone()))
+    }
+
+    /// Builds the HTTP client now rather than on the first chat.
+    pub fn warm_up(&self) {
+        let _ = self.client();
     }
 
     #[allow(deprecated)] // `max_tokens`: what OpenAI-compatible providers (DashScope…) understand.
@@ -114,7 +127,7 @@ impl Llm {
     /// The whole reply at once.
     pub async fn complete(&self, prompt: &Prompt) -> Result<Completion, LlmError> {
         let request = self.request(prompt, false);
-        let response = tokio::time::timeout(self.timeout, self.client.chat().create(request))
+        let response = tokio::time::timeout(self.timeout, self.client().chat().create(request))
             .await
             .map_err(|_| LlmError::Timeout(self.timeout))?
             .map_err(|err| from_openai(err, self.timeout))?;
@@ -132,7 +145,7 @@ impl Llm {
     pub async fn stream(&self, prompt: &Prompt) -> Result<ChunkStream, LlmError> {
         let request = self.request(prompt, true);
         let timeout = self.timeout;
-        let upstream = tokio::time::timeout(timeout, self.client.chat().create_stream(request))
+        let upstream = tokio::time::timeout(timeout, self.client().chat().create_stream(request))
             .await
             .map_err(|_| LlmError::Timeout(timeout))?
             .map_err(|err| from_openai(err, timeout))?;

@@ -208,17 +208,20 @@ pub async fn prepare(state: &AppState, user: &user::Model, turn: Turn) -> AppRes
         }
     };
     // A retry after a failed turn sends the same message again: it is already saved.
-    let last = Message::find()
-        .filter(message::Column::ConversationId.eq(&conversation.id))
-        .order_by_desc(message::Column::CreatedAt)
-        .order_by_desc(message::Column::Id)
-        .one(&txn)
-        .await?;
-    let already_saved = last.is_some_and(|last| last.role == MessageRole::User && last.content == turn.message);
+    let already_saved = match &turn.conversation_id {
+        None => false,
+        Some(_) => Message::find()
+            .filter(message::Column::ConversationId.eq(&conversation.id))
+            .order_by_desc(message::Column::CreatedAt)
+            .order_by_desc(message::Column::Id)
+            .one(&txn)
+            .await?
+            .is_some_and(|last| last.role == MessageRole::User && last.content == turn.message),
+    };
     if !already_saved {
         insert_message(&txn, state, &conversation.id, MessageRole::User, &turn.message, None).await?;
     }
-    rate_limit::record(&txn, &state.clock, Bucket::ChatMessages, &user.id).await?;
+    rate_limit::record(&txn, &state.clock, Bucket::ChatMessages, &user.id, quota).await?;
     txn.commit().await?;
 
     let mut history = Message::find()
