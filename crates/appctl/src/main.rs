@@ -1,12 +1,16 @@
-//! Operator CLI against `DATABASE_URL`: promote, demote, ban or unban an account by email.
+//! Operator CLI against `DATABASE_URL`: promote, demote, ban or unban an account by email, or
+//! import the original app's Prisma SQLite database.
 //!
 //! ```text
 //! appctl promote boss@example.com
 //! appctl ban spammer@example.com
+//! appctl import --from old-app.db
 //! ```
-//! Every change is written to the audit log (actor: none, user agent: `appctl`).
+//! Every account change is written to the audit log (actor: none, user agent: `appctl`).
 
-use std::time::Duration;
+mod import;
+
+use std::{path::PathBuf, time::Duration};
 
 use anyhow::{Context, bail};
 use app_core::{
@@ -43,6 +47,13 @@ enum Command {
     Ban { email: String },
     /// Lift a suspension.
     Unban { email: String },
+    /// Copy users, sessions, conversations, messages and audit logs from the original app's
+    /// Prisma SQLite database. Safe to run again: rows already present are left as they are.
+    Import {
+        /// The old app's SQLite file (opened read-only).
+        #[arg(long)]
+        from: PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -58,9 +69,12 @@ async fn main() -> anyhow::Result<()> {
     let clock = Clock::system();
     let client = ClientMeta { ip: None, user_agent: Some("appctl".into()) };
 
-    let (Command::Promote { email } | Command::Demote { email } | Command::Ban { email } | Command::Unban { email }) =
-        &cli.command;
-    let email = normalize_email(email);
+    let email = match &cli.command {
+        Command::Import { from } => return import::run(&db, from).await,
+        Command::Promote { email } | Command::Demote { email } | Command::Ban { email } | Command::Unban { email } => {
+            normalize_email(email)
+        }
+    };
     // Every command looks the account up first, so an unknown email gets the same clear message.
     let Some(target) = User::find()
         .filter(user::Column::Email.eq(&email))
@@ -75,6 +89,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Demote { .. } => admin::set_role(&db, &clock, &email, Role::User, &client).await,
         Command::Ban { .. } => admin::set_banned(&db, &clock, None, &target.id, true, &client).await,
         Command::Unban { .. } => admin::set_banned(&db, &clock, None, &target.id, false, &client).await,
+        Command::Import { .. } => unreachable!("import returned above"),
     };
     let user = updated.map_err(|err| anyhow::anyhow!("{err}"))?;
     let status = if user.banned_at.is_some() { "banned" } else { "active" };
