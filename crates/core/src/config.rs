@@ -11,6 +11,10 @@ use crate::rate_limit::Limit;
 /// The smallest accepted HS256 secret: 32 bytes, as RFC 7518 §3.2 requires for HS256.
 pub const MIN_SECRET_BYTES: usize = 32;
 
+/// The longest session accepted. Besides being prudent, it keeps `sessions.expires` inside the
+/// range MySQL can store through sqlx (which sends timestamps as TIMESTAMP values, 1970–2038).
+pub const MAX_SESSION_TTL: Duration = Duration::from_secs(366 * 24 * 3600);
+
 #[derive(Clone)]
 pub struct Config {
     /// `mysql://user:pass@host:3306/db` or `sqlite://path/to/file.db?mode=rwc`.
@@ -174,7 +178,15 @@ impl Config {
             db_max_connections,
             db_connect_timeout: env.duration("DB_CONNECT_TIMEOUT", Duration::from_secs(5))?,
             jwt_secret: secret.into_bytes(),
-            session_ttl: env.duration("SESSION_TTL", Duration::from_secs(7 * 24 * 3600))?,
+            session_ttl: match env.duration("SESSION_TTL", Duration::from_secs(7 * 24 * 3600))? {
+                ttl if ttl > MAX_SESSION_TTL => {
+                    return Err(ConfigError::Invalid {
+                        name: "SESSION_TTL",
+                        reason: "must be at most 366 days".into(),
+                    });
+                }
+                ttl => ttl,
+            },
             bcrypt_cost,
             admin_emails: env.list("ADMIN_EMAILS").into_iter().map(|email| email.to_lowercase()).collect(),
             allowed_origins: env.list("ALLOWED_ORIGINS"),
@@ -342,6 +354,7 @@ mod tests {
             ("BCRYPT_COST", "ten"),
             ("SESSION_TTL", "soon"),
             ("SESSION_TTL", "0"),
+            ("SESSION_TTL", "20years"),
             ("RATE_LIMIT_LOGIN_IP", "7 per minute"),
             ("DB_MAX_CONNECTIONS", "0"),
             ("DATABASE_URL", "postgres://x"),
