@@ -6,7 +6,7 @@ PORT ?= 8080
 DEV_DATABASE_URL ?= sqlite://.data/dev.db?mode=rwc
 CARGO ?= cargo
 
-.PHONY: help dev test test-rust lint fmt db-up migrate build release openapi fuzz bench
+.PHONY: help dev test test-rust lint fmt db-up migrate build release openapi fuzz bench types check-types site-config test-e2e package
 
 help:
 	@echo "make dev      run the whole API + static site on http://127.0.0.1:$(PORT) (SQLite in .data/)"
@@ -25,7 +25,7 @@ dev:
 	PORT=$(PORT) \
 	$(CARGO) run -p local-stack
 
-test: db-up lint test-rust fuzz
+test: db-up lint test-rust check-types fuzz test-e2e
 
 test-rust:
 	$(CARGO) nextest run --workspace --no-fail-fast
@@ -50,9 +50,36 @@ build:
 release:
 	$(CARGO) build --release -p chat -p auth-login -p auth-register -p admin-export
 
-## Regenerates openapi.json from the code (a test fails while the committed file is stale).
+## Regenerates openapi.json from the code (a test fails while the committed file is stale), and
+## the TypeScript types generated from it.
 openapi:
 	UPDATE_OPENAPI=1 $(CARGO) nextest run -p app-core --test openapi committed_openapi_json_is_current
+	$(MAKE) types
+
+## Node tools (openapi-typescript, typescript, playwright-core), pinned by package-lock.json.
+node_modules: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch node_modules
+
+## frontend-dist/openapi.d.ts from openapi.json.
+types: node_modules
+	npx openapi-typescript openapi.json -o frontend-dist/openapi.d.ts
+
+## Fails when openapi.d.ts is stale or api.d.ts no longer matches it.
+check-types: node_modules
+	@tmp=$$(mktemp -d) && npx openapi-typescript openapi.json -o $$tmp/openapi.d.ts >/dev/null && \
+	  diff -q $$tmp/openapi.d.ts frontend-dist/openapi.d.ts >/dev/null || \
+	  { echo "frontend-dist/openapi.d.ts is stale: run make types"; rm -rf $$tmp; exit 1; }; rm -rf $$tmp
+	npx tsc --noEmit -p tsconfig.json
+
+## Points the site at the API: make site-config API_BASE_URL=https://api.example.com (empty: same origin).
+site-config:
+	@case "$(API_BASE_URL)" in *\"*|*\\*) echo "API_BASE_URL must not contain quotes or backslashes"; exit 1;; esac
+	@printf '%s\n' \
+	  '// Where the API lives. Empty: the same origin as the site (what `make dev` serves).' \
+	  '// `make site-config API_BASE_URL=https://api.example.com` rewrites this file for a deployment.' \
+	  'export const config = { apiBaseUrl: "$(API_BASE_URL)" };' > frontend-dist/config.js
+	@echo "frontend-dist/config.js: apiBaseUrl = \"$(API_BASE_URL)\""
 
 ## Fuzzes every API operation with schemathesis against the local stack (installs it from PyPI).
 fuzz:
@@ -63,3 +90,13 @@ fuzz:
 bench:
 	$(CARGO) build --release -p chat -p auth-login -p auth-register -p admin-export -p bench
 	target/release/bench
+
+## The site in headless Chromium (Debian's /usr/bin/chromium) against `make dev`, with the
+## fake-openai upstream; screenshots land in tests/e2e/screenshots/.
+test-e2e: node_modules
+	$(CARGO) build -p local-stack -p test-support --bins
+	node --test tests/e2e/
+
+## dist/<function>/bootstrap and dist/<function>.zip for FC (glibc 2.28; see scripts/package.sh).
+package:
+	scripts/package.sh

@@ -1,0 +1,128 @@
+//! `s.yaml` and `esa.jsonc` against the code: the real files pass, and each check catches the
+//! mistake it exists for.
+
+use std::{collections::BTreeMap, path::Path};
+
+use app_core::{admin, auth, chat, config::Config};
+use deploy_check::{check_esa, check_s_yaml, route_for};
+
+fn root() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+fn s_yaml() -> String {
+    std::fs::read_to_string(root().join("s.yaml")).expect("s.yaml at the top level")
+}
+
+/// The paths each function's binary serves (`/api/health` aside: every function serves it).
+fn served() -> BTreeMap<&'static str, Vec<String>> {
+    let paths = |router: utoipa_axum::router::OpenApiRouter<app_core::AppState>| {
+        router.split_for_parts().1.paths.paths.keys().cloned().collect::<Vec<_>>()
+    };
+    BTreeMap::from([
+        ("chat", paths(chat::router())),
+        ("auth-login", paths(auth::login_router())),
+        ("auth-register", paths(auth::register_router())),
+        ("admin-export", paths(admin::router())),
+    ])
+}
+
+fn problems_with(edit: impl FnOnce(String) -> String) -> Vec<String> {
+    check_s_yaml(&edit(s_yaml()), &served(), Config::VARIABLES)
+}
+
+#[test]
+fn s_yaml_matches_the_code() {
+    let problems = problems_with(|text| text);
+    assert!(problems.is_empty(), "s.yaml is out of step with the code:\n- {}", problems.join("\n- "));
+}
+
+#[test]
+fn every_served_path_has_a_route_to_its_function() {
+    // A sanity check of the served set itself: each function serves something.
+    for (function, paths) in served() {
+        assert!(!paths.is_empty(), "{function} serves no path");
+    }
+    let routes = vec![("/api/chat".to_string(), "chat".to_string()), ("/api/chat/*".to_string(), "chat".to_string())];
+    assert_eq!(route_for(&routes, "/api/chat").unwrap().0, "/api/chat");
+    assert_eq!(route_for(&routes, "/api/chat/conversations/{id}").unwrap().0, "/api/chat/*");
+    assert!(route_for(&routes, "/api/chatter").is_none());
+}
+
+#[test]
+fn each_check_catches_its_mistake() {
+    type Edit = Box<dyn FnOnce(String) -> String>;
+    let cases: [(&str, Edit, &str); 9] = [
+        (
+            "a missing route",
+            Box::new(|t| {
+                t.replace("          - path: /api/auth/session\n            functionName: auth-login\n            qualifier: LATEST\n", "")
+            }),
+            "no route sends `/api/auth/session` to `auth-login`",
+        ),
+        (
+            "a route to the wrong function",
+            Box::new(|t| {
+                t.replace(
+                    "          - path: /api/auth/register\n            functionName: auth-register",
+                    "          - path: /api/auth/register\n            functionName: auth-login",
+                )
+            }),
+            "sends it to `auth-login`",
+        ),
+        (
+            "the 3.x-incompatible syntax",
+            Box::new(|t| t.replace("${env('JWT_SECRET')}", "${env.JWT_SECRET}")),
+            "`${env.X}`",
+        ),
+        (
+            "a variable the config reads",
+            Box::new(|t| t.replace("    CHAT_HISTORY_WINDOW:", "    CHAT_HISTORY_WINDOWS:")),
+            "lacks `CHAT_HISTORY_WINDOW`",
+        ),
+        (
+            "chat's timeout",
+            Box::new(|t| t.replace("      timeout: 180", "      timeout: 30")),
+            "chat: `timeout` must be at least 60",
+        ),
+        (
+            "single-request instances",
+            Box::new(|t| t.replace("      instanceConcurrency: 100", "      instanceConcurrency: 1")),
+            "`instanceConcurrency`",
+        ),
+        (
+            "CORS preflights",
+            Box::new(|t| t.replace("[GET, POST, PATCH, DELETE, OPTIONS, HEAD]", "[GET, POST]")),
+            "must include OPTIONS",
+        ),
+        (
+            "the code folder",
+            Box::new(|t| t.replace("code: ./dist/chat", "code: ./target/release")),
+            "must be `./dist/chat`",
+        ),
+        ("the runtime", Box::new(|t| t.replace("runtime: custom.debian11", "runtime: nodejs20")), "custom.debian"),
+    ];
+    for (name, edit, expected) in cases {
+        let problems = problems_with(edit);
+        assert!(
+            problems.iter().any(|p| p.contains(expected)),
+            "{name}: expected a problem containing {expected:?}, got {problems:?}"
+        );
+    }
+    // A route nobody serves is flagged too.
+    let extra = problems_with(|t| {
+        t.replace("          - path: /api/admin/*", "          - path: /api/nothing\n            functionName: chat\n            qualifier: LATEST\n          - path: /api/admin/*")
+    });
+    assert!(extra.iter().any(|p| p.contains("`/api/nothing` → `chat` matches nothing")), "{extra:?}");
+}
+
+#[test]
+fn esa_jsonc_publishes_the_site() {
+    let esa = std::fs::read_to_string(root().join("esa.jsonc")).expect("esa.jsonc at the top level");
+    let problems = check_esa(&esa, &root().join("frontend-dist"));
+    assert!(problems.is_empty(), "{problems:?}");
+    let wrong = check_esa(&esa.replace("./frontend-dist", "./dist"), &root().join("frontend-dist"));
+    assert!(wrong.iter().any(|p| p.contains("assets.directory")), "{wrong:?}");
+    let empty = check_esa(&esa, &root().join("does-not-exist"));
+    assert!(empty.iter().any(|p| p.contains("index.html")), "{empty:?}");
+}

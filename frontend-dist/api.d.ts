@@ -1,0 +1,69 @@
+// Types for api.js, for people who bring their own frontend (e.g. the seed's Next.js app).
+// Every request and response type comes from openapi.d.ts, generated from openapi.json, which
+// is generated from the Rust handlers: `make types` regenerates it, and `make test` fails when
+// it is stale or when these declarations stop matching it.
+import type { components, operations } from "./openapi";
+
+type Schemas = components["schemas"];
+type Query<Op extends keyof operations> = NonNullable<operations[Op]["parameters"]["query"]>;
+
+export type User = Schemas["UserView"];
+export type AuthResponse = Schemas["AuthResponse"];
+export type SessionResponse = Schemas["SessionResponse"];
+export type Credentials = Schemas["Credentials"];
+export type ChatRequest = Schemas["ChatRequest"];
+export type ChatResponse = Schemas["ChatResponse"];
+export type StreamStart = Schemas["StreamStart"];
+export type StreamDone = Schemas["StreamDone"];
+export type ConversationList = Schemas["ConversationList"];
+export type ConversationDetail = Schemas["ConversationDetail"];
+export type ConversationResponse = Schemas["ConversationResponse"];
+export type UserPage = Schemas["UserPage"];
+export type UserResponse = Schemas["UserResponse"];
+export type AuditLogPage = Schemas["AuditLogPage"];
+export type ExportDocument = Schemas["ExportDocument"];
+export type ErrorBody = Schemas["ErrorBody"];
+
+export declare function getToken(): string | null;
+export declare function setToken(token: string | null): void;
+
+/** An error answer of the API: `{"error":{"code","message"}}` plus the status. */
+export declare class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly body: ErrorBody | null;
+  readonly conversationId: string | null;
+  /** Seconds, from `Retry-After` (429). */
+  readonly retryAfter: number | null;
+}
+
+/** The seed's `apiRequest`: JSON in, JSON out; rejects with `ApiError`. */
+export declare function apiRequest<T>(endpoint: string, options?: RequestInit): Promise<T>;
+
+export declare function sendChatMessage(data: ChatRequest): Promise<ChatResponse>;
+export declare function streamChatMessage(
+  data: ChatRequest,
+  handlers?: {
+    onStart?(event: StreamStart): void;
+    onDelta?(text: string): void;
+    onDone?(event: StreamDone): void;
+    onError?(error: ApiError): void;
+  },
+  signal?: AbortSignal,
+): Promise<void>;
+export declare function listConversations(query?: Query<"list">): Promise<ConversationList>;
+export declare function getConversation(id: string, query?: Query<"get">): Promise<ConversationDetail>;
+export declare function renameConversation(id: string, title: string): Promise<ConversationResponse>;
+export declare function deleteConversation(id: string): Promise<null>;
+
+export declare function login(credentials: Credentials): Promise<AuthResponse>;
+export declare function register(data: Credentials): Promise<AuthResponse>;
+export declare function session(): Promise<SessionResponse>;
+export declare function logout(options?: { all?: boolean }): Promise<Schemas["LogoutResponse"]>;
+
+export declare function exportData(query?: { since?: string; until?: string }): Promise<ExportDocument>;
+export declare function downloadExport(query?: Query<"export">): Promise<{ blob: Blob; filename: string }>;
+export declare function listUsers(query?: Query<"list_users">): Promise<UserPage>;
+export declare function banUser(id: string): Promise<UserResponse>;
+export declare function unbanUser(id: string): Promise<UserResponse>;
+export declare function listAuditLogs(query?: Query<"list_audit_logs">): Promise<AuditLogPage>;
