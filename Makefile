@@ -6,7 +6,7 @@ PORT ?= 8080
 DEV_DATABASE_URL ?= sqlite://.data/dev.db?mode=rwc
 CARGO ?= cargo
 
-.PHONY: help dev test test-rust lint fmt db-up migrate build release openapi fuzz bench types check-types site-config test-e2e package
+.PHONY: help dev test test-rust lint fmt db-up migrate build release openapi fuzz bench types check-types site-config test-e2e package s-cli validate-deploy local-invoke
 
 help:
 	@echo "make dev      run the whole API + static site on http://127.0.0.1:$(PORT) (SQLite in .data/)"
@@ -100,3 +100,20 @@ test-e2e: node_modules
 ## dist/<function>/bootstrap and dist/<function>.zip for FC (glibc 2.28; see scripts/package.sh).
 package:
 	scripts/package.sh
+
+## The Serverless Devs CLI (npm @serverless-devs/s) in .tools/; then `.tools/node_modules/.bin/s`.
+S := .tools/node_modules/.bin/s
+s-cli: $(S)
+$(S):
+	npm install --no-audit --no-fund --prefix .tools @serverless-devs/s@3.1.10
+
+## What can be checked without credentials: s.yaml and esa.jsonc against the code, and the CLI.
+validate-deploy: $(S)
+	$(CARGO) nextest run -p deploy-check
+	$(S) --version
+
+## Runs an FC event through a function in FC's own container: needs Docker and credentials-free
+## `s`. Example: make local-invoke FN=auth-login EVENT=functions/auth-login/events/login-wrong-password.401.json
+local-invoke: $(S)
+	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make local-invoke FN=<function> EVENT=<event file>"; exit 1; }
+	$(S) local invoke -f $(FN) --event-file $(EVENT)

@@ -22,6 +22,7 @@ pub use app_core::all_routes;
 pub use serde_json::json;
 pub use upstream::{Behaviour, Received, UPSTREAM_KEY, UPSTREAM_MODEL, Upstream};
 
+pub mod process;
 mod upstream;
 
 pub const TEST_SECRET: &str = "test-secret-0123456789abcdef0123456789";

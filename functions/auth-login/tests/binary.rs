@@ -3,111 +3,14 @@
 //! hooks, SIGTERM, and clear failures for bad configuration.
 
 use std::{
-    io::{BufRead, BufReader, Read, Write},
-    net::TcpStream,
-    process::{Child, Command, Stdio},
-    sync::{Arc, Mutex},
+    process::Command,
     time::{Duration, Instant},
 };
 
 use serde_json::{Value, json};
-use test_support::{Backend, TEST_SECRET, TestDb};
+use test_support::{Backend, TEST_SECRET, TestDb, process::FunctionProcess};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_auth-login");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// The running binary, its collected stdout, and a kill on drop.
-struct Function {
-    child: Child,
-    port: u16,
-    stdout: Arc<Mutex<String>>,
-}
-
-impl Function {
-    fn start(database_url: &str, extra: &[(&str, &str)]) -> Self {
-        let port = free_port();
-        let mut child = Command::new(BINARY)
-            .env_clear()
-            .env("DATABASE_URL", database_url)
-            .env("JWT_SECRET", TEST_SECRET)
-            .env("BCRYPT_COST", "4")
-            .env("FC_CUSTOM_LISTEN_PORT", port.to_string())
-            .env("DB_CONNECT_TIMEOUT", "1s")
-            .envs(extra.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start auth-login");
-        let stdout = Arc::new(Mutex::new(String::new()));
-        let sink = stdout.clone();
-        let pipe = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                let mut all = sink.lock().unwrap();
-                all.push_str(&line);
-                all.push('\n');
-            }
-        });
-        let function = Self { child, port, stdout };
-        function.wait_until_listening();
-        function
-    }
-
-    fn wait_until_listening(&self) {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "auth-login did not listen on port {}", self.port);
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// One HTTP/1.1 request on a fresh connection: (status, body).
-    fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
-        let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n",
-            body.len()
-        );
-        for (name, value) in headers {
-            head.push_str(&format!("{name}: {value}\r\n"));
-        }
-        head.push_str("\r\n");
-        stream.write_all(head.as_bytes()).unwrap();
-        stream.write_all(body).unwrap();
-        let mut response = Vec::new();
-        stream.read_to_end(&mut response).unwrap();
-        let text = String::from_utf8_lossy(&response).into_owned();
-        let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status line");
-        let body = text.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or_default();
-        (status, body)
-    }
-
-    fn stdout(&self) -> String {
-        self.stdout.lock().unwrap().clone()
-    }
-
-    fn wait_for_stdout(&self, needle: &str) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if self.stdout().contains(needle) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
-    }
-}
-
-impl Drop for Function {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn login_event(email: &str, password: &str) -> Vec<u8> {
     json!({
@@ -123,7 +26,7 @@ fn login_event(email: &str, password: &str) -> Vec<u8> {
 #[tokio::test]
 async fn serves_fc_requests_events_and_hooks_with_log_markers() {
     let db = TestDb::migrated(Backend::Sqlite).await;
-    let function = Function::start(&db.url, &[]);
+    let function = FunctionProcess::start(BINARY, &db.url, &[]);
 
     // Listening on every interface (FC refuses loopback-only servers): /proc/net/tcp lists the
     // listening socket (state 0A) with local address 00000000 (0.0.0.0).
@@ -171,7 +74,7 @@ async fn serves_fc_requests_events_and_hooks_with_log_markers() {
 #[tokio::test]
 async fn sigterm_stops_the_process_cleanly() {
     let db = TestDb::migrated(Backend::Sqlite).await;
-    let mut function = Function::start(&db.url, &[]);
+    let mut function = FunctionProcess::start(BINARY, &db.url, &[]);
     let status = Command::new("kill").args(["-TERM", &function.child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -188,7 +91,8 @@ async fn sigterm_stops_the_process_cleanly() {
 #[tokio::test]
 async fn json_logs_carry_the_request_id() {
     let db = TestDb::migrated(Backend::Sqlite).await;
-    let function = Function::start(&db.url, &[("LOG_FORMAT", "json"), ("RUST_LOG", "info,tower_http=debug")]);
+    let function =
+        FunctionProcess::start(BINARY, &db.url, &[("LOG_FORMAT", "json"), ("RUST_LOG", "info,tower_http=debug")]);
     let (status, _) = function.request("GET", "/api/auth/session", &[("x-fc-request-id", "json-req-9")], b"");
     assert_eq!(status, 401);
     assert!(function.wait_for_stdout("FC Invoke End RequestId: json-req-9"));
@@ -204,7 +108,7 @@ async fn json_logs_carry_the_request_id() {
 
 #[tokio::test]
 async fn an_unreachable_database_still_starts_and_answers_503() {
-    let function = Function::start("mysql://root@127.0.0.1:1/nowhere", &[]);
+    let function = FunctionProcess::start(BINARY, "mysql://root@127.0.0.1:1/nowhere", &[]);
     let (status, body) = function.request("GET", "/api/health", &[], b"");
     assert_eq!(status, 200);
     assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["database"], "down");

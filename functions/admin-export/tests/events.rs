@@ -1,0 +1,9 @@
+//! Every FC event in `functions/admin-export/events/` (the files `s local invoke` takes) gets the status
+//! its name promises from the real `admin-export` binary's `POST /invoke`.
+
+#[tokio::test]
+async fn every_event_file_gets_its_expected_status() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("events");
+    let replayed = test_support::process::replay_events(env!("CARGO_BIN_EXE_admin-export"), &dir).await;
+    assert!(replayed >= 3, "only {replayed} event files");
+}
