@@ -107,10 +107,14 @@ s-cli: $(S)
 $(S):
 	npm install --no-audit --no-fund --prefix .tools @serverless-devs/s@3.1.10
 
-## What can be checked without credentials: s.yaml and esa.jsonc against the code, and the CLI.
+## What can be checked without credentials or network: s.yaml and esa.jsonc against the code,
+## and `s preview` rendering the template (variables, merge keys) with placeholder values.
+## (`s verify` and `s plan` fetch the fc3 component's schema from its registry: online only.)
 validate-deploy: $(S)
 	$(CARGO) nextest run -p deploy-check
-	$(S) --version
+	DATABASE_URL=mysql://user:pass@rds.example/db JWT_SECRET=placeholder-placeholder-placeholder-00 \
+	VPC_ID=vpc-placeholder VSWITCH_ID=vsw-placeholder SECURITY_GROUP_ID=sg-placeholder \
+	  $(S) preview -t s.yaml > /dev/null && echo "s.yaml renders with s $$($(S) --version 2>/dev/null | head -n1)"
 
 ## Runs an FC event through a function in FC's own container: needs Docker and credentials-free
 ## `s`. Example: make local-invoke FN=auth-login EVENT=functions/auth-login/events/login-wrong-password.401.json
