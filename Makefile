@@ -114,7 +114,7 @@ validate-deploy: $(S)
 	$(CARGO) nextest run -p deploy-check
 	DATABASE_URL=mysql://user:pass@rds.example/db JWT_SECRET=placeholder-placeholder-placeholder-00 \
 	VPC_ID=vpc-placeholder VSWITCH_ID=vsw-placeholder SECURITY_GROUP_ID=sg-placeholder \
-	  $(S) preview -t s.yaml > /dev/null && echo "s.yaml renders with s $$($(S) --version 2>/dev/null | head -n1)"
+	  $(S) preview -t s.yaml > /dev/null && echo "s.yaml renders with $$($(S) --version 2>/dev/null | tail -n1)"
 
 ## Runs an FC event through a function in FC's own container: needs Docker and credentials-free
 ## `s`. Example: make local-invoke FN=auth-login EVENT=functions/auth-login/events/login-wrong-password.401.json
