@@ -1,36 +1,13 @@
 //! The real `appctl` binary against a migrated SQLite file and a MariaDB database that the app
 //! (the real router) is using at the same time.
 
-use std::process::Output;
+mod common;
 
 use app_core::entities::{AuditLog, Role, Session, User, audit_log, session, user};
 use axum::http::StatusCode;
+use common::{appctl, assert_success, stderr, stdout};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use test_support::{PASSWORD, TestApp, both_databases, json};
-
-async fn appctl(database_url: &str, args: &[&str]) -> Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_appctl"))
-        .args(args)
-        .env("DATABASE_URL", database_url)
-        .env("DB_CONNECT_TIMEOUT", "2s")
-        .env("RUST_LOG", "off")
-        .output()
-        .await
-        .expect("run appctl")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-#[track_caller]
-fn assert_success(output: &Output) {
-    assert!(output.status.success(), "appctl failed ({}): {}{}", output.status, stdout(output), stderr(output));
-}
 
 async fn stored(app: &TestApp, email: &str) -> user::Model {
     User::find().filter(user::Column::Email.eq(email)).one(&app.db).await.unwrap().expect("the user exists")
@@ -152,7 +129,7 @@ async fn usage_errors_and_an_unreachable_database_exit_non_zero() {
         "{}",
         stderr(&output)
     );
-    // A database that is not there: given up on after DB_CONNECT_TIMEOUT (2s here), not 30s.
+    // A database that is not there: given up on after DB_CONNECT_TIMEOUT (3s here), not 30s.
     let started = std::time::Instant::now();
     let output = appctl("mysql://root@127.0.0.1:1/nothing", &["promote", "a@example.com"]).await;
     assert!(!output.status.success());

@@ -7,9 +7,10 @@
 //! A few rows look as if another tool had written them (ISO 8601 and `CURRENT_TIMESTAMP` text,
 //! orphans written with foreign keys off).
 
+mod common;
+
 use std::{
     path::PathBuf,
-    process::Output,
     sync::atomic::{AtomicUsize, Ordering},
 };
 
@@ -19,6 +20,7 @@ use app_core::entities::{
 };
 use axum::http::StatusCode;
 use chrono::{DateTime, TimeZone, Utc};
+use common::{appctl, assert_success, stderr, stdout};
 use sea_orm::{
     DatabaseConnection, EntityTrait, PaginatorTrait, QueryOrder,
     sqlx::{
@@ -450,30 +452,6 @@ async fn build_prisma_database(file: &PrismaFile) {
     .unwrap();
     assert_eq!(kinds, [("integer".to_string(), "null".to_string()), ("text".to_string(), "null".to_string())]);
     pool.close().await;
-}
-
-async fn appctl(database_url: &str, args: &[&str]) -> Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_appctl"))
-        .args(args)
-        .env("DATABASE_URL", database_url)
-        .env("DB_CONNECT_TIMEOUT", "5s")
-        .env("RUST_LOG", "off")
-        .output()
-        .await
-        .expect("run appctl")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-#[track_caller]
-fn assert_success(output: &Output) {
-    assert!(output.status.success(), "appctl failed ({}): {}{}", output.status, stdout(output), stderr(output));
 }
 
 #[track_caller]
