@@ -189,16 +189,17 @@ pub async fn prepare(state: &AppState, user: &user::Model, turn: Turn) -> AppRes
                 .iter()
                 .find(|(role, _)| *role == MessageRole::User)
                 .map_or(turn.message.as_str(), |(_, content)| content.as_str());
-            let conversation = conversation::ActiveModel {
-                id: Set(new_id()),
-                user_id: Set(user.id.clone()),
-                kind: Set(turn.kind),
-                title: Set(title_from(title_source)),
-                created_at: Set(now),
-                updated_at: Set(now),
-            }
-            .insert(&txn)
-            .await?;
+            let conversation = conversation::Model {
+                id: new_id(),
+                user_id: user.id.clone(),
+                kind: turn.kind,
+                title: title_from(title_source),
+                created_at: now,
+                updated_at: now,
+            };
+            Conversation::insert(conversation::ActiveModel::from(conversation.clone()))
+                .exec_without_returning(&txn)
+                .await?;
             // The client's earlier messages open the conversation, so the model sees them
             // and the history shows them.
             for (role, content) in &turn.earlier {
@@ -266,16 +267,18 @@ async fn insert_message(
     usage: Option<Usage>,
 ) -> AppResult<message::Model> {
     let to_i32 = |tokens: u32| i32::try_from(tokens).ok();
-    let message = message::ActiveModel {
-        id: Set(new_id()),
-        conversation_id: Set(conversation_id.to_string()),
-        role: Set(role),
-        content: Set(content.to_string()),
-        prompt_tokens: Set(usage.and_then(|usage| to_i32(usage.prompt_tokens))),
-        completion_tokens: Set(usage.and_then(|usage| to_i32(usage.completion_tokens))),
-        created_at: Set(state.clock.now()),
+    let message = message::Model {
+        id: new_id(),
+        conversation_id: conversation_id.to_string(),
+        role,
+        content: content.to_string(),
+        prompt_tokens: usage.and_then(|usage| to_i32(usage.prompt_tokens)),
+        completion_tokens: usage.and_then(|usage| to_i32(usage.completion_tokens)),
+        created_at: state.clock.now(),
     };
-    Ok(Message::insert(message).exec_with_returning(db).await?)
+    // Every field is known: no need to read the row back.
+    Message::insert(message::ActiveModel::from(message.clone())).exec_without_returning(db).await?;
+    Ok(message)
 }
 
 /// A title from the first user message: whitespace collapsed, cut at [`TITLE_CHARS`] with "…".
