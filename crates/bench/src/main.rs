@@ -90,7 +90,8 @@ async fn main() -> anyhow::Result<()> {
     writeln!(report, "| function | binary | zip | RSS idle | RSS after 10k requests |\n|---|---|---|---|---|")?;
     for (name, path, token) in fixture.first_requests() {
         let binary = std::fs::metadata(bin.join(name))?.len();
-        let zip = zipped_size(&bin.join(name))?;
+        let packaged = root.join(format!("dist/{name}.zip"));
+        let zip = if packaged.exists() { std::fs::metadata(&packaged)?.len() } else { zipped_size(&bin.join(name))? };
         let server = Server::start(&bin, name, &fixture).await?;
         server.ready(&client, path, token).await?;
         tokio::time::sleep(Duration::from_millis(300)).await;
