@@ -2,19 +2,24 @@
 //! `InvokeFunction`): decode the event into a request, run it through the router, and answer in
 //! the trigger's response shape. A malformed event is a 400 with `x-fc-status: 404` (FC's way
 //! to mark an invocation as failed), never a crash.
+//!
+//! `POST /invoke` can also be reached from the internet (an HTTP trigger passes every path
+//! through), so the event's headers are not trusted over FC's own: when the invocation itself
+//! carries `x-forwarded-for` (set by FC's gateway) or `x-fc-request-id`, those replace the
+//! event's, and a caller cannot pick the client address that per-IP limits count.
 
 use std::collections::{BTreeMap, HashMap};
 
 use axum::{
     Json, Router,
     body::{Body, Bytes},
-    extract::State,
+    extract::{State, rejection::BytesRejection},
     http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri, header},
     response::{IntoResponse, Response},
 };
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use http_body_util::BodyExt;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use tower::ServiceExt;
 
 /// `{"version":"v1","rawPath",…,"requestContext":{"http":{"method",…}}}`.
@@ -25,13 +30,13 @@ pub struct HttpTriggerEvent {
     pub version: Option<String>,
     #[serde(default)]
     pub raw_path: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub headers: HashMap<String, String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub query_parameters: BTreeMap<String, String>,
     #[serde(default)]
     pub body: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub is_base64_encoded: bool,
     pub request_context: RequestContext,
 }
@@ -64,6 +69,15 @@ pub struct HttpTriggerResponse {
     pub is_base64_encoded: bool,
 }
 
+/// `null` is read as the field's default (an empty map, `false`), like a missing field.
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct EventError(String);
@@ -79,6 +93,16 @@ impl HttpTriggerEvent {
     /// The request this event describes. `outer_request_id` (the invocation's
     /// `x-fc-request-id`) is carried over so the routed request logs under the same id.
     pub fn into_request(self, outer_request_id: Option<&HeaderValue>) -> Result<Request<Body>, EventError> {
+        let mut outer = HeaderMap::new();
+        if let Some(id) = outer_request_id {
+            outer.insert("x-fc-request-id", id.clone());
+        }
+        self.into_request_from(&outer)
+    }
+
+    /// The request this event describes, for an invocation whose own headers are `outer`: the
+    /// invocation's `x-fc-request-id` and `x-forwarded-for` (FC's) win over the event's.
+    pub fn into_request_from(self, outer: &HeaderMap) -> Result<Request<Body>, EventError> {
         let method = Method::from_bytes(self.request_context.http.method.as_bytes())
             .map_err(|_| EventError(format!("invalid HTTP method {:?}", self.request_context.http.method)))?;
 
@@ -107,19 +131,24 @@ impl HttpTriggerEvent {
                 HeaderValue::from_str(value).map_err(|_| EventError(format!("invalid value for header {name}")))?;
             headers.append(name, value);
         }
-        if !headers.contains_key("x-forwarded-for")
+        let outer_forwarded_for: Vec<HeaderValue> = outer.get_all("x-forwarded-for").iter().cloned().collect();
+        if !outer_forwarded_for.is_empty() {
+            headers.remove("x-forwarded-for");
+            for value in outer_forwarded_for {
+                headers.append("x-forwarded-for", value);
+            }
+        } else if !headers.contains_key("x-forwarded-for")
             && let Some(ip) =
                 self.request_context.http.source_ip.as_deref().and_then(|ip| HeaderValue::from_str(ip).ok())
         {
             headers.insert("x-forwarded-for", ip);
         }
-        if !headers.contains_key("x-fc-request-id") {
-            let id = outer_request_id
-                .cloned()
-                .or_else(|| self.request_context.request_id.as_deref().and_then(|id| HeaderValue::from_str(id).ok()));
-            if let Some(id) = id {
-                headers.insert("x-fc-request-id", id);
-            }
+        if let Some(id) = outer.get("x-fc-request-id") {
+            headers.insert("x-fc-request-id", id.clone());
+        } else if !headers.contains_key("x-fc-request-id")
+            && let Some(id) = self.request_context.request_id.as_deref().and_then(|id| HeaderValue::from_str(id).ok())
+        {
+            headers.insert("x-fc-request-id", id);
         }
 
         let body = match (self.body, self.is_base64_encoded) {
@@ -197,12 +226,24 @@ fn is_textual(content_type: &str) -> bool {
 }
 
 /// `POST /invoke`.
-pub(crate) async fn invoke(State(app): State<Router>, headers: HeaderMap, body: Bytes) -> Response {
-    let request =
-        match HttpTriggerEvent::parse(&body).and_then(|event| event.into_request(headers.get("x-fc-request-id"))) {
-            Ok(request) => request,
-            Err(err) => return invalid_event(err),
-        };
+pub(crate) async fn invoke(
+    State(app): State<Router>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            let status = rejection.status();
+            let code = if status == StatusCode::PAYLOAD_TOO_LARGE { "event_too_large" } else { "invalid_event" };
+            tracing::warn!(error = %rejection.body_text(), "cannot read an invocation event");
+            return failed_invocation(status, code, &rejection.body_text());
+        }
+    };
+    let request = match HttpTriggerEvent::parse(&body).and_then(|event| event.into_request_from(&headers)) {
+        Ok(request) => request,
+        Err(err) => return invalid_event(err),
+    };
     let response = match app.oneshot(request).await {
         Ok(response) => response,
         Err(never) => match never {},
@@ -211,24 +252,19 @@ pub(crate) async fn invoke(State(app): State<Router>, headers: HeaderMap, body: 
         Ok(answer) => Json(answer).into_response(),
         Err(err) => {
             tracing::error!(error = %err, "cannot encode the routed response");
-            let mut response = (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Json(serde_json::json!({"error": {"code": "internal_error", "message": "internal server error"}})),
-            )
-                .into_response();
-            response.headers_mut().insert("x-fc-status", HeaderValue::from_static("404"));
-            response
+            failed_invocation(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "internal server error")
         }
     }
 }
 
 fn invalid_event(err: EventError) -> Response {
     tracing::warn!(error = %err, "rejected an invocation event");
-    let mut response = (
-        StatusCode::BAD_REQUEST,
-        Json(serde_json::json!({"error": {"code": "invalid_event", "message": err.to_string()}})),
-    )
-        .into_response();
+    failed_invocation(StatusCode::BAD_REQUEST, "invalid_event", &err.to_string())
+}
+
+/// `{"error":{"code","message"}}` with `x-fc-status: 404`, FC's mark of a failed invocation.
+fn failed_invocation(status: StatusCode, code: &str, message: &str) -> Response {
+    let mut response = (status, Json(serde_json::json!({"error": {"code": code, "message": message}}))).into_response();
     response.headers_mut().insert("x-fc-status", HeaderValue::from_static("404"));
     response
 }

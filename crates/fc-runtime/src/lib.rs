@@ -7,18 +7,29 @@
 //! - event invocations arrive as `POST /invoke` with the raw event as body: an HTTP-trigger event
 //!   is decoded, routed, and answered in FC's response shape ([`event`]);
 //! - lifecycle hooks `POST /initialize` and `GET /pre-stop` answer 2xx;
-//! - `FC Invoke Start/End RequestId: …` lines on stdout group the logs per request;
-//! - SIGTERM stops accepting connections and lets in-flight requests finish.
+//! - `FC Invoke Start/End RequestId: …` lines on stdout group the logs per request (the end line
+//!   once the response body has been sent, so a streamed reply's logs stay inside the group);
+//! - SIGTERM stops accepting connections and lets in-flight requests finish (for at most
+//!   [`DEFAULT_SHUTDOWN_GRACE`], so a stalled connection cannot keep the instance alive).
 //!
 //! When `AWS_LAMBDA_RUNTIME_API` is set the same router is served through `lambda_http`
 //! instead, so one binary runs on both platforms.
 
 pub mod event;
 
-use std::{future::Future, io, net::SocketAddr, pin::Pin, sync::Arc};
+use std::{
+    future::{Future, IntoFuture},
+    io::{self, Write},
+    net::SocketAddr,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Duration,
+};
 
 use axum::{
     Router,
+    body::{Body, Bytes, HttpBody},
     extract::{DefaultBodyLimit, Request, State},
     http::{HeaderMap, StatusCode},
     middleware::{self, Next},
@@ -33,16 +44,29 @@ pub const MAX_EVENT_BYTES: usize = 6 * 1024 * 1024;
 
 pub const DEFAULT_PORT: u16 = 9000;
 
+/// How long, after the shutdown signal, in-flight requests may take before [`Runtime::serve`]
+/// returns anyway (a client that stalls half-way through its request would otherwise keep the
+/// process alive until FC kills it).
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
 type InitializeHook = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
 
 pub struct Runtime {
     app: Router,
     on_initialize: Option<InitializeHook>,
+    shutdown_grace: Duration,
 }
 
 impl Runtime {
     pub fn new(app: Router) -> Self {
-        Self { app, on_initialize: None }
+        Self { app, on_initialize: None, shutdown_grace: DEFAULT_SHUTDOWN_GRACE }
+    }
+
+    /// How long in-flight requests may run on after the shutdown signal (default
+    /// [`DEFAULT_SHUTDOWN_GRACE`]).
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.shutdown_grace = grace;
+        self
     }
 
     /// Work to do on FC's `POST /initialize` lifecycle hook (e.g. warm the database pool). An
@@ -78,15 +102,36 @@ impl Runtime {
         self.serve(listener, shutdown_signal()).await
     }
 
-    /// Serves on `listener` until `shutdown` completes, then waits for in-flight requests.
-    /// axum's server sets no idle timeout, so FC's keep-alive connections stay open.
+    /// Serves on `listener` until `shutdown` completes, then stops accepting connections and
+    /// waits for in-flight requests (at most the shutdown grace). axum's server sets no idle
+    /// timeout, so FC's keep-alive connections stay open.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> io::Result<()> {
+        let grace = self.shutdown_grace;
+        let (signalled, on_signal) = tokio::sync::oneshot::channel::<()>();
+        let shutdown = async move {
+            shutdown.await;
+            let _ = signalled.send(());
+        };
         let service = self.into_router().into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, service).with_graceful_shutdown(shutdown).await
+        let server = axum::serve(listener, service).with_graceful_shutdown(shutdown).into_future();
+        let deadline = async move {
+            match on_signal.await {
+                Ok(()) => tokio::time::sleep(grace).await,
+                // The server finished without a shutdown signal: nothing to time out.
+                Err(_) => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            result = server => result,
+            () = deadline => {
+                tracing::warn!(?grace, "in-flight requests still running after the shutdown grace; stopping anyway");
+                Ok(())
+            }
+        }
     }
 }
 
@@ -131,16 +176,69 @@ fn fc_request_id(headers: &HeaderMap) -> Option<String> {
     headers.get("x-fc-request-id").and_then(|value| value.to_str().ok()).map(str::to_string)
 }
 
-/// Prints FC's per-request marker lines (stdout, as FC's log grouping expects).
+/// Prints FC's per-request marker lines (stdout, as FC's log grouping expects). The end line is
+/// printed when the response body is finished (or dropped: the client went away, or the request
+/// was cancelled), so the logs of a streamed body stay between the markers and every start line
+/// gets its end line.
 async fn fc_log_lines(request: Request, next: Next) -> Response {
     let Some(id) = fc_request_id(request.headers()) else {
         return next.run(request).await;
     };
-    let kind = if request.uri().path() == "/initialize" { "Initialize" } else { "Invoke" };
-    println!("FC {kind} Start RequestId: {id}");
+    let kind = match request.uri().path() {
+        "/initialize" => "Initialize",
+        "/pre-stop" => "PreStop",
+        _ => "Invoke",
+    };
+    print_line(format_args!("FC {kind} Start RequestId: {id}"));
+    let end = EndMarker { kind, id };
     let response = next.run(request).await;
-    println!("FC {kind} End RequestId: {id}");
-    response
+    response.map(|body| Body::new(WithEndMarker { body, _end: end }))
+}
+
+/// Writes one line to stdout. Unlike `println!`, never panics (a closed stdout must not take
+/// requests down with it).
+fn print_line(line: std::fmt::Arguments<'_>) {
+    let mut stdout = io::stdout().lock();
+    let _ = writeln!(stdout, "{line}");
+    let _ = stdout.flush();
+}
+
+/// Prints `FC <kind> End RequestId: <id>` when dropped.
+struct EndMarker {
+    kind: &'static str,
+    id: String,
+}
+
+impl Drop for EndMarker {
+    fn drop(&mut self) {
+        print_line(format_args!("FC {} End RequestId: {}", self.kind, self.id));
+    }
+}
+
+/// A response body that keeps the [`EndMarker`] alive until the body is done with.
+struct WithEndMarker {
+    body: Body,
+    _end: EndMarker,
+}
+
+impl HttpBody for WithEndMarker {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
 }
 
 async fn initialize(State(hook): State<Option<InitializeHook>>) -> Response {
