@@ -101,6 +101,12 @@ test-e2e: node_modules
 package:
 	scripts/package.sh
 
+## Runs each dist/<function>.zip in a Debian 11 root filesystem (custom.debian11's glibc 2.31, via
+## debootstrap into .tools/ and chroot: needs root, no Docker) and replays its events/ against it.
+.PHONY: verify-package
+verify-package:
+	scripts/verify-package.sh
+
 ## The Serverless Devs CLI (npm @serverless-devs/s) in .tools/; then `.tools/node_modules/.bin/s`.
 S := .tools/node_modules/.bin/s
 s-cli: $(S)
@@ -116,8 +122,12 @@ validate-deploy: $(S)
 	VPC_ID=vpc-placeholder VSWITCH_ID=vsw-placeholder SECURITY_GROUP_ID=sg-placeholder \
 	  $(S) preview -t s.yaml > /dev/null && echo "s.yaml renders with $$($(S) --version 2>/dev/null | tail -n1)"
 
-## Runs an FC event through a function in FC's own container: needs Docker and credentials-free
-## `s`. Example: make local-invoke FN=auth-login EVENT=functions/auth-login/events/login-wrong-password.401.json
+## Runs an FC event through a function in FC's own container (`s local invoke`; s.yaml's pre-local
+## action runs `make package` first). Needs Docker, and the network the first time (`s` downloads
+## the fc3 component). Example:
+##   make local-invoke FN=auth-login EVENT=functions/auth-login/events/login-wrong-password.401.json
+## The resource name goes first: fc3's `-f` means --event-file, and without a resource name
+## `s local invoke` would invoke all four functions.
 local-invoke: $(S)
 	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make local-invoke FN=<function> EVENT=<event file>"; exit 1; }
-	$(S) local invoke -f $(FN) --event-file $(EVENT)
+	$(S) $(FN) local invoke --event-file $(EVENT)

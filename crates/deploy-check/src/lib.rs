@@ -1,7 +1,8 @@
 //! Checks the deployment descriptions against the code: `s.yaml` must route every path each
 //! function serves to that function (and nothing else), give every function the variables the
 //! configuration reads, and keep the settings a deployment depends on (runtime, code folder,
-//! port, timeouts, concurrency, triggers). Each problem is one sentence saying what to fix.
+//! port, timeouts, concurrency, memory and CPU, triggers). Each problem is one sentence saying what
+//! to fix. `esa.jsonc` must publish `frontend-dist/` with no build step and a 404 page.
 
 use std::collections::BTreeMap;
 
@@ -81,11 +82,26 @@ pub fn check_s_yaml(s_yaml: &str, served: &BTreeMap<&str, Vec<String>>, variable
         );
         expect(
             "instanceConcurrency",
-            props["instanceConcurrency"].as_u64().is_some_and(|concurrency| (2..=200).contains(&concurrency)),
-            "must be between 2 and 200: one instance serves many requests".into(),
+            props["instanceConcurrency"].as_u64().is_some_and(|concurrency| (2..=100).contains(&concurrency)),
+            "must be between 2 and 100 (the fc3 component's limit): one instance serves many requests".into(),
+            &mut problems,
+        );
+        problems.extend(check_size(name, props));
+        expect(
+            "customRuntimeConfig.healthCheckConfig.httpGetUrl",
+            runtime_config["healthCheckConfig"]["httpGetUrl"].as_str() == Some("/api/health"),
+            "must be `/api/health` (every function serves it)".into(),
             &mut problems,
         );
         let environment = props["environmentVariables"].as_mapping();
+        for key in environment.into_iter().flat_map(|env| env.keys()).filter_map(Value::as_str) {
+            expect(
+                "environmentVariables",
+                !key.starts_with("FC_"),
+                format!("must not set `{key}`: FC reserves names starting with FC_"),
+                &mut problems,
+            );
+        }
         for variable in variables {
             let present = environment.is_some_and(|env| env.contains_key(Value::from(*variable)));
             expect(
@@ -149,6 +165,37 @@ pub fn check_s_yaml(s_yaml: &str, served: &BTreeMap<&str, Vec<String>>, variable
     problems
 }
 
+/// `memorySize`, `cpu` and `diskSize` as FC 3.0 accepts them: memory a multiple of 64 MB in
+/// 128–32768, cpu a multiple of 0.05 vCPU, 1 vCPU for every 1–4 GB, disk 512 or 10240 MB.
+fn check_size(name: &str, props: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let memory = props["memorySize"].as_u64();
+    let cpu = props["cpu"].as_f64();
+    match memory {
+        Some(mb) if mb % 64 == 0 && (128..=32768).contains(&mb) => {}
+        _ => problems.push(format!("{name}: `memorySize` must be a multiple of 64 between 128 and 32768 (MB)")),
+    }
+    match cpu {
+        Some(vcpu) if (0.05..=16.0).contains(&vcpu) && ((vcpu * 20.0) - (vcpu * 20.0).round()).abs() < 1e-9 => {}
+        _ => problems.push(format!("{name}: `cpu` must be a multiple of 0.05 vCPU between 0.05 and 16")),
+    }
+    if let (Some(mb), Some(vcpu)) = (memory, cpu) {
+        let gb = mb as f64 / 1024.0;
+        if !(vcpu <= gb + 1e-9 && gb <= 4.0 * vcpu + 1e-9) {
+            problems.push(format!(
+                "{name}: `cpu` {vcpu} and `memorySize` {mb} break FC's ratio of 1 vCPU per 1–4 GB: \
+                 use a memorySize between {} and {} MB",
+                (vcpu * 1024.0).ceil() as u64,
+                (vcpu * 4096.0).floor() as u64
+            ));
+        }
+    }
+    if !matches!(props["diskSize"].as_u64(), Some(512 | 10240)) {
+        problems.push(format!("{name}: `diskSize` must be 512 or 10240 (MB)"));
+    }
+    problems
+}
+
 /// Which route the custom domain picks for `path`: an exact match, else the longest `prefix/*`.
 pub fn route_for<'a>(routes: &'a [(String, String)], path: &str) -> Option<&'a (String, String)> {
     routes.iter().find(|(pattern, _)| pattern == path).or_else(|| {
@@ -187,19 +234,19 @@ fn check_routes(routes: &[(String, String)], served: &BTreeMap<&str, Vec<String>
 
 /// Problems in `esa.jsonc` (JSON with `//` comments) for a site whose files are in `site_dir`.
 pub fn check_esa(esa_jsonc: &str, site_dir: &std::path::Path) -> Vec<String> {
-    let json: String = esa_jsonc
-        .lines()
-        .map(|line| match line.trim_start().starts_with("//") {
-            true => "",
-            false => line,
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    let config: serde_json::Value = match serde_json::from_str(&json) {
+    let config: serde_json::Value = match serde_json::from_str(&strip_jsonc_comments(esa_jsonc)) {
         Ok(config) => config,
-        Err(err) => return vec![format!("esa.jsonc is not valid JSON (with // comments): {err}")],
+        Err(err) => return vec![format!("esa.jsonc is not valid JSON (with comments): {err}")],
     };
     let mut problems = Vec::new();
+    for field in ["installCommand", "buildCommand"] {
+        if config[field].as_str() != Some("") {
+            problems.push(format!(
+                "esa.jsonc: `{field}` must be \"\" (an empty string skips the step; a missing one falls back \
+                 to the console's settings, and the site has no build step)"
+            ));
+        }
+    }
     if config["assets"]["directory"].as_str() != Some("./frontend-dist") {
         problems.push("esa.jsonc: assets.directory must be `./frontend-dist` (the site is plain files)".into());
     }
@@ -215,4 +262,50 @@ pub fn check_esa(esa_jsonc: &str, site_dir: &std::path::Path) -> Vec<String> {
         }
     }
     problems
+}
+
+/// `text` with its `//` and `/* */` comments blanked out, leaving strings (which may hold `//`,
+/// as URLs do) alone, so the JSON parser's line and column numbers still point at the file.
+pub fn strip_jsonc_comments(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    let (mut in_string, mut escaped) = (false, false);
+    while let Some(c) = chars.next() {
+        if in_string {
+            out.push(c);
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match (c, chars.peek()) {
+            ('"', _) => {
+                in_string = true;
+                out.push(c);
+            }
+            ('/', Some('/')) => {
+                while chars.peek().is_some_and(|&next| next != '\n') {
+                    chars.next();
+                }
+            }
+            ('/', Some('*')) => {
+                chars.next();
+                let mut previous = ' ';
+                for next in chars.by_ref() {
+                    if next == '\n' {
+                        out.push('\n');
+                    }
+                    if previous == '*' && next == '/' {
+                        break;
+                    }
+                    previous = next;
+                }
+            }
+            _ => out.push(c),
+        }
+    }
+    out
 }

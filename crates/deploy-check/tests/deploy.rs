@@ -4,7 +4,7 @@
 use std::{collections::BTreeMap, path::Path};
 
 use app_core::{admin, auth, chat, config::Config};
-use deploy_check::{check_esa, check_s_yaml, route_for};
+use deploy_check::{check_esa, check_s_yaml, route_for, strip_jsonc_comments};
 
 fn root() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
@@ -52,7 +52,7 @@ fn every_served_path_has_a_route_to_its_function() {
 #[test]
 fn each_check_catches_its_mistake() {
     type Edit = Box<dyn FnOnce(String) -> String>;
-    let cases: [(&str, Edit, &str); 9] = [
+    let cases: [(&str, Edit, &str); 16] = [
         (
             "a missing route",
             Box::new(|t| {
@@ -101,6 +101,37 @@ fn each_check_catches_its_mistake() {
             "must be `./dist/chat`",
         ),
         ("the runtime", Box::new(|t| t.replace("runtime: custom.debian11", "runtime: nodejs20")), "custom.debian"),
+        (
+            "more concurrency than fc3 accepts",
+            Box::new(|t| t.replace("      instanceConcurrency: 100", "      instanceConcurrency: 150")),
+            "between 2 and 100",
+        ),
+        (
+            "too little memory for the CPU",
+            Box::new(|t| t.replace("    memorySize: 256", "    memorySize: 128")),
+            "break FC's ratio of 1 vCPU per 1–4 GB",
+        ),
+        (
+            "memory that is no multiple of 64",
+            Box::new(|t| t.replace("    memorySize: 256", "    memorySize: 300")),
+            "`memorySize` must be a multiple of 64",
+        ),
+        (
+            "a CPU size FC does not sell",
+            Box::new(|t| t.replace("    cpu: 0.25", "    cpu: 0.22")),
+            "`cpu` must be a multiple of 0.05",
+        ),
+        ("the disk size", Box::new(|t| t.replace("    diskSize: 512", "    diskSize: 1024")), "`diskSize`"),
+        (
+            "the health check",
+            Box::new(|t| t.replace("httpGetUrl: /api/health", "httpGetUrl: /health")),
+            "`customRuntimeConfig.healthCheckConfig.httpGetUrl` must be `/api/health`",
+        ),
+        (
+            "a reserved variable name",
+            Box::new(|t| t.replace("      LOG_FORMAT: json", "      LOG_FORMAT: json\n      FC_DEBUG: '1'")),
+            "must not set `FC_DEBUG`",
+        ),
     ];
     for (name, edit, expected) in cases {
         let problems = problems_with(edit);
@@ -125,4 +156,23 @@ fn esa_jsonc_publishes_the_site() {
     assert!(wrong.iter().any(|p| p.contains("assets.directory")), "{wrong:?}");
     let empty = check_esa(&esa, &root().join("does-not-exist"));
     assert!(empty.iter().any(|p| p.contains("index.html")), "{empty:?}");
+    let spa = check_esa(&esa.replace("\"404Page\"", "\"singlePageApplication\""), &root().join("frontend-dist"));
+    assert!(spa.iter().any(|p| p.contains("notFoundStrategy")), "{spa:?}");
+    let build = check_esa(
+        &esa.replace("\"buildCommand\": \"\"", "\"buildCommand\": \"npm run build\""),
+        &root().join("frontend-dist"),
+    );
+    assert!(build.iter().any(|p| p.contains("`buildCommand` must be \"\"")), "{build:?}");
+    let no_install = check_esa(&esa.replace("\"installCommand\": \"\",", ""), &root().join("frontend-dist"));
+    assert!(no_install.iter().any(|p| p.contains("`installCommand` must be \"\"")), "{no_install:?}");
+}
+
+#[test]
+fn jsonc_comments_go_and_strings_stay() {
+    let text = "{\n  // a line\n  \"url\": \"https://example.com/a//b\", // trailing\n  /* a\n block */ \"q\": \"\\\"//\\\"\"\n}";
+    let value: serde_json::Value = serde_json::from_str(&strip_jsonc_comments(text)).expect("valid JSON once stripped");
+    assert_eq!(value["url"], "https://example.com/a//b");
+    assert_eq!(value["q"], "\"//\"");
+    // Line numbers survive, so a parse error still points at the right line of esa.jsonc.
+    assert_eq!(strip_jsonc_comments(text).lines().count(), text.lines().count());
 }
