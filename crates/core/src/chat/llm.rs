@@ -69,8 +69,8 @@ pub enum LlmError {
 pub struct Llm {
     /// Built on first use: creating the HTTP client loads the system's TLS roots (several ms),
     /// which functions that never chat should not pay at start. FC's `/initialize` hook warms
-    /// it ([`Llm::warm_up`]).
-    client: OnceLock<Client<OpenAIConfig>>,
+    /// it ([`Llm::warm_up`]). An error (kept) means no request can be made.
+    client: OnceLock<Result<Client<OpenAIConfig>, String>>,
     openai: OpenAIConfig,
     model: String,
     max_tokens: u32,
@@ -88,8 +88,25 @@ impl Llm {
         }
     }
 
-    fn client(&self) -> &Client<OpenAIConfig> {
-        self.client.get_or_init(|| Client::with_config(self.openai.clone()))
+    /// The HTTP client, trusting the system's roots plus Mozilla's (bundled): a runtime image
+    /// without CA certificates can still reach the model over TLS.
+    fn client(&self) -> Result<&Client<OpenAIConfig>, LlmError> {
+        self.client
+            .get_or_init(|| {
+                let bundled = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+                    .iter()
+                    .filter_map(|der| reqwest::Certificate::from_der(der).ok());
+                reqwest::Client::builder()
+                    .tls_certs_merge(bundled)
+                    .build()
+                    .map(|http| Client::build(http, self.openai.clone()))
+                    .map_err(|err| {
+                        tracing::error!(error = %err, "cannot build the model's HTTP client");
+                        err.to_string()
+                    })
+            })
+            .as_ref()
+            .map_err(|err| LlmError::Upstream(format!("no HTTP client: {err}")))
     }
 
     /// Builds the HTTP client now rather than on the first chat.
@@ -127,7 +144,7 @@ impl Llm {
     /// The whole reply at once.
     pub async fn complete(&self, prompt: &Prompt) -> Result<Completion, LlmError> {
         let request = self.request(prompt, false);
-        let response = tokio::time::timeout(self.timeout, self.client().chat().create(request))
+        let response = tokio::time::timeout(self.timeout, self.client()?.chat().create(request))
             .await
             .map_err(|_| LlmError::Timeout(self.timeout))?
             .map_err(|err| from_openai(err, self.timeout))?;
@@ -145,7 +162,7 @@ impl Llm {
     pub async fn stream(&self, prompt: &Prompt) -> Result<ChunkStream, LlmError> {
         let request = self.request(prompt, true);
         let timeout = self.timeout;
-        let upstream = tokio::time::timeout(timeout, self.client().chat().create_stream(request))
+        let upstream = tokio::time::timeout(timeout, self.client()?.chat().create_stream(request))
             .await
             .map_err(|_| LlmError::Timeout(timeout))?
             .map_err(|err| from_openai(err, timeout))?;
