@@ -6,7 +6,7 @@ PORT ?= 8080
 DEV_DATABASE_URL ?= sqlite://.data/dev.db?mode=rwc
 CARGO ?= cargo
 
-.PHONY: help dev test test-rust lint fmt db-up migrate build release openapi fuzz bench types check-types site-config test-e2e package s-cli validate-deploy local-invoke
+.PHONY: help dev test test-rust lint fmt db-up migrate build release openapi fuzz bench types check-types site-config test-e2e site-vendor package s-cli validate-deploy local-invoke
 
 help:
 	@echo "make dev      run the whole API + static site on http://127.0.0.1:$(PORT) (SQLite in .data/)"
@@ -91,11 +91,22 @@ bench:
 	$(CARGO) build --release -p chat -p auth-login -p auth-register -p admin-export -p bench
 	target/release/bench
 
-## The site in headless Chromium (Debian's /usr/bin/chromium) against `make dev`, with the
-## fake-openai upstream; screenshots land in tests/e2e/screenshots/.
-test-e2e: node_modules
-	$(CARGO) build -p local-stack -p test-support --bins
+## The site in headless Chromium (Debian's /usr/bin/chromium) against `make dev`, with the fake
+## OpenAI upstream of tests/e2e/fake-openai.mjs; screenshots land in tests/e2e/screenshots/.
+## (The build first, so the tests' wait for the server is not spent compiling.)
+test-e2e: tests/e2e/node_modules
+	$(CARGO) build -p local-stack
 	node --test tests/e2e/
+
+## playwright-core and the packages vendored into frontend-dist/vendor/, pinned by tests/e2e/package-lock.json.
+tests/e2e/node_modules: tests/e2e/package.json tests/e2e/package-lock.json
+	npm ci --prefix tests/e2e --no-audit --no-fund
+	@touch $@
+
+## Copies markdown-it (+ its CJK plugin) and the heading font from tests/e2e/node_modules into
+## frontend-dist/vendor/ (after changing their versions in tests/e2e/package.json).
+site-vendor: tests/e2e/node_modules
+	node tests/e2e/vendor.mjs
 
 ## dist/<function>/bootstrap and dist/<function>.zip for FC (glibc 2.28; see scripts/package.sh).
 package:

@@ -24,11 +24,21 @@ export type AuditLogPage = Schemas["AuditLogPage"];
 export type ExportDocument = Schemas["ExportDocument"];
 export type ErrorBody = Schemas["ErrorBody"];
 
+export declare const API_BASE_URL: string;
+export declare const TOKEN_KEY: "auth_token";
 export declare function getToken(): string | null;
 export declare function setToken(token: string | null): void;
 
-/** An error answer of the API: `{"error":{"code","message"}}` plus the status. */
+/** A failed call: the API's `{"error":{"code","message"}}` plus the status (0: no answer). */
 export declare class ApiError extends Error {
+  constructor(init?: {
+    status?: number;
+    code?: string;
+    message?: string;
+    body?: ErrorBody | null;
+    retryAfter?: number | null;
+    conversationId?: string | null;
+  });
   readonly status: number;
   readonly code: string;
   readonly body: ErrorBody | null;
@@ -37,20 +47,29 @@ export declare class ApiError extends Error {
   readonly retryAfter: number | null;
 }
 
+/** Calls `listener` whenever the API rejects the stored token (401); returns an unsubscribe. */
+export declare function onUnauthorized(listener: (error: ApiError) => void): () => void;
+
 /** The seed's `apiRequest`: JSON in, JSON out; rejects with `ApiError`. */
 export declare function apiRequest<T>(endpoint: string, options?: RequestInit): Promise<T>;
 
 export declare function sendChatMessage(data: ChatRequest): Promise<ChatResponse>;
+export declare function readEventStream(
+  body: ReadableStream<Uint8Array>,
+  onEvent: (event: { event: string; data: string }) => void,
+): Promise<void>;
+/** Streams a reply; resolves once it is complete and saved, rejects with `ApiError` otherwise. */
 export declare function streamChatMessage(
   data: ChatRequest,
   handlers?: {
     onStart?(event: StreamStart): void;
-    onDelta?(text: string): void;
+    onDelta?(piece: string, textSoFar: string): void;
     onDone?(event: StreamDone): void;
     onError?(error: ApiError): void;
+    signal?: AbortSignal;
   },
   signal?: AbortSignal,
-): Promise<void>;
+): Promise<StreamDone & { content: string }>;
 export declare function listConversations(query?: Query<"list">): Promise<ConversationList>;
 export declare function getConversation(id: string, query?: Query<"get">): Promise<ConversationDetail>;
 export declare function renameConversation(id: string, title: string): Promise<ConversationResponse>;
@@ -62,6 +81,10 @@ export declare function session(): Promise<SessionResponse>;
 export declare function logout(options?: { all?: boolean }): Promise<Schemas["LogoutResponse"]>;
 
 export declare function exportData(query?: { since?: string; until?: string }): Promise<ExportDocument>;
+export declare function dispositionFilename(header: string | null): string | null;
+/** The export as `{blob, filename}`, not saved. */
+export declare function fetchExport(query?: Query<"export">): Promise<{ blob: Blob; filename: string }>;
+/** The export, handed to the browser to save. */
 export declare function downloadExport(query?: Query<"export">): Promise<{ blob: Blob; filename: string }>;
 export declare function listUsers(query?: Query<"list_users">): Promise<UserPage>;
 export declare function banUser(id: string): Promise<UserResponse>;

@@ -1,12 +1,21 @@
-// The API client: the seed's `src/lib/api.ts` (apiRequest, sendChatMessage, login, register,
-// exportData) plus the calls the site needs. Types: api.d.ts, generated from openapi.json.
+// The API client. It mirrors the seed's `src/lib/api.ts` (apiRequest, sendChatMessage, login,
+// register, exportData) and adds the calls the site needs: the session, logout, streamed replies,
+// the conversation history and the admin pages. Types: api.d.ts (generated from openapi.json).
+//
+// The API's base URL comes from config.js (`make site-config API_BASE_URL=…`); empty means the
+// site's own origin. The session token lives in localStorage under `auth_token`, as in the seed,
+// and goes out as `Authorization: Bearer <token>`.
 import { config } from "./config.js";
 
-const API_BASE_URL = (config.apiBaseUrl || "").replace(/\/+$/, "");
-const TOKEN_KEY = "auth_token";
+export const API_BASE_URL = String(config?.apiBaseUrl ?? "").replace(/\/+$/, "");
+export const TOKEN_KEY = "auth_token";
 
 export function getToken() {
-  return localStorage.getItem(TOKEN_KEY);
+  try {
+    return localStorage.getItem(TOKEN_KEY);
+  } catch {
+    return null;
+  }
 }
 
 export function setToken(token) {
@@ -14,171 +23,333 @@ export function setToken(token) {
   else localStorage.removeItem(TOKEN_KEY);
 }
 
-/** An error answer of the API: `{"error":{"code","message"}}` plus the status. */
+/**
+ * A failed call. `status` is the HTTP status (0 when the request never got an answer), `code`
+ * the API's snake_case code, `message` its human text, `retryAfter` the seconds of a
+ * `Retry-After` header (429), `body` the parsed error JSON, and `conversationId` the
+ * conversation of a chat turn that was saved before it failed.
+ */
 export class ApiError extends Error {
-  constructor(status, body, retryAfter) {
-    const error = (body && body.error) || {};
-    super(error.message || `API Error: ${status}`);
+  constructor({ status = 0, code, message, body = null, retryAfter = null, conversationId = null } = {}) {
+    const detail = body && typeof body === "object" && body.error && typeof body.error === "object" ? body.error : {};
+    super(message || detail.message || (status ? `API Error: ${status}` : "Network error"));
     this.name = "ApiError";
     this.status = status;
-    this.code = error.code || "http_" + status;
+    this.code = code || detail.code || (status ? `http_${status}` : "network_error");
     this.body = body;
-    this.conversationId = error.conversationId || null;
     this.retryAfter = retryAfter;
+    this.conversationId = conversationId || detail.conversationId || null;
   }
 }
 
-function headers(extra = {}, json = true) {
-  const token = getToken();
-  return {
-    ...(json ? { "Content-Type": "application/json" } : {}),
-    ...(token ? { Authorization: `Bearer ${token}` } : {}),
-    ...extra,
-  };
+// Told about every 401 to a request that carried a token: the session is over (logged out
+// elsewhere, expired, or the account was banned, which ends its sessions).
+const unauthorizedListeners = new Set();
+
+/** Calls `listener(error)` whenever the API rejects the stored token. Returns an unsubscribe. */
+export function onUnauthorized(listener) {
+  unauthorizedListeners.add(listener);
+  return () => unauthorizedListeners.delete(listener);
 }
 
-async function failure(response) {
+function authHeaders(extra) {
+  const token = getToken();
+  return { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...extra };
+}
+
+function retryAfterSeconds(response) {
+  const raw = response.headers.get("Retry-After");
+  if (!raw) return null;
+  const seconds = Number(raw);
+  if (Number.isFinite(seconds)) return Math.max(0, Math.ceil(seconds));
+  const date = Date.parse(raw); // the HTTP-date form
+  return Number.isNaN(date) ? null : Math.max(0, Math.ceil((date - Date.now()) / 1000));
+}
+
+/** Turns a non-2xx response into an ApiError (and tells the 401 listeners). */
+async function failure(response, sentToken) {
   let body = null;
   try {
-    body = await response.json();
+    const text = await response.text();
+    body = text ? JSON.parse(text) : null;
   } catch {
-    body = null;
+    body = null; // not JSON: a proxy's error page, say
   }
-  const retry = Number(response.headers.get("Retry-After"));
-  return new ApiError(response.status, body, Number.isFinite(retry) && retry > 0 ? retry : null);
+  const error = new ApiError({ status: response.status, body, retryAfter: retryAfterSeconds(response) });
+  if (response.status === 401 && sentToken) unauthorizedListeners.forEach((listener) => listener(error));
+  return error;
 }
 
-/** The seed's `apiRequest`: JSON in, JSON out, `ApiError` on failure. */
-export async function apiRequest(endpoint, options = {}) {
-  const response = await fetch(`${API_BASE_URL}${endpoint}`, {
-    ...options,
-    headers: headers(options.headers, options.body !== undefined),
-  });
-  if (!response.ok) throw await failure(response);
-  if (response.status === 204) return null;
-  return response.json();
-}
-
-// Chat
-export function sendChatMessage(data) {
-  return apiRequest("/api/chat", { method: "POST", body: JSON.stringify(data) });
+async function send(endpoint, init) {
+  const sentToken = Boolean(init.headers?.Authorization);
+  let response;
+  try {
+    response = await fetch(`${API_BASE_URL}${endpoint}`, init);
+  } catch (cause) {
+    if (cause?.name === "AbortError") throw cause;
+    throw new ApiError({ status: 0, code: "network_error", message: cause?.message || "Network error" });
+  }
+  if (!response.ok) throw await failure(response, sentToken);
+  return response;
 }
 
 /**
- * Streams a reply (Server-Sent Events over fetch). `handlers`: onStart({conversationId}),
- * onDelta(text), onDone({conversationId, messageId, usage}), onError(ApiError). Resolves when the
- * stream ends; pass `signal` (AbortController) to stop. Errors before the stream starts reject.
+ * The seed's `apiRequest`: `endpoint` is a path such as `/api/chat`; JSON in, JSON out (null
+ * for 204). Rejects with ApiError.
  */
-export async function streamChatMessage(data, handlers = {}, signal) {
-  const response = await fetch(`${API_BASE_URL}/api/chat`, {
+export async function apiRequest(endpoint, options = {}) {
+  const response = await send(endpoint, {
+    ...options,
+    headers: authHeaders({
+      ...(options.body !== undefined ? { "Content-Type": "application/json" } : {}),
+      Accept: "application/json",
+      ...options.headers,
+    }),
+  });
+  if (response.status === 204) return null;
+  const text = await response.text();
+  return text ? JSON.parse(text) : null;
+}
+
+function json(method, body) {
+  return { method, body: body === undefined ? undefined : JSON.stringify(body) };
+}
+
+function query(params) {
+  const entries = Object.entries(params).filter(([, value]) => value !== undefined && value !== null && value !== "");
+  return entries.length ? `?${new URLSearchParams(entries.map(([k, v]) => [k, String(v)]))}` : "";
+}
+
+const path = (value) => encodeURIComponent(value);
+
+// ---------------------------------------------------------------------------------------- chat
+
+/** The seed's `sendChatMessage`: the whole reply at once, `{reply, conversationId, messageId, usage?}`. */
+export function sendChatMessage(data) {
+  return apiRequest("/api/chat", json("POST", data));
+}
+
+/**
+ * Reads a `text/event-stream` body and calls `onEvent({event, data})` for each event (`data` is
+ * the raw text; several `data:` lines are joined with "\n"). Handles CRLF/CR line ends, events
+ * split across chunks and comments (`: keep-alive`).
+ */
+export async function readEventStream(body, onEvent) {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  let event = "";
+  let data = [];
+  const line = (text) => {
+    if (text === "") {
+      if (data.length) onEvent({ event: event || "message", data: data.join("\n") });
+      event = "";
+      data = [];
+      return;
+    }
+    if (text.startsWith(":")) return;
+    const colon = text.indexOf(":");
+    const field = colon < 0 ? text : text.slice(0, colon);
+    let value = colon < 0 ? "" : text.slice(colon + 1);
+    if (value.startsWith(" ")) value = value.slice(1);
+    if (field === "event") event = value;
+    else if (field === "data") data.push(value);
+  };
+  const drain = (final) => {
+    for (;;) {
+      const match = /\r\n|\r|\n/.exec(buffer);
+      // A lone "\r" at the end may be the first half of "\r\n": wait for the next chunk.
+      if (!match || (!final && match[0] === "\r" && match.index === buffer.length - 1)) break;
+      line(buffer.slice(0, match.index));
+      buffer = buffer.slice(match.index + match[0].length);
+    }
+  };
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      drain(false);
+    }
+    buffer += decoder.decode();
+    drain(true);
+    if (buffer) line(buffer);
+    line("");
+  } finally {
+    reader.releaseLock?.();
+  }
+}
+
+/**
+ * Sends a message and streams the reply (Server-Sent Events over fetch: EventSource can neither
+ * POST nor send the token). `handlers`: `onStart({conversationId})`, `onDelta(piece, textSoFar)`,
+ * `onDone({conversationId, messageId, usage})`, `onError(apiError)` (an `event: error` inside the
+ * stream). Pass an AbortSignal (AbortController) as `signal` to stop listening.
+ *
+ * Resolves to `{conversationId, messageId, usage, content}` once the reply is complete and saved.
+ * Rejects with ApiError when the API refuses the request (a normal JSON error: 401, 429 with
+ * `retryAfter`, 502, 503, 504…), when the stream ends with `event: error`, or when it breaks off
+ * (`stream_incomplete`); `error.conversationId` then names the conversation the message was
+ * saved in. Rejects with an AbortError when stopped.
+ */
+export async function streamChatMessage(data, handlers = {}, signal = handlers.signal) {
+  const response = await send("/api/chat", {
     method: "POST",
-    headers: headers({ Accept: "text/event-stream" }),
+    headers: authHeaders({ "Content-Type": "application/json", Accept: "text/event-stream" }),
     body: JSON.stringify(data),
     signal,
   });
-  if (!response.ok) throw await failure(response);
-  const reader = response.body.getReader();
-  const decoder = new TextDecoder();
-  let buffer = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buffer += decoder.decode(value, { stream: true });
-    let boundary;
-    while ((boundary = buffer.indexOf("\n\n")) >= 0) {
-      const block = buffer.slice(0, boundary);
-      buffer = buffer.slice(boundary + 2);
-      dispatch(block, handlers);
+  const type = response.headers.get("Content-Type") || "";
+  if (!type.includes("text/event-stream")) {
+    // A server that ignored the Accept header: the whole reply as JSON.
+    const whole = await response.json();
+    handlers.onStart?.({ conversationId: whole.conversationId });
+    handlers.onDelta?.(whole.reply, whole.reply);
+    const done = { conversationId: whole.conversationId, messageId: whole.messageId, usage: whole.usage ?? null };
+    handlers.onDone?.(done);
+    return { ...done, content: whole.reply };
+  }
+  let content = "";
+  let conversationId = data.conversationId ?? null;
+  let outcome = null;
+  await readEventStream(response.body, ({ event, data: raw }) => {
+    let payload;
+    try {
+      payload = JSON.parse(raw);
+    } catch {
+      return; // not ours
     }
+    if (event === "start") {
+      conversationId = payload.conversationId ?? conversationId;
+      handlers.onStart?.(payload);
+    } else if (event === "delta") {
+      const piece = String(payload.content ?? "");
+      content += piece;
+      handlers.onDelta?.(piece, content);
+    } else if (event === "done") {
+      outcome = { done: { ...payload, conversationId: payload.conversationId ?? conversationId } };
+      handlers.onDone?.(outcome.done);
+    } else if (event === "error") {
+      const error = new ApiError({ status: 200, body: payload, conversationId });
+      outcome = { error };
+      handlers.onError?.(error);
+    }
+  });
+  if (outcome?.error) throw outcome.error;
+  if (!outcome?.done) {
+    throw new ApiError({
+      status: 200,
+      code: "stream_incomplete",
+      message: "the reply stream ended before it was complete",
+      conversationId,
+    });
   }
-  if (buffer.trim()) dispatch(buffer, handlers);
+  return { ...outcome.done, content };
 }
 
-function dispatch(block, handlers) {
-  let event = "message";
-  const data = [];
-  for (const line of block.split("\n")) {
-    if (line.startsWith("event:")) event = line.slice(6).trim();
-    else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
-  }
-  if (!data.length) return; // keep-alive comments
-  const payload = JSON.parse(data.join("\n"));
-  if (event === "start") handlers.onStart?.(payload);
-  else if (event === "delta") handlers.onDelta?.(payload.content);
-  else if (event === "done") handlers.onDone?.(payload);
-  else if (event === "error") handlers.onError?.(new ApiError(200, payload, null));
-}
-
+/** `{conversations:[{id,type,title,createdAt,updatedAt}], nextCursor}`, newest first. */
 export function listConversations({ limit, cursor } = {}) {
   return apiRequest(`/api/chat/conversations${query({ limit, cursor })}`);
 }
 
+/** `{conversation, messages (oldest first), nextCursor}` (the cursor pages to older messages). */
 export function getConversation(id, { limit, cursor } = {}) {
-  return apiRequest(`/api/chat/conversations/${encodeURIComponent(id)}${query({ limit, cursor })}`);
+  return apiRequest(`/api/chat/conversations/${path(id)}${query({ limit, cursor })}`);
 }
 
 export function renameConversation(id, title) {
-  return apiRequest(`/api/chat/conversations/${encodeURIComponent(id)}`, {
-    method: "PATCH",
-    body: JSON.stringify({ title }),
-  });
+  return apiRequest(`/api/chat/conversations/${path(id)}`, json("PATCH", { title }));
 }
 
 export function deleteConversation(id) {
-  return apiRequest(`/api/chat/conversations/${encodeURIComponent(id)}`, { method: "DELETE" });
+  return apiRequest(`/api/chat/conversations/${path(id)}`, { method: "DELETE" });
 }
 
-// Auth
+// ---------------------------------------------------------------------------------------- auth
+
+/** `{user:{id,email,role}, token, expires}`. */
 export function login(credentials) {
-  return apiRequest("/api/auth/login", { method: "POST", body: JSON.stringify(credentials) });
+  return apiRequest("/api/auth/login", json("POST", credentials));
 }
 
 export function register(data) {
-  return apiRequest("/api/auth/register", { method: "POST", body: JSON.stringify(data) });
+  return apiRequest("/api/auth/register", json("POST", data));
 }
 
+/** The signed-in user: `{user, expires}` (401 once the token is no longer valid). */
 export function session() {
   return apiRequest("/api/auth/session");
 }
 
+/** Ends this session, or every session of the account with `{all: true}`: `{revoked}`. */
 export function logout({ all = false } = {}) {
   return apiRequest(`/api/auth/logout${all ? "?all=true" : ""}`, { method: "POST" });
 }
 
-// Admin
-/** The seed's `exportData`: the JSON export `{data:{users,conversations,messages,auditLogs}}`. */
+// --------------------------------------------------------------------------------------- admin
+
+/** The seed's `exportData`: the JSON export, `{data:{users,conversations,messages,auditLogs}}`. */
 export function exportData({ since, until } = {}) {
   return apiRequest(`/api/admin/export${query({ since, until })}`);
 }
 
-/** The export as a file: `{blob, filename}` (`format`: "json" or "ndjson"). */
-export async function downloadExport({ format = "json", since, until } = {}) {
-  const response = await fetch(`${API_BASE_URL}/api/admin/export${query({ format, since, until })}`, {
-    headers: headers({}, false),
-  });
-  if (!response.ok) throw await failure(response);
-  const disposition = response.headers.get("Content-Disposition") || "";
-  const match = /filename="([^"]+)"/.exec(disposition);
-  return { blob: await response.blob(), filename: match ? match[1] : `export.${format}` };
+/** The filename of a `Content-Disposition` header (RFC 6266: `filename*` wins over `filename`). */
+export function dispositionFilename(header) {
+  if (!header) return null;
+  const extended = /filename\*\s*=\s*(?:UTF-8|utf-8)''([^;]+)/.exec(header);
+  if (extended) {
+    try {
+      return decodeURIComponent(extended[1].trim());
+    } catch {
+      // fall through to the plain form
+    }
+  }
+  const plain = /filename\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]+))/.exec(header);
+  return plain ? (plain[1] ?? plain[2]).replace(/\\(.)/g, "$1") : null;
 }
 
+/** The export as a file, without saving it: `{blob, filename}` (`format`: "json" or "ndjson"). */
+export async function fetchExport({ format = "json", since, until } = {}) {
+  const response = await send(`/api/admin/export${query({ format, since, until })}`, {
+    headers: authHeaders({ Accept: format === "ndjson" ? "application/x-ndjson" : "application/json" }),
+  });
+  const filename = dispositionFilename(response.headers.get("Content-Disposition")) || `export.${format}`;
+  return { blob: await response.blob(), filename };
+}
+
+/**
+ * Downloads the export and hands it to the browser to save (a Blob behind an object URL, since
+ * a plain link could not send the token). Resolves to `{blob, filename}`.
+ */
+export async function downloadExport(options = {}) {
+  const file = await fetchExport(options);
+  const url = URL.createObjectURL(file.blob);
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = file.filename;
+  link.rel = "noopener";
+  link.style.display = "none";
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 30_000);
+  return file;
+}
+
+/** `{users:[{id,email,role,bannedAt,createdAt,updatedAt}], total, page, pageSize}`. */
 export function listUsers({ q, page, pageSize } = {}) {
   return apiRequest(`/api/admin/users${query({ q, page, pageSize })}`);
 }
 
 export function banUser(id) {
-  return apiRequest(`/api/admin/users/${encodeURIComponent(id)}/ban`, { method: "POST" });
+  return apiRequest(`/api/admin/users/${path(id)}/ban`, { method: "POST" });
 }
 
 export function unbanUser(id) {
-  return apiRequest(`/api/admin/users/${encodeURIComponent(id)}/unban`, { method: "POST" });
+  return apiRequest(`/api/admin/users/${path(id)}/unban`, { method: "POST" });
 }
 
+/** `{auditLogs:[{id,actorId,action,message,ip,userAgent,createdAt}], total, page, pageSize}`. */
 export function listAuditLogs({ action, actorId, page, pageSize } = {}) {
   return apiRequest(`/api/admin/audit-logs${query({ action, actorId, page, pageSize })}`);
-}
-
-function query(params) {
-  const entries = Object.entries(params).filter(([, value]) => value !== undefined && value !== null && value !== "");
-  return entries.length ? "?" + new URLSearchParams(entries).toString() : "";
 }

@@ -1,70 +1,35 @@
-// A small Markdown renderer for model replies that cannot inject HTML: every character of the
-// input is escaped first, then a few constructs (paragraphs, headings, lists, code, emphasis,
-// http(s) links) are turned into tags this file writes itself.
+// Markdown for the assistants' replies, rendered so that model output can never inject HTML:
+// markdown-it (vendored from npm into vendor/, see tests/e2e/vendor.mjs) with
+// `html: false`, so every `<`, `>` and `&` in the text is escaped; links only to http(s) and
+// mailto (no javascript:, data:, vbscript:, relative or protocol-less tricks); no images (no
+// remote loads or tracking pixels from a reply). Links open in a new tab without an opener.
+import cjkFriendly from "./vendor/markdown-it-cjk-friendly/index.js";
+import MarkdownIt from "./vendor/markdown-it/markdown-it.min.js";
 
-const ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+const md = new MarkdownIt({ html: false, linkify: true, breaks: true, typographer: false });
+// `**饮食：**多吃梨` is bold, as Chinese writers (and models) expect; plain CommonMark says no.
+md.use(cjkFriendly);
+md.disable(["image"]);
 
-export function escapeHtml(text) {
-  return String(text).replace(/[&<>"']/g, (c) => ESCAPES[c]);
-}
+const SAFE_LINK = /^(?:https?:\/\/|mailto:)/i;
+md.validateLink = (url) => SAFE_LINK.test(String(url).trim());
 
-function inline(escaped) {
-  return escaped
-    .replace(/`([^`]+)`/g, "<code>$1</code>")
-    .replace(/\*\*([^*]+)\*\*/g, "<strong>$1</strong>")
-    .replace(/(^|[^*])\*([^*\s][^*]*)\*/g, "$1<em>$2</em>")
-    .replace(/\[([^\]]+)\]\((https?:\/\/[^\s)]+)\)/g, (_, label, href) => {
-      // `href` is already escaped text; only http(s) URLs reach here.
-      return `<a href="${href}" target="_blank" rel="noopener noreferrer nofollow">${label}</a>`;
-    });
-}
+const defaultLinkOpen = md.renderer.rules.link_open ?? ((tokens, idx, options, env, self) => self.renderToken(tokens, idx, options));
+md.renderer.rules.link_open = (tokens, idx, options, env, self) => {
+  tokens[idx].attrSet("target", "_blank");
+  tokens[idx].attrSet("rel", "noopener noreferrer nofollow");
+  return defaultLinkOpen(tokens, idx, options, env, self);
+};
+// Wide tables scroll inside the reply instead of widening the page.
+md.renderer.rules.table_open = () => '<div class="table-wrap"><table>\n';
+md.renderer.rules.table_close = () => "</table></div>\n";
 
+/** HTML for a reply. Safe to assign to innerHTML: no markup of the input survives as markup. */
 export function renderMarkdown(source) {
-  const lines = escapeHtml(source).split("\n");
-  const out = [];
-  let list = null;
-  let paragraph = [];
-  const flushParagraph = () => {
-    if (paragraph.length) out.push(`<p>${inline(paragraph.join("<br>"))}</p>`);
-    paragraph = [];
-  };
-  const flushList = () => {
-    if (list) out.push(`<${list.tag}>${list.items.map((i) => `<li>${inline(i)}</li>`).join("")}</${list.tag}>`);
-    list = null;
-  };
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i];
-    if (line.startsWith("```")) {
-      flushParagraph();
-      flushList();
-      const code = [];
-      for (i++; i < lines.length && !lines[i].startsWith("```"); i++) code.push(lines[i]);
-      out.push(`<pre><code>${code.join("\n")}</code></pre>`);
-      continue;
-    }
-    const heading = /^(#{1,4})\s+(.*)$/.exec(line);
-    const bullet = /^\s*[-*+]\s+(.*)$/.exec(line);
-    const numbered = /^\s*\d+[.)]\s+(.*)$/.exec(line);
-    if (heading) {
-      flushParagraph();
-      flushList();
-      const level = Math.min(heading[1].length + 2, 6);
-      out.push(`<h${level}>${inline(heading[2])}</h${level}>`);
-    } else if (bullet || numbered) {
-      flushParagraph();
-      const tag = bullet ? "ul" : "ol";
-      if (list && list.tag !== tag) flushList();
-      list = list || { tag, items: [] };
-      list.items.push((bullet || numbered)[1]);
-    } else if (!line.trim()) {
-      flushParagraph();
-      flushList();
-    } else {
-      flushList();
-      paragraph.push(line);
-    }
-  }
-  flushParagraph();
-  flushList();
-  return out.join("");
+  return md.render(String(source ?? ""));
+}
+
+/** Plain text with the five HTML specials escaped. */
+export function escapeHtml(text) {
+  return md.utils.escapeHtml(String(text ?? ""));
 }

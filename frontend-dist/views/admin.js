@@ -1,0 +1,226 @@
+// #/admin, #/admin/audit, #/admin/export: users (search, ban, unban), the audit log (filters)
+// and the data export (JSON or NDJSON, optionally between two instants). ADMIN only: the API
+// answers 403 admin_only to anyone else, and the app does not route USERs here.
+import * as api from "../api.js";
+import { bytes, dialog, h, icon, toast } from "../dom.js";
+import { dateTime, errorText, has, t } from "../i18n.js";
+
+const TABS = ["users", "audit", "export"];
+const ACTIONS = ["register", "login", "login_failed", "login_blocked", "logout", "ban", "unban", "export", "promote", "demote"];
+const PAGE_SIZE = 20;
+
+// Filters and pages survive a language switch or a visit to the chat.
+const memory = { users: { q: "", page: 1 }, audit: { action: "", actorId: "", page: 1 }, export: { format: "json", since: "", until: "" } };
+
+function pager(page, pageSize, total, go) {
+  const pages = Math.max(1, Math.ceil(total / pageSize));
+  if (pages <= 1) return null;
+  return h("nav.pager", { "aria-label": t("pageOf", { page, pages }) },
+    h("button.button.ghost.small", { type: "button", disabled: page <= 1, onclick: () => go(page - 1) }, t("previous")),
+    h("span", {}, t("pageOf", { page, pages })),
+    h("button.button.ghost.small", { type: "button", disabled: page >= pages, onclick: () => go(page + 1) }, t("next")));
+}
+
+function table(headers, rows, empty) {
+  if (!rows.length) return h("p.table-empty", {}, empty);
+  return h("div.table-wrap", {},
+    h("table.data", {},
+      h("thead", {}, h("tr", {}, headers.map((label) => h("th", { scope: "col" }, label)))),
+      h("tbody", {}, rows)));
+}
+
+/** A cell that says what it is on narrow screens, where rows become cards. */
+const cell = (label, ...content) => h("td", { dataset: { label } }, ...content);
+
+function failed(body, error, again) {
+  if (error.status === 401) return;
+  body.replaceChildren(h("div.panel-error", { role: "alert" }, errorText(error), " ",
+    h("button.button.ghost.small", { type: "button", onclick: again }, icon("retry", 14), t("retry"))));
+}
+
+function loading(body) {
+  if (!body.firstChild) body.replaceChildren(h("div.loading", { role: "status" }, h("span.brush-dot"), h("span.brush-dot"), h("span.brush-dot")));
+  body.setAttribute("aria-busy", "true");
+}
+
+function usersPanel(app) {
+  const state = memory.users;
+  const search = h("input", { type: "search", name: "q", value: state.q, placeholder: t("search"), "aria-label": t("search") });
+  const summary = h("p.panel-summary");
+  const body = h("div.panel-body");
+
+  async function load(page = state.page) {
+    state.page = page;
+    loading(body);
+    try {
+      const result = await api.listUsers({ q: state.q || undefined, page, pageSize: PAGE_SIZE });
+      summary.textContent = result.total === 1 ? t("oneUser") : t("totalUsers", { n: result.total });
+      const rows = result.users.map((user) => {
+        const me = user.id === app.user?.id;
+        const banned = Boolean(user.bannedAt);
+        return h("tr", { dataset: { email: user.email, id: user.id }, class: banned ? "is-banned" : null },
+          cell(t("email"), h("span.email", {}, user.email), me ? h("span.muted", {}, t("you_")) : null),
+          cell(t("role"), h(`span.badge.${user.role === "ADMIN" ? "admin" : "user"}`, {}, t(user.role === "ADMIN" ? "roleAdmin" : "roleUser"))),
+          cell(t("status"), h(`span.status-pill.${banned ? "banned" : "active"}`, { title: banned ? t("bannedSince", { date: dateTime(user.bannedAt) }) : null },
+            banned ? t("banned") : t("active"))),
+          cell(t("created"), h("time", { datetime: user.createdAt }, dateTime(user.createdAt))),
+          cell(t("actions"), me ? h("span.muted", {}, "—") : h(`button.button.small.${banned ? "ghost.unban" : "danger-ghost.ban"}`, {
+            type: "button", onclick: () => toggleBan(user),
+          }, banned ? t("unban") : t("ban"))));
+      });
+      body.replaceChildren(
+        table([t("email"), t("role"), t("status"), t("created"), t("actions")], rows, t("noUsers")),
+        pager(result.page, result.pageSize, result.total, load) ?? "");
+    } catch (error) {
+      failed(body, error, () => load(page));
+    } finally {
+      body.removeAttribute("aria-busy");
+    }
+  }
+
+  async function toggleBan(user) {
+    const banning = !user.bannedAt;
+    const yes = await dialog({
+      title: t(banning ? "banTitle" : "unbanTitle", { email: user.email }),
+      text: t(banning ? "banText" : "unbanText"),
+      confirm: t(banning ? "ban" : "unban"),
+      danger: banning,
+    });
+    if (!yes) return;
+    try {
+      await (banning ? api.banUser(user.id) : api.unbanUser(user.id));
+      toast(t(banning ? "bannedDone" : "unbannedDone", { email: user.email }));
+      load();
+    } catch (error) {
+      if (error.status !== 401) toast(errorText(error), "error");
+    }
+  }
+
+  const form = h("form.filters", {
+    role: "search",
+    onsubmit: (event) => {
+      event.preventDefault();
+      state.q = search.value.trim();
+      load(1);
+    },
+  }, h("div.search-field", {}, icon("search", 16), search), h("button.button.primary", { type: "submit" }, t("searchButton")));
+  load();
+  return h("div.panel", {}, form, summary, body);
+}
+
+function auditPanel() {
+  const state = memory.audit;
+  const action = h("select", { name: "action", "aria-label": t("action") },
+    h("option", { value: "" }, t("allActions")),
+    ACTIONS.map((name) => h("option", { value: name, selected: state.action === name }, t(`actionNames.${name}`))));
+  const actor = h("input", { type: "text", name: "actorId", value: state.actorId, placeholder: t("actorPlaceholder"), "aria-label": t("actor"), spellcheck: "false" });
+  const summary = h("p.panel-summary");
+  const body = h("div.panel-body");
+
+  async function load(page = state.page) {
+    state.page = page;
+    loading(body);
+    try {
+      const result = await api.listAuditLogs({ action: state.action || undefined, actorId: state.actorId || undefined, page, pageSize: PAGE_SIZE });
+      summary.textContent = result.total === 1 ? t("oneLog") : t("totalLogs", { n: result.total });
+      const rows = result.auditLogs.map((entry) => h("tr", { dataset: { action: entry.action } },
+        cell(t("time"), h("time", { datetime: entry.createdAt }, dateTime(entry.createdAt))),
+        cell(t("action"), h(`span.action-pill.${entry.action}`, {}, has(`actionNames.${entry.action}`) ? t(`actionNames.${entry.action}`) : entry.action)),
+        cell(t("actor"), entry.actorId
+          ? h("button.link.mono", { type: "button", title: t("actorPlaceholder"), onclick: () => { actor.value = entry.actorId; form.requestSubmit(); } }, entry.actorId)
+          : h("span.muted", {}, "—")),
+        cell(t("message"), h("span.log-message", { title: entry.userAgent || null }, entry.message)),
+        cell(t("ip"), h("span.mono", {}, entry.ip || "—"))));
+      body.replaceChildren(
+        table([t("time"), t("action"), t("actor"), t("message"), t("ip")], rows, t("noLogs")),
+        pager(result.page, result.pageSize, result.total, load) ?? "");
+    } catch (error) {
+      failed(body, error, () => load(page));
+    } finally {
+      body.removeAttribute("aria-busy");
+    }
+  }
+
+  const form = h("form.filters", {
+    onsubmit: (event) => {
+      event.preventDefault();
+      state.action = action.value;
+      state.actorId = actor.value.trim();
+      load(1);
+    },
+  },
+    action, actor,
+    h("button.button.primary", { type: "submit" }, t("filter")),
+    h("button.button.ghost", { type: "button", onclick: () => { action.value = ""; actor.value = ""; form.requestSubmit(); } }, t("reset")));
+  action.addEventListener("change", () => form.requestSubmit());
+  load();
+  return h("div.panel", {}, form, summary, body);
+}
+
+function exportPanel() {
+  const state = memory.export;
+  const formats = ["json", "ndjson"].map((format) => h("label.choice", {},
+    h("input", { type: "radio", name: "format", value: format, checked: state.format === format, onchange: () => (state.format = format) }),
+    h("span", {}, t(format === "json" ? "formatJson" : "formatNdjson"))));
+  const since = h("input", { type: "datetime-local", name: "since", value: state.since, onchange: () => (state.since = since.value) });
+  const until = h("input", { type: "datetime-local", name: "until", value: state.until, onchange: () => (state.until = until.value) });
+  const result = h("p.export-result", { role: "status" });
+  const iso = (input) => (input.value ? new Date(input.value).toISOString() : undefined);
+  const button = h("button.button.primary.download", { type: "submit" }, icon("download", 16), h("span", {}, t("download")));
+  const form = h("form.export-form", {
+    onsubmit: async (event) => {
+      event.preventDefault();
+      button.disabled = true;
+      button.lastChild.textContent = t("downloading");
+      result.textContent = "";
+      result.classList.remove("error");
+      try {
+        const file = await api.downloadExport({ format: state.format, since: iso(since), until: iso(until) });
+        result.textContent = t("downloaded", { file: file.filename, size: bytes(file.blob.size) });
+      } catch (error) {
+        if (error.status !== 401) {
+          result.textContent = errorText(error);
+          result.classList.add("error");
+        }
+      } finally {
+        button.disabled = false;
+        button.lastChild.textContent = t("download");
+      }
+    },
+  },
+    h("fieldset.formats", {}, h("legend", {}, t("format")), formats),
+    h("div.range", {},
+      h("label.field", {}, h("span", {}, t("since")), since),
+      h("label.field", {}, h("span", {}, t("until")), until)),
+    h("div.export-actions", {}, button),
+    result);
+  return h("div.panel.export", {}, h("p.panel-lead", {}, t("exportLead")), form);
+}
+
+export function adminView(app) {
+  let tab = "users";
+  const tabs = h("nav.tabs", { role: "tablist", "aria-label": t("adminTitle") });
+  const content = h("div.tab-content");
+  const el = h("section.admin", {},
+    h("header.admin-head", {},
+      h("div", {}, h("h1", {}, t("adminTitle")), h("p", {}, t("adminLead"))),
+      tabs),
+    h("div.card.admin-card", {}, content));
+
+  function show(name) {
+    tab = TABS.includes(name) ? name : "users";
+    tabs.replaceChildren(...TABS.map((each) => h("a.tab", {
+      href: each === "users" ? "#/admin" : `#/admin/${each}`, role: "tab", dataset: { tab: each },
+      "aria-selected": String(each === tab), class: each === tab ? "current" : null,
+    }, t(each === "audit" ? "auditLog" : each))));
+    content.replaceChildren(tab === "users" ? usersPanel(app) : tab === "audit" ? auditPanel() : exportPanel());
+  }
+
+  return {
+    el,
+    title: () => t("adminTitle"),
+    update({ id }) {
+      if (id !== tab && !(id === undefined && tab === "users" && content.firstChild)) show(id ?? "users");
+    },
+  };
+}

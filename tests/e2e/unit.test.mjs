@@ -1,0 +1,179 @@
+// Checks that need no browser and no server: the vendored libraries are exactly the pinned npm
+// packages, the Markdown renderer neutralises model output, api.js parses event streams and
+// Content-Disposition correctly, the fake upstream speaks OpenAI's streaming format, and
+// `make site-config` writes a usable config.js.
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { pathToFileURL } from "node:url";
+import { XSS_REPLY, replyFor, startFakeOpenAI } from "./fake-openai.mjs";
+import { vendoredFiles } from "./vendor.mjs";
+
+const ROOT = new URL("../..", import.meta.url).pathname;
+const { renderMarkdown } = await import(pathToFileURL(join(ROOT, "frontend-dist/markdown.js")).href);
+const api = await import(pathToFileURL(join(ROOT, "frontend-dist/api.js")).href);
+
+test("frontend-dist/vendor/ holds exactly the pinned npm packages (npm run vendor --prefix tests/e2e)", () => {
+  const files = vendoredFiles();
+  assert.ok(files.length >= 5);
+  for (const { source, target, content } of files) {
+    let actual;
+    try {
+      actual = readFileSync(target);
+    } catch {
+      assert.fail(`${target} is missing: run npm run vendor --prefix tests/e2e`);
+    }
+    assert.ok(actual.equals(content), `${target} differs from ${source}: run npm run vendor --prefix tests/e2e`);
+  }
+});
+
+test("model output cannot inject markup: scripts, event handlers and javascript: links stay text", () => {
+  const html = renderMarkdown(XSS_REPLY);
+  // No tag from the input survives as a tag; only the renderer's own tags appear.
+  const tags = [...html.matchAll(/<([a-z0-9]+)/gi)].map((m) => m[1].toLowerCase());
+  assert.deepEqual([...new Set(tags)].sort(), ["a", "p"]);
+  assert.doesNotMatch(html, /<(script|img|iframe|svg|b)\b/i);
+  // Attributes only appear inside the renderer's <a> tags, and only safe ones.
+  for (const [, attributes] of html.matchAll(/<a ([^>]*)>/g)) {
+    assert.match(attributes, /^href="https:\/\/[^"]+" target="_blank" rel="noopener noreferrer nofollow"$/);
+  }
+  assert.doesNotMatch(html, /href="(javascript|data|vbscript):/i);
+  // The text is kept, escaped.
+  assert.match(html, /&lt;script&gt;window.__xss = &quot;script&quot;&lt;\/script&gt;/);
+  assert.match(html, /\[click me\]\(javascript:/);
+
+  for (const [source, expected] of [
+    ["[x](JaVaScRiPt:alert(1))", /^<p>\[x\]\(JaVaScRiPt:alert\(1\)\)<\/p>/],
+    ["[x](  javascript:alert(1))", /^<p>\[x\]\(/],
+    ["[x](vbscript:msgbox)", /^<p>\[x\]/],
+    ["[x](/relative)", /^<p>\[x\]\(\/relative\)/],
+    ["![t](https://tracker.example/p.png)", /^<p>!<a href="https:\/\/tracker.example\/p.png"/],
+    ["<a href=x>y</a>", /^<p>&lt;a href=x&gt;y&lt;\/a&gt;<\/p>/],
+    ["`<b>code</b>`", /<code>&lt;b&gt;code&lt;\/b&gt;<\/code>/],
+    ["```\n<script>x</script>\n```", /<pre><code>&lt;script&gt;x&lt;\/script&gt;\n<\/code><\/pre>/],
+    ["[ok](https://example.com/a?b=1&c=\"2\")", /href="https:\/\/example.com\/a\?b=1&amp;c=%222%22"/],
+  ]) {
+    assert.match(renderMarkdown(source), expected, source);
+  }
+});
+
+test("Markdown of ordinary replies renders, Chinese emphasis included", () => {
+  const html = renderMarkdown(replyFor([
+    { role: "system", content: "你是一位中医养生顾问：学识扎实、语气温和、态度审慎。" },
+    { role: "user", content: "秋天如何养肺？" },
+  ]));
+  assert.match(html, /<h3>秋季润肺养生<\/h3>/);
+  assert.match(html, /<li><strong>饮食：<\/strong>多食梨/); // CommonMark alone leaves the ** here
+  assert.match(html, /<blockquote>/);
+  assert.match(html, /<code>persona=tcm lang=zh hint=none history=1<\/code>/);
+  assert.match(html, /&lt;script&gt;window.__injected = true&lt;\/script&gt;/);
+  assert.match(renderMarkdown("| a | b |\n|---|---|\n| 1 | 2 |"), /^<div class="table-wrap"><table>/);
+});
+
+function streamOf(chunks) {
+  const encoder = new TextEncoder();
+  return new ReadableStream({
+    start(controller) {
+      for (const chunk of chunks) controller.enqueue(typeof chunk === "string" ? encoder.encode(chunk) : chunk);
+      controller.close();
+    },
+  });
+}
+
+test("readEventStream: events split anywhere, CRLF, comments, multi-line data, split UTF-8", async () => {
+  const text = ": keep-alive\r\n\r\nevent: start\r\ndata: {\"conversationId\":\"c1\"}\r\n\r\n"
+    + "event: delta\ndata: {\"content\":\"乾为天\"}\n\nevent: delta\ndata: line one\ndata: line two\n\n"
+    + "event: done\rdata: {\"messageId\":\"m1\"}\r\r";
+  const bytes = new TextEncoder().encode(text);
+  const expected = [
+    { event: "start", data: '{"conversationId":"c1"}' },
+    { event: "delta", data: '{"content":"乾为天"}' },
+    { event: "delta", data: "line one\nline two" },
+    { event: "done", data: '{"messageId":"m1"}' },
+  ];
+  // Every split point, including inside "\r\n" and inside a three-byte character.
+  for (let cut = 1; cut < bytes.length; cut++) {
+    const events = [];
+    await api.readEventStream(streamOf([bytes.slice(0, cut), bytes.slice(cut)]), (event) => events.push(event));
+    assert.deepEqual(events, expected, `split at byte ${cut}`);
+  }
+  const single = [];
+  await api.readEventStream(streamOf([...bytes].map((b) => new Uint8Array([b]))), (event) => single.push(event));
+  assert.deepEqual(single, expected, "one byte at a time");
+  const unterminated = [];
+  await api.readEventStream(streamOf(["event: delta\ndata: {\"content\":\"x\"}"]), (event) => unterminated.push(event));
+  assert.deepEqual(unterminated, [{ event: "delta", data: '{"content":"x"}' }]);
+});
+
+test("ApiError carries status, code, message, retryAfter, conversationId and the body", () => {
+  const body = { error: { code: "upstream_error", message: "the assistant is unavailable", conversationId: "c9" } };
+  const error = new api.ApiError({ status: 502, body, retryAfter: 3 });
+  assert.ok(error instanceof Error);
+  assert.equal(error.name, "ApiError");
+  assert.equal(error.status, 502);
+  assert.equal(error.code, "upstream_error");
+  assert.equal(error.message, "the assistant is unavailable");
+  assert.equal(error.retryAfter, 3);
+  assert.equal(error.conversationId, "c9");
+  assert.equal(error.body, body);
+  const bare = new api.ApiError({ status: 500, body: null });
+  assert.equal(bare.code, "http_500");
+  assert.equal(bare.message, "API Error: 500");
+});
+
+test("dispositionFilename reads Content-Disposition", () => {
+  assert.equal(api.dispositionFilename('attachment; filename="export-20260101T000000Z.json"'), "export-20260101T000000Z.json");
+  assert.equal(api.dispositionFilename("attachment; filename=export.ndjson"), "export.ndjson");
+  assert.equal(api.dispositionFilename("attachment; filename=\"a.json\"; filename*=UTF-8''%E5%AF%BC%E5%87%BA.json"), "导出.json");
+  assert.equal(api.dispositionFilename(null), null);
+  assert.equal(api.dispositionFilename("inline"), null);
+});
+
+test("the fake upstream streams OpenAI chunks, a usage chunk, then [DONE]; and answers whole", async () => {
+  const upstream = await startFakeOpenAI({ delayMs: 1 });
+  try {
+    const messages = [{ role: "system", content: 'You are "The Oracle", a calm guide to the I Ching.' }, { role: "user", content: "hello" }];
+    const response = await fetch(`${upstream.baseUrl}/chat/completions`, {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ model: "m", stream: true, messages }),
+    });
+    assert.equal(response.headers.get("content-type"), "text/event-stream");
+    const events = (await response.text()).trim().split("\n\n").map((block) => block.replace(/^data: /, ""));
+    assert.equal(events.at(-1), "[DONE]");
+    const chunks = events.slice(0, -1).map((data) => JSON.parse(data));
+    const usage = chunks.at(-1);
+    assert.deepEqual(usage.choices, []);
+    assert.deepEqual(usage.usage, { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 });
+    const text = chunks.map((c) => c.choices[0]?.delta?.content ?? "").join("");
+    assert.ok(chunks.length > 20, "many small pieces");
+    assert.equal(chunks[0].object, "chat.completion.chunk");
+    assert.match(text, /persona=oracle lang=en hint=none history=1/);
+    const whole = await (await fetch(`${upstream.baseUrl}/chat/completions`, {
+      method: "POST", body: JSON.stringify({ messages: [...messages.slice(0, 1), { role: "user", content: "[fail]" }] }),
+    })).json();
+    assert.equal(whole.error.code, "test_failure");
+    assert.equal(upstream.requests.length, 2);
+  } finally {
+    await upstream.close();
+  }
+});
+
+test("make site-config writes config.js from API_BASE_URL, and rejects quotes", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "site-config-"));
+  try {
+    mkdirSync(join(dir, "frontend-dist"));
+    execFileSync("make", ["--no-print-directory", "-s", "-C", dir, "-f", join(ROOT, "Makefile"), "site-config", "API_BASE_URL=https://api.example.com/"]);
+    const { config } = await import(pathToFileURL(join(dir, "frontend-dist/config.js")).href);
+    assert.equal(config.apiBaseUrl, "https://api.example.com/");
+    const bad = spawnSync("make", ["--no-print-directory", "-s", "-C", dir, "-f", join(ROOT, "Makefile"), "site-config", 'API_BASE_URL=x";alert(1);"']);
+    assert.notEqual(bad.status, 0);
+    // The committed file is the same-origin default.
+    const committed = await import(pathToFileURL(join(ROOT, "frontend-dist/config.js")).href);
+    assert.equal(committed.config.apiBaseUrl, "");
+    assert.equal(api.API_BASE_URL, "");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
