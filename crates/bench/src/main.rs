@@ -68,8 +68,11 @@ async fn main() -> anyhow::Result<()> {
     writeln!(report, "Median of {COLD_START_RUNS} runs; `hello` is a bare hyper server (the floor).\n")?;
     writeln!(report, "| binary | request | median | p90 | × hello |\n|---|---|---|---|---|")?;
     let hello = cold_start(&bin, "hello", "/", None, &fixture).await?;
+    let mut worst_cold_ratio: f64 = 0.0;
     for (name, path, token) in fixture.first_requests() {
         let times = cold_start(&bin, name, path, token, &fixture).await?;
+        worst_cold_ratio =
+            worst_cold_ratio.max(percentile(&times, 50).as_secs_f64() / percentile(&hello, 50).as_secs_f64());
         writeln!(
             report,
             "| {name} | `GET {path}`{} | {} | {} | {:.2} |",
@@ -85,9 +88,10 @@ async fn main() -> anyhow::Result<()> {
     writeln!(report, "## Size and memory\n")?;
     writeln!(
         report,
-        "Zip: the binary as `bootstrap` in a deflate zip (what FC uploads). RSS from `/proc/<pid>/status`.\n"
+        "Zip: `dist/<function>.zip` from `make package` (what FC uploads) when present, else the binary as\n`bootstrap` in a deflate zip. RSS from `/proc/<pid>/status`.\n"
     )?;
     writeln!(report, "| function | binary | zip | RSS idle | RSS after 10k requests |\n|---|---|---|---|---|")?;
+    let (mut worst_zip, mut worst_rss) = (0u64, 0u64);
     for (name, path, token) in fixture.first_requests() {
         let binary = std::fs::metadata(bin.join(name))?.len();
         let packaged = root.join(format!("dist/{name}.zip"));
@@ -98,6 +102,8 @@ async fn main() -> anyhow::Result<()> {
         let idle = server.rss_kib()?;
         load(&client, &server.url(path), token, 16, Load::Requests(10_000)).await?;
         let loaded = server.rss_kib()?;
+        worst_zip = worst_zip.max(zip);
+        worst_rss = worst_rss.max(idle.max(loaded));
         writeln!(report, "| {name} | {} | {} | {} | {} |", mib(binary), mib(zip), kib(idle), kib(loaded))?;
     }
     writeln!(report)?;
@@ -158,6 +164,7 @@ async fn main() -> anyhow::Result<()> {
     let direct_body = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
     let chat_body = json!({"type": "oracle", "locale": "en", "messages": [{"role": "user", "content": "hi"}]});
     let completions = format!("{}/chat/completions", upstream.base_url);
+    let mut worst_overhead = Duration::ZERO;
     for (label, stream) in [("reply (JSON), p50", false), ("first streamed byte (SSE), p50", true)] {
         let mut direct_body = direct_body.clone();
         let mut chat_body = chat_body.clone();
@@ -169,10 +176,29 @@ async fn main() -> anyhow::Result<()> {
         let through =
             timed(&client, &server.url("/api/chat"), Some(&fixture.user_token), &chat_body, stream, 500).await?;
         let (direct, through) = (percentile(&direct, 50), percentile(&through, 50));
+        worst_overhead = worst_overhead.max(through.saturating_sub(direct));
         writeln!(report, "| {label} | {} | {} | {} |", ms(direct), ms(through), ms(through.saturating_sub(direct)))?;
     }
     writeln!(report)?;
     drop(server);
+
+    writeln!(report, "## Against the targets\n")?;
+    writeln!(report, "| target | this run | met |\n|---|---|---|")?;
+    let verdict = |met: bool| if met { "yes" } else { "no" };
+    writeln!(
+        report,
+        "| cold start ≤ 2× the bare binary | {worst_cold_ratio:.2}× (worst function) | {} |",
+        verdict(worst_cold_ratio <= 2.0)
+    )?;
+    writeln!(report, "| RSS ≤ 20 MB | {} (worst) | {} |", kib(worst_rss), verdict(worst_rss * 1024 <= 20_000_000))?;
+    writeln!(report, "| zip ≤ 5 MB | {} (largest) | {} |", mib(worst_zip), verdict(worst_zip <= 5_000_000))?;
+    writeln!(
+        report,
+        "| chat overhead ≤ 1 ms p50 | {} (worse of JSON and SSE) | {} |",
+        ms(worst_overhead),
+        verdict(worst_overhead <= Duration::from_millis(1))
+    )?;
+    writeln!(report)?;
 
     print!("{report}");
     std::fs::write(root.join("BENCHMARKS.md"), &report).context("write BENCHMARKS.md")?;
