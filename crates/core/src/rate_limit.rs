@@ -7,9 +7,10 @@
 
 use std::time::Duration;
 
-use chrono::TimeDelta;
+use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    Select,
 };
 
 use crate::{
@@ -78,13 +79,7 @@ pub async fn check(
 ) -> AppResult<()> {
     let Some(limit) = limit else { return Ok(()) };
     let now = clock.now();
-    let window_start = now - to_delta(limit.window);
-    let in_window = || {
-        RateLimitHit::find()
-            .filter(rate_limit_hit::Column::Bucket.eq(bucket.as_str()))
-            .filter(rate_limit_hit::Column::Key.eq(key))
-            .filter(rate_limit_hit::Column::CreatedAt.gt(window_start))
-    };
+    let in_window = || hits_in_window(bucket, key, now, limit.window);
     let count = in_window().count(db).await?;
     if count < u64::from(limit.max) {
         return Ok(());
@@ -160,13 +155,7 @@ pub async fn acquire(
     message: &str,
 ) -> AppResult<i64> {
     let id = insert_hit(db, clock, bucket, key, limit.window).await?;
-    let window_start = clock.now() - to_delta(limit.window);
-    let held = RateLimitHit::find()
-        .filter(rate_limit_hit::Column::Bucket.eq(bucket.as_str()))
-        .filter(rate_limit_hit::Column::Key.eq(key))
-        .filter(rate_limit_hit::Column::CreatedAt.gt(window_start))
-        .count(db)
-        .await?;
+    let held = hits_in_window(bucket, key, clock.now(), limit.window).count(db).await?;
     if held > u64::from(limit.max) {
         release(db, id).await?;
         return Err(AppError::RateLimited {
@@ -192,6 +181,14 @@ pub async fn clear(db: &impl ConnectionTrait, bucket: Bucket, key: &str) -> AppR
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// The hits of `key` in `bucket` younger than `window` at `now`: what a limit counts.
+fn hits_in_window(bucket: Bucket, key: &str, now: DateTime<Utc>, window: Duration) -> Select<RateLimitHit> {
+    RateLimitHit::find()
+        .filter(rate_limit_hit::Column::Bucket.eq(bucket.as_str()))
+        .filter(rate_limit_hit::Column::Key.eq(key))
+        .filter(rate_limit_hit::Column::CreatedAt.gt(now - to_delta(window)))
 }
 
 fn to_delta(duration: Duration) -> TimeDelta {

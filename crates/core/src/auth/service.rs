@@ -128,15 +128,15 @@ pub async fn login(state: &AppState, credentials: Credentials, client: &ClientMe
     )
     .await?;
 
+    let known_account = user.as_ref().map(|user| user.id.clone());
     let Some(mut user) = user.filter(|_| matches) else {
         rate_limit::record(&state.db, &state.clock, Bucket::LoginIp, &ip_key, limits.login_limit_per_ip).await?;
         rate_limit::record(&state.db, &state.clock, Bucket::LoginAccount, &email, limits.login_limit_per_account)
             .await?;
-        let actor = User::find().filter(user::Column::Email.eq(&email)).one(&state.db).await?.map(|user| user.id);
         audit::record(
             &state.db,
             &state.clock,
-            actor.as_deref(),
+            known_account.as_deref(),
             Action::LoginFailed,
             format!("failed login for {email}"),
             client,
