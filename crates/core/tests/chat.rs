@@ -150,6 +150,38 @@ both_databases! {
         assert_eq!(upstream.received()[0].messages().len(), 4);
     }
 
+    async fn the_model_sees_only_the_latest_history_window(backend: Backend) {
+        let upstream = Upstream::start(Behaviour::reply("A")).await;
+        let app = TestApp::with_env(backend, |env| {
+            upstream.configure(env);
+            env.insert("CHAT_HISTORY_WINDOW".into(), "3".into());
+        })
+        .await;
+        let token = app.register("seeker@example.com").await;
+        let sent_turns = |n: usize| -> Vec<String> {
+            // The first message sent is the system prompt.
+            upstream.received()[n].messages()[1..].iter().map(|(role, content)| format!("{role}:{content}")).collect()
+        };
+
+        // A new conversation: all five messages are stored, the model sees the last three.
+        let request = json!({"type": "oracle", "messages": [
+            {"role": "user", "content": "u1"}, {"role": "assistant", "content": "a1"},
+            {"role": "user", "content": "u2"}, {"role": "assistant", "content": "a2"},
+            {"role": "user", "content": "u3"}
+        ]});
+        let body = app.post("/api/chat").token(&token).json(&request).send().await.json();
+        let conversation_id = body["conversationId"].as_str().unwrap().to_string();
+        assert_eq!(sent_turns(0), ["user:u2", "assistant:a2", "user:u3"]);
+        assert_eq!(messages_of(&app, &conversation_id).await.len(), 6);
+
+        // The next turn reads the stored conversation: the reply "A" and the new message are in it.
+        let mut next = turn("oracle", "u4");
+        next["conversationId"] = json!(conversation_id);
+        assert_eq!(app.post("/api/chat").token(&token).json(&next).send().await.status, StatusCode::OK);
+        assert_eq!(sent_turns(1), ["user:u3", "assistant:A", "user:u4"]);
+        assert_eq!(messages_of(&app, &conversation_id).await.len(), 8);
+    }
+
     async fn other_users_conversations_are_404(backend: Backend) {
         let upstream = Upstream::start(Behaviour::reply("ok")).await;
         let app = app_with(backend, &upstream).await;

@@ -166,7 +166,10 @@ pub async fn prepare(state: &AppState, user: &user::Model, turn: Turn) -> AppRes
 
     let txn = state.db.begin().await?;
     let now = state.clock.now();
-    let conversation = match &turn.conversation_id {
+    // `history` is the conversation as the model will see it, oldest first: read from the
+    // database for a stored conversation (in the transaction the new message joins), and for a
+    // new one exactly what this turn stores, so it needs no read.
+    let (conversation, mut history) = match &turn.conversation_id {
         Some(id) => {
             let conversation = Conversation::find_by_id(id.clone())
                 .filter(conversation::Column::UserId.eq(&user.id))
@@ -179,9 +182,18 @@ pub async fn prepare(state: &AppState, user: &user::Model, turn: Turn) -> AppRes
                     "this conversation is with the other assistant; start a new conversation to switch",
                 ));
             }
+            let mut recent = Message::find()
+                .filter(message::Column::ConversationId.eq(&conversation.id))
+                .order_by_desc(message::Column::CreatedAt)
+                .order_by_desc(message::Column::Id)
+                .limit(state.config.chat_history_window)
+                .all(&txn)
+                .await?;
+            recent.reverse();
             let mut active: conversation::ActiveModel = conversation.into();
             active.updated_at = Set(now);
-            active.update(&txn).await?
+            let conversation = active.update(&txn).await?;
+            (conversation, recent.into_iter().map(|message| (message.role, message.content)).collect::<Vec<_>>())
         }
         None => {
             let title_source = turn
@@ -205,56 +217,47 @@ pub async fn prepare(state: &AppState, user: &user::Model, turn: Turn) -> AppRes
             for (role, content) in &turn.earlier {
                 insert_message(&txn, state, &conversation.id, *role, content, None).await?;
             }
-            conversation
+            (conversation, turn.earlier)
         }
     };
     // A retry after a failed turn sends the same message again: it is already saved.
-    let already_saved = match &turn.conversation_id {
-        None => false,
-        Some(_) => Message::find()
-            .filter(message::Column::ConversationId.eq(&conversation.id))
-            .order_by_desc(message::Column::CreatedAt)
-            .order_by_desc(message::Column::Id)
-            .one(&txn)
-            .await?
-            .is_some_and(|last| last.role == MessageRole::User && last.content == turn.message),
-    };
+    let already_saved = turn.conversation_id.is_some()
+        && history.last().is_some_and(|(role, content)| *role == MessageRole::User && *content == turn.message);
     if !already_saved {
         insert_message(&txn, state, &conversation.id, MessageRole::User, &turn.message, None).await?;
+        history.push((MessageRole::User, turn.message));
     }
     rate_limit::record(&txn, &state.clock, Bucket::ChatMessages, &user.id, quota).await?;
     txn.commit().await?;
 
-    let mut history = Message::find()
-        .filter(message::Column::ConversationId.eq(&conversation.id))
-        .order_by_desc(message::Column::CreatedAt)
-        .order_by_desc(message::Column::Id)
-        .limit(state.config.chat_history_window)
-        .all(&state.db)
-        .await?;
-    history.reverse();
-    let prompt = Prompt {
-        system: system_prompt(turn.kind, turn.language, turn.system_hint.as_deref()),
-        turns: history.into_iter().map(|message| (message.role, message.content)).collect(),
-    };
+    // The model sees the latest `CHAT_HISTORY_WINDOW` messages.
+    let window = usize::try_from(state.config.chat_history_window).unwrap_or(usize::MAX);
+    let excess = history.len().saturating_sub(window);
+    history.drain(..excess);
+    let prompt =
+        Prompt { system: system_prompt(turn.kind, turn.language, turn.system_hint.as_deref()), turns: history };
     Ok(PreparedTurn { conversation, prompt })
 }
 
 /// Saves the assistant's reply and bumps the conversation to the top of the list.
+///
+/// The reply is what matters: once it is saved the turn has succeeded, so the bump runs after
+/// it on its own (no transaction around the two) and a failed bump is only logged.
 pub async fn save_reply(
     state: &AppState,
     conversation_id: &str,
     text: &str,
     usage: Option<Usage>,
 ) -> AppResult<message::Model> {
-    let txn = state.db.begin().await?;
-    let message = insert_message(&txn, state, conversation_id, MessageRole::Assistant, text, usage).await?;
-    Conversation::update_many()
+    let message = insert_message(&state.db, state, conversation_id, MessageRole::Assistant, text, usage).await?;
+    let bumped = Conversation::update_many()
         .col_expr(conversation::Column::UpdatedAt, sea_orm::sea_query::Expr::value(message.created_at))
         .filter(conversation::Column::Id.eq(conversation_id))
-        .exec(&txn)
-        .await?;
-    txn.commit().await?;
+        .exec(&state.db)
+        .await;
+    if let Err(err) = bumped {
+        tracing::warn!(error = %err, %conversation_id, "reply saved, but the conversation's updatedAt was not bumped");
+    }
     Ok(message)
 }
 
