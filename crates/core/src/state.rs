@@ -1,9 +1,12 @@
 //! The application state every handler receives: configuration, database pool, clock and the
 //! session-token keys. It is cheap to clone (everything inside is shared).
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DbErr,
+    sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
+};
 
 use crate::{auth::token::TokenKeys, chat::llm::Llm, clock::Clock, config::Config};
 
@@ -32,12 +35,21 @@ impl AppState {
     }
 }
 
+/// A pooled connection idle this long is pinged before use; a busier one is trusted. (Pinging
+/// on every checkout, the default, costs a round trip per statement outside a transaction.)
+/// After Function Compute thaws a frozen instance its connections have been idle at least this
+/// long, so a connection RDS or the network dropped meanwhile is caught and replaced.
+const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(5);
+
 /// Opens the pool described by the configuration.
 ///
 /// SQLite gets a single connection: it allows one writer at a time, and two transactions that
 /// read and then write would fail at once with "database is locked" (waiting cannot resolve a
 /// lock upgrade). Serializing through one connection is the reliable setup for the embedded,
-/// local-use database; MySQL uses the configured pool.
+/// local-use database; MySQL uses the configured pool. SQLite also runs in WAL mode with
+/// `synchronous=NORMAL`, its recommended setup for an application database: a commit appends to
+/// the log instead of writing and deleting a rollback journal, and a crash of the app never
+/// loses a committed transaction (only a power cut may lose the last few).
 pub async fn connect(config: &Config, lazy: bool) -> Result<DatabaseConnection, DbErr> {
     let sqlite = config.database_url.starts_with("sqlite:");
     let mut options = ConnectOptions::new(config.database_url.clone());
@@ -46,7 +58,11 @@ pub async fn connect(config: &Config, lazy: bool) -> Result<DatabaseConnection, 
         .min_connections(0)
         .connect_timeout(config.db_connect_timeout)
         .acquire_timeout(config.db_connect_timeout)
+        .test_before_acquire_if_idle_for(PING_WHEN_IDLE_FOR)
         .connect_lazy(lazy)
-        .sqlx_logging(false);
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|sqlite| {
+            sqlite.journal_mode(SqliteJournalMode::Wal).synchronous(SqliteSynchronous::Normal)
+        });
     Database::connect(options).await
 }
