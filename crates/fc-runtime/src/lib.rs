@@ -117,7 +117,7 @@ impl Runtime {
             let _ = signalled.send(());
         };
         let service = self.into_router().into_make_service_with_connect_info::<SocketAddr>();
-        let server = axum::serve(listener, service).with_graceful_shutdown(shutdown).into_future();
+        let server = axum::serve(without_nagle(listener), service).with_graceful_shutdown(shutdown).into_future();
         let deadline = async move {
             match on_signal.await {
                 Ok(()) => tokio::time::sleep(grace).await,
@@ -133,6 +133,18 @@ impl Runtime {
             }
         }
     }
+}
+
+/// Sets `TCP_NODELAY` on every accepted connection (axum leaves Nagle's algorithm on). With it
+/// on, a small write waits for the peer to acknowledge the previous one: each streamed chat
+/// piece after the first could sit for up to the peer's delayed-ACK time (40 ms on Linux).
+pub fn without_nagle(listener: TcpListener) -> axum::serve::TapIo<TcpListener, fn(&mut tokio::net::TcpStream)> {
+    use axum::serve::ListenerExt;
+    listener.tap_io(|tcp| {
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %err, "could not set TCP_NODELAY");
+        }
+    })
 }
 
 /// `FC_CUSTOM_LISTEN_PORT`, else `FC_SERVER_PORT` (the `s local` emulator), else 9000.

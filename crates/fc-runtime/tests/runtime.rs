@@ -1072,3 +1072,20 @@ async fn a_raw_event_invocation_against_the_process() {
     assert_eq!((routed.status_code, routed.body.as_str(), routed.is_base64_encoded), (200, "héllo, 世界", false));
     child.wait_for_line("FC Invoke End RequestId: evt-raw");
 }
+
+#[tokio::test]
+async fn accepted_connections_have_nagles_algorithm_off() {
+    use axum::serve::Listener;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let mut listener = fc_runtime::without_nagle(listener);
+    let _client = tokio::net::TcpStream::connect(address).await.unwrap();
+    let (accepted, _) = listener.accept().await;
+    assert!(accepted.nodelay().unwrap(), "streamed pieces must not wait for the peer's ACK");
+
+    // The plain listener, for contrast: the kernel's default is Nagle on.
+    let mut plain = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let _client = tokio::net::TcpStream::connect(plain.local_addr().unwrap()).await.unwrap();
+    let (accepted, _) = Listener::accept(&mut plain).await;
+    assert!(!accepted.nodelay().unwrap());
+}

@@ -58,7 +58,7 @@ async fn main() -> anyhow::Result<()> {
     let listener =
         tokio::net::TcpListener::bind(address).await.with_context(|| format!("cannot listen on {address}"))?;
     tracing::info!("serving the API and {static_dir}/ on http://{address}");
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+    axum::serve(fc_runtime::without_nagle(listener), app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(fc_runtime::shutdown_signal())
         .await?;
     Ok(())
