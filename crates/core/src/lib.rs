@@ -38,7 +38,23 @@ pub fn all_routes() -> OpenApiRouter<AppState> {
 /// What every function binary's `main` does: read the configuration, open the (lazy) database
 /// pool, wrap `routes` with the shared middleware and serve them as an FC custom runtime (or on
 /// AWS Lambda when `AWS_LAMBDA_RUNTIME_API` is set).
-pub async fn serve_function(routes: OpenApiRouter<AppState>) -> ExitCode {
+///
+/// The server runs on a single-threaded tokio runtime. An instance gets a fraction of a vCPU
+/// (`s.yaml`), and its work is waiting on the database and the model: worker threads would add
+/// a thread hand-off to every wake-up and more threads to start, and buy nothing. bcrypt still
+/// runs on the blocking pool's threads, off the serving thread.
+pub fn serve_function(routes: OpenApiRouter<AppState>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(serve(routes))
+}
+
+async fn serve(routes: OpenApiRouter<AppState>) -> ExitCode {
     telemetry::init();
     let config = match Config::from_env() {
         Ok(config) => config,
@@ -54,6 +70,15 @@ pub async fn serve_function(routes: OpenApiRouter<AppState>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Start opening the first database connection now, while the listener comes up and the
+    // first request travels: that request then finds it open. A database that is down only
+    // logs here; requests answer 503 until it is back.
+    let db = state.db.clone();
+    tokio::spawn(async move {
+        if let Err(err) = db.ping().await {
+            tracing::warn!(error = %err, "database not reachable at start");
+        }
+    });
     let warm = state.clone();
     let app = http::app(state, routes);
     // FC's `/initialize` hook: open a database connection and build the model client before

@@ -1,6 +1,5 @@
 //! The `admin-export` function: `/api/admin/*` (export, users, bans, audit log).
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
-    app_core::serve_function(app_core::admin::router()).await
+fn main() -> std::process::ExitCode {
+    app_core::serve_function(app_core::admin::router())
 }

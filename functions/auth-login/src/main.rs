@@ -1,6 +1,5 @@
 //! The `auth-login` function: `/api/auth/login`, `/api/auth/session`, `/api/auth/logout`.
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
-    app_core::serve_function(app_core::auth::login_router()).await
+fn main() -> std::process::ExitCode {
+    app_core::serve_function(app_core::auth::login_router())
 }

@@ -1,6 +1,5 @@
 //! The `auth-register` function: `/api/auth/register`.
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
-    app_core::serve_function(app_core::auth::register_router()).await
+fn main() -> std::process::ExitCode {
+    app_core::serve_function(app_core::auth::register_router())
 }
