@@ -19,20 +19,15 @@ pub mod telemetry;
 
 use std::process::ExitCode;
 
-use utoipa_axum::router::OpenApiRouter;
-
 pub use config::Config;
 pub use error::{AppError, AppResult};
+pub use http::ApiRoutes;
 pub use state::AppState;
 
 /// Every function's routes, merged the way the custom domain's route table merges them: what
 /// the local stack serves and the OpenAPI document describes.
-pub fn all_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .merge(auth::login_router())
-        .merge(auth::register_router())
-        .merge(chat::router())
-        .merge(admin::router())
+pub fn all_routes() -> ApiRoutes {
+    auth::login_router().merge(auth::register_router()).merge(chat::router()).merge(admin::router())
 }
 
 /// What every function binary's `main` does: read the configuration, open the (lazy) database
@@ -43,7 +38,7 @@ pub fn all_routes() -> OpenApiRouter<AppState> {
 /// (`s.yaml`), and its work is waiting on the database and the model: worker threads would add
 /// a thread hand-off to every wake-up and more threads to start, and buy nothing. bcrypt still
 /// runs on the blocking pool's threads, off the serving thread.
-pub fn serve_function(routes: OpenApiRouter<AppState>) -> ExitCode {
+pub fn serve_function(routes: ApiRoutes) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -54,7 +49,7 @@ pub fn serve_function(routes: OpenApiRouter<AppState>) -> ExitCode {
     runtime.block_on(serve(routes))
 }
 
-async fn serve(routes: OpenApiRouter<AppState>) -> ExitCode {
+async fn serve(routes: ApiRoutes) -> ExitCode {
     telemetry::init();
     let config = match Config::from_env() {
         Ok(config) => config,
@@ -79,8 +74,11 @@ async fn serve(routes: OpenApiRouter<AppState>) -> ExitCode {
             tracing::warn!(error = %err, "database not reachable at start");
         }
     });
+    // Let the task start the connection (a driver thread for SQLite, a socket for MySQL) before
+    // building the app and binding the port.
+    tokio::task::yield_now().await;
     let warm = state.clone();
-    let app = http::app(state, routes);
+    let app = http::app(state, routes.router());
     // FC's `/initialize` hook: open a database connection and build the model client before
     // the first request needs them.
     let runtime = fc_runtime::Runtime::new(app).on_initialize(move || {

@@ -62,8 +62,7 @@ impl Modify for BearerAuth {
 /// The whole description, as served at `/api/openapi.json` and committed as `openapi.json`.
 pub fn document() -> utoipa::openapi::OpenApi {
     let (_, mut document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(crate::all_routes())
-        .merge(http::health_router())
+        .merge(crate::all_routes().merge(http::health_routes()).documented())
         .split_for_parts();
     add_common_errors(&mut document);
     document

@@ -223,7 +223,7 @@ both_databases! {
         env.insert("ADMIN_EMAILS".into(), format!("{ADMIN_EMAIL},later-admin@example.com"));
         env.insert("DATABASE_URL".into(), "sqlite::memory:".into());
         let config = test_support::config_from(&env);
-        let redeployed = http::app(AppState::with_parts(config, app.db.clone(), app.clock.clone()), test_support::all_routes());
+        let redeployed = http::app(AppState::with_parts(config, app.db.clone(), app.clock.clone()), test_support::all_routes().router());
         let request = axum::http::Request::post("/api/auth/login")
             .header("content-type", "application/json")
             .body(axum::body::Body::from(json!({"email": "later-admin@example.com", "password": PASSWORD}).to_string()))

@@ -343,7 +343,7 @@ async fn an_unreachable_database_is_503_not_500() {
     let mut env: HashMap<String, String> = test_support::test_env("mysql://root@127.0.0.1:1/unreachable");
     env.insert("DB_CONNECT_TIMEOUT".into(), "1s".into());
     let state = AppState::new(test_support::config_from(&env)).await.expect("a lazy pool starts without the database");
-    let router = http::app(state, app_core::all_routes());
+    let router = http::app(state, app_core::all_routes().router());
 
     let health = send(&router, Request::get("/api/health").body(Body::empty()).unwrap()).await;
     assert_eq!(health.status, StatusCode::OK);

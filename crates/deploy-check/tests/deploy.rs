@@ -16,8 +16,8 @@ fn s_yaml() -> String {
 
 /// The paths each function's binary serves (`/api/health` aside: every function serves it).
 fn served() -> BTreeMap<&'static str, Vec<String>> {
-    let paths = |router: utoipa_axum::router::OpenApiRouter<app_core::AppState>| {
-        router.split_for_parts().1.paths.paths.keys().cloned().collect::<Vec<_>>()
+    let paths = |routes: app_core::ApiRoutes| {
+        routes.documented().split_for_parts().1.paths.paths.keys().cloned().collect::<Vec<_>>()
     };
     BTreeMap::from([
         ("chat", paths(chat::router())),

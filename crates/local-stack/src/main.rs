@@ -33,7 +33,7 @@ async fn main() -> anyhow::Result<()> {
     // Every function's routes, merged like the custom domain's route table merges them, plus
     // the API's description.
     let description = openapi::document_json();
-    let routes = all_routes().route(
+    let routes = all_routes().router().route(
         "/api/openapi.json",
         get(move || async move { ([(header::CONTENT_TYPE, "application/json")], description) }),
     );

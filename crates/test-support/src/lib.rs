@@ -194,7 +194,7 @@ impl TestApp {
         let db = app_core::state::connect(&config, false).await.expect("connect");
         let clock = Clock::manual(chrono::Utc::now());
         let state = AppState::with_parts(config, db.clone(), clock.clone());
-        let router = http::app(state.clone(), all_routes());
+        let router = http::app(state.clone(), all_routes().router());
         Self { state, router, clock, db, backend, _database: database }
     }
 

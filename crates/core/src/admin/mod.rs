@@ -8,7 +8,6 @@ use axum::{Json, extract::State, response::Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use export::{
     ConversationRecord, ExportData, ExportDocument, ExportFormat, ExportLine, ExportQuery, MessageRecord,
@@ -19,18 +18,13 @@ use crate::{
     auth::AdminUser,
     entities::{Role, audit_log, user},
     error::{AppResult, ErrorBody},
-    http::{AppPath, AppQuery, ClientMeta},
+    http::{ApiRoutes, AppPath, AppQuery, ClientMeta, routes::api_routes},
     state::AppState,
 };
 
 /// Routes of the `admin-export` function.
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(export))
-        .routes(routes!(list_users))
-        .routes(routes!(ban))
-        .routes(routes!(unban))
-        .routes(routes!(list_audit_logs))
+pub fn router() -> ApiRoutes {
+    api_routes![export, list_users, ban, unban, list_audit_logs]
 }
 
 /// An account as administrators see it (never the password hash).

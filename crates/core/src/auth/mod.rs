@@ -14,7 +14,6 @@ use axum::{Json, extract::State, http::StatusCode};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use extract::{AdminUser, AuthUser};
 pub use service::{Credentials, end_all_sessions, normalize_email};
@@ -23,18 +22,18 @@ use crate::{
     entities::{Role, user},
     error::AppResult,
     error::ErrorBody,
-    http::{AppJson, AppQuery, ClientMeta},
+    http::{ApiRoutes, AppJson, AppQuery, ClientMeta, routes::api_routes},
     state::AppState,
 };
 
 /// Routes of the `auth-login` function.
-pub fn login_router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(login)).routes(routes!(session)).routes(routes!(logout))
+pub fn login_router() -> ApiRoutes {
+    api_routes![login, session, logout]
 }
 
 /// Routes of the `auth-register` function.
-pub fn register_router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(register))
+pub fn register_router() -> ApiRoutes {
+    api_routes![register]
 }
 
 /// The public view of an account.

@@ -15,9 +15,14 @@ use crate::{
     auth::AuthUser,
     entities::{Conversation, ConversationKind, Message, MessageRole, conversation, message},
     error::{AppError, AppResult, ErrorBody},
-    http::{AppJson, AppPath, AppQuery},
+    http::{ApiRoutes, AppJson, AppPath, AppQuery, routes::api_routes},
     state::AppState,
 };
+
+/// The history routes, part of the `chat` function.
+pub fn routes() -> ApiRoutes {
+    api_routes![list, get, rename, delete]
+}
 
 const DEFAULT_PAGE: u64 = 20;
 const MAX_PAGE: u64 = 100;

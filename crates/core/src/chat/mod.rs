@@ -20,7 +20,6 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use history::{ConversationView, MessageView};
 pub use service::{MAX_MESSAGE_CHARS, MAX_MESSAGES, TITLE_CHARS};
@@ -29,17 +28,13 @@ use crate::{
     auth::AuthUser,
     entities::ConversationKind,
     error::{AppResult, ErrorBody},
-    http::AppJson,
+    http::{ApiRoutes, AppJson, routes::api_routes},
     state::AppState,
 };
 
 /// Routes of the `chat` function.
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(chat)).routes(routes!(history::list)).routes(routes!(
-        history::get,
-        history::rename,
-        history::delete
-    ))
+pub fn router() -> ApiRoutes {
+    api_routes![chat].merge(history::routes())
 }
 
 /// `POST /api/chat` body.

@@ -1,11 +1,12 @@
 //! The HTTP layer shared by every function: the middleware stack, the JSON extractors that turn
 //! client mistakes into our error JSON, client metadata, and `/api/health`.
 //!
-//! Each area module (`auth`, `admin`, `chat`) exposes its own `Router<AppState>`; [`app`] wraps
-//! whichever routers a binary serves with the same stack, so a route behaves identically in a
+//! Each area module (`auth`, `admin`, `chat`) declares its routes ([`ApiRoutes`]); [`app`] wraps
+//! whichever routes a binary serves with the same stack, so a route behaves identically in a
 //! single function, in the local stack and in tests.
 
 mod extract;
+pub mod routes;
 
 use std::time::Duration;
 
@@ -27,9 +28,9 @@ use tower_http::{
     trace::TraceLayer,
 };
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use extract::{AppJson, AppPath, AppQuery, ClientMeta};
+pub use routes::ApiRoutes;
 
 use crate::{error::AppError, state::AppState};
 
@@ -41,10 +42,10 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const FC_REQUEST_ID: HeaderName = HeaderName::from_static("x-fc-request-id");
 
 /// Wraps `routes` (plus `/api/health`) with the middleware every function shares.
-pub fn app(state: AppState, routes: OpenApiRouter<AppState>) -> Router {
+pub fn app(state: AppState, routes: Router<AppState>) -> Router {
     let cors = cors_layer(&state.config.allowed_origins);
-    let (routes, _openapi) = routes.merge(health_router()).split_for_parts();
     routes
+        .merge(health_routes().router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -114,8 +115,8 @@ fn cors_layer(allowed_origins: &[String]) -> CorsLayer {
 }
 
 /// `GET /api/health`, served by every function.
-pub fn health_router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(health))
+pub fn health_routes() -> ApiRoutes {
+    routes::api_routes![health]
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
