@@ -2,10 +2,10 @@
 //! `#[utoipa::path]` annotations (method and path come from there, so a route cannot exist
 //! without its description). The declaration yields them in two forms:
 //!
-//! - [`ApiRoutes::router`], a plain axum `Router`: what a function binary serves. Building it
-//!   reads only each handler's method and path.
+//! - [`ApiRoutes::router`], a plain axum `Router`: what the functions, the local stack and the
+//!   tests serve. Building it reads only each handler's method and path.
 //! - [`ApiRoutes::documented`], a utoipa-axum `OpenApiRouter`: the same routes with their
-//!   operations and schemas, for the OpenAPI document, the local stack and the route-table
+//!   operations and schemas, for the OpenAPI document (`openapi.json`) and the route-table
 //!   checks of `s.yaml`.
 //!
 //! Keeping the second out of the functions matters at a cold start: building every operation
@@ -35,6 +35,7 @@ impl ApiRoutes {
         Self { areas: vec![Area { router, documented }] }
     }
 
+    /// These routes and `other`'s, as one set.
     pub fn merge(mut self, other: ApiRoutes) -> Self {
         self.areas.extend(other.areas);
         self
@@ -61,7 +62,8 @@ where
 }
 
 /// `api_routes![login, session, logout]`: the [`ApiRoutes`] of handlers annotated with
-/// `#[utoipa::path]` and in scope by those names.
+/// `#[utoipa::path]`, named as the module that defines them names them (the macro also uses the
+/// `__path_<handler>` type the annotation generates beside each handler).
 macro_rules! api_routes {
     ($($handler:ident),+ $(,)?) => {
         $crate::http::ApiRoutes::new(
