@@ -37,6 +37,8 @@ type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Ful
 const FUNCTIONS: [&str; 4] = ["auth-login", "auth-register", "chat", "admin-export"];
 const COLD_START_RUNS: usize = 40;
 const PASSWORD: &str = "benchmark password";
+/// Where BENCHMARKS.md's hand-written part begins; a run rewrites everything before it.
+const NOTES_HEADING: &str = "## Notes (written by hand";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -230,7 +232,13 @@ async fn main() -> anyhow::Result<()> {
         eprintln!("BENCH_ONLY is set: BENCHMARKS.md left as it was");
         return Ok(());
     }
-    std::fs::write(root.join("BENCHMARKS.md"), &report).context("write BENCHMARKS.md")?;
+    // The hand-written notes at the end of the file (from `NOTES_HEADING` on) are kept.
+    let path = root.join("BENCHMARKS.md");
+    let previous = std::fs::read_to_string(&path).unwrap_or_default();
+    if let Some(at) = previous.find(NOTES_HEADING) {
+        report.push_str(&previous[at..]);
+    }
+    std::fs::write(&path, &report).context("write BENCHMARKS.md")?;
     eprintln!("written to BENCHMARKS.md");
     Ok(())
 }
