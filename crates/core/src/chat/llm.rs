@@ -93,6 +93,9 @@ impl Llm {
     fn client(&self) -> Result<&Client<OpenAIConfig>, LlmError> {
         self.client
             .get_or_init(|| {
+                // reqwest takes rustls's process-wide crypto provider: *ring*, as sqlx uses.
+                // (An error means one is installed already, which is as good.)
+                let _ = rustls::crypto::ring::default_provider().install_default();
                 let bundled = webpki_root_certs::TLS_SERVER_ROOT_CERTS
                     .iter()
                     .filter_map(|der| reqwest::Certificate::from_der(der).ok());
