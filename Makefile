@@ -86,9 +86,11 @@ fuzz:
 	scripts/fuzz-api.sh
 
 ## Measures cold start, size, memory, throughput and chat overhead of the release binaries and
-## writes BENCHMARKS.md (see crates/bench).
-bench:
-	$(CARGO) build --release -p chat -p auth-login -p auth-register -p admin-export -p bench
+## writes BENCHMARKS.md (see crates/bench). The functions are built on their own, as `make release`
+## and `make package` build them: built together with the bench, cargo would unify their features
+## with the test crates' (sea-orm's defaults, among others) and measure binaries that don't ship.
+bench: release
+	$(CARGO) build --release -p bench
 	target/release/bench
 
 ## The site in headless Chromium (Debian's /usr/bin/chromium) against `make dev`, with the fake

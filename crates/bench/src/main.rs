@@ -62,7 +62,8 @@ async fn main() -> anyhow::Result<()> {
     writeln!(report, "# Benchmarks\n")?;
     writeln!(
         report,
-        "Produced by `make bench` (`cargo build --release` of the binaries, then `target/release/bench`)."
+        "Produced by `make bench`: `make release` (the four functions, built on their own as they ship), then\n\
+         `cargo build --release -p bench` and `target/release/bench`."
     )?;
     writeln!(report, "Every number below comes from one run on this machine; rerun to refresh.\n")?;
     writeln!(report, "{}\n", machine())?;

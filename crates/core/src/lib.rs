@@ -50,33 +50,37 @@ pub fn serve_function(routes: ApiRoutes) -> ExitCode {
 }
 
 async fn serve(routes: ApiRoutes) -> ExitCode {
-    telemetry::init();
-    let config = match Config::from_env() {
-        Ok(config) => config,
-        Err(err) => {
-            tracing::error!("configuration error: {err}");
-            return ExitCode::FAILURE;
-        }
+    // The configuration and the (lazy) pool come first, so that the first database connection
+    // starts opening before everything else: it is the longest step of a cold start (a driver
+    // thread, the file and its schema for SQLite; TCP and TLS handshakes for MySQL), and the
+    // logging setup, the app and the listener are built while it opens.
+    let state = match Config::from_env() {
+        Ok(config) => AppState::new(config).await.map_err(|err| format!("cannot set up the database pool: {err}")),
+        Err(err) => Err(format!("configuration error: {err}")),
     };
-    let state = match AppState::new(config).await {
+    let state = match state {
         Ok(state) => state,
-        Err(err) => {
-            tracing::error!("cannot set up the database pool: {err}");
+        Err(message) => {
+            telemetry::init();
+            tracing::error!("{message}");
             return ExitCode::FAILURE;
         }
     };
-    // Start opening the first database connection now, while the listener comes up and the
-    // first request travels: that request then finds it open. A database that is down only
-    // logs here; requests answer 503 until it is back.
+    // A database that is down only logs here; requests answer 503 until it is back.
     let db = state.db.clone();
     tokio::spawn(async move {
-        if let Err(err) = db.ping().await {
+        let result = state::open_a_connection(&db).await;
+        // Log on a later turn of the (single-threaded) runtime: by then `serve` has set up
+        // logging, even when opening failed at its first poll.
+        tokio::task::yield_now().await;
+        if let Err(err) = result {
             tracing::warn!(error = %err, "database not reachable at start");
         }
     });
     // Let the task start the connection (a driver thread for SQLite, a socket for MySQL) before
     // building the app and binding the port.
     tokio::task::yield_now().await;
+    telemetry::init();
     let warm = state.clone();
     let app = http::app(state, routes.router());
     // FC's `/initialize` hook: open a database connection and build the model client before

@@ -4,7 +4,7 @@
 use std::{sync::Arc, time::Duration};
 
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DbErr,
+    ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, RuntimeErr,
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
 
@@ -65,4 +65,16 @@ pub async fn connect(config: &Config, lazy: bool) -> Result<DatabaseConnection, 
             sqlite.journal_mode(SqliteJournalMode::Wal).synchronous(SqliteSynchronous::Normal)
         });
     Database::connect(options).await
+}
+
+/// Opens a connection of the pool and leaves it there, so that the next query finds it open:
+/// what a function does at start. (No ping: the connection has just answered its handshake,
+/// and a ping would be one more round trip to the driver for the first request to wait on.)
+pub async fn open_a_connection(db: &DatabaseConnection) -> Result<(), DbErr> {
+    let opened = match db.get_database_backend() {
+        DbBackend::Sqlite => db.get_sqlite_connection_pool().acquire().await.map(drop),
+        DbBackend::MySql => db.get_mysql_connection_pool().acquire().await.map(drop),
+        _ => return db.ping().await,
+    };
+    opened.map_err(|err| DbErr::Conn(RuntimeErr::SqlxError(err.into())))
 }
