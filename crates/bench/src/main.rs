@@ -79,25 +79,33 @@ async fn main() -> anyhow::Result<()> {
         writeln!(report, "## Cold start: exec → first authenticated 200\n")?;
         writeln!(
             report,
-            "Median of {COLD_START_RUNS} runs of each, taken in turns (one start of every binary per round, so a\nslow spell of the machine weighs on all alike); `hello` is a bare hyper server on the same\nsingle-threaded runtime (the floor). The probe tries to connect every 100 µs, then sends the request.\n"
+            "Median of {COLD_START_RUNS} runs of each, taken in turns (one start of every binary per round, so a\nslow spell of the machine weighs on all alike); `hello` is a bare hyper server on the same\nsingle-threaded runtime (the floor). The probe tries to connect every 100 µs, then sends the request.\n\"Listening\" is when a connection first got through, \"answered\" when the 200 came back; CPU (all\nthreads) and page faults are the process's own, read from `/proc` once it has answered.\n"
         )?;
-        writeln!(report, "| binary | request | median | p90 | × hello |\n|---|---|---|---|---|")?;
+        writeln!(
+            report,
+            "| binary | request | listening | answered | answered p90 | CPU | page faults | × hello |\n|---|---|---|---|---|---|---|---|"
+        )?;
         let mut subjects = vec![("hello", "/", None)];
         subjects.extend(fixture.first_requests());
-        let times = cold_starts(&bin, &subjects, &fixture).await?;
-        let hello = percentile(&times[0], 50);
-        for ((name, path, token), times) in subjects.iter().zip(&times).skip(1) {
-            let ratio = percentile(times, 50).as_secs_f64() / hello.as_secs_f64();
+        let starts = cold_starts(&bin, &subjects, &fixture).await?;
+        let hello = starts[0].percentile(50, |start| start.answered);
+        let row = |name: &str, path: &str, bearer: bool, starts: &ColdStarts, ratio: f64| {
+            format!(
+                "| {name} | `GET {path}`{} | {} | {} | {} | {} | {} | {ratio:.2} |",
+                if bearer { " (Bearer)" } else { "" },
+                ms(starts.percentile(50, |start| start.listening)),
+                ms(starts.percentile(50, |start| start.answered)),
+                ms(starts.percentile(90, |start| start.answered)),
+                ms(starts.percentile(50, |start| start.cpu)),
+                starts.percentile(50, |start| start.faults),
+            )
+        };
+        for ((name, path, token), starts) in subjects.iter().zip(&starts).skip(1) {
+            let ratio = starts.percentile(50, |start| start.answered).as_secs_f64() / hello.as_secs_f64();
             worst_cold_ratio = Some(worst_cold_ratio.unwrap_or(0.0).max(ratio));
-            writeln!(
-                report,
-                "| {name} | `GET {path}`{} | {} | {} | {ratio:.2} |",
-                if token.is_some() { " (Bearer)" } else { "" },
-                ms(percentile(times, 50)),
-                ms(percentile(times, 90)),
-            )?;
+            writeln!(report, "{}", row(name, path, token.is_some(), starts, ratio))?;
         }
-        writeln!(report, "| hello | `GET /` | {} | {} | 1.00 |\n", ms(hello), ms(percentile(&times[0], 90)))?;
+        writeln!(report, "{}\n", row("hello", "/", false, &starts[0], 1.0))?;
     }
 
     let (mut worst_zip, mut worst_rss): (Option<u64>, Option<u64>) = (None, None);
@@ -350,11 +358,11 @@ impl Server {
         bail!("{url} did not answer 200 within 10 s")
     }
 
-    /// How long after `start` `path` first answered 200, probed from this thread: a connection
-    /// attempt every 100 µs (an OS sleep; tokio's timer would round each wait up to a whole
-    /// millisecond and blur a start by as much), then one HTTP/1.1 request on the connection that
-    /// got through.
-    fn first_ok(&self, path: &str, token: Option<&str>, start: Instant) -> anyhow::Result<Duration> {
+    /// One cold start, probed from this thread: a connection attempt every 100 µs (an OS sleep;
+    /// tokio's timer would round each wait up to a whole millisecond and blur a start by as
+    /// much), then one HTTP/1.1 request on the connection that got through, until `path`
+    /// answers 200. Times are from `start`; the process's usage is read once it has answered.
+    fn first_ok(&self, path: &str, token: Option<&str>, start: Instant) -> anyhow::Result<ColdStart> {
         let address = SocketAddr::from(([127, 0, 0, 1], self.port));
         let authorization = token.map(|token| format!("Authorization: Bearer {token}\r\n")).unwrap_or_default();
         let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{authorization}\r\n");
@@ -363,14 +371,35 @@ impl Server {
                 std::thread::sleep(Duration::from_micros(100));
                 continue;
             };
+            let listening = start.elapsed();
             stream.write_all(request.as_bytes())?;
             let mut response = Vec::new();
             stream.read_to_end(&mut response)?;
             if response.starts_with(b"HTTP/1.1 200 ") {
-                return Ok(start.elapsed());
+                let answered = start.elapsed();
+                let (cpu, faults) = self.usage()?;
+                return Ok(ColdStart { listening, answered, cpu, faults });
             }
         }
         bail!("{path} did not answer 200 within 10 s")
+    }
+
+    /// CPU time of all the process's threads so far (`/proc/<pid>/task/*/schedstat`, in ns) and
+    /// its minor page faults (`/proc/<pid>/stat`, which counts every thread's).
+    fn usage(&self) -> anyhow::Result<(Duration, u64)> {
+        let proc = Path::new("/proc").join(self.child.id().to_string());
+        let mut cpu = Duration::ZERO;
+        for task in std::fs::read_dir(proc.join("task"))? {
+            let schedstat = std::fs::read_to_string(task?.path().join("schedstat"))?;
+            let ns = schedstat.split_whitespace().next().context("schedstat: no run time")?;
+            cpu += Duration::from_nanos(ns.parse()?);
+        }
+        let stat = std::fs::read_to_string(proc.join("stat"))?;
+        // The fields after the command name (which may hold spaces), from field 3 (`state`) on;
+        // `minflt` is field 10.
+        let fields = stat.rsplit_once(") ").context("/proc/<pid>/stat: no command name")?.1;
+        let faults = fields.split_whitespace().nth(7).context("/proc/<pid>/stat: no minflt")?.parse()?;
+        Ok((cpu, faults))
     }
 
     fn rss_kib(&self) -> anyhow::Result<u64> {
@@ -387,25 +416,43 @@ impl Drop for Server {
     }
 }
 
-/// Exec → first 200 of each `(binary, path, token)`, `COLD_START_RUNS` times, in turns; the
-/// times of each, sorted.
+/// One exec → first 200: when the port first accepted a connection, when the 200 came back,
+/// and what the process had used by then.
+struct ColdStart {
+    listening: Duration,
+    answered: Duration,
+    cpu: Duration,
+    faults: u64,
+}
+
+/// The cold starts of one binary.
+#[derive(Default)]
+struct ColdStarts(Vec<ColdStart>);
+
+impl ColdStarts {
+    /// The `p`th percentile of one measure over the runs.
+    fn percentile<T: Ord + Copy + Default>(&self, p: usize, measure: impl Fn(&ColdStart) -> T) -> T {
+        let mut values: Vec<T> = self.0.iter().map(measure).collect();
+        values.sort();
+        percentile(&values, p)
+    }
+}
+
+/// Exec → first 200 of each `(binary, path, token)`, `COLD_START_RUNS` times, in turns.
 async fn cold_starts(
     bin: &Path,
     subjects: &[(&str, &str, Option<&str>)],
     fixture: &Fixture,
-) -> anyhow::Result<Vec<Vec<Duration>>> {
-    let mut times = vec![Vec::with_capacity(COLD_START_RUNS); subjects.len()];
+) -> anyhow::Result<Vec<ColdStarts>> {
+    let mut starts: Vec<ColdStarts> = subjects.iter().map(|_| ColdStarts::default()).collect();
     for _ in 0..COLD_START_RUNS {
-        for ((name, path, token), times) in subjects.iter().zip(&mut times) {
+        for ((name, path, token), starts) in subjects.iter().zip(&mut starts) {
             let start = Instant::now();
             let server = Server::start(bin, name, fixture).await?;
-            times.push(tokio::task::block_in_place(|| server.first_ok(path, *token, start))?);
+            starts.0.push(tokio::task::block_in_place(|| server.first_ok(path, *token, start))?);
         }
     }
-    for times in &mut times {
-        times.sort();
-    }
-    Ok(times)
+    Ok(starts)
 }
 
 enum Load {
@@ -555,9 +602,9 @@ fn free_port() -> std::io::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-fn percentile(sorted: &[Duration], p: usize) -> Duration {
+fn percentile<T: Copy + Default>(sorted: &[T], p: usize) -> T {
     if sorted.is_empty() {
-        return Duration::ZERO;
+        return T::default();
     }
     sorted[((sorted.len() - 1) * p).div_ceil(100)]
 }
