@@ -426,6 +426,9 @@ impl<M> Candidate<M> {
 /// What the import of one table needs to know; [`import_table`] does the rest.
 trait Table {
     type Model: Clone;
+    type Entity: EntityTrait<Model = Self::Model, ActiveModel: From<Self::Model>>;
+    /// The primary key.
+    const ID: <Self::Entity as EntityTrait>::Column;
     const SPEC: Spec;
 
     fn convert(row: &Row) -> Result<Candidate<Self::Model>, Skip>;
@@ -433,14 +436,27 @@ trait Table {
     /// Roughly how many bytes the row takes in an INSERT.
     fn size(model: &Self::Model) -> usize;
     /// Which of `ids` are already in the target.
-    async fn present(txn: &DatabaseTransaction, ids: Vec<String>) -> Result<HashSet<String>, DbErr>;
+    async fn present(txn: &DatabaseTransaction, ids: Vec<String>) -> Result<HashSet<String>, DbErr> {
+        let found: Vec<String> = Self::Entity::find()
+            .select_only()
+            .column(Self::ID)
+            .filter(Self::ID.is_in(ids))
+            .into_tuple()
+            .all(txn)
+            .await?;
+        Ok(found.into_iter().collect())
+    }
     /// Skips that depend on the target or the rest of the page, one entry per model.
     async fn check(
         env: &Env<'_>,
         txn: &DatabaseTransaction,
         models: &[&Self::Model],
     ) -> anyhow::Result<Vec<Option<Skip>>>;
-    async fn insert(txn: &DatabaseTransaction, models: Vec<Self::Model>) -> Result<u64, DbErr>;
+    async fn insert(txn: &DatabaseTransaction, models: Vec<Self::Model>) -> Result<u64, DbErr> {
+        Self::Entity::insert_many(models.into_iter().map(<Self::Entity as EntityTrait>::ActiveModel::from))
+            .exec_without_returning(txn)
+            .await
+    }
 }
 
 struct Env<'a> {
@@ -456,6 +472,8 @@ struct AuditLogs;
 
 impl Table for Users {
     type Model = user::Model;
+    type Entity = User;
+    const ID: user::Column = user::Column::Id;
     const SPEC: Spec = Spec {
         prisma: "User",
         ours: "users",
@@ -498,17 +516,6 @@ impl Table for Users {
         model.id.len() + model.email.len() + model.password_hash.len() + 64
     }
 
-    async fn present(txn: &DatabaseTransaction, ids: Vec<String>) -> Result<HashSet<String>, DbErr> {
-        let found: Vec<String> = User::find()
-            .select_only()
-            .column(user::Column::Id)
-            .filter(user::Column::Id.is_in(ids))
-            .into_tuple()
-            .all(txn)
-            .await?;
-        Ok(found.into_iter().collect())
-    }
-
     /// An email already used by another account (in the target, or earlier in this page) keeps
     /// its first owner: ids are read in order, which for Prisma's `cuid()` ids is creation order.
     async fn check(
@@ -546,14 +553,12 @@ impl Table for Users {
         }
         Ok(verdicts)
     }
-
-    async fn insert(txn: &DatabaseTransaction, models: Vec<Self::Model>) -> Result<u64, DbErr> {
-        User::insert_many(models.into_iter().map(user::ActiveModel::from)).exec_without_returning(txn).await
-    }
 }
 
 impl Table for Sessions {
     type Model = session::Model;
+    type Entity = Session;
+    const ID: session::Column = session::Column::Id;
     const SPEC: Spec = Spec {
         prisma: "Session",
         ours: "sessions",
@@ -576,17 +581,6 @@ impl Table for Sessions {
 
     fn size(model: &Self::Model) -> usize {
         model.id.len() + model.user_id.len() + model.session_token.len() + 64
-    }
-
-    async fn present(txn: &DatabaseTransaction, ids: Vec<String>) -> Result<HashSet<String>, DbErr> {
-        let found: Vec<String> = Session::find()
-            .select_only()
-            .column(session::Column::Id)
-            .filter(session::Column::Id.is_in(ids))
-            .into_tuple()
-            .all(txn)
-            .await?;
-        Ok(found.into_iter().collect())
     }
 
     async fn check(
@@ -620,14 +614,12 @@ impl Table for Sessions {
             })
             .collect())
     }
-
-    async fn insert(txn: &DatabaseTransaction, models: Vec<Self::Model>) -> Result<u64, DbErr> {
-        Session::insert_many(models.into_iter().map(session::ActiveModel::from)).exec_without_returning(txn).await
-    }
 }
 
 impl Table for Conversations {
     type Model = conversation::Model;
+    type Entity = Conversation;
+    const ID: conversation::Column = conversation::Column::Id;
     const SPEC: Spec = Spec {
         prisma: "Conversation",
         ours: "conversations",
@@ -658,17 +650,6 @@ impl Table for Conversations {
         model.id.len() + model.user_id.len() + model.title.len() + 64
     }
 
-    async fn present(txn: &DatabaseTransaction, ids: Vec<String>) -> Result<HashSet<String>, DbErr> {
-        let found: Vec<String> = Conversation::find()
-            .select_only()
-            .column(conversation::Column::Id)
-            .filter(conversation::Column::Id.is_in(ids))
-            .into_tuple()
-            .all(txn)
-            .await?;
-        Ok(found.into_iter().collect())
-    }
-
     async fn check(
         env: &Env<'_>,
         txn: &DatabaseTransaction,
@@ -678,16 +659,12 @@ impl Table for Conversations {
         let parents = Parents::find::<Users>(env, txn, &user_ids, "user").await?;
         Ok(models.iter().map(|model| parents.skip(&model.user_id)).collect())
     }
-
-    async fn insert(txn: &DatabaseTransaction, models: Vec<Self::Model>) -> Result<u64, DbErr> {
-        Conversation::insert_many(models.into_iter().map(conversation::ActiveModel::from))
-            .exec_without_returning(txn)
-            .await
-    }
 }
 
 impl Table for Messages {
     type Model = message::Model;
+    type Entity = Message;
+    const ID: message::Column = message::Column::Id;
     const SPEC: Spec = Spec {
         prisma: "Message",
         ours: "messages",
@@ -718,17 +695,6 @@ impl Table for Messages {
         model.id.len() + model.conversation_id.len() + model.content.len() + 64
     }
 
-    async fn present(txn: &DatabaseTransaction, ids: Vec<String>) -> Result<HashSet<String>, DbErr> {
-        let found: Vec<String> = Message::find()
-            .select_only()
-            .column(message::Column::Id)
-            .filter(message::Column::Id.is_in(ids))
-            .into_tuple()
-            .all(txn)
-            .await?;
-        Ok(found.into_iter().collect())
-    }
-
     async fn check(
         env: &Env<'_>,
         txn: &DatabaseTransaction,
@@ -738,14 +704,12 @@ impl Table for Messages {
         let parents = Parents::find::<Conversations>(env, txn, &conversation_ids, "conversation").await?;
         Ok(models.iter().map(|model| parents.skip(&model.conversation_id)).collect())
     }
-
-    async fn insert(txn: &DatabaseTransaction, models: Vec<Self::Model>) -> Result<u64, DbErr> {
-        Message::insert_many(models.into_iter().map(message::ActiveModel::from)).exec_without_returning(txn).await
-    }
 }
 
 impl Table for AuditLogs {
     type Model = audit_log::Model;
+    type Entity = AuditLog;
+    const ID: audit_log::Column = audit_log::Column::Id;
     const SPEC: Spec = Spec {
         prisma: "AuditLog",
         ours: "audit_logs",
@@ -797,23 +761,8 @@ impl Table for AuditLogs {
             + 64
     }
 
-    async fn present(txn: &DatabaseTransaction, ids: Vec<String>) -> Result<HashSet<String>, DbErr> {
-        let found: Vec<String> = AuditLog::find()
-            .select_only()
-            .column(audit_log::Column::Id)
-            .filter(audit_log::Column::Id.is_in(ids))
-            .into_tuple()
-            .all(txn)
-            .await?;
-        Ok(found.into_iter().collect())
-    }
-
     async fn check(_: &Env<'_>, _: &DatabaseTransaction, models: &[&Self::Model]) -> anyhow::Result<Vec<Option<Skip>>> {
         Ok(models.iter().map(|_| None).collect())
-    }
-
-    async fn insert(txn: &DatabaseTransaction, models: Vec<Self::Model>) -> Result<u64, DbErr> {
-        AuditLog::insert_many(models.into_iter().map(audit_log::ActiveModel::from)).exec_without_returning(txn).await
     }
 }
 
