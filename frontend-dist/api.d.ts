@@ -11,6 +11,7 @@ export type User = Schemas["UserView"];
 export type AuthResponse = Schemas["AuthResponse"];
 export type SessionResponse = Schemas["SessionResponse"];
 export type Credentials = Schemas["Credentials"];
+export type NewAccount = Schemas["NewAccount"];
 export type ChatRequest = Schemas["ChatRequest"];
 export type ChatResponse = Schemas["ChatResponse"];
 export type StreamStart = Schemas["StreamStart"];
@@ -76,7 +77,7 @@ export declare function renameConversation(id: string, title: string): Promise<C
 export declare function deleteConversation(id: string): Promise<null>;
 
 export declare function login(credentials: Credentials): Promise<AuthResponse>;
-export declare function register(data: Credentials): Promise<AuthResponse>;
+export declare function register(data: NewAccount): Promise<AuthResponse>;
 export declare function session(): Promise<SessionResponse>;
 export declare function logout(options?: { all?: boolean }): Promise<Schemas["LogoutResponse"]>;
 

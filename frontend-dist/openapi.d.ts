@@ -341,11 +341,15 @@ export interface components {
             /** Format: date-time */
             updatedAt: string;
         };
+        /** @description `POST /api/auth/login` body. */
         Credentials: {
-            /** @example someone@example.com */
+            /**
+             * @description Compared case-insensitively.
+             * @example someone@example.com
+             */
             email: string;
             /**
-             * @description 8+ characters and at most 72 bytes (UTF-8).
+             * @description The password as it was set (any length is compared).
              * @example correct horse battery
              */
             password: string;
@@ -440,6 +444,20 @@ export interface components {
             content: string;
             /** Format: date-time */
             createdAt: string;
+        };
+        /** @description `POST /api/auth/register` body. */
+        NewAccount: {
+            /**
+             * Format: idn-email
+             * @description Stored lower-cased; at most 191 bytes (UTF-8).
+             * @example someone@example.com
+             */
+            email: string;
+            /**
+             * @description 8+ characters and at most 72 bytes (UTF-8).
+             * @example correct horse battery
+             */
+            password: string;
         };
         RenameRequest: {
             /** @description 1–120 characters (surrounding spaces are trimmed). */
@@ -1080,7 +1098,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["Credentials"];
+                "application/json": components["schemas"]["NewAccount"];
             };
         };
         responses: {

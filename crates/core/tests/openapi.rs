@@ -42,6 +42,26 @@ fn document_is_openapi_3_1_with_bearer_auth_and_error_schema() {
     }
 }
 
+/// The documented limits of the auth bodies are the ones enforced (utoipa takes only literals).
+#[test]
+fn credential_limits_in_the_document_are_the_enforced_ones() {
+    use app_core::auth::{
+        MAX_EMAIL_BYTES,
+        password::{MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS},
+    };
+    let document: serde_json::Value = serde_json::from_str(&app_core::openapi::document_json()).unwrap();
+    let schemas = &document["components"]["schemas"];
+    let register = &schemas["NewAccount"]["properties"];
+    assert_eq!(register["email"]["maxLength"], MAX_EMAIL_BYTES);
+    assert_eq!(register["email"]["format"], "idn-email");
+    assert_eq!(register["password"]["minLength"], MIN_PASSWORD_CHARS);
+    assert_eq!(register["password"]["maxLength"], MAX_PASSWORD_BYTES);
+    // Login compares whatever password it is given: no length rule to document there.
+    let login = &schemas["Credentials"]["properties"];
+    assert_eq!(login["email"]["maxLength"], MAX_EMAIL_BYTES);
+    assert!(login["password"].get("minLength").is_none() && login["password"].get("maxLength").is_none());
+}
+
 /// Every documented operation is routed: none answers the router's own 404 or 405.
 #[tokio::test]
 async fn every_documented_operation_is_served() {

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 pub use extract::{AdminUser, AuthUser};
-pub use service::{Credentials, end_all_sessions, normalize_email};
+pub use service::{Credentials, MAX_EMAIL_BYTES, NewAccount, end_all_sessions, normalize_email};
 
 use crate::{
     entities::{Role, user},
@@ -83,7 +83,7 @@ pub struct LogoutResponse {
     post,
     path = "/api/auth/register",
     tag = "auth",
-    request_body = Credentials,
+    request_body = NewAccount,
     responses(
         (status = 201, description = "Account created and logged in", body = AuthResponse),
         (status = 409, description = "An account with this email exists (`email_taken`)", body = ErrorBody),
@@ -94,7 +94,7 @@ pub struct LogoutResponse {
 async fn register(
     State(state): State<AppState>,
     client: ClientMeta,
-    AppJson(credentials): AppJson<Credentials>,
+    AppJson(credentials): AppJson<NewAccount>,
 ) -> AppResult<(StatusCode, Json<AuthResponse>)> {
     let session = service::register(&state, credentials, &client).await?;
     Ok((StatusCode::CREATED, Json(session.into())))

@@ -20,12 +20,25 @@ use crate::{
 /// The longest email we store (the column is VARCHAR(191), the utf8mb4 index limit Prisma uses).
 pub const MAX_EMAIL_BYTES: usize = 191;
 
+/// `POST /api/auth/login` body.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct Credentials {
-    #[schema(example = "someone@example.com")]
+    /// Compared case-insensitively.
+    #[schema(example = "someone@example.com", max_length = 191)]
+    pub email: String,
+    /// The password as it was set (any length is compared).
+    #[schema(example = "correct horse battery")]
+    pub password: String,
+}
+
+/// `POST /api/auth/register` body.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct NewAccount {
+    /// Stored lower-cased; at most 191 bytes (UTF-8).
+    #[schema(example = "someone@example.com", format = IdnEmail, max_length = 191)]
     pub email: String,
     /// 8+ characters and at most 72 bytes (UTF-8).
-    #[schema(example = "correct horse battery")]
+    #[schema(example = "correct horse battery", min_length = 8, max_length = 72)]
     pub password: String,
 }
 
@@ -66,7 +79,7 @@ fn validate_email(email: &str) -> AppResult<()> {
     if local_ok && domain_ok { Ok(()) } else { Err(invalid()) }
 }
 
-pub async fn register(state: &AppState, credentials: Credentials, client: &ClientMeta) -> AppResult<NewSession> {
+pub async fn register(state: &AppState, credentials: NewAccount, client: &ClientMeta) -> AppResult<NewSession> {
     let email = normalize_email(&credentials.email);
     validate_email(&email)?;
     password::validate_new_password(&credentials.password)?;
