@@ -243,8 +243,16 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description An audit log entry as the admin list shows it: the record, and who its actor is. */
+        AuditLogEntry: components["schemas"]["AuditLogRecord"] & {
+            /**
+             * @description The actor's email while that account exists; `null` without an actor (the operator CLI)
+             *     or when the account is gone (imported entries).
+             */
+            actorEmail?: string | null;
+        };
         AuditLogPage: {
-            auditLogs: components["schemas"]["AuditLogRecord"][];
+            auditLogs: components["schemas"]["AuditLogEntry"][];
             /** Format: int64 */
             total: number;
             /** Format: int64 */

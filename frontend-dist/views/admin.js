@@ -127,7 +127,7 @@ function auditPanel() {
         cell(t("time"), h("time", { datetime: entry.createdAt }, dateTime(entry.createdAt))),
         cell(t("action"), h(`span.action-pill.${entry.action}`, {}, has(`actionNames.${entry.action}`) ? t(`actionNames.${entry.action}`) : entry.action)),
         cell(t("actor"), entry.actorId
-          ? h("button.link.mono", { type: "button", title: t("actorPlaceholder"), onclick: () => { actor.value = entry.actorId; form.requestSubmit(); } }, entry.actorId)
+          ? h(`button.link${entry.actorEmail ? "" : ".mono"}`, { type: "button", title: `${t("actorPlaceholder")}: ${entry.actorId}`, dataset: { actorId: entry.actorId }, onclick: () => { actor.value = entry.actorId; form.requestSubmit(); } }, entry.actorEmail ?? entry.actorId)
           : h("span.muted", {}, "—")),
         cell(t("message"), h("span.log-message", { title: entry.userAgent || null }, entry.message)),
         cell(t("ip"), h("span.mono", {}, entry.ip || "—"))));

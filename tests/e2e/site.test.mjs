@@ -473,6 +473,14 @@ test("an admin finds and bans a user, reads the audit log, downloads exports; th
   await admin.selectOption("select[name=action]", "");
   await admin.locator("tr[data-action=register]").first().waitFor();
   await shot(admin, "admin-audit");
+  // Actors are named by email; choosing one filters by that account's id.
+  const actor = admin.locator("tr[data-action=ban] button[data-actor-id]", { hasText: ADMIN_EMAIL });
+  const actorId = await actor.getAttribute("data-actor-id");
+  await actor.click();
+  assert.equal(await admin.inputValue("input[name=actorId]"), actorId);
+  await admin.locator(".panel-summary", { hasText: "2 entries" }).waitFor();
+  const actions = await admin.locator("tr[data-action]").evaluateAll((rows) => rows.map((row) => row.dataset.action));
+  assert.deepEqual(actions, ["ban", "register"]);
 
   // Exports: JSON and NDJSON, saved through a Blob; their content checked.
   await admin.click("a[data-tab=export]");

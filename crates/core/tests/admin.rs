@@ -429,6 +429,51 @@ both_databases! {
         assert_eq!(app.get("/api/admin/users").token(&other).send().await.status, StatusCode::UNAUTHORIZED);
     }
 
+    async fn audit_log_entries_name_their_actor_while_the_account_exists(backend: Backend) {
+        let app = spawn(backend).await;
+        let admin = app.admin_token().await;
+        // A second apart each, so that newest-first is one order.
+        app.clock.advance(Duration::from_secs(1));
+        app.register("someone@example.com").await;
+        let someone = user_id(&app, "someone@example.com").await;
+        app.clock.advance(Duration::from_secs(1));
+        app.post(&format!("/api/admin/users/{someone}/ban")).token(&admin).send().await;
+        // An entry from the operator CLI (no actor) and an imported one whose actor is gone.
+        for (actor, action) in [(None, "promote"), (Some("gone-account-id"), "login")] {
+            app.clock.advance(Duration::from_secs(1));
+            AuditLog::insert(audit_log::ActiveModel {
+                id: Set(new_id()),
+                actor_id: Set(actor.map(str::to_string)),
+                action: Set(action.to_string()),
+                message: Set(format!("{action} entry")),
+                ip: Set(None),
+                user_agent: Set(None),
+                created_at: Set(app.clock.now()),
+            })
+            .exec_without_returning(&app.db)
+            .await
+            .unwrap();
+        }
+
+        let body = app.get("/api/admin/audit-logs?pageSize=100").token(&admin).send().await.json();
+        let actors: Vec<(&str, Value, Value)> = body["auditLogs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|log| (log["action"].as_str().unwrap(), log["actorId"].clone(), log["actorEmail"].clone()))
+            .collect();
+        assert_eq!(
+            actors,
+            [
+                ("login", json!("gone-account-id"), Value::Null),
+                ("promote", Value::Null, Value::Null),
+                ("ban", json!(user_id(&app, ADMIN_EMAIL).await), json!(ADMIN_EMAIL)),
+                ("register", json!(someone), json!("someone@example.com")),
+                ("register", json!(user_id(&app, ADMIN_EMAIL).await), json!(ADMIN_EMAIL)),
+            ]
+        );
+    }
+
     async fn audit_logs_are_newest_first_filtered_and_paginated(backend: Backend) {
         let app = spawn(backend).await;
         let admin = app.admin_token().await;
@@ -455,7 +500,7 @@ both_databases! {
         assert_eq!(body["pageSize"], 100);
         let logs = body["auditLogs"].as_array().unwrap();
         assert_eq!(logs.len(), 8);
-        assert_eq!(keys(&logs[0]), ["action", "actorId", "createdAt", "id", "ip", "message", "userAgent"]);
+        assert_eq!(keys(&logs[0]), ["action", "actorEmail", "actorId", "createdAt", "id", "ip", "message", "userAgent"]);
         let actions: Vec<&str> = logs.iter().map(|log| log["action"].as_str().unwrap()).collect();
         assert_eq!(actions, ["unban", "ban", "login_failed", "login", "register", "register", "register", "register"]);
         let times: Vec<DateTime<Utc>> = logs.iter().map(|log| log["createdAt"].as_str().unwrap().parse().unwrap()).collect();

@@ -87,10 +87,21 @@ pub struct UserPage {
     pub page_size: u64,
 }
 
+/// An audit log entry as the admin list shows it: the record, and who its actor is.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditLogEntry {
+    #[serde(flatten)]
+    pub record: AuditLogRecord,
+    /// The actor's email while that account exists; `null` without an actor (the operator CLI)
+    /// or when the account is gone (imported entries).
+    pub actor_email: Option<String>,
+}
+
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditLogPage {
-    pub audit_logs: Vec<AuditLogRecord>,
+    pub audit_logs: Vec<AuditLogEntry>,
     pub total: u64,
     pub page: u64,
     pub page_size: u64,

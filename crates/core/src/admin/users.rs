@@ -1,15 +1,17 @@
 //! Listing and moderating accounts, and reading the audit trail.
 
+use std::collections::{HashMap, HashSet};
+
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
+    QuerySelect, TransactionTrait,
     sea_query::{Expr, ExprTrait, LikeExpr},
 };
 use serde::Deserialize;
 
-use super::{AuditLogPage, UserPage};
+use super::{AuditLogEntry, AuditLogPage, UserPage};
 use crate::{
     audit::{self, Action},
     auth::end_all_sessions,
@@ -97,7 +99,28 @@ pub async fn list_audit_logs(db: &impl ConnectionTrait, query: AuditLogQuery) ->
     let paginator = select.paginate(db, page_size);
     let total = paginator.num_items().await?;
     let logs = paginator.fetch_page(page - 1).await?;
-    Ok(AuditLogPage { audit_logs: logs.into_iter().map(Into::into).collect(), total, page, page_size })
+    let actor_ids: HashSet<&str> = logs.iter().filter_map(|log| log.actor_id.as_deref()).collect();
+    let emails: HashMap<String, String> = if actor_ids.is_empty() {
+        HashMap::new()
+    } else {
+        User::find()
+            .select_only()
+            .columns([user::Column::Id, user::Column::Email])
+            .filter(user::Column::Id.is_in(actor_ids))
+            .into_tuple::<(String, String)>()
+            .all(db)
+            .await?
+            .into_iter()
+            .collect()
+    };
+    let audit_logs = logs
+        .into_iter()
+        .map(|log| {
+            let actor_email = log.actor_id.as_ref().and_then(|id| emails.get(id)).cloned();
+            AuditLogEntry { record: log.into(), actor_email }
+        })
+        .collect();
+    Ok(AuditLogPage { audit_logs, total, page, page_size })
 }
 
 /// Bans (ending every session at once) or unbans the user `user_id`. `actor` is the admin doing
