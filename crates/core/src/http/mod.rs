@@ -20,6 +20,7 @@ use axum::{
 };
 use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
+use tower::ServiceBuilder;
 use tower_http::{
     catch_panic::CatchPanicLayer,
     compression::CompressionLayer,
@@ -42,19 +43,20 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const FC_REQUEST_ID: HeaderName = HeaderName::from_static("x-fc-request-id");
 
 /// Wraps `routes` (plus `/api/health`) with the middleware every function shares.
+///
+/// The middleware wraps the router once, as one service, outermost first. (`Router::layer`
+/// would wrap every route's handlers one by one, building routes × layers boxed services at
+/// each cold start; the requests see the same stack either way, 404s and 405s included.)
 pub fn app(state: AppState, routes: Router<AppState>) -> Router {
     let cors = cors_layer(&state.config.allowed_origins);
-    routes
+    let routes = routes
         .merge(health_routes().router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .with_state(state)
-        .layer(middleware::from_fn(refuse_oversized_bodies))
-        .layer(CompressionLayer::new())
-        .layer(CatchPanicLayer::custom(|_panic| AppError::internal("a handler panicked").into_response()))
-        .layer(cors)
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .with_state(state);
+    let service = ServiceBuilder::new()
+        .layer(middleware::map_request(use_fc_request_id))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             let request_id = request
                 .extensions()
@@ -63,8 +65,14 @@ pub fn app(state: AppState, routes: Router<AppState>) -> Router {
                 .unwrap_or_default();
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
         }))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-        .layer(middleware::map_request(use_fc_request_id))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(cors)
+        .layer(CatchPanicLayer::custom(|_panic| AppError::internal("a handler panicked").into_response()))
+        .layer(CompressionLayer::new())
+        .layer(middleware::from_fn(refuse_oversized_bodies))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .service(routes);
+    Router::new().fallback_service(service)
 }
 
 /// Behind Function Compute, FC's `x-fc-request-id` becomes the request id (so our log lines

@@ -41,9 +41,10 @@ impl ApiRoutes {
         self
     }
 
-    /// The routes to serve.
+    /// The routes to serve. (The first area's router is the base: merging into an empty router
+    /// would insert every route a second time.)
     pub fn router(&self) -> Router<AppState> {
-        self.areas.iter().fold(Router::new(), |router, area| router.merge((area.router)()))
+        self.areas.iter().map(|area| (area.router)()).reduce(Router::merge).unwrap_or_default()
     }
 
     /// The same routes with their OpenAPI operations and schemas.
