@@ -4,7 +4,15 @@
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // A `RUST_LOG` that does not parse (a typo in a level, say) falls back to `info`, and the
+    // first log line says so rather than leaving the operator to wonder where the debug lines went.
+    let (filter, rejected) = match std::env::var("RUST_LOG") {
+        Ok(value) => match EnvFilter::try_new(&value) {
+            Ok(filter) => (filter, None),
+            Err(err) => (EnvFilter::new("info"), Some((value, err))),
+        },
+        Err(_) => (EnvFilter::new("info"), None),
+    };
     let json = std::env::var("LOG_FORMAT").is_ok_and(|format| format.eq_ignore_ascii_case("json"));
     let registry = tracing_subscriber::registry().with(filter);
     let result = if json {
@@ -14,4 +22,7 @@ pub fn init() {
     };
     // A second call (tests) keeps the first subscriber.
     let _ = result;
+    if let Some((value, err)) = rejected {
+        tracing::warn!(rust_log = %value, error = %err, "RUST_LOG is not a valid filter; logging at info");
+    }
 }

@@ -449,6 +449,27 @@ async fn json_logs_are_json_and_carry_the_request_id() {
 }
 
 #[tokio::test]
+async fn a_malformed_rust_log_is_reported_and_logging_stays_at_info() {
+    let db = TestDb::migrated(Backend::Sqlite).await;
+    let function = Function::start(&db.url, &[("LOG_FORMAT", "json"), ("RUST_LOG", "info,tower_http=loud")]).await;
+    // Once a request's end marker is on stdout, every earlier line is too.
+    let response = function.request("GET", "/api/health", &[("x-fc-request-id", "rust-log")], b"").await;
+    assert_eq!(response.status, 200, "{}", response.text());
+    function.wait_for_line("FC Invoke End RequestId: rust-log").await;
+    let lines = json_lines(&function.stdout());
+    let warning = lines
+        .iter()
+        .find(|line| line["fields"]["message"] == "RUST_LOG is not a valid filter; logging at info")
+        .unwrap_or_else(|| panic!("no warning about RUST_LOG: {lines:#?}"));
+    assert_eq!(warning["level"], "WARN");
+    assert_eq!(warning["fields"]["rust_log"], "info,tower_http=loud");
+    assert!(
+        lines.iter().any(|line| line["level"] == "INFO" && line["fields"]["message"] == "listening on 0.0.0.0"),
+        "info lines still show: {lines:#?}"
+    );
+}
+
+#[tokio::test]
 async fn events_are_routed_through_invoke() {
     let db = TestDb::migrated(Backend::Sqlite).await;
     let function = Function::start(&db.url, &[]).await;
