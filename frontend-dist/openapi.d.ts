@@ -228,7 +228,8 @@ export interface paths {
         };
         /**
          * Liveness and database status. Always 200 (so FC's health check never recycles an instance
-         *     because the database blinked), with the database's state in the body.
+         *     because the database blinked), within 1.5 s, with the database's and schema's state in the
+         *     body.
          */
         get: operations["health"];
         put?: never;
@@ -416,6 +417,12 @@ export interface components {
              * @example up
              */
             database: string;
+            /**
+             * @description `current`, `missing` (no migrations applied), `outdated` (older than this version needs)
+             *     or `unknown` (the database did not answer). Not `current`: run `make migrate`.
+             * @example current
+             */
+            schema: string;
         };
         IncomingMessage: {
             /** @description `user` or `assistant`. */

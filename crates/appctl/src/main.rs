@@ -15,9 +15,11 @@ use std::{path::PathBuf, time::Duration};
 use anyhow::{Context, bail};
 use app_core::{
     admin,
+    audit::{self, Action},
     auth::normalize_email,
     clock::Clock,
     config::parse_duration,
+    db::Db,
     entities::{Role, User, user},
     http::ClientMeta,
 };
@@ -65,17 +67,25 @@ async fn main() -> anyhow::Result<()> {
         .connect_timeout(cli.connect_timeout)
         .acquire_timeout(cli.connect_timeout)
         .sqlx_logging(false);
-    let db = Database::connect(options).await.context("cannot connect to DATABASE_URL")?;
+    let conn = Database::connect(options).await.context("cannot connect to DATABASE_URL")?;
     let clock = Clock::system();
     let client = ClientMeta { ip: None, user_agent: Some("appctl".into()) };
 
     let email = match &cli.command {
-        Command::Import { from } => return import::run(&db, from).await,
+        Command::Import { from } => {
+            import::run(&conn, from).await?;
+            let message = format!("imported the old app's database {}", from.display());
+            return audit::record(&conn, &clock, None, Action::Import, message, &client)
+                .await
+                .map_err(|err| anyhow::anyhow!("the import finished, but writing its audit row failed: {err}"));
+        }
         Command::Promote { email } | Command::Demote { email } | Command::Ban { email } | Command::Unban { email } => {
             normalize_email(email)
         }
     };
     // Every command looks the account up first, so an unknown email gets the same clear message.
+    // Every statement waits at most the connect timeout: an operator is told, not left hanging.
+    let db = Db::new(conn, cli.connect_timeout);
     let Some(target) = User::find()
         .filter(user::Column::Email.eq(&email))
         .one(&db)

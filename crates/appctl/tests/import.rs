@@ -22,7 +22,7 @@ use axum::http::StatusCode;
 use chrono::{DateTime, TimeZone, Utc};
 use common::{appctl, assert_success, stderr, stdout};
 use sea_orm::{
-    DatabaseConnection, EntityTrait, PaginatorTrait, QueryOrder,
+    ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     sqlx::{
         self, SqlitePool,
         sqlite::{SqliteConnectOptions, SqlitePoolOptions},
@@ -476,7 +476,13 @@ async fn snapshot(db: &DatabaseConnection) -> Snapshot {
         sessions: Session::find().order_by_asc(session::Column::Id).all(db).await.unwrap(),
         conversations: Conversation::find().order_by_asc(conversation::Column::Id).all(db).await.unwrap(),
         messages: Message::find().order_by_asc(message::Column::Id).all(db).await.unwrap(),
-        audit_logs: AuditLog::find().order_by_asc(audit_log::Column::Id).all(db).await.unwrap(),
+        // The import's own audit row ("import", written by each run) is not imported data.
+        audit_logs: AuditLog::find()
+            .filter(audit_log::Column::Action.ne("import"))
+            .order_by_asc(audit_log::Column::Id)
+            .all(db)
+            .await
+            .unwrap(),
     }
 }
 
@@ -665,6 +671,10 @@ both_databases! {
         ]);
         assert!(!out.contains("note "), "notes only for rows imported now:\n{out}");
         assert_eq!(snapshot(&app.db).await, before);
+        // Each run is in the audit trail, as every appctl command is.
+        let runs = AuditLog::find().filter(audit_log::Column::Action.eq("import")).all(&app.db).await.unwrap();
+        assert_eq!(runs.len(), 2, "{runs:?}");
+        assert!(runs.iter().all(|run| run.user_agent.as_deref() == Some("appctl") && run.actor_id.is_none()));
 
         // The bcryptjs hashes work with the real login route (emails typed any way).
         let response = login(&app, " ALICE@example.com", ALICE_PASSWORD).await;

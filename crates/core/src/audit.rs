@@ -1,5 +1,6 @@
 //! The audit trail: one row per security-relevant action (register, login, failed login,
-//! logout, ban, unban, export), with the actor, client IP and user agent.
+//! refused by a limit, logout, ban, unban, export, an admin-only call by a non-admin, a deleted
+//! conversation, an operator's `appctl` command), with the actor, client IP and user agent.
 
 use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
 
@@ -24,10 +25,19 @@ pub enum Action {
     Export,
     Promote,
     Demote,
+    /// A login refused by a failed-login limit (429).
+    LoginRateLimited,
+    /// A registration refused by the per-network limit (429).
+    RegisterRateLimited,
+    /// A non-admin called an admin-only route (403 `admin_only`).
+    AdminDenied,
+    ConversationDelete,
+    /// `appctl import`.
+    Import,
 }
 
 impl Action {
-    pub const ALL: [Action; 10] = [
+    pub const ALL: [Action; 15] = [
         Self::Register,
         Self::Login,
         Self::LoginFailed,
@@ -38,6 +48,11 @@ impl Action {
         Self::Export,
         Self::Promote,
         Self::Demote,
+        Self::LoginRateLimited,
+        Self::RegisterRateLimited,
+        Self::AdminDenied,
+        Self::ConversationDelete,
+        Self::Import,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -52,6 +67,11 @@ impl Action {
             Self::Export => "export",
             Self::Promote => "promote",
             Self::Demote => "demote",
+            Self::LoginRateLimited => "login_rate_limited",
+            Self::RegisterRateLimited => "register_rate_limited",
+            Self::AdminDenied => "admin_denied",
+            Self::ConversationDelete => "conversation_delete",
+            Self::Import => "import",
         }
     }
 }

@@ -6,7 +6,7 @@
 
 use std::{fmt, str::FromStr, time::Duration};
 
-use crate::rate_limit::Limit;
+use crate::rate_limit::{Bucket, Limit};
 
 /// The smallest accepted HS256 secret: 32 bytes, as RFC 7518 §3.2 requires for HS256.
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -43,6 +43,13 @@ pub struct Config {
     pub chat_max_concurrent_streams: u32,
     /// How many stored messages (newest) the model sees as history.
     pub chat_history_window: u64,
+    /// How many proxies in front of us append to `X-Forwarded-For` (`TRUST_PROXY_HOPS`, default
+    /// 1: Function Compute's gateway). The client is the entry that many hops from the right;
+    /// 0 ignores the header and takes the TCP peer.
+    pub trust_proxy_hops: usize,
+    /// Password checks that may wait for a CPU at once (`PASSWORD_HASH_QUEUE`); beyond it, 503
+    /// `overloaded`.
+    pub password_hash_queue: usize,
 }
 
 /// An OpenAI-compatible chat-completions endpoint (OpenAI, DashScope, a local server…).
@@ -92,6 +99,8 @@ impl Config {
         "CHAT_QUOTA_ADMIN",
         "CHAT_MAX_CONCURRENT_STREAMS",
         "CHAT_HISTORY_WINDOW",
+        "TRUST_PROXY_HOPS",
+        "PASSWORD_HASH_QUEUE",
     ];
 
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -198,7 +207,30 @@ impl Config {
             chat_quota_admin: env.limit("CHAT_QUOTA_ADMIN", "off")?,
             chat_max_concurrent_streams: env.parsed("CHAT_MAX_CONCURRENT_STREAMS", 2)?,
             chat_history_window,
+            trust_proxy_hops: env.parsed("TRUST_PROXY_HOPS", 1)?,
+            password_hash_queue: env.parsed("PASSWORD_HASH_QUEUE", 64)?,
         })
+    }
+
+    /// How long a streaming reply may hold its slot: its lease, and the longest it may run (the
+    /// relay ends it then), so a `Retry-After` computed from the leases is true. Ten waits on
+    /// the model, at most 30 minutes.
+    pub fn chat_stream_lease(&self) -> Duration {
+        let per_chunk = self.llm.as_ref().map_or(Duration::from_secs(60), |llm| llm.timeout);
+        (per_chunk * 10).min(Duration::from_secs(30 * 60))
+    }
+
+    /// How long hits of `bucket` count under this configuration (the longest window that
+    /// applies to it); `None` when no limit uses the bucket, so none of its hits count.
+    pub fn bucket_retention(&self, bucket: Bucket) -> Option<Duration> {
+        let window = |limit: Option<Limit>| limit.map(|limit| limit.window);
+        match bucket {
+            Bucket::LoginIp => window(self.login_limit_per_ip),
+            Bucket::LoginAccount => window(self.login_limit_per_account),
+            Bucket::RegisterIp => window(self.register_limit_per_ip),
+            Bucket::ChatMessages => window(self.chat_quota_user).max(window(self.chat_quota_admin)),
+            Bucket::ChatStreams => (self.chat_max_concurrent_streams > 0).then(|| self.chat_stream_lease()),
+        }
     }
 
     pub fn is_admin_email(&self, normalized_email: &str) -> bool {

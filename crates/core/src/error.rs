@@ -47,6 +47,10 @@ pub enum AppError {
     /// 503: a dependency (the database, the model) is not available.
     #[error("{message}")]
     Unavailable { code: &'static str, message: String },
+    /// 503 `overloaded` with `Retry-After`: more password checks are waiting than this
+    /// instance can run in time.
+    #[error("the server is busy; please retry in a moment")]
+    Overloaded { retry_after: Duration },
     /// 502: the upstream model answered with an error.
     #[error("{message}")]
     BadGateway { code: &'static str, message: String },
@@ -119,7 +123,7 @@ impl AppError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable { .. } | Self::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::BadGateway { .. } => StatusCode::BAD_GATEWAY,
             Self::GatewayTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -142,6 +146,7 @@ impl AppError {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::Overloaded { .. } => "overloaded",
             Self::Internal(_) => "internal_error",
             Self::InConversation(inner, _) => inner.code(),
         }
@@ -163,7 +168,7 @@ impl AppError {
 
     fn retry_after(&self) -> Option<Duration> {
         match self {
-            Self::RateLimited { retry_after, .. } => Some(*retry_after),
+            Self::RateLimited { retry_after, .. } | Self::Overloaded { retry_after } => Some(*retry_after),
             Self::InConversation(inner, _) => inner.retry_after(),
             _ => None,
         }
@@ -208,11 +213,31 @@ impl From<DbErr> for AppError {
                 message: "the database is unavailable, please retry shortly".into(),
             };
         }
+        if is_missing_schema(&err) {
+            tracing::error!(error = %err, "the database lacks this version's schema: apply the migrations (`make migrate`)");
+            return Self::Unavailable {
+                code: "database_schema_outdated",
+                message: "the database is not set up for this version of the service yet; please retry later".into(),
+            };
+        }
         Self::Internal(err.into())
     }
 }
 
-fn is_connectivity_error(err: &DbErr) -> bool {
+/// A table or column this code uses does not exist: the migrations were not applied (or not
+/// all of them). MySQL reports SQLSTATE 42S02 / 42S22, SQLite "no such table / column".
+pub fn is_missing_schema(err: &DbErr) -> bool {
+    let (DbErr::Exec(RuntimeErr::SqlxError(sqlx)) | DbErr::Query(RuntimeErr::SqlxError(sqlx))) = err else {
+        return false;
+    };
+    let sea_orm::sqlx::Error::Database(db_err) = sqlx.as_ref() else { return false };
+    let code = db_err.code();
+    matches!(code.as_deref(), Some("42S02" | "42S22"))
+        || db_err.message().starts_with("no such table")
+        || db_err.message().starts_with("no such column")
+}
+
+pub fn is_connectivity_error(err: &DbErr) -> bool {
     match err {
         DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => true,
         DbErr::Exec(RuntimeErr::SqlxError(sqlx)) | DbErr::Query(RuntimeErr::SqlxError(sqlx)) => {

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod chat;
 pub mod clock;
 pub mod config;
+pub mod db;
 pub mod entities;
 pub mod error;
 pub mod http;
@@ -21,7 +22,7 @@ use std::process::ExitCode;
 
 pub use config::Config;
 pub use error::{AppError, AppResult};
-pub use http::ApiRoutes;
+pub use http::{ApiRoutes, SchemaState};
 pub use state::AppState;
 
 /// Every function's routes, merged the way the custom domain's route table merges them: what
@@ -69,7 +70,7 @@ async fn serve(routes: ApiRoutes) -> ExitCode {
     // A database that is down only logs here; requests answer 503 until it is back.
     let db = state.db.clone();
     tokio::spawn(async move {
-        let result = state::open_a_connection(&db).await;
+        let result = db::bounded(db.deadline(), state::open_a_connection(db.raw())).await;
         // Log on a later turn of the (single-threaded) runtime: by then `serve` has set up
         // logging, even when opening failed at its first poll.
         tokio::task::yield_now().await;
@@ -84,14 +85,26 @@ async fn serve(routes: ApiRoutes) -> ExitCode {
     let warm = state.clone();
     let app = http::app(state, routes.router());
     // FC's `/initialize` hook: open a database connection and build the model client before
-    // the first request needs them.
-    let runtime = fc_runtime::Runtime::new(app).on_initialize(move || {
+    // the first request needs them. It always succeeds: a failed hook makes FC count the
+    // instance start as failed, and clients would get FC's own error (without CORS) instead of
+    // our 503 JSON. A database that is down is logged; requests answer 503 until it is back.
+    let runtime = fc_runtime::Runtime::new(app).max_event_bytes(http::MAX_EVENT_BYTES).on_initialize(move || {
         let state = warm.clone();
         async move {
             if let Some(llm) = &state.llm {
                 llm.warm_up();
             }
-            state.db.ping().await.map_err(|err| err.to_string())
+            match http::schema_state(&state.db).await {
+                Ok(SchemaState::Current) => {}
+                Ok(schema) => tracing::error!(
+                    schema = schema.as_str(),
+                    "initialize: the database lacks this version's schema; apply the migrations (`make migrate`)"
+                ),
+                Err(err) => {
+                    tracing::warn!(error = %err, "initialize: the database is not reachable; requests answer 503 until it is")
+                }
+            }
+            Ok(())
         }
     });
     match runtime.run().await {

@@ -4,18 +4,34 @@
 //! Each counted event is a row in `rate_limit_hits`; a limit of `max` per `window` is exceeded
 //! when `max` rows for the same bucket and key are younger than `window`. The answer then says
 //! how long until the oldest of those rows leaves the window (`Retry-After`).
+//!
+//! **One atomic step.** [`charge`] checks and counts in one transaction that first locks the
+//! key's row in `rate_limit_keys` (an upsert): every other charge of the same key, on any
+//! instance, waits for it, and then sees its hit. So a burst of any size admits at most the
+//! limit; a refused request rolls back and counts nothing. Counting first and checking in a
+//! separate step (what this module did before) let every request of a burst pass the check
+//! before any of them was counted.
+//!
+//! A hit can also stand for something that is still going on (a login being checked, a reply
+//! streaming): [`release`] takes it back when it should not count after all, and a slot whose
+//! holder died stops counting once its window has passed.
+//!
+//! **Housekeeping.** Expired hits and keys are deleted in bounded batches after charges of
+//! their bucket ([`sweep`]), so the tables hold only what some limit still counts, without a
+//! scheduler of our own.
 
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    Select,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Select, sea_query::OnConflict,
 };
 
 use crate::{
     clock::Clock,
-    entities::{RateLimitHit, rate_limit_hit},
+    db::{Db, Txn},
+    entities::{RateLimitHit, RateLimitKey, rate_limit_hit, rate_limit_key},
     error::{AppError, AppResult},
 };
 
@@ -52,7 +68,7 @@ pub enum Bucket {
     RegisterIp,
     /// Chat messages sent by one user.
     ChatMessages,
-    /// Streaming replies one user has running (leases, see [`acquire`]).
+    /// Streaming replies one user has running (leases, released when the reply ends).
     ChatStreams,
 }
 
@@ -66,110 +82,175 @@ impl Bucket {
             Self::ChatStreams => "chat_streams",
         }
     }
+
+    /// The 429 a refused charge answers, `retry_after` being when the window frees a slot.
+    fn refusal(self, retry_after: Duration) -> AppError {
+        let (code, message) = match self {
+            Self::LoginIp | Self::LoginAccount => {
+                ("rate_limited", "too many failed logins; please wait before trying again")
+            }
+            Self::RegisterIp => ("rate_limited", "too many registrations from this network; please try again later"),
+            Self::ChatMessages => ("rate_limited", "you have reached your message quota; please try again later"),
+            Self::ChatStreams => {
+                ("too_many_streams", "too many replies are streaming for this account at once; wait for one to finish")
+            }
+        };
+        AppError::RateLimited { code, message: message.into(), retry_after: retry_after.max(Duration::from_secs(1)) }
+    }
 }
 
-/// Fails with 429 when `key` has used up `limit` in `bucket`. `None` means unlimited.
-pub async fn check(
-    db: &impl ConnectionTrait,
-    clock: &Clock,
-    bucket: Bucket,
-    key: &str,
-    limit: Option<Limit>,
-    message: &str,
-) -> AppResult<()> {
-    let Some(limit) = limit else { return Ok(()) };
+/// One limit to charge: an event of `key` in `bucket`, at most `limit.max` per `limit.window`.
+#[derive(Clone, Copy, Debug)]
+pub struct Meter<'a> {
+    pub bucket: Bucket,
+    pub key: &'a str,
+    pub limit: Limit,
+}
+
+impl<'a> Meter<'a> {
+    /// `None` when the limit is off: there is nothing to charge.
+    pub fn new(bucket: Bucket, key: &'a str, limit: Option<Limit>) -> Option<Self> {
+        limit.map(|limit| Self { bucket, key, limit })
+    }
+}
+
+/// A counted event, by id: what [`release`] takes back.
+pub type HitId = i64;
+
+/// How often a charge that met a deadlock (MySQL) or a busy database (SQLite) starts again.
+const CHARGE_ATTEMPTS: u32 = 5;
+
+/// The most expired rows one [`sweep`] deletes per table.
+pub const SWEEP_BATCH: u64 = 200;
+
+/// Checks every meter and, when none is used up, counts one event on each: one atomic step
+/// (see the module docs). Fails with the first used-up meter's 429, having counted nothing.
+pub async fn charge(db: &Db, clock: &Clock, meters: &[Meter<'_>]) -> AppResult<Vec<HitId>> {
+    if meters.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (txn, hits) = begin_charged(db, clock, meters).await?;
+    txn.commit().await?;
+    Ok(hits)
+}
+
+/// [`charge`], leaving its transaction open for the caller to add what the charge pays for (a
+/// chat turn's messages): the meters' keys stay locked until the caller commits.
+pub async fn begin_charged(db: &Db, clock: &Clock, meters: &[Meter<'_>]) -> AppResult<(Txn, Vec<HitId>)> {
+    let mut attempt = 1;
+    loop {
+        let txn = db.begin().await?;
+        match charge_in(&txn, clock, meters).await {
+            Ok(hits) => return Ok((txn, hits)),
+            Err(Charging::Refused(err)) => {
+                txn.rollback().await?;
+                return Err(err);
+            }
+            Err(Charging::Db(err)) if attempt < CHARGE_ATTEMPTS && is_lock_conflict(&err) => {
+                // The database rolled the transaction back (a deadlock) or could not start it
+                // (SQLite busy): nothing was counted, so starting again is safe.
+                drop(txn);
+                tracing::debug!(error = %err, attempt, "rate-limit charge met a lock conflict; retrying");
+                tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 5 + rand::random_range(0..10))).await;
+                attempt += 1;
+            }
+            Err(Charging::Db(err)) => return Err(err.into()),
+        }
+    }
+}
+
+enum Charging {
+    Refused(AppError),
+    Db(DbErr),
+}
+
+impl From<DbErr> for Charging {
+    fn from(err: DbErr) -> Self {
+        Self::Db(err)
+    }
+}
+
+async fn charge_in(txn: &Txn, clock: &Clock, meters: &[Meter<'_>]) -> Result<Vec<HitId>, Charging> {
     let now = clock.now();
-    let in_window = || hits_in_window(bucket, key, now, limit.window);
+    // Lock every key first, always in the same order, so two charges of overlapping keys
+    // cannot each hold one the other waits for.
+    let mut keys: Vec<(&str, &str)> = meters.iter().map(|meter| (meter.bucket.as_str(), meter.key)).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    for (bucket, key) in keys {
+        RateLimitKey::insert(rate_limit_key::ActiveModel {
+            bucket: Set(bucket.to_string()),
+            key: Set(key.to_string()),
+            updated_at: Set(now),
+        })
+        .on_conflict(
+            OnConflict::columns([rate_limit_key::Column::Bucket, rate_limit_key::Column::Key])
+                .update_column(rate_limit_key::Column::UpdatedAt)
+                .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?;
+    }
+    for meter in meters {
+        if let Some(retry_after) = used_up(txn, now, meter).await? {
+            return Err(Charging::Refused(meter.bucket.refusal(retry_after)));
+        }
+    }
+    let mut hits = Vec::with_capacity(meters.len());
+    for meter in meters {
+        let id = RateLimitHit::insert(rate_limit_hit::ActiveModel {
+            bucket: Set(meter.bucket.as_str().to_string()),
+            key: Set(meter.key.to_string()),
+            created_at: Set(now),
+            ..Default::default()
+        })
+        .exec(txn)
+        .await?
+        .last_insert_id;
+        hits.push(id);
+    }
+    Ok(hits)
+}
+
+/// When `meter` is used up at `now`: how long until the window frees a slot.
+async fn used_up(db: &impl ConnectionTrait, now: DateTime<Utc>, meter: &Meter<'_>) -> Result<Option<Duration>, DbErr> {
+    let in_window = || hits_in_window(meter.bucket, meter.key, now, meter.limit.window);
     let count = in_window().count(db).await?;
-    if count < u64::from(limit.max) {
-        return Ok(());
+    let max = u64::from(meter.limit.max);
+    if count < max {
+        return Ok(None);
     }
-    // The window frees up once the hit that keeps the count at `max` has aged out.
-    let blocking_hit = in_window()
-        .order_by_asc(rate_limit_hit::Column::CreatedAt)
-        .offset(count - u64::from(limit.max))
-        .one(db)
-        .await?;
-    let retry_after = blocking_hit
-        .map(|hit| (hit.created_at + to_delta(limit.window) - now).to_std().unwrap_or_default())
-        .unwrap_or(limit.window);
-    Err(AppError::RateLimited {
-        code: "rate_limited",
-        message: message.to_string(),
-        retry_after: retry_after.max(Duration::from_secs(1)),
-    })
+    // The window frees a slot once the hit that keeps the count at `max` has aged out.
+    let blocking_hit = in_window().order_by_asc(rate_limit_hit::Column::CreatedAt).offset(count - max).one(db).await?;
+    Ok(Some(
+        blocking_hit
+            .map(|hit| (hit.created_at + to_delta(meter.limit.window) - now).to_std().unwrap_or_default())
+            .unwrap_or(meter.limit.window),
+    ))
 }
 
-/// Counts one event of `key` toward `limit` (with no limit there is nothing to count).
-pub async fn record(
-    db: &impl ConnectionTrait,
-    clock: &Clock,
-    bucket: Bucket,
-    key: &str,
-    limit: Option<Limit>,
-) -> AppResult<()> {
-    if let Some(limit) = limit {
-        insert_hit(db, clock, bucket, key, limit.window).await?;
+/// A deadlock (MySQL rolled the transaction back), a lock wait that timed out, or SQLite busy.
+fn is_lock_conflict(err: &DbErr) -> bool {
+    use sea_orm::{RuntimeErr, sqlx};
+    let (DbErr::Exec(RuntimeErr::SqlxError(sqlx)) | DbErr::Query(RuntimeErr::SqlxError(sqlx))) = err else {
+        return false;
+    };
+    match sqlx.as_ref() {
+        sqlx::Error::Database(db_err) => {
+            let code = db_err.code();
+            let code = code.as_deref().unwrap_or_default();
+            // SQLSTATE 40001: deadlock; MySQL 1205 lock wait timeout (HY000); SQLite 5/6 busy/locked.
+            code == "40001" || code == "5" || code == "6" || db_err.message().contains("Lock wait timeout")
+        }
+        _ => false,
     }
-    Ok(())
 }
 
-/// Inserts a hit (returning its id) and drops that key's hits that have left `window`, so the
-/// table only holds what some limit still counts.
-async fn insert_hit(
-    db: &impl ConnectionTrait,
-    clock: &Clock,
-    bucket: Bucket,
-    key: &str,
-    window: Duration,
-) -> AppResult<i64> {
-    let now = clock.now();
-    let id = RateLimitHit::insert(rate_limit_hit::ActiveModel {
-        bucket: Set(bucket.as_str().to_string()),
-        key: Set(key.to_string()),
-        created_at: Set(now),
-        ..Default::default()
-    })
-    .exec(db)
-    .await?
-    .last_insert_id;
-    RateLimitHit::delete_many()
-        .filter(rate_limit_hit::Column::Bucket.eq(bucket.as_str()))
-        .filter(rate_limit_hit::Column::Key.eq(key))
-        .filter(rate_limit_hit::Column::CreatedAt.lte(now - to_delta(window)))
-        .exec(db)
-        .await?;
-    Ok(id)
-}
-
-/// Takes one of `limit.max` concurrent slots of `key` (a stream running, say), or fails with
-/// 429. The slot is a hit row: [`release`] frees it, and should its holder die, it stops
-/// counting once `limit.window` has passed. Recording first and counting after means two racing
-/// requests can at worst both be refused, never both admitted over the limit.
-pub async fn acquire(
-    db: &impl ConnectionTrait,
-    clock: &Clock,
-    bucket: Bucket,
-    key: &str,
-    limit: Limit,
-    message: &str,
-) -> AppResult<i64> {
-    let id = insert_hit(db, clock, bucket, key, limit.window).await?;
-    let held = hits_in_window(bucket, key, clock.now(), limit.window).count(db).await?;
-    if held > u64::from(limit.max) {
-        release(db, id).await?;
-        return Err(AppError::RateLimited {
-            code: "too_many_streams",
-            message: message.to_string(),
-            retry_after: Duration::from_secs(5),
-        });
+/// Takes back counted events (a login that succeeded, a stream that ended).
+pub async fn release(db: &impl ConnectionTrait, hits: &[HitId]) -> AppResult<()> {
+    if !hits.is_empty() {
+        RateLimitHit::delete_many().filter(rate_limit_hit::Column::Id.is_in(hits.iter().copied())).exec(db).await?;
     }
-    Ok(id)
-}
-
-/// Frees a slot taken with [`acquire`].
-pub async fn release(db: &impl ConnectionTrait, id: i64) -> AppResult<()> {
-    RateLimitHit::delete_by_id(id).exec(db).await?;
     Ok(())
 }
 
@@ -181,6 +262,51 @@ pub async fn clear(db: &impl ConnectionTrait, bucket: Bucket, key: &str) -> AppR
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// Deletes up to [`SWEEP_BATCH`] hits of `bucket` that have left `window` (all of them when the
+/// limit is off), and as many keys unused for that long. Returns how many rows went.
+pub async fn sweep(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    bucket: Bucket,
+    window: Option<Duration>,
+) -> AppResult<u64> {
+    let cutoff = now - window.map_or(TimeDelta::zero(), to_delta);
+    let expired: Vec<HitId> = RateLimitHit::find()
+        .select_only()
+        .column(rate_limit_hit::Column::Id)
+        .filter(rate_limit_hit::Column::CreatedAt.lte(cutoff))
+        .filter(rate_limit_hit::Column::Bucket.eq(bucket.as_str()))
+        .limit(SWEEP_BATCH)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut deleted = 0;
+    if !expired.is_empty() {
+        deleted +=
+            RateLimitHit::delete_many().filter(rate_limit_hit::Column::Id.is_in(expired)).exec(db).await?.rows_affected;
+    }
+    let idle: Vec<String> = RateLimitKey::find()
+        .select_only()
+        .column(rate_limit_key::Column::Key)
+        .filter(rate_limit_key::Column::UpdatedAt.lte(cutoff))
+        .filter(rate_limit_key::Column::Bucket.eq(bucket.as_str()))
+        .limit(SWEEP_BATCH)
+        .into_tuple()
+        .all(db)
+        .await?;
+    if !idle.is_empty() {
+        // The cutoff again: a key charged since it was read stays.
+        deleted += RateLimitKey::delete_many()
+            .filter(rate_limit_key::Column::Bucket.eq(bucket.as_str()))
+            .filter(rate_limit_key::Column::Key.is_in(idle))
+            .filter(rate_limit_key::Column::UpdatedAt.lte(cutoff))
+            .exec(db)
+            .await?
+            .rows_affected;
+    }
+    Ok(deleted)
 }
 
 /// The hits of `key` in `bucket` younger than `window` at `now`: what a limit counts.

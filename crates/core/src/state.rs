@@ -8,16 +8,27 @@ use sea_orm::{
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
 
-use crate::{auth::token::TokenKeys, chat::llm::Llm, clock::Clock, config::Config};
+use crate::{
+    auth::{password::Hasher, token::TokenKeys},
+    chat::llm::Llm,
+    clock::Clock,
+    config::Config,
+    db::Db,
+    error::AppResult,
+    rate_limit::{self, Bucket, HitId, Meter},
+};
 
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
-    pub db: DatabaseConnection,
+    /// The pool, every operation bounded by `DB_CONNECT_TIMEOUT`.
+    pub db: Db,
     pub clock: Clock,
     pub tokens: Arc<TokenKeys>,
     /// The chat model, when `OPENAI_API_KEY` is configured.
     pub llm: Option<Arc<Llm>>,
+    /// Password hashing, bounded to this instance's cores.
+    pub hasher: Arc<Hasher>,
 }
 
 impl AppState {
@@ -31,7 +42,27 @@ impl AppState {
     pub fn with_parts(config: Config, db: DatabaseConnection, clock: Clock) -> Self {
         let tokens = Arc::new(TokenKeys::new(&config.jwt_secret));
         let llm = config.llm.as_ref().map(|llm| Arc::new(Llm::new(llm)));
-        Self { config: Arc::new(config), db, clock, tokens, llm }
+        let db = Db::new(db, config.db_connect_timeout);
+        let hasher = Arc::new(Hasher::new(config.bcrypt_cost, config.password_hash_queue));
+        Self { config: Arc::new(config), db, clock, tokens, llm, hasher }
+    }
+
+    /// [`rate_limit::charge`], then a sweep of the charged buckets' expired rows.
+    pub async fn charge(&self, meters: &[Meter<'_>]) -> AppResult<Vec<HitId>> {
+        let hits = rate_limit::charge(&self.db, &self.clock, meters).await?;
+        for meter in meters {
+            self.sweep(meter.bucket).await;
+        }
+        Ok(hits)
+    }
+
+    /// Deletes a batch of `bucket`'s expired rows; a failure is only logged (nothing depends on
+    /// it, and the next charge sweeps again).
+    pub async fn sweep(&self, bucket: Bucket) {
+        let retention = self.config.bucket_retention(bucket);
+        if let Err(err) = rate_limit::sweep(&self.db, self.clock.now(), bucket, retention).await {
+            tracing::warn!(error = %err, bucket = bucket.as_str(), "could not sweep expired rate-limit rows");
+        }
     }
 }
 

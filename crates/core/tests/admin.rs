@@ -358,11 +358,12 @@ both_databases! {
         let relogin = app.post("/api/auth/login").json(&json!({"email": "target@example.com", "password": PASSWORD})).send().await;
         assert_eq!(relogin.assert_error(StatusCode::FORBIDDEN), "account_banned");
 
-        // Audited: the admin as actor, the first forwarded hop, the user agent.
+        // Audited: the admin as actor, the forwarded hop FC's gateway added (the last), the user
+        // agent.
         let rows = audit_rows(&app, "ban").await;
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].actor_id.as_deref(), Some(admin_id.as_str()));
-        assert_eq!(rows[0].ip.as_deref(), Some("203.0.113.50"));
+        assert_eq!(rows[0].ip.as_deref(), Some("10.0.0.1"));
         assert_eq!(rows[0].user_agent.as_deref(), Some("admin-console/2.0"));
         assert!(rows[0].message.contains("target@example.com"), "{}", rows[0].message);
 

@@ -215,24 +215,39 @@ both_databases! {
         assert_eq!(wrong.assert_error(StatusCode::UNAUTHORIZED), "invalid_credentials");
     }
 
-    async fn admin_emails_are_promoted_at_login(backend: Backend) {
+    /// ADMIN_EMAILS grants the role at registration only: an address added later is not
+    /// promoted at its next login, and an operator's demotion of a listed address sticks (it
+    /// used to be undone at every login).
+    async fn admin_emails_grant_the_role_at_registration_only(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         app.register("later-admin@example.com").await;
+        app.admin_token().await;
         // The operator adds the address to ADMIN_EMAILS and redeploys.
         let mut env = test_support::test_env("unused");
         env.insert("ADMIN_EMAILS".into(), format!("{ADMIN_EMAIL},later-admin@example.com"));
         env.insert("DATABASE_URL".into(), "sqlite::memory:".into());
         let config = test_support::config_from(&env);
         let redeployed = http::app(AppState::with_parts(config, app.db.clone(), app.clock.clone()), test_support::all_routes().router());
-        let request = axum::http::Request::post("/api/auth/login")
-            .header("content-type", "application/json")
-            .body(axum::body::Body::from(json!({"email": "later-admin@example.com", "password": PASSWORD}).to_string()))
-            .unwrap();
-        let response = tower::ServiceExt::oneshot(redeployed, request).await.unwrap();
+        let login = |email: &str| {
+            axum::http::Request::post("/api/auth/login")
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(json!({"email": email, "password": PASSWORD}).to_string()))
+                .unwrap()
+        };
+        let role = |email: &'static str| {
+            let db = app.db.clone();
+            async move { User::find().filter(user::Column::Email.eq(email)).one(&db).await.unwrap().unwrap().role }
+        };
+        let response = tower::ServiceExt::oneshot(redeployed.clone(), login("later-admin@example.com")).await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
-        let stored = User::find().filter(user::Column::Email.eq("later-admin@example.com")).one(&app.db).await.unwrap().unwrap();
-        assert_eq!(stored.role, Role::Admin);
-        assert!(audit_actions(&app).await.contains(&"promote".to_string()));
+        assert_eq!(role("later-admin@example.com").await, Role::User);
+
+        // The listed admin, demoted by the operator, stays demoted through logins.
+        app_core::admin::set_role(&app.state.db, &app.clock, ADMIN_EMAIL, Role::User, &Default::default()).await.unwrap();
+        let response = tower::ServiceExt::oneshot(redeployed, login(ADMIN_EMAIL)).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(role(ADMIN_EMAIL).await, Role::User);
+        assert!(!audit_actions(&app).await.contains(&"promote".to_string()));
     }
 
     async fn failed_logins_are_limited_per_ip(backend: Backend) {

@@ -38,9 +38,12 @@ use axum::{
 };
 use tokio::net::TcpListener;
 
-/// Event bodies larger than this are refused (413). FC's own synchronous limit is 32 MB, but the
-/// routed API accepts far smaller bodies, so nothing legitimate comes close.
-pub const MAX_EVENT_BYTES: usize = 6 * 1024 * 1024;
+/// Event bodies larger than this are refused (413) unless [`Runtime::max_event_bytes`] says
+/// otherwise. FC's own synchronous limit is 32 MB, but an event is read whole into memory
+/// before it is routed, and `/invoke` is reachable from the internet: the cap is what bounds an
+/// instance's memory under many large or unfinished events at once. Set it to what the routed
+/// API accepts (its body limit in Base64, plus headers and the event's JSON).
+pub const MAX_EVENT_BYTES: usize = 256 * 1024;
 
 pub const DEFAULT_PORT: u16 = 9000;
 
@@ -55,11 +58,18 @@ pub struct Runtime {
     app: Router,
     on_initialize: Option<InitializeHook>,
     shutdown_grace: Duration,
+    max_event_bytes: usize,
 }
 
 impl Runtime {
     pub fn new(app: Router) -> Self {
-        Self { app, on_initialize: None, shutdown_grace: DEFAULT_SHUTDOWN_GRACE }
+        Self { app, on_initialize: None, shutdown_grace: DEFAULT_SHUTDOWN_GRACE, max_event_bytes: MAX_EVENT_BYTES }
+    }
+
+    /// The largest `/invoke` event read (default [`MAX_EVENT_BYTES`]); larger ones get 413.
+    pub fn max_event_bytes(mut self, bytes: usize) -> Self {
+        self.max_event_bytes = bytes;
+        self
     }
 
     /// How long in-flight requests may run on after the shutdown signal (default
@@ -83,7 +93,7 @@ impl Runtime {
     /// The app plus FC's endpoints (`/invoke`, `/initialize`, `/pre-stop`) and log lines.
     pub fn into_router(self) -> Router {
         let fc_routes = Router::new()
-            .route("/invoke", post(event::invoke).layer(DefaultBodyLimit::max(MAX_EVENT_BYTES)))
+            .route("/invoke", post(event::invoke).layer(DefaultBodyLimit::max(self.max_event_bytes)))
             .with_state(self.app.clone())
             .route("/initialize", post(initialize).with_state(self.on_initialize))
             .route("/pre-stop", get(pre_stop));

@@ -508,13 +508,18 @@ async fn an_oversized_event_is_refused_in_the_same_shape() {
     let answer = invoke_with(&router, vec![b'a'; MAX_EVENT_BYTES + 1], &[]).await;
     assert_eq!(answer.assert_failed(StatusCode::PAYLOAD_TOO_LARGE, "oversized"), "event_too_large");
 
-    // A large event under the limit is fine (a Base64 body, within the echo's own 2 MB limit).
+    // A large event under the limit is fine (a Base64 body of 160 KiB, 213 KiB encoded).
     let mut event = full_event("POST", "/api/echo/big", "/api/echo/big");
-    event["body"] = json!(BASE64.encode(vec![7u8; 1536 * 1024]));
+    event["body"] = json!(BASE64.encode(vec![7u8; 160 * 1024]));
     event["isBase64Encoded"] = json!(true);
     let routed = invoke(&router, &event).await.routed();
     let seen = echoed(&routed);
-    assert_eq!(BASE64.decode(seen["bodyBase64"].as_str().unwrap()).unwrap().len(), 1536 * 1024);
+    assert_eq!(BASE64.decode(seen["bodyBase64"].as_str().unwrap()).unwrap().len(), 160 * 1024);
+
+    // The limit is the runtime's to set: the app's own body limit in Base64, plus headers.
+    let small = Runtime::new(test_app()).max_event_bytes(4096).into_router();
+    let answer = invoke_with(&small, vec![b' '; 4097], &[]).await;
+    assert_eq!(answer.assert_failed(StatusCode::PAYLOAD_TOO_LARGE, "over a set limit"), "event_too_large");
 }
 
 /// A small deterministic generator (xorshift64*), so every run checks the same cases.

@@ -27,7 +27,7 @@ async fn main() -> anyhow::Result<()> {
 
     let state = AppState::new(config).await.context("cannot open the database")?;
     if sqlite {
-        Migrator::up(&state.db, None).await.context("applying migrations to SQLite")?;
+        Migrator::up(state.db.raw(), None).await.context("applying migrations to SQLite")?;
     }
 
     // Every function's routes, merged like the custom domain's route table merges them, plus

@@ -200,7 +200,7 @@ async fn serves_the_site_and_the_api_from_one_process() {
     let health = stack.get("/api/health").await;
     assert_eq!(health.status, StatusCode::OK);
     assert_eq!(health.header("content-type"), Some("application/json"));
-    assert_eq!(health.json(), json!({"status": "ok", "database": "up"}));
+    assert_eq!(health.json(), json!({"status": "ok", "database": "up", "schema": "current"}));
     assert!(health.header("x-request-id").is_some());
 
     // Unknown API paths get the API's JSON 404, never the site's page.

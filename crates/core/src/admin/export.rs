@@ -14,12 +14,13 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use futures::Stream;
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 
 use super::{AuditLogRecord, UserRecord};
 use crate::{
     audit::{self, Action},
+    db::Db,
     entities::{AuditLog, Conversation, Message, User, audit_log, conversation, message, user},
     error::{AppError, AppResult},
     http::ClientMeta,
@@ -167,12 +168,7 @@ impl Section {
     }
 
     /// One page of this section after id `after`: `(id, record as JSON)` pairs.
-    async fn page(
-        self,
-        db: &DatabaseConnection,
-        query: &ExportQuery,
-        after: Option<&str>,
-    ) -> Result<Vec<(String, Vec<u8>)>, DbErr> {
+    async fn page(self, db: &Db, query: &ExportQuery, after: Option<&str>) -> Result<Vec<(String, Vec<u8>)>, DbErr> {
         fn encode<R: Serialize>(id: String, record: R) -> Result<(String, Vec<u8>), DbErr> {
             serde_json::to_vec(&record).map(|json| (id, json)).map_err(|err| DbErr::Custom(err.to_string()))
         }
@@ -227,7 +223,7 @@ impl Section {
 }
 
 async fn keyset<E: EntityTrait>(
-    db: &DatabaseConnection,
+    db: &Db,
     id: E::Column,
     created_at: E::Column,
     query: &ExportQuery,
@@ -249,7 +245,7 @@ async fn keyset<E: EntityTrait>(
 /// The export body, produced a page at a time. A database failure midway ends the stream with
 /// an error, which aborts the response: the client sees a broken download, never a silently
 /// short one.
-fn stream(db: DatabaseConnection, query: ExportQuery) -> impl Stream<Item = Result<Bytes, DbErr>> {
+fn stream(db: Db, query: ExportQuery) -> impl Stream<Item = Result<Bytes, DbErr>> {
     async_stream::try_stream! {
         let json = query.format == ExportFormat::Json;
         if json {

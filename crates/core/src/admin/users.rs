@@ -5,8 +5,7 @@ use std::collections::{HashMap, HashSet};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait, LikeExpr},
 };
 use serde::Deserialize;
@@ -16,6 +15,7 @@ use crate::{
     audit::{self, Action},
     auth::end_all_sessions,
     clock::Clock,
+    db::Db,
     entities::{AuditLog, Role, User, audit_log, user},
     error::{AppError, AppResult},
     http::ClientMeta,
@@ -126,7 +126,7 @@ pub async fn list_audit_logs(db: &impl ConnectionTrait, query: AuditLogQuery) ->
 /// Bans (ending every session at once) or unbans the user `user_id`. `actor` is the admin doing
 /// it (`None` for the operator CLI); admins cannot ban themselves.
 pub async fn set_banned(
-    db: &DatabaseConnection,
+    db: &Db,
     clock: &Clock,
     actor: Option<&user::Model>,
     user_id: &str,
@@ -154,13 +154,7 @@ pub async fn set_banned(
 }
 
 /// Promotes or demotes the account with `email` (the operator CLI).
-pub async fn set_role(
-    db: &DatabaseConnection,
-    clock: &Clock,
-    email: &str,
-    role: Role,
-    client: &ClientMeta,
-) -> AppResult<user::Model> {
+pub async fn set_role(db: &Db, clock: &Clock, email: &str, role: Role, client: &ClientMeta) -> AppResult<user::Model> {
     let email = crate::auth::normalize_email(email);
     let txn = db.begin().await?;
     let target =

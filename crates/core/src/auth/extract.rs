@@ -10,8 +10,10 @@ use sea_orm::EntityTrait;
 
 use super::{service::banned, token::invalid_token};
 use crate::{
+    audit::{self, Action},
     entities::{Role, Session, User, user},
     error::AppError,
+    http::ClientMeta,
     state::AppState,
 };
 
@@ -54,6 +56,9 @@ impl FromRequestParts<AppState> for AdminUser {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
         let auth = AuthUser::from_request_parts(parts, state).await?;
         if auth.user.role != Role::Admin {
+            let client = ClientMeta::from_parts(parts, state.config.trust_proxy_hops);
+            let message = format!("{} {} refused: not an administrator", parts.method, parts.uri.path());
+            audit::record(&state.db, &state.clock, Some(&auth.user.id), Action::AdminDenied, message, &client).await?;
             return Err(AppError::forbidden("admin_only", "this action needs an administrator account"));
         }
         Ok(Self(auth))

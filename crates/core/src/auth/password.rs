@@ -1,9 +1,83 @@
 //! Password rules and bcrypt, run on the blocking thread pool so a slow hash never stalls the
 //! async workers that serve other requests.
+//!
+//! [`Hasher`] bounds that work: at most one hash per core runs at a time, and a bounded queue
+//! waits for them. Without the bound, a burst of registrations started a bcrypt thread each;
+//! they took every core, the serving thread starved, and requests that never touched bcrypt
+//! timed out waiting for a database connection (a false 503 `database_unavailable`). Past the
+//! queue a request gets 503 `overloaded` with a `Retry-After` from the measured hash time.
 
-use std::sync::OnceLock;
+use std::{
+    sync::{
+        OnceLock,
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use tokio::sync::Semaphore;
 
 use crate::error::{AppError, AppResult};
+
+/// Runs password hashes and checks one per core, with at most `queue` waiting.
+pub struct Hasher {
+    cost: u32,
+    cores: Semaphore,
+    core_count: usize,
+    queue: usize,
+    /// Requests holding or waiting for a core.
+    in_line: AtomicUsize,
+    /// The last hash's duration, for `Retry-After`.
+    last_micros: AtomicU64,
+}
+
+impl Hasher {
+    /// `queue` requests may wait beyond the ones running (one per core this process may use).
+    pub fn new(cost: u32, queue: usize) -> Self {
+        let core_count = std::thread::available_parallelism().map_or(1, usize::from);
+        Self {
+            cost,
+            cores: Semaphore::new(core_count),
+            core_count,
+            queue,
+            in_line: AtomicUsize::new(0),
+            last_micros: AtomicU64::new(50_000),
+        }
+    }
+
+    pub async fn hash(&self, password: String) -> AppResult<String> {
+        self.bounded(hash(password, self.cost)).await
+    }
+
+    pub async fn verify(&self, password: String, stored_hash: Option<String>) -> AppResult<bool> {
+        self.bounded(verify(password, stored_hash, self.cost)).await
+    }
+
+    async fn bounded<T>(&self, work: impl Future<Output = AppResult<T>>) -> AppResult<T> {
+        let ahead = self.in_line.fetch_add(1, Ordering::SeqCst);
+        let _in_line = InLine(&self.in_line);
+        if ahead >= self.core_count + self.queue {
+            let rounds = (ahead / self.core_count + 1) as u64;
+            let retry_after = Duration::from_micros(self.last_micros.load(Ordering::Relaxed).saturating_mul(rounds));
+            return Err(AppError::Overloaded { retry_after });
+        }
+        let _core = self.cores.acquire().await.map_err(|err| AppError::Internal(err.into()))?;
+        let started = Instant::now();
+        let result = work.await;
+        let took = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.last_micros.store(took, Ordering::Relaxed);
+        result
+    }
+}
+
+/// Leaves the line when the request is done or dropped (its client went away).
+struct InLine<'a>(&'a AtomicUsize);
+
+impl Drop for InLine<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
 
 pub const MIN_PASSWORD_CHARS: usize = 8;
 /// bcrypt only reads 72 bytes; longer passwords are refused rather than silently cut.

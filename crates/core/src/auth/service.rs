@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
 };
 use serde::Deserialize;
 
@@ -13,7 +13,7 @@ use crate::{
     error::{AppError, AppResult, DbResultExt},
     http::ClientMeta,
     ids::{new_id, new_token},
-    rate_limit::{self, Bucket},
+    rate_limit::{self, Bucket, Meter},
     state::AppState,
 };
 
@@ -85,20 +85,35 @@ pub async fn register(state: &AppState, credentials: NewAccount, client: &Client
     password::validate_new_password(&credentials.password)?;
 
     let ip_key = client.ip_key();
-    rate_limit::check(
-        &state.db,
-        &state.clock,
-        Bucket::RegisterIp,
-        &ip_key,
-        state.config.register_limit_per_ip,
-        "too many registrations from this network; please try again later",
-    )
-    .await?;
-    rate_limit::record(&state.db, &state.clock, Bucket::RegisterIp, &ip_key, state.config.register_limit_per_ip)
-        .await?;
+    let meters: Vec<Meter> =
+        Meter::new(Bucket::RegisterIp, &ip_key, state.config.register_limit_per_ip).into_iter().collect();
+    let hits = match state.charge(&meters).await {
+        Err(err @ AppError::RateLimited { .. }) => {
+            audit::record(
+                &state.db,
+                &state.clock,
+                None,
+                Action::RegisterRateLimited,
+                format!("registration of {email} refused: too many from {ip_key}"),
+                client,
+            )
+            .await?;
+            return Err(err);
+        }
+        other => other?,
+    };
 
-    let password_hash = password::hash(credentials.password, state.config.bcrypt_cost).await?;
+    let password_hash = match state.hasher.hash(credentials.password).await {
+        Ok(hash) => hash,
+        Err(err) => {
+            // Not attempted after all (overloaded): it does not count against the network.
+            rate_limit::release(&state.db, &hits).await?;
+            return Err(err);
+        }
+    };
     let now = state.clock.now();
+    // ADMIN_EMAILS grants the role here, at registration, and nowhere else: an operator's
+    // later demotion sticks.
     let role = if state.config.is_admin_email(&email) { Role::Admin } else { Role::User };
 
     let txn = state.db.begin().await?;
@@ -118,6 +133,7 @@ pub async fn register(state: &AppState, credentials: NewAccount, client: &Client
     audit::record(&txn, &state.clock, Some(&session.user.id), Action::Register, format!("registered {email}"), client)
         .await?;
     txn.commit().await?;
+    sweep_sessions(state).await;
     Ok(session)
 }
 
@@ -126,26 +142,38 @@ pub async fn login(state: &AppState, credentials: Credentials, client: &ClientMe
     if email.len() > MAX_EMAIL_BYTES {
         return Err(AppError::validation("invalid_email", "please enter a valid email address"));
     }
+    // Each attempt is charged before the password is checked (a burst cannot all be checked
+    // before any is counted); a successful one takes its charges back below.
     let ip_key = client.ip_key();
     let limits = &state.config;
-    let too_many = "too many failed logins; please wait before trying again";
-    rate_limit::check(&state.db, &state.clock, Bucket::LoginIp, &ip_key, limits.login_limit_per_ip, too_many).await?;
-    rate_limit::check(&state.db, &state.clock, Bucket::LoginAccount, &email, limits.login_limit_per_account, too_many)
-        .await?;
+    let meters: Vec<Meter> = [
+        Meter::new(Bucket::LoginIp, &ip_key, limits.login_limit_per_ip),
+        Meter::new(Bucket::LoginAccount, &email, limits.login_limit_per_account),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let hits = match state.charge(&meters).await {
+        Err(err @ AppError::RateLimited { .. }) => {
+            let message = format!("login for {email} refused: too many failed logins");
+            audit::record(&state.db, &state.clock, None, Action::LoginRateLimited, message, client).await?;
+            return Err(err);
+        }
+        other => other?,
+    };
 
     let user = User::find().filter(user::Column::Email.eq(&email)).one(&state.db).await?;
-    let matches = password::verify(
-        credentials.password,
-        user.as_ref().map(|user| user.password_hash.clone()),
-        state.config.bcrypt_cost,
-    )
-    .await?;
+    let matches =
+        match state.hasher.verify(credentials.password, user.as_ref().map(|user| user.password_hash.clone())).await {
+            Ok(matches) => matches,
+            Err(err) => {
+                rate_limit::release(&state.db, &hits).await?;
+                return Err(err);
+            }
+        };
 
     let known_account = user.as_ref().map(|user| user.id.clone());
-    let Some(mut user) = user.filter(|_| matches) else {
-        rate_limit::record(&state.db, &state.clock, Bucket::LoginIp, &ip_key, limits.login_limit_per_ip).await?;
-        rate_limit::record(&state.db, &state.clock, Bucket::LoginAccount, &email, limits.login_limit_per_account)
-            .await?;
+    let Some(user) = user.filter(|_| matches) else {
         audit::record(
             &state.db,
             &state.clock,
@@ -159,6 +187,7 @@ pub async fn login(state: &AppState, credentials: Credentials, client: &ClientMe
     };
 
     if user.banned_at.is_some() {
+        rate_limit::release(&state.db, &hits).await?;
         audit::record(
             &state.db,
             &state.clock,
@@ -172,26 +201,13 @@ pub async fn login(state: &AppState, credentials: Credentials, client: &ClientMe
     }
 
     let txn = state.db.begin().await?;
-    if state.config.is_admin_email(&email) && user.role != Role::Admin {
-        let mut active: user::ActiveModel = user.into();
-        active.role = Set(Role::Admin);
-        active.updated_at = Set(state.clock.now());
-        user = active.update(&txn).await?;
-        audit::record(
-            &txn,
-            &state.clock,
-            Some(&user.id),
-            Action::Promote,
-            format!("{email} promoted by ADMIN_EMAILS"),
-            client,
-        )
-        .await?;
-    }
     let session = start_session(&txn, state, user).await?;
     audit::record(&txn, &state.clock, Some(&session.user.id), Action::Login, format!("logged in {email}"), client)
         .await?;
+    rate_limit::release(&txn, &hits).await?;
     rate_limit::clear(&txn, Bucket::LoginAccount, &email).await?;
     txn.commit().await?;
+    sweep_sessions(state).await;
     Ok(session)
 }
 
@@ -213,6 +229,27 @@ pub async fn logout(state: &AppState, auth: &AuthUser, all: bool, client: &Clien
     )
     .await?;
     Ok(revoked)
+}
+
+/// Deletes a batch of expired sessions (they no longer authenticate anyone), after each new
+/// session: housekeeping without a scheduler. A failure is only logged.
+pub async fn sweep_sessions(state: &AppState) {
+    let expired = Session::find()
+        .select_only()
+        .column(session::Column::Id)
+        .filter(session::Column::Expires.lte(state.clock.now()))
+        .limit(rate_limit::SWEEP_BATCH)
+        .into_tuple::<String>()
+        .all(&state.db)
+        .await;
+    let swept = match expired {
+        Ok(ids) if ids.is_empty() => Ok(()),
+        Ok(ids) => Session::delete_many().filter(session::Column::Id.is_in(ids)).exec(&state.db).await.map(drop),
+        Err(err) => Err(err),
+    };
+    if let Err(err) = swept {
+        tracing::warn!(error = %err, "could not sweep expired sessions");
+    }
 }
 
 /// Deletes every session of a user: their tokens stop working at once (logout everywhere, bans).

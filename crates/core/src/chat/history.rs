@@ -6,16 +6,16 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
+    audit::{self, Action},
     auth::AuthUser,
     entities::{Conversation, ConversationKind, Message, MessageRole, conversation, message},
     error::{AppError, AppResult, ErrorBody},
-    http::{ApiRoutes, AppJson, AppPath, AppQuery, routes::api_routes},
+    http::{ApiRoutes, AppJson, AppPath, AppQuery, ClientMeta, routes::api_routes},
     state::AppState,
 };
 
@@ -268,12 +268,19 @@ pub async fn rename(
 pub async fn delete(
     State(state): State<AppState>,
     auth: AuthUser,
+    client: ClientMeta,
     AppPath(id): AppPath<String>,
 ) -> AppResult<StatusCode> {
     let conversation = owned(&state, &auth, &id).await?;
     let txn = state.db.begin().await?;
-    Message::delete_many().filter(message::Column::ConversationId.eq(&conversation.id)).exec(&txn).await?;
+    let deleted =
+        Message::delete_many().filter(message::Column::ConversationId.eq(&conversation.id)).exec(&txn).await?;
+    let message = format!(
+        "deleted conversation {} ({:?}, {} messages)",
+        conversation.id, conversation.kind, deleted.rows_affected
+    );
     Conversation::delete_by_id(conversation.id).exec(&txn).await?;
+    audit::record(&txn, &state.clock, Some(&auth.user.id), Action::ConversationDelete, message, &client).await?;
     txn.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,11 +4,7 @@
 
 use std::sync::Arc;
 
-use chrono::TimeDelta;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::{
     ChatRequest,
@@ -19,7 +15,7 @@ use crate::{
     entities::{Conversation, ConversationKind, Message, MessageRole, Role, conversation, message, user},
     error::{AppError, AppResult},
     ids::new_id,
-    rate_limit::{self, Bucket},
+    rate_limit::{self, Bucket, Meter},
     state::AppState,
 };
 
@@ -154,17 +150,11 @@ pub async fn prepare(state: &AppState, user: &user::Model, turn: Turn) -> AppRes
         Role::Admin => state.config.chat_quota_admin,
         Role::User => state.config.chat_quota_user,
     };
-    rate_limit::check(
-        &state.db,
-        &state.clock,
-        Bucket::ChatMessages,
-        &user.id,
-        quota,
-        "you have reached your message quota; please try again later",
-    )
-    .await?;
-
-    let txn = state.db.begin().await?;
+    // The quota is checked and charged in the transaction that saves the message, which holds
+    // the user's quota key locked until it commits: concurrent turns of one user queue there,
+    // and a turn that fails (an unknown conversation…) rolls its charge back with it.
+    let meters: Vec<Meter> = Meter::new(Bucket::ChatMessages, &user.id, quota).into_iter().collect();
+    let (txn, _charged) = rate_limit::begin_charged(&state.db, &state.clock, &meters).await?;
     let now = state.clock.now();
     // `history` is the conversation as the model will see it, oldest first: read from the
     // database for a stored conversation (in the transaction the new message joins), and for a
@@ -227,8 +217,10 @@ pub async fn prepare(state: &AppState, user: &user::Model, turn: Turn) -> AppRes
         insert_message(&txn, state, &conversation.id, MessageRole::User, &turn.message, None).await?;
         history.push((MessageRole::User, turn.message));
     }
-    rate_limit::record(&txn, &state.clock, Bucket::ChatMessages, &user.id, quota).await?;
     txn.commit().await?;
+    if !meters.is_empty() {
+        state.sweep(Bucket::ChatMessages).await;
+    }
 
     // The model sees the latest `CHAT_HISTORY_WINDOW` messages.
     let window = usize::try_from(state.config.chat_history_window).unwrap_or(usize::MAX);
@@ -293,12 +285,6 @@ pub fn title_from(text: &str) -> String {
     let mut title: String = collapsed.chars().take(TITLE_CHARS - 1).collect();
     title.push('…');
     title
-}
-
-/// How long a stream slot is held at most if its instance dies without releasing it.
-pub fn stream_lease(state: &AppState) -> std::time::Duration {
-    let per_chunk = state.config.llm.as_ref().map_or(std::time::Duration::from_secs(60), |llm| llm.timeout);
-    (per_chunk * 10).min(TimeDelta::minutes(30).to_std().unwrap_or_default())
 }
 
 #[cfg(test)]

@@ -4,10 +4,11 @@
 //! as the model produces it, then either `done` (`{conversationId, messageId, usage}`) or
 //! `error` (the error JSON, with `conversationId`).
 //!
-//! The model's stream is read by a task of its own, not by the response body: when the client
-//! disconnects midway (closed tab, stop button), the task keeps reading and still saves the
-//! complete reply. Errors before the first piece arrives are ordinary JSON error responses
-//! (502/504), so a client can tell them apart without parsing a stream.
+//! The turn runs in a task of its own, not in the request: when the client disconnects (closed
+//! tab, stop button), before the first piece or midway, the task keeps reading and still saves
+//! the complete reply, then frees the user's stream slot. Errors before the first piece arrives
+//! are ordinary JSON error responses (502/504), so a client can tell them apart without
+//! parsing a stream. A reply runs for at most its slot's lease (`reply_too_long` after that).
 
 use std::{convert::Infallible, sync::Arc};
 
@@ -19,7 +20,10 @@ use axum::{
     },
 };
 use futures::StreamExt;
-use tokio::sync::mpsc;
+use tokio::{
+    sync::{mpsc, oneshot},
+    time::{Duration, Instant},
+};
 use tokio_stream::wrappers::ReceiverStream;
 use tracing::Instrument;
 
@@ -29,45 +33,118 @@ use super::{
     service::{self, Turn},
 };
 use crate::{
+    db::Db,
     entities::user,
     error::{AppError, AppResult},
-    rate_limit::{self, Bucket, Limit},
+    rate_limit::{self, Bucket, HitId, Limit, Meter},
     state::AppState,
 };
 
 pub async fn respond(state: AppState, llm: Arc<Llm>, user: &user::Model, turn: Turn) -> AppResult<Response> {
-    let lease = match state.config.chat_max_concurrent_streams {
-        0 => None,
-        max => Some(
-            rate_limit::acquire(
-                &state.db,
-                &state.clock,
-                Bucket::ChatStreams,
-                &user.id,
-                Limit { max, window: service::stream_lease(&state) },
-                "too many replies are streaming for this account at once; wait for one to finish",
-            )
-            .await?,
-        ),
+    // The turn runs in a task of its own, so that a client that leaves (before the first piece
+    // or during the reply) cancels nothing half-way: the reply is completed and saved, and the
+    // slot released, whatever the client does.
+    let (opened, opening) = oneshot::channel();
+    let (sender, receiver) = mpsc::channel(32);
+    let turn = run(state, llm, user.clone(), turn, opened, sender);
+    tokio::spawn(turn.instrument(tracing::Span::current()));
+    let conversation_id = match opening.await {
+        Ok(result) => result?,
+        Err(_) => return Err(AppError::internal("the reply task ended before the reply started")),
     };
-    match start(&state, &llm, user, turn).await {
-        Ok((conversation_id, first, rest)) => {
-            let (sender, receiver) = mpsc::channel(32);
-            let opening = event("start", &StreamStart { conversation_id: conversation_id.clone() });
-            let relay = relay(state, lease, conversation_id, first, rest, sender);
-            tokio::spawn(relay.instrument(tracing::Span::current()));
-            let events = futures::stream::once(async { opening }).chain(ReceiverStream::new(receiver));
-            let mut response =
-                Sse::new(events.map(Ok::<_, Infallible>)).keep_alive(KeepAlive::default()).into_response();
-            // Ask proxies not to buffer the stream.
-            response.headers_mut().insert(HeaderName::from_static("x-accel-buffering"), HeaderValue::from_static("no"));
-            Ok(response)
+    let start = event("start", &StreamStart { conversation_id });
+    let events = futures::stream::once(async { start }).chain(ReceiverStream::new(receiver));
+    let mut response = Sse::new(events.map(Ok::<_, Infallible>)).keep_alive(KeepAlive::default()).into_response();
+    // Ask proxies not to buffer the stream.
+    response.headers_mut().insert(HeaderName::from_static("x-accel-buffering"), HeaderValue::from_static("no"));
+    Ok(response)
+}
+
+/// A held stream slot (a hit in the `chat_streams` bucket). [`Lease::release`] frees it when the
+/// reply ends; should the task end any other way (a panic unwinding it), dropping it frees it.
+/// Only a killed instance leaves one behind, and that one stops counting after its window.
+struct Lease {
+    db: Db,
+    hit: Option<HitId>,
+    /// The reply must be over by then, so that a `Retry-After` from the window is true.
+    deadline: Instant,
+    window: Duration,
+}
+
+impl Lease {
+    async fn take(state: &AppState, user_id: &str) -> AppResult<Self> {
+        let window = state.config.chat_stream_lease();
+        let deadline = Instant::now() + window;
+        let db = state.db.clone();
+        let max = state.config.chat_max_concurrent_streams;
+        if max == 0 {
+            return Ok(Self { db, hit: None, deadline, window });
         }
-        Err(err) => {
-            release(&state, lease).await;
-            Err(err)
+        let meter = Meter { bucket: Bucket::ChatStreams, key: user_id, limit: Limit { max, window } };
+        let hit = state.charge(&[meter]).await?.pop();
+        Ok(Self { db, hit, deadline, window })
+    }
+
+    async fn release(mut self) {
+        if let Some(hit) = self.hit.take()
+            && let Err(err) = rate_limit::release(&self.db, &[hit]).await
+        {
+            tracing::warn!(error = %err, "could not release a stream slot; it expires on its own");
         }
     }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Some(hit) = self.hit.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let db = self.db.clone();
+            runtime.spawn(async move {
+                if let Err(err) = rate_limit::release(&db, &[hit]).await {
+                    tracing::warn!(error = %err, "could not release a stream slot; it expires on its own");
+                }
+            });
+        }
+    }
+}
+
+/// The whole turn: take a stream slot, save the user's message, wait for the model's first piece (reporting the
+/// outcome through `opened`), relay the rest while the client listens, save the reply, free
+/// the slot.
+async fn run(
+    state: AppState,
+    llm: Arc<Llm>,
+    user: user::Model,
+    turn: Turn,
+    opened: oneshot::Sender<AppResult<String>>,
+    sender: mpsc::Sender<Event>,
+) {
+    let lease = match Lease::take(&state, &user.id).await {
+        Ok(lease) => lease,
+        Err(err) => {
+            let _ = opened.send(Err(err));
+            return;
+        }
+    };
+    let started = match tokio::time::timeout_at(lease.deadline, start(&state, &llm, &user, turn)).await {
+        Ok(started) => started,
+        Err(_) => Err(too_long(lease.window)),
+    };
+    match started {
+        Ok((conversation_id, first, rest)) => {
+            // A client gone already (before the first byte) still gets its reply saved.
+            let listening = opened.send(Ok(conversation_id.clone())).is_ok();
+            if !listening {
+                tracing::info!(%conversation_id, "client left before the reply started; finishing it to save it");
+            }
+            relay(&state, lease.deadline, lease.window, conversation_id, first, rest, sender, listening).await;
+        }
+        Err(err) => {
+            let _ = opened.send(Err(err));
+        }
+    }
+    lease.release().await;
 }
 
 /// Saves the user's message and waits for the model's first piece.
@@ -85,25 +162,28 @@ async fn start(state: &AppState, llm: &Llm, user: &user::Model, turn: Turn) -> A
 }
 
 /// Forwards the model's pieces to the client while it listens, then saves the reply.
+#[allow(clippy::too_many_arguments)]
 async fn relay(
-    state: AppState,
-    lease: Option<i64>,
+    state: &AppState,
+    deadline: Instant,
+    longest: Duration,
     conversation_id: String,
     first: Chunk,
     mut rest: ChunkStream,
     sender: mpsc::Sender<Event>,
+    mut listening: bool,
 ) {
     let mut text = String::new();
     let mut usage = None;
-    let mut listening = true;
     let mut pending = Some(first);
     let outcome = loop {
         let chunk = match pending.take() {
             Some(chunk) => chunk,
-            None => match rest.next().await {
-                Some(Ok(chunk)) => chunk,
-                Some(Err(err)) => break Err(err),
-                None => break Ok(()),
+            None => match tokio::time::timeout_at(deadline, rest.next()).await {
+                Err(_) => break Err(too_long(longest)),
+                Ok(Some(Ok(chunk))) => chunk,
+                Ok(Some(Err(err))) => break Err(service::llm_error(err)),
+                Ok(None) => break Ok(()),
             },
         };
         match chunk {
@@ -120,11 +200,11 @@ async fn relay(
     };
 
     let last = match outcome {
-        Err(err) => error_event(service::llm_error(err).in_conversation(&conversation_id)),
+        Err(err) => error_event(err.in_conversation(&conversation_id)),
         Ok(()) if text.trim().is_empty() => {
             error_event(service::llm_error(LlmError::Empty).in_conversation(&conversation_id))
         }
-        Ok(()) => match service::save_reply(&state, &conversation_id, &text, usage).await {
+        Ok(()) => match service::save_reply(state, &conversation_id, &text, usage).await {
             Ok(message) => event(
                 "done",
                 &StreamDone { conversation_id, message_id: message.id, usage: usage.map(UsageView::from) },
@@ -135,7 +215,14 @@ async fn relay(
     if listening {
         let _ = sender.send(last).await;
     }
-    release(&state, lease).await;
+}
+
+/// A reply that ran for as long as its slot is leased.
+fn too_long(longest: Duration) -> AppError {
+    AppError::GatewayTimeout {
+        code: "reply_too_long",
+        message: format!("the reply ran longer than the {} seconds a reply may take", longest.as_secs()),
+    }
 }
 
 fn error_event(err: AppError) -> Event {
@@ -147,12 +234,4 @@ fn error_event(err: AppError) -> Event {
 
 fn event(name: &str, data: &impl serde::Serialize) -> Event {
     Event::default().event(name).data(serde_json::to_string(data).unwrap_or_default())
-}
-
-async fn release(state: &AppState, lease: Option<i64>) {
-    if let Some(lease) = lease
-        && let Err(err) = rate_limit::release(&state.db, lease).await
-    {
-        tracing::warn!(error = %err, "could not release a stream slot; it expires on its own");
-    }
 }

@@ -5,6 +5,7 @@ pub mod audit_log;
 pub mod conversation;
 pub mod message;
 pub mod rate_limit_hit;
+pub mod rate_limit_key;
 pub mod session;
 pub mod user;
 
@@ -12,5 +13,6 @@ pub use audit_log::Entity as AuditLog;
 pub use conversation::{ConversationKind, Entity as Conversation};
 pub use message::{Entity as Message, MessageRole};
 pub use rate_limit_hit::Entity as RateLimitHit;
+pub use rate_limit_key::Entity as RateLimitKey;
 pub use session::Entity as Session;
 pub use user::{Entity as User, Role};

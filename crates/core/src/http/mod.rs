@@ -26,6 +26,7 @@ use tower_http::{
     compression::CompressionLayer,
     cors::{AllowOrigin, CorsLayer},
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
+    set_header::SetResponseHeaderLayer,
     trace::TraceLayer,
 };
 use utoipa::ToSchema;
@@ -33,11 +34,16 @@ use utoipa::ToSchema;
 pub use extract::{AppJson, AppPath, AppQuery, ClientMeta};
 pub use routes::ApiRoutes;
 
-use crate::{error::AppError, state::AppState};
+use crate::{db, error::AppError, state::AppState};
 
 /// Request bodies larger than this get 413. The largest legitimate body (a chat turn with its
 /// history) is far below it.
 pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// The largest `/invoke` event accepted: a [`BODY_LIMIT`] body in Base64 (4/3 of it), FC's
+/// 8 KiB of headers, and the event's JSON around them, rounded up. (FC itself would pass up to
+/// 32 MB; buffering that much per connection is what an instance cannot afford.)
+pub const MAX_EVENT_BYTES: usize = 128 * 1024;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const FC_REQUEST_ID: HeaderName = HeaderName::from_static("x-fc-request-id");
@@ -66,6 +72,10 @@ pub fn app(state: AppState, routes: Router<AppState>) -> Router {
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
         }))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        // No API answer is for caches (they carry accounts, tokens, conversations), and none
+        // is to be sniffed into another type.
+        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(cors)
         .layer(CatchPanicLayer::custom(|_panic| AppError::internal("a handler panicked").into_response()))
         .layer(CompressionLayer::new())
@@ -135,20 +145,80 @@ pub struct Health {
     /// `up` or `down`.
     #[schema(example = "up")]
     pub database: String,
+    /// `current`, `missing` (no migrations applied), `outdated` (older than this version needs)
+    /// or `unknown` (the database did not answer). Not `current`: run `make migrate`.
+    #[schema(example = "current")]
+    pub schema: String,
 }
 
+/// The longest `/api/health` waits for the database: below FC's health-check timeout (1–3 s),
+/// so a database that does not answer shows as `down` instead of failing the check.
+pub const HEALTH_DEADLINE: Duration = Duration::from_millis(1500);
+
 /// Liveness and database status. Always 200 (so FC's health check never recycles an instance
-/// because the database blinked), with the database's state in the body.
+/// because the database blinked), within 1.5 s, with the database's and schema's state in the
+/// body.
 #[utoipa::path(get, path = "/api/health", tag = "health", responses((status = 200, description = "The process serves", body = Health)))]
 async fn health(State(state): State<AppState>) -> Json<Health> {
-    let database = match state.db.execute_unprepared("SELECT 1").await {
-        Ok(_) => "up",
+    let deadline = HEALTH_DEADLINE.min(state.db.deadline());
+    let schema = match db::bounded(deadline, schema_state(&state.db)).await {
+        Ok(schema) => schema,
         Err(err) => {
             tracing::warn!(error = %err, "health check: database unreachable");
-            "down"
+            SchemaState::Unknown
         }
     };
-    Json(Health { status: "ok".into(), database: database.into() })
+    let database = if schema == SchemaState::Unknown { "down" } else { "up" };
+    Json(Health { status: "ok".into(), database: database.into(), schema: schema.as_str().into() })
+}
+
+/// Whether the database has the schema this version of the code needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SchemaState {
+    Current,
+    Missing,
+    Outdated,
+    /// The database did not answer.
+    Unknown,
+}
+
+impl SchemaState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Current => "current",
+            Self::Missing => "missing",
+            Self::Outdated => "outdated",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+/// Reads the newest applied migration (sea-orm-migration's `seaql_migrations` table) and
+/// compares it with [`db::SCHEMA_VERSION`]. Migration names sort by date, and migrations only
+/// add, so a newer schema serves this code too.
+pub async fn schema_state(db: &db::Db) -> Result<SchemaState, sea_orm::DbErr> {
+    let newest = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT MAX(version) AS version FROM seaql_migrations",
+        ))
+        .await;
+    let newest: Option<String> = match newest {
+        Ok(row) => row.and_then(|row| row.try_get("", "version").ok()),
+        Err(err) if crate::error::is_missing_schema(&err) => return Ok(SchemaState::Missing),
+        Err(err) => {
+            if crate::error::is_connectivity_error(&err) {
+                return Err(err);
+            }
+            tracing::warn!(error = %err, "cannot read the applied migrations");
+            return Ok(SchemaState::Unknown);
+        }
+    };
+    Ok(match newest {
+        None => SchemaState::Missing,
+        Some(version) if version.as_str() < db::SCHEMA_VERSION => SchemaState::Outdated,
+        Some(_) => SchemaState::Current,
+    })
 }
 
 async fn not_found() -> AppError {

@@ -1,0 +1,121 @@
+//! Database access with a deadline on every operation.
+//!
+//! sqlx bounds connecting and waiting for a pooled connection (`DB_CONNECT_TIMEOUT`), but not a
+//! statement: on a connection the pool already holds, a query to a database that stopped
+//! answering (a network partition, a stuck failover, a frozen server: TCP still accepts, nothing
+//! comes back) waits until the database returns or Function Compute kills the request. [`Db`]
+//! and [`Txn`] wrap the pool and its transactions and give each statement, `BEGIN` and `COMMIT`
+//! the same deadline; one that passes becomes a connectivity error, which the HTTP layer answers
+//! with 503 `database_unavailable`.
+//!
+//! Both implement sea-orm's `ConnectionTrait`, so every query builder takes them as it takes a
+//! plain connection (`User::find().one(&state.db)`).
+
+use std::{future::Future, time::Duration};
+
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult, QueryResult, RuntimeErr,
+    Statement, TransactionTrait,
+};
+
+/// The newest migration this version of the code needs (`migration/`; a test there checks this
+/// is its last one). `/api/health` and `/initialize` compare the database's against it.
+pub const SCHEMA_VERSION: &str = "m20261201_000001_rate_limit_keys";
+
+/// The connection pool, with a deadline on every operation.
+#[derive(Clone, Debug)]
+pub struct Db {
+    conn: DatabaseConnection,
+    deadline: Duration,
+}
+
+/// A transaction of a [`Db`]: statements, commit and rollback keep the pool's deadline. Dropped
+/// without [`Txn::commit`], it rolls back.
+pub struct Txn {
+    txn: DatabaseTransaction,
+    deadline: Duration,
+}
+
+impl Db {
+    pub fn new(conn: DatabaseConnection, deadline: Duration) -> Self {
+        Self { conn, deadline }
+    }
+
+    /// The longest any one operation may take.
+    pub fn deadline(&self) -> Duration {
+        self.deadline
+    }
+
+    /// The pool itself, without deadlines (connection management, the backend's pool).
+    pub fn raw(&self) -> &DatabaseConnection {
+        &self.conn
+    }
+
+    pub async fn begin(&self) -> Result<Txn, DbErr> {
+        let txn = bounded(self.deadline, self.conn.begin()).await?;
+        Ok(Txn { txn, deadline: self.deadline })
+    }
+
+    pub async fn ping(&self) -> Result<(), DbErr> {
+        bounded(self.deadline, self.conn.ping()).await
+    }
+}
+
+impl Txn {
+    pub async fn commit(self) -> Result<(), DbErr> {
+        bounded(self.deadline, self.txn.commit()).await
+    }
+
+    pub async fn rollback(self) -> Result<(), DbErr> {
+        bounded(self.deadline, self.txn.rollback()).await
+    }
+
+    /// A savepoint inside this transaction (sea-orm's nested `begin`).
+    pub async fn begin(&self) -> Result<Txn, DbErr> {
+        let txn = bounded(self.deadline, self.txn.begin()).await?;
+        Ok(Txn { txn, deadline: self.deadline })
+    }
+}
+
+/// `operation`, or a connectivity error once `deadline` has passed.
+pub async fn bounded<T>(deadline: Duration, operation: impl Future<Output = Result<T, DbErr>>) -> Result<T, DbErr> {
+    match tokio::time::timeout(deadline, operation).await {
+        Ok(result) => result,
+        Err(_) => Err(timed_out(deadline)),
+    }
+}
+
+/// The error of an operation that passed its deadline: a connectivity error (503).
+pub fn timed_out(deadline: Duration) -> DbErr {
+    DbErr::Conn(RuntimeErr::Internal(format!("the database did not answer within {deadline:?}")))
+}
+
+macro_rules! bounded_connection {
+    ($type:ty, $field:ident) => {
+        #[async_trait::async_trait]
+        impl ConnectionTrait for $type {
+            fn get_database_backend(&self) -> DbBackend {
+                self.$field.get_database_backend()
+            }
+
+            async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+                bounded(self.deadline, self.$field.execute_raw(stmt)).await
+            }
+
+            async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+                bounded(self.deadline, self.$field.execute_unprepared(sql)).await
+            }
+
+            async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+                bounded(self.deadline, self.$field.query_one_raw(stmt)).await
+            }
+
+            async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+                bounded(self.deadline, self.$field.query_all_raw(stmt)).await
+            }
+        }
+    };
+}
+
+bounded_connection!(Db, conn);
+bounded_connection!(Txn, txn);
