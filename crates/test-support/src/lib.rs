@@ -22,7 +22,10 @@ pub use app_core::all_routes;
 pub use serde_json::json;
 pub use upstream::{Behaviour, Received, UPSTREAM_KEY, UPSTREAM_MODEL, Upstream};
 
+pub mod burst;
+pub mod fault;
 pub mod process;
+pub mod stack;
 mod upstream;
 
 pub const TEST_SECRET: &str = "test-secret-0123456789abcdef0123456789";
@@ -73,7 +76,12 @@ pub struct TestDb {
 
 enum Cleanup {
     File(PathBuf),
-    MySqlDatabase { server_url: String, name: String },
+    MySqlDatabase {
+        server_url: String,
+        name: String,
+    },
+    /// A database the test's own server holds; it goes with the server.
+    Nothing,
 }
 
 pub fn mysql_server_url() -> String {
@@ -113,6 +121,15 @@ impl TestDb {
         }
     }
 
+    /// `url` (a fault test's own server) with every migration applied; nothing is removed on
+    /// drop.
+    pub async fn migrated_at(url: &str) -> Self {
+        let conn = Database::connect(url).await.expect("connect to the test database");
+        Migrator::up(&conn, None).await.expect("migrations apply");
+        let _ = conn.close().await;
+        Self { url: url.to_string(), cleanup: Cleanup::Nothing }
+    }
+
     /// A database with every migration applied.
     pub async fn migrated(backend: Backend) -> Self {
         let db = Self::empty(backend).await;
@@ -131,6 +148,7 @@ impl Drop for TestDb {
                     let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
                 }
             }
+            Cleanup::Nothing => {}
             Cleanup::MySqlDatabase { server_url, name } => {
                 let (server_url, name) = (server_url.clone(), name.clone());
                 // Drop runs inside the test's runtime; do the async cleanup on a thread of its own.

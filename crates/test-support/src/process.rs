@@ -25,13 +25,33 @@ impl FunctionProcess {
     /// Starts `binary` on a free port with the test secret, cost-4 bcrypt and `extra` variables,
     /// and waits until it listens.
     pub fn start(binary: &str, database_url: &str, extra: &[(&str, &str)]) -> Self {
+        Self::start_on("FC_CUSTOM_LISTEN_PORT", binary, database_url, extra)
+    }
+
+    /// The local stack (`make dev`'s binary of the workspace) on a free port, like [`start`].
+    ///
+    /// [`start`]: FunctionProcess::start
+    pub fn start_local_stack(database_url: &str, extra: &[(&str, &str)]) -> Self {
+        let binary = crate::burst::workspace_binary("local-stack");
+        Self::start_on("PORT", &binary.to_string_lossy(), database_url, extra)
+    }
+
+    /// A function binary of the workspace (`chat`, `auth-login`…), like [`start`].
+    ///
+    /// [`start`]: FunctionProcess::start
+    pub fn start_function(name: &str, database_url: &str, extra: &[(&str, &str)]) -> Self {
+        let binary = crate::burst::workspace_binary(name);
+        Self::start(&binary.to_string_lossy(), database_url, extra)
+    }
+
+    fn start_on(port_variable: &str, binary: &str, database_url: &str, extra: &[(&str, &str)]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let mut child = Command::new(binary)
             .env_clear()
             .env("DATABASE_URL", database_url)
             .env("JWT_SECRET", TEST_SECRET)
             .env("BCRYPT_COST", "4")
-            .env("FC_CUSTOM_LISTEN_PORT", port.to_string())
+            .env(port_variable, port.to_string())
             .env("DB_CONNECT_TIMEOUT", "1s")
             .envs(extra.iter().copied())
             .stdout(Stdio::piped())

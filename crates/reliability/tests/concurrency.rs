@@ -1,0 +1,336 @@
+//! Every limit is exact under bursts: fired at two instances of each real function binary
+//! sharing MariaDB, and at the local stack on SQLite, a burst of `BURST` (default 40; `BURST=…`
+//! for a soak) concurrent requests admits exactly the limit, and a refused request counts
+//! nothing. Plus many users streaming several turns at once: every turn is stored, in order,
+//! and nothing else is; and a stream whose client leaves releases its slot.
+
+use std::time::Duration;
+
+use app_core::entities::{AuditLog, Message, RateLimitHit, User, audit_log, rate_limit_hit};
+use sea_orm::{ColumnTrait, Database, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
+use serde_json::{Value, json};
+use test_support::{
+    Backend, Behaviour, PASSWORD, Upstream,
+    burst::{Reply, burst, tally},
+    eventually,
+    stack::Stack,
+};
+use tokio::io::AsyncWriteExt;
+
+/// Requests per burst (`BURST`, default 40).
+fn burst_size() -> usize {
+    std::env::var("BURST").ok().and_then(|n| n.parse().ok()).unwrap_or(40)
+}
+
+/// Runs each test against MariaDB (two instances of each function) and SQLite (the local stack).
+macro_rules! both_stacks {
+    ($($(#[$meta:meta])* async fn $name:ident($backend:ident: Backend) $body:block)*) => {$(
+        $(#[$meta])*
+        mod $name {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn local_stack_on_sqlite() {
+                run(Backend::Sqlite).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn two_instances_on_mariadb() {
+                run(Backend::MySql).await
+            }
+
+            async fn run($backend: Backend) $body
+        }
+    )*};
+}
+
+async fn connect(stack: &Stack) -> DatabaseConnection {
+    Database::connect(&stack.database.url).await.expect("connect to the stack's database")
+}
+
+fn statuses(replies: &[Reply]) -> Vec<u16> {
+    replies.iter().map(|reply| reply.status).collect()
+}
+
+/// Every refusal is our 429 JSON with a `Retry-After` between 1 s and `longest` seconds.
+fn assert_refusals(replies: &[Reply], code: &str, longest: u64) {
+    for reply in replies.iter().filter(|reply| reply.status == 429) {
+        assert_eq!(reply.error_code(), code, "{}", reply.text());
+        let retry_after: u64 = reply.header("retry-after").and_then(|v| v.parse().ok()).expect("Retry-After");
+        assert!((1..=longest).contains(&retry_after), "Retry-After {retry_after} not in 1..={longest}");
+    }
+}
+
+async fn audit_count(db: &DatabaseConnection, action: &str) -> u64 {
+    AuditLog::find().filter(audit_log::Column::Action.eq(action)).count(db).await.unwrap()
+}
+
+both_stacks! {
+    /// Finding 2: 40 wrong passwords from one IP at once used to all be checked.
+    async fn failed_logins_per_ip_admit_exactly_the_limit(backend: Backend) {
+        let stack = Stack::start(backend, &[("RATE_LIMIT_LOGIN_IP", "7/5m"), ("RATE_LIMIT_LOGIN_ACCOUNT", "off")]).await;
+        stack.register("victim@example.com").await;
+        let n = burst_size();
+        let stack = &stack;
+        let wrong = json!({"email": "victim@example.com", "password": "not the password"});
+        let replies = burst(n, |i| {
+            let (port, body) = (stack.port("/api/auth/login", i), wrong.clone());
+            async move {
+                test_support::burst::call_json(port, "POST", "/api/auth/login", &[("x-forwarded-for", "198.51.100.7")], &body).await
+            }
+        })
+        .await;
+        let counts = tally(&replies);
+        assert_eq!(counts.get(&401), Some(&7), "{counts:?}\n{}", stack.logs());
+        assert_eq!(counts.get(&429), Some(&(n - 7)), "{counts:?}");
+        assert_refusals(&replies, "rate_limited", 300);
+
+        // The IP stays refused, even with the right password; another IP is not.
+        let right = json!({"email": "victim@example.com", "password": PASSWORD});
+        let same_ip = stack.post_json(0, "/api/auth/login", &[("x-forwarded-for", "198.51.100.7")], &right).await;
+        assert_eq!(same_ip.status, 429, "{}", same_ip.text());
+        let other_ip = stack.post_json(1, "/api/auth/login", &[("x-forwarded-for", "198.51.100.8")], &right).await;
+        assert_eq!(other_ip.status, 200, "{}", other_ip.text());
+
+        // Only the checked attempts count; every refusal is audited.
+        let db = connect(stack).await;
+        let hits = RateLimitHit::find().filter(rate_limit_hit::Column::Bucket.eq("login_ip")).count(&db).await.unwrap();
+        assert_eq!(hits, 7);
+        assert_eq!(audit_count(&db, "login_failed").await, 7);
+        assert_eq!(audit_count(&db, "login_rate_limited").await, (n - 7 + 1) as u64);
+    }
+
+    /// The per-account limit, with every attempt from a different IP.
+    async fn failed_logins_per_account_admit_exactly_the_limit(backend: Backend) {
+        let stack = Stack::start(backend, &[("RATE_LIMIT_LOGIN_IP", "off"), ("RATE_LIMIT_LOGIN_ACCOUNT", "5/1h")]).await;
+        stack.register("victim@example.com").await;
+        let n = burst_size();
+        let stack = &stack;
+        let replies = burst(n, |i| {
+            let port = stack.port("/api/auth/login", i);
+            let ip = format!("203.0.113.{}", i % 250 + 1);
+            async move {
+                let body = json!({"email": "VICTIM@example.com", "password": format!("guess {i}")});
+                test_support::burst::call_json(port, "POST", "/api/auth/login", &[("x-forwarded-for", &ip)], &body).await
+            }
+        })
+        .await;
+        let counts = tally(&replies);
+        assert_eq!(counts.get(&401), Some(&5), "{counts:?}\n{}", stack.logs());
+        assert_eq!(counts.get(&429), Some(&(n - 5)), "{counts:?}");
+        assert_refusals(&replies, "rate_limited", 3600);
+    }
+
+    /// Finding 3: a burst of 20 registrations from one IP used to create 8 to 20 accounts.
+    async fn registrations_per_ip_admit_exactly_the_limit(backend: Backend) {
+        let stack = Stack::start(backend, &[("RATE_LIMIT_REGISTER_IP", "5/1h")]).await;
+        let n = burst_size();
+        let stack = &stack;
+        let replies = burst(n, |i| {
+            let port = stack.port("/api/auth/register", i);
+            async move {
+                let body = json!({"email": format!("user{i}@example.com"), "password": PASSWORD});
+                test_support::burst::call_json(port, "POST", "/api/auth/register", &[("x-forwarded-for", "192.0.2.1")], &body).await
+            }
+        })
+        .await;
+        let counts = tally(&replies);
+        assert_eq!(counts.get(&201), Some(&5), "{counts:?}\n{}", stack.logs());
+        assert_eq!(counts.get(&429), Some(&(n - 5)), "{counts:?}");
+        assert_refusals(&replies, "rate_limited", 3600);
+        let db = connect(stack).await;
+        assert_eq!(User::find().count(&db).await.unwrap(), 5);
+        assert_eq!(audit_count(&db, "register_rate_limited").await, (n - 5) as u64);
+    }
+
+    /// Finding 1: 24 concurrent turns against a 3/1d quota used to get 8 to 22 answers.
+    async fn the_chat_quota_admits_exactly_the_limit(backend: Backend) {
+        let upstream = Upstream::start(Behaviour::pieces(&["The ", "answer."], Duration::from_millis(20))).await;
+        let stack = Stack::start(backend, &upstream_env(&upstream, &[("CHAT_QUOTA_USER", "3/1d")])).await;
+        let token = stack.register("chatty@example.com").await;
+        let n = burst_size();
+        let stack = &stack;
+        let auth = format!("Bearer {token}");
+        let replies = burst(n, |i| {
+            let (port, auth) = (stack.port("/api/chat", i), auth.clone());
+            async move {
+                let body = turn(&format!("question {i}"), None);
+                // Every other turn streams: both paths charge the same quota.
+                let mut headers = vec![("authorization", auth.as_str())];
+                if i % 2 == 1 {
+                    headers.push(("accept", "text/event-stream"));
+                }
+                test_support::burst::call_json(port, "POST", "/api/chat", &headers, &body).await
+            }
+        })
+        .await;
+        let counts = tally(&replies);
+        assert_eq!(counts.get(&200), Some(&3), "{counts:?}: {:?}\n{}", statuses(&replies), stack.logs());
+        assert_eq!(counts.get(&429), Some(&(n - 3)), "{counts:?}");
+        assert_refusals(&replies, "rate_limited", 86_400);
+        // Exactly the admitted turns were stored (a user message and a reply each), and the
+        // model was asked exactly that often.
+        let db = connect(stack).await;
+        assert!(eventually(Duration::from_secs(5), async || Message::find().count(&db).await.unwrap() == 6).await);
+        assert_eq!(upstream.received().len(), 3);
+    }
+
+    /// The stream cap: at most `CHAT_MAX_CONCURRENT_STREAMS` replies stream at once, across
+    /// instances; the refusals say truly when a slot frees; every slot is released after.
+    async fn the_stream_cap_admits_exactly_the_limit(backend: Backend) {
+        let upstream = Upstream::start(Behaviour::pieces(&["a ", "slow ", "reply"], Duration::from_millis(300))).await;
+        let stack = Stack::start(backend, &upstream_env(&upstream, &[("CHAT_MAX_CONCURRENT_STREAMS", "2")])).await;
+        let token = stack.register("streamer@example.com").await;
+        let n = burst_size();
+        let stack = &stack;
+        let auth = format!("Bearer {token}");
+        let replies = burst(n, |i| {
+            let (port, auth) = (stack.port("/api/chat", i), auth.clone());
+            async move {
+                let headers = [("authorization", auth.as_str()), ("accept", "text/event-stream")];
+                test_support::burst::call_json(port, "POST", "/api/chat", &headers, &turn(&format!("q{i}"), None)).await
+            }
+        })
+        .await;
+        let counts = tally(&replies);
+        assert_eq!(counts.get(&200), Some(&2), "{counts:?}\n{}", stack.logs());
+        assert_eq!(counts.get(&429), Some(&(n - 2)), "{counts:?}");
+        // The lease is ten model timeouts (OPENAI_TIMEOUT=2s): no slot is held longer.
+        assert_refusals(&replies, "too_many_streams", 20);
+        for reply in replies.iter().filter(|reply| reply.status == 200) {
+            assert!(reply.text().contains("event: done"), "{}", reply.text());
+        }
+        let db = connect(stack).await;
+        let held = RateLimitHit::find().filter(rate_limit_hit::Column::Bucket.eq("chat_streams"));
+        assert!(eventually(Duration::from_secs(5), async || held.clone().count(&db).await.unwrap() == 0).await);
+        let next = stack
+            .post_json(0, "/api/chat", &[("authorization", &auth), ("accept", "text/event-stream")], &turn("again", None))
+            .await;
+        assert_eq!(next.status, 200, "{}", next.text());
+    }
+
+    /// Finding 4: a client that leaves before the first byte used to keep its slot (and two
+    /// such leaves locked the user out, with a `Retry-After: 5` that was not true).
+    async fn a_stream_whose_client_leaves_early_frees_its_slot(backend: Backend) {
+        let upstream = Upstream::start(Behaviour::pieces(&["late ", "reply"], Duration::from_millis(400))).await;
+        let stack = Stack::start(backend, &upstream_env(&upstream, &[("CHAT_MAX_CONCURRENT_STREAMS", "1")])).await;
+        let token = stack.register("leaver@example.com").await;
+        for attempt in 0..2 {
+            leave_before_the_first_byte(stack.port("/api/chat", attempt), &token, &format!("leaving {attempt}")).await;
+            // The reply is still completed and saved, and the slot released.
+            let db = connect(&stack).await;
+            let saved = async || Message::find().count(&db).await.unwrap() == 2 * (attempt as u64 + 1);
+            assert!(eventually(Duration::from_secs(5), saved).await, "{}", stack.logs());
+        }
+        let reply = stack
+            .post_json(1, "/api/chat", &[("authorization", &format!("Bearer {token}")), ("accept", "text/event-stream")], &turn("still here", None))
+            .await;
+        assert_eq!(reply.status, 200, "{}\n{}", reply.text(), stack.logs());
+    }
+
+    /// Many users at once, each streaming several turns in one conversation: every turn is
+    /// stored in order, with its own reply, and nothing else is.
+    async fn concurrent_users_keep_every_turn_in_order(backend: Backend) {
+        let upstream = Upstream::start(Behaviour::Echo { delay: Duration::from_millis(5) }).await;
+        let stack = Stack::start(backend, &upstream_env(&upstream, &[("RATE_LIMIT_REGISTER_IP", "off")])).await;
+        let users = std::env::var("USERS").ok().and_then(|n| n.parse().ok()).unwrap_or(12);
+        let turns = 3;
+        let mut tokens = Vec::new();
+        for user in 0..users {
+            tokens.push(stack.register(&format!("user{user}@example.com")).await);
+        }
+        let stack = &stack;
+        let conversations = burst(users, |user| {
+            let token = tokens[user].clone();
+            let ports: Vec<u16> = (0..turns).map(|turn| stack.port("/api/chat", user + turn)).collect();
+            async move {
+                let auth = format!("Bearer {token}");
+                let mut conversation: Option<String> = None;
+                for (turn, port) in ports.into_iter().enumerate() {
+                    let body = super::turn(&format!("user {user} turn {turn}"), conversation.as_deref());
+                    let headers = [("authorization", auth.as_str()), ("accept", "text/event-stream")];
+                    let reply = test_support::burst::call_json(port, "POST", "/api/chat", &headers, &body).await;
+                    assert_eq!(reply.status, 200, "user {user} turn {turn}: {}", reply.text());
+                    let done = sse_event(&reply.text(), "done").expect("a done event");
+                    conversation = Some(done["conversationId"].as_str().unwrap().to_string());
+                }
+                (token, conversation.unwrap())
+            }
+        })
+        .await;
+        for (user, (token, conversation)) in conversations.iter().enumerate() {
+            let reply = stack
+                .call(user, "GET", &format!("/api/chat/conversations/{conversation}"), &[("authorization", &format!("Bearer {token}"))], b"")
+                .await;
+            assert_eq!(reply.status, 200, "{}", reply.text());
+            let messages = reply.json()["messages"].as_array().unwrap().clone();
+            let seen: Vec<(String, String)> = messages
+                .iter()
+                .map(|m| (m["role"].as_str().unwrap().to_string(), m["content"].as_str().unwrap().to_string()))
+                .collect();
+            assert_eq!(seen.len(), 2 * turns, "user {user}: {seen:?}");
+            for turn in 0..turns {
+                let asked = format!("user {user} turn {turn}");
+                assert_eq!(seen[2 * turn], ("user".to_string(), asked.clone()), "user {user}: {seen:?}");
+                assert_eq!(seen[2 * turn + 1].0, "assistant");
+                assert!(seen[2 * turn + 1].1.contains(&format!("heard: {asked}")), "user {user}: {seen:?}");
+            }
+            let list = stack.call(user, "GET", "/api/chat/conversations", &[("authorization", &format!("Bearer {token}"))], b"").await;
+            assert_eq!(list.json()["conversations"].as_array().unwrap().len(), 1, "{}", list.text());
+        }
+        let db = connect(stack).await;
+        assert_eq!(Message::find().count(&db).await.unwrap(), (users * 2 * turns) as u64);
+    }
+}
+
+/// Sends a streaming turn and closes the connection before the model's first piece.
+async fn leave_before_the_first_byte(port: u16, token: &str, text: &str) {
+    let body = turn(text, None).to_string();
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let request = format!(
+        "POST /api/chat HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\nAccept: text/event-stream\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    drop(stream);
+}
+
+fn turn(text: &str, conversation: Option<&str>) -> Value {
+    let mut body = json!({"type": "oracle", "locale": "en", "messages": [{"role": "user", "content": text}]});
+    if let Some(id) = conversation {
+        body["conversationId"] = json!(id);
+    }
+    body
+}
+
+/// The data of the first `event: name` in an SSE text.
+fn sse_event(text: &str, name: &str) -> Option<Value> {
+    text.split("\n\n").find_map(|block| {
+        let mut lines = block.lines();
+        (lines.next()? == format!("event: {name}"))
+            .then(|| {
+                lines.find_map(|line| line.strip_prefix("data: ")).and_then(|data| serde_json::from_str(data).ok())
+            })
+            .flatten()
+    })
+}
+
+/// `extra`, plus the variables that point the stack at `upstream` and lift the limits a test
+/// does not look at.
+fn upstream_env<'a>(upstream: &'a Upstream, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut env = vec![
+        ("OPENAI_API_KEY", test_support::UPSTREAM_KEY),
+        ("OPENAI_BASE_URL", upstream.base_url.as_str()),
+        ("OPENAI_MODEL", test_support::UPSTREAM_MODEL),
+        ("OPENAI_TIMEOUT", "2s"),
+        ("CHAT_QUOTA_USER", "off"),
+        ("CHAT_MAX_CONCURRENT_STREAMS", "0"),
+    ];
+    for (name, value) in extra {
+        env.retain(|(existing, _)| existing != name);
+        env.push((name, value));
+    }
+    env
+}

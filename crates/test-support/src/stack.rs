@@ -1,0 +1,94 @@
+//! The product as processes, the way it is deployed: on MariaDB, two instances of each function
+//! binary sharing one database, with requests spread over them by path as the custom domain
+//! routes them (and over instances by the caller's index); on SQLite, the local stack alone.
+
+use serde_json::Value;
+
+use crate::{
+    Backend, TestDb,
+    burst::{self, Reply},
+    process::FunctionProcess,
+};
+
+/// How many instances of each function run on MariaDB.
+pub const INSTANCES: usize = 2;
+
+const FUNCTIONS: [&str; 4] = ["auth-register", "auth-login", "chat", "admin-export"];
+
+pub struct Stack {
+    pub backend: Backend,
+    /// Per function (in [`FUNCTIONS`] order), its instances; on SQLite one local stack serves all.
+    instances: Vec<Vec<FunctionProcess>>,
+    pub database: TestDb,
+}
+
+impl Stack {
+    /// Starts the stack on a fresh database with `env` (plus the test defaults of
+    /// [`FunctionProcess::start`]).
+    pub async fn start(backend: Backend, env: &[(&str, &str)]) -> Self {
+        match backend {
+            Backend::MySql => {
+                let database = TestDb::migrated(backend).await;
+                Self::on(backend, database, env)
+            }
+            // The local stack applies the migrations itself.
+            Backend::Sqlite => {
+                let database = TestDb::empty(backend).await;
+                Self::on(backend, database, env)
+            }
+        }
+    }
+
+    /// The stack on an existing database (a fault test's own server).
+    pub fn on(backend: Backend, database: TestDb, env: &[(&str, &str)]) -> Self {
+        let instances = match backend {
+            Backend::MySql => FUNCTIONS
+                .iter()
+                .map(|name| (0..INSTANCES).map(|_| FunctionProcess::start_function(name, &database.url, env)).collect())
+                .collect(),
+            Backend::Sqlite => vec![vec![FunctionProcess::start_local_stack(&database.url, env)]],
+        };
+        Self { backend, instances, database }
+    }
+
+    /// The port of instance `i` (modulo their number) of the function serving `path`.
+    pub fn port(&self, path: &str, i: usize) -> u16 {
+        let function = if self.instances.len() == 1 || path.starts_with("/api/auth/register") {
+            0
+        } else if path.starts_with("/api/auth/") {
+            1
+        } else if path.starts_with("/api/chat") {
+            2
+        } else {
+            3
+        };
+        let instances = &self.instances[function];
+        instances[i % instances.len()].port
+    }
+
+    /// Every process, for their logs.
+    pub fn processes(&self) -> impl Iterator<Item = &FunctionProcess> {
+        self.instances.iter().flatten()
+    }
+
+    pub async fn call(&self, i: usize, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+        burst::call(self.port(path, i), method, path, headers, body).await
+    }
+
+    pub async fn post_json(&self, i: usize, path: &str, headers: &[(&str, &str)], body: &Value) -> Reply {
+        burst::call_json(self.port(path, i), "POST", path, headers, body).await
+    }
+
+    /// Registers `email` (with [`crate::PASSWORD`]) and returns its token.
+    pub async fn register(&self, email: &str) -> String {
+        let body = serde_json::json!({"email": email, "password": crate::PASSWORD});
+        let reply = self.post_json(0, "/api/auth/register", &[], &body).await;
+        assert_eq!(reply.status, 201, "register {email}: {}", reply.text());
+        reply.json()["token"].as_str().expect("a token").to_string()
+    }
+
+    /// Everything the processes printed, for a failing assertion's message.
+    pub fn logs(&self) -> String {
+        self.processes().map(FunctionProcess::stdout).collect::<Vec<_>>().join("\n---\n")
+    }
+}
