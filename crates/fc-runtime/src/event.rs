@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 use axum::{
     Json, Router,
     body::{Body, Bytes},
-    extract::{State, rejection::BytesRejection},
+    extract::State,
     http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri, header},
     response::{IntoResponse, Response},
 };
@@ -225,26 +225,44 @@ fn is_textual(content_type: &str) -> bool {
         )
 }
 
-/// `POST /invoke`.
-pub(crate) async fn invoke(
-    State(app): State<Router>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let body = match body {
-        Ok(body) => body,
-        Err(rejection) => {
-            let status = rejection.status();
-            let code = if status == StatusCode::PAYLOAD_TOO_LARGE { "event_too_large" } else { "invalid_event" };
-            tracing::warn!(error = %rejection.body_text(), "cannot read an invocation event");
-            return failed_invocation(status, code, &rejection.body_text());
+/// What `POST /invoke` needs: the app to route events to, and the largest event it reads.
+#[derive(Clone)]
+pub(crate) struct Invoke {
+    pub app: Router,
+    pub max_event_bytes: usize,
+}
+
+/// `POST /invoke`. An event whose declared length is over the limit is refused before any of
+/// it is read; one without a length is read only up to the limit.
+pub(crate) async fn invoke(State(invoke): State<Invoke>, request: Request<Body>) -> Response {
+    let (parts, body) = request.into_parts();
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|length| length.to_str().ok())
+        .and_then(|length| length.trim().parse::<u64>().ok());
+    let too_large = || {
+        tracing::warn!(limit = invoke.max_event_bytes, "refused an invocation event over the size limit");
+        let message = format!("the event is larger than {} bytes", invoke.max_event_bytes);
+        failed_invocation(StatusCode::PAYLOAD_TOO_LARGE, "event_too_large", &message)
+    };
+    if declared.is_some_and(|length| length > invoke.max_event_bytes as u64) {
+        return too_large();
+    }
+    let body = match http_body_util::Limited::new(body, invoke.max_event_bytes).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(err) if err.downcast_ref::<http_body_util::LengthLimitError>().is_some() => return too_large(),
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot read an invocation event");
+            return failed_invocation(StatusCode::BAD_REQUEST, "invalid_event", "the event could not be read");
         }
     };
+    let headers = parts.headers;
     let request = match HttpTriggerEvent::parse(&body).and_then(|event| event.into_request_from(&headers)) {
         Ok(request) => request,
         Err(err) => return invalid_event(err),
     };
-    let response = match app.oneshot(request).await {
+    let response = match invoke.app.oneshot(request).await {
         Ok(response) => response,
         Err(never) => match never {},
     };

@@ -93,8 +93,8 @@ impl Runtime {
     /// The app plus FC's endpoints (`/invoke`, `/initialize`, `/pre-stop`) and log lines.
     pub fn into_router(self) -> Router {
         let fc_routes = Router::new()
-            .route("/invoke", post(event::invoke).layer(DefaultBodyLimit::max(self.max_event_bytes)))
-            .with_state(self.app.clone())
+            .route("/invoke", post(event::invoke).layer(DefaultBodyLimit::disable()))
+            .with_state(event::Invoke { app: self.app.clone(), max_event_bytes: self.max_event_bytes })
             .route("/initialize", post(initialize).with_state(self.on_initialize))
             .route("/pre-stop", get(pre_stop));
         fc_routes.fallback_service(self.app).layer(middleware::from_fn(fc_log_lines))
