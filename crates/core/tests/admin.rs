@@ -1214,3 +1214,20 @@ mod gunzip {
         assert!(std::panic::catch_unwind(|| decompress(&corrupted)).is_err(), "a bad CRC is caught");
     }
 }
+
+test_support::both_databases! {
+    /// An admin-only call by a non-admin is refused and audited, with the caller as actor.
+    async fn admin_only_attempts_are_audited(backend: Backend) {
+        let app = spawn(backend).await;
+        let token = app.register("curious@example.com").await;
+        let id = app.get("/api/auth/session").token(&token).send().await.json()["user"]["id"].as_str().unwrap().to_string();
+        for path in ["/api/admin/users", "/api/admin/export"] {
+            let response = app.get(path).token(&token).ip("203.0.113.44").send().await;
+            assert_eq!(response.assert_error(StatusCode::FORBIDDEN), "admin_only");
+        }
+        let rows = audit_rows(&app, "admin_denied").await;
+        assert_eq!(rows.len(), 2);
+        assert!(rows.iter().all(|row| row.actor_id.as_deref() == Some(id.as_str()) && row.ip.as_deref() == Some("203.0.113.44")));
+        assert!(rows.iter().any(|row| row.message.contains("/api/admin/export")), "{rows:?}");
+    }
+}

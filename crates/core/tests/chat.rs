@@ -554,6 +554,14 @@ both_databases! {
         assert_eq!(app.get(&path).token(&token).send().await.status, StatusCode::NOT_FOUND);
         assert_eq!(messages_of(&app, &ids[0]).await.len(), 0);
         assert!(Conversation::find().filter(conversation::Column::Id.eq(&ids[0])).one(&app.db).await.unwrap().is_none());
+        // The delete is in the audit trail, with the owner as actor.
+        let deletes = app_core::entities::AuditLog::find()
+            .filter(app_core::entities::audit_log::Column::Action.eq("conversation_delete"))
+            .all(&app.db)
+            .await
+            .unwrap();
+        assert_eq!(deletes.len(), 1);
+        assert!(deletes[0].message.contains(&ids[0]) && deletes[0].actor_id.is_some(), "{:?}", deletes[0]);
 
         // Bad paging is a 400.
         for query in ["limit=0", "limit=101", "cursor=%%%", "cursor=bm90LWEtY3Vyc29y", "limit=abc"] {

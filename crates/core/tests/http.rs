@@ -383,3 +383,23 @@ async fn an_unreachable_database_is_503_not_500() {
     let no_token = send(&router, Request::get("/api/auth/session").body(Body::empty()).unwrap()).await;
     assert_eq!(no_token.status, StatusCode::UNAUTHORIZED);
 }
+
+both_databases! {
+    /// No API answer may be cached (they carry accounts, tokens and conversations) or sniffed
+    /// into another type: `Cache-Control: no-store` and `X-Content-Type-Options: nosniff` on
+    /// authenticated JSON, on errors, on the health check.
+    async fn api_answers_are_never_cached_or_sniffed(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let token = app.register("private@example.com").await;
+        let session = app.get("/api/auth/session").token(&token).send().await;
+        let missing = app.get("/api/nowhere").send().await;
+        let health = app.get("/api/health").send().await;
+        let refused = app.get("/api/admin/users").token(&token).send().await;
+        for (what, response) in [("session", &session), ("404", &missing), ("health", &health), ("403", &refused)] {
+            assert_eq!(response.header("cache-control"), Some("no-store"), "{what}");
+            assert_eq!(response.header("x-content-type-options"), Some("nosniff"), "{what}");
+        }
+        assert_eq!(session.status, StatusCode::OK);
+        assert_eq!(refused.assert_error(StatusCode::FORBIDDEN), "admin_only");
+    }
+}

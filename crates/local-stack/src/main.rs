@@ -11,7 +11,10 @@ use app_core::{AppState, Config, all_routes, http, openapi, telemetry};
 use axum::{Router, extract::Request, http::header, response::IntoResponse, routing::get};
 use migration::{Migrator, MigratorTrait};
 use tower::ServiceExt;
-use tower_http::services::{ServeDir, ServeFile};
+use tower_http::{
+    services::{ServeDir, ServeFile},
+    set_header::SetResponseHeaderLayer,
+};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -53,6 +56,12 @@ async fn main() -> anyhow::Result<()> {
             }
         }
     });
+
+    // The site's files are never to be sniffed into another type either (the API sets it too).
+    let app = app.layer(SetResponseHeaderLayer::overriding(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    ));
 
     let address: SocketAddr = format!("{host}:{port}").parse().with_context(|| format!("HOST is invalid: {host:?}"))?;
     let listener =

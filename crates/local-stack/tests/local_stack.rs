@@ -190,6 +190,9 @@ async fn serves_the_site_and_the_api_from_one_process() {
     let script = stack.get("/assets/app.js").await;
     assert_eq!(script.status, StatusCode::OK);
     assert_eq!(script.text(), SCRIPT);
+    // Never sniffed into another type; the site's files may be cached, the API's answers not.
+    assert_eq!(script.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(script.header("cache-control"), None);
     for path in ["/nope.html", "/assets/missing.js", "/deep/er/path", "/apis", "/api-docs"] {
         let missing = stack.get(path).await;
         assert_eq!(missing.status, StatusCode::NOT_FOUND, "{path}");
@@ -198,6 +201,8 @@ async fn serves_the_site_and_the_api_from_one_process() {
 
     // The API: health, on the freshly migrated database.
     let health = stack.get("/api/health").await;
+    assert_eq!(health.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(health.header("cache-control"), Some("no-store"));
     assert_eq!(health.status, StatusCode::OK);
     assert_eq!(health.header("content-type"), Some("application/json"));
     assert_eq!(health.json(), json!({"status": "ok", "database": "up", "schema": "current"}));
