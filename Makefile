@@ -6,13 +6,14 @@ PORT ?= 8080
 DEV_DATABASE_URL ?= sqlite://.data/dev.db?mode=rwc
 CARGO ?= cargo
 
-.PHONY: help dev test test-rust lint fmt db-up migrate build release openapi fuzz bench types check-types site-config test-e2e site-vendor package s-cli validate-deploy local-invoke
+.PHONY: help dev test test-rust lint fmt db-up migrate build release openapi fuzz bench soak types check-types site-config test-e2e site-vendor package s-cli validate-deploy local-invoke
 
 help:
 	@echo "make dev      run the whole API + static site on http://127.0.0.1:$(PORT) (SQLite in .data/)"
 	@echo "make test     run every test (SQLite and MariaDB), after fmt and clippy checks"
 	@echo "make migrate  apply the migrations to DATABASE_URL (RDS in production)"
 	@echo "make release  build the four function binaries in release mode"
+	@echo "make soak     the concurrency and fault suites with bigger bursts (BURST, USERS, OVERLOAD_BURST)"
 
 ## Runs the API (every function's routes) and frontend-dist/ in one process. A development
 ## JWT secret is generated once into .data/dev-secret unless JWT_SECRET is set.
@@ -92,6 +93,15 @@ fuzz:
 bench: release
 	$(CARGO) build --release -p bench
 	target/release/bench
+
+## The concurrency and fault suites (crates/reliability) with bigger knobs than `make test` uses,
+## to run by hand; BENCHMARKS.md records a run. (`--workspace` so that every binary is built.)
+BURST ?= 200
+USERS ?= 60
+OVERLOAD_BURST ?= 400
+soak: db-up
+	BURST=$(BURST) USERS=$(USERS) OVERLOAD_BURST=$(OVERLOAD_BURST) \
+	  $(CARGO) nextest run --workspace --no-fail-fast -E 'package(reliability)'
 
 ## The site in headless Chromium (Debian's /usr/bin/chromium) against `make dev`, with the fake
 ## OpenAI upstream of tests/e2e/fake-openai.mjs; screenshots land in tests/e2e/screenshots/.

@@ -174,7 +174,8 @@ export interface paths {
          * Send a message to an assistant and get its reply, whole (JSON) or streamed (SSE).
          * @description Streaming (`Accept: text/event-stream` or `"stream": true`): events `start` (`StreamStart`),
          *     `delta` (`StreamDelta`) as the reply is generated, then `done` (`StreamDone`) or `error`
-         *     (`ErrorBody`). Failures before the first piece are ordinary JSON errors.
+         *     (`ErrorBody`). Failures before the first piece are ordinary JSON errors. A client that
+         *     disconnects cancels nothing: the reply is completed and saved, and its stream slot freed.
          */
         post: operations["chat"];
         delete?: never;
@@ -1025,7 +1026,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The database is unavailable (`database_unavailable`); retry shortly */
+            /** @description More password checks are waiting than the instance can run (`overloaded`, with `Retry-After`), or the database is unavailable (`database_unavailable`, `database_schema_outdated`) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1191,7 +1192,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The database is unavailable (`database_unavailable`); retry shortly */
+            /** @description More password checks are waiting than the instance can run (`overloaded`, with `Retry-After`), or the database is unavailable (`database_unavailable`, `database_schema_outdated`) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1392,7 +1393,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The model did not answer in time (`upstream_timeout`) */
+            /** @description The model did not answer in time (`upstream_timeout`); in a stream's `error` event also `reply_too_long` (the reply ran longer than its stream slot's lease) */
             504: {
                 headers: {
                     [name: string]: unknown;

@@ -8,6 +8,16 @@ port=3306
 
 reachable() { (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; }
 
+# The fault suite (crates/reliability/tests/faults.rs) starts servers of its own, whatever
+# TEST_MYSQL_URL says: it needs the server's programs on this machine.
+for program in mariadb-install-db mariadbd mariadb; do
+  if ! PATH="$PATH:/usr/sbin" command -v "$program" >/dev/null; then
+    echo "ensure-mariadb: $program is not installed; the fault suite starts MariaDB servers of its own." >&2
+    echo "  Install it: apt-get install -y mariadb-server" >&2
+    exit 1
+  fi
+done
+
 if [[ -n "${TEST_MYSQL_URL:-}" ]]; then
   echo "ensure-mariadb: using TEST_MYSQL_URL as given"
   exit 0

@@ -7,9 +7,13 @@
 //! - `/api/auth/session` throughput and p50/p99 latency under concurrency, alone and while
 //!   logins (bcrypt) run;
 //! - chat overhead: latency added over a zero-latency local upstream, non-streaming and to the
-//!   first streamed byte.
+//!   first streamed byte;
+//! - memory under many large or unfinished bodies and events, and a burst of registrations on
+//!   one instance ([`reliability`]).
 //!
 //! Benchmarks report; they assert nothing. Every number comes from this run.
+
+mod reliability;
 
 use std::{
     fmt::Write as _,
@@ -54,7 +58,7 @@ async fn main() -> anyhow::Result<()> {
     let upstream = Upstream::start(Behaviour::reply("ok")).await;
     let fixture = Fixture::new(&bin, &upstream).await?;
 
-    // `BENCH_ONLY=cold,size,load,chat` runs some sections (for profiling one); BENCHMARKS.md is
+    // `BENCH_ONLY=cold,size,load,chat,memory,burst` runs some sections (for profiling one); BENCHMARKS.md is
     // written only by a full run.
     let only = std::env::var("BENCH_ONLY").ok();
     let wants = |section: &str| only.as_deref().is_none_or(|only| only.split(',').any(|s| s.trim() == section));
@@ -216,6 +220,14 @@ async fn main() -> anyhow::Result<()> {
         drop(server);
     }
 
+    let mut worst_body_rss: Option<u64> = None;
+    if wants("memory") {
+        worst_body_rss = Some(reliability::memory_under_bodies(&bin, &fixture, &mut report).await?);
+    }
+    if wants("burst") {
+        reliability::registration_burst(&bin, &fixture, &mut report).await?;
+    }
+
     writeln!(report, "## Against the targets\n")?;
     writeln!(report, "| target | this run | met |\n|---|---|---|")?;
     let mut target = |name: &str, measured: Option<(String, bool)>| match measured {
@@ -227,6 +239,10 @@ async fn main() -> anyhow::Result<()> {
         worst_cold_ratio.map(|ratio| (format!("{ratio:.2}× (worst function)"), ratio <= 2.0)),
     )?;
     target("RSS ≤ 20 MB", worst_rss.map(|rss| (format!("{} (worst)", kib(rss)), rss * 1024 <= 20_000_000)))?;
+    target(
+        "RSS ≤ 128 MB under 100 large or unfinished bodies",
+        worst_body_rss.map(|rss| (format!("{} (worst)", kib(rss)), rss * 1024 <= 128_000_000)),
+    )?;
     target("zip ≤ 5 MB", worst_zip.map(|zip| (format!("{} (largest)", mib(zip)), zip <= 5_000_000)))?;
     target(
         "chat overhead ≤ 1 ms p50",
@@ -330,9 +346,15 @@ struct Server {
 
 impl Server {
     async fn start(bin: &Path, name: &str, fixture: &Fixture) -> anyhow::Result<Self> {
+        Self::start_with(bin, name, fixture, &[]).await
+    }
+
+    /// Like [`Server::start`], with `extra` variables over the fixture's.
+    async fn start_with(bin: &Path, name: &str, fixture: &Fixture, extra: &[(&str, &str)]) -> anyhow::Result<Self> {
         let port = free_port()?;
         let child = Command::new(bin.join(name))
             .envs(fixture.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .envs(extra.iter().copied())
             .env("FC_CUSTOM_LISTEN_PORT", port.to_string())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -89,6 +89,7 @@ pub struct LogoutResponse {
         (status = 409, description = "An account with this email exists (`email_taken`)", body = ErrorBody),
         (status = 422, description = "Invalid email (`invalid_email`) or password (`password_too_short`, `password_too_long`: over 72 bytes)", body = ErrorBody),
         (status = 429, description = "Too many registrations from this network (`rate_limited`); see `Retry-After`", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "More password checks are waiting than the instance can run (`overloaded`, with `Retry-After`), or the database is unavailable (`database_unavailable`, `database_schema_outdated`)", body = ErrorBody),
     )
 )]
 async fn register(
@@ -111,6 +112,7 @@ async fn register(
         (status = 401, description = "Wrong email or password (`invalid_credentials`); the same answer for unknown emails", body = ErrorBody),
         (status = 403, description = "The account is banned (`account_banned`)", body = ErrorBody),
         (status = 429, description = "Too many failed logins (`rate_limited`); see `Retry-After`", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "More password checks are waiting than the instance can run (`overloaded`, with `Retry-After`), or the database is unavailable (`database_unavailable`, `database_schema_outdated`)", body = ErrorBody),
     )
 )]
 async fn login(

@@ -126,7 +126,8 @@ pub struct StreamDone {
 ///
 /// Streaming (`Accept: text/event-stream` or `"stream": true`): events `start` (`StreamStart`),
 /// `delta` (`StreamDelta`) as the reply is generated, then `done` (`StreamDone`) or `error`
-/// (`ErrorBody`). Failures before the first piece are ordinary JSON errors.
+/// (`ErrorBody`). Failures before the first piece are ordinary JSON errors. A client that
+/// disconnects cancels nothing: the reply is completed and saved, and its stream slot freed.
 #[utoipa::path(
     post,
     path = "/api/chat",
@@ -142,7 +143,7 @@ pub struct StreamDone {
         (status = 429, description = "Message quota used up (`rate_limited`) or too many streams at once (`too_many_streams`); see `Retry-After`", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 502, description = "The model failed (`upstream_error`, `upstream_stream_broken`, `upstream_empty_reply`); `error.conversationId` names the saved turn", body = ErrorBody),
         (status = 503, description = "No model configured (`llm_not_configured`) or the database is unavailable", body = ErrorBody),
-        (status = 504, description = "The model did not answer in time (`upstream_timeout`)", body = ErrorBody),
+        (status = 504, description = "The model did not answer in time (`upstream_timeout`); in a stream's `error` event also `reply_too_long` (the reply ran longer than its stream slot's lease)", body = ErrorBody),
     )
 )]
 async fn chat(
