@@ -171,7 +171,7 @@ impl From<DbErr> for Charging {
 }
 
 async fn charge_in(txn: &Txn, clock: &Clock, meters: &[Meter<'_>]) -> Result<Vec<HitId>, Charging> {
-    let now = clock.now();
+    let asked_at = clock.now();
     // Lock every key first, always in the same order, so two charges of overlapping keys
     // cannot each hold one the other waits for.
     let mut keys: Vec<(&str, &str)> = meters.iter().map(|meter| (meter.bucket.as_str(), meter.key)).collect();
@@ -181,7 +181,7 @@ async fn charge_in(txn: &Txn, clock: &Clock, meters: &[Meter<'_>]) -> Result<Vec
         RateLimitKey::insert(rate_limit_key::ActiveModel {
             bucket: Set(bucket.to_string()),
             key: Set(key.to_string()),
-            updated_at: Set(now),
+            updated_at: Set(asked_at),
         })
         .on_conflict(
             OnConflict::columns([rate_limit_key::Column::Bucket, rate_limit_key::Column::Key])
@@ -191,6 +191,9 @@ async fn charge_in(txn: &Txn, clock: &Clock, meters: &[Meter<'_>]) -> Result<Vec
         .exec_without_returning(txn)
         .await?;
     }
+    // The time once the keys are ours: the charges that held them before are all older, so
+    // the window is measured from after them (and every hit is younger than those it follows).
+    let now = clock.now();
     for meter in meters {
         if let Some(retry_after) = used_up(txn, now, meter).await? {
             return Err(Charging::Refused(meter.bucket.refusal(retry_after)));
@@ -225,7 +228,8 @@ async fn used_up(db: &impl ConnectionTrait, now: DateTime<Utc>, meter: &Meter<'_
     Ok(Some(
         blocking_hit
             .map(|hit| (hit.created_at + to_delta(meter.limit.window) - now).to_std().unwrap_or_default())
-            .unwrap_or(meter.limit.window),
+            .unwrap_or(meter.limit.window)
+            .min(meter.limit.window),
     ))
 }
 
@@ -239,8 +243,10 @@ fn is_lock_conflict(err: &DbErr) -> bool {
         sqlx::Error::Database(db_err) => {
             let code = db_err.code();
             let code = code.as_deref().unwrap_or_default();
-            // SQLSTATE 40001: deadlock; MySQL 1205 lock wait timeout (HY000); SQLite 5/6 busy/locked.
-            code == "40001" || code == "5" || code == "6" || db_err.message().contains("Lock wait timeout")
+            // SQLSTATE 40001: a deadlock; MySQL's lock wait timeout (1205, SQLSTATE HY000) by its
+            // message; SQLite's BUSY (5) and LOCKED (6), with their extended codes.
+            let sqlite_busy = code.parse::<i32>().is_ok_and(|code| matches!(code & 0xff, 5 | 6));
+            code == "40001" || sqlite_busy || db_err.message().contains("Lock wait timeout")
         }
         _ => false,
     }

@@ -235,3 +235,46 @@ fn error_event(err: AppError) -> Event {
 fn event(name: &str, data: &impl serde::Serialize) -> Event {
     Event::default().event(name).data(serde_json::to_string(data).unwrap_or_default())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use sea_orm::{EntityTrait, PaginatorTrait};
+
+    use super::*;
+    use crate::{clock::Clock, config::Config, entities::RateLimitHit};
+
+    /// A task that panics while it holds a stream slot (a bug mid-reply) still frees the slot:
+    /// dropping the lease during the unwind releases it.
+    #[tokio::test]
+    async fn a_lease_is_released_when_its_task_panics() {
+        let db = test_support::TestDb::migrated(test_support::Backend::Sqlite).await;
+        let env: HashMap<&str, String> = [
+            ("DATABASE_URL", db.url.clone()),
+            ("JWT_SECRET", "0123456789abcdef0123456789abcdef".to_string()),
+            ("CHAT_MAX_CONCURRENT_STREAMS", "1".to_string()),
+        ]
+        .into();
+        let config = Config::from_lookup(|name| env.get(name).cloned()).unwrap();
+        let conn = crate::state::connect(&config, false).await.unwrap();
+        let state = AppState::with_parts(config, conn, Clock::system());
+        let held = || async { RateLimitHit::find().count(state.db.raw()).await.unwrap() };
+
+        let holder = state.clone();
+        let task = tokio::spawn(async move {
+            let _lease = Lease::take(&holder, "user-1").await.unwrap();
+            panic!("a bug while the reply streams");
+        });
+        assert!(task.await.unwrap_err().is_panic());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while held().await > 0 {
+            assert!(Instant::now() < deadline, "the slot was not released");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // And the slot can be taken again at once.
+        let again = Lease::take(&state, "user-1").await.unwrap();
+        again.release().await;
+        assert_eq!(held().await, 0);
+    }
+}
