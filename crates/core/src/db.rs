@@ -10,6 +10,9 @@
 //!
 //! Both implement sea-orm's `ConnectionTrait`, so every query builder takes them as it takes a
 //! plain connection (`User::find().one(&state.db)`).
+//!
+//! [`schema_state`] tells whether the database has the schema this code needs (health,
+//! `/initialize`).
 
 use std::{future::Future, time::Duration};
 
@@ -88,6 +91,55 @@ pub async fn bounded<T>(deadline: Duration, operation: impl Future<Output = Resu
 /// The error of an operation that passed its deadline: a connectivity error (503).
 pub fn timed_out(deadline: Duration) -> DbErr {
     DbErr::Conn(RuntimeErr::Internal(format!("the database did not answer within {deadline:?}")))
+}
+
+/// Whether the database has the schema this version of the code needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SchemaState {
+    Current,
+    Missing,
+    Outdated,
+    /// The database did not answer.
+    Unknown,
+}
+
+impl SchemaState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Current => "current",
+            Self::Missing => "missing",
+            Self::Outdated => "outdated",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+/// Reads the newest applied migration (sea-orm-migration's `seaql_migrations` table) and
+/// compares it with [`SCHEMA_VERSION`]. Migration names sort by date, and migrations only
+/// add, so a newer schema serves this code too.
+pub async fn schema_state(db: &Db) -> Result<SchemaState, sea_orm::DbErr> {
+    let newest = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT MAX(version) AS version FROM seaql_migrations",
+        ))
+        .await;
+    let newest: Option<String> = match newest {
+        Ok(row) => row.and_then(|row| row.try_get("", "version").ok()),
+        Err(err) if crate::error::is_missing_schema(&err) => return Ok(SchemaState::Missing),
+        Err(err) => {
+            if crate::error::is_connectivity_error(&err) {
+                return Err(err);
+            }
+            tracing::warn!(error = %err, "cannot read the applied migrations");
+            return Ok(SchemaState::Unknown);
+        }
+    };
+    Ok(match newest {
+        None => SchemaState::Missing,
+        Some(version) if version.as_str() < SCHEMA_VERSION => SchemaState::Outdated,
+        Some(_) => SchemaState::Current,
+    })
 }
 
 macro_rules! bounded_connection {

@@ -21,8 +21,9 @@ pub mod telemetry;
 use std::process::ExitCode;
 
 pub use config::Config;
+pub use db::SchemaState;
 pub use error::{AppError, AppResult};
-pub use http::{ApiRoutes, SchemaState};
+pub use http::ApiRoutes;
 pub use state::AppState;
 
 /// Every function's routes, merged the way the custom domain's route table merges them: what
@@ -94,7 +95,7 @@ async fn serve(routes: ApiRoutes) -> ExitCode {
             if let Some(llm) = &state.llm {
                 llm.warm_up();
             }
-            match http::schema_state(&state.db).await {
+            match db::schema_state(&state.db).await {
                 Ok(SchemaState::Current) => {}
                 Ok(schema) => tracing::error!(
                     schema = schema.as_str(),

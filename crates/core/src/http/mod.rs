@@ -18,7 +18,6 @@ use axum::{
     middleware::{self, Next},
     response::{IntoResponse, Response},
 };
-use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
 use tower::ServiceBuilder;
 use tower_http::{
@@ -161,64 +160,15 @@ pub const HEALTH_DEADLINE: Duration = Duration::from_millis(1500);
 #[utoipa::path(get, path = "/api/health", tag = "health", responses((status = 200, description = "The process serves", body = Health)))]
 async fn health(State(state): State<AppState>) -> Json<Health> {
     let deadline = HEALTH_DEADLINE.min(state.db.deadline());
-    let schema = match db::bounded(deadline, schema_state(&state.db)).await {
+    let schema = match db::bounded(deadline, db::schema_state(&state.db)).await {
         Ok(schema) => schema,
         Err(err) => {
             tracing::warn!(error = %err, "health check: database unreachable");
-            SchemaState::Unknown
+            db::SchemaState::Unknown
         }
     };
-    let database = if schema == SchemaState::Unknown { "down" } else { "up" };
+    let database = if schema == db::SchemaState::Unknown { "down" } else { "up" };
     Json(Health { status: "ok".into(), database: database.into(), schema: schema.as_str().into() })
-}
-
-/// Whether the database has the schema this version of the code needs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SchemaState {
-    Current,
-    Missing,
-    Outdated,
-    /// The database did not answer.
-    Unknown,
-}
-
-impl SchemaState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Current => "current",
-            Self::Missing => "missing",
-            Self::Outdated => "outdated",
-            Self::Unknown => "unknown",
-        }
-    }
-}
-
-/// Reads the newest applied migration (sea-orm-migration's `seaql_migrations` table) and
-/// compares it with [`db::SCHEMA_VERSION`]. Migration names sort by date, and migrations only
-/// add, so a newer schema serves this code too.
-pub async fn schema_state(db: &db::Db) -> Result<SchemaState, sea_orm::DbErr> {
-    let newest = db
-        .query_one_raw(sea_orm::Statement::from_string(
-            db.get_database_backend(),
-            "SELECT MAX(version) AS version FROM seaql_migrations",
-        ))
-        .await;
-    let newest: Option<String> = match newest {
-        Ok(row) => row.and_then(|row| row.try_get("", "version").ok()),
-        Err(err) if crate::error::is_missing_schema(&err) => return Ok(SchemaState::Missing),
-        Err(err) => {
-            if crate::error::is_connectivity_error(&err) {
-                return Err(err);
-            }
-            tracing::warn!(error = %err, "cannot read the applied migrations");
-            return Ok(SchemaState::Unknown);
-        }
-    };
-    Ok(match newest {
-        None => SchemaState::Missing,
-        Some(version) if version.as_str() < db::SCHEMA_VERSION => SchemaState::Outdated,
-        Some(_) => SchemaState::Current,
-    })
 }
 
 async fn not_found() -> AppError {
