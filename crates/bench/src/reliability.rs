@@ -53,13 +53,13 @@ pub async fn memory_under_bodies(bin: &Path, fixture: &Fixture, report: &mut Str
         "One `auth-register` instance. Each scenario holds {HELD} connections open at once, each having sent\n\
          all but the last byte of the largest body its route accepts (so the server buffers the most it can),\n\
          then reads the process's RSS (`/proc/<pid>/status` VmRSS) while they are held. The events path caps\n\
-         an event at `MAX_EVENT_BYTES` (128 KiB); an API route at its 64 KiB body limit. FC gives the\n\
+         an event at `MAX_EVENT_BYTES` (400 KiB); an API route at its 64 KiB body limit. FC gives the\n\
          function 256 MB; the bound is 128 MB.\n"
     )?;
     writeln!(report, "| scenario | RSS before | RSS while held |\n|---|---|---|")?;
     let mut peak = 0;
     let scenarios = [
-        ("/invoke", app_core::http::MAX_EVENT_BYTES, "`/invoke` events of 128 KiB, unfinished"),
+        ("/invoke", app_core::http::MAX_EVENT_BYTES, "`/invoke` events of 400 KiB, unfinished"),
         ("/api/auth/register", app_core::http::BODY_LIMIT, "`POST /api/auth/register` bodies of 64 KiB, unfinished"),
     ];
     for (path, declared, label) in scenarios {

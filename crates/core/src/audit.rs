@@ -10,6 +10,7 @@ use crate::{
     error::AppResult,
     http::ClientMeta,
     ids::new_id,
+    state::AppState,
 };
 
 /// The actions written to `audit_logs.action`.
@@ -117,6 +118,21 @@ pub async fn record(
     .exec_without_returning(db)
     .await?;
     Ok(())
+}
+
+/// Records a refusal (a rate-limited attempt, an admin-only call by a non-admin) without
+/// letting the audit change the answer: a failed write is logged, and the client still gets
+/// its 429 or 403 rather than a 503.
+pub async fn record_refusal(
+    state: &AppState,
+    action: Action,
+    actor_id: Option<&str>,
+    message: String,
+    client: &ClientMeta,
+) {
+    if let Err(err) = record(&state.db, &state.clock, actor_id, action, message, client).await {
+        tracing::warn!(error = %err, action = action.as_str(), "could not audit a refusal");
+    }
 }
 
 #[cfg(test)]

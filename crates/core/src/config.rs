@@ -217,7 +217,7 @@ impl Config {
     /// the model, at most 30 minutes.
     pub fn chat_stream_lease(&self) -> Duration {
         let per_chunk = self.llm.as_ref().map_or(Duration::from_secs(60), |llm| llm.timeout);
-        (per_chunk * 10).min(Duration::from_secs(30 * 60))
+        per_chunk.saturating_mul(10).min(Duration::from_secs(30 * 60))
     }
 
     /// How long hits of `bucket` count under this configuration (the longest window that

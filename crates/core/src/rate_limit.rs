@@ -35,6 +35,9 @@ use crate::{
     error::{AppError, AppResult},
 };
 
+/// The longest window a limit may have (and so the longest any hit is kept).
+pub const MAX_WINDOW: Duration = Duration::from_secs(366 * 24 * 3600);
+
 /// At most `max` events per `window`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limit {
@@ -53,6 +56,9 @@ impl Limit {
             raw.split_once('/').ok_or_else(|| format!("{raw:?}: expected COUNT/WINDOW such as 7/5m, or off"))?;
         let max: u32 = max.trim().parse().map_err(|_| format!("{raw:?}: {max:?} is not a whole number"))?;
         let window = crate::config::parse_duration(window.trim())?;
+        if window > MAX_WINDOW {
+            return Err(format!("{raw:?}: the window may be at most 366 days"));
+        }
         Ok((max > 0).then_some(Self { max, window }))
     }
 }
@@ -122,6 +128,11 @@ const CHARGE_ATTEMPTS: u32 = 5;
 
 /// The most expired rows one [`sweep`] deletes per table.
 pub const SWEEP_BATCH: u64 = 200;
+
+/// The longest a request spends sweeping after its charge: housekeeping must not add a
+/// database deadline to the request that does it (a slow sweep is cut short, and the next
+/// charge sweeps again).
+pub const SWEEP_BUDGET: Duration = Duration::from_millis(250);
 
 /// Checks every meter and, when none is used up, counts one event on each: one atomic step
 /// (see the module docs). Fails with the first used-up meter's 429, having counted nothing.
@@ -241,14 +252,60 @@ fn is_lock_conflict(err: &DbErr) -> bool {
     };
     match sqlx.as_ref() {
         sqlx::Error::Database(db_err) => {
-            let code = db_err.code();
-            let code = code.as_deref().unwrap_or_default();
+            if db_err.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // BUSY (5) and LOCKED (6), with their extended codes.
+                let code = db_err.code().and_then(|code| code.parse::<i32>().ok()).unwrap_or_default();
+                return matches!(code & 0xff, 5 | 6);
+            }
             // SQLSTATE 40001: a deadlock; MySQL's lock wait timeout (1205, SQLSTATE HY000) by its
-            // message; SQLite's BUSY (5) and LOCKED (6), with their extended codes.
-            let sqlite_busy = code.parse::<i32>().is_ok_and(|code| matches!(code & 0xff, 5 | 6));
-            code == "40001" || sqlite_busy || db_err.message().contains("Lock wait timeout")
+            // message.
+            db_err.code().as_deref() == Some("40001") || db_err.message().contains("Lock wait timeout")
         }
         _ => false,
+    }
+}
+
+/// Charged hits that are taken back when they are dropped, unless [`Held::keep`] says they
+/// count: a login attempt, which counts only once it has failed (not when the database erred
+/// or the client left half-way); a stream slot, held until the reply ends however it ends.
+pub struct Held {
+    db: Db,
+    hits: Vec<HitId>,
+}
+
+impl Held {
+    pub fn new(db: &Db, hits: Vec<HitId>) -> Self {
+        Self { db: db.clone(), hits }
+    }
+
+    /// They count: nothing is taken back.
+    pub fn keep(mut self) {
+        self.hits.clear();
+    }
+
+    /// Takes them back now; a failure is only logged (they stop counting after their window).
+    pub async fn release(mut self) {
+        let hits = std::mem::take(&mut self.hits);
+        if let Err(err) = release(&self.db, &hits).await {
+            tracing::warn!(error = %err, "could not take back rate-limit hits; they expire on their own");
+        }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let hits = std::mem::take(&mut self.hits);
+        if hits.is_empty() {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let db = self.db.clone();
+            runtime.spawn(async move {
+                if let Err(err) = release(&db, &hits).await {
+                    tracing::warn!(error = %err, "could not take back rate-limit hits; they expire on their own");
+                }
+            });
+        }
     }
 }
 
@@ -340,5 +397,7 @@ mod tests {
         assert!(Limit::parse("seven/5m").is_err());
         assert!(Limit::parse("7").is_err());
         assert!(Limit::parse("7/never").is_err());
+        assert!(Limit::parse("7/1000000y").is_err());
+        assert!(Limit::parse("7/18446744073709551615").is_err());
     }
 }

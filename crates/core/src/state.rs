@@ -56,12 +56,17 @@ impl AppState {
         Ok(hits)
     }
 
-    /// Deletes a batch of `bucket`'s expired rows; a failure is only logged (nothing depends on
-    /// it, and the next charge sweeps again).
+    /// Deletes a batch of `bucket`'s expired rows, within [`rate_limit::SWEEP_BUDGET`]; a
+    /// failure is only logged (nothing depends on it, and the next charge sweeps again).
     pub async fn sweep(&self, bucket: Bucket) {
         let retention = self.config.bucket_retention(bucket);
-        if let Err(err) = rate_limit::sweep(&self.db, self.clock.now(), bucket, retention).await {
-            tracing::warn!(error = %err, bucket = bucket.as_str(), "could not sweep expired rate-limit rows");
+        let sweep = rate_limit::sweep(&self.db, self.clock.now(), bucket, retention);
+        match tokio::time::timeout(rate_limit::SWEEP_BUDGET, sweep).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, bucket = bucket.as_str(), "could not sweep expired rate-limit rows")
+            }
+            Err(_) => tracing::warn!(bucket = bucket.as_str(), "sweeping took too long; the next charge sweeps again"),
         }
     }
 }

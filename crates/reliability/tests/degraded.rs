@@ -178,3 +178,45 @@ async fn invoke_events_are_capped_at_what_the_api_needs() {
     assert_eq!(fits.status, 200, "{}", fits.text());
     assert_eq!(fits.json()["statusCode"], 201, "{}", fits.text());
 }
+
+/// A login attempt is charged before its password is checked, and counts only once it has
+/// failed: one whose client leaves while the password is being checked is taken back, so a
+/// flaky connection cannot lock the owner out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_whose_client_leaves_mid_check_counts_nothing() {
+    let database = TestDb::migrated(Backend::Sqlite).await;
+    // Cost 13: the check takes long enough (about a second here) to leave in the middle of it.
+    let env = [("BCRYPT_COST", "13"), ("RATE_LIMIT_LOGIN_IP", "1/5m"), ("RATE_LIMIT_LOGIN_ACCOUNT", "off")];
+    let function = FunctionProcess::start_function("auth-login", &database.url, &env);
+    let body = json!({"email": "someone@example.com", "password": "a wrong password"}).to_string();
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", function.port)).await.unwrap();
+    let request = format!(
+        "POST /api/auth/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    drop(stream);
+    let db = Database::connect(&database.url).await.unwrap();
+    let charged = async || app_core::entities::RateLimitHit::find().count(&db).await.unwrap();
+    assert!(test_support::eventually(Duration::from_secs(5), async || charged().await == 0).await);
+    // The one allowed attempt is still there: it is checked (401), and the next is refused.
+    let first = call_json(
+        function.port,
+        "POST",
+        "/api/auth/login",
+        &[],
+        &json!({"email": "someone@example.com", "password": "x"}),
+    )
+    .await;
+    assert_eq!(first.status, 401, "{}", first.text());
+    let second = call_json(
+        function.port,
+        "POST",
+        "/api/auth/login",
+        &[],
+        &json!({"email": "someone@example.com", "password": "y"}),
+    )
+    .await;
+    assert_eq!(second.status, 429, "{}", second.text());
+}

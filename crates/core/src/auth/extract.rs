@@ -58,7 +58,7 @@ impl FromRequestParts<AppState> for AdminUser {
         if auth.user.role != Role::Admin {
             let client = ClientMeta::from_parts(parts, state.config.trust_proxy_hops);
             let message = format!("{} {} refused: not an administrator", parts.method, parts.uri.path());
-            audit::record(&state.db, &state.clock, Some(&auth.user.id), Action::AdminDenied, message, &client).await?;
+            audit::record_refusal(state, Action::AdminDenied, Some(&auth.user.id), message, &client).await;
             return Err(AppError::forbidden("admin_only", "this action needs an administrator account"));
         }
         Ok(Self(auth))

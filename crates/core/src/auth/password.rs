@@ -9,7 +9,7 @@
 
 use std::{
     sync::{
-        OnceLock,
+        Arc, OnceLock,
         atomic::{AtomicU64, AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
@@ -22,13 +22,13 @@ use crate::error::{AppError, AppResult};
 /// Runs password hashes and checks one per core, with at most `queue` waiting.
 pub struct Hasher {
     cost: u32,
-    cores: Semaphore,
+    cores: Arc<Semaphore>,
     core_count: usize,
     queue: usize,
     /// Requests holding or waiting for a core.
     in_line: AtomicUsize,
     /// The last hash's duration, for `Retry-After`.
-    last_micros: AtomicU64,
+    last_micros: Arc<AtomicU64>,
 }
 
 impl Hasher {
@@ -37,23 +37,30 @@ impl Hasher {
         let core_count = std::thread::available_parallelism().map_or(1, usize::from);
         Self {
             cost,
-            cores: Semaphore::new(core_count),
+            cores: Arc::new(Semaphore::new(core_count)),
             core_count,
             queue,
             in_line: AtomicUsize::new(0),
-            last_micros: AtomicU64::new(50_000),
+            last_micros: Arc::new(AtomicU64::new(50_000)),
         }
     }
 
+    /// Hashes a password that passed [`validate_new_password`] (see [`hash`]).
     pub async fn hash(&self, password: String) -> AppResult<String> {
-        self.bounded(hash(password, self.cost)).await
+        let cost = self.cost;
+        self.bounded(move || hash_now(&password, cost)).await?
     }
 
+    /// See [`verify`].
     pub async fn verify(&self, password: String, stored_hash: Option<String>) -> AppResult<bool> {
-        self.bounded(verify(password, stored_hash, self.cost)).await
+        let cost = self.cost;
+        self.bounded(move || verify_now(&password, stored_hash.as_deref(), cost)).await
     }
 
-    async fn bounded<T>(&self, work: impl Future<Output = AppResult<T>>) -> AppResult<T> {
+    /// Runs `work` on the blocking pool once a core is free. The core is held by the blocking
+    /// thread itself, not by the request: a client that leaves mid-hash cannot free it while
+    /// bcrypt still runs.
+    async fn bounded<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
         let ahead = self.in_line.fetch_add(1, Ordering::SeqCst);
         let _in_line = InLine(&self.in_line);
         if ahead >= self.core_count + self.queue {
@@ -61,12 +68,18 @@ impl Hasher {
             let retry_after = Duration::from_micros(self.last_micros.load(Ordering::Relaxed).saturating_mul(rounds));
             return Err(AppError::Overloaded { retry_after });
         }
-        let _core = self.cores.acquire().await.map_err(|err| AppError::Internal(err.into()))?;
-        let started = Instant::now();
-        let result = work.await;
-        let took = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        self.last_micros.store(took, Ordering::Relaxed);
-        result
+        let core = self.cores.clone().acquire_owned().await.map_err(|err| AppError::Internal(err.into()))?;
+        let last_micros = self.last_micros.clone();
+        tokio::task::spawn_blocking(move || {
+            let _core = core;
+            let started = Instant::now();
+            let result = work();
+            let took = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+            last_micros.store(took, Ordering::Relaxed);
+            result
+        })
+        .await
+        .map_err(|err| AppError::Internal(err.into()))
     }
 }
 
@@ -99,49 +112,56 @@ pub fn validate_new_password(password: &str) -> AppResult<()> {
     Ok(())
 }
 
-/// Hashes a password that passed [`validate_new_password`].
+/// Hashes a password that passed [`validate_new_password`], on the blocking pool (without the
+/// [`Hasher`]'s bound: for tools and tests).
 ///
 /// bcrypt's key is the password plus a NUL terminator, capped at 72 bytes, so a password of
 /// exactly 72 bytes still has every byte used; only the terminator is dropped. The bcrypt
 /// crate's `non_truncating_hash` counts the terminator and would refuse such a password, so the
 /// 72-byte rule is enforced here instead, and nothing of the password is ever cut off.
 pub async fn hash(password: String, cost: u32) -> AppResult<String> {
+    tokio::task::spawn_blocking(move || hash_now(&password, cost))
+        .await
+        .map_err(|err| AppError::Internal(err.into()))?
+}
+
+fn hash_now(password: &str, cost: u32) -> AppResult<String> {
     if password.len() > MAX_PASSWORD_BYTES {
         return Err(AppError::internal("refusing to hash a password bcrypt would truncate"));
     }
-    tokio::task::spawn_blocking(move || bcrypt::hash(password, cost))
-        .await
-        .map_err(|err| AppError::Internal(err.into()))?
-        .map_err(|err| AppError::Internal(err.into()))
+    bcrypt::hash(password, cost).map_err(|err| AppError::Internal(err.into()))
 }
 
 /// Checks `password` against `stored_hash`, or, when there is no such user, against a dummy
-/// hash of the same cost so that unknown emails take as long as wrong passwords.
+/// hash of the same cost so that unknown emails take as long as wrong passwords (on the
+/// blocking pool, without the [`Hasher`]'s bound).
 ///
 /// Passwords over 72 bytes never match: no account can have one (registration refuses them),
 /// and comparing a truncated prefix would accept a password the user never chose.
 pub async fn verify(password: String, stored_hash: Option<String>, cost: u32) -> AppResult<bool> {
-    tokio::task::spawn_blocking(move || {
-        let too_long = password.len() > MAX_PASSWORD_BYTES;
-        let candidate = if too_long { &password.as_bytes()[..MAX_PASSWORD_BYTES] } else { password.as_bytes() };
-        match stored_hash {
-            Some(hash) => {
-                // `verify` (not `non_truncating_verify`) so hashes made by bcryptjs in the old
-                // app keep working; the length check above keeps it from truncating.
-                let matches = bcrypt::verify(candidate, &hash).unwrap_or_else(|err| {
-                    tracing::warn!(error = %err, "stored password hash is unreadable");
-                    false
-                });
-                matches && !too_long
-            }
-            None => {
-                let _ = bcrypt::verify(candidate, dummy_hash(cost));
+    tokio::task::spawn_blocking(move || verify_now(&password, stored_hash.as_deref(), cost))
+        .await
+        .map_err(|err| AppError::Internal(err.into()))
+}
+
+fn verify_now(password: &str, stored_hash: Option<&str>, cost: u32) -> bool {
+    let too_long = password.len() > MAX_PASSWORD_BYTES;
+    let candidate = if too_long { &password.as_bytes()[..MAX_PASSWORD_BYTES] } else { password.as_bytes() };
+    match stored_hash {
+        Some(hash) => {
+            // `verify` (not `non_truncating_verify`) so hashes made by bcryptjs in the old
+            // app keep working; the length check above keeps it from truncating.
+            let matches = bcrypt::verify(candidate, hash).unwrap_or_else(|err| {
+                tracing::warn!(error = %err, "stored password hash is unreadable");
                 false
-            }
+            });
+            matches && !too_long
         }
-    })
-    .await
-    .map_err(|err| AppError::Internal(err.into()))
+        None => {
+            let _ = bcrypt::verify(candidate, dummy_hash(cost));
+            false
+        }
+    }
 }
 
 fn dummy_hash(cost: u32) -> &'static str {

@@ -13,7 +13,7 @@ use crate::{
     error::{AppError, AppResult, DbResultExt},
     http::ClientMeta,
     ids::{new_id, new_token},
-    rate_limit::{self, Bucket, Meter},
+    rate_limit::{self, Bucket, Held, Meter, SWEEP_BUDGET},
     state::AppState,
 };
 
@@ -89,15 +89,8 @@ pub async fn register(state: &AppState, credentials: NewAccount, client: &Client
         Meter::new(Bucket::RegisterIp, &ip_key, state.config.register_limit_per_ip).into_iter().collect();
     let hits = match state.charge(&meters).await {
         Err(err @ AppError::RateLimited { .. }) => {
-            audit::record(
-                &state.db,
-                &state.clock,
-                None,
-                Action::RegisterRateLimited,
-                format!("registration of {email} refused: too many from {ip_key}"),
-                client,
-            )
-            .await?;
+            let message = format!("registration of {email} refused: too many from {ip_key}");
+            audit::record_refusal(state, Action::RegisterRateLimited, None, message, client).await;
             return Err(err);
         }
         other => other?,
@@ -107,7 +100,7 @@ pub async fn register(state: &AppState, credentials: NewAccount, client: &Client
         Ok(hash) => hash,
         Err(err) => {
             // Not attempted after all (overloaded): it does not count against the network.
-            rate_limit::release(&state.db, &hits).await?;
+            Held::new(&state.db, hits).release().await;
             return Err(err);
         }
     };
@@ -143,7 +136,9 @@ pub async fn login(state: &AppState, credentials: Credentials, client: &ClientMe
         return Err(AppError::validation("invalid_email", "please enter a valid email address"));
     }
     // Each attempt is charged before the password is checked (a burst cannot all be checked
-    // before any is counted); a successful one takes its charges back below.
+    // before any is counted). The charges are held: they count once the attempt has failed,
+    // and are taken back when it succeeds or ends any other way (the database failing, the
+    // client leaving, the instance overloaded).
     let ip_key = client.ip_key();
     let limits = &state.config;
     let meters: Vec<Meter> = [
@@ -153,27 +148,22 @@ pub async fn login(state: &AppState, credentials: Credentials, client: &ClientMe
     .into_iter()
     .flatten()
     .collect();
-    let hits = match state.charge(&meters).await {
+    let charges = match state.charge(&meters).await {
         Err(err @ AppError::RateLimited { .. }) => {
             let message = format!("login for {email} refused: too many failed logins");
-            audit::record(&state.db, &state.clock, None, Action::LoginRateLimited, message, client).await?;
+            audit::record_refusal(state, Action::LoginRateLimited, None, message, client).await;
             return Err(err);
         }
-        other => other?,
+        other => Held::new(&state.db, other?),
     };
 
     let user = User::find().filter(user::Column::Email.eq(&email)).one(&state.db).await?;
-    let matches =
-        match state.hasher.verify(credentials.password, user.as_ref().map(|user| user.password_hash.clone())).await {
-            Ok(matches) => matches,
-            Err(err) => {
-                rate_limit::release(&state.db, &hits).await?;
-                return Err(err);
-            }
-        };
+    let stored_hash = user.as_ref().map(|user| user.password_hash.clone());
+    let matches = state.hasher.verify(credentials.password, stored_hash).await?;
 
     let known_account = user.as_ref().map(|user| user.id.clone());
     let Some(user) = user.filter(|_| matches) else {
+        charges.keep();
         audit::record(
             &state.db,
             &state.clock,
@@ -187,7 +177,7 @@ pub async fn login(state: &AppState, credentials: Credentials, client: &ClientMe
     };
 
     if user.banned_at.is_some() {
-        rate_limit::release(&state.db, &hits).await?;
+        charges.release().await;
         audit::record(
             &state.db,
             &state.clock,
@@ -204,9 +194,9 @@ pub async fn login(state: &AppState, credentials: Credentials, client: &ClientMe
     let session = start_session(&txn, state, user).await?;
     audit::record(&txn, &state.clock, Some(&session.user.id), Action::Login, format!("logged in {email}"), client)
         .await?;
-    rate_limit::release(&txn, &hits).await?;
     rate_limit::clear(&txn, Bucket::LoginAccount, &email).await?;
     txn.commit().await?;
+    charges.release().await;
     sweep_sessions(state).await;
     Ok(session)
 }
@@ -234,21 +224,24 @@ pub async fn logout(state: &AppState, auth: &AuthUser, all: bool, client: &Clien
 /// Deletes a batch of expired sessions (they no longer authenticate anyone), after each new
 /// session: housekeeping without a scheduler. A failure is only logged.
 pub async fn sweep_sessions(state: &AppState) {
-    let expired = Session::find()
-        .select_only()
-        .column(session::Column::Id)
-        .filter(session::Column::Expires.lte(state.clock.now()))
-        .limit(rate_limit::SWEEP_BATCH)
-        .into_tuple::<String>()
-        .all(&state.db)
-        .await;
-    let swept = match expired {
-        Ok(ids) if ids.is_empty() => Ok(()),
-        Ok(ids) => Session::delete_many().filter(session::Column::Id.is_in(ids)).exec(&state.db).await.map(drop),
-        Err(err) => Err(err),
+    let sweep = async {
+        let expired: Vec<String> = Session::find()
+            .select_only()
+            .column(session::Column::Id)
+            .filter(session::Column::Expires.lte(state.clock.now()))
+            .limit(rate_limit::SWEEP_BATCH)
+            .into_tuple()
+            .all(&state.db)
+            .await?;
+        if !expired.is_empty() {
+            Session::delete_many().filter(session::Column::Id.is_in(expired)).exec(&state.db).await?;
+        }
+        Ok::<_, sea_orm::DbErr>(())
     };
-    if let Err(err) = swept {
-        tracing::warn!(error = %err, "could not sweep expired sessions");
+    match tokio::time::timeout(SWEEP_BUDGET, sweep).await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => tracing::warn!(error = %err, "could not sweep expired sessions"),
+        Err(_) => tracing::warn!("sweeping expired sessions took too long; the next session sweeps again"),
     }
 }
 

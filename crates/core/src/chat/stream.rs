@@ -4,9 +4,10 @@
 //! as the model produces it, then either `done` (`{conversationId, messageId, usage}`) or
 //! `error` (the error JSON, with `conversationId`).
 //!
-//! The turn runs in a task of its own, not in the request: when the client disconnects (closed
-//! tab, stop button), before the first piece or midway, the task keeps reading and still saves
-//! the complete reply, then frees the user's stream slot. Errors before the first piece arrives
+//! The stream slot and the user's message are settled in the request; the model's part runs in
+//! a task of its own: when the client disconnects (closed tab, stop button), before the first
+//! piece or midway, the task keeps reading and still saves the complete reply, then frees the
+//! user's stream slot. Errors before the first piece arrives
 //! are ordinary JSON error responses (502/504), so a client can tell them apart without
 //! parsing a stream. A reply runs for at most its slot's lease (`reply_too_long` after that).
 
@@ -29,29 +30,41 @@ use tracing::Instrument;
 
 use super::{
     StreamDelta, StreamDone, StreamStart, UsageView,
-    llm::{Chunk, ChunkStream, Llm, LlmError},
-    service::{self, Turn},
+    llm::{Chunk, ChunkStream, Llm, LlmError, Prompt},
+    service::{self, PreparedTurn, Turn},
 };
 use crate::{
-    db::Db,
     entities::user,
     error::{AppError, AppResult},
-    rate_limit::{self, Bucket, HitId, Limit, Meter},
+    rate_limit::{Bucket, Held, Limit, Meter},
     state::AppState,
 };
 
 pub async fn respond(state: AppState, llm: Arc<Llm>, user: &user::Model, turn: Turn) -> AppResult<Response> {
-    // The turn runs in a task of its own, so that a client that leaves (before the first piece
-    // or during the reply) cancels nothing half-way: the reply is completed and saved, and the
-    // slot released, whatever the client does.
+    // The slot and the user's message are settled here, in the request: short database work
+    // that holds no lock once it returns. (In a task of its own it could be frozen by Function
+    // Compute, with the instance, while holding the user's quota key.) A client that leaves
+    // during it rolls the turn back, and the dropped lease frees the slot.
+    let lease = Lease::take(&state, &user.id).await?;
+    let prepared = match service::prepare(&state, user, turn).await {
+        Ok(prepared) => prepared,
+        Err(err) => {
+            lease.release().await;
+            return Err(err);
+        }
+    };
+    let conversation_id = prepared.conversation.id.clone();
+    // From here the turn runs in a task of its own, so that a client that leaves (before the
+    // first piece or during the reply) cancels nothing: the reply is completed and saved, and
+    // the slot released, whatever the client does.
     let (opened, opening) = oneshot::channel();
     let (sender, receiver) = mpsc::channel(32);
-    let turn = run(state, llm, user.clone(), turn, opened, sender);
+    let turn = run(state, llm, prepared, lease, opened, sender);
     tokio::spawn(turn.instrument(tracing::Span::current()));
-    let conversation_id = match opening.await {
+    match opening.await {
         Ok(result) => result?,
         Err(_) => return Err(AppError::internal("the reply task ended before the reply started")),
-    };
+    }
     let start = event("start", &StreamStart { conversation_id });
     let events = futures::stream::once(async { start }).chain(ReceiverStream::new(receiver));
     let mut response = Sse::new(events.map(Ok::<_, Infallible>)).keep_alive(KeepAlive::default()).into_response();
@@ -61,11 +74,11 @@ pub async fn respond(state: AppState, llm: Arc<Llm>, user: &user::Model, turn: T
 }
 
 /// A held stream slot (a hit in the `chat_streams` bucket). [`Lease::release`] frees it when the
-/// reply ends; should the task end any other way (a panic unwinding it), dropping it frees it.
-/// Only a killed instance leaves one behind, and that one stops counting after its window.
+/// reply ends; should the turn end any other way (the client leaving before the task starts, a
+/// panic unwinding it), dropping it frees it. Only a killed instance leaves one behind, and that
+/// one stops counting after its window.
 struct Lease {
-    db: Db,
-    hit: Option<HitId>,
+    held: Option<Held>,
     /// The reply must be over by then, so that a `Retry-After` from the window is true.
     deadline: Instant,
     window: Duration,
@@ -75,90 +88,63 @@ impl Lease {
     async fn take(state: &AppState, user_id: &str) -> AppResult<Self> {
         let window = state.config.chat_stream_lease();
         let deadline = Instant::now() + window;
-        let db = state.db.clone();
-        let max = state.config.chat_max_concurrent_streams;
-        if max == 0 {
-            return Ok(Self { db, hit: None, deadline, window });
-        }
-        let meter = Meter { bucket: Bucket::ChatStreams, key: user_id, limit: Limit { max, window } };
-        let hit = state.charge(&[meter]).await?.pop();
-        Ok(Self { db, hit, deadline, window })
+        let held = match state.config.chat_max_concurrent_streams {
+            0 => None,
+            max => {
+                let meter = Meter { bucket: Bucket::ChatStreams, key: user_id, limit: Limit { max, window } };
+                Some(Held::new(&state.db, state.charge(&[meter]).await?))
+            }
+        };
+        Ok(Self { held, deadline, window })
     }
 
-    async fn release(mut self) {
-        if let Some(hit) = self.hit.take()
-            && let Err(err) = rate_limit::release(&self.db, &[hit]).await
-        {
-            tracing::warn!(error = %err, "could not release a stream slot; it expires on its own");
+    async fn release(self) {
+        if let Some(held) = self.held {
+            held.release().await;
         }
     }
 }
 
-impl Drop for Lease {
-    fn drop(&mut self) {
-        if let Some(hit) = self.hit.take()
-            && let Ok(runtime) = tokio::runtime::Handle::try_current()
-        {
-            let db = self.db.clone();
-            runtime.spawn(async move {
-                if let Err(err) = rate_limit::release(&db, &[hit]).await {
-                    tracing::warn!(error = %err, "could not release a stream slot; it expires on its own");
-                }
-            });
-        }
-    }
-}
-
-/// The whole turn: take a stream slot, save the user's message, wait for the model's first piece (reporting the
-/// outcome through `opened`), relay the rest while the client listens, save the reply, free
-/// the slot.
+/// The model's part of the turn: wait for the first piece (reporting the outcome through
+/// `opened`), relay the rest while the client listens, save the reply, free the slot.
 async fn run(
     state: AppState,
     llm: Arc<Llm>,
-    user: user::Model,
-    turn: Turn,
-    opened: oneshot::Sender<AppResult<String>>,
+    prepared: PreparedTurn,
+    lease: Lease,
+    opened: oneshot::Sender<AppResult<()>>,
     sender: mpsc::Sender<Event>,
 ) {
-    let lease = match Lease::take(&state, &user.id).await {
-        Ok(lease) => lease,
-        Err(err) => {
-            let _ = opened.send(Err(err));
-            return;
-        }
-    };
-    let started = match tokio::time::timeout_at(lease.deadline, start(&state, &llm, &user, turn)).await {
+    let conversation_id = prepared.conversation.id;
+    let failed = |err: AppError| err.in_conversation(&conversation_id);
+    let started = match tokio::time::timeout_at(lease.deadline, first_piece(&llm, &prepared.prompt)).await {
         Ok(started) => started,
         Err(_) => Err(too_long(lease.window)),
     };
     match started {
-        Ok((conversation_id, first, rest)) => {
+        Ok((first, rest)) => {
             // A client gone already (before the first byte) still gets its reply saved.
-            let listening = opened.send(Ok(conversation_id.clone())).is_ok();
+            let listening = opened.send(Ok(())).is_ok();
             if !listening {
                 tracing::info!(%conversation_id, "client left before the reply started; finishing it to save it");
             }
             relay(&state, lease.deadline, lease.window, conversation_id, first, rest, sender, listening).await;
         }
         Err(err) => {
-            let _ = opened.send(Err(err));
+            let _ = opened.send(Err(failed(err)));
         }
     }
     lease.release().await;
 }
 
-/// Saves the user's message and waits for the model's first piece.
-async fn start(state: &AppState, llm: &Llm, user: &user::Model, turn: Turn) -> AppResult<(String, Chunk, ChunkStream)> {
-    let prepared = service::prepare(state, user, turn).await?;
-    let conversation_id = prepared.conversation.id;
-    let failed = |err: LlmError| service::llm_error(err).in_conversation(&conversation_id);
-    let mut chunks = llm.stream(&prepared.prompt).await.map_err(failed)?;
-    let first = match chunks.next().await {
-        Some(Ok(chunk)) => chunk,
-        Some(Err(err)) => return Err(failed(err)),
-        None => return Err(failed(LlmError::Empty)),
-    };
-    Ok((conversation_id, first, chunks))
+/// Asks the model and waits for its first piece.
+async fn first_piece(llm: &Llm, prompt: &Prompt) -> AppResult<(Chunk, ChunkStream)> {
+    let mut chunks = llm.stream(prompt).await.map_err(service::llm_error)?;
+    match chunks.next().await {
+        Some(Ok(chunk)) => Ok((chunk, chunks)),
+        Some(Err(err)) => Err(service::llm_error(err)),
+        None => Err(service::llm_error(LlmError::Empty)),
+    }
 }
 
 /// Forwards the model's pieces to the client while it listens, then saves the reply.
@@ -190,9 +176,9 @@ async fn relay(
             Chunk::Text(piece) => {
                 text.push_str(&piece);
                 let delta = event("delta", &StreamDelta { content: piece });
-                if listening && sender.send(delta).await.is_err() {
+                if listening && !deliver(&sender, delta, deadline).await {
                     listening = false;
-                    tracing::info!(%conversation_id, "client disconnected; finishing the reply to save it");
+                    tracing::info!(%conversation_id, "client gone or not reading; finishing the reply to save it");
                 }
             }
             Chunk::Usage(reported) => usage = Some(reported),
@@ -213,8 +199,15 @@ async fn relay(
         },
     };
     if listening {
-        let _ = sender.send(last).await;
+        deliver(&sender, last, deadline).await;
     }
+}
+
+/// Hands an event to the response body; false when the client is gone, or has stopped reading
+/// (the body's buffer stays full) until the reply's deadline: a client that holds the
+/// connection open without reading cannot keep the reply, and its slot, going past it.
+async fn deliver(sender: &mpsc::Sender<Event>, event: Event, deadline: Instant) -> bool {
+    matches!(tokio::time::timeout_at(deadline, sender.send(event)).await, Ok(Ok(())))
 }
 
 /// A reply that ran for as long as its slot is leased.

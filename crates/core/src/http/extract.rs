@@ -79,7 +79,15 @@ impl ClientMeta {
     }
 
     pub fn from_parts(parts: &Parts, trust_proxy_hops: usize) -> Self {
-        let forwarded = parts.headers.get_all("x-forwarded-for").into_iter().filter_map(|value| value.to_str().ok());
+        // Lossily decoded, not dropped: a line that is not ASCII (a client's garbage, to which
+        // a proxy appended the real address) must still give its right-hand entries.
+        let lines: Vec<String> = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .into_iter()
+            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+            .collect();
+        let forwarded = lines.iter().map(String::as_str);
         let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
         // Not `to_str`, which refuses any non-ASCII byte: such an agent is kept (lossily decoded)
         // rather than silently dropped from the audit trail.
@@ -122,6 +130,8 @@ mod tests {
         assert_eq!(ClientMeta::client_ip(["203.0.113.7"].into_iter(), 2, peer), peer);
         assert_eq!(ClientMeta::client_ip(std::iter::empty(), 1, peer), peer);
         assert_eq!(ClientMeta::client_ip(["203.0.113.7"].into_iter(), 0, peer), peer);
+        // A line that is not ASCII keeps its right-hand entries (decoded lossily).
+        assert_eq!(ClientMeta::client_ip(["\u{fffd}garbage, 203.0.113.7"].into_iter(), 1, peer), ip("203.0.113.7"));
         // A trusted entry that is not an address: unknown, never the forged neighbour.
         assert_eq!(ClientMeta::client_ip(["6.6.6.6, garbage"].into_iter(), 1, peer), None);
     }

@@ -39,10 +39,11 @@ use crate::{db, error::AppError, state::AppState};
 /// history) is far below it.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
-/// The largest `/invoke` event accepted: a [`BODY_LIMIT`] body in Base64 (4/3 of it), FC's
-/// 8 KiB of headers, and the event's JSON around them, rounded up. (FC itself would pass up to
-/// 32 MB; buffering that much per connection is what an instance cannot afford.)
-pub const MAX_EVENT_BYTES: usize = 128 * 1024;
+/// The largest `/invoke` event accepted: a [`BODY_LIMIT`] body as the event carries it (as
+/// Base64, 4/3 of it, or as a JSON string, where escaping can make a character six: `\u0001`),
+/// FC's 8 KiB of headers and the event's JSON around them, rounded up to 400 KiB. (FC itself
+/// would pass up to 32 MB; buffering that much per connection is what an instance cannot afford.)
+pub const MAX_EVENT_BYTES: usize = 400 * 1024;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const FC_REQUEST_ID: HeaderName = HeaderName::from_static("x-fc-request-id");
