@@ -6,7 +6,7 @@ PORT ?= 8080
 DEV_DATABASE_URL ?= sqlite://.data/dev.db?mode=rwc
 CARGO ?= cargo
 
-.PHONY: help dev test test-rust lint fmt db-up migrate build release openapi fuzz bench soak types check-types site-config test-e2e site-vendor package s-cli validate-deploy local-invoke
+.PHONY: help dev test prereqs test-rust lint fmt db-up migrate build release openapi fuzz bench soak types check-types site-config test-e2e site-vendor package s-cli validate-deploy local-invoke
 
 help:
 	@echo "make dev      run the whole API + static site on http://127.0.0.1:$(PORT) (SQLite in .data/)"
@@ -26,7 +26,10 @@ dev:
 	PORT=$(PORT) \
 	$(CARGO) run -p local-stack
 
-test: db-up lint test-rust check-types fuzz test-e2e
+test: prereqs db-up lint test-rust check-types fuzz test-e2e
+
+prereqs:
+	@scripts/check-prereqs.sh
 
 test-rust:
 	$(CARGO) nextest run --workspace --no-fail-fast
@@ -101,7 +104,7 @@ USERS ?= 60
 OVERLOAD_BURST ?= 400
 soak: db-up
 	BURST=$(BURST) USERS=$(USERS) OVERLOAD_BURST=$(OVERLOAD_BURST) \
-	  $(CARGO) nextest run --workspace --no-fail-fast -E 'package(reliability)'
+	  $(CARGO) nextest run --workspace --no-fail-fast --success-output final -E 'package(reliability)'
 
 ## The site in headless Chromium (Debian's /usr/bin/chromium) against `make dev`, with the fake
 ## OpenAI upstream of tests/e2e/fake-openai.mjs; screenshots land in tests/e2e/screenshots/.

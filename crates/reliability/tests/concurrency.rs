@@ -320,14 +320,8 @@ fn sse_event(text: &str, name: &str) -> Option<Value> {
 /// `extra`, plus the variables that point the stack at `upstream` and lift the limits a test
 /// does not look at.
 fn upstream_env<'a>(upstream: &'a Upstream, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
-    let mut env = vec![
-        ("OPENAI_API_KEY", test_support::UPSTREAM_KEY),
-        ("OPENAI_BASE_URL", upstream.base_url.as_str()),
-        ("OPENAI_MODEL", test_support::UPSTREAM_MODEL),
-        ("OPENAI_TIMEOUT", "2s"),
-        ("CHAT_QUOTA_USER", "off"),
-        ("CHAT_MAX_CONCURRENT_STREAMS", "0"),
-    ];
+    let mut env = upstream.env().to_vec();
+    env.extend([("CHAT_QUOTA_USER", "off"), ("CHAT_MAX_CONCURRENT_STREAMS", "0")]);
     for (name, value) in extra {
         env.retain(|(existing, _)| existing != name);
         env.push((name, value));

@@ -55,15 +55,7 @@ pub async fn call(port: u16, method: &str, path: &str, headers: &[(&str, &str)],
     let started = Instant::now();
     let exchange = async {
         let mut stream = TcpStream::connect(("127.0.0.1", port)).await?;
-        let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n",
-            body.len()
-        );
-        for (name, value) in headers {
-            head.push_str(&format!("{name}: {value}\r\n"));
-        }
-        head.push_str("\r\n");
-        stream.write_all(head.as_bytes()).await?;
+        stream.write_all(request_head(method, path, headers, body.len()).as_bytes()).await?;
         stream.write_all(body).await?;
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw).await?;
@@ -81,6 +73,17 @@ pub async fn call(port: u16, method: &str, path: &str, headers: &[(&str, &str)],
             reply
         },
     )
+}
+
+/// The head of a one-request HTTP/1.1 exchange (`Connection: close`) with a body of `length`.
+pub fn request_head(method: &str, path: &str, headers: &[(&str, &str)], length: usize) -> String {
+    let mut head =
+        format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {length}\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    head
 }
 
 /// `call` with a JSON body.

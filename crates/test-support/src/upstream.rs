@@ -115,10 +115,19 @@ impl Upstream {
 
     /// The environment that points the app at this upstream.
     pub fn configure(&self, env: &mut HashMap<String, String>) {
-        env.insert("OPENAI_API_KEY".into(), UPSTREAM_KEY.into());
-        env.insert("OPENAI_BASE_URL".into(), self.base_url.clone());
-        env.insert("OPENAI_MODEL".into(), UPSTREAM_MODEL.into());
-        env.insert("OPENAI_TIMEOUT".into(), "2s".into());
+        for (name, value) in self.env() {
+            env.insert(name.into(), value.into());
+        }
+    }
+
+    /// The same as variables for a process (`FunctionProcess`, `Stack`).
+    pub fn env(&self) -> [(&'static str, &str); 4] {
+        [
+            ("OPENAI_API_KEY", UPSTREAM_KEY),
+            ("OPENAI_BASE_URL", self.base_url.as_str()),
+            ("OPENAI_MODEL", UPSTREAM_MODEL),
+            ("OPENAI_TIMEOUT", "2s"),
+        ]
     }
 }
 
