@@ -15,6 +15,9 @@ pub const MIN_SECRET_BYTES: usize = 32;
 /// range MySQL can store through sqlx (which sends timestamps as TIMESTAMP values, 1970–2038).
 pub const MAX_SESSION_TTL: Duration = Duration::from_secs(366 * 24 * 3600);
 
+/// The longest a streamed reply may run (`CHAT_REPLY_MAX`).
+pub const MAX_REPLY: Duration = Duration::from_secs(30 * 60);
+
 #[derive(Clone)]
 pub struct Config {
     /// `mysql://user:pass@host:3306/db` or `sqlite://path/to/file.db?mode=rwc`.
@@ -43,6 +46,8 @@ pub struct Config {
     pub chat_max_concurrent_streams: u32,
     /// How many stored messages (newest) the model sees as history.
     pub chat_history_window: u64,
+    /// The longest a streamed reply may run (`CHAT_REPLY_MAX`); `None`: ten model timeouts.
+    pub chat_reply_max: Option<Duration>,
     /// How many proxies in front of us append to `X-Forwarded-For` (`TRUST_PROXY_HOPS`, default
     /// 1: Function Compute's gateway). The client is the entry that many hops from the right;
     /// 0 ignores the header and takes the TCP peer.
@@ -99,6 +104,7 @@ impl Config {
         "CHAT_QUOTA_ADMIN",
         "CHAT_MAX_CONCURRENT_STREAMS",
         "CHAT_HISTORY_WINDOW",
+        "CHAT_REPLY_MAX",
         "TRUST_PROXY_HOPS",
         "PASSWORD_HASH_QUEUE",
     ];
@@ -177,6 +183,19 @@ impl Config {
                 })
             }
         };
+        let chat_reply_max = match env.get("CHAT_REPLY_MAX") {
+            None => None,
+            Some(raw) => match parse_duration(&raw) {
+                Ok(longest) if longest <= MAX_REPLY => Some(longest),
+                Ok(_) => {
+                    return Err(ConfigError::Invalid {
+                        name: "CHAT_REPLY_MAX",
+                        reason: "must be at most 30 minutes".into(),
+                    });
+                }
+                Err(reason) => return Err(ConfigError::Invalid { name: "CHAT_REPLY_MAX", reason }),
+            },
+        };
         let chat_history_window: u64 = env.parsed("CHAT_HISTORY_WINDOW", 20)?;
         if chat_history_window == 0 {
             return Err(ConfigError::Invalid { name: "CHAT_HISTORY_WINDOW", reason: "must be at least 1".into() });
@@ -207,17 +226,18 @@ impl Config {
             chat_quota_admin: env.limit("CHAT_QUOTA_ADMIN", "off")?,
             chat_max_concurrent_streams: env.parsed("CHAT_MAX_CONCURRENT_STREAMS", 2)?,
             chat_history_window,
+            chat_reply_max,
             trust_proxy_hops: env.parsed("TRUST_PROXY_HOPS", 1)?,
             password_hash_queue: env.parsed("PASSWORD_HASH_QUEUE", 64)?,
         })
     }
 
     /// How long a streaming reply may hold its slot: its lease, and the longest it may run (the
-    /// relay ends it then), so a `Retry-After` computed from the leases is true. Ten waits on
-    /// the model, at most 30 minutes.
+    /// relay ends it then), so a `Retry-After` computed from the leases is true.
+    /// `CHAT_REPLY_MAX`, else ten waits on the model; at most 30 minutes.
     pub fn chat_stream_lease(&self) -> Duration {
         let per_chunk = self.llm.as_ref().map_or(Duration::from_secs(60), |llm| llm.timeout);
-        per_chunk.saturating_mul(10).min(Duration::from_secs(30 * 60))
+        self.chat_reply_max.unwrap_or_else(|| per_chunk.saturating_mul(10)).min(MAX_REPLY)
     }
 
     /// How long hits of `bucket` count under this configuration (the longest window that
@@ -395,6 +415,8 @@ mod tests {
             ("OPENAI_BASE_URL", "ftp://example.com"),
             ("CHAT_QUOTA_USER", "lots"),
             ("CHAT_MAX_CONCURRENT_STREAMS", "-1"),
+            ("CHAT_REPLY_MAX", "2h"),
+            ("CHAT_REPLY_MAX", "soon"),
         ] {
             let mut vars = vec![("DATABASE_URL", "sqlite::memory:"), ("JWT_SECRET", SECRET), ("OPENAI_API_KEY", "sk")];
             vars.retain(|(k, _)| *k != name);

@@ -506,6 +506,67 @@ both_databases! {
         assert_eq!(stream("free again").send().await.status, StatusCode::OK);
     }
 
+    /// A reply runs for at most `CHAT_REPLY_MAX`: then it ends with `reply_too_long`, and its
+    /// slot is free, so a refusal's `Retry-After` (at most that long) was true.
+    async fn a_reply_longer_than_its_lease_is_cut_off_and_frees_its_slot(backend: Backend) {
+        let pieces: Vec<&str> = vec!["slow "; 10];
+        let upstream = Upstream::start(Behaviour::pieces(&pieces, Duration::from_millis(300))).await;
+        let app = TestApp::with_env(backend, |env| {
+            upstream.configure(env);
+            env.insert("CHAT_MAX_CONCURRENT_STREAMS".into(), "1".into());
+            env.insert("CHAT_REPLY_MAX".into(), "1s".into());
+        })
+        .await;
+        let token = app.register("longwinded@example.com").await;
+        let stream = |text: &str| app.post("/api/chat").token(&token).header("accept", "text/event-stream").json(&turn("oracle", text));
+        let (long, refused) = tokio::join!(stream("tell me everything").send(), async {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            stream("meanwhile").send().await
+        });
+        assert_eq!(refused.assert_error(StatusCode::TOO_MANY_REQUESTS), "too_many_streams");
+        assert_eq!(refused.header("retry-after"), Some("1"));
+        assert_eq!(long.status, StatusCode::OK);
+        let ended = events(&long.text());
+        let (last, data) = ended.last().unwrap();
+        assert_eq!((last.as_str(), data["error"]["code"].as_str()), ("error", Some("reply_too_long")), "{}", long.text());
+        assert_eq!(stream("again").send().await.status, StatusCode::OK, "the slot is free at once");
+    }
+
+    /// A client that keeps the connection open but stops reading cannot keep its reply, and its
+    /// slot, going past the reply's deadline.
+    async fn a_client_that_stops_reading_cannot_hold_its_slot(backend: Backend) {
+        let piece = "x".repeat(2048);
+        let pieces: Vec<&str> = vec![piece.as_str(); 400];
+        let upstream = Upstream::start(Behaviour::pieces(&pieces, Duration::from_millis(1))).await;
+        let app = TestApp::with_env(backend, |env| {
+            upstream.configure(env);
+            env.insert("CHAT_MAX_CONCURRENT_STREAMS".into(), "1".into());
+            env.insert("CHAT_REPLY_MAX".into(), "1s".into());
+        })
+        .await;
+        let token = app.register("stalled@example.com").await;
+        let request = Request::post("/api/chat")
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .header("accept", "text/event-stream")
+            .body(Body::from(turn("oracle", "then never read").to_string()))
+            .unwrap();
+        let response = tower::ServiceExt::oneshot(app.router.clone(), request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        // The body is held, never read: the relay's sends block once its buffer is full.
+        let held = || async {
+            app_core::entities::RateLimitHit::find()
+                .filter(app_core::entities::rate_limit_hit::Column::Bucket.eq("chat_streams"))
+                .count(&app.db)
+                .await
+                .unwrap()
+        };
+        assert!(eventually(Duration::from_secs(5), async || held().await == 0).await, "the slot outlived the deadline");
+        let next = app.post("/api/chat").token(&token).header("accept", "text/event-stream").json(&turn("oracle", "next")).send().await;
+        assert_eq!(next.status, StatusCode::OK, "{}", next.text());
+        drop(response);
+    }
+
     async fn history_api(backend: Backend) {
         let upstream = Upstream::start(Behaviour::reply("answer")).await;
         let app = app_with(backend, &upstream).await;
