@@ -16,7 +16,10 @@ command -v npm >/dev/null 2>&1 || need "npm" "Install it: apt-get install -y npm
 command -v python3 >/dev/null 2>&1 || need "python3 (for schemathesis)" "Install it: apt-get install -y python3 python3-pip"
 chromium="${CHROMIUM:-/usr/bin/chromium}"
 [[ -x "$chromium" ]] || need "Chromium ($chromium, for the browser tests)" "Install it: apt-get install -y chromium (or set CHROMIUM)"
-if ! fc-list 2>/dev/null | grep -qi "zenhei\|noto sans cjk\|noto serif cjk"; then
+# fc-list's output is taken whole first: `fc-list | grep -q` fails under pipefail whenever grep
+# stops reading at its first match and fc-list dies of SIGPIPE.
+fonts=$(fc-list 2>/dev/null)
+if ! grep -qi "zenhei\|noto sans cjk\|noto serif cjk" <<<"$fonts"; then
   need "a CJK font (the browser tests render Chinese)" "Install one: apt-get install -y fonts-wqy-zenhei"
 fi
 exit "$missing"
