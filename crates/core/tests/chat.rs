@@ -36,6 +36,26 @@ async fn messages_of(app: &TestApp, conversation_id: &str) -> Vec<(MessageRole, 
         .collect()
 }
 
+/// A streaming `POST /api/chat` of `text` to the oracle, to send through the router by hand
+/// (to hold or drop its body).
+fn streaming_request(token: &str, text: &str) -> Request<Body> {
+    Request::post("/api/chat")
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .header("accept", "text/event-stream")
+        .body(Body::from(turn("oracle", text).to_string()))
+        .unwrap()
+}
+
+/// How many stream slots are held (hits in the `chat_streams` bucket).
+async fn stream_slots_held(app: &TestApp) -> u64 {
+    app_core::entities::RateLimitHit::find()
+        .filter(app_core::entities::rate_limit_hit::Column::Bucket.eq("chat_streams"))
+        .count(&app.db)
+        .await
+        .unwrap()
+}
+
 /// Parses an SSE body into `(event, data)` pairs.
 fn events(body: &str) -> Vec<(String, Value)> {
     body.split("\n\n")
@@ -344,12 +364,7 @@ both_databases! {
         let upstream = Upstream::start(Behaviour::pieces(&pieces, Duration::from_millis(100))).await;
         let app = app_with(backend, &upstream).await;
         let token = app.register("seeker@example.com").await;
-        let request = Request::post("/api/chat")
-            .header("authorization", format!("Bearer {token}"))
-            .header("content-type", "application/json")
-            .header("accept", "text/event-stream")
-            .body(Body::from(turn("oracle", "Count to five").to_string()))
-            .unwrap();
+        let request = streaming_request(&token, "Count to five");
         let response = tower::ServiceExt::oneshot(app.router.clone(), request).await.unwrap();
         let mut body = response.into_body().into_data_stream();
         let mut seen = String::new();
@@ -379,15 +394,7 @@ both_databases! {
         let admin = app.admin_token().await;
 
         // One stream at a time: a second one while the first runs is refused.
-        let request = |text: &str| {
-            Request::post("/api/chat")
-                .header("authorization", format!("Bearer {token}"))
-                .header("content-type", "application/json")
-                .header("accept", "text/event-stream")
-                .body(Body::from(turn("oracle", text).to_string()))
-                .unwrap()
-        };
-        let first = tower::ServiceExt::oneshot(app.router.clone(), request("first")).await.unwrap();
+        let first = tower::ServiceExt::oneshot(app.router.clone(), streaming_request(&token, "first")).await.unwrap();
         assert_eq!(first.status(), StatusCode::OK);
         let second = app.post("/api/chat").token(&token).header("accept", "text/event-stream").json(&turn("oracle", "second")).send().await;
         assert_eq!(second.assert_error(StatusCode::TOO_MANY_REQUESTS), "too_many_streams");
@@ -454,13 +461,7 @@ both_databases! {
         })
         .await;
         let token = app.register("ender@example.com").await;
-        let held = || async {
-            app_core::entities::RateLimitHit::find()
-                .filter(app_core::entities::rate_limit_hit::Column::Bucket.eq("chat_streams"))
-                .count(&app.db)
-                .await
-                .unwrap()
-        };
+        let held = || stream_slots_held(&app);
         let stream = |text: &str| {
             app.post("/api/chat").token(&token).header("accept", "text/event-stream").json(&turn("oracle", text))
         };
@@ -481,12 +482,7 @@ both_databases! {
         // reply is complete (and saved), then released; meanwhile a refusal's Retry-After is
         // at most the lease (ten OPENAI_TIMEOUTs of 2 s).
         upstream.set(Behaviour::pieces(&["one ", "two ", "three"], Duration::from_millis(200)));
-        let request = Request::post("/api/chat")
-            .header("authorization", format!("Bearer {token}"))
-            .header("content-type", "application/json")
-            .header("accept", "text/event-stream")
-            .body(Body::from(turn("oracle", "dropped midway").to_string()))
-            .unwrap();
+        let request = streaming_request(&token, "dropped midway");
         let response = tower::ServiceExt::oneshot(app.router.clone(), request).await.unwrap();
         let mut body = response.into_body().into_data_stream();
         let first = body.next().await.unwrap().unwrap();
@@ -545,22 +541,11 @@ both_databases! {
         })
         .await;
         let token = app.register("stalled@example.com").await;
-        let request = Request::post("/api/chat")
-            .header("authorization", format!("Bearer {token}"))
-            .header("content-type", "application/json")
-            .header("accept", "text/event-stream")
-            .body(Body::from(turn("oracle", "then never read").to_string()))
-            .unwrap();
+        let request = streaming_request(&token, "then never read");
         let response = tower::ServiceExt::oneshot(app.router.clone(), request).await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         // The body is held, never read: the relay's sends block once its buffer is full.
-        let held = || async {
-            app_core::entities::RateLimitHit::find()
-                .filter(app_core::entities::rate_limit_hit::Column::Bucket.eq("chat_streams"))
-                .count(&app.db)
-                .await
-                .unwrap()
-        };
+        let held = || stream_slots_held(&app);
         assert!(eventually(Duration::from_secs(5), async || held().await == 0).await, "the slot outlived the deadline");
         let next = app.post("/api/chat").token(&token).header("accept", "text/event-stream").json(&turn("oracle", "next")).send().await;
         assert_eq!(next.status, StatusCode::OK, "{}", next.text());

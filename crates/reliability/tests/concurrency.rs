@@ -73,13 +73,9 @@ both_stacks! {
         let n = burst_size();
         let stack = &stack;
         let wrong = json!({"email": "victim@example.com", "password": "not the password"});
-        let replies = burst(n, |i| {
-            let (port, body) = (stack.port("/api/auth/login", i), wrong.clone());
-            async move {
-                test_support::burst::call_json(port, "POST", "/api/auth/login", &[("x-forwarded-for", "198.51.100.7")], &body).await
-            }
-        })
-        .await;
+        let replies = stack
+            .burst_post(n, "/api/auth/login", |_| (vec![("x-forwarded-for", "198.51.100.7".to_string())], wrong.clone()))
+            .await;
         let counts = tally(&replies);
         assert_eq!(counts.get(&401), Some(&7), "{counts:?}\n{}", stack.logs());
         assert_eq!(counts.get(&429), Some(&(n - 7)), "{counts:?}");
@@ -106,15 +102,12 @@ both_stacks! {
         stack.register("victim@example.com").await;
         let n = burst_size();
         let stack = &stack;
-        let replies = burst(n, |i| {
-            let port = stack.port("/api/auth/login", i);
-            let ip = format!("203.0.113.{}", i % 250 + 1);
-            async move {
-                let body = json!({"email": "VICTIM@example.com", "password": format!("guess {i}")});
-                test_support::burst::call_json(port, "POST", "/api/auth/login", &[("x-forwarded-for", &ip)], &body).await
-            }
-        })
-        .await;
+        let replies = stack
+            .burst_post(n, "/api/auth/login", |i| {
+                let ip = format!("203.0.113.{}", i % 250 + 1);
+                (vec![("x-forwarded-for", ip)], json!({"email": "VICTIM@example.com", "password": format!("guess {i}")}))
+            })
+            .await;
         let counts = tally(&replies);
         assert_eq!(counts.get(&401), Some(&5), "{counts:?}\n{}", stack.logs());
         assert_eq!(counts.get(&429), Some(&(n - 5)), "{counts:?}");
@@ -126,14 +119,12 @@ both_stacks! {
         let stack = Stack::start(backend, &[("RATE_LIMIT_REGISTER_IP", "5/1h")]).await;
         let n = burst_size();
         let stack = &stack;
-        let replies = burst(n, |i| {
-            let port = stack.port("/api/auth/register", i);
-            async move {
+        let replies = stack
+            .burst_post(n, "/api/auth/register", |i| {
                 let body = json!({"email": format!("user{i}@example.com"), "password": PASSWORD});
-                test_support::burst::call_json(port, "POST", "/api/auth/register", &[("x-forwarded-for", "192.0.2.1")], &body).await
-            }
-        })
-        .await;
+                (vec![("x-forwarded-for", "192.0.2.1".to_string())], body)
+            })
+            .await;
         let counts = tally(&replies);
         assert_eq!(counts.get(&201), Some(&5), "{counts:?}\n{}", stack.logs());
         assert_eq!(counts.get(&429), Some(&(n - 5)), "{counts:?}");
@@ -151,19 +142,16 @@ both_stacks! {
         let n = burst_size();
         let stack = &stack;
         let auth = format!("Bearer {token}");
-        let replies = burst(n, |i| {
-            let (port, auth) = (stack.port("/api/chat", i), auth.clone());
-            async move {
-                let body = turn(&format!("question {i}"), None);
+        let replies = stack
+            .burst_post(n, "/api/chat", |i| {
                 // Every other turn streams: both paths charge the same quota.
-                let mut headers = vec![("authorization", auth.as_str())];
+                let mut headers = vec![("authorization", auth.clone())];
                 if i % 2 == 1 {
-                    headers.push(("accept", "text/event-stream"));
+                    headers.push(("accept", "text/event-stream".to_string()));
                 }
-                test_support::burst::call_json(port, "POST", "/api/chat", &headers, &body).await
-            }
-        })
-        .await;
+                (headers, turn(&format!("question {i}"), None))
+            })
+            .await;
         let counts = tally(&replies);
         assert_eq!(counts.get(&200), Some(&3), "{counts:?}: {:?}\n{}", statuses(&replies), stack.logs());
         assert_eq!(counts.get(&429), Some(&(n - 3)), "{counts:?}");
@@ -184,14 +172,12 @@ both_stacks! {
         let n = burst_size();
         let stack = &stack;
         let auth = format!("Bearer {token}");
-        let replies = burst(n, |i| {
-            let (port, auth) = (stack.port("/api/chat", i), auth.clone());
-            async move {
-                let headers = [("authorization", auth.as_str()), ("accept", "text/event-stream")];
-                test_support::burst::call_json(port, "POST", "/api/chat", &headers, &turn(&format!("q{i}"), None)).await
-            }
-        })
-        .await;
+        let replies = stack
+            .burst_post(n, "/api/chat", |i| {
+                let headers = vec![("authorization", auth.clone()), ("accept", "text/event-stream".to_string())];
+                (headers, turn(&format!("q{i}"), None))
+            })
+            .await;
         let counts = tally(&replies);
         assert_eq!(counts.get(&200), Some(&2), "{counts:?}\n{}", stack.logs());
         assert_eq!(counts.get(&429), Some(&(n - 2)), "{counts:?}");

@@ -79,6 +79,25 @@ impl Stack {
         burst::call_json(self.port(path, i), "POST", path, headers, body).await
     }
 
+    /// `n` JSON POSTs to `path` at once ([`burst::burst`]), request `i` to instance `i` of the
+    /// function serving it; `request(i)` gives its headers and body.
+    pub async fn burst_post(
+        &self,
+        n: usize,
+        path: &'static str,
+        request: impl Fn(usize) -> (Vec<(&'static str, String)>, Value),
+    ) -> Vec<Reply> {
+        burst::burst(n, |i| {
+            let port = self.port(path, i);
+            let (headers, body) = request(i);
+            async move {
+                let headers: Vec<(&str, &str)> = headers.iter().map(|(name, value)| (*name, value.as_str())).collect();
+                burst::call_json(port, "POST", path, &headers, &body).await
+            }
+        })
+        .await
+    }
+
     /// Registers `email` (with [`crate::PASSWORD`]) and returns its token.
     pub async fn register(&self, email: &str) -> String {
         let body = serde_json::json!({"email": email, "password": crate::PASSWORD});
