@@ -173,9 +173,12 @@ export interface paths {
         /**
          * Send a message to an assistant and get its reply, whole (JSON) or streamed (SSE).
          * @description Streaming (`Accept: text/event-stream` or `"stream": true`): events `start` (`StreamStart`),
-         *     `delta` (`StreamDelta`) as the reply is generated, then `done` (`StreamDone`) or `error`
-         *     (`ErrorBody`). Failures before the first piece are ordinary JSON errors. A client that
-         *     disconnects cancels nothing: the reply is completed and saved, and its stream slot freed.
+         *     `delta` (`StreamDelta`) as the reply is generated, then `done` (`StreamDone`, whose
+         *     `finishReason` is `completed`, or `stopped` when the user stopped the reply through
+         *     `POST /api/chat/conversations/{id}/stop`) or `error` (`ErrorBody`); for a new conversation,
+         *     `title` (`StreamTitle`) may follow `done`. Failures before the first piece are ordinary JSON
+         *     errors. A client that disconnects cancels nothing: the reply is completed and saved, and its
+         *     stream slot freed. A stopped reply counts against the message quota like any other.
          */
         post: operations["chat"];
         delete?: never;
@@ -218,6 +221,93 @@ export interface paths {
         head?: never;
         /** Rename a conversation. */
         patch: operations["rename"];
+        trace?: never;
+    };
+    "/api/chat/conversations/{id}/messages/{messageId}/edit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Edit one of your messages and resend it: the new text becomes a version beside the original
+         *     (which keeps its replies), and gets a reply of its own. Answers like `POST /api/chat`.
+         */
+        post: operations["edit"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/chat/conversations/{id}/messages/{messageId}/regenerate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask for another reply: a new version beside `messageId` (a reply), or a reply to it (a
+         *     message of yours whose reply failed). The earlier reply stays as a version. Answers like
+         *     `POST /api/chat` (JSON, or events with `Accept: text/event-stream` / `"stream": true`).
+         */
+        post: operations["regenerate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/chat/conversations/{id}/stop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stop the reply being streamed in a conversation.
+         * @description Works from any instance: the streaming one notices within a fraction of a second, closes
+         *     the model's request (no more tokens are generated or billed), saves the reply as far as it
+         *     got, marked `stopped`, frees the stream slot and ends the stream with `done` carrying
+         *     `finishReason: "stopped"`. This call answers once that has happened (or after 3 seconds).
+         *     Nothing streaming is not an error: `requested` is then 0. Only streamed replies can be
+         *     stopped; a client that merely disconnects still gets its reply completed and saved.
+         */
+        post: operations["stop"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/chat/conversations/{id}/switch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Show another version: the branch through `messageId`, continued where it was last left
+         *     (its newest message). The model sees this branch from the next turn on. Answers the
+         *     conversation as `GET /api/chat/conversations/{id}` does.
+         */
+        post: operations["switch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/health": {
@@ -308,11 +398,16 @@ export interface components {
             reply: string;
             conversationId: string;
             messageId: string;
+            /** @description The user message this reply answers. */
+            userMessageId: string;
             usage?: components["schemas"]["UsageView"] | null;
         };
         ConversationDetail: {
             conversation: components["schemas"]["ConversationView"];
-            /** @description Oldest first; the newest `limit` messages, or those before `cursor`. */
+            /**
+             * @description The branch shown, oldest first: its last `limit` messages, or those before `cursor`.
+             *     Other versions are reached through each message's `versionIds`.
+             */
             messages: components["schemas"]["MessageView"][];
             /** @description Pass as `cursor` for the page of older messages; absent when there are none. */
             nextCursor?: string | null;
@@ -364,6 +459,15 @@ export interface components {
              */
             password: string;
         };
+        /** @description `POST …/messages/{messageId}/edit` body. */
+        EditRequest: {
+            /** @description The new text of the message (at most 4,000 characters). */
+            content: string;
+            /** @example zh-CN */
+            locale?: string | null;
+            systemHint?: string | null;
+            stream?: boolean;
+        };
         /** @description Every error response: `{"error":{"code","message"}}`. */
         ErrorBody: {
             error: components["schemas"]["ErrorDetail"];
@@ -407,6 +511,11 @@ export interface components {
             /** @enum {string} */
             type: "auditLog";
         };
+        /**
+         * @description How a reply ended.
+         * @enum {string}
+         */
+        FinishReason: "completed" | "stopped";
         Health: {
             /**
              * @description Always `ok`: the process is serving.
@@ -460,6 +569,26 @@ export interface components {
             content: string;
             /** Format: date-time */
             createdAt: string;
+            /** @description The message before this one in the branch (`null` for the first). */
+            parentId?: string | null;
+            /** @description A reply the user stopped, saved as far as it got. */
+            stopped: boolean;
+            /**
+             * Format: int32
+             * @description How many versions exist at this point of the conversation (1 when never regenerated
+             *     or edited).
+             */
+            versions: number;
+            /**
+             * Format: int32
+             * @description Which of them this is, from 1 (`< version/versions >`).
+             */
+            version: number;
+            /**
+             * @description The ids of all the versions, oldest first: pass one to
+             *     `POST /api/chat/conversations/{id}/switch` to show it.
+             */
+            versionIds: string[];
         };
         /** @description `POST /api/auth/register` body. */
         NewAccount: {
@@ -475,6 +604,18 @@ export interface components {
              */
             password: string;
         };
+        /** @description `POST …/messages/{messageId}/regenerate` body. */
+        RegenerateRequest: {
+            /**
+             * @description `zh*` for a Chinese reply, anything else for English.
+             * @example zh-CN
+             */
+            locale?: string | null;
+            /** @description As in `POST /api/chat` (at most 500 characters). */
+            systemHint?: string | null;
+            /** @description Stream the reply as Server-Sent Events (same as `Accept: text/event-stream`). */
+            stream?: boolean;
+        };
         RenameRequest: {
             /** @description 1–120 characters (surrounding spaces are trimmed). */
             title: string;
@@ -486,19 +627,45 @@ export interface components {
             /** Format: date-time */
             expires: string;
         };
+        /** @description `POST /api/chat/conversations/{id}/stop` answer. */
+        StopResponse: {
+            /**
+             * Format: int64
+             * @description Replies that were streaming in this conversation and were asked to stop.
+             */
+            requested: number;
+            /**
+             * Format: int64
+             * @description Of those, how many have ended (saved as stopped, slot freed) by the time of this answer.
+             *     Fewer than `requested` only when the streaming instance is unreachable; its reply then
+             *     ends by its deadline.
+             */
+            ended: number;
+        };
         /** @description `event: delta`: the next piece of the reply. */
         StreamDelta: {
             content: string;
         };
-        /** @description `event: done`: the reply is complete and saved. (`event: error` carries an [`ErrorBody`].) */
+        /**
+         * @description `event: done`: the reply is saved: complete, or as far as it got when the user stopped it.
+         *     (`event: error` carries an [`ErrorBody`].)
+         */
         StreamDone: {
             conversationId: string;
             messageId: string;
             usage?: components["schemas"]["UsageView"] | null;
+            finishReason: components["schemas"]["FinishReason"];
         };
         /** @description `event: start` of a streamed reply. */
         StreamStart: {
             conversationId: string;
+            /** @description The user message being answered (new, or the one regenerated for). */
+            userMessageId: string;
+        };
+        /** @description `POST …/switch` body. */
+        SwitchRequest: {
+            /** @description The version to show: any message of the conversation (one of a message's `versionIds`). */
+            messageId: string;
         };
         /** @description Tokens the model reported for a reply. */
         UsageView: {
@@ -1281,13 +1448,16 @@ export interface operations {
                     "application/json": components["schemas"]["ChatResponse"];
                     /**
                      * @example event: start
-                     *     data: {"conversationId":"c1"}
+                     *     data: {"conversationId":"c1","userMessageId":"m1"}
                      *
                      *     event: delta
                      *     data: {"content":"Hello"}
                      *
                      *     event: done
-                     *     data: {"conversationId":"c1","messageId":"m2","usage":null}
+                     *     data: {"conversationId":"c1","messageId":"m2","usage":null,"finishReason":"completed"}
+                     *
+                     *     event: title
+                     *     data: {"conversationId":"c1","title":"Greetings"}
                      */
                     "text/event-stream": string;
                 };
@@ -1346,7 +1516,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body does not have the expected shape (`invalid_body`) or breaks a rule */
+            /** @description Invalid message (`message_too_long`, `empty_message`…) or `conversation_too_long` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1711,6 +1881,466 @@ export interface operations {
                 };
             };
             /** @description The title is empty or longer than 120 characters (`invalid_title`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal error (`internal_error`); details are in the logs under the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable (`database_unavailable`); retry shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    edit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Conversation id */
+                id: string;
+                /** @description The user message to edit */
+                messageId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EditRequest"];
+            };
+        };
+        responses: {
+            /** @description The reply to the edited message (JSON), or its event stream (SSE), as for `POST /api/chat` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatResponse"];
+                };
+            };
+            /** @description Malformed JSON body (`malformed_json`) or query string (`invalid_query`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired session token (`missing_token`, `invalid_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The account is banned (`account_banned`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such conversation of the caller's, or no such message in it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 64 KiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `application/json` (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_a_user_message`, `message_too_long`, `empty_message` or `conversation_too_long` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Message quota used up (`rate_limited`) or too many streams at once (`too_many_streams`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal error (`internal_error`); details are in the logs under the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The model failed */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No model configured, or the database is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The model did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    regenerate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Conversation id */
+                id: string;
+                /** @description The reply to regenerate, or the user message to answer */
+                messageId: string;
+            };
+            cookie?: never;
+        };
+        /** @description Every field is optional: `{}` asks for an English JSON answer */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RegenerateRequest"];
+            };
+        };
+        responses: {
+            /** @description The new reply (JSON), or its event stream (SSE), as for `POST /api/chat` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatResponse"];
+                };
+            };
+            /** @description Malformed JSON body (`malformed_json`) or query string (`invalid_query`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired session token (`missing_token`, `invalid_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The account is banned (`account_banned`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such conversation of the caller's, or no such message in it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 64 KiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `application/json` (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `nothing_to_regenerate` (the message answers no message of the user's) or `conversation_too_long` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Message quota used up (`rate_limited`) or too many streams at once (`too_many_streams`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal error (`internal_error`); details are in the logs under the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The model failed */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No model configured, or the database is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The model did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    stop: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Conversation id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Stopped (see `ended`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StopResponse"];
+                };
+            };
+            /** @description Malformed JSON body (`malformed_json`) or query string (`invalid_query`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired session token (`missing_token`, `invalid_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The account is banned (`account_banned`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such conversation of the caller's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal error (`internal_error`); details are in the logs under the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable (`database_unavailable`); retry shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    switch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Conversation id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SwitchRequest"];
+            };
+        };
+        responses: {
+            /** @description The conversation with the branch now shown (its last 50 messages) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConversationDetail"];
+                };
+            };
+            /** @description Malformed JSON body (`malformed_json`) or query string (`invalid_query`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired session token (`missing_token`, `invalid_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The account is banned (`account_banned`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such conversation of the caller's, or no such message in it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 64 KiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `application/json` (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body does not have the expected shape (`invalid_body`) or breaks a rule */
             422: {
                 headers: {
                     [name: string]: unknown;

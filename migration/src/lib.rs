@@ -7,13 +7,18 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_create_tables;
 mod m20261201_000001_rate_limit_keys;
+mod m20261202_000001_message_tree;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261125_000001_create_tables::Migration), Box::new(m20261201_000001_rate_limit_keys::Migration)]
+        vec![
+            Box::new(m20261125_000001_create_tables::Migration),
+            Box::new(m20261201_000001_rate_limit_keys::Migration),
+            Box::new(m20261202_000001_message_tree::Migration),
+        ]
     }
 }
 

@@ -6,20 +6,45 @@ use migration::{Migrator, MigratorTrait, SchemaManager, sea_orm};
 use sea_orm::{ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, Statement};
 use test_support::{Backend, TestDb, both_databases};
 
-const TABLES: [&str; 7] =
-    ["users", "sessions", "conversations", "messages", "audit_logs", "rate_limit_hits", "rate_limit_keys"];
+const TABLES: [&str; 8] = [
+    "users",
+    "sessions",
+    "conversations",
+    "messages",
+    "audit_logs",
+    "rate_limit_hits",
+    "rate_limit_keys",
+    "reply_streams",
+];
 
-const COLUMNS: [(&str, &[&str]); 7] = [
+const COLUMNS: [(&str, &[&str]); 8] = [
     ("users", &["id", "email", "password_hash", "role", "banned_at", "created_at", "updated_at"]),
     ("sessions", &["id", "user_id", "session_token", "expires", "created_at"]),
-    ("conversations", &["id", "user_id", "type", "title", "created_at", "updated_at"]),
-    ("messages", &["id", "conversation_id", "role", "content", "prompt_tokens", "completion_tokens", "created_at"]),
+    (
+        "conversations",
+        &["id", "user_id", "type", "title", "created_at", "updated_at", "active_leaf_id", "title_source"],
+    ),
+    (
+        "messages",
+        &[
+            "id",
+            "conversation_id",
+            "role",
+            "content",
+            "prompt_tokens",
+            "completion_tokens",
+            "created_at",
+            "parent_id",
+            "stopped",
+        ],
+    ),
     ("audit_logs", &["id", "actor_id", "action", "message", "ip", "user_agent", "created_at"]),
     ("rate_limit_hits", &["id", "bucket", "key", "created_at"]),
     ("rate_limit_keys", &["bucket", "key", "updated_at"]),
+    ("reply_streams", &["id", "user_id", "conversation_id", "started_at", "stop_requested_at"]),
 ];
 
-const INDEXES: [(&str, &str); 9] = [
+const INDEXES: [(&str, &str); 11] = [
     ("sessions", "idx_sessions_user"),
     ("conversations", "idx_conversations_user_updated"),
     ("messages", "idx_messages_conversation_created"),
@@ -29,6 +54,8 @@ const INDEXES: [(&str, &str); 9] = [
     ("rate_limit_hits", "idx_rate_limit_hits_created"),
     ("rate_limit_keys", "idx_rate_limit_keys_updated"),
     ("sessions", "idx_sessions_expires"),
+    ("reply_streams", "idx_reply_streams_conversation"),
+    ("reply_streams", "idx_reply_streams_started"),
 ];
 
 async fn existing_tables(db: &DatabaseConnection) -> Vec<&'static str> {
@@ -132,7 +159,11 @@ both_databases! {
             assert!(manager.has_index(table, index).await.unwrap(), "{table}: {index}");
         }
         let names = applied(&db).await;
-        assert_eq!(names, ["m20261125_000001_create_tables", "m20261201_000001_rate_limit_keys"]);
+        assert_eq!(names, [
+            "m20261125_000001_create_tables",
+            "m20261201_000001_rate_limit_keys",
+            "m20261202_000001_message_tree"
+        ]);
         // The code's idea of the newest schema (health, `/initialize`) is the last migration.
         assert_eq!(names.last().map(String::as_str), Some(app_core::db::SCHEMA_VERSION));
         assert!(Migrator::get_pending_migrations(&db).await.unwrap().is_empty());

@@ -40,8 +40,8 @@ use anyhow::{Context, bail};
 use app_core::{
     auth::normalize_email,
     entities::{
-        AuditLog, Conversation, ConversationKind, Message, MessageRole, Role, Session, User, audit_log, conversation,
-        message, session, user,
+        AuditLog, Conversation, ConversationKind, Message, MessageRole, Role, Session, TitleSource, User, audit_log,
+        conversation, message, session, user,
     },
 };
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
@@ -635,6 +635,10 @@ impl Table for Conversations {
             title,
             created_at: row.time(4)?,
             updated_at: row.time(5)?,
+            // The old app's conversations are one branch each: their messages have no parent,
+            // and read in order (see `chat::tree`).
+            active_leaf_id: None,
+            title_source: TitleSource::Message,
         });
         if cut {
             candidate.notes.push(format!("title shortened to {TITLE_CHARS} characters"));
@@ -684,6 +688,8 @@ impl Table for Messages {
             prompt_tokens: None,
             completion_tokens: None,
             created_at: row.time(4)?,
+            parent_id: None,
+            stopped: false,
         }))
     }
 

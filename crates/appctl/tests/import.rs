@@ -15,8 +15,8 @@ use std::{
 };
 
 use app_core::entities::{
-    AuditLog, Conversation, ConversationKind, Message, MessageRole, Role, Session, User, audit_log, conversation,
-    message, session, user,
+    AuditLog, Conversation, ConversationKind, Message, MessageRole, Role, Session, TitleSource, User, audit_log,
+    conversation, message, session, user,
 };
 use axum::http::StatusCode;
 use chrono::{DateTime, TimeZone, Utc};
@@ -607,6 +607,8 @@ both_databases! {
             title: ORACLE_TITLE.into(),
             created_at: ms(1_700_000_300_000),
             updated_at: ms(1_700_000_301_000),
+            active_leaf_id: None,
+            title_source: TitleSource::Message,
         }));
         let tcm = Conversation::find_by_id(C_TCM).one(&app.db).await.unwrap().expect("tcm imported");
         assert_eq!(tcm.kind, ConversationKind::Tcm);
@@ -621,6 +623,8 @@ both_databases! {
             prompt_tokens: None,
             completion_tokens: None,
             created_at: ms(1_700_000_300_001),
+            parent_id: None,
+            stopped: false,
         }));
         assert_eq!(Message::find_by_id(M_ANSWER).one(&app.db).await.unwrap(), Some(message::Model {
             id: M_ANSWER.into(),
@@ -630,6 +634,8 @@ both_databases! {
             prompt_tokens: None,
             completion_tokens: None,
             created_at: ms(1_700_000_300_999),
+            parent_id: None,
+            stopped: false,
         }));
         let last = BULK_MESSAGES - 1;
         let bulk_last = Message::find_by_id(bulk_id(last)).one(&app.db).await.unwrap().expect("last bulk message");

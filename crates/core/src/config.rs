@@ -68,6 +68,9 @@ pub struct LlmConfig {
     pub max_tokens: u32,
     /// How long to wait for the whole reply, or, when streaming, for each next piece.
     pub timeout: Duration,
+    /// The model that writes conversation titles (`CHAT_TITLE_MODEL`; default the chat model);
+    /// `None` (`off`): titles are cut from the first message.
+    pub title_model: Option<String>,
 }
 
 pub const DEFAULT_OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
@@ -100,6 +103,7 @@ impl Config {
         "OPENAI_MODEL",
         "OPENAI_MAX_TOKENS",
         "OPENAI_TIMEOUT",
+        "CHAT_TITLE_MODEL",
         "CHAT_QUOTA_USER",
         "CHAT_QUOTA_ADMIN",
         "CHAT_MAX_CONCURRENT_STREAMS",
@@ -174,12 +178,19 @@ impl Config {
                         reason: "must be at least 1".into(),
                     });
                 }
+                let model = env.get("OPENAI_MODEL").unwrap_or_else(|| "gpt-4o-mini".to_string());
+                let title_model = match env.get("CHAT_TITLE_MODEL") {
+                    None => Some(model.clone()),
+                    Some(value) if value.eq_ignore_ascii_case("off") => None,
+                    Some(value) => Some(value),
+                };
                 Some(LlmConfig {
                     api_key,
                     base_url: base_url.trim_end_matches('/').to_string(),
-                    model: env.get("OPENAI_MODEL").unwrap_or_else(|| "gpt-4o-mini".to_string()),
+                    model,
                     max_tokens,
                     timeout: env.duration("OPENAI_TIMEOUT", Duration::from_secs(60))?,
+                    title_model,
                 })
             }
         };

@@ -47,6 +47,7 @@ async fn insert_conversation(app: &TestApp, user_id: &str, title: &str, at: Date
         title: Set(title.to_string()),
         created_at: Set(at),
         updated_at: Set(at),
+        ..Default::default()
     })
     .exec_without_returning(&app.db)
     .await
@@ -63,6 +64,7 @@ fn message_model(conversation_id: &str, content: &str, at: DateTime<Utc>) -> mes
         prompt_tokens: Set(Some(12)),
         completion_tokens: Set(Some(34)),
         created_at: Set(at),
+        ..Default::default()
     }
 }
 
@@ -803,6 +805,7 @@ both_databases! {
                 title: Set(format!("conversation {n}")),
                 created_at: Set(at),
                 updated_at: Set(at),
+                ..Default::default()
             });
             conversations.push(id);
         }

@@ -20,6 +20,15 @@ async fn app_with(backend: Backend, upstream: &Upstream) -> TestApp {
     TestApp::with_env(backend, |env| upstream.configure(env)).await
 }
 
+/// An app whose titles are cut from the first message (`CHAT_TITLE_MODEL=off`).
+async fn app_without_titles(backend: Backend, upstream: &Upstream) -> TestApp {
+    TestApp::with_env(backend, |env| {
+        upstream.configure(env);
+        env.insert("CHAT_TITLE_MODEL".into(), "off".into());
+    })
+    .await
+}
+
 fn turn(kind: &str, text: &str) -> Value {
     json!({"type": kind, "messages": [{"role": "user", "content": text}], "locale": "en"})
 }
@@ -154,7 +163,7 @@ both_databases! {
 
     async fn a_new_conversation_keeps_the_clients_earlier_messages(backend: Backend) {
         let upstream = Upstream::start(Behaviour::reply("Noted")).await;
-        let app = app_with(backend, &upstream).await;
+        let app = app_without_titles(backend, &upstream).await;
         let token = app.register("seeker@example.com").await;
         let request = json!({"type": "oracle", "messages": [
             {"role": "user", "content": "I cast hexagram 3"},
@@ -168,6 +177,7 @@ both_databases! {
         let conversation = Conversation::find().one(&app.db).await.unwrap().unwrap();
         assert_eq!(conversation.title, "I cast hexagram 3");
         assert_eq!(upstream.received()[0].messages().len(), 4);
+        assert!(upstream.title_requests().is_empty(), "titles are off");
     }
 
     async fn the_model_sees_only_the_latest_history_window(backend: Backend) {
@@ -314,8 +324,11 @@ both_databases! {
         assert!(response.header("content-type").unwrap().starts_with("text/event-stream"));
         let events = events(&response.text());
         let names: Vec<_> = events.iter().map(|(name, _)| name.as_str()).collect();
-        assert_eq!(names, ["start", "delta", "delta", "delta", "done"]);
+        // A new conversation's title follows the reply.
+        assert_eq!(names, ["start", "delta", "delta", "delta", "done", "title"]);
         let conversation_id = events[0].1["conversationId"].as_str().unwrap();
+        assert_eq!(events[5].1, json!({"conversationId": conversation_id, "title": test_support::TEST_TITLE}));
+        assert_eq!(events[4].1["finishReason"], "completed");
         let text: String = events[1..4].iter().map(|(_, data)| data["content"].as_str().unwrap()).collect();
         assert_eq!(text, "The Receptive yields.");
         let done = &events[4].1;
@@ -330,7 +343,7 @@ both_databases! {
         let mut request = turn("oracle", "Again");
         request["stream"] = json!(true);
         let response = app.post("/api/chat").token(&token).json(&request).send().await;
-        assert_eq!(events_names(&response.text()), ["start", "delta", "delta", "delta", "done"]);
+        assert_eq!(events_names(&response.text()), ["start", "delta", "delta", "delta", "done", "title"]);
     }
 
     async fn stream_failures(backend: Backend) {
@@ -554,7 +567,7 @@ both_databases! {
 
     async fn history_api(backend: Backend) {
         let upstream = Upstream::start(Behaviour::reply("answer")).await;
-        let app = app_with(backend, &upstream).await;
+        let app = app_without_titles(backend, &upstream).await;
         let token = app.register("seeker@example.com").await;
         let mut ids = Vec::new();
         for n in 0..3 {

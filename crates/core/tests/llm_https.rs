@@ -58,6 +58,7 @@ fn llm(base_url: &str) -> Llm {
         model: "m".into(),
         max_tokens: 16,
         timeout: Duration::from_secs(10),
+        title_model: None,
     })
 }
 

@@ -20,7 +20,9 @@ use tower::ServiceExt;
 
 pub use app_core::all_routes;
 pub use serde_json::json;
-pub use upstream::{Behaviour, Received, UPSTREAM_KEY, UPSTREAM_MODEL, Upstream};
+pub use upstream::{
+    Behaviour, Received, StreamLog, TEST_TITLE, UPSTREAM_KEY, UPSTREAM_MODEL, UPSTREAM_TITLE_MODEL, Upstream,
+};
 
 pub mod burst;
 pub mod fault;

@@ -1,12 +1,14 @@
 //! An OpenAI-compatible chat-completions server the tests start on 127.0.0.1, so the app
 //! reaches its model over real HTTP with async-openai. It records every request it receives
-//! and answers according to the [`Behaviour`] the test sets.
+//! and answers according to the [`Behaviour`] the test sets: one for the chat model, one for
+//! the title model ([`UPSTREAM_TITLE_MODEL`]). It also records how each stream it sent ended,
+//! so a test can see the app close one (a stop).
 
 use std::{
     collections::HashMap,
     convert::Infallible,
     sync::{Arc, Mutex},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use axum::{
@@ -71,10 +73,47 @@ impl Received {
     }
 }
 
-#[derive(Default)]
+/// How a streamed answer went, as the upstream saw it.
+#[derive(Clone, Debug, Default)]
+pub struct StreamLog {
+    /// Pieces of text handed to the connection.
+    pub pieces_sent: usize,
+    /// It ran to its `[DONE]`.
+    pub finished: bool,
+    /// When the connection was closed under it before it finished (the app stopped reading).
+    pub cut_at: Option<Instant>,
+}
+
+/// Records the end of a stream when the server drops it: finished, or cut.
+struct StreamGuard(Arc<Mutex<StreamLog>>);
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        let mut log = self.0.lock().unwrap();
+        if !log.finished {
+            log.cut_at = Some(Instant::now());
+        }
+    }
+}
+
 struct Shared {
     behaviour: Mutex<Option<Behaviour>>,
+    title_behaviour: Mutex<Behaviour>,
     received: Mutex<Vec<Received>>,
+    title_received: Mutex<Vec<Received>>,
+    streams: Mutex<Vec<Arc<Mutex<StreamLog>>>>,
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        Self {
+            behaviour: Mutex::default(),
+            title_behaviour: Mutex::new(Behaviour::reply(TEST_TITLE)),
+            received: Mutex::default(),
+            title_received: Mutex::default(),
+            streams: Mutex::default(),
+        }
+    }
 }
 
 pub struct Upstream {
@@ -86,6 +125,10 @@ pub struct Upstream {
 
 pub const UPSTREAM_KEY: &str = "sk-test-upstream-key";
 pub const UPSTREAM_MODEL: &str = "test-model";
+/// The model the app asks for titles (`CHAT_TITLE_MODEL`).
+pub const UPSTREAM_TITLE_MODEL: &str = "test-title-model";
+/// What the title model answers unless a test says otherwise.
+pub const TEST_TITLE: &str = "A Test Title";
 
 impl Upstream {
     pub async fn start(behaviour: Behaviour) -> Self {
@@ -109,8 +152,24 @@ impl Upstream {
         *self.shared.behaviour.lock().unwrap() = Some(behaviour);
     }
 
+    /// How the title model answers from now on.
+    pub fn set_titles(&self, behaviour: Behaviour) {
+        *self.shared.title_behaviour.lock().unwrap() = behaviour;
+    }
+
+    /// The requests to the chat model.
     pub fn received(&self) -> Vec<Received> {
         self.shared.received.lock().unwrap().clone()
+    }
+
+    /// The requests to the title model.
+    pub fn title_requests(&self) -> Vec<Received> {
+        self.shared.title_received.lock().unwrap().clone()
+    }
+
+    /// Every stream answered so far, oldest first.
+    pub fn streams(&self) -> Vec<StreamLog> {
+        self.shared.streams.lock().unwrap().iter().map(|log| log.lock().unwrap().clone()).collect()
     }
 
     /// The environment that points the app at this upstream.
@@ -121,12 +180,13 @@ impl Upstream {
     }
 
     /// The same as variables for a process (`FunctionProcess`, `Stack`).
-    pub fn env(&self) -> [(&'static str, &str); 4] {
+    pub fn env(&self) -> [(&'static str, &str); 5] {
         [
             ("OPENAI_API_KEY", UPSTREAM_KEY),
             ("OPENAI_BASE_URL", self.base_url.as_str()),
             ("OPENAI_MODEL", UPSTREAM_MODEL),
             ("OPENAI_TIMEOUT", "2s"),
+            ("CHAT_TITLE_MODEL", UPSTREAM_TITLE_MODEL),
         ]
     }
 }
@@ -134,10 +194,15 @@ impl Upstream {
 async fn completions(State(shared): State<Arc<Shared>>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
     let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
     let received = Received { authorization, body: body.clone() };
-    shared.received.lock().unwrap().push(received.clone());
-    let behaviour = shared.behaviour.lock().unwrap().clone().expect("behaviour set");
     let streaming = body["stream"].as_bool().unwrap_or(false);
     let model = body["model"].as_str().unwrap_or_default().to_string();
+    let behaviour = if model == UPSTREAM_TITLE_MODEL {
+        shared.title_received.lock().unwrap().push(received.clone());
+        shared.title_behaviour.lock().unwrap().clone()
+    } else {
+        shared.received.lock().unwrap().push(received.clone());
+        shared.behaviour.lock().unwrap().clone().expect("behaviour set")
+    };
     match behaviour {
         Behaviour::Status(status) => (
             StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
@@ -159,27 +224,32 @@ async fn completions(State(shared): State<Arc<Shared>>, headers: HeaderMap, Json
             };
             sse(events)
         }
-        Behaviour::Reply { pieces, delay } => reply(pieces, delay, streaming, model),
-        Behaviour::Echo { delay } => reply(echo(&received), delay, streaming, model),
+        Behaviour::Reply { pieces, delay } => reply(&shared, pieces, delay, streaming, model),
+        Behaviour::Echo { delay } => reply(&shared, echo(&received), delay, streaming, model),
     }
 }
 
 /// A successful completion of `pieces`: one JSON answer, or SSE chunks `delay` apart.
-fn reply(pieces: Vec<String>, delay: Duration, streaming: bool, model: String) -> Response {
+fn reply(shared: &Shared, pieces: Vec<String>, delay: Duration, streaming: bool, model: String) -> Response {
     if streaming {
         let completion_tokens = pieces.len();
+        let log = Arc::new(Mutex::new(StreamLog::default()));
+        shared.streams.lock().unwrap().push(log.clone());
         let events = async_stream::stream! {
+            let guard = StreamGuard(log);
             for piece in pieces {
                 if !delay.is_zero() {
                     tokio::time::sleep(delay).await;
                 }
                 yield Ok::<_, Infallible>(Bytes::from(format!("data: {}\n\n", chunk(&model, &piece))));
+                guard.0.lock().unwrap().pieces_sent += 1;
             }
             let usage = json!({
                 "id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 1_700_000_000, "model": model,
                 "choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": completion_tokens, "total_tokens": 11 + completion_tokens}
             });
             yield Ok(Bytes::from(format!("data: {usage}\n\n")));
+            guard.0.lock().unwrap().finished = true;
             yield Ok(Bytes::from("data: [DONE]\n\n"));
         };
         return sse(events);

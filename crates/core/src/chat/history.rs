@@ -1,5 +1,8 @@
-//! The caller's conversations: list (newest first, cursor-paginated), read with messages
-//! (paginated backwards from the newest), rename, delete. Other users' conversations are 404.
+//! The caller's conversations: list (newest first, cursor-paginated), read the branch shown
+//! (paginated backwards from its last message, each message with its versions), rename,
+//! delete. Other users' conversations are 404.
+
+use std::collections::HashMap;
 
 use axum::{Json, extract::State, http::StatusCode};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -13,7 +16,8 @@ use utoipa::{IntoParams, ToSchema};
 use crate::{
     audit::{self, Action},
     auth::AuthUser,
-    entities::{Conversation, ConversationKind, Message, MessageRole, conversation, message},
+    chat::tree::{Tree, Versions},
+    entities::{Conversation, ConversationKind, Message, MessageRole, TitleSource, conversation, message},
     error::{AppError, AppResult, ErrorBody},
     http::{ApiRoutes, AppJson, AppPath, AppQuery, ClientMeta, routes::api_routes},
     state::AppState,
@@ -59,11 +63,33 @@ pub struct MessageView {
     pub role: MessageRole,
     pub content: String,
     pub created_at: DateTime<Utc>,
+    /// The message before this one in the branch (`null` for the first).
+    pub parent_id: Option<String>,
+    /// A reply the user stopped, saved as far as it got.
+    pub stopped: bool,
+    /// How many versions exist at this point of the conversation (1 when never regenerated
+    /// or edited).
+    pub versions: u32,
+    /// Which of them this is, from 1 (`< version/versions >`).
+    pub version: u32,
+    /// The ids of all the versions, oldest first: pass one to
+    /// `POST /api/chat/conversations/{id}/switch` to show it.
+    pub version_ids: Vec<String>,
 }
 
-impl From<message::Model> for MessageView {
-    fn from(model: message::Model) -> Self {
-        Self { id: model.id, role: model.role, content: model.content, created_at: model.created_at }
+impl MessageView {
+    fn new(model: message::Model, parent_id: Option<String>, versions: Versions) -> Self {
+        Self {
+            id: model.id,
+            role: model.role,
+            content: model.content,
+            created_at: model.created_at,
+            parent_id,
+            stopped: model.stopped,
+            versions: u32::try_from(versions.ids.len()).unwrap_or(u32::MAX),
+            version: u32::try_from(versions.index + 1).unwrap_or(u32::MAX),
+            version_ids: versions.ids,
+        }
     }
 }
 
@@ -89,7 +115,8 @@ pub struct ConversationList {
 #[serde(rename_all = "camelCase")]
 pub struct ConversationDetail {
     pub conversation: ConversationView,
-    /// Oldest first; the newest `limit` messages, or those before `cursor`.
+    /// The branch shown, oldest first: its last `limit` messages, or those before `cursor`.
+    /// Other versions are reached through each message's `versionIds`.
     pub messages: Vec<MessageView>,
     /// Pass as `cursor` for the page of older messages; absent when there are none.
     pub next_cursor: Option<String>,
@@ -139,7 +166,7 @@ fn page_size(limit: Option<u64>) -> AppResult<u64> {
     }
 }
 
-async fn owned(state: &AppState, auth: &AuthUser, id: &str) -> AppResult<conversation::Model> {
+pub(super) async fn owned(state: &AppState, auth: &AuthUser, id: &str) -> AppResult<conversation::Model> {
     Conversation::find_by_id(id.to_string())
         .filter(conversation::Column::UserId.eq(&auth.user.id))
         .one(&state.db)
@@ -198,24 +225,65 @@ pub async fn get(
 ) -> AppResult<Json<ConversationDetail>> {
     let limit = page_size(query.limit.or(Some(50)))?;
     let conversation = owned(&state, &auth, &id).await?;
-    let mut select = Message::find()
-        .filter(message::Column::ConversationId.eq(&conversation.id))
-        .order_by_desc(message::Column::CreatedAt)
-        .order_by_desc(message::Column::Id)
-        .limit(limit + 1);
-    if let Some(cursor) = query.cursor.as_deref() {
-        select = select.filter(Cursor::decode(cursor)?.before(message::Column::CreatedAt, message::Column::Id));
+    let before = query.cursor.as_deref().map(message_cursor::decode).transpose()?;
+    Ok(Json(detail(&state, conversation, limit, before.as_deref()).await?))
+}
+
+/// A conversation with a page of the branch shown: its last `limit` messages, or the `limit`
+/// before message `before`.
+pub(super) async fn detail(
+    state: &AppState,
+    conversation: conversation::Model,
+    limit: u64,
+    before: Option<&str>,
+) -> AppResult<ConversationDetail> {
+    let tree = Tree::load(&state.db, &conversation.id).await?;
+    let end = match before {
+        Some(id) => {
+            let at = tree.find(id).ok_or_else(message_cursor::invalid)?;
+            tree.parent(at)
+        }
+        None => tree.leaf(conversation.active_leaf_id.as_deref()),
+    };
+    let branch = end.map(|end| tree.branch(end)).unwrap_or_default();
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let page = &branch[branch.len().saturating_sub(limit)..];
+    let next_cursor = (page.len() < branch.len()).then(|| message_cursor::encode(&tree.node(page[0]).id));
+    let ids: Vec<String> = page.iter().map(|&index| tree.node(index).id.clone()).collect();
+    let mut rows: HashMap<String, message::Model> = Message::find()
+        .filter(message::Column::Id.is_in(ids))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|row| (row.id.clone(), row))
+        .collect();
+    let messages = page
+        .iter()
+        .filter_map(|&index| {
+            let row = rows.remove(&tree.node(index).id)?;
+            let parent = tree.parent(index).map(|parent| tree.node(parent).id.clone());
+            Some(MessageView::new(row, parent, tree.versions(index)))
+        })
+        .collect();
+    Ok(ConversationDetail { conversation: conversation.into(), messages, next_cursor })
+}
+
+/// Cursors of a branch page: the oldest message returned; the next page ends before it.
+mod message_cursor {
+    use super::*;
+
+    pub fn encode(id: &str) -> String {
+        URL_SAFE_NO_PAD.encode(format!("m|{id}"))
     }
-    let mut rows = select.all(&state.db).await?;
-    let more = rows.len() as u64 > limit;
-    rows.truncate(limit as usize);
-    let next_cursor = more.then(|| rows.last().map(|oldest| Cursor::encode(oldest.created_at, &oldest.id))).flatten();
-    rows.reverse();
-    Ok(Json(ConversationDetail {
-        conversation: conversation.into(),
-        messages: rows.into_iter().map(Into::into).collect(),
-        next_cursor,
-    }))
+
+    pub fn invalid() -> AppError {
+        AppError::bad_request("invalid_query", "`cursor` is not a cursor this API returned")
+    }
+
+    pub fn decode(raw: &str) -> AppResult<String> {
+        let text = URL_SAFE_NO_PAD.decode(raw).ok().and_then(|bytes| String::from_utf8(bytes).ok());
+        text.and_then(|text| text.strip_prefix("m|").map(str::to_string)).ok_or_else(invalid)
+    }
 }
 
 /// Rename a conversation.
@@ -249,6 +317,8 @@ pub async fn rename(
     let conversation = owned(&state, &auth, &id).await?;
     let mut active: conversation::ActiveModel = conversation.into();
     active.title = Set(title.to_string());
+    // Chosen by the user: the model's title never replaces it.
+    active.title_source = Set(TitleSource::User);
     let updated = active.update(&state.db).await?;
     Ok(Json(ConversationResponse { conversation: updated.into() }))
 }

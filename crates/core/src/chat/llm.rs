@@ -75,6 +75,7 @@ pub struct Llm {
     model: String,
     max_tokens: u32,
     timeout: Duration,
+    title_model: Option<String>,
 }
 
 impl Llm {
@@ -85,6 +86,7 @@ impl Llm {
             model: config.model.clone(),
             max_tokens: config.max_tokens,
             timeout: config.timeout,
+            title_model: config.title_model.clone(),
         }
     }
 
@@ -117,8 +119,12 @@ impl Llm {
         let _ = self.client();
     }
 
-    #[allow(deprecated)] // `max_tokens`: what OpenAI-compatible providers (DashScope…) understand.
     fn request(&self, prompt: &Prompt, stream: bool) -> CreateChatCompletionRequest {
+        self.request_of(&self.model, self.max_tokens, prompt, stream)
+    }
+
+    #[allow(deprecated)] // `max_tokens`: what OpenAI-compatible providers (DashScope…) understand.
+    fn request_of(&self, model: &str, max_tokens: u32, prompt: &Prompt, stream: bool) -> CreateChatCompletionRequest {
         let mut messages = Vec::with_capacity(prompt.turns.len() + 1);
         messages.push(ChatCompletionRequestMessage::System(ChatCompletionRequestSystemMessage::from(
             prompt.system.as_str(),
@@ -134,9 +140,9 @@ impl Llm {
             });
         }
         CreateChatCompletionRequest {
-            model: self.model.clone(),
+            model: model.to_string(),
             messages,
-            max_tokens: Some(self.max_tokens),
+            max_tokens: Some(max_tokens),
             stream: stream.then_some(true),
             stream_options: stream
                 .then(|| ChatCompletionStreamOptions { include_usage: Some(true), ..Default::default() }),
@@ -146,7 +152,21 @@ impl Llm {
 
     /// The whole reply at once.
     pub async fn complete(&self, prompt: &Prompt) -> Result<Completion, LlmError> {
-        let request = self.request(prompt, false);
+        self.complete_request(self.request(prompt, false)).await
+    }
+
+    /// Whether titles are written by a model (`CHAT_TITLE_MODEL` is not `off`).
+    pub fn writes_titles(&self) -> bool {
+        self.title_model.is_some()
+    }
+
+    /// A short completion by the title model (`None` when titles are off).
+    pub async fn complete_title(&self, prompt: &Prompt, max_tokens: u32) -> Option<Result<Completion, LlmError>> {
+        let model = self.title_model.as_deref()?;
+        Some(self.complete_request(self.request_of(model, max_tokens, prompt, false)).await)
+    }
+
+    async fn complete_request(&self, request: CreateChatCompletionRequest) -> Result<Completion, LlmError> {
         let response = tokio::time::timeout(self.timeout, self.client()?.chat().create(request))
             .await
             .map_err(|_| LlmError::Timeout(self.timeout))?

@@ -4,13 +4,19 @@
 //! `{type, messages:[{role,content}], locale, conversationId?, systemHint?}` answers
 //! `{reply, conversationId}`; with `Accept: text/event-stream` (or `"stream": true`) the reply
 //! streams as Server-Sent Events instead ([`stream`]). The history API lives under
-//! `/api/chat/conversations` ([`history`]).
+//! `/api/chat/conversations` ([`history`]); a conversation's messages form a tree of versions
+//! ([`tree`]), which regenerate, edit and switch work on ([`versions`]); a streamed reply can be
+//! stopped from any instance ([`stop`]); titles are written by the model ([`title`]).
 
 mod history;
 pub mod llm;
 pub mod persona;
 mod service;
+mod stop;
 mod stream;
+pub mod title;
+pub mod tree;
+mod versions;
 
 use axum::{
     Json,
@@ -23,7 +29,9 @@ use utoipa::ToSchema;
 
 pub use history::{ConversationView, MessageView};
 pub use service::{MAX_MESSAGE_CHARS, MAX_MESSAGES, TITLE_CHARS};
+pub use stop::StopResponse;
 
+use self::service::Turn;
 use crate::{
     auth::AuthUser,
     entities::ConversationKind,
@@ -34,7 +42,7 @@ use crate::{
 
 /// Routes of the `chat` function.
 pub fn router() -> ApiRoutes {
-    api_routes![chat].merge(history::routes())
+    api_routes![chat].merge(stop::routes()).merge(history::routes()).merge(versions::routes())
 }
 
 /// `POST /api/chat` body.
@@ -82,6 +90,8 @@ pub struct ChatResponse {
     pub reply: String,
     pub conversation_id: String,
     pub message_id: String,
+    /// The user message this reply answers.
+    pub user_message_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usage: Option<UsageView>,
 }
@@ -105,6 +115,8 @@ impl From<llm::Usage> for UsageView {
 #[serde(rename_all = "camelCase")]
 pub struct StreamStart {
     pub conversation_id: String,
+    /// The user message being answered (new, or the one regenerated for).
+    pub user_message_id: String,
 }
 
 /// `event: delta`: the next piece of the reply.
@@ -113,21 +125,54 @@ pub struct StreamDelta {
     pub content: String,
 }
 
-/// `event: done`: the reply is complete and saved. (`event: error` carries an [`ErrorBody`].)
+/// `event: done`: the reply is saved: complete, or as far as it got when the user stopped it.
+/// (`event: error` carries an [`ErrorBody`].)
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StreamDone {
     pub conversation_id: String,
     pub message_id: String,
     pub usage: Option<UsageView>,
+    pub finish_reason: FinishReason,
+}
+
+/// How a reply ended.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum FinishReason {
+    /// The model finished it.
+    Completed,
+    /// The user stopped it (`POST /api/chat/conversations/{id}/stop`); saved as far as it got.
+    Stopped,
+}
+
+impl From<service::Ending> for FinishReason {
+    fn from(ending: service::Ending) -> Self {
+        match ending {
+            service::Ending::Completed => Self::Completed,
+            service::Ending::Stopped => Self::Stopped,
+        }
+    }
+}
+
+/// `event: title`: the title the model wrote for a new conversation, sent after `done` when it
+/// is ready in time (otherwise the conversation list has it later).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamTitle {
+    pub conversation_id: String,
+    pub title: String,
 }
 
 /// Send a message to an assistant and get its reply, whole (JSON) or streamed (SSE).
 ///
 /// Streaming (`Accept: text/event-stream` or `"stream": true`): events `start` (`StreamStart`),
-/// `delta` (`StreamDelta`) as the reply is generated, then `done` (`StreamDone`) or `error`
-/// (`ErrorBody`). Failures before the first piece are ordinary JSON errors. A client that
-/// disconnects cancels nothing: the reply is completed and saved, and its stream slot freed.
+/// `delta` (`StreamDelta`) as the reply is generated, then `done` (`StreamDone`, whose
+/// `finishReason` is `completed`, or `stopped` when the user stopped the reply through
+/// `POST /api/chat/conversations/{id}/stop`) or `error` (`ErrorBody`); for a new conversation,
+/// `title` (`StreamTitle`) may follow `done`. Failures before the first piece are ordinary JSON
+/// errors. A client that disconnects cancels nothing: the reply is completed and saved, and its
+/// stream slot freed. A stopped reply counts against the message quota like any other.
 #[utoipa::path(
     post,
     path = "/api/chat",
@@ -137,9 +182,10 @@ pub struct StreamDone {
     responses(
         (status = 200, description = "The reply (JSON), or its event stream (SSE)", content(
             (ChatResponse = "application/json"),
-            (String = "text/event-stream", example = json!("event: start\ndata: {\"conversationId\":\"c1\"}\n\nevent: delta\ndata: {\"content\":\"Hello\"}\n\nevent: done\ndata: {\"conversationId\":\"c1\",\"messageId\":\"m2\",\"usage\":null}\n\n"))
+            (String = "text/event-stream", example = json!("event: start\ndata: {\"conversationId\":\"c1\",\"userMessageId\":\"m1\"}\n\nevent: delta\ndata: {\"content\":\"Hello\"}\n\nevent: done\ndata: {\"conversationId\":\"c1\",\"messageId\":\"m2\",\"usage\":null,\"finishReason\":\"completed\"}\n\nevent: title\ndata: {\"conversationId\":\"c1\",\"title\":\"Greetings\"}\n\n"))
         )),
         (status = 404, description = "`conversationId` is not one of the caller's conversations", body = ErrorBody),
+        (status = 422, description = "Invalid message (`message_too_long`, `empty_message`…) or `conversation_too_long`", body = ErrorBody),
         (status = 429, description = "Message quota used up (`rate_limited`) or too many streams at once (`too_many_streams`); see `Retry-After`", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 502, description = "The model failed (`upstream_error`, `upstream_stream_broken`, `upstream_empty_reply`); `error.conversationId` names the saved turn", body = ErrorBody),
         (status = 503, description = "No model configured (`llm_not_configured`) or the database is unavailable", body = ErrorBody),
@@ -152,29 +198,52 @@ async fn chat(
     headers: HeaderMap,
     AppJson(request): AppJson<ChatRequest>,
 ) -> AppResult<Response> {
-    let wants_stream = request.stream
-        || headers
-            .get(header::ACCEPT)
-            .and_then(|accept| accept.to_str().ok())
-            .is_some_and(|accept| accept.contains("text/event-stream"));
+    let wants_stream = request.stream || accepts_stream(&headers);
     let turn = service::validate(request)?;
+    answer(state, &auth.user, turn, wants_stream).await
+}
+
+/// The client asked for Server-Sent Events.
+fn accepts_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|accept| accept.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/event-stream"))
+}
+
+/// Runs a validated turn (a new message, a regeneration, an edit) and answers with its reply.
+async fn answer(
+    state: AppState,
+    user: &crate::entities::user::Model,
+    turn: Turn,
+    wants_stream: bool,
+) -> AppResult<Response> {
     let llm = service::llm(&state)?;
     if wants_stream {
-        return stream::respond(state, llm, &auth.user, turn).await;
+        return stream::respond(state, llm, user, turn).await;
     }
-    let prepared = service::prepare(&state, &auth.user, turn).await?;
+    let prepared = service::prepare(&state, user, turn).await?;
     let conversation_id = prepared.conversation.id.clone();
     let completion = llm
         .complete(&prepared.prompt)
         .await
         .map_err(|err| service::llm_error(err).in_conversation(&conversation_id))?;
-    let message = service::save_reply(&state, &conversation_id, &completion.text, completion.usage)
-        .await
-        .map_err(|err| err.in_conversation(&conversation_id))?;
+    let message =
+        service::save_reply(&state, &prepared, &completion.text, completion.usage, service::Ending::Completed)
+            .await
+            .map_err(|err| err.in_conversation(&conversation_id))?;
+    if prepared.first_reply {
+        // Not awaited: the answer does not wait for its title (the list shows it when ready).
+        let (state, reply) = (state.clone(), completion.text.clone());
+        tokio::spawn(async move {
+            title::write(&state, &llm, &prepared.conversation.id, prepared.language, &prepared.question, &reply).await;
+        });
+    }
     Ok(Json(ChatResponse {
         reply: completion.text,
         conversation_id,
         message_id: message.id,
+        user_message_id: message.parent_id.unwrap_or_default(),
         usage: completion.usage.map(Into::into),
     })
     .into_response())

@@ -2,17 +2,19 @@
 //! (before the model is called, so a failed turn loses nothing), build the prompt, and save the
 //! reply.
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 
 use super::{
     ChatRequest,
     llm::{Llm, LlmError, Prompt, Usage},
     persona::{Language, MAX_HINT_CHARS, system_prompt},
+    tree::{MAX_CONVERSATION_MESSAGES, Tree},
 };
 use crate::{
-    entities::{Conversation, ConversationKind, Message, MessageRole, Role, conversation, message, user},
+    db::Txn,
+    entities::{Conversation, ConversationKind, Message, MessageRole, Role, TitleSource, conversation, message, user},
     error::{AppError, AppResult},
     ids::new_id,
     rate_limit::{self, Bucket, Meter},
@@ -30,20 +32,74 @@ const MAX_LOCALE_CHARS: usize = 35;
 /// A request that passed validation.
 #[derive(Debug, Clone)]
 pub struct Turn {
-    pub kind: ConversationKind,
+    /// The assistant asked for; `None`: the conversation's (regenerate, edit).
+    pub kind: Option<ConversationKind>,
     pub language: Language,
     pub conversation_id: Option<String>,
     pub system_hint: Option<String>,
     /// Messages before the new one (used only to open a new conversation).
     pub earlier: Vec<(MessageRole, String)>,
-    /// The new user message.
-    pub message: String,
+    /// The new user message (`None` when regenerating a reply).
+    pub message: Option<String>,
+    pub placement: Placement,
+}
+
+/// Where in the conversation's tree a turn goes (see [`super::tree`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Placement {
+    /// A new message after the branch shown (`POST /api/chat`).
+    Append,
+    /// A new version of the user message `of`, with the turn's message (edit and resend).
+    Edit { of: String },
+    /// A new reply at `of`: another version of it when it is a reply, a reply to it when it is
+    /// a user message (one whose reply failed or was never written).
+    Regenerate { of: String },
 }
 
 /// A turn whose user message is saved and whose prompt is ready.
 pub struct PreparedTurn {
     pub conversation: conversation::Model,
     pub prompt: Prompt,
+    pub language: Language,
+    /// The user message the reply answers (its parent in the tree).
+    pub user_message_id: String,
+    /// The user message's text (for the title).
+    pub question: String,
+    /// The conversation is new: its title is to be written after this reply.
+    pub first_reply: bool,
+}
+
+/// The reply options every turn accepts: a locale and a hint.
+pub fn options(locale: Option<&str>, system_hint: Option<String>) -> AppResult<(Language, Option<String>)> {
+    if let Some(hint) = &system_hint
+        && hint.chars().count() > MAX_HINT_CHARS
+    {
+        return Err(AppError::validation(
+            "system_hint_too_long",
+            format!("`systemHint` may have at most {MAX_HINT_CHARS} characters"),
+        ));
+    }
+    if let Some(locale) = locale
+        && locale.chars().count() > MAX_LOCALE_CHARS
+    {
+        return Err(AppError::validation("invalid_locale", "`locale` should be a language tag such as zh-CN or en"));
+    }
+    Ok((Language::from_locale(locale), system_hint))
+}
+
+/// A new user message: not empty, at most [`MAX_MESSAGE_CHARS`].
+pub fn user_message(content: String, field: &str) -> AppResult<String> {
+    let length = content.chars().count();
+    if length > MAX_MESSAGE_CHARS {
+        return Err(AppError::validation(
+            "message_too_long",
+            format!("{field} has {length} characters; the limit is {MAX_MESSAGE_CHARS}"),
+        ));
+    }
+    if content.trim().is_empty() {
+        return Err(AppError::validation("empty_message", "the new message is empty"));
+    }
+    Ok(content)
 }
 
 pub fn validate(request: ChatRequest) -> AppResult<Turn> {
@@ -81,30 +137,17 @@ pub fn validate(request: ChatRequest) -> AppResult<Turn> {
     if last_role != MessageRole::User {
         return Err(AppError::validation("last_message_not_user", "the last message must be the user's new message"));
     }
-    if message.trim().is_empty() {
-        return Err(AppError::validation("empty_message", "the new message is empty"));
-    }
-    if let Some(hint) = &request.system_hint
-        && hint.chars().count() > MAX_HINT_CHARS
-    {
-        return Err(AppError::validation(
-            "system_hint_too_long",
-            format!("`systemHint` may have at most {MAX_HINT_CHARS} characters"),
-        ));
-    }
-    if let Some(locale) = &request.locale
-        && locale.chars().count() > MAX_LOCALE_CHARS
-    {
-        return Err(AppError::validation("invalid_locale", "`locale` should be a language tag such as zh-CN or en"));
-    }
+    let message = user_message(message, "the new message")?;
+    let (language, system_hint) = options(request.locale.as_deref(), request.system_hint)?;
     let conversation_id = request.conversation_id.filter(|id| !id.trim().is_empty());
     Ok(Turn {
-        kind: request.kind,
-        language: Language::from_locale(request.locale.as_deref()),
+        kind: Some(request.kind),
+        language,
         conversation_id,
-        system_hint: request.system_hint,
+        system_hint,
         earlier: messages,
-        message,
+        message: Some(message),
+        placement: Placement::Append,
     })
 }
 
@@ -143,8 +186,8 @@ pub fn llm_error(err: LlmError) -> AppError {
     }
 }
 
-/// Charges the quota, saves the user's message (opening the conversation when needed) and
-/// builds the prompt from the stored history.
+/// Charges the quota, saves the user's message (opening the conversation when needed), points
+/// the conversation at it, and builds the prompt from the branch it ends.
 pub async fn prepare(state: &AppState, user: &user::Model, turn: Turn) -> AppResult<PreparedTurn> {
     let quota = match user.role {
         Role::Admin => state.config.chat_quota_admin,
@@ -155,121 +198,281 @@ pub async fn prepare(state: &AppState, user: &user::Model, turn: Turn) -> AppRes
     // and a turn that fails (an unknown conversation…) rolls its charge back with it.
     let meters: Vec<Meter> = Meter::new(Bucket::ChatMessages, &user.id, quota).into_iter().collect();
     let (txn, _charged) = rate_limit::begin_charged(&state.db, &state.clock, &meters).await?;
-    let now = state.clock.now();
-    // `history` is the conversation as the model will see it, oldest first: read from the
-    // database for a stored conversation (in the transaction the new message joins), and for a
-    // new one exactly what this turn stores, so it needs no read.
-    let (conversation, mut history) = match &turn.conversation_id {
-        Some(id) => {
-            let conversation = Conversation::find_by_id(id.clone())
-                .filter(conversation::Column::UserId.eq(&user.id))
-                .one(&txn)
-                .await?
-                .ok_or(AppError::NotFound("conversation"))?;
-            if conversation.kind != turn.kind {
-                return Err(AppError::validation(
-                    "conversation_type_mismatch",
-                    "this conversation is with the other assistant; start a new conversation to switch",
-                ));
-            }
-            let mut recent = Message::find()
-                .filter(message::Column::ConversationId.eq(&conversation.id))
-                .order_by_desc(message::Column::CreatedAt)
-                .order_by_desc(message::Column::Id)
-                .limit(state.config.chat_history_window)
-                .all(&txn)
-                .await?;
-            recent.reverse();
-            let mut active: conversation::ActiveModel = conversation.into();
-            active.updated_at = Set(now);
-            let conversation = active.update(&txn).await?;
-            (conversation, recent.into_iter().map(|message| (message.role, message.content)).collect::<Vec<_>>())
-        }
-        None => {
-            let title_source = turn
-                .earlier
-                .iter()
-                .find(|(role, _)| *role == MessageRole::User)
-                .map_or(turn.message.as_str(), |(_, content)| content.as_str());
-            let conversation = conversation::Model {
-                id: new_id(),
-                user_id: user.id.clone(),
-                kind: turn.kind,
-                title: title_from(title_source),
-                created_at: now,
-                updated_at: now,
-            };
-            Conversation::insert(conversation::ActiveModel::from(conversation.clone()))
-                .exec_without_returning(&txn)
-                .await?;
-            // The client's earlier messages open the conversation, so the model sees them
-            // and the history shows them.
-            for (role, content) in &turn.earlier {
-                insert_message(&txn, state, &conversation.id, *role, content, None).await?;
-            }
-            (conversation, turn.earlier)
-        }
+    let first_reply = turn.conversation_id.is_none();
+    let placed = match turn.conversation_id.as_deref() {
+        None => open(&txn, state, user, &turn).await?,
+        Some(id) => continue_in(&txn, state, user, &turn, id).await?,
     };
-    // A retry after a failed turn sends the same message again: it is already saved.
-    let already_saved = turn.conversation_id.is_some()
-        && history.last().is_some_and(|(role, content)| *role == MessageRole::User && *content == turn.message);
-    if !already_saved {
-        insert_message(&txn, state, &conversation.id, MessageRole::User, &turn.message, None).await?;
-        history.push((MessageRole::User, turn.message));
-    }
     txn.commit().await?;
     if !meters.is_empty() {
         state.sweep(Bucket::ChatMessages).await;
     }
 
-    // The model sees the latest `CHAT_HISTORY_WINDOW` messages.
+    let Placed { conversation, user_message_id, question, mut history } = placed;
+    // The model sees the latest `CHAT_HISTORY_WINDOW` messages of the branch.
     let window = usize::try_from(state.config.chat_history_window).unwrap_or(usize::MAX);
     let excess = history.len().saturating_sub(window);
     history.drain(..excess);
     let prompt =
-        Prompt { system: system_prompt(turn.kind, turn.language, turn.system_hint.as_deref()), turns: history };
-    Ok(PreparedTurn { conversation, prompt })
+        Prompt { system: system_prompt(conversation.kind, turn.language, turn.system_hint.as_deref()), turns: history };
+    Ok(PreparedTurn { conversation, prompt, language: turn.language, user_message_id, question, first_reply })
 }
 
-/// Saves the assistant's reply and bumps the conversation to the top of the list.
+/// What [`open`] and [`continue_in`] settled.
+struct Placed {
+    conversation: conversation::Model,
+    user_message_id: String,
+    question: String,
+    /// The branch the reply continues, oldest first (possibly longer than the window).
+    history: Vec<(MessageRole, String)>,
+}
+
+/// A new conversation: its earlier messages (a client that kept the history itself) as one
+/// branch, then the user's message.
+async fn open(txn: &Txn, state: &AppState, user: &user::Model, turn: &Turn) -> AppResult<Placed> {
+    let missing = || AppError::validation("missing_conversation", "there is no conversation to continue here");
+    let kind = turn.kind.ok_or_else(missing)?;
+    let message = turn.message.clone().ok_or_else(missing)?;
+    let now = state.clock.now();
+    let title_source = turn
+        .earlier
+        .iter()
+        .find(|(role, _)| *role == MessageRole::User)
+        .map_or(message.as_str(), |(_, content)| content.as_str());
+    let user_message_id = new_id();
+    let conversation = conversation::Model {
+        id: new_id(),
+        user_id: user.id.clone(),
+        kind,
+        title: title_from(title_source),
+        created_at: now,
+        updated_at: now,
+        active_leaf_id: Some(user_message_id.clone()),
+        title_source: TitleSource::Message,
+    };
+    Conversation::insert(conversation::ActiveModel::from(conversation.clone())).exec_without_returning(txn).await?;
+    // Earlier messages are stored too, so the history shows them.
+    let mut parent: Option<String> = None;
+    for (role, content) in &turn.earlier {
+        let saved =
+            insert_message(txn, state, &conversation.id, NewMessage::of(*role, content, parent.as_deref())).await?;
+        parent = Some(saved.id);
+    }
+    let saved = insert_message(
+        txn,
+        state,
+        &conversation.id,
+        NewMessage {
+            id: Some(user_message_id.clone()),
+            ..NewMessage::of(MessageRole::User, &message, parent.as_deref())
+        },
+    )
+    .await?;
+    let mut history = turn.earlier.clone();
+    history.push((MessageRole::User, message.clone()));
+    Ok(Placed { conversation, user_message_id: saved.id, question: message, history })
+}
+
+/// A turn in a stored conversation, placed as [`Turn::placement`] says. The conversation's row
+/// is locked first (the `UPDATE` of `updated_at`), so concurrent turns of one conversation
+/// place their messages one after the other.
+async fn continue_in(txn: &Txn, state: &AppState, user: &user::Model, turn: &Turn, id: &str) -> AppResult<Placed> {
+    let now = state.clock.now();
+    let locked = Conversation::update_many()
+        .col_expr(conversation::Column::UpdatedAt, Expr::value(now))
+        .filter(conversation::Column::Id.eq(id))
+        .filter(conversation::Column::UserId.eq(&user.id))
+        .exec(txn)
+        .await?;
+    if locked.rows_affected == 0 {
+        return Err(AppError::NotFound("conversation"));
+    }
+    let conversation =
+        Conversation::find_by_id(id.to_string()).one(txn).await?.ok_or(AppError::NotFound("conversation"))?;
+    if turn.kind.is_some_and(|kind| kind != conversation.kind) {
+        return Err(AppError::validation(
+            "conversation_type_mismatch",
+            "this conversation is with the other assistant; start a new conversation to switch",
+        ));
+    }
+    let tree = Tree::load(txn, &conversation.id).await?;
+    if tree.len() as u64 >= MAX_CONVERSATION_MESSAGES {
+        return Err(AppError::validation(
+            "conversation_too_long",
+            format!("a conversation holds at most {MAX_CONVERSATION_MESSAGES} messages; please start a new one"),
+        ));
+    }
+    let message_at = |id: &str| tree.find(id).ok_or(AppError::NotFound("message"));
+    // `base`: the message the new user message follows (`None`: it is a root); `answered`: the
+    // user message to answer when none is added.
+    let (base, answered) = match &turn.placement {
+        Placement::Append => (tree.leaf(conversation.active_leaf_id.as_deref()), None),
+        Placement::Edit { of } => {
+            let at = message_at(of)?;
+            if tree.node(at).role != MessageRole::User {
+                return Err(AppError::validation("not_a_user_message", "only your own messages can be edited"));
+            }
+            (tree.parent(at), None)
+        }
+        Placement::Regenerate { of } => {
+            let at = message_at(of)?;
+            let question = match tree.node(at).role {
+                MessageRole::User => Some(at),
+                MessageRole::Assistant => tree.parent(at).filter(|&parent| tree.node(parent).role == MessageRole::User),
+            };
+            let question = question.ok_or_else(|| {
+                AppError::validation("nothing_to_regenerate", "this reply does not answer a message of yours")
+            })?;
+            (Some(question), Some(question))
+        }
+    };
+    let branch = base.map(|base| tree.branch(base)).unwrap_or_default();
+    let window = usize::try_from(state.config.chat_history_window).unwrap_or(usize::MAX);
+    let mut history = contents(txn, &tree, &branch[branch.len().saturating_sub(window)..]).await?;
+
+    let (user_message_id, question) = match (answered, turn.message.as_deref()) {
+        (Some(question), _) => {
+            let text = history.last().map(|(_, content)| content.clone()).unwrap_or_default();
+            (tree.node(question).id.clone(), text)
+        }
+        (None, Some(message)) => {
+            // A retry after a failed turn sends the same message again: it is already saved.
+            let retry = turn.placement == Placement::Append
+                && history.last().is_some_and(|(role, content)| *role == MessageRole::User && content == message);
+            let id = match base {
+                Some(base) if retry => tree.node(base).id.clone(),
+                _ => {
+                    let parent = base.map(|base| tree.node(base).id.as_str());
+                    let saved = insert_message(
+                        txn,
+                        state,
+                        &conversation.id,
+                        NewMessage::of(MessageRole::User, message, parent),
+                    )
+                    .await?;
+                    history.push((MessageRole::User, message.to_string()));
+                    saved.id
+                }
+            };
+            (id, message.to_string())
+        }
+        (None, None) => return Err(AppError::validation("empty_message", "the new message is empty")),
+    };
+    Conversation::update_many()
+        .col_expr(conversation::Column::ActiveLeafId, Expr::value(user_message_id.clone()))
+        .filter(conversation::Column::Id.eq(&conversation.id))
+        .exec(txn)
+        .await?;
+    let conversation =
+        conversation::Model { updated_at: now, active_leaf_id: Some(user_message_id.clone()), ..conversation };
+    Ok(Placed { conversation, user_message_id, question, history })
+}
+
+/// The text of these messages of `tree`, in order, as the model reads them: a reply stopped
+/// before its first word is left out.
+async fn contents(txn: &Txn, tree: &Tree, indexes: &[usize]) -> AppResult<Vec<(MessageRole, String)>> {
+    let ids: Vec<String> = indexes.iter().map(|&index| tree.node(index).id.clone()).collect();
+    let mut rows: HashMap<String, message::Model> = Message::find()
+        .filter(message::Column::Id.is_in(ids.clone()))
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|row| (row.id.clone(), row))
+        .collect();
+    Ok(ids
+        .iter()
+        .filter_map(|id| rows.remove(id))
+        .filter(|row| !(row.role == MessageRole::Assistant && row.content.trim().is_empty()))
+        .map(|row| (row.role, row.content))
+        .collect())
+}
+
+/// How a reply ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    Completed,
+    /// The user stopped it: saved as far as it got.
+    Stopped,
+}
+
+/// Saves the assistant's reply (a child of the user message it answers), shows it (unless the
+/// user has switched to another branch meanwhile) and bumps the conversation to the top of the
+/// list.
 ///
-/// The reply is what matters: once it is saved the turn has succeeded, so the bump runs after
-/// it on its own (no transaction around the two) and a failed bump is only logged.
+/// The reply is what matters: once it is saved the turn has succeeded, so the rest runs after
+/// it on its own (no transaction around them) and a failure there is only logged.
 pub async fn save_reply(
     state: &AppState,
-    conversation_id: &str,
+    prepared: &PreparedTurn,
     text: &str,
     usage: Option<Usage>,
+    ending: Ending,
 ) -> AppResult<message::Model> {
-    let message = insert_message(&state.db, state, conversation_id, MessageRole::Assistant, text, usage).await?;
-    let bumped = Conversation::update_many()
-        .col_expr(conversation::Column::UpdatedAt, sea_orm::sea_query::Expr::value(message.created_at))
+    let conversation_id = &prepared.conversation.id;
+    let new = NewMessage {
+        usage,
+        stopped: ending == Ending::Stopped,
+        ..NewMessage::of(MessageRole::Assistant, text, Some(&prepared.user_message_id))
+    };
+    let message = insert_message(&state.db, state, conversation_id, new).await?;
+    let shown = Conversation::update_many()
+        .col_expr(conversation::Column::ActiveLeafId, Expr::value(message.id.clone()))
+        .col_expr(conversation::Column::UpdatedAt, Expr::value(message.created_at))
         .filter(conversation::Column::Id.eq(conversation_id))
+        .filter(conversation::Column::ActiveLeafId.eq(&prepared.user_message_id))
         .exec(&state.db)
         .await;
+    let bumped = match shown {
+        Ok(result) if result.rows_affected == 1 => Ok(()),
+        _ => Conversation::update_many()
+            .col_expr(conversation::Column::UpdatedAt, Expr::value(message.created_at))
+            .filter(conversation::Column::Id.eq(conversation_id))
+            .exec(&state.db)
+            .await
+            .map(|_| ()),
+    };
     if let Err(err) = bumped {
-        tracing::warn!(error = %err, %conversation_id, "reply saved, but the conversation's updatedAt was not bumped");
+        tracing::warn!(error = %err, %conversation_id, "reply saved, but the conversation was not updated");
     }
     Ok(message)
+}
+
+/// A message to insert.
+struct NewMessage<'a> {
+    /// Chosen beforehand when something must point at it (a new conversation's leaf).
+    id: Option<String>,
+    role: MessageRole,
+    content: &'a str,
+    /// `None`: a root.
+    parent: Option<&'a str>,
+    usage: Option<Usage>,
+    stopped: bool,
+}
+
+impl<'a> NewMessage<'a> {
+    fn of(role: MessageRole, content: &'a str, parent: Option<&'a str>) -> Self {
+        Self { id: None, role, content, parent, usage: None, stopped: false }
+    }
 }
 
 async fn insert_message(
     db: &impl sea_orm::ConnectionTrait,
     state: &AppState,
     conversation_id: &str,
-    role: MessageRole,
-    content: &str,
-    usage: Option<Usage>,
+    new: NewMessage<'_>,
 ) -> AppResult<message::Model> {
     let to_i32 = |tokens: u32| i32::try_from(tokens).ok();
+    let id = new.id.unwrap_or_else(new_id);
     let message = message::Model {
-        id: new_id(),
+        parent_id: Some(new.parent.unwrap_or(&id).to_string()),
+        id,
         conversation_id: conversation_id.to_string(),
-        role,
-        content: content.to_string(),
-        prompt_tokens: usage.and_then(|usage| to_i32(usage.prompt_tokens)),
-        completion_tokens: usage.and_then(|usage| to_i32(usage.completion_tokens)),
+        role: new.role,
+        content: new.content.to_string(),
+        prompt_tokens: new.usage.and_then(|usage| to_i32(usage.prompt_tokens)),
+        completion_tokens: new.usage.and_then(|usage| to_i32(usage.completion_tokens)),
         created_at: state.clock.now(),
+        stopped: new.stopped,
     };
     // Every field is known: no need to read the row back.
     Message::insert(message::ActiveModel::from(message.clone())).exec_without_returning(db).await?;

@@ -1,17 +1,21 @@
 //! Streaming replies as Server-Sent Events.
 //!
-//! Events, in order: `start` (`{conversationId}`), then `delta` (`{content}`) for each piece
-//! as the model produces it, then either `done` (`{conversationId, messageId, usage}`) or
-//! `error` (the error JSON, with `conversationId`).
+//! Events, in order: `start` (`{conversationId, userMessageId}`), then `delta` (`{content}`)
+//! for each piece as the model produces it, then either `done` (`{conversationId, messageId,
+//! usage, finishReason}`) or `error` (the error JSON, with `conversationId`); after the `done`
+//! of a conversation's first reply, `title` (`{conversationId, title}`) when the model wrote
+//! one in time.
 //!
 //! The stream slot and the user's message are settled in the request; the model's part runs in
-//! a task of its own: when the client disconnects (closed tab, stop button), before the first
+//! a task of its own: when the client disconnects (closed tab, lost network), before the first
 //! piece or midway, the task keeps reading and still saves the complete reply, then frees the
-//! user's stream slot. Errors before the first piece arrives
-//! are ordinary JSON error responses (502/504), so a client can tell them apart without
-//! parsing a stream. A reply runs for at most its slot's lease (`reply_too_long` after that).
+//! user's stream slot. A stop ([`super::stop`], from any instance) is different: the task closes
+//! the model's request, saves the reply as far as it got (`stopped`), frees the slot and ends
+//! the stream with `finishReason: "stopped"`. Errors before the first piece arrives are
+//! ordinary JSON error responses (502/504), so a client can tell them apart without parsing a
+//! stream. A reply runs for at most its slot's lease (`reply_too_long` after that).
 
-use std::{convert::Infallible, sync::Arc};
+use std::{convert::Infallible, pin::pin, sync::Arc};
 
 use axum::{
     http::{HeaderValue, header::HeaderName},
@@ -29,9 +33,11 @@ use tokio_stream::wrappers::ReceiverStream;
 use tracing::Instrument;
 
 use super::{
-    StreamDelta, StreamDone, StreamStart, UsageView,
-    llm::{Chunk, ChunkStream, Llm, LlmError, Prompt},
-    service::{self, PreparedTurn, Turn},
+    FinishReason, StreamDelta, StreamDone, StreamStart, StreamTitle, UsageView,
+    llm::{Chunk, ChunkStream, Llm, LlmError, Prompt, Usage},
+    service::{self, Ending, PreparedTurn, Turn},
+    stop::{self, Registration},
+    title,
 };
 use crate::{
     entities::user,
@@ -54,18 +60,25 @@ pub async fn respond(state: AppState, llm: Arc<Llm>, user: &user::Model, turn: T
         }
     };
     let conversation_id = prepared.conversation.id.clone();
+    let registration = match stop::register(&state.db, &state.clock, &user.id, &conversation_id, lease.window).await {
+        Ok(registration) => registration,
+        Err(err) => {
+            lease.release().await;
+            return Err(err.in_conversation(&conversation_id));
+        }
+    };
+    let start = event("start", &StreamStart { conversation_id, user_message_id: prepared.user_message_id.clone() });
     // From here the turn runs in a task of its own, so that a client that leaves (before the
     // first piece or during the reply) cancels nothing: the reply is completed and saved, and
     // the slot released, whatever the client does.
     let (opened, opening) = oneshot::channel();
     let (sender, receiver) = mpsc::channel(32);
-    let turn = run(state, llm, prepared, lease, opened, sender);
+    let turn = run(state, llm, prepared, lease, registration, opened, sender);
     tokio::spawn(turn.instrument(tracing::Span::current()));
     match opening.await {
         Ok(result) => result?,
         Err(_) => return Err(AppError::internal("the reply task ended before the reply started")),
     }
-    let start = event("start", &StreamStart { conversation_id });
     let events = futures::stream::once(async { start }).chain(ReceiverStream::new(receiver));
     let mut response = Sse::new(events.map(Ok::<_, Infallible>)).keep_alive(KeepAlive::default()).into_response();
     // Ask proxies not to buffer the stream.
@@ -105,36 +118,71 @@ impl Lease {
     }
 }
 
+/// How the model's part of a reply went.
+struct Outcome {
+    text: String,
+    usage: Option<Usage>,
+    ending: Result<Ending, AppError>,
+}
+
 /// The model's part of the turn: wait for the first piece (reporting the outcome through
-/// `opened`), relay the rest while the client listens, save the reply, free the slot.
+/// `opened`), relay the rest while the client listens, until the model finishes or the user
+/// stops it; save the reply, free the slot, then (for a new conversation) write its title.
 async fn run(
     state: AppState,
     llm: Arc<Llm>,
     prepared: PreparedTurn,
     lease: Lease,
+    registration: Registration,
     opened: oneshot::Sender<AppResult<()>>,
     sender: mpsc::Sender<Event>,
 ) {
-    let conversation_id = prepared.conversation.id;
-    let failed = |err: AppError| err.in_conversation(&conversation_id);
-    let started = match tokio::time::timeout_at(lease.deadline, first_piece(&llm, &prepared.prompt)).await {
-        Ok(started) => started,
-        Err(_) => Err(too_long(lease.window)),
+    let conversation_id = prepared.conversation.id.clone();
+    let mut stop = pin!(registration.stopped(&state.db));
+    let started = tokio::select! {
+        biased;
+        () = &mut stop => Ok(None),
+        started = tokio::time::timeout_at(lease.deadline, first_piece(&llm, &prepared.prompt)) => match started {
+            Ok(Ok(started)) => Ok(Some(started)),
+            Ok(Err(err)) => Err(err),
+            Err(_) => Err(too_long(lease.window)),
+        },
     };
-    match started {
-        Ok((first, rest)) => {
-            // A client gone already (before the first byte) still gets its reply saved.
-            let listening = opened.send(Ok(())).is_ok();
-            if !listening {
-                tracing::info!(%conversation_id, "client left before the reply started; finishing it to save it");
-            }
-            relay(&state, lease.deadline, lease.window, conversation_id, first, rest, sender, listening).await;
-        }
+    let started = match started {
+        Ok(started) => started,
         Err(err) => {
-            let _ = opened.send(Err(failed(err)));
+            let _ = opened.send(Err(err.in_conversation(&conversation_id)));
+            registration.end(&state.db).await;
+            lease.release().await;
+            return;
+        }
+    };
+    // A client gone already (before the first byte) still gets its reply saved.
+    let mut listening = opened.send(Ok(())).is_ok();
+    if !listening {
+        tracing::info!(%conversation_id, "client left before the reply started; finishing it to save it");
+    }
+    let outcome = match started {
+        Some((first, rest)) => {
+            relay(lease.deadline, lease.window, &conversation_id, first, rest, stop, &sender, &mut listening).await
+        }
+        None => Outcome { text: String::new(), usage: None, ending: Ok(Ending::Stopped) },
+    };
+    let (last, saved) = finish(&state, &prepared, outcome).await;
+    let deadline = lease.deadline;
+    // The slot is free before the client hears the end: a next message may follow at once.
+    registration.end(&state.db).await;
+    lease.release().await;
+    if listening {
+        listening = deliver(&sender, last, deadline).await;
+    }
+    if let Some(reply) = saved.filter(|_| prepared.first_reply) {
+        let title = title::write(&state, &llm, &conversation_id, prepared.language, &prepared.question, &reply).await;
+        if let Some(title) = title.filter(|_| listening) {
+            let event = event("title", &StreamTitle { conversation_id, title });
+            let _ = tokio::time::timeout(Duration::from_secs(1), sender.send(event)).await;
         }
     }
-    lease.release().await;
 }
 
 /// Asks the model and waits for its first piece.
@@ -147,59 +195,77 @@ async fn first_piece(llm: &Llm, prompt: &Prompt) -> AppResult<(Chunk, ChunkStrea
     }
 }
 
-/// Forwards the model's pieces to the client while it listens, then saves the reply.
+/// Forwards the model's pieces to the client while it listens, until the model finishes, fails
+/// or runs past `deadline`, or the user stops the reply. The model's stream is dropped before
+/// this returns: on a stop, that closes its connection, so nothing more is generated.
 #[allow(clippy::too_many_arguments)]
 async fn relay(
-    state: &AppState,
     deadline: Instant,
     longest: Duration,
-    conversation_id: String,
+    conversation_id: &str,
     first: Chunk,
     mut rest: ChunkStream,
-    sender: mpsc::Sender<Event>,
-    mut listening: bool,
-) {
+    mut stop: std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
+    sender: &mpsc::Sender<Event>,
+    listening: &mut bool,
+) -> Outcome {
     let mut text = String::new();
     let mut usage = None;
     let mut pending = Some(first);
-    let outcome = loop {
+    let ending = loop {
         let chunk = match pending.take() {
             Some(chunk) => chunk,
-            None => match tokio::time::timeout_at(deadline, rest.next()).await {
-                Err(_) => break Err(too_long(longest)),
-                Ok(Some(Ok(chunk))) => chunk,
-                Ok(Some(Err(err))) => break Err(service::llm_error(err)),
-                Ok(None) => break Ok(()),
+            None => tokio::select! {
+                biased;
+                () = &mut stop => break Ok(Ending::Stopped),
+                next = tokio::time::timeout_at(deadline, rest.next()) => match next {
+                    Err(_) => break Err(too_long(longest)),
+                    Ok(Some(Ok(chunk))) => chunk,
+                    Ok(Some(Err(err))) => break Err(service::llm_error(err)),
+                    Ok(None) => break Ok(Ending::Completed),
+                },
             },
         };
         match chunk {
             Chunk::Text(piece) => {
                 text.push_str(&piece);
                 let delta = event("delta", &StreamDelta { content: piece });
-                if listening && !deliver(&sender, delta, deadline).await {
-                    listening = false;
+                if *listening && !deliver(sender, delta, deadline).await {
+                    *listening = false;
                     tracing::info!(%conversation_id, "client gone or not reading; finishing the reply to save it");
                 }
             }
             Chunk::Usage(reported) => usage = Some(reported),
         }
     };
+    drop(rest);
+    if matches!(ending, Ok(Ending::Stopped)) {
+        tracing::info!(%conversation_id, chars = text.chars().count(), "reply stopped by the user");
+    }
+    Outcome { text, usage, ending }
+}
 
-    let last = match outcome {
-        Err(err) => error_event(err.in_conversation(&conversation_id)),
-        Ok(()) if text.trim().is_empty() => {
-            error_event(service::llm_error(LlmError::Empty).in_conversation(&conversation_id))
-        }
-        Ok(()) => match service::save_reply(state, &conversation_id, &text, usage).await {
-            Ok(message) => event(
-                "done",
-                &StreamDone { conversation_id, message_id: message.id, usage: usage.map(UsageView::from) },
-            ),
-            Err(err) => error_event(err.in_conversation(&conversation_id)),
-        },
+/// Saves the reply (complete, or stopped as far as it got) and makes the stream's last event.
+/// The saved text is returned for the title.
+async fn finish(state: &AppState, prepared: &PreparedTurn, outcome: Outcome) -> (Event, Option<String>) {
+    let conversation_id = &prepared.conversation.id;
+    let failed = |err: AppError| (error_event(err.in_conversation(conversation_id)), None);
+    let ending = match outcome.ending {
+        Err(err) => return failed(err),
+        Ok(Ending::Completed) if outcome.text.trim().is_empty() => return failed(service::llm_error(LlmError::Empty)),
+        Ok(ending) => ending,
     };
-    if listening {
-        deliver(&sender, last, deadline).await;
+    match service::save_reply(state, prepared, &outcome.text, outcome.usage, ending).await {
+        Ok(message) => {
+            let done = StreamDone {
+                conversation_id: conversation_id.clone(),
+                message_id: message.id,
+                usage: outcome.usage.map(UsageView::from),
+                finish_reason: FinishReason::from(ending),
+            };
+            (event("done", &done), Some(outcome.text))
+        }
+        Err(err) => failed(err),
     }
 }
 

@@ -12,6 +12,26 @@ pub struct Model {
     pub title: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// The last message of the branch shown and sent to the model (NULL: the newest message).
+    pub active_leaf_id: Option<String>,
+    pub title_source: TitleSource,
+}
+
+/// Where a conversation's title came from. Only a [`TitleSource::Message`] title is replaced
+/// (by the model's); a title the user chose never is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, Deserialize, utoipa::ToSchema)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "lowercase")]
+pub enum TitleSource {
+    /// Cut from the first message.
+    #[sea_orm(string_value = "message")]
+    Message,
+    /// Written by the model after the first reply.
+    #[sea_orm(string_value = "model")]
+    Model,
+    /// Renamed by the user.
+    #[sea_orm(string_value = "user")]
+    User,
 }
 
 /// Which assistant a conversation is with. The API spells these `oracle` / `tcm`; the database

@@ -14,6 +14,12 @@ pub struct Model {
     pub prompt_tokens: Option<i32>,
     pub completion_tokens: Option<i32>,
     pub created_at: DateTimeUtc,
+    /// The message this one follows in its conversation's tree: itself for a root; NULL for a
+    /// message from before versions, whose parent is the message written just before it (see
+    /// `chat::tree`).
+    pub parent_id: Option<String>,
+    /// A reply the user stopped, saved as far as it got.
+    pub stopped: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, Deserialize, utoipa::ToSchema)]

@@ -6,13 +6,15 @@ pub mod conversation;
 pub mod message;
 pub mod rate_limit_hit;
 pub mod rate_limit_key;
+pub mod reply_stream;
 pub mod session;
 pub mod user;
 
 pub use audit_log::Entity as AuditLog;
-pub use conversation::{ConversationKind, Entity as Conversation};
+pub use conversation::{ConversationKind, Entity as Conversation, TitleSource};
 pub use message::{Entity as Message, MessageRole};
 pub use rate_limit_hit::Entity as RateLimitHit;
 pub use rate_limit_key::Entity as RateLimitKey;
+pub use reply_stream::Entity as ReplyStream;
 pub use session::Entity as Session;
 pub use user::{Entity as User, Role};

@@ -1,0 +1,162 @@
+//! Stopping a streamed reply from any instance.
+//!
+//! Function Compute routes each request anew, so the stop request may reach an instance other
+//! than the one streaming. What they share is the database: a reply being streamed has a row in
+//! `reply_streams`; a stop marks the conversation's rows, and the streaming instance, which
+//! polls its row every [`POLL`], ends the reply when it sees the mark: it closes the model's
+//! request, saves the reply as far as it got and frees the stream slot. The stop request waits
+//! (at most [`WAIT`]) until the rows are gone, so that when it answers the slot is free.
+
+use axum::{Json, extract::State};
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, sea_query::Expr};
+use serde::{Deserialize, Serialize};
+use tokio::time::{Duration, Instant};
+use utoipa::ToSchema;
+
+use crate::{
+    auth::AuthUser,
+    clock::Clock,
+    db::Db,
+    entities::{ReplyStream, reply_stream},
+    error::{AppResult, ErrorBody},
+    http::{ApiRoutes, AppPath, routes::api_routes},
+    ids::new_id,
+    state::AppState,
+};
+
+pub fn routes() -> ApiRoutes {
+    api_routes![stop]
+}
+
+/// How often a streaming reply looks for a stop.
+pub const POLL: Duration = Duration::from_millis(200);
+/// How long a stop request waits for the replies it stopped to end.
+const WAIT: Duration = Duration::from_secs(3);
+
+/// `POST /api/chat/conversations/{id}/stop` answer.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StopResponse {
+    /// Replies that were streaming in this conversation and were asked to stop.
+    pub requested: u64,
+    /// Of those, how many have ended (saved as stopped, slot freed) by the time of this answer.
+    /// Fewer than `requested` only when the streaming instance is unreachable; its reply then
+    /// ends by its deadline.
+    pub ended: u64,
+}
+
+/// A reply being streamed, registered so that it can be stopped.
+pub struct Registration {
+    pub id: String,
+}
+
+/// Registers a reply as streaming (and forgets this user's rows that outlived their lease: an
+/// instance that died mid-reply).
+pub async fn register(
+    db: &Db,
+    clock: &Clock,
+    user_id: &str,
+    conversation_id: &str,
+    lease: Duration,
+) -> AppResult<Registration> {
+    let now = clock.now();
+    let stale = now - chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+    ReplyStream::delete_many()
+        .filter(reply_stream::Column::UserId.eq(user_id))
+        .filter(reply_stream::Column::StartedAt.lt(stale))
+        .exec(db)
+        .await?;
+    let id = new_id();
+    ReplyStream::insert(reply_stream::ActiveModel {
+        id: Set(id.clone()),
+        user_id: Set(user_id.to_string()),
+        conversation_id: Set(conversation_id.to_string()),
+        started_at: Set(now),
+        stop_requested_at: Set(None),
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(Registration { id })
+}
+
+impl Registration {
+    /// Resolves when a stop is requested. A failed poll (the database briefly away) is retried:
+    /// the reply goes on meanwhile.
+    pub async fn stopped(&self, db: &Db) {
+        loop {
+            tokio::time::sleep(POLL).await;
+            match ReplyStream::find_by_id(self.id.clone()).one(db).await {
+                Ok(Some(row)) if row.stop_requested_at.is_some() => return,
+                Ok(_) => {}
+                Err(err) => tracing::debug!(error = %err, "could not look for a stop; trying again"),
+            }
+        }
+    }
+
+    /// The reply has ended: forget its row (best effort: a row left behind is only ever stale).
+    pub async fn end(&self, db: &Db) {
+        if let Err(err) = ReplyStream::delete_by_id(self.id.clone()).exec(db).await {
+            tracing::warn!(error = %err, "could not forget an ended reply stream");
+        }
+    }
+}
+
+/// Replies of the conversation asked to stop that have not ended yet.
+async fn stopping(db: &Db, user_id: &str, conversation_id: &str, since: DateTime<Utc>) -> AppResult<u64> {
+    Ok(ReplyStream::find()
+        .filter(reply_stream::Column::StopRequestedAt.is_not_null())
+        .filter(reply_stream::Column::UserId.eq(user_id))
+        .filter(reply_stream::Column::ConversationId.eq(conversation_id))
+        .filter(reply_stream::Column::StartedAt.gte(since))
+        .count(db)
+        .await?)
+}
+
+/// Stop the reply being streamed in a conversation.
+///
+/// Works from any instance: the streaming one notices within a fraction of a second, closes
+/// the model's request (no more tokens are generated or billed), saves the reply as far as it
+/// got, marked `stopped`, frees the stream slot and ends the stream with `done` carrying
+/// `finishReason: "stopped"`. This call answers once that has happened (or after 3 seconds).
+/// Nothing streaming is not an error: `requested` is then 0. Only streamed replies can be
+/// stopped; a client that merely disconnects still gets its reply completed and saved.
+#[utoipa::path(
+    post,
+    path = "/api/chat/conversations/{id}/stop",
+    tag = "chat",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Conversation id")),
+    responses(
+        (status = 200, description = "Stopped (see `ended`)", body = StopResponse),
+        (status = 404, description = "No such conversation of the caller's", body = ErrorBody),
+    )
+)]
+pub async fn stop(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    AppPath(id): AppPath<String>,
+) -> AppResult<Json<StopResponse>> {
+    let conversation = super::history::owned(&state, &auth, &id).await?;
+    let now = state.clock.now();
+    let since = now - chrono::Duration::from_std(state.config.chat_stream_lease()).unwrap_or(chrono::Duration::MAX);
+    let requested = ReplyStream::update_many()
+        .col_expr(reply_stream::Column::StopRequestedAt, Expr::value(now))
+        .filter(reply_stream::Column::UserId.eq(&auth.user.id))
+        .filter(reply_stream::Column::ConversationId.eq(&conversation.id))
+        .filter(reply_stream::Column::StartedAt.gte(since))
+        .exec(&state.db)
+        .await?
+        .rows_affected;
+    let deadline = Instant::now() + WAIT;
+    let mut remaining = requested;
+    while remaining > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        remaining = stopping(&state.db, &auth.user.id, &conversation.id, since).await?;
+    }
+    if remaining > 0 {
+        tracing::warn!(conversation_id = %conversation.id, remaining, "a stopped reply has not ended yet");
+    }
+    let ended = requested.saturating_sub(remaining);
+    Ok(Json(StopResponse { requested, ended }))
+}
