@@ -433,6 +433,10 @@ export interface components {
             createdAt: string;
             /** Format: date-time */
             updatedAt: string;
+            /** @description The last message of the branch shown (`null`: the newest message). */
+            activeLeafId?: string | null;
+            /** @description `message`, `model` or `user`: where the title came from. */
+            titleSource: string;
         };
         ConversationResponse: {
             conversation: components["schemas"]["ConversationView"];
@@ -559,6 +563,14 @@ export interface components {
             completionTokens?: number | null;
             /** Format: date-time */
             createdAt: string;
+            /**
+             * @description The message this one follows in the conversation's tree: its own id for a first
+             *     message (or an edited first message); `null` for a message from before versions, whose
+             *     parent is the message written just before it.
+             */
+            parentId?: string | null;
+            /** @description A reply the user stopped, saved as far as it got. */
+            stopped: boolean;
         };
         /** @enum {string} */
         MessageRole: "user" | "assistant";

@@ -581,7 +581,13 @@ both_databases! {
         }
         assert_eq!(conversations, [conversation.as_str()]);
         let exported = &data["conversations"][0];
-        assert_eq!(keys(exported), ["createdAt", "id", "title", "type", "updatedAt", "userId"]);
+        assert_eq!(
+            keys(exported),
+            ["activeLeafId", "createdAt", "id", "title", "titleSource", "type", "updatedAt", "userId"]
+        );
+        // Written as the app before versions did: no branch chosen, the first message's title.
+        assert_eq!(exported["activeLeafId"], Value::Null);
+        assert_eq!(exported["titleSource"], "message");
         assert_eq!(exported["userId"], writer.as_str());
         assert_eq!(exported["type"], "ORACLE");
         assert_eq!(exported["title"], "Hexagram 1 🔮");
@@ -590,8 +596,19 @@ both_databases! {
         let exported = data["messages"].as_array().unwrap().iter().find(|m| m["id"] == question.as_str()).unwrap();
         assert_eq!(
             keys(exported),
-            ["completionTokens", "content", "conversationId", "createdAt", "id", "promptTokens", "role"]
+            [
+                "completionTokens",
+                "content",
+                "conversationId",
+                "createdAt",
+                "id",
+                "parentId",
+                "promptTokens",
+                "role",
+                "stopped"
+            ]
         );
+        assert_eq!((&exported["parentId"], &exported["stopped"]), (&Value::Null, &json!(false)));
         assert_eq!(exported["content"], "What does \"乾\" mean?\nLine two");
         assert_eq!(exported["conversationId"], conversation.as_str());
         assert_eq!(exported["role"], "ASSISTANT");
@@ -650,7 +667,10 @@ both_databases! {
         deduped.dedup();
         assert_eq!(deduped, ["user", "conversation", "message", "auditLog"]);
         let message = records.iter().find(|(kind, _)| kind == "message").unwrap();
-        assert_eq!(keys(&message.1), ["completionTokens", "content", "conversationId", "createdAt", "id", "promptTokens", "role"]);
+        assert_eq!(
+            keys(&message.1),
+            ["completionTokens", "content", "conversationId", "createdAt", "id", "parentId", "promptTokens", "role", "stopped"]
+        );
         assert_eq!(audit_rows(&app, "export").await.len(), 1);
     }
 

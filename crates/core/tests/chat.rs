@@ -86,7 +86,7 @@ fn events(body: &str) -> Vec<(String, Value)> {
 both_databases! {
     async fn a_new_conversation_gets_a_reply(backend: Backend) {
         let upstream = Upstream::start(Behaviour::pieces(&["Qian, ", "the Creative."], Duration::ZERO)).await;
-        let app = app_with(backend, &upstream).await;
+        let app = app_without_titles(backend, &upstream).await;
         let token = app.register("seeker@example.com").await;
 
         let response = app.post("/api/chat").token(&token).json(&turn("oracle", "What does   hexagram 1 mean?")).send().await;

@@ -11,7 +11,7 @@ use sea_orm::{ColumnTrait, Database, DatabaseConnection, EntityTrait, PaginatorT
 use serde_json::{Value, json};
 use test_support::{
     Backend, Behaviour, PASSWORD, Upstream,
-    burst::{Reply, burst, tally},
+    burst::{Reply, Streaming, burst, tally},
     eventually,
     stack::Stack,
 };
@@ -212,6 +212,71 @@ both_stacks! {
             .post_json(1, "/api/chat", &[("authorization", &format!("Bearer {token}")), ("accept", "text/event-stream")], &turn("still here", None))
             .await;
         assert_eq!(reply.status, 200, "{}\n{}", reply.text(), stack.logs());
+    }
+
+    /// The stop reaches the instance streaming through the database: sent to the other chat
+    /// instance, it closes the model's request there, the reply is saved as stopped, and the
+    /// slot is free when the stop answers.
+    async fn a_stop_sent_to_another_instance_stops_the_stream(backend: Backend) {
+        let pieces: Vec<String> = (0..60).map(|n| format!("w{n} ")).collect();
+        let pieces: Vec<&str> = pieces.iter().map(String::as_str).collect();
+        let upstream = Upstream::start(Behaviour::pieces(&pieces, Duration::from_millis(50))).await;
+        let stack = Stack::start(backend, &upstream_env(&upstream, &[("CHAT_MAX_CONCURRENT_STREAMS", "1")])).await;
+        let token = stack.register("stopper@example.com").await;
+        let auth = format!("Bearer {token}");
+        let headers = [("authorization", auth.as_str()), ("accept", "text/event-stream")];
+        let mut streaming = Streaming::open(stack.port("/api/chat", 0), "/api/chat", &headers, &turn("a long one", None)).await;
+        assert!(streaming.read_until("w3 ").await, "{}\n{}", streaming.received, stack.logs());
+        let start = streaming.received.split("event: start\ndata: ").nth(1).unwrap();
+        let conversation = start[start.find("\"conversationId\":\"").unwrap() + 18..].split('"').next().unwrap().to_string();
+
+        let stop = stack.call(1, "POST", &format!("/api/chat/conversations/{conversation}/stop"), &[("authorization", &auth)], b"").await;
+        assert_eq!(stop.status, 200, "{}\n{}", stop.text(), stack.logs());
+        assert_eq!(stop.json(), json!({"requested": 1, "ended": 1}));
+        let log = upstream.streams().pop().unwrap();
+        assert!(log.cut_at.is_some() && !log.finished && log.pieces_sent < 60, "{log:?}");
+        streaming.read_to_end().await;
+        // (The raw answer is chunked; each event arrives whole within one chunk.)
+        assert!(streaming.received.contains("\"finishReason\":\"stopped\""), "{}", streaming.received);
+        // The slot is free at once, on either instance.
+        let next = stack.post_json(0, "/api/chat", &headers, &turn("next", Some(&conversation))).await;
+        assert_eq!(next.status, 200, "{}", next.text());
+        let db = connect(&stack).await;
+        let stopped = Message::find().filter(app_core::entities::message::Column::Stopped.eq(true)).all(&db).await.unwrap();
+        assert_eq!(stopped.len(), 1);
+        assert!(stopped[0].content.starts_with("w0 w1 w2 w3 "), "{}", stopped[0].content);
+    }
+
+    /// Regenerations are turns: a burst of them, over both instances, spends exactly what the
+    /// quota has left.
+    async fn regenerations_spend_the_quota_exactly(backend: Backend) {
+        let upstream = Upstream::start(Behaviour::pieces(&["again"], Duration::from_millis(20))).await;
+        let stack = Stack::start(backend, &upstream_env(&upstream, &[("CHAT_QUOTA_USER", "5/1d")])).await;
+        let token = stack.register("regenerator@example.com").await;
+        let auth = format!("Bearer {token}");
+        let first = stack.post_json(0, "/api/chat", &[("authorization", &auth)], &turn("once", None)).await;
+        assert_eq!(first.status, 200, "{}", first.text());
+        let (conversation, reply) =
+            (first.json()["conversationId"].as_str().unwrap().to_string(), first.json()["messageId"].as_str().unwrap().to_string());
+        let path: &'static str = Box::leak(format!("/api/chat/conversations/{conversation}/messages/{reply}/regenerate").into_boxed_str());
+        let n = burst_size();
+        let replies = stack
+            .burst_post(n, path, |i| {
+                let mut headers = vec![("authorization", auth.clone())];
+                if i % 2 == 1 {
+                    headers.push(("accept", "text/event-stream".to_string()));
+                }
+                (headers, json!({}))
+            })
+            .await;
+        let counts = tally(&replies);
+        assert_eq!(counts.get(&200), Some(&4), "{counts:?}: {:?}\n{}", statuses(&replies), stack.logs());
+        assert_eq!(counts.get(&429), Some(&(n - 4)), "{counts:?}");
+        assert_refusals(&replies, "rate_limited", 86_400);
+        let db = connect(&stack).await;
+        assert!(eventually(Duration::from_secs(5), async || Message::find().count(&db).await.unwrap() == 6).await);
+        let detail = stack.call(0, "GET", &format!("/api/chat/conversations/{conversation}"), &[("authorization", &auth)], b"").await;
+        assert_eq!(detail.json()["messages"][1]["versions"], 5, "{}", detail.text());
     }
 
     /// Many users at once, each streaming several turns in one conversation: every turn is

@@ -86,6 +86,46 @@ pub fn request_head(method: &str, path: &str, headers: &[(&str, &str)], length: 
     head
 }
 
+/// A request whose answer is read as it arrives: a streamed reply, to act on midway.
+pub struct Streaming {
+    stream: TcpStream,
+    /// Everything received so far (head and body, as text).
+    pub received: String,
+}
+
+impl Streaming {
+    /// Sends a JSON POST and leaves the answer unread.
+    pub async fn open(port: u16, path: &str, headers: &[(&str, &str)], body: &Value) -> Self {
+        let body = body.to_string();
+        let mut all = vec![("content-type", "application/json")];
+        all.extend_from_slice(headers);
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+        stream.write_all(request_head("POST", path, &all, body.len()).as_bytes()).await.expect("send the head");
+        stream.write_all(body.as_bytes()).await.expect("send the body");
+        Self { stream, received: String::new() }
+    }
+
+    /// Reads until `needle` has arrived (true), or the answer ends or [`ANSWER_TIMEOUT`] passes.
+    pub async fn read_until(&mut self, needle: &str) -> bool {
+        let deadline = tokio::time::Instant::now() + ANSWER_TIMEOUT;
+        let mut buffer = vec![0; 8192];
+        while !self.received.contains(needle) {
+            match tokio::time::timeout_at(deadline, self.stream.read(&mut buffer)).await {
+                Ok(Ok(read)) if read > 0 => self.received.push_str(&String::from_utf8_lossy(&buffer[..read])),
+                _ => return false,
+            }
+        }
+        true
+    }
+
+    /// Reads the rest of the answer (until the server closes the connection).
+    pub async fn read_to_end(&mut self) {
+        let mut rest = Vec::new();
+        let _ = tokio::time::timeout(ANSWER_TIMEOUT, self.stream.read_to_end(&mut rest)).await;
+        self.received.push_str(&String::from_utf8_lossy(&rest));
+    }
+}
+
 /// `call` with a JSON body.
 pub async fn call_json(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &Value) -> Reply {
     let mut all = vec![("content-type", "application/json")];

@@ -224,7 +224,13 @@ async fn completions(State(shared): State<Arc<Shared>>, headers: HeaderMap, Json
             };
             sse(events)
         }
-        Behaviour::Reply { pieces, delay } => reply(&shared, pieces, delay, streaming, model),
+        Behaviour::Reply { pieces, delay } => {
+            if !streaming {
+                // A whole answer takes the time its pieces would.
+                tokio::time::sleep(delay * u32::try_from(pieces.len()).unwrap_or(1)).await;
+            }
+            reply(&shared, pieces, delay, streaming, model)
+        }
         Behaviour::Echo { delay } => reply(&shared, echo(&received), delay, streaming, model),
     }
 }

@@ -62,6 +62,10 @@ pub struct ConversationRecord {
     pub title: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The last message of the branch shown (`null`: the newest message).
+    pub active_leaf_id: Option<String>,
+    /// `message`, `model` or `user`: where the title came from.
+    pub title_source: String,
 }
 
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
@@ -75,6 +79,12 @@ pub struct MessageRecord {
     pub prompt_tokens: Option<i32>,
     pub completion_tokens: Option<i32>,
     pub created_at: DateTime<Utc>,
+    /// The message this one follows in the conversation's tree: its own id for a first
+    /// message (or an edited first message); `null` for a message from before versions, whose
+    /// parent is the message written just before it.
+    pub parent_id: Option<String>,
+    /// A reply the user stopped, saved as far as it got.
+    pub stopped: bool,
 }
 
 /// The JSON export (`format=json`): the seed's `{data:{…}}` shape. Documents the stream below.
@@ -190,6 +200,8 @@ impl Section {
                             title: row.title,
                             created_at: row.created_at,
                             updated_at: row.updated_at,
+                            active_leaf_id: row.active_leaf_id,
+                            title_source: sea_orm::ActiveEnum::to_value(&row.title_source),
                         };
                         encode(row.id, record)
                     })
@@ -207,6 +219,8 @@ impl Section {
                         prompt_tokens: row.prompt_tokens,
                         completion_tokens: row.completion_tokens,
                         created_at: row.created_at,
+                        parent_id: row.parent_id,
+                        stopped: row.stopped,
                     };
                     encode(row.id, record)
                 })
