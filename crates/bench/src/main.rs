@@ -13,6 +13,7 @@
 //!
 //! Benchmarks report; they assert nothing. Every number comes from this run.
 
+mod controls;
 mod reliability;
 
 use std::{
@@ -58,7 +59,7 @@ async fn main() -> anyhow::Result<()> {
     let upstream = Upstream::start(Behaviour::reply("ok")).await;
     let fixture = Fixture::new(&bin, &upstream).await?;
 
-    // `BENCH_ONLY=cold,size,load,chat,memory,burst` runs some sections (for profiling one); BENCHMARKS.md is
+    // `BENCH_ONLY=cold,size,load,chat,memory,burst,stop` runs some sections (for profiling one); BENCHMARKS.md is
     // written only by a full run.
     let only = std::env::var("BENCH_ONLY").ok();
     let wants = |section: &str| only.as_deref().is_none_or(|only| only.split(',').any(|s| s.trim() == section));
@@ -227,6 +228,10 @@ async fn main() -> anyhow::Result<()> {
     if wants("burst") {
         reliability::registration_burst(&bin, &fixture, &mut report).await?;
     }
+    let mut worst_stop: Option<Duration> = None;
+    if wants("stop") {
+        worst_stop = Some(controls::stop_latency(&bin, &fixture, &upstream, &mut report).await?);
+    }
 
     writeln!(report, "## Against the targets\n")?;
     writeln!(report, "| target | this run | met |\n|---|---|---|")?;
@@ -242,6 +247,10 @@ async fn main() -> anyhow::Result<()> {
     target(
         "RSS ≤ 128 MB under 100 large or unfinished bodies",
         worst_body_rss.map(|rss| (format!("{} (worst)", kib(rss)), rss * 1024 <= 128_000_000)),
+    )?;
+    target(
+        "a stop closes the model's request in < 1 s",
+        worst_stop.map(|stop| (format!("{} (worst of 20)", ms(stop)), stop < Duration::from_secs(1))),
     )?;
     target("zip ≤ 5 MB", worst_zip.map(|zip| (format!("{} (largest)", mib(zip)), zip <= 5_000_000)))?;
     target(
