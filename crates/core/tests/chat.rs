@@ -22,11 +22,7 @@ async fn app_with(backend: Backend, upstream: &Upstream) -> TestApp {
 
 /// An app whose titles are cut from the first message (`CHAT_TITLE_MODEL=off`).
 async fn app_without_titles(backend: Backend, upstream: &Upstream) -> TestApp {
-    TestApp::with_env(backend, |env| {
-        upstream.configure(env);
-        env.insert("CHAT_TITLE_MODEL".into(), "off".into());
-    })
-    .await
+    TestApp::with_upstream(backend, upstream, &[]).await
 }
 
 fn turn(kind: &str, text: &str) -> Value {

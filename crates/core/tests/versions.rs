@@ -13,14 +13,7 @@ use serde_json::Value;
 use test_support::{Backend, Behaviour, TestApp, Upstream, both_databases, json};
 
 async fn app(backend: Backend, upstream: &Upstream, extra: &[(&str, &str)]) -> TestApp {
-    TestApp::with_env(backend, |env| {
-        upstream.configure(env);
-        env.insert("CHAT_TITLE_MODEL".into(), "off".into());
-        for (name, value) in extra {
-            env.insert(name.to_string(), value.to_string());
-        }
-    })
-    .await
+    TestApp::with_upstream(backend, upstream, extra).await
 }
 
 fn first_turn(text: &str) -> Value {

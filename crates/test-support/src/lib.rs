@@ -218,6 +218,19 @@ impl TestApp {
         Self { state, router, clock, db, backend, _database: database }
     }
 
+    /// An app whose model is `upstream`, with its titles off (cut from the first message, no
+    /// title requests: for the tests that are not about titles), and `extra` variables.
+    pub async fn with_upstream(backend: Backend, upstream: &Upstream, extra: &[(&str, &str)]) -> Self {
+        Self::with_env(backend, |env| {
+            upstream.configure(env);
+            env.insert("CHAT_TITLE_MODEL".into(), "off".into());
+            for (name, value) in extra {
+                env.insert(name.to_string(), value.to_string());
+            }
+        })
+        .await
+    }
+
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder<'_> {
         RequestBuilder { app: self, method, path: path.to_string(), headers: HeaderMap::new(), body: Body::empty() }
     }

@@ -11,7 +11,10 @@ use axum::{Json, extract::State};
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, sea_query::Expr};
 use serde::{Deserialize, Serialize};
-use tokio::time::{Duration, Instant};
+use tokio::{
+    sync::oneshot,
+    time::{Duration, Instant},
+};
 use utoipa::ToSchema;
 
 use crate::{
@@ -81,17 +84,28 @@ pub async fn register(
 }
 
 impl Registration {
-    /// Resolves when a stop is requested. A failed poll (the database briefly away) is retried:
-    /// the reply goes on meanwhile.
-    pub async fn stopped(&self, db: &Db) {
-        loop {
-            tokio::time::sleep(POLL).await;
-            match ReplyStream::find_by_id(self.id.clone()).one(db).await {
-                Ok(Some(row)) if row.stop_requested_at.is_some() => return,
-                Ok(_) => {}
-                Err(err) => tracing::debug!(error = %err, "could not look for a stop; trying again"),
+    /// Starts looking for a stop, in a task of its own: its polls run to completion whatever
+    /// the reply is doing (waiting on a slow client, saving), so none keeps a database
+    /// connection while it is not polled. Dropping the watch ends the task.
+    pub fn watch(&self, db: &Db) -> StopWatch {
+        let (signal, receiver) = oneshot::channel();
+        let (db, id) = (db.clone(), self.id.clone());
+        let polling = async move {
+            loop {
+                tokio::time::sleep(POLL).await;
+                match ReplyStream::find_by_id(id.clone()).one(&db).await {
+                    Ok(Some(row)) if row.stop_requested_at.is_some() => {
+                        let _ = signal.send(());
+                        return;
+                    }
+                    Ok(_) => {}
+                    // The database briefly away: the reply goes on, and so does the watch.
+                    Err(err) => tracing::debug!(error = %err, "could not look for a stop; trying again"),
+                }
             }
-        }
+        };
+        let task = tokio::spawn(tracing::Instrument::instrument(polling, tracing::Span::current()));
+        StopWatch { receiver, task }
     }
 
     /// The reply has ended: forget its row (best effort: a row left behind is only ever stale).
@@ -103,6 +117,27 @@ impl Registration {
 }
 
 /// Replies of the conversation asked to stop that have not ended yet.
+/// A watch for a stop ([`Registration::watch`]).
+pub struct StopWatch {
+    receiver: oneshot::Receiver<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl StopWatch {
+    /// Resolves when a stop is requested (never, if the watch ended otherwise).
+    pub async fn requested(&mut self) {
+        if (&mut self.receiver).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+impl Drop for StopWatch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 async fn stopping(db: &Db, user_id: &str, conversation_id: &str, since: DateTime<Utc>) -> AppResult<u64> {
     Ok(ReplyStream::find()
         .filter(reply_stream::Column::StopRequestedAt.is_not_null())

@@ -138,35 +138,12 @@ async fn run(
     sender: mpsc::Sender<Event>,
 ) {
     let conversation_id = prepared.conversation.id.clone();
-    let mut stop = pin!(registration.stopped(&state.db));
-    let started = tokio::select! {
-        biased;
-        () = &mut stop => Ok(None),
-        started = tokio::time::timeout_at(lease.deadline, first_piece(&llm, &prepared.prompt)) => match started {
-            Ok(Ok(started)) => Ok(Some(started)),
-            Ok(Err(err)) => Err(err),
-            Err(_) => Err(too_long(lease.window)),
-        },
-    };
-    let started = match started {
-        Ok(started) => started,
-        Err(err) => {
-            let _ = opened.send(Err(err.in_conversation(&conversation_id)));
-            registration.end(&state.db).await;
-            lease.release().await;
-            return;
-        }
-    };
-    // A client gone already (before the first byte) still gets its reply saved.
-    let mut listening = opened.send(Ok(())).is_ok();
-    if !listening {
-        tracing::info!(%conversation_id, "client left before the reply started; finishing it to save it");
-    }
-    let outcome = match started {
-        Some((first, rest)) => {
-            relay(lease.deadline, lease.window, &conversation_id, first, rest, stop, &sender, &mut listening).await
-        }
-        None => Outcome { text: String::new(), usage: None, ending: Ok(Ending::Stopped) },
+    let mut listening = false;
+    let Some(outcome) = watched(&state, &llm, &prepared, &lease, &registration, opened, &sender, &mut listening).await
+    else {
+        registration.end(&state.db).await;
+        lease.release().await;
+        return;
     };
     let (last, saved) = finish(&state, &prepared, outcome).await;
     let deadline = lease.deadline;
@@ -177,12 +154,59 @@ async fn run(
         listening = deliver(&sender, last, deadline).await;
     }
     if let Some(reply) = saved.filter(|_| prepared.first_reply) {
-        let title = title::write(&state, &llm, &conversation_id, prepared.language, &prepared.question, &reply).await;
+        // Within the reply's deadline too, so the stream never outlives its function's timeout.
+        let writing = title::write(&state, &llm, &conversation_id, prepared.language, &prepared.question, &reply);
+        let title = tokio::time::timeout_at(deadline, writing).await.ok().flatten();
         if let Some(title) = title.filter(|_| listening) {
             let event = event("title", &StreamTitle { conversation_id, title });
             let _ = tokio::time::timeout(Duration::from_secs(1), sender.send(event)).await;
         }
     }
+}
+
+/// The model's part while a stop is watched for: the first piece (its outcome reported through
+/// `opened`; `None` when it failed), then the relay. The watch ends with this call.
+#[allow(clippy::too_many_arguments)]
+async fn watched(
+    state: &AppState,
+    llm: &Llm,
+    prepared: &PreparedTurn,
+    lease: &Lease,
+    registration: &Registration,
+    opened: oneshot::Sender<AppResult<()>>,
+    sender: &mpsc::Sender<Event>,
+    listening: &mut bool,
+) -> Option<Outcome> {
+    let conversation_id = &prepared.conversation.id;
+    let mut watch = registration.watch(&state.db);
+    let mut stop = pin!(watch.requested());
+    let started = tokio::select! {
+        biased;
+        () = &mut stop => Ok(None),
+        started = tokio::time::timeout_at(lease.deadline, first_piece(llm, &prepared.prompt)) => match started {
+            Ok(Ok(started)) => Ok(Some(started)),
+            Ok(Err(err)) => Err(err),
+            Err(_) => Err(too_long(lease.window)),
+        },
+    };
+    let started = match started {
+        Ok(started) => started,
+        Err(err) => {
+            let _ = opened.send(Err(err.in_conversation(conversation_id)));
+            return None;
+        }
+    };
+    // A client gone already (before the first byte) still gets its reply saved.
+    *listening = opened.send(Ok(())).is_ok();
+    if !*listening {
+        tracing::info!(%conversation_id, "client left before the reply started; finishing it to save it");
+    }
+    Some(match started {
+        Some((first, rest)) => {
+            relay(lease.deadline, lease.window, conversation_id, first, rest, stop, sender, listening).await
+        }
+        None => Outcome { text: String::new(), usage: None, ending: Ok(Ending::Stopped) },
+    })
 }
 
 /// Asks the model and waits for its first piece.
