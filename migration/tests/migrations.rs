@@ -195,6 +195,43 @@ both_databases! {
     }
 }
 
+both_databases! {
+    /// Conversations written before versions (by the previous schema, as the previous version
+    /// of the app writes them) get the defaults that read as one branch: no parent, not
+    /// stopped, no branch chosen, a title cut from the first message. Nothing is rewritten.
+    async fn rows_from_before_versions_get_their_defaults(backend: Backend) {
+        let database = TestDb::empty(backend).await;
+        let db = Database::connect(&database.url).await.unwrap();
+        Migrator::up(&db, Some(2)).await.expect("the schema before versions");
+        let at = "'2026-01-02 03:04:05.123456'";
+        for sql in [
+            format!("INSERT INTO users (id, email, password_hash, role, created_at, updated_at) VALUES ('u1', 'a@example.com', 'h', 'USER', {at}, {at})"),
+            format!("INSERT INTO conversations (id, user_id, type, title, created_at, updated_at) VALUES ('c1', 'u1', 'ORACLE', 'Old', {at}, {at})"),
+            format!("INSERT INTO messages (id, conversation_id, role, content, created_at) VALUES ('m1', 'c1', 'USER', 'hi', {at})"),
+        ] {
+            exec(&db, &sql).await.unwrap();
+        }
+        Migrator::up(&db, None).await.expect("the versions migration applies over existing rows");
+        let row = db
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT m.parent_id AS parent_id, m.stopped AS stopped, c.active_leaf_id AS leaf, c.title_source AS source \
+                 FROM messages m JOIN conversations c ON c.id = m.conversation_id",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.try_get::<Option<String>>("", "parent_id").unwrap(), None);
+        assert!(!row.try_get::<bool>("", "stopped").unwrap());
+        assert_eq!(row.try_get::<Option<String>>("", "leaf").unwrap(), None);
+        assert_eq!(row.try_get::<String>("", "source").unwrap(), "message");
+        // And the previous version of the app can still write its rows (every new column has
+        // a default or takes NULL).
+        exec(&db, &format!("INSERT INTO messages (id, conversation_id, role, content, created_at) VALUES ('m2', 'c1', 'ASSISTANT', 'hello', {at})")).await.unwrap();
+        db.close().await.unwrap();
+    }
+}
+
 /// The MySQL-specific column types: microsecond timestamps, MEDIUMTEXT message bodies, utf8mb4.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mariadb_schema_details() {
