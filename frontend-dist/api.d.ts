@@ -16,6 +16,12 @@ export type ChatRequest = Schemas["ChatRequest"];
 export type ChatResponse = Schemas["ChatResponse"];
 export type StreamStart = Schemas["StreamStart"];
 export type StreamDone = Schemas["StreamDone"];
+export type FinishReason = Schemas["FinishReason"];
+export type StreamTitle = Schemas["StreamTitle"];
+export type MessageView = Schemas["MessageView"];
+export type RegenerateRequest = Schemas["RegenerateRequest"];
+export type EditRequest = Schemas["EditRequest"];
+export type StopResponse = Schemas["StopResponse"];
 export type ConversationList = Schemas["ConversationList"];
 export type ConversationDetail = Schemas["ConversationDetail"];
 export type ConversationResponse = Schemas["ConversationResponse"];
@@ -59,18 +65,41 @@ export declare function readEventStream(
   body: ReadableStream<Uint8Array>,
   onEvent: (event: { event: string; data: string }) => void,
 ): Promise<void>;
-/** Streams a reply; resolves once it is complete and saved, rejects with `ApiError` otherwise. */
-export declare function streamChatMessage(
-  data: ChatRequest,
-  handlers?: {
-    onStart?(event: StreamStart): void;
-    onDelta?(piece: string, textSoFar: string): void;
-    onDone?(event: StreamDone): void;
-    onError?(error: ApiError): void;
-    signal?: AbortSignal;
-  },
+/** What a streamed turn tells as it goes; `signal` stops listening (not the reply: `stopReply`). */
+export interface StreamHandlers {
+  onStart?(event: StreamStart): void;
+  onDelta?(piece: string, textSoFar: string): void;
+  onDone?(event: StreamDone): void;
+  /** After `done` of a new conversation's first reply, possibly after the promise resolved. */
+  onTitle?(event: StreamTitle): void;
+  onError?(error: ApiError): void;
+  signal?: AbortSignal;
+}
+/** A streamed reply, resolved at `done` (complete, or `finishReason: "stopped"`). */
+export type StreamedReply = StreamDone & { content: string };
+
+/** Streams a reply; resolves once it is saved, rejects with `ApiError` otherwise. */
+export declare function streamChatMessage(data: ChatRequest, handlers?: StreamHandlers, signal?: AbortSignal): Promise<StreamedReply>;
+/** Another reply beside the reply `messageId` (or to the user message `messageId`), streamed. */
+export declare function regenerateReply(
+  conversationId: string,
+  messageId: string,
+  data?: Omit<RegenerateRequest, "stream">,
+  handlers?: StreamHandlers,
   signal?: AbortSignal,
-): Promise<StreamDone & { content: string }>;
+): Promise<StreamedReply>;
+/** A new version of the user message `messageId` with new text, and its reply, streamed. */
+export declare function editMessage(
+  conversationId: string,
+  messageId: string,
+  data: Omit<EditRequest, "stream">,
+  handlers?: StreamHandlers,
+  signal?: AbortSignal,
+): Promise<StreamedReply>;
+/** Stops the reply streaming in a conversation (its stream then ends with a stopped `done`). */
+export declare function stopReply(conversationId: string): Promise<StopResponse>;
+/** Shows the branch through `messageId` (one of a message's `versionIds`). */
+export declare function switchVersion(conversationId: string, messageId: string): Promise<ConversationDetail>;
 export declare function listConversations(query?: Query<"list">): Promise<ConversationList>;
 export declare function getConversation(id: string, query?: Query<"get">): Promise<ConversationDetail>;
 export declare function renameConversation(id: string, title: string): Promise<ConversationResponse>;

@@ -124,7 +124,7 @@ const path = (value) => encodeURIComponent(value);
 
 // ---------------------------------------------------------------------------------------- chat
 
-/** The seed's `sendChatMessage`: the whole reply at once, `{reply, conversationId, messageId, usage?}`. */
+/** The seed's `sendChatMessage`: the whole reply at once, `{reply, conversationId, messageId, userMessageId, usage?}`. */
 export function sendChatMessage(data) {
   return apiRequest("/api/chat", json("POST", data));
 }
@@ -182,69 +182,119 @@ export async function readEventStream(body, onEvent) {
 
 /**
  * Sends a message and streams the reply (Server-Sent Events over fetch: EventSource can neither
- * POST nor send the token). `handlers`: `onStart({conversationId})`, `onDelta(piece, textSoFar)`,
- * `onDone({conversationId, messageId, usage})`, `onError(apiError)` (an `event: error` inside the
- * stream). Pass an AbortSignal (AbortController) as `signal` to stop listening.
+ * POST nor send the token). `handlers`: `onStart({conversationId, userMessageId})`,
+ * `onDelta(piece, textSoFar)`, `onDone({conversationId, messageId, usage, finishReason})`,
+ * `onTitle({conversationId, title})` (a model-written title, after `done` of a new
+ * conversation's first reply), `onError(apiError)` (an `event: error` inside the stream). Pass an
+ * AbortSignal (AbortController) as `signal` to stop listening; stopping the reply itself is
+ * `stopReply`.
  *
- * Resolves to `{conversationId, messageId, usage, content}` once the reply is complete and saved.
- * Rejects with ApiError when the API refuses the request (a normal JSON error: 401, 429 with
- * `retryAfter`, 502, 503, 504…), when the stream ends with `event: error`, or when it breaks off
+ * Resolves to `{conversationId, messageId, usage, finishReason, content}` at `done`: the reply
+ * is saved, complete or (`finishReason: "stopped"`) as far as it got. The stream may go on for a
+ * `title` after that; it is read to its end in the background. Rejects with ApiError when the
+ * API refuses the request (a normal JSON error: 401, 429 with `retryAfter`, 502, 503, 504…),
+ * when the stream ends with `event: error`, or when it breaks off before `done`
  * (`stream_incomplete`); `error.conversationId` then names the conversation the message was
- * saved in. Rejects with an AbortError when stopped.
+ * saved in. Rejects with an AbortError when aborted before `done`.
  */
-export async function streamChatMessage(data, handlers = {}, signal = handlers.signal) {
-  const response = await send("/api/chat", {
+export function streamChatMessage(data, handlers = {}, signal = handlers.signal) {
+  return streamTurn("/api/chat", data, handlers, signal);
+}
+
+/**
+ * Asks for another reply beside the reply `messageId` (or a reply to the user message
+ * `messageId` whose reply failed); the earlier one stays as a version. `data`: `{locale,
+ * systemHint}`. Streams and resolves like `streamChatMessage`.
+ */
+export function regenerateReply(conversationId, messageId, data = {}, handlers = {}, signal = handlers.signal) {
+  const endpoint = `/api/chat/conversations/${path(conversationId)}/messages/${path(messageId)}/regenerate`;
+  return streamTurn(endpoint, data, handlers, signal);
+}
+
+/**
+ * Sends the user message `messageId` again with new text (`data`: `{content, locale,
+ * systemHint}`): a new version beside the original, with a reply of its own. Streams and
+ * resolves like `streamChatMessage`.
+ */
+export function editMessage(conversationId, messageId, data, handlers = {}, signal = handlers.signal) {
+  const endpoint = `/api/chat/conversations/${path(conversationId)}/messages/${path(messageId)}/edit`;
+  return streamTurn(endpoint, data, handlers, signal);
+}
+
+/**
+ * Stops the reply streaming in a conversation, on whichever server instance streams it: the
+ * stream then ends with `done` (`finishReason: "stopped"`) and the partial reply is saved.
+ * `{requested, ended}` (`requested` 0: nothing was streaming).
+ */
+export function stopReply(conversationId) {
+  return apiRequest(`/api/chat/conversations/${path(conversationId)}/stop`, { method: "POST" });
+}
+
+/** Shows another version (`messageId`, one of a message's `versionIds`): the conversation detail. */
+export function switchVersion(conversationId, messageId) {
+  return apiRequest(`/api/chat/conversations/${path(conversationId)}/switch`, json("POST", { messageId }));
+}
+
+/** One streamed turn: POST `data` with `stream: true` to `endpoint` (all turns answer alike). */
+async function streamTurn(endpoint, data, handlers, signal) {
+  const response = await send(endpoint, {
     method: "POST",
     headers: authHeaders({ "Content-Type": "application/json", Accept: "text/event-stream" }),
-    body: JSON.stringify(data),
+    body: JSON.stringify({ ...data, stream: true }),
     signal,
   });
   const type = response.headers.get("Content-Type") || "";
-  if (!type.includes("text/event-stream")) {
-    // A server that ignored the Accept header: the whole reply as JSON.
-    const whole = await response.json();
-    handlers.onStart?.({ conversationId: whole.conversationId });
-    handlers.onDelta?.(whole.reply, whole.reply);
-    const done = { conversationId: whole.conversationId, messageId: whole.messageId, usage: whole.usage ?? null };
-    handlers.onDone?.(done);
-    return { ...done, content: whole.reply };
-  }
+  if (!type.includes("text/event-stream")) return wholeReply(await response.json(), handlers);
   let content = "";
   let conversationId = data.conversationId ?? null;
-  let outcome = null;
-  await readEventStream(response.body, ({ event, data: raw }) => {
-    let payload;
-    try {
-      payload = JSON.parse(raw);
-    } catch {
-      return; // not ours
-    }
-    if (event === "start") {
-      conversationId = payload.conversationId ?? conversationId;
-      handlers.onStart?.(payload);
-    } else if (event === "delta") {
-      const piece = String(payload.content ?? "");
-      content += piece;
-      handlers.onDelta?.(piece, content);
-    } else if (event === "done") {
-      outcome = { done: { ...payload, conversationId: payload.conversationId ?? conversationId } };
-      handlers.onDone?.(outcome.done);
-    } else if (event === "error") {
-      const error = new ApiError({ status: 200, body: payload, conversationId });
-      outcome = { error };
-      handlers.onError?.(error);
-    }
-  });
-  if (outcome?.error) throw outcome.error;
-  if (!outcome?.done) {
-    throw new ApiError({
-      status: 200,
-      code: "stream_incomplete",
-      message: "the reply stream ended before it was complete",
-      conversationId,
+  return new Promise((resolve, reject) => {
+    // Settles at `done` or `error`; reading goes on for a `title`, and whatever happens after
+    // the promise has settled (the end, a break, an abort) changes nothing.
+    const finished = readEventStream(response.body, ({ event, data: raw }) => {
+      let payload;
+      try {
+        payload = JSON.parse(raw);
+      } catch {
+        return; // not ours
+      }
+      if (event === "start") {
+        conversationId = payload.conversationId ?? conversationId;
+        handlers.onStart?.(payload);
+      } else if (event === "delta") {
+        const piece = String(payload.content ?? "");
+        content += piece;
+        handlers.onDelta?.(piece, content);
+      } else if (event === "done") {
+        const done = { ...payload, conversationId: payload.conversationId ?? conversationId, finishReason: payload.finishReason ?? "completed" };
+        handlers.onDone?.(done);
+        resolve({ ...done, content });
+      } else if (event === "title") {
+        handlers.onTitle?.(payload);
+      } else if (event === "error") {
+        const error = new ApiError({ status: 200, body: payload, conversationId });
+        handlers.onError?.(error);
+        reject(error);
+      }
     });
-  }
-  return { ...outcome.done, content };
+    finished.then(
+      () => reject(new ApiError({
+        status: 200,
+        code: "stream_incomplete",
+        message: "the reply stream ended before it was complete",
+        conversationId,
+      })),
+      reject,
+    );
+  });
+}
+
+/** A server that ignored the Accept header answered the whole reply as JSON: told as events. */
+function wholeReply(whole, handlers) {
+  handlers.onStart?.({ conversationId: whole.conversationId, userMessageId: whole.userMessageId });
+  handlers.onDelta?.(whole.reply, whole.reply);
+  const done = { conversationId: whole.conversationId, messageId: whole.messageId, usage: whole.usage ?? null, finishReason: "completed" };
+  handlers.onDone?.(done);
+  return { ...done, content: whole.reply };
 }
 
 /** `{conversations:[{id,type,title,createdAt,updatedAt}], nextCursor}`, newest first. */
@@ -252,7 +302,11 @@ export function listConversations({ limit, cursor } = {}) {
   return apiRequest(`/api/chat/conversations${query({ limit, cursor })}`);
 }
 
-/** `{conversation, messages (oldest first), nextCursor}` (the cursor pages to older messages). */
+/**
+ * `{conversation, messages (oldest first), nextCursor}` (the cursor pages to older messages).
+ * The messages are the branch shown; each says its `parentId`, whether it was `stopped`, and
+ * its place among its versions (`version` of `versions`, `versionIds` oldest first).
+ */
 export function getConversation(id, { limit, cursor } = {}) {
   return apiRequest(`/api/chat/conversations/${path(id)}${query({ limit, cursor })}`);
 }

@@ -674,6 +674,14 @@ export interface components {
             /** @description The user message being answered (new, or the one regenerated for). */
             userMessageId: string;
         };
+        /**
+         * @description `event: title`: the title the model wrote for a new conversation, sent after `done` when it
+         *     is ready in time (otherwise the conversation list has it later).
+         */
+        StreamTitle: {
+            conversationId: string;
+            title: string;
+        };
         /** @description `POST …/switch` body. */
         SwitchRequest: {
             /** @description The version to show: any message of the conversation (one of a message's `versionIds`). */

@@ -1,82 +1,43 @@
 // #/chat and #/chat/<id>: the conversation list (sidebar), the assistant switch, the messages
-// with replies streamed in as they are written, and the composer (hint, send, stop).
-//
-// The state lives in `store`, outside the DOM, so the view can be rebuilt at any time (a
-// language switch does) without losing a reply that is still streaming in.
+// (their bubbles and controls: messages.js) with replies streamed in as they are written (the
+// turns: turns.js), and the composer (hint, send, stop). Its state is in chat-store.js.
 import * as api from "../api.js";
 import { dialog, h, icon, toast } from "../dom.js";
-import { errorText, locale, relativeTime, t } from "../i18n.js";
-import { renderMarkdown } from "../markdown.js";
+import { errorText, relativeTime, t } from "../i18n.js";
+import { KINDS, rememberHint, rememberKind, store } from "./chat-store.js";
+import { MAX_MESSAGE_CHARS, fromServer, message, messageView } from "./messages.js";
+import { MAX_HINT_CHARS, turns } from "./turns.js";
 
-export const MAX_MESSAGE_CHARS = 4000;
-export const MAX_HINT_CHARS = 500;
-const KINDS = ["oracle", "tcm"];
-const HINT_KEY = "chat_hint";
-const KIND_KEY = "chat_kind";
-
-function storedHint() {
-  try {
-    return localStorage.getItem(HINT_KEY) ?? "";
-  } catch {
-    return "";
-  }
-}
-
-function storedKind() {
-  try {
-    const kind = localStorage.getItem(KIND_KEY);
-    return KINDS.includes(kind) ? kind : "oracle";
-  } catch {
-    return "oracle";
-  }
-}
-
-let keys = 0;
-const message = (role, content, extra = {}) => ({ key: ++keys, id: null, role, content, status: null, error: null, ...extra });
-
-function freshStore() {
-  return {
-    generation: 0,
-    kind: storedKind(),
-    conversationId: null,
-    messages: [],
-    olderCursor: null,
-    opening: null,
-    conversations: [],
-    listCursor: null,
-    listState: "idle", // idle | loading | loaded | error
-    streaming: null, // {controller, reply}
-    hint: storedHint(),
-    hintOpen: false,
-    draft: "",
-  };
-}
-
-let store = freshStore();
-
-/** Forgets everything (logout): the next chat view starts empty. */
-export function resetChat() {
-  store.streaming?.controller.abort();
-  try {
-    localStorage.removeItem(HINT_KEY); // the next person at this browser starts without it
-  } catch {
-    // nothing stored
-  }
-  const generation = store.generation + 1;
-  store = freshStore();
-  store.generation = generation;
-}
+export { resetChat } from "./chat-store.js";
+export { MAX_HINT_CHARS, MAX_MESSAGE_CHARS };
+const PAGE = 50; // messages per page of a conversation
 
 export function chatView(app) {
   const els = {};
-  const bubbles = new Map(); // message.key -> element
-  let frame = 0;
-  const dirty = new Set();
+  let listRequest = 0; // only the newest list request is shown
+  let shownBusy = false; // whether the message controls were last painted as off
+  const messages = messageView({
+    messages: () => store.messages,
+    kind: () => store.kind,
+    busy: () => Boolean(store.streaming || store.switching),
+    scroll: { nearBottom, toBottom: scrollToBottom },
+    retry: (item) => turn.retry(item),
+    regenerate: (item) => {
+      turn.regenerate(item);
+      // The button is gone with the old reply: the keyboard's focus goes to Stop.
+      if (document.activeElement === document.body && !els.stop.hidden) els.stop.focus();
+    },
+    edit: (item, text) => turn.edit(item, text),
+    switchTo,
+  });
+  const turn = turns({
+    messages, updateComposer, renderMessages, scrollToBottom, loadConversations, showTitle, reload,
+    focusInput: () => els.input.focus(),
+  });
 
   // ------------------------------------------------------------------ rendering
 
   function render() {
-    bubbles.clear();
     els.list = h("ul.conversation-list", { "aria-label": t("conversations") });
     els.listMore = h("button.button.ghost.small.load-more", { type: "button", hidden: true, onclick: () => loadConversations(true) }, t("loadMore"));
     els.sidebar = h("aside.sidebar", { id: "sidebar", "aria-label": t("conversations") },
@@ -122,12 +83,7 @@ export function chatView(app) {
       placeholder: t("hintPlaceholder"), "aria-label": t("hintLabel"),
     });
     els.hintInput.addEventListener("input", () => {
-      store.hint = els.hintInput.value;
-      try {
-        localStorage.setItem(HINT_KEY, store.hint);
-      } catch {
-        // not remembered
-      }
+      rememberHint(els.hintInput.value);
       updateHintToggle();
     });
     els.hintToggle = h("button.hint-toggle", { type: "button", "aria-expanded": String(store.hintOpen), "aria-controls": "hint-panel", onclick: toggleHint });
@@ -135,7 +91,8 @@ export function chatView(app) {
       h("label", { class: "hint-label" }, h("span", {}, t("hintLabel")), els.hintInput));
     els.counter = h("span.counter", { "aria-live": "polite" });
     els.send = h("button.send", { type: "submit", "aria-label": t("send"), title: t("send") }, h("span", {}, t("send")), icon("send", 18));
-    els.stop = h("button.stop", { type: "button", hidden: true, "aria-label": t("stop"), title: t("stop"), onclick: stop }, icon("stop", 16), h("span", {}, t("stop")));
+    els.stopLabel = h("span", {}, t("stop"));
+    els.stop = h("button.stop", { type: "button", hidden: true, "aria-label": t("stop"), title: t("stop"), onclick: () => turn.stop() }, icon("stop", 16), els.stopLabel);
     els.form = h("form.composer", { onsubmit: submit },
       els.hintPanel,
       h("div.composer-box", {},
@@ -148,6 +105,7 @@ export function chatView(app) {
       els.sidebar, els.backdrop,
       h("section.conversation", { "aria-label": t("chat") }, h("header.chat-head", {}, els.personas), els.messages, els.form));
 
+    shownBusy = Boolean(store.streaming);
     renderList();
     renderMessages();
     updateHintToggle();
@@ -173,14 +131,25 @@ export function chatView(app) {
 
   function updateComposer() {
     const streaming = Boolean(store.streaming);
+    const stopping = Boolean(store.streaming?.stopRequested);
     const length = [...els.input.value].length;
     const left = MAX_MESSAGE_CHARS - length;
     els.counter.textContent = left < 400 ? (left >= 0 ? t("charsLeft", { n: left }) : t("tooLong")) : "";
     els.counter.classList.toggle("over", left < 0);
+    // The Stop button leaving under the keyboard's focus hands it to the message box.
+    const refocus = !streaming && document.activeElement === els.stop;
     els.send.hidden = streaming;
     els.stop.hidden = !streaming;
+    els.stop.setAttribute("aria-disabled", String(stopping)); // not `disabled`: that would drop the focus
+    els.stopLabel.textContent = t(stopping ? "stopping" : "stop");
     els.send.disabled = !els.input.value.trim() || left < 0;
     els.messages.setAttribute("aria-busy", String(streaming));
+    // Regenerate, edit and the version arrows are off while a reply streams.
+    if (streaming !== shownBusy) {
+      shownBusy = streaming;
+      messages.refresh();
+    }
+    if (refocus) els.input.focus();
   }
 
   function autosize() {
@@ -217,7 +186,6 @@ export function chatView(app) {
   }
 
   function renderMessages() {
-    bubbles.clear();
     els.root.dataset.kind = store.kind;
     els.personas.querySelectorAll(".persona").forEach((button) => button.setAttribute("aria-pressed", String(button.dataset.kind === store.kind)));
     els.input.placeholder = t(store.kind === "oracle" ? "placeholderOracle" : "placeholderTcm");
@@ -233,7 +201,7 @@ export function chatView(app) {
     const older = store.olderCursor
       ? h("button.button.ghost.small.load-earlier", { type: "button", onclick: loadEarlier }, t("loadEarlier"))
       : null;
-    els.inner.replaceChildren(...[older, ...store.messages.map(bubble)].filter(Boolean));
+    els.inner.replaceChildren(...[older, ...messages.render(store.messages)].filter(Boolean));
   }
 
   function welcome() {
@@ -245,66 +213,6 @@ export function chatView(app) {
       h("p", {}, t(kind === "oracle" ? "welcomeOracle" : "welcomeTcm")),
       h("div.suggestions", {}, (Array.isArray(suggestions) ? suggestions : []).map((text) =>
         h("button.suggestion", { type: "button", onclick: () => { els.input.value = text; store.draft = text; autosize(); updateComposer(); els.input.focus(); } }, text))));
-  }
-
-  function bubble(item) {
-    let element;
-    if (item.role === "user") {
-      element = h("article.message.user", { dataset: { key: item.key } },
-        h("div.body", {}, h("div.content", {}, item.content)));
-    } else {
-      const content = h("div.content.markdown");
-      element = h("article.message.assistant", { dataset: { key: item.key } },
-        h("div.avatar", { "aria-hidden": "true" }, t(`${store.kind}Glyph`)),
-        h("div.body", {}, h("span.sr-only", {}, t("replyFrom", { name: t(store.kind) })), content, h("div.message-foot")));
-    }
-    bubbles.set(item.key, element);
-    paint(item, element);
-    return element;
-  }
-
-  /** Brings one message's element up to date with its state. */
-  function paint(item, element = bubbles.get(item.key)) {
-    if (!element || item.role !== "assistant") return;
-    element.dataset.status = item.status ?? "done";
-    const content = element.querySelector(".content");
-    if (item.content) {
-      content.innerHTML = renderMarkdown(item.content);
-    } else {
-      content.replaceChildren();
-    }
-    if (item.status === "streaming") {
-      if (!item.content) content.append(h("p.thinking", {}, h("span.brush-dot"), h("span.brush-dot"), h("span.brush-dot"), h("span.sr-only", {}, t("thinking"))));
-      else caretTarget(content).append(h("span.caret", { "aria-hidden": "true" }));
-    }
-    const foot = element.querySelector(".message-foot");
-    foot.replaceChildren();
-    if (item.status === "stopped") foot.append(h("p.status", {}, t("stopped")));
-    if (item.status === "error") {
-      foot.append(h("p.error", { role: "alert" }, item.error),
-        item.retry ? h("button.button.ghost.small.retry", { type: "button", onclick: () => retry(item) }, icon("retry", 14), t("retry")) : null);
-    }
-  }
-
-  /** The innermost last block of a reply, where the typing caret goes. */
-  function caretTarget(content) {
-    let target = content.lastElementChild ?? content;
-    while (/^(UL|OL|BLOCKQUOTE|DIV|TABLE|TBODY|THEAD|TR|PRE)$/.test(target.tagName) && target.lastElementChild) {
-      target = target.lastElementChild;
-    }
-    return target;
-  }
-
-  function schedulePaint(item) {
-    dirty.add(item);
-    if (frame) return;
-    frame = requestAnimationFrame(() => {
-      frame = 0;
-      const stick = nearBottom();
-      for (const each of dirty) paint(each);
-      dirty.clear();
-      if (stick) scrollToBottom();
-    });
   }
 
   function nearBottom() {
@@ -321,33 +229,33 @@ export function chatView(app) {
   async function loadConversations(more = false) {
     if (more && (store.listState === "loading" || !store.listCursor)) return;
     const generation = store.generation;
+    const request = ++listRequest;
     store.listState = "loading";
     if (!more) renderList();
     try {
       const page = await api.listConversations({ limit: 30, cursor: more ? store.listCursor : undefined });
-      if (generation !== store.generation) return;
+      if (generation !== store.generation || request !== listRequest) return;
       store.conversations = more ? [...store.conversations, ...page.conversations] : page.conversations;
       store.listCursor = page.nextCursor ?? null;
       store.listState = "loaded";
     } catch (error) {
-      if (generation !== store.generation || error.status === 401) return;
+      if (generation !== store.generation || request !== listRequest || error.status === 401) return;
       store.listState = "error";
     }
     if (els.list) renderList();
   }
 
-  function stopStreaming() {
-    store.streaming?.controller.abort();
+  /** A title the model wrote (`event: title`): shown at once, then the list read again. */
+  function showTitle({ conversationId, title }, generation) {
+    if (generation !== store.generation || !conversationId || !title) return;
+    store.conversations = store.conversations.map((c) => (c.id === conversationId ? { ...c, title } : c));
+    renderList();
+    loadConversations(); // an older list request still under way would bring the old title back
   }
 
   function startNew(kind) {
-    stopStreaming();
-    store.kind = kind;
-    try {
-      localStorage.setItem(KIND_KEY, kind);
-    } catch {
-      // not remembered
-    }
+    turn.leave();
+    rememberKind(kind);
     store.conversationId = null;
     store.messages = [];
     store.olderCursor = null;
@@ -364,7 +272,7 @@ export function chatView(app) {
   }
 
   async function open(id) {
-    stopStreaming();
+    turn.leave();
     const generation = store.generation;
     store.opening = id;
     store.conversationId = id;
@@ -373,15 +281,13 @@ export function chatView(app) {
     renderList();
     renderMessages();
     try {
-      const detail = await api.getConversation(id, { limit: 50 });
+      const detail = await api.getConversation(id, { limit: PAGE });
       if (generation !== store.generation || store.opening !== id) return;
       store.opening = null;
       store.kind = detail.conversation.type;
-      store.messages = detail.messages.map((m) => message(m.role, m.content, { id: m.id }));
-      store.olderCursor = detail.nextCursor ?? null;
+      show(detail);
       if (!store.conversations.some((c) => c.id === id)) store.conversations.unshift(detail.conversation);
       renderList();
-      renderMessages();
       scrollToBottom();
     } catch (error) {
       if (generation !== store.generation || store.opening !== id || error.status === 401) return;
@@ -391,14 +297,48 @@ export function chatView(app) {
     }
   }
 
+  /**
+   * Shows a conversation detail (GET, switch): the newest page of the branch. When the page
+   * continues messages already shown (its first one's parent is among them), those stay, with
+   * their older-page cursor: a reload after a reply keeps what "load earlier" brought in.
+   */
+  function show(detail) {
+    const drafts = new Map(store.messages.filter((m) => m.id && m.editing).map((m) => [m.id, m.editing]));
+    const page = detail.messages.map((m) => Object.assign(fromServer(m), { editing: drafts.get(m.id) ?? null }));
+    const first = detail.messages[0];
+    const at = detail.nextCursor && first?.parentId ? store.messages.findIndex((m) => m.id === first.parentId) : -1;
+    if (at >= 0) {
+      store.messages = [...store.messages.slice(0, at + 1), ...page];
+    } else {
+      store.messages = page;
+      store.olderCursor = detail.nextCursor ?? null;
+    }
+    renderMessages();
+  }
+
+  /** Reads the conversation again once a reply is done: its messages get their ids and versions. */
+  async function reload(id) {
+    const generation = store.generation;
+    try {
+      const detail = await api.getConversation(id, { limit: PAGE });
+      // A turn begun meanwhile reloads when it is done; until then its bubbles stay.
+      if (generation !== store.generation || id !== store.conversationId || store.streaming || store.opening) return;
+      const stick = nearBottom();
+      show(detail);
+      if (stick) scrollToBottom();
+    } catch (error) {
+      if (error.status !== 401) toast(errorText(error), "error");
+    }
+  }
+
   async function loadEarlier() {
     const generation = store.generation;
     const id = store.conversationId;
     try {
-      const detail = await api.getConversation(id, { limit: 50, cursor: store.olderCursor });
+      const detail = await api.getConversation(id, { limit: PAGE, cursor: store.olderCursor });
       if (generation !== store.generation || id !== store.conversationId) return;
       const height = els.messages.scrollHeight;
-      store.messages = [...detail.messages.map((m) => message(m.role, m.content, { id: m.id })), ...store.messages];
+      store.messages = [...detail.messages.map(fromServer), ...store.messages];
       store.olderCursor = detail.nextCursor ?? null;
       renderMessages();
       els.messages.scrollTop = els.messages.scrollHeight - height;
@@ -439,7 +379,7 @@ export function chatView(app) {
     }
   }
 
-  // ------------------------------------------------------------------ sending
+  // ------------------------------------------------------------------ sending and versions
 
   function submit(event) {
     event.preventDefault();
@@ -452,85 +392,39 @@ export function chatView(app) {
     els.input.value = "";
     store.draft = "";
     autosize();
+    for (const item of store.messages) item.editing = null; // a new message ends an edit left open
     const user = message("user", text);
     const reply = message("assistant", "", { status: "streaming" });
     const welcoming = !store.messages.length;
     store.messages.push(user, reply);
     if (welcoming) renderMessages();
-    else els.inner.append(bubble(user), bubble(reply));
+    else els.inner.append(messages.bubble(user), messages.bubble(reply));
     scrollToBottom();
-    stream(text, reply);
+    turn.send(text, reply);
   }
 
-  function retry(reply) {
-    if (store.streaming) return;
-    reply.status = "streaming";
-    reply.error = null;
-    reply.content = "";
-    const text = reply.retry;
-    reply.retry = null;
-    schedulePaint(reply);
-    stream(text, reply);
-  }
-
-  async function stream(text, reply) {
+  /** Shows another version of a message (the branch through it), the arrow keeping the focus. */
+  async function switchTo(item, messageId) {
+    if (store.streaming || store.switching || !messageId) return;
     const generation = store.generation;
-    const controller = new AbortController();
-    store.streaming = { controller, reply };
-    updateComposer();
-    const kind = store.kind;
-    const hint = store.hint.trim();
-    const request = {
-      type: kind,
-      messages: [{ role: "user", content: text }],
-      locale: locale(),
-      ...(store.conversationId ? { conversationId: store.conversationId } : {}),
-      ...(hint ? { systemHint: hint.slice(0, MAX_HINT_CHARS) } : {}),
-    };
-    const adopt = (id) => {
-      if (!id || generation !== store.generation || id === store.conversationId) return;
-      store.conversationId = id;
-      history.replaceState(null, "", `#/chat/${encodeURIComponent(id)}`);
-      loadConversations();
-    };
+    const id = store.conversationId;
+    const action = document.activeElement?.dataset?.action;
+    store.switching = true;
+    messages.refresh();
     try {
-      const done = await api.streamChatMessage(request, {
-        onStart: ({ conversationId }) => adopt(conversationId),
-        onDelta: (_piece, soFar) => {
-          if (generation !== store.generation) return;
-          reply.content = soFar;
-          schedulePaint(reply);
-        },
-      }, controller.signal);
-      if (generation !== store.generation) return;
-      reply.id = done.messageId;
-      reply.content = done.content;
-      reply.status = null;
-      adopt(done.conversationId);
-      loadConversations();
+      const detail = await api.switchVersion(id, messageId);
+      if (generation !== store.generation || id !== store.conversationId || store.opening) return;
+      store.switching = false;
+      const top = els.messages.scrollTop;
+      show(detail);
+      els.messages.scrollTop = top;
+      if (action) messages.focus(store.messages.find((m) => m.id === messageId), action);
     } catch (error) {
-      if (generation !== store.generation) return;
-      if (error?.name === "AbortError") {
-        reply.status = "stopped";
-      } else if (error?.status === 401) {
-        return; // the app has already ended the session
-      } else {
-        reply.status = "error";
-        reply.error = errorText(error, "chat");
-        reply.retry = text;
-        adopt(error?.conversationId);
-      }
+      if (error.status !== 401) toast(errorText(error), "error");
     } finally {
-      if (store.streaming?.controller === controller) store.streaming = null;
-      if (generation === store.generation) {
-        schedulePaint(reply);
-        updateComposer();
-      }
+      store.switching = false;
+      if (generation === store.generation) messages.refresh();
     }
-  }
-
-  function stop() {
-    stopStreaming();
   }
 
   // ------------------------------------------------------------------ lifecycle

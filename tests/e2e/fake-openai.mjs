@@ -10,10 +10,17 @@
 //   [xss]   a reply made of HTML/JavaScript injection attempts
 //   [slow]  a long reply, streamed slowly (for the stop button)
 //   [fail]  a 400 from the model, which the API turns into 502 upstream_error
+//   [slowtitle]  the title for the conversation comes TITLE_SLOW_MS late
+// Requests for the title model (`model` TITLE_MODEL, the app's CHAT_TITLE_MODEL) get a fixed
+// title (TITLE_TEXT, in the language of the request) and are recorded apart from chat requests.
 import { createServer } from "node:http";
 import { pathToFileURL } from "node:url";
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export const TITLE_MODEL = "e2e-title-model";
+export const TITLE_TEXT = { en: "Title by the model", zh: "模型写的标题" };
+export const TITLE_SLOW_MS = 3000;
 
 /** What the system prompt says about the assistant: persona, language, the user's hint. */
 export function describe(messages) {
@@ -115,13 +122,20 @@ export function pieces(text) {
   return text.match(/[\u3000-\u9fff\uff00-\uffef]{1,3}|\s*[^\s\u3000-\u9fff\uff00-\uffef]+(?:\s+[^\s\u3000-\u9fff\uff00-\uffef]+)?\s*|\s+/g) ?? [text];
 }
 
+/** The title model's answer: the fixed title, as the model would write it (quoted, with a full stop). */
+function titleFor(messages) {
+  const { lang } = describe(messages);
+  return lang === "zh" ? `“${TITLE_TEXT.zh}”。` : `"${TITLE_TEXT.en}."`;
+}
+
 /**
  * Starts the server. `delayMs`: pause between streamed pieces; `slowDelayMs`: the same for
- * `[slow]` replies. Resolves to `{url, baseUrl, requests, close}`; `requests` collects every
- * request body received.
+ * `[slow]` replies. Resolves to `{url, baseUrl, requests, titleRequests, close}`: the bodies of
+ * the chat requests received, and those of the title requests.
  */
 export function startFakeOpenAI({ port = 0, delayMs = 25, slowDelayMs = 200 } = {}) {
   const requests = [];
+  const titleRequests = [];
   const server = createServer(async (req, res) => {
     if (req.method !== "POST" || !req.url.endsWith("/chat/completions")) {
       res.writeHead(404, { "Content-Type": "application/json" });
@@ -138,9 +152,20 @@ export function startFakeOpenAI({ port = 0, delayMs = 25, slowDelayMs = 200 } = 
       res.end(JSON.stringify({ error: { message: "invalid JSON", type: "invalid_request_error" } }));
       return;
     }
-    requests.push(body);
     const messages = Array.isArray(body.messages) ? body.messages : [];
     const { question } = describe(messages);
+    if (body.model === TITLE_MODEL) {
+      titleRequests.push(body);
+      if (question.includes("[slowtitle]")) await sleep(TITLE_SLOW_MS);
+      res.writeHead(200, { "Content-Type": "application/json" });
+      res.end(JSON.stringify({
+        id: "t", object: "chat.completion", created: 1, model: body.model,
+        choices: [{ index: 0, message: { role: "assistant", content: titleFor(messages) }, finish_reason: "stop" }],
+        usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
+      }));
+      return;
+    }
+    requests.push(body);
     if (question.includes("[fail]")) {
       res.writeHead(400, { "Content-Type": "application/json" });
       res.end(JSON.stringify({ error: { message: "the test model refuses", type: "invalid_request_error", code: "test_failure" } }));
@@ -180,6 +205,7 @@ export function startFakeOpenAI({ port = 0, delayMs = 25, slowDelayMs = 200 } = 
         url,
         baseUrl: `${url}/v1`,
         requests,
+        titleRequests,
         close: () => new Promise((done) => { server.closeAllConnections?.(); server.close(() => done()); }),
       });
     });

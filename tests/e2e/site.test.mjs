@@ -6,6 +6,7 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { chromium } from "playwright-core";
+import { TITLE_MODEL, TITLE_TEXT } from "./fake-openai.mjs";
 import { ADMIN_EMAIL, ROOT, apiClient, startStack } from "./stack.mjs";
 
 const SHOTS = join(ROOT, "tests/e2e/screenshots");
@@ -221,7 +222,8 @@ test("a user registers, chats with streamed replies, switches assistant and lang
   assert.equal(await page.evaluate(() => window.__injected), undefined);
   const oracleId = hashId(page);
   assert.ok(oracleId, "the new conversation's id is in the address");
-  await page.locator(`.conversation-list li[data-id="${oracleId}"].current`, { hasText: "What does hexagram one mean?" }).waitFor();
+  // Its title in the list: cut from the first message, then the one the title model wrote.
+  await page.locator(`.conversation-list li[data-id="${oracleId}"].current`, { hasText: TITLE_TEXT.en }).waitFor();
 
   // A reply preference (systemHint) reaches the model; the conversation continues.
   await page.click(".hint-toggle");
@@ -311,24 +313,248 @@ test("a user registers, chats with streamed replies, switches assistant and lang
   await close(page);
 });
 
-test("the stop button stops a slow reply at once", async () => {
+test("Stop asks the server to stop: the partial reply stays, marked stopped (after a reload too), and the next message goes at once", async () => {
   const page = await open();
   await registerInUi(page, "dan@example.com");
+  const token = await page.evaluate(() => localStorage.getItem("auth_token"));
+  await ask(page, "First, a short question");
+  const id = hashId(page);
   await page.fill(".composer textarea", "[slow] Tell me a long story about the Receptive and the Creative");
   const [request] = await Promise.all([
     page.waitForRequest((r) => r.url().endsWith("/api/chat")),
     page.press(".composer textarea", "Enter"),
   ]);
   assert.equal(request.headers().accept, "text/event-stream");
-  await lastReply(page).locator(".content li").first().waitFor();
-  await page.locator(".composer button.stop").click();
-  await page.locator(".message.assistant[data-status=stopped] .status", { hasText: "Stopped." }).waitFor();
-  const length = (await lastReply(page).locator(".content").textContent()).length;
-  await page.waitForTimeout(1200); // the model is still writing (one piece per 200 ms)
-  assert.equal((await lastReply(page).locator(".content").textContent()).length, length, "nothing more is shown");
+  const stopped = lastReply(page);
+  await stopped.locator(".content li").first().waitFor();
+  // While a reply streams, the other messages' controls are off.
+  assert.equal(await page.locator(".message.user").first().locator("button.edit").isDisabled(), true);
+  assert.equal(await page.locator("button.regenerate").count(), 0, "no regenerate while streaming");
+
+  const [answer] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith(`/api/chat/conversations/${id}/stop`)),
+    page.locator(".composer button.stop").click(),
+  ]);
+  assert.equal(answer.request().method(), "POST");
+  assert.equal(answer.status(), 200);
+  assert.deepEqual(await answer.json(), { requested: 1, ended: 1 });
+  await page.locator(".message.assistant[data-status=stopped] .status").getByText("Stopped", { exact: true }).waitFor();
+  const text = await replyText(stopped);
+  assert.ok(text.length > 0 && !text.includes("12. "), `a part of the reply: ${text}`);
   assert.ok(await page.locator(".composer button.send").isVisible());
   assert.equal(await page.locator(".composer button.stop").isVisible(), false);
-  assert.equal(await lastReply(page).locator(".caret").count(), 0);
+  assert.equal(await stopped.locator(".caret").count(), 0);
+
+  // The next message goes at once: the server freed the stream slot before it said `done`.
+  const next = await ask(page, "And what comes after?");
+  assert.match(await replyText(next), /heard: “And what comes after\?”/);
+  await page.waitForTimeout(1200); // the stopped reply does not go on (the model wrote one piece per 200 ms)
+  const shown = page.locator(".message.assistant").nth(1);
+  assert.equal(await replyText(shown), text, "nothing more is shown");
+  assert.equal(await shown.getAttribute("data-status"), "stopped");
+
+  // Saved as far as it got, marked stopped; so it shows after a reload.
+  const { body } = await api("GET", `/api/chat/conversations/${id}`, { token });
+  assert.deepEqual(body.messages.map((m) => [m.role, m.stopped]),
+    [["user", false], ["assistant", false], ["user", false], ["assistant", true], ["user", false], ["assistant", false]]);
+  assert.ok(!body.messages[3].content.includes("12. "));
+  await page.reload();
+  await page.locator(".message.assistant").nth(2).waitFor();
+  const again = page.locator(".message.assistant").nth(1);
+  assert.equal(await again.getAttribute("data-status"), "stopped");
+  assert.equal(await again.locator(".status").innerText(), "Stopped");
+  assert.equal(await replyText(again), text);
+
+  // If the server cannot be asked, the page at least stops listening, and says the reply goes on.
+  await page.route("**/stop", (route) => route.fulfill({ status: 503, contentType: "application/json", body: '{"error":{"code":"database_unavailable","message":"x"}}' }));
+  await page.fill(".composer textarea", "[slow] Once more, slowly");
+  await page.press(".composer textarea", "Enter");
+  await lastReply(page).locator(".content li").first().waitFor();
+  await page.locator(".composer button.stop").click();
+  await lastReply(page).locator(".status", { hasText: "still written and saved in the background" }).waitFor();
+  assert.ok(await page.locator(".composer button.send").isVisible());
+  await close(page);
+});
+
+/** Presses Tab (Shift+Tab with `back`) until `selector` has the focus; fails after `max` presses. */
+async function tabTo(page, selector, { back = false, max = 40 } = {}) {
+  for (let i = 0; i < max; i++) {
+    if (await page.evaluate((s) => document.activeElement?.matches(s) ?? false, selector)) return;
+    await page.keyboard.press(back ? "Shift+Tab" : "Tab");
+  }
+  assert.fail(`the keyboard never reached ${selector}`);
+}
+
+/** The focused element shows it: :focus-visible, with an outline. */
+async function assertFocusVisible(page) {
+  const { visible, outline } = await page.evaluate(() => ({
+    visible: document.activeElement.matches(":focus-visible"),
+    outline: getComputedStyle(document.activeElement).outlineStyle,
+  }));
+  assert.ok(visible && outline !== "none", `focus is visible (${visible}, outline ${outline})`);
+}
+
+test("Regenerate writes a new version of the last reply; the arrows switch between 1/2 and 2/2 (screenshots: en, zh, phone)", async () => {
+  const page = await open();
+  await registerInUi(page, "ivy@example.com");
+  await ask(page, "Which hexagram speaks of patience?");
+  const id = hashId(page);
+  assert.equal(await page.locator(".versions").count(), 0, "one version: no arrows");
+  const regenerate = lastReply(page).locator("button.regenerate");
+  assert.equal(await regenerate.getAttribute("aria-label"), "Regenerate");
+  // A reply preference given now goes with the new reply (and tells the two apart).
+  await page.click(".hint-toggle");
+  await page.fill(".hint-input", "Answer in one line");
+  const [request] = await Promise.all([
+    page.waitForRequest((r) => r.url().includes(`/api/chat/conversations/${id}/messages/`) && r.url().endsWith("/regenerate")),
+    regenerate.click(),
+  ]);
+  assert.equal(request.headers().accept, "text/event-stream");
+  assert.deepEqual(request.postDataJSON(), { locale: "en", systemHint: "Answer in one line", stream: true });
+  const reply = lastReply(page);
+  await reply.locator(".version-count", { hasText: "2/2" }).waitFor();
+  assert.equal(await page.locator(".message").count(), 2, "in place of the old reply");
+  assert.match(await replyText(reply), /hint=Answer in one line/);
+  assert.equal(await reply.locator(".version-next").isDisabled(), true);
+  assert.equal(await reply.locator(".version-previous").getAttribute("aria-label"), "Previous version");
+
+  await reply.locator(".version-previous").click();
+  await reply.locator(".version-count", { hasText: "1/2" }).waitFor();
+  assert.match(await replyText(lastReply(page)), /hint=none history=1/);
+  assert.equal(await lastReply(page).locator(".version-previous").isDisabled(), true);
+  await lastReply(page).locator(".version-next").click();
+  await lastReply(page).locator(".version-count", { hasText: "2/2" }).waitFor();
+  assert.match(await replyText(lastReply(page)), /hint=Answer in one line/);
+
+  // A stopped reply after it, for the screenshots.
+  await page.fill(".hint-input", "");
+  await page.click(".hint-toggle");
+  await page.fill(".composer textarea", "[slow] And what should I do while I wait?");
+  await page.press(".composer textarea", "Enter");
+  await lastReply(page).locator(".content li").nth(1).waitFor();
+  assert.equal(await page.locator(".message.assistant").first().locator(".version-previous").isDisabled(), true, "no switching while a reply streams");
+  await page.locator(".composer button.stop").click();
+  await page.locator(".message.assistant[data-status=stopped] .status", { hasText: "Stopped" }).waitFor();
+  await page.locator(".message.assistant").first().locator(".version-count", { hasText: "2/2" }).waitFor();
+  assert.equal(await page.locator(".message.assistant").first().locator(".version-previous").isDisabled(), false);
+  await page.locator(".message.assistant").last().locator("button.regenerate").waitFor();
+  await shot(page, "chat-versions-en");
+
+  await page.click("#lang-switch");
+  await page.locator(".message.assistant[data-status=stopped] .status", { hasText: "已停止" }).waitFor();
+  assert.equal(await page.locator(".message.assistant").first().locator(".version-previous").getAttribute("aria-label"), "上一版本");
+  assert.equal(await page.locator(".message.assistant").first().locator(".version-next").getAttribute("aria-label"), "下一版本");
+  assert.equal(await lastReply(page).locator("button.regenerate").getAttribute("aria-label"), "重新生成");
+  assert.equal(await page.locator(".message.user").first().locator("button.edit").getAttribute("aria-label"), "编辑");
+  await shot(page, "chat-versions-zh");
+  await close(page);
+
+  // A phone, in both languages: the same conversation, reloaded from the server.
+  for (const [locale, stoppedLabel, name] of [["zh-CN", "已停止", "chat-versions-phone-zh"], ["en-US", "Stopped", "chat-versions-phone-en"]]) {
+    const phone = await open({ locale, viewport: { width: 390, height: 844 } });
+    await loginInUi(phone, "ivy@example.com");
+    await phone.locator(".composer textarea").waitFor();
+    await phone.goto(`${stack.base}/#/chat/${id}`);
+    await phone.locator(".message.assistant[data-status=stopped] .status", { hasText: stoppedLabel }).waitFor();
+    await phone.locator(".message.assistant").first().locator(".version-count", { hasText: "2/2" }).waitFor();
+    const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `no sideways scrolling (${overflow}px too wide)`);
+    const arrows = await phone.locator(".message.assistant").first().locator(".version-previous").boundingBox();
+    assert.ok(arrows.width >= 30 && arrows.height >= 30, "arrows big enough for a thumb");
+    await phone.locator(".messages").evaluate((m) => (m.scrollTop = m.scrollHeight));
+    await shot(phone, name);
+    await close(phone);
+  }
+});
+
+test("Edit a message by keyboard: a new version of it with a new reply, its arrows bring the old branch back", async () => {
+  const page = await open();
+  await registerInUi(page, "judy@example.com");
+  const token = await page.evaluate(() => localStorage.getItem("auth_token"));
+  await ask(page, "First question");
+  await ask(page, "Second question");
+  const id = hashId(page);
+  const first = page.locator(".message.user").first();
+
+  // From the message box back to the first message's Edit button, with the keyboard only.
+  await page.focus(".composer textarea");
+  await tabTo(page, ".message.user:first-of-type button.edit", { back: true });
+  assert.equal(await first.locator("button.edit").getAttribute("aria-label"), "Edit");
+  await assertFocusVisible(page);
+  await page.keyboard.press("Enter");
+  const input = first.locator("textarea.edit-input");
+  await input.waitFor();
+  assert.equal(await input.inputValue(), "First question");
+  assert.ok(await input.evaluate((e) => e === document.activeElement), "the text box has the focus");
+  // Escape cancels: the message as it was, the focus back on Edit.
+  await page.keyboard.type(" (changed my mind)");
+  await page.keyboard.press("Escape");
+  await first.locator(".content", { hasText: "First question" }).waitFor();
+  assert.equal(await first.locator("textarea").count(), 0);
+  assert.ok(await first.locator("button.edit").evaluate((e) => e === document.activeElement), "focus back on Edit");
+
+  await page.keyboard.press("Enter");
+  await input.waitFor();
+  assert.equal(await input.inputValue(), "First question", "the cancelled draft is gone");
+  assert.equal(await first.locator("button.save-edit").innerText(), "Save & send");
+  await page.keyboard.press("Control+A");
+  await page.keyboard.type("Edited question");
+  await page.keyboard.press("Tab"); // the focus on Cancel, for the screenshot
+  assert.ok(await first.locator("button.cancel-edit").evaluate((e) => e === document.activeElement));
+  await assertFocusVisible(page);
+  await shot(page, "chat-edit");
+  await page.keyboard.press("Shift+Tab");
+  const [request] = await Promise.all([
+    page.waitForRequest((r) => r.url().includes(`/api/chat/conversations/${id}/messages/`) && r.url().endsWith("/edit")),
+    page.keyboard.press("Control+Enter"),
+  ]);
+  assert.deepEqual(request.postDataJSON(), { content: "Edited question", locale: "en", stream: true });
+  assert.equal(await page.locator(".message").count(), 2, "the branch after the edited message gives way");
+  await page.waitForFunction(() => [...document.querySelectorAll(".message.assistant")].pop()?.dataset.status === "done");
+  await first.locator(".version-count", { hasText: "2/2" }).waitFor();
+  assert.equal(await first.locator(".content").innerText(), "Edited question");
+  assert.match(await replyText(lastReply(page)), /heard: “Edited question”/);
+  assert.match(await replyText(lastReply(page)), /history=1/);
+
+  // The arrows, by keyboard too: back to the first version and the branch that followed it.
+  await page.focus(".composer textarea");
+  await tabTo(page, ".message.user:first-of-type .version-previous", { back: true });
+  await assertFocusVisible(page);
+  await page.keyboard.press("Enter");
+  await first.locator(".version-count", { hasText: "1/2" }).waitFor();
+  assert.deepEqual(await page.locator(".message.user .content").allInnerTexts(), ["First question", "Second question"]);
+  assert.equal(await page.locator(".message").count(), 4);
+  assert.ok(await first.locator(".version-next").evaluate((e) => e === document.activeElement), "the focus stays on the arrows");
+  await page.keyboard.press("Enter");
+  await first.locator(".version-count", { hasText: "2/2" }).waitFor();
+  assert.equal(await page.locator(".message").count(), 2);
+
+  const { body } = await api("GET", `/api/chat/conversations/${id}`, { token });
+  assert.deepEqual(body.messages.map((m) => [m.content.slice(0, 15), m.version, m.versions]), [["Edited question", 2, 2], [body.messages[1].content.slice(0, 15), 1, 1]]);
+  await close(page);
+});
+
+test("The title the model writes appears in the list; the composer is free before it comes", async () => {
+  const page = await open();
+  await registerInUi(page, "kim@example.com");
+  const titles = stack.upstream.titleRequests.length;
+  await ask(page, "[slowtitle] What does the Creative teach?");
+  const id = hashId(page);
+  const title = page.locator(`.conversation-list li[data-id="${id}"] .title`);
+  // `done` has come, the title not yet (it comes 3 s late on the same stream): the list shows
+  // the first message, and the next message can go.
+  await title.getByText("[slowtitle] What does the Creative teach?").waitFor();
+  await ask(page, "And what does the Receptive teach?");
+  await title.getByText(TITLE_TEXT.en, { exact: true }).waitFor({ timeout: 10_000 });
+  assert.equal(stack.upstream.titleRequests.length, titles + 1, "one title request, for the first reply only");
+  assert.ok(stack.upstream.titleRequests.every((r) => r.model === TITLE_MODEL));
+  assert.ok(stack.upstream.requests.every((r) => r.model === "test-model"), "title requests are not counted as chat requests");
+
+  // In Chinese, a Chinese title.
+  await page.click("#lang-switch");
+  await page.click(".new-chat");
+  await ask(page, "乾卦是什么意思？");
+  await page.locator(`.conversation-list li[data-id="${hashId(page)}"] .title`, { hasText: TITLE_TEXT.zh }).waitFor();
   await close(page);
 });
 
@@ -563,6 +789,12 @@ test("long histories page: more conversations, earlier messages", async () => {
   assert.equal(await page.locator(".message").count(), 62);
   assert.equal(await page.locator(".message").first().innerText(), "Question 1");
   assert.equal(await page.locator("button.load-earlier").count(), 0);
+  // A reply read again from the server (its newest page) keeps the earlier pages shown.
+  await ask(page, "Question 32");
+  await page.locator(".message.user[data-id]", { hasText: "Question 32" }).waitFor(); // read again: it has its id
+  assert.equal(await page.locator(".message").count(), 64);
+  assert.equal(await page.locator(".message").first().innerText(), "Question 1");
+  assert.equal(await page.locator("button.load-earlier").count(), 0);
   await close(page);
 });
 
@@ -573,6 +805,7 @@ test("a phone-sized screen (390×844): one column, the conversation list in a dr
   await page.locator(".welcome .suggestion").first().waitFor();
   await shot(page, "chat-phone-welcome");
   await ask(page, "What does hexagram one mean?");
+  const first = hashId(page);
   await page.click(".persona.tcm");
   await ask(page, "How can I sleep better?");
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
@@ -591,7 +824,7 @@ test("a phone-sized screen (390×844): one column, the conversation list in a dr
   const box = await sidebar.boundingBox();
   assert.ok(box.x >= 0 && box.width <= 390, "the drawer fits");
   await shot(page, "chat-phone-drawer");
-  await page.locator(".conversation-list li", { hasText: "What does hexagram one mean?" }).locator("a").click();
+  await page.locator(`.conversation-list li[data-id="${first}"] a`).click();
   await page.locator(".message.user", { hasText: "What does hexagram one mean?" }).waitFor();
   await page.waitForTimeout(300);
   assert.equal(await sidebar.isVisible(), false, "choosing a conversation closes the drawer");

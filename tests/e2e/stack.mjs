@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startFakeOpenAI } from "./fake-openai.mjs";
+import { TITLE_MODEL, startFakeOpenAI } from "./fake-openai.mjs";
 
 export const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 export const ADMIN_EMAIL = "admin@example.com";
@@ -40,6 +40,7 @@ export async function startStack({ readyTimeoutMs = 10 * 60_000, env: extraEnv =
     OPENAI_API_KEY: "test",
     OPENAI_BASE_URL: upstream.baseUrl,
     OPENAI_MODEL: "test-model",
+    CHAT_TITLE_MODEL: TITLE_MODEL, // "e2e-title-model": answered with a fixed title
     RUST_LOG: "warn",
     // Fast password hashing, and room for the many registrations and logins of one run.
     BCRYPT_COST: "4",

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { pathToFileURL } from "node:url";
-import { XSS_REPLY, replyFor, startFakeOpenAI } from "./fake-openai.mjs";
+import { TITLE_MODEL, TITLE_TEXT, XSS_REPLY, replyFor, startFakeOpenAI } from "./fake-openai.mjs";
 import { vendoredFiles } from "./vendor.mjs";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
@@ -108,6 +108,71 @@ test("readEventStream: events split anywhere, CRLF, comments, multi-line data, s
   assert.deepEqual(unterminated, [{ event: "delta", data: '{"content":"x"}' }]);
 });
 
+/** Answers the next fetch with `chunks` as an event stream, each after `gap` ms; records the request. */
+function fakeStream(chunks, { gap = 0 } = {}) {
+  const sent = [];
+  const encoder = new TextEncoder();
+  globalThis.fetch = async (url, init) => {
+    sent.push({ url, init });
+    const body = new ReadableStream({
+      async start(controller) {
+        for (const chunk of chunks) {
+          if (gap) await new Promise((resolve) => setTimeout(resolve, gap));
+          controller.enqueue(encoder.encode(chunk));
+        }
+        controller.close();
+      },
+    });
+    return new Response(body, { status: 200, headers: { "Content-Type": "text/event-stream" } });
+  };
+  return sent;
+}
+
+test("streamed turns resolve at done (a title may follow), and fail plainly otherwise", async (t) => {
+  const realFetch = globalThis.fetch;
+  t.after(() => (globalThis.fetch = realFetch));
+  const start = 'event: start\ndata: {"conversationId":"c1","userMessageId":"u1"}\n\n';
+  const delta = (text) => `event: delta\ndata: ${JSON.stringify({ content: text })}\n\n`;
+  const done = (reason) => `event: done\ndata: {"conversationId":"c1","messageId":"m1","usage":null,"finishReason":"${reason}"}\n\n`;
+  const title = 'event: title\ndata: {"conversationId":"c1","title":"A title"}\n\n';
+
+  // Resolved at `done`, before the title (which comes 200 ms later) has arrived.
+  const events = [];
+  let titled = null;
+  const titleSeen = new Promise((resolve) => (titled = resolve));
+  let sent = fakeStream([start + delta("Hel") + delta("lo") + done("completed"), title], { gap: 200 });
+  const reply = await api.streamChatMessage({ type: "oracle", messages: [{ role: "user", content: "hi" }] }, {
+    onStart: (event) => events.push(["start", event.userMessageId]),
+    onDelta: (_piece, soFar) => events.push(["delta", soFar]),
+    onTitle: (event) => { events.push(["title", event.title]); titled(); },
+  });
+  assert.deepEqual(reply, { conversationId: "c1", messageId: "m1", usage: null, finishReason: "completed", content: "Hello" });
+  assert.deepEqual(events, [["start", "u1"], ["delta", "Hel"], ["delta", "Hello"]], "no title yet");
+  await titleSeen;
+  assert.deepEqual(events.at(-1), ["title", "A title"]);
+  assert.equal(sent[0].url, "/api/chat");
+  assert.equal(sent[0].init.headers.Accept, "text/event-stream");
+  assert.equal(JSON.parse(sent[0].init.body).stream, true);
+
+  // Regenerate and edit go to their own paths with the same events; a stopped reply says so.
+  sent = fakeStream([start, delta("Part"), done("stopped")]);
+  const stopped = await api.regenerateReply("c 1", "m/1", { locale: "en" });
+  assert.equal(sent[0].url, "/api/chat/conversations/c%201/messages/m%2F1/regenerate");
+  assert.deepEqual(JSON.parse(sent[0].init.body), { locale: "en", stream: true });
+  assert.equal(stopped.finishReason, "stopped");
+  assert.equal(stopped.content, "Part");
+  sent = fakeStream([start, delta("Edited"), done("completed")]);
+  await api.editMessage("c1", "u1", { content: "new text", locale: "zh-CN" });
+  assert.equal(sent[0].url, "/api/chat/conversations/c1/messages/u1/edit");
+  assert.deepEqual(JSON.parse(sent[0].init.body), { content: "new text", locale: "zh-CN", stream: true });
+
+  // An error event, or an end before `done`, rejects with the conversation named.
+  fakeStream([start, delta("x"), 'event: error\ndata: {"error":{"code":"upstream_stream_broken","message":"broke"}}\n\n']);
+  await assert.rejects(api.streamChatMessage({ type: "oracle", messages: [] }), { code: "upstream_stream_broken", conversationId: "c1" });
+  fakeStream([start, delta("x")]);
+  await assert.rejects(api.streamChatMessage({ type: "oracle", messages: [] }), { code: "stream_incomplete", conversationId: "c1" });
+});
+
 test("ApiError carries status, code, message, retryAfter, conversationId and the body", () => {
   const body = { error: { code: "upstream_error", message: "the assistant is unavailable", conversationId: "c9" } };
   const error = new api.ApiError({ status: 502, body, retryAfter: 3 });
@@ -155,6 +220,22 @@ test("the fake upstream streams OpenAI chunks, a usage chunk, then [DONE]; and a
     })).json();
     assert.equal(whole.error.code, "test_failure");
     assert.equal(upstream.requests.length, 2);
+  } finally {
+    await upstream.close();
+  }
+});
+
+test("the fake upstream answers the title model with a fixed title, recorded apart from chat requests", async () => {
+  const upstream = await startFakeOpenAI({ delayMs: 1 });
+  try {
+    const ask = async (system) => (await (await fetch(`${upstream.baseUrl}/chat/completions`, {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ model: TITLE_MODEL, messages: [{ role: "system", content: system }, { role: "user", content: "User:\nhi\n\nAssistant:\nhello" }] }),
+    })).json()).choices[0].message.content;
+    assert.match(await ask("You write titles for conversations."), new RegExp(TITLE_TEXT.en));
+    assert.match(await ask("你为对话起标题。"), new RegExp(TITLE_TEXT.zh));
+    assert.equal(upstream.titleRequests.length, 2);
+    assert.equal(upstream.requests.length, 0, "title requests are not chat requests");
   } finally {
     await upstream.close();
   }

@@ -21,5 +21,29 @@ export async function seedUsage(): Promise<string> {
     onDelta: (text: string) => text.length,
     onDone: (done: api.StreamDone) => done.messageId,
   });
-  return `${role} ${next.reply} ${data.users.length} ${detail?.messages.length ?? 0}`;
+  const versions = await conversationControls(reply.conversationId);
+  return `${role} ${next.reply} ${next.userMessageId} ${data.users.length} ${detail?.messages.length ?? 0} ${versions}`;
+}
+
+/** Stop, regenerate, edit and switch, as the site's chat view uses them. */
+export async function conversationControls(conversationId: string): Promise<string> {
+  const controller = new AbortController();
+  let title: string | null = null;
+  const handlers: api.StreamHandlers = {
+    onStart: (start: api.StreamStart) => start.userMessageId,
+    onTitle: (event: api.StreamTitle) => (title = event.title),
+    signal: controller.signal,
+  };
+  const first = await api.streamChatMessage({ type: "oracle", messages: [{ role: "user", content: "long" }], conversationId }, handlers);
+  const stopped: { requested: number; ended: number } = await api.stopReply(conversationId);
+  const reason: "completed" | "stopped" = first.finishReason;
+  const again = await api.regenerateReply(conversationId, first.messageId, { locale: "en", systemHint: "brief" }, handlers);
+  const detail = await api.getConversation(conversationId);
+  const user = detail.messages.find((m: api.MessageView) => m.role === "user");
+  const edited = user ? await api.editMessage(conversationId, user.id, { content: "shorter", locale: "zh-CN" }, {}, controller.signal) : again;
+  const last = detail.messages[detail.messages.length - 1];
+  const previous = last && last.version > 1 ? last.versionIds[last.version - 2] : undefined;
+  const shown: api.ConversationDetail = previous ? await api.switchVersion(conversationId, previous) : detail;
+  const marks = shown.messages.map((m) => `${m.parentId ?? "-"}:${m.version}/${m.versions}${m.stopped ? "!" : ""}`);
+  return `${reason} ${stopped.requested}/${stopped.ended} ${again.content} ${edited.messageId} ${title ?? ""} ${marks.join(",")}`;
 }

@@ -17,7 +17,7 @@ use utoipa::{
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::{
-    chat::{StreamDelta, StreamDone, StreamStart},
+    chat::{StreamDelta, StreamDone, StreamStart, StreamTitle},
     error::ErrorBody,
     http,
 };
@@ -30,7 +30,7 @@ use crate::{
         version = env!("CARGO_PKG_VERSION"),
         license(name = "MIT")
     ),
-    components(schemas(ErrorBody, StreamStart, StreamDelta, StreamDone)),
+    components(schemas(ErrorBody, StreamStart, StreamDelta, StreamDone, StreamTitle)),
     modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Accounts and sessions (functions `auth-register`, `auth-login`)"),

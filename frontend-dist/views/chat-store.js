@@ -1,0 +1,79 @@
+// The chat's state, outside the DOM and outside any one view: the chat view can be rebuilt at
+// any time (a language switch does) without losing a reply that is still streaming in. The
+// view (chat.js) and the turns it streams (turns.js) share it through the live `store` binding,
+// which logout replaces.
+
+export const KINDS = ["oracle", "tcm"];
+const HINT_KEY = "chat_hint";
+const KIND_KEY = "chat_kind";
+
+function storedHint() {
+  try {
+    return localStorage.getItem(HINT_KEY) ?? "";
+  } catch {
+    return "";
+  }
+}
+
+function storedKind() {
+  try {
+    const kind = localStorage.getItem(KIND_KEY);
+    return KINDS.includes(kind) ? kind : "oracle";
+  } catch {
+    return "oracle";
+  }
+}
+
+function freshStore() {
+  return {
+    generation: 0, // bumped by logout: work begun before then is dropped when it answers
+    kind: storedKind(),
+    conversationId: null,
+    messages: [],
+    olderCursor: null,
+    opening: null,
+    conversations: [],
+    listCursor: null,
+    listState: "idle", // idle | loading | loaded | error
+    streaming: null, // {controller, reply, conversationId, stopRequested, done, timer}
+    switching: false, // a version is being fetched
+    listeners: new Set(), // streams still open for a title after their reply was done
+    hint: storedHint(),
+    hintOpen: false,
+    draft: "",
+  };
+}
+
+export let store = freshStore();
+
+export function rememberHint(hint) {
+  store.hint = hint;
+  try {
+    localStorage.setItem(HINT_KEY, hint);
+  } catch {
+    // not remembered
+  }
+}
+
+export function rememberKind(kind) {
+  store.kind = kind;
+  try {
+    localStorage.setItem(KIND_KEY, kind);
+  } catch {
+    // not remembered
+  }
+}
+
+/** Forgets everything (logout): the next chat view starts empty. */
+export function resetChat() {
+  store.streaming?.controller.abort();
+  store.listeners.forEach((controller) => controller.abort());
+  try {
+    localStorage.removeItem(HINT_KEY); // the next person at this browser starts without it
+  } catch {
+    // nothing stored
+  }
+  const generation = store.generation + 1;
+  store = freshStore();
+  store.generation = generation;
+}

@@ -1,0 +1,261 @@
+// The messages of a conversation: each bubble, its controls (regenerate the last reply, edit a
+// message of yours, ‹ 2/3 › between versions), the edit form, and the repaint of a reply as it
+// streams in.
+//
+// It keeps no state of its own beyond the elements: everything is on the message objects,
+// which live in the chat view's store, so a rebuilt view (a language switch) shows the same,
+// an edit half written included.
+import { h, icon } from "../dom.js";
+import { t } from "../i18n.js";
+import { renderMarkdown } from "../markdown.js";
+
+export const MAX_MESSAGE_CHARS = 4000;
+
+let keys = 0;
+
+/**
+ * A message as the view keeps it. `id` is null until the server has it; `status` is null
+ * (done), "streaming", "stopped" or "error"; the version fields come from the server.
+ */
+export function message(role, content, extra = {}) {
+  return {
+    key: ++keys, id: null, parentId: null, role, content, status: null, error: null, retry: null, detached: false,
+    editing: null, versions: 1, version: 1, versionIds: [], ...extra,
+  };
+}
+
+/** A message of a conversation detail (GET, switch). */
+export function fromServer(m) {
+  return message(m.role, m.content, {
+    id: m.id, parentId: m.parentId ?? null, status: m.stopped ? "stopped" : null,
+    versions: m.versions ?? 1, version: m.version ?? 1, versionIds: m.versionIds ?? [],
+  });
+}
+
+/**
+ * The bubbles. `options`: `messages()` the list shown, `kind()` the assistant, `busy()` true
+ * while a reply streams or a version is being fetched (the controls are off then), `scroll`
+ * `{nearBottom(), toBottom()}`, and the actions `retry(item)`, `regenerate(item)`,
+ * `edit(item, text)` and `switchTo(item, messageId)`.
+ */
+export function messageView(options) {
+  const bubbles = new Map(); // message.key -> element
+  const dirty = new Set();
+  let frame = 0;
+
+  /** The elements of every message, afresh. */
+  function render(items) {
+    bubbles.clear();
+    return items.map(bubble);
+  }
+
+  function bubble(item) {
+    let element;
+    if (item.role === "user") {
+      element = h("article.message.user", { dataset: { key: item.key } }, h("div.body"));
+    } else {
+      element = h("article.message.assistant", { dataset: { key: item.key } },
+        h("div.avatar", { "aria-hidden": "true" }, t(`${options.kind()}Glyph`)),
+        h("div.body", {}, h("span.sr-only", {}, t("replyFrom", { name: t(options.kind()) })), h("div.content.markdown"), h("div.message-foot")));
+    }
+    bubbles.set(item.key, element);
+    paint(item, element);
+    return element;
+  }
+
+  /** Brings one message's element up to date with its state. */
+  function paint(item, element = bubbles.get(item.key)) {
+    if (!element) return;
+    if (item.id) element.dataset.id = item.id;
+    else delete element.dataset.id;
+    if (item.role === "user") paintUser(item, element);
+    else paintReply(item, element);
+  }
+
+  function paintUser(item, element) {
+    element.classList.toggle("editing", Boolean(item.editing));
+    const body = element.querySelector(".body");
+    if (item.editing) {
+      body.replaceChildren(editForm(item));
+      return;
+    }
+    body.replaceChildren(h("div.content", {}, item.content), h("div.message-foot"));
+    paintFoot(item, element);
+  }
+
+  function paintReply(item, element) {
+    element.dataset.status = item.status ?? "done";
+    const content = element.querySelector(".content");
+    if (item.content) {
+      content.innerHTML = renderMarkdown(item.content);
+    } else {
+      content.replaceChildren();
+    }
+    if (item.status === "streaming") {
+      if (!item.content) content.append(h("p.thinking", {}, h("span.brush-dot"), h("span.brush-dot"), h("span.brush-dot"), h("span.sr-only", {}, t("thinking"))));
+      else caretTarget(content).append(h("span.caret", { "aria-hidden": "true" }));
+    }
+    paintFoot(item, element);
+  }
+
+  /** The row under a message: the stopped label or the error, and the controls. */
+  function paintFoot(item, element = bubbles.get(item.key)) {
+    const foot = element?.querySelector(":scope > .body > .message-foot");
+    if (!foot) return;
+    const focused = foot.contains(document.activeElement) ? document.activeElement.dataset.action : null;
+    foot.replaceChildren();
+    if (item.status === "stopped") foot.append(h("p.status", {}, t(item.detached ? "stoppedHere" : "stopped")));
+    if (item.status === "error") {
+      foot.append(h("p.error", { role: "alert" }, item.error),
+        item.retry ? h("button.button.ghost.small.retry", { type: "button", onclick: () => options.retry(item) }, icon("retry", 14), t("retry")) : null);
+    }
+    const actions = controls(item);
+    if (actions) foot.append(actions);
+    // A control rebuilt under the keyboard's focus keeps it.
+    if (focused) focusable(foot, focused)?.focus();
+  }
+
+  function controls(item) {
+    if (!item.id || item.status === "streaming" || item.status === "error") return null;
+    const busy = options.busy();
+    const buttons = [versions(item, busy)];
+    if (item.role === "user") {
+      buttons.push(h("button.icon-button.edit", {
+        type: "button", dataset: { action: "edit" }, title: t("editMessage"), "aria-label": t("editMessage"), disabled: busy,
+        onclick: () => startEditing(item),
+      }, icon("edit", 16)));
+    } else if (isLast(item)) {
+      buttons.push(h("button.icon-button.regenerate", {
+        type: "button", dataset: { action: "regenerate" }, title: t("regenerate"), "aria-label": t("regenerate"), disabled: busy,
+        onclick: () => options.regenerate(item),
+      }, icon("regenerate", 16)));
+    }
+    const shown = buttons.filter(Boolean);
+    return shown.length ? h("div.message-actions", {}, shown) : null;
+  }
+
+  /** `‹ 2/3 ›`: the neighbouring versions, for a message that has more than one. */
+  function versions(item, busy) {
+    if (!(item.versions > 1) || item.versionIds.length < item.versions) return null;
+    const previous = item.version > 1 ? item.versionIds[item.version - 2] : null;
+    const next = item.version < item.versions ? item.versionIds[item.version] : null;
+    const arrow = (action, id, label, glyph) => h(`button.icon-button.version-${action}`, {
+      type: "button", dataset: { action }, title: t(label), "aria-label": t(label), disabled: busy || !id,
+      onclick: () => options.switchTo(item, id),
+    }, icon(glyph, 16));
+    return h("div.versions", { role: "group", "aria-label": t("versionOf", { n: item.version, total: item.versions }) },
+      arrow("previous", previous, "previousVersion", "chevronLeft"),
+      h("span.version-count", { "aria-hidden": "true" }, `${item.version}/${item.versions}`),
+      arrow("next", next, "nextVersion", "chevronRight"));
+  }
+
+  function isLast(item) {
+    const items = options.messages();
+    return items[items.length - 1] === item;
+  }
+
+  // ------------------------------------------------------------------ editing
+
+  function startEditing(item) {
+    if (options.busy()) return;
+    item.editing = { draft: item.content };
+    paint(item);
+    const input = bubbles.get(item.key)?.querySelector("textarea");
+    input?.focus();
+    input?.setSelectionRange(input.value.length, input.value.length);
+  }
+
+  function stopEditing(item) {
+    item.editing = null;
+    paint(item);
+    bubbles.get(item.key)?.querySelector("button.edit")?.focus();
+  }
+
+  /** The bubble as a form: Save & send (Ctrl/Cmd+Enter) or Cancel (Escape). */
+  function editForm(item) {
+    const input = h("textarea.edit-input", { name: "edit", rows: 2, "aria-label": t("editLabel"), value: item.editing.draft });
+    const save = h("button.button.primary.small.save-edit", { type: "submit" }, t("saveAndSend"));
+    const form = h("form.edit-form", {
+      onsubmit: (event) => {
+        event.preventDefault();
+        const text = input.value.trim();
+        if (!save.disabled) options.edit(item, text);
+      },
+    },
+      input,
+      h("div.edit-row", {},
+        h("span.edit-keys", {}, t("editKeys")),
+        h("button.button.ghost.small.cancel-edit", { type: "button", onclick: () => stopEditing(item) }, t("cancel")),
+        save));
+    const update = () => {
+      const length = [...input.value.trim()].length;
+      save.disabled = options.busy() || length === 0 || length > MAX_MESSAGE_CHARS;
+      input.style.height = "auto";
+      input.style.height = `${Math.min(input.scrollHeight + 2, 320)}px`;
+    };
+    input.addEventListener("input", () => {
+      item.editing.draft = input.value;
+      update();
+    });
+    input.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") {
+        event.preventDefault();
+        stopEditing(item);
+      } else if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && !event.isComposing) {
+        event.preventDefault();
+        form.requestSubmit();
+      }
+    });
+    form.refresh = update;
+    requestAnimationFrame(update); // its height once it is in the page
+    update();
+    return form;
+  }
+
+  // ------------------------------------------------------------------ updates
+
+  /** Repaints the controls of every message: after the busy state changed, or a message was added. */
+  function refresh() {
+    for (const item of options.messages()) {
+      const element = bubbles.get(item.key);
+      if (item.editing) element?.querySelector("form.edit-form")?.refresh();
+      else paintFoot(item, element);
+    }
+  }
+
+  /** The control `action` of a message, or its neighbour when that one is off (the last version). */
+  function focus(item, action) {
+    const element = bubbles.get(item?.key);
+    if (element) focusable(element, action)?.focus();
+  }
+
+  function focusable(root, action) {
+    const wanted = root.querySelector(`button[data-action="${action}"]`);
+    if (wanted && !wanted.disabled) return wanted;
+    return [...root.querySelectorAll(".message-actions button")].find((button) => !button.disabled) ?? null;
+  }
+
+  /** Repaints a streaming reply at the next frame (many pieces arrive between two frames). */
+  function schedule(item) {
+    dirty.add(item);
+    if (frame) return;
+    frame = requestAnimationFrame(() => {
+      frame = 0;
+      const stick = options.scroll.nearBottom();
+      for (const each of dirty) paint(each);
+      dirty.clear();
+      if (stick) options.scroll.toBottom();
+    });
+  }
+
+  return { render, bubble, paint, schedule, refresh, focus };
+}
+
+/** The innermost last block of a reply, where the typing caret goes. */
+function caretTarget(content) {
+  let target = content.lastElementChild ?? content;
+  while (/^(UL|OL|BLOCKQUOTE|DIV|TABLE|TBODY|THEAD|TR|PRE)$/.test(target.tagName) && target.lastElementChild) {
+    target = target.lastElementChild;
+  }
+  return target;
+}
