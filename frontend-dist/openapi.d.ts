@@ -581,7 +581,10 @@ export interface components {
             content: string;
             /** Format: date-time */
             createdAt: string;
-            /** @description The message before this one in the branch (`null` for the first). */
+            /**
+             * @description The message before this one in the branch (`null` for the first, including an edited
+             *     first message; as stored, a first message names itself).
+             */
             parentId?: string | null;
             /** @description A reply the user stopped, saved as far as it got. */
             stopped: boolean;
@@ -2010,7 +2013,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `not_a_user_message`, `message_too_long`, `empty_message` or `conversation_too_long` */
+            /** @description `not_a_user_message`, `message_too_long`, `empty_message`, `conversation_too_long`, `invalid_locale` or `system_hint_too_long` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2148,7 +2151,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `nothing_to_regenerate` (the message answers no message of the user's) or `conversation_too_long` */
+            /** @description `nothing_to_regenerate` (the message answers no message of the user's), `conversation_too_long`, `invalid_locale` or `system_hint_too_long` */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -135,11 +135,23 @@ both_databases! {
         assert!(text.contains("\"finishReason\":\"stopped\""), "{text}");
         assert_eq!(slots_held(&app).await, 0);
 
+        // Asking the same again is a new message after the stopped reply (not a retry of one
+        // that failed), and the model is not shown the empty reply.
         upstream.set(Behaviour::reply("now I answer"));
-        let next = app.post("/api/chat").token(&token).json(&json!({"type": "oracle", "conversationId": conversation, "messages": [{"role": "user", "content": "hello again"}]})).send().await;
+        let next = app.post("/api/chat").token(&token).json(&json!({"type": "oracle", "conversationId": conversation, "messages": [{"role": "user", "content": "hello?"}]})).send().await;
         assert_eq!(next.status, StatusCode::OK, "{}", next.text());
-        let sent: Vec<String> = upstream.received().last().unwrap().messages().into_iter().skip(1).map(|(role, _)| role).collect();
-        assert_eq!(sent, ["user", "user"], "the empty stopped reply is not sent to the model");
+        let sent: Vec<(String, String)> = upstream.received().last().unwrap().messages().into_iter().skip(1).collect();
+        assert_eq!(sent, [("user".to_string(), "hello?".to_string()), ("user".to_string(), "hello?".to_string())]);
+        let asked = Message::find_by_id(next.json()["userMessageId"].as_str().unwrap().to_string()).one(&app.db).await.unwrap().unwrap();
+        assert_eq!(asked.role, MessageRole::User);
+        let detail = app.get(&format!("/api/chat/conversations/{conversation}")).token(&token).send().await.json();
+        let shown: Vec<(&str, &str, bool)> = detail["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| (m["role"].as_str().unwrap(), m["content"].as_str().unwrap(), m["stopped"].as_bool().unwrap()))
+            .collect();
+        assert_eq!(shown, [("user", "hello?", false), ("assistant", "", true), ("user", "hello?", false), ("assistant", "now I answer", false)]);
     }
 
     /// Nothing streaming: the stop is a no-op, not an error; another user's conversation is 404.

@@ -96,6 +96,22 @@ both_databases! {
         assert_eq!(title_of(&off).await.0, "What is hexagram 2?");
     }
 
+    /// A conversation whose first reply failed is titled after the retry's reply.
+    async fn a_retried_first_reply_gets_the_title(backend: Backend) {
+        let upstream = Upstream::start(Behaviour::Status(500)).await;
+        let app = app(backend, &upstream, None).await;
+        let token = app.register("retry@example.com").await;
+        let request = json!({"type": "oracle", "messages": [{"role": "user", "content": "first try"}]});
+        let failed = app.post("/api/chat").token(&token).json(&request).send().await;
+        assert_eq!(failed.assert_error(StatusCode::BAD_GATEWAY), "upstream_error");
+        let id = failed.json()["error"]["conversationId"].as_str().unwrap().to_string();
+        upstream.set(Behaviour::reply("An answer."));
+        let retry = json!({"type": "oracle", "conversationId": id, "messages": [{"role": "user", "content": "first try"}]});
+        let response = app.post("/api/chat").token(&token).header("accept", "text/event-stream").json(&retry).send().await;
+        assert!(response.text().contains("event: title"), "{}", response.text());
+        assert_eq!(title_of(&app).await, (TEST_TITLE.to_string(), TitleSource::Model));
+    }
+
     /// A rename that comes while the model is still writing the title wins.
     async fn a_renamed_title_is_never_replaced(backend: Backend) {
         let upstream = Upstream::start(Behaviour::reply("An answer.")).await;

@@ -175,6 +175,8 @@ both_databases! {
         let conversation = first["conversationId"].as_str().unwrap();
         let reply = first["messageId"].as_str().unwrap();
         let question = first["userMessageId"].as_str().unwrap();
+        let second = app.post("/api/chat").token(&token).json(&first_turn("another")).send().await.json();
+        let elsewhere = second["messageId"].as_str().unwrap();
         let base = format!("/api/chat/conversations/{conversation}");
         let sent = upstream.received().len();
 
@@ -188,6 +190,9 @@ both_databases! {
             (format!("{base}/messages/{reply}/regenerate"), json!({"systemHint": "h".repeat(501)}), &token, StatusCode::UNPROCESSABLE_ENTITY, "system_hint_too_long"),
             (format!("{base}/switch"), json!({"messageId": "nope"}), &token, StatusCode::NOT_FOUND, "not_found"),
             (format!("{base}/switch"), json!({"messageId": reply}), &other, StatusCode::NOT_FOUND, "not_found"),
+            // A message of another conversation of the same user is not in this one.
+            (format!("{base}/messages/{elsewhere}/regenerate"), json!({}), &token, StatusCode::NOT_FOUND, "not_found"),
+            (format!("{base}/switch"), json!({"messageId": elsewhere}), &token, StatusCode::NOT_FOUND, "not_found"),
         ];
         for (path, body, who, status, code) in cases {
             let response = app.post(&path).token(who).json(&body).send().await;
@@ -196,7 +201,28 @@ both_databases! {
         }
         // None of them reached the model or stored anything.
         assert_eq!(upstream.received().len(), sent);
-        assert_eq!(Message::find().all(&app.db).await.unwrap().len(), 2);
+        assert_eq!(Message::find().all(&app.db).await.unwrap().len(), 4);
+    }
+
+    /// A regeneration the model fails changes nothing: the old reply stays shown, and the next
+    /// message follows it.
+    async fn a_failed_regeneration_changes_nothing(backend: Backend) {
+        let upstream = Upstream::start(Behaviour::reply("kept")).await;
+        let app = app(backend, &upstream, &[]).await;
+        let token = app.register("unlucky@example.com").await;
+        let first = app.post("/api/chat").token(&token).json(&first_turn("q1")).send().await.json();
+        let conversation = first["conversationId"].as_str().unwrap().to_string();
+        let reply = first["messageId"].as_str().unwrap();
+        upstream.set(Behaviour::Status(500));
+        let path = format!("/api/chat/conversations/{conversation}/messages/{reply}/regenerate");
+        assert_eq!(app.post(&path).token(&token).json(&json!({})).send().await.assert_error(StatusCode::BAD_GATEWAY), "upstream_error");
+        let streamed = app.post(&path).token(&token).header("accept", "text/event-stream").json(&json!({})).send().await;
+        assert_eq!(streamed.assert_error(StatusCode::BAD_GATEWAY), "upstream_error");
+        assert_eq!(branch(&app, &token, &conversation).await, [row("user", "q1", 1, 1), row("assistant", "kept", 1, 1)]);
+        upstream.set(Behaviour::reply("a2"));
+        assert_eq!(app.post("/api/chat").token(&token).json(&next_turn(&conversation, "q2")).send().await.status, StatusCode::OK);
+        assert_eq!(last_prompt(&upstream), [pair("user", "q1"), pair("assistant", "kept"), pair("user", "q2")]);
+        assert_eq!(branch(&app, &token, &conversation).await.len(), 4);
     }
 
     /// Regenerations and edits are turns: they spend the message quota (and are refused with it).
@@ -274,7 +300,7 @@ both_databases! {
         assert_eq!(shown.len(), 4);
     }
 
-    /// The branch pages backwards from its end, by a cursor that stays valid across switches.
+    /// The branch pages backwards from its end, by a cursor naming the oldest message returned.
     async fn long_branches_page(backend: Backend) {
         let upstream = Upstream::start(Behaviour::reply("r")).await;
         let app = app(backend, &upstream, &[]).await;

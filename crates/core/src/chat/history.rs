@@ -63,7 +63,8 @@ pub struct MessageView {
     pub role: MessageRole,
     pub content: String,
     pub created_at: DateTime<Utc>,
-    /// The message before this one in the branch (`null` for the first).
+    /// The message before this one in the branch (`null` for the first, including an edited
+    /// first message; as stored, a first message names itself).
     pub parent_id: Option<String>,
     /// A reply the user stopped, saved as far as it got.
     pub stopped: bool,

@@ -15,7 +15,7 @@ use super::{
 use crate::{
     db::Txn,
     entities::{Conversation, ConversationKind, Message, MessageRole, Role, TitleSource, conversation, message, user},
-    error::{AppError, AppResult},
+    error::{AppError, AppResult, DbResultExt},
     ids::new_id,
     rate_limit::{self, Bucket, Meter},
     state::AppState,
@@ -65,7 +65,8 @@ pub struct PreparedTurn {
     pub user_message_id: String,
     /// The user message's text (for the title).
     pub question: String,
-    /// The conversation is new: its title is to be written after this reply.
+    /// The conversation's first reply (it is new, or its first reply failed): its title is to
+    /// be written after this one.
     pub first_reply: bool,
 }
 
@@ -198,7 +199,6 @@ pub async fn prepare(state: &AppState, user: &user::Model, turn: Turn) -> AppRes
     // and a turn that fails (an unknown conversation…) rolls its charge back with it.
     let meters: Vec<Meter> = Meter::new(Bucket::ChatMessages, &user.id, quota).into_iter().collect();
     let (txn, _charged) = rate_limit::begin_charged(&state.db, &state.clock, &meters).await?;
-    let first_reply = turn.conversation_id.is_none();
     let placed = match turn.conversation_id.as_deref() {
         None => open(&txn, state, user, &turn).await?,
         Some(id) => continue_in(&txn, state, user, &turn, id).await?,
@@ -208,14 +208,14 @@ pub async fn prepare(state: &AppState, user: &user::Model, turn: Turn) -> AppRes
         state.sweep(Bucket::ChatMessages).await;
     }
 
-    let Placed { conversation, user_message_id, question, mut history } = placed;
+    let Placed { conversation, user_message_id, question, mut history, untitled } = placed;
     // The model sees the latest `CHAT_HISTORY_WINDOW` messages of the branch.
     let window = usize::try_from(state.config.chat_history_window).unwrap_or(usize::MAX);
     let excess = history.len().saturating_sub(window);
     history.drain(..excess);
     let prompt =
         Prompt { system: system_prompt(conversation.kind, turn.language, turn.system_hint.as_deref()), turns: history };
-    Ok(PreparedTurn { conversation, prompt, language: turn.language, user_message_id, question, first_reply })
+    Ok(PreparedTurn { conversation, prompt, language: turn.language, user_message_id, question, first_reply: untitled })
 }
 
 /// What [`open`] and [`continue_in`] settled.
@@ -225,6 +225,9 @@ struct Placed {
     question: String,
     /// The branch the reply continues, oldest first (possibly longer than the window).
     history: Vec<(MessageRole, String)>,
+    /// No reply has been written yet and the title is still cut from the first message: the
+    /// model is to title the conversation after this reply.
+    untitled: bool,
 }
 
 /// A new conversation: its earlier messages (a client that kept the history itself) as one
@@ -270,7 +273,7 @@ async fn open(txn: &Txn, state: &AppState, user: &user::Model, turn: &Turn) -> A
     .await?;
     let mut history = turn.earlier.clone();
     history.push((MessageRole::User, message.clone()));
-    Ok(Placed { conversation, user_message_id: saved.id, question: message, history })
+    Ok(Placed { conversation, user_message_id: saved.id, question: message, history, untitled: true })
 }
 
 /// A turn in a stored conversation, placed as [`Turn::placement`] says. The conversation's row
@@ -336,8 +339,10 @@ async fn continue_in(txn: &Txn, state: &AppState, user: &user::Model, turn: &Tur
             (tree.node(question).id.clone(), text)
         }
         (None, Some(message)) => {
-            // A retry after a failed turn sends the same message again: it is already saved.
+            // A retry after a failed turn sends the same message again: it is already saved,
+            // as the branch's last message (a user message: so `history.last()` is that one).
             let retry = turn.placement == Placement::Append
+                && base.is_some_and(|base| tree.node(base).role == MessageRole::User)
                 && history.last().is_some_and(|(role, content)| *role == MessageRole::User && content == message);
             let id = match base {
                 Some(base) if retry => tree.node(base).id.clone(),
@@ -358,14 +363,21 @@ async fn continue_in(txn: &Txn, state: &AppState, user: &user::Model, turn: &Tur
         }
         (None, None) => return Err(AppError::validation("empty_message", "the new message is empty")),
     };
-    Conversation::update_many()
-        .col_expr(conversation::Column::ActiveLeafId, Expr::value(user_message_id.clone()))
-        .filter(conversation::Column::Id.eq(&conversation.id))
-        .exec(txn)
-        .await?;
-    let conversation =
-        conversation::Model { updated_at: now, active_leaf_id: Some(user_message_id.clone()), ..conversation };
-    Ok(Placed { conversation, user_message_id, question, history })
+    // A new message is shown at once. A regenerated reply is shown when it is saved: until
+    // then (and for good, should the model fail) the branch stays as it was.
+    let active_leaf_id = if answered.is_some() {
+        conversation.active_leaf_id.clone()
+    } else {
+        Conversation::update_many()
+            .col_expr(conversation::Column::ActiveLeafId, Expr::value(user_message_id.clone()))
+            .filter(conversation::Column::Id.eq(&conversation.id))
+            .exec(txn)
+            .await?;
+        Some(user_message_id.clone())
+    };
+    let untitled = conversation.title_source == TitleSource::Message && !tree.has_reply();
+    let conversation = conversation::Model { updated_at: now, active_leaf_id, ..conversation };
+    Ok(Placed { conversation, user_message_id, question, history, untitled })
 }
 
 /// The text of these messages of `tree`, in order, as the model reads them: a reply stopped
@@ -414,12 +426,21 @@ pub async fn save_reply(
         stopped: ending == Ending::Stopped,
         ..NewMessage::of(MessageRole::Assistant, text, Some(&prepared.user_message_id))
     };
-    let message = insert_message(&state.db, state, conversation_id, new).await?;
+    // A conversation deleted while its reply was written: the reply has nowhere to go.
+    let message = insert_message(&state.db, state, conversation_id, new)
+        .await
+        .on_foreign_key_violation(|| AppError::NotFound("conversation"))?;
+    // Shown unless the user has switched elsewhere meanwhile: the branch is still the one the
+    // turn left (its new message, or for a regeneration the branch as it was).
+    let unchanged = match &prepared.conversation.active_leaf_id {
+        Some(leaf) => conversation::Column::ActiveLeafId.eq(leaf),
+        None => conversation::Column::ActiveLeafId.is_null(),
+    };
     let shown = Conversation::update_many()
         .col_expr(conversation::Column::ActiveLeafId, Expr::value(message.id.clone()))
         .col_expr(conversation::Column::UpdatedAt, Expr::value(message.created_at))
         .filter(conversation::Column::Id.eq(conversation_id))
-        .filter(conversation::Column::ActiveLeafId.eq(&prepared.user_message_id))
+        .filter(unchanged)
         .exec(&state.db)
         .await;
     let bumped = match shown {
@@ -460,7 +481,7 @@ async fn insert_message(
     state: &AppState,
     conversation_id: &str,
     new: NewMessage<'_>,
-) -> AppResult<message::Model> {
+) -> Result<message::Model, sea_orm::DbErr> {
     let to_i32 = |tokens: u32| i32::try_from(tokens).ok();
     let id = new.id.unwrap_or_else(new_id);
     let message = message::Model {

@@ -116,7 +116,6 @@ impl Registration {
     }
 }
 
-/// Replies of the conversation asked to stop that have not ended yet.
 /// A watch for a stop ([`Registration::watch`]).
 pub struct StopWatch {
     receiver: oneshot::Receiver<()>,
@@ -138,6 +137,7 @@ impl Drop for StopWatch {
     }
 }
 
+/// Replies of the conversation asked to stop that have not ended yet.
 async fn stopping(db: &Db, user_id: &str, conversation_id: &str, since: DateTime<Utc>) -> AppResult<u64> {
     Ok(ReplyStream::find()
         .filter(reply_stream::Column::StopRequestedAt.is_not_null())

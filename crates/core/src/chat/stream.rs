@@ -254,9 +254,17 @@ async fn relay(
             Chunk::Text(piece) => {
                 text.push_str(&piece);
                 let delta = event("delta", &StreamDelta { content: piece });
-                if *listening && !deliver(sender, delta, deadline).await {
-                    *listening = false;
-                    tracing::info!(%conversation_id, "client gone or not reading; finishing the reply to save it");
+                if *listening {
+                    // A client slow to read can still be stopped (from another tab, say).
+                    let delivered = tokio::select! {
+                        biased;
+                        () = &mut stop => break Ok(Ending::Stopped),
+                        delivered = deliver(sender, delta, deadline) => delivered,
+                    };
+                    if !delivered {
+                        *listening = false;
+                        tracing::info!(%conversation_id, "client gone or not reading; finishing the reply to save it");
+                    }
                 }
             }
             Chunk::Usage(reported) => usage = Some(reported),

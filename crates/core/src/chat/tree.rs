@@ -35,6 +35,9 @@ pub struct Node {
     pub role: MessageRole,
     /// Index of the parent in [`Tree::nodes`]; `None` for a root.
     parent: Option<usize>,
+    /// Stored without a parent: from before versions, or written by the previous version of
+    /// the app (which does not move `active_leaf_id` either).
+    legacy: bool,
 }
 
 /// Where a message stands among its versions.
@@ -81,15 +84,18 @@ impl Tree {
         let mut children: HashMap<Option<usize>, Vec<usize>> = HashMap::new();
         for (index, (id, parent_id, role)) in rows.into_iter().enumerate() {
             let previous = index.checked_sub(1);
+            let legacy = parent_id.is_none();
             let parent = match parent_id.as_deref() {
                 Some(parent) if parent == id => None,
                 // A parent written after its child (equal timestamps ordered by id) is still its
-                // parent: the walk up is bounded, so even a corrupt cycle cannot hang it.
+                // parent: the walk up is bounded, so even a corrupt cycle cannot hang it. A
+                // parent outside the rows read (beyond the newest `MAX_CONVERSATION_MESSAGES`)
+                // reads like a legacy one: the message before.
                 Some(parent) => by_id.get(parent).copied().or(previous),
                 None => previous,
             };
             children.entry(parent).or_default().push(index);
-            nodes.push(Node { id, role, parent });
+            nodes.push(Node { id, role, parent, legacy });
         }
         Self { nodes, by_id, children }
     }
@@ -114,9 +120,15 @@ impl Tree {
         self.nodes[index].parent
     }
 
-    /// The last message of the branch shown: `active` when it is in the tree, else the newest.
+    /// The last message of the branch shown: `active` when it is in the tree, else the newest;
+    /// and the newest when the previous version of the app wrote it after `active` (during a
+    /// rolling deploy), so that its turns are not hidden.
     pub fn leaf(&self, active: Option<&str>) -> Option<usize> {
-        active.and_then(|id| self.find(id)).or_else(|| self.nodes.len().checked_sub(1))
+        let newest = self.nodes.len().checked_sub(1)?;
+        match active.and_then(|id| self.find(id)) {
+            Some(active) if !(self.nodes[newest].legacy && newest > active) => Some(active),
+            _ => Some(newest),
+        }
     }
 
     /// The branch that ends at `index`, root first.
@@ -135,13 +147,28 @@ impl Tree {
         branch
     }
 
-    /// The versions at `index`'s place: it and its siblings.
+    /// The versions at `index`'s place: it and its siblings of the same role (a reply and a
+    /// user message under one parent, as two turns sent at once leave them, are not versions
+    /// of each other).
     pub fn versions(&self, index: usize) -> Versions {
-        let siblings = self.children.get(&self.nodes[index].parent).map(Vec::as_slice).unwrap_or(&[]);
+        let role = self.nodes[index].role;
+        let siblings: Vec<usize> = self
+            .children
+            .get(&self.nodes[index].parent)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|&sibling| self.nodes[sibling].role == role)
+            .collect();
         Versions {
             ids: siblings.iter().map(|&sibling| self.nodes[sibling].id.clone()).collect(),
             index: siblings.iter().position(|&sibling| sibling == index).unwrap_or(0),
         }
+    }
+
+    /// Whether any reply has been written (a conversation whose title is still to be made).
+    pub fn has_reply(&self) -> bool {
+        self.nodes.iter().any(|node| node.role == MessageRole::Assistant)
     }
 
     /// The newest message in `index`'s subtree (itself included): where the branch through
@@ -188,7 +215,7 @@ mod tests {
 
     #[test]
     fn regenerated_and_edited_messages_are_versions() {
-        // u1 → a1; a1' regenerated beside a1; u2 after a1', edited into u2'; a legacy tail.
+        // u1 → a1; a1b regenerated beside a1; u2 after a1b, edited into u2b, answered by a2.
         let tree = tree(&[
             ("u1", Some("u1"), U),
             ("a1", Some("u1"), A),
@@ -216,6 +243,26 @@ mod tests {
         let tree = tree(&[("u1", Some("u1"), U), ("a1", Some("u1"), A), ("v1", Some("v1"), U), ("b1", Some("v1"), A)]);
         assert_eq!(ids(&tree, &tree.branch(tree.find("b1").unwrap())), ["v1", "b1"]);
         assert_eq!(tree.versions(tree.find("v1").unwrap()), Versions { ids: vec!["u1".into(), "v1".into()], index: 1 });
+    }
+
+    #[test]
+    fn only_messages_of_one_role_are_versions() {
+        // Two turns at once: u2 went under u1 while a1 was being written.
+        let tree = tree(&[("u1", Some("u1"), U), ("a1", Some("u1"), A), ("u2", Some("u1"), U)]);
+        assert_eq!(tree.versions(tree.find("a1").unwrap()).ids, ["a1"]);
+        assert_eq!(tree.versions(tree.find("u2").unwrap()).ids, ["u2"]);
+    }
+
+    #[test]
+    fn the_previous_app_versions_turns_are_shown() {
+        // Versioned messages, then the previous version of the app appended two (no parent, and
+        // it did not move the active leaf): they show, after the leaf they followed.
+        let appended = tree(&[("u1", Some("u1"), U), ("a1", Some("u1"), A), ("u2", None, U), ("a2", None, A)]);
+        assert_eq!(appended.leaf(Some("a1")), appended.find("a2"));
+        assert_eq!(ids(&appended, &appended.branch(appended.find("a2").unwrap())), ["u1", "a1", "u2", "a2"]);
+        // A leaf chosen after them stands.
+        let regenerated = tree(&[("u1", None, U), ("a1", None, A), ("a1b", Some("u1"), A)]);
+        assert_eq!(regenerated.leaf(Some("a1")), regenerated.find("a1"));
     }
 
     #[test]

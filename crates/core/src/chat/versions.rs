@@ -101,7 +101,7 @@ fn turn(
     responses(
         (status = 200, description = "The new reply (JSON), or its event stream (SSE), as for `POST /api/chat`", body = super::ChatResponse),
         (status = 404, description = "No such conversation of the caller's, or no such message in it", body = ErrorBody),
-        (status = 422, description = "`nothing_to_regenerate` (the message answers no message of the user's) or `conversation_too_long`", body = ErrorBody),
+        (status = 422, description = "`nothing_to_regenerate` (the message answers no message of the user's), `conversation_too_long`, `invalid_locale` or `system_hint_too_long`", body = ErrorBody),
         (status = 429, description = "Message quota used up (`rate_limited`) or too many streams at once (`too_many_streams`)", body = ErrorBody),
         (status = 502, description = "The model failed", body = ErrorBody),
         (status = 503, description = "No model configured, or the database is unavailable", body = ErrorBody),
@@ -133,7 +133,7 @@ pub async fn regenerate(
     responses(
         (status = 200, description = "The reply to the edited message (JSON), or its event stream (SSE), as for `POST /api/chat`", body = super::ChatResponse),
         (status = 404, description = "No such conversation of the caller's, or no such message in it", body = ErrorBody),
-        (status = 422, description = "`not_a_user_message`, `message_too_long`, `empty_message` or `conversation_too_long`", body = ErrorBody),
+        (status = 422, description = "`not_a_user_message`, `message_too_long`, `empty_message`, `conversation_too_long`, `invalid_locale` or `system_hint_too_long`", body = ErrorBody),
         (status = 429, description = "Message quota used up (`rate_limited`) or too many streams at once (`too_many_streams`)", body = ErrorBody),
         (status = 502, description = "The model failed", body = ErrorBody),
         (status = 503, description = "No model configured, or the database is unavailable", body = ErrorBody),
