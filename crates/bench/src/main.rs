@@ -190,9 +190,13 @@ async fn main() -> anyhow::Result<()> {
             report,
             "500 sequential turns, each in a new conversation; the upstream is an in-process OpenAI-compatible server"
         )?;
-        writeln!(report, "answering at once. Overhead = through `chat` minus straight to the upstream (p50).\n")?;
+        writeln!(
+            report,
+            "answering at once. Overhead = through `chat` minus straight to the upstream (p50). Titles are off\n\
+             (`CHAT_TITLE_MODEL=off`): a title is a second model call after the reply, which would run beside the next turn.\n"
+        )?;
         writeln!(report, "| measure | straight to upstream | through `chat` | overhead |\n|---|---|---|---|")?;
-        let server = Server::start(&bin, "chat", &fixture).await?;
+        let server = Server::start_with(&bin, "chat", &fixture, &[("CHAT_TITLE_MODEL", "off")]).await?;
         server.ready(&client, "/api/chat/conversations", Some(&fixture.user_token)).await?;
         let direct_body = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
         let chat_body = json!({"type": "oracle", "locale": "en", "messages": [{"role": "user", "content": "hi"}]});

@@ -187,8 +187,9 @@ pub fn llm_error(err: LlmError) -> AppError {
     }
 }
 
-/// Charges the quota, saves the user's message (opening the conversation when needed), points
-/// the conversation at it, and builds the prompt from the branch it ends.
+/// Charges the quota, saves the user's message (opening the conversation when needed) and shows
+/// it, and builds the prompt from the branch it ends. A regeneration saves no message and
+/// leaves the branch shown as it is until its reply is saved.
 pub async fn prepare(state: &AppState, user: &user::Model, turn: Turn) -> AppResult<PreparedTurn> {
     let quota = match user.role {
         Role::Admin => state.config.chat_quota_admin,
@@ -278,7 +279,8 @@ async fn open(txn: &Txn, state: &AppState, user: &user::Model, turn: &Turn) -> A
 
 /// A turn in a stored conversation, placed as [`Turn::placement`] says. The conversation's row
 /// is locked first (the `UPDATE` of `updated_at`), so concurrent turns of one conversation
-/// place their messages one after the other.
+/// place their messages one after the other (the second after the first's message: a reply
+/// still being written then ends up beside it, kept but off the branch).
 async fn continue_in(txn: &Txn, state: &AppState, user: &user::Model, turn: &Turn, id: &str) -> AppResult<Placed> {
     let now = state.clock.now();
     let locked = Conversation::update_many()
