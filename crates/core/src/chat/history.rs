@@ -2,8 +2,6 @@
 //! (paginated backwards from its last message, each message with its versions), rename,
 //! delete. Other users' conversations are 404.
 
-use std::collections::HashMap;
-
 use axum::{Json, extract::State, http::StatusCode};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
@@ -135,6 +133,11 @@ pub struct ConversationResponse {
     pub conversation: ConversationView,
 }
 
+/// The refusal of a cursor this API did not hand out (or whose message is gone).
+fn invalid_cursor() -> AppError {
+    AppError::bad_request("invalid_query", "`cursor` is not a cursor this API returned")
+}
+
 /// A keyset position: rows strictly after it in the listing order (time, then id, descending).
 struct Cursor {
     at: DateTime<Utc>,
@@ -147,10 +150,9 @@ impl Cursor {
     }
 
     fn decode(raw: &str) -> AppResult<Self> {
-        let invalid = || AppError::bad_request("invalid_query", "`cursor` is not a cursor this API returned");
-        let text = String::from_utf8(URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?).map_err(|_| invalid())?;
-        let (micros, id) = text.split_once('|').ok_or_else(invalid)?;
-        let at = micros.parse().ok().and_then(DateTime::from_timestamp_micros).ok_or_else(invalid)?;
+        let text = URL_SAFE_NO_PAD.decode(raw).ok().and_then(|bytes| String::from_utf8(bytes).ok());
+        let (micros, id) = text.as_deref().and_then(|text| text.split_once('|')).ok_or_else(invalid_cursor)?;
+        let at = micros.parse().ok().and_then(DateTime::from_timestamp_micros).ok_or_else(invalid_cursor)?;
         Ok(Self { at, id: id.to_string() })
     }
 
@@ -241,7 +243,7 @@ pub(super) async fn detail(
     let tree = Tree::load(&state.db, &conversation.id).await?;
     let end = match before {
         Some(id) => {
-            let at = tree.find(id).ok_or_else(message_cursor::invalid)?;
+            let at = tree.find(id).ok_or_else(invalid_cursor)?;
             tree.parent(at)
         }
         None => tree.leaf(conversation.active_leaf_id.as_deref()),
@@ -250,20 +252,13 @@ pub(super) async fn detail(
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
     let page = &branch[branch.len().saturating_sub(limit)..];
     let next_cursor = (page.len() < branch.len()).then(|| message_cursor::encode(&tree.node(page[0]).id));
-    let ids: Vec<String> = page.iter().map(|&index| tree.node(index).id.clone()).collect();
-    let mut rows: HashMap<String, message::Model> = Message::find()
-        .filter(message::Column::Id.is_in(ids))
-        .all(&state.db)
+    let messages = tree
+        .messages(&state.db, page)
         .await?
         .into_iter()
-        .map(|row| (row.id.clone(), row))
-        .collect();
-    let messages = page
-        .iter()
-        .filter_map(|&index| {
-            let row = rows.remove(&tree.node(index).id)?;
+        .map(|(index, row)| {
             let parent = tree.parent(index).map(|parent| tree.node(parent).id.clone());
-            Some(MessageView::new(row, parent, tree.versions(index)))
+            MessageView::new(row, parent, tree.versions(index))
         })
         .collect();
     Ok(ConversationDetail { conversation: conversation.into(), messages, next_cursor })
@@ -277,13 +272,9 @@ mod message_cursor {
         URL_SAFE_NO_PAD.encode(format!("m|{id}"))
     }
 
-    pub fn invalid() -> AppError {
-        AppError::bad_request("invalid_query", "`cursor` is not a cursor this API returned")
-    }
-
     pub fn decode(raw: &str) -> AppResult<String> {
         let text = URL_SAFE_NO_PAD.decode(raw).ok().and_then(|bytes| String::from_utf8(bytes).ok());
-        text.and_then(|text| text.strip_prefix("m|").map(str::to_string)).ok_or_else(invalid)
+        text.and_then(|text| text.strip_prefix("m|").map(str::to_string)).ok_or_else(invalid_cursor)
     }
 }
 

@@ -2,7 +2,7 @@
 //! (before the model is called, so a failed turn loses nothing), build the prompt, and save the
 //! reply.
 
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
 
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 
@@ -385,17 +385,11 @@ async fn continue_in(txn: &Txn, state: &AppState, user: &user::Model, turn: &Tur
 /// The text of these messages of `tree`, in order, as the model reads them: a reply stopped
 /// before its first word is left out.
 async fn contents(txn: &Txn, tree: &Tree, indexes: &[usize]) -> AppResult<Vec<(MessageRole, String)>> {
-    let ids: Vec<String> = indexes.iter().map(|&index| tree.node(index).id.clone()).collect();
-    let mut rows: HashMap<String, message::Model> = Message::find()
-        .filter(message::Column::Id.is_in(ids.clone()))
-        .all(txn)
+    Ok(tree
+        .messages(txn, indexes)
         .await?
         .into_iter()
-        .map(|row| (row.id.clone(), row))
-        .collect();
-    Ok(ids
-        .iter()
-        .filter_map(|id| rows.remove(id))
+        .map(|(_, row)| row)
         .filter(|row| !(row.role == MessageRole::Assistant && row.content.trim().is_empty()))
         .map(|row| (row.role, row.content))
         .collect())

@@ -49,6 +49,15 @@ pub struct StopResponse {
     pub ended: u64,
 }
 
+/// The earliest start of a reply still within its lease at `now`: rows started before it are
+/// stale (their instance died mid-reply).
+fn lease_start(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(lease)
+        .ok()
+        .and_then(|lease| now.checked_sub_signed(lease))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
 /// A reply being streamed, registered so that it can be stopped.
 pub struct Registration {
     pub id: String,
@@ -64,7 +73,7 @@ pub async fn register(
     lease: Duration,
 ) -> AppResult<Registration> {
     let now = clock.now();
-    let stale = now - chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+    let stale = lease_start(now, lease);
     ReplyStream::delete_many()
         .filter(reply_stream::Column::UserId.eq(user_id))
         .filter(reply_stream::Column::StartedAt.lt(stale))
@@ -174,7 +183,7 @@ pub async fn stop(
 ) -> AppResult<Json<StopResponse>> {
     let conversation = super::history::owned(&state, &auth, &id).await?;
     let now = state.clock.now();
-    let since = now - chrono::Duration::from_std(state.config.chat_stream_lease()).unwrap_or(chrono::Duration::MAX);
+    let since = lease_start(now, state.config.chat_stream_lease());
     let requested = ReplyStream::update_many()
         .col_expr(reply_stream::Column::StopRequestedAt, Expr::value(now))
         .filter(reply_stream::Column::UserId.eq(&auth.user.id))

@@ -166,6 +166,24 @@ impl Tree {
         }
     }
 
+    /// The stored messages at these places of the tree, in the same order (one query; a
+    /// message deleted meanwhile is left out).
+    pub async fn messages(
+        &self,
+        db: &impl ConnectionTrait,
+        indexes: &[usize],
+    ) -> AppResult<Vec<(usize, message::Model)>> {
+        let ids: Vec<String> = indexes.iter().map(|&index| self.nodes[index].id.clone()).collect();
+        let mut rows: HashMap<String, message::Model> = Message::find()
+            .filter(message::Column::Id.is_in(ids))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|row| (row.id.clone(), row))
+            .collect();
+        Ok(indexes.iter().filter_map(|&index| Some((index, rows.remove(&self.nodes[index].id)?))).collect())
+    }
+
     /// Whether any reply has been written (a conversation whose title is still to be made).
     pub fn has_reply(&self) -> bool {
         self.nodes.iter().any(|node| node.role == MessageRole::Assistant)
