@@ -9,7 +9,7 @@
 
 use axum::{Json, extract::State};
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, sea_query::Expr};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, sea_query::Expr};
 use serde::{Deserialize, Serialize};
 use tokio::{
     sync::oneshot,
@@ -73,12 +73,19 @@ pub async fn register(
     lease: Duration,
 ) -> AppResult<Registration> {
     let now = clock.now();
-    let stale = lease_start(now, lease);
-    ReplyStream::delete_many()
+    // Found by a plain read and deleted by primary key: a ranged DELETE would take gap locks
+    // on InnoDB's index and deadlock with other users' registrations.
+    let stale: Vec<String> = ReplyStream::find()
+        .select_only()
+        .column(reply_stream::Column::Id)
         .filter(reply_stream::Column::UserId.eq(user_id))
-        .filter(reply_stream::Column::StartedAt.lt(stale))
-        .exec(db)
+        .filter(reply_stream::Column::StartedAt.lt(lease_start(now, lease)))
+        .into_tuple()
+        .all(db)
         .await?;
+    if !stale.is_empty() {
+        ReplyStream::delete_many().filter(reply_stream::Column::Id.is_in(stale)).exec(db).await?;
+    }
     let id = new_id();
     ReplyStream::insert(reply_stream::ActiveModel {
         id: Set(id.clone()),
