@@ -301,14 +301,21 @@ both_stacks! {
                     let body = super::turn(&format!("user {user} turn {turn}"), conversation.as_deref());
                     let headers = [("authorization", auth.as_str()), ("accept", "text/event-stream")];
                     let reply = test_support::burst::call_json(port, "POST", "/api/chat", &headers, &body).await;
-                    assert_eq!(reply.status, 200, "user {user} turn {turn}: {}", reply.text());
+                    if reply.status != 200 {
+                        // Asserted below, where the processes' logs can go with the failure.
+                        return Err(format!("user {user} turn {turn}: {} {}", reply.status, reply.text()));
+                    }
                     let done = sse_event(&reply.text(), "done").expect("a done event");
                     conversation = Some(done["conversationId"].as_str().unwrap().to_string());
                 }
-                (token, conversation.unwrap())
+                Ok((token, conversation.unwrap()))
             }
         })
         .await;
+        let conversations: Vec<(String, String)> = conversations
+            .into_iter()
+            .map(|turns| turns.unwrap_or_else(|failed| panic!("{failed}\n{}", stack.logs())))
+            .collect();
         for (user, (token, conversation)) in conversations.iter().enumerate() {
             let reply = stack
                 .call(user, "GET", &format!("/api/chat/conversations/{conversation}"), &[("authorization", &format!("Bearer {token}"))], b"")
