@@ -6,7 +6,7 @@ PORT ?= 8080
 DEV_DATABASE_URL ?= sqlite://.data/dev.db?mode=rwc
 CARGO ?= cargo
 
-.PHONY: help dev test prereqs test-rust lint fmt db-up migrate build release openapi fuzz bench soak types check-types site-config test-e2e site-vendor package s-cli validate-deploy local-invoke
+.PHONY: help dev test prereqs smtp-sink test-rust lint fmt db-up migrate build release openapi fuzz bench soak types check-types site-config test-e2e site-vendor package s-cli validate-deploy local-invoke
 
 help:
 	@echo "make dev      run the whole API + static site on http://127.0.0.1:$(PORT) (SQLite in .data/)"
@@ -31,7 +31,11 @@ test: prereqs db-up lint test-rust check-types fuzz test-e2e
 prereqs:
 	@scripts/check-prereqs.sh
 
-test-rust:
+## The tests' SMTP server needs aiosmtpd (installed from PyPI when missing).
+smtp-sink:
+	@scripts/ensure-smtp-sink.sh
+
+test-rust: smtp-sink
 	$(CARGO) nextest run --workspace --no-fail-fast
 
 lint:
@@ -102,14 +106,14 @@ bench: release
 BURST ?= 200
 USERS ?= 60
 OVERLOAD_BURST ?= 400
-soak: db-up
+soak: db-up smtp-sink
 	BURST=$(BURST) USERS=$(USERS) OVERLOAD_BURST=$(OVERLOAD_BURST) \
 	  $(CARGO) nextest run --workspace --no-fail-fast --success-output final -E 'package(reliability)'
 
 ## The site in headless Chromium (Debian's /usr/bin/chromium) against `make dev`, with the fake
 ## OpenAI upstream of tests/e2e/fake-openai.mjs; screenshots land in tests/e2e/screenshots/.
 ## (The build first, so the tests' wait for the server is not spent compiling.)
-test-e2e: tests/e2e/node_modules
+test-e2e: tests/e2e/node_modules smtp-sink
 	$(CARGO) build -p local-stack
 	node --test tests/e2e/
 

@@ -13,7 +13,7 @@ need() {
 command -v cargo-nextest >/dev/null 2>&1 || need "cargo-nextest" "Install it: cargo install cargo-nextest --locked"
 command -v node >/dev/null 2>&1 || need "Node.js" "Install it: apt-get install -y nodejs npm"
 command -v npm >/dev/null 2>&1 || need "npm" "Install it: apt-get install -y npm"
-command -v python3 >/dev/null 2>&1 || need "python3 (for schemathesis)" "Install it: apt-get install -y python3 python3-pip"
+command -v python3 >/dev/null 2>&1 || need "python3 (for schemathesis and the tests' SMTP server, aiosmtpd)" "Install it: apt-get install -y python3 python3-pip"
 chromium="${CHROMIUM:-/usr/bin/chromium}"
 [[ -x "$chromium" ]] || need "Chromium ($chromium, for the browser tests)" "Install it: apt-get install -y chromium (or set CHROMIUM)"
 # fc-list's output is taken whole first: `fc-list | grep -q` fails under pipefail whenever grep

@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_create_tables;
 mod m20261201_000001_rate_limit_keys;
 mod m20261202_000001_message_tree;
+mod m20261202_000002_accounts;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_create_tables::Migration),
             Box::new(m20261201_000001_rate_limit_keys::Migration),
             Box::new(m20261202_000001_message_tree::Migration),
+            Box::new(m20261202_000002_accounts::Migration),
         ]
     }
 }

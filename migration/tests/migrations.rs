@@ -6,7 +6,7 @@ use migration::{Migrator, MigratorTrait, SchemaManager, sea_orm};
 use sea_orm::{ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, Statement};
 use test_support::{Backend, TestDb, both_databases};
 
-const TABLES: [&str; 8] = [
+const TABLES: [&str; 9] = [
     "users",
     "sessions",
     "conversations",
@@ -15,11 +15,25 @@ const TABLES: [&str; 8] = [
     "rate_limit_hits",
     "rate_limit_keys",
     "reply_streams",
+    "account_tokens",
 ];
 
-const COLUMNS: [(&str, &[&str]); 8] = [
-    ("users", &["id", "email", "password_hash", "role", "banned_at", "created_at", "updated_at"]),
-    ("sessions", &["id", "user_id", "session_token", "expires", "created_at"]),
+const COLUMNS: [(&str, &[&str]); 9] = [
+    (
+        "users",
+        &[
+            "id",
+            "email",
+            "password_hash",
+            "role",
+            "banned_at",
+            "created_at",
+            "updated_at",
+            "email_verified_at",
+            "locale",
+        ],
+    ),
+    ("sessions", &["id", "user_id", "session_token", "expires", "created_at", "ip", "user_agent", "last_used_at"]),
     (
         "conversations",
         &["id", "user_id", "type", "title", "created_at", "updated_at", "active_leaf_id", "title_source"],
@@ -42,9 +56,10 @@ const COLUMNS: [(&str, &[&str]); 8] = [
     ("rate_limit_hits", &["id", "bucket", "key", "created_at"]),
     ("rate_limit_keys", &["bucket", "key", "updated_at"]),
     ("reply_streams", &["id", "user_id", "conversation_id", "started_at", "stop_requested_at"]),
+    ("account_tokens", &["id", "user_id", "purpose", "token_hash", "email", "expires_at", "created_at"]),
 ];
 
-const INDEXES: [(&str, &str); 11] = [
+const INDEXES: [(&str, &str); 13] = [
     ("sessions", "idx_sessions_user"),
     ("conversations", "idx_conversations_user_updated"),
     ("messages", "idx_messages_conversation_created"),
@@ -56,6 +71,8 @@ const INDEXES: [(&str, &str); 11] = [
     ("sessions", "idx_sessions_expires"),
     ("reply_streams", "idx_reply_streams_conversation"),
     ("reply_streams", "idx_reply_streams_started"),
+    ("account_tokens", "idx_account_tokens_user"),
+    ("account_tokens", "idx_account_tokens_expires"),
 ];
 
 async fn existing_tables(db: &DatabaseConnection) -> Vec<&'static str> {
@@ -133,8 +150,22 @@ async fn check_constraints(db: &DatabaseConnection) {
     let orphan = exec(db, &format!("INSERT INTO messages (id, conversation_id, role, content, created_at) VALUES ('m2', 'nope', 'USER', 'hi', {at})")).await;
     assert!(orphan.is_err(), "messages need a conversation");
 
+    exec(db, &format!("INSERT INTO account_tokens (id, user_id, purpose, token_hash, email, expires_at, created_at) VALUES ('t1', 'u1', 'reset', 'h1', 'a@example.com', {at}, {at})"))
+        .await
+        .unwrap();
+    let duplicate_link = exec(db, &format!("INSERT INTO account_tokens (id, user_id, purpose, token_hash, email, expires_at, created_at) VALUES ('t2', 'u1', 'reset', 'h1', 'a@example.com', {at}, {at})")).await;
+    assert!(duplicate_link.is_err(), "token hashes are unique");
+    let locale: String = db
+        .query_one_raw(Statement::from_string(db.get_database_backend(), "SELECT locale FROM users WHERE id = 'u3'"))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get("", "locale")
+        .unwrap();
+    assert_eq!(locale, "zh", "accounts from before the accounts migration get Chinese mail");
+
     exec(db, "DELETE FROM users WHERE id = 'u1'").await.unwrap();
-    for table in ["sessions", "conversations", "messages"] {
+    for table in ["sessions", "conversations", "messages", "account_tokens"] {
         assert_eq!(count(db, table).await, 0, "deleting the user cascades to {table}");
     }
     assert_eq!(count(db, "audit_logs").await, 1, "the audit trail has no foreign key");
@@ -162,7 +193,8 @@ both_databases! {
         assert_eq!(names, [
             "m20261125_000001_create_tables",
             "m20261201_000001_rate_limit_keys",
-            "m20261202_000001_message_tree"
+            "m20261202_000001_message_tree",
+            "m20261202_000002_accounts"
         ]);
         // The code's idea of the newest schema (health, `/initialize`) is the last migration.
         assert_eq!(names.last().map(String::as_str), Some(app_core::db::SCHEMA_VERSION));

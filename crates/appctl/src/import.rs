@@ -499,6 +499,9 @@ impl Table for Users {
             banned_at: row.optional_time(4)?,
             created_at: row.time(5)?,
             updated_at: row.time(6)?,
+            // The old app never verified addresses; its users were Chinese-speaking.
+            email_verified_at: None,
+            locale: "zh".into(),
         });
         if !bcrypt {
             candidate
@@ -572,6 +575,9 @@ impl Table for Sessions {
             session_token: row.bounded(2, TOKEN_CHARS)?,
             expires: row.time(3)?,
             created_at: row.time(4)?,
+            ip: None,
+            user_agent: None,
+            last_used_at: None,
         }))
     }
 

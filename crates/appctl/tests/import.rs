@@ -505,6 +505,8 @@ both_databases! {
             banned_at: None,
             created_at: ms(1_750_000_000_000),
             updated_at: ms(1_750_000_000_000),
+            email_verified_at: None,
+            locale: "zh".into(),
         };
         User::insert(user::ActiveModel::from(frank_here.clone())).exec_without_returning(&app.db).await.unwrap();
 
@@ -564,6 +566,8 @@ both_databases! {
             banned_at: None,
             created_at: ms(1_700_000_000_123),
             updated_at: ms(1_700_000_100_456),
+            email_verified_at: None,
+            locale: "zh".into(),
         }));
         assert_eq!(find_user(BOB).await.unwrap(), Some(user::Model {
             id: BOB.into(),
@@ -573,6 +577,8 @@ both_databases! {
             banned_at: Some(ms(1_700_000_500_789)),
             created_at: ms(1_700_000_001_000),
             updated_at: ms(1_700_000_500_789),
+            email_verified_at: None,
+            locale: "zh".into(),
         }));
         let legacy = find_user(LEGACY).await.unwrap().expect("legacy imported");
         let half_past_nine = Utc.with_ymd_and_hms(2023, 11, 14, 9, 30, 0).unwrap();
@@ -593,6 +599,9 @@ both_databases! {
             session_token: TOKEN_ALICE.into(),
             expires: ms(FAR_FUTURE_MS),
             created_at: ms(1_700_000_200_000),
+            ip: None,
+            user_agent: None,
+            last_used_at: None,
         }));
         assert!(Session::find_by_id(S_FRANK).one(&app.db).await.unwrap().is_some(), "Frank's account exists here");
         for skipped in [S_ALICE_EXPIRED, S_CAROL, S_ORPHAN, S_FOREVER] {

@@ -1,6 +1,7 @@
 //! The audit trail: one row per security-relevant action (register, login, failed login,
 //! refused by a limit, logout, ban, unban, export, an admin-only call by a non-admin, a deleted
-//! conversation, an operator's `appctl` command), with the actor, client IP and user agent.
+//! conversation, an operator's `appctl` command, a password changed or reset, a verified
+//! address, an account's own export or deletion), with the actor, client IP and user agent.
 
 use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
 
@@ -35,10 +36,20 @@ pub enum Action {
     ConversationDelete,
     /// `appctl import`.
     Import,
+    PasswordChange,
+    /// A forgotten-password link was asked for (the actor is empty for an unknown address).
+    PasswordResetRequest,
+    /// A password set through a mailed link or by `appctl reset-password`.
+    PasswordReset,
+    EmailVerified,
+    /// The owner downloaded their data.
+    AccountExport,
+    /// The owner deleted their account (the row keeps the id, not the address).
+    AccountDelete,
 }
 
 impl Action {
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 21] = [
         Self::Register,
         Self::Login,
         Self::LoginFailed,
@@ -54,6 +65,12 @@ impl Action {
         Self::AdminDenied,
         Self::ConversationDelete,
         Self::Import,
+        Self::PasswordChange,
+        Self::PasswordResetRequest,
+        Self::PasswordReset,
+        Self::EmailVerified,
+        Self::AccountExport,
+        Self::AccountDelete,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -73,6 +90,12 @@ impl Action {
             Self::AdminDenied => "admin_denied",
             Self::ConversationDelete => "conversation_delete",
             Self::Import => "import",
+            Self::PasswordChange => "password_change",
+            Self::PasswordResetRequest => "password_reset_request",
+            Self::PasswordReset => "password_reset",
+            Self::EmailVerified => "email_verified",
+            Self::AccountExport => "account_export",
+            Self::AccountDelete => "account_delete",
         }
     }
 }
@@ -81,6 +104,12 @@ impl Action {
 /// few hundred bytes, and MySQL's TEXT column refuses more than 64 KiB, which would fail the
 /// request being audited (a registration, a login) with a 500.
 pub const MAX_USER_AGENT_CHARS: usize = 512;
+
+/// A client's user agent as it is stored (here and in `sessions`): at most
+/// [`MAX_USER_AGENT_CHARS`] characters.
+pub fn user_agent(agent: &str) -> String {
+    truncated(agent, MAX_USER_AGENT_CHARS)
+}
 
 /// The longest message kept, for the same reason (messages quote client input).
 pub const MAX_MESSAGE_CHARS: usize = 4096;
@@ -112,7 +141,7 @@ pub async fn record(
         action: Set(action.as_str().to_string()),
         message: Set(truncated(&message.into(), MAX_MESSAGE_CHARS)),
         ip: Set(client.ip.map(|ip| ip.to_string())),
-        user_agent: Set(client.user_agent.as_deref().map(|agent| truncated(agent, MAX_USER_AGENT_CHARS))),
+        user_agent: Set(client.user_agent.as_deref().map(user_agent)),
         created_at: Set(clock.now()),
     })
     .exec_without_returning(db)

@@ -8,6 +8,10 @@ use std::{fmt, str::FromStr, time::Duration};
 
 use crate::rate_limit::{Bucket, Limit};
 
+mod mail;
+
+pub use mail::{EmailVerification, MailConfig, SmtpServer};
+
 /// The smallest accepted HS256 secret: 32 bytes, as RFC 7518 §3.2 requires for HS256.
 pub const MIN_SECRET_BYTES: usize = 32;
 
@@ -55,6 +59,15 @@ pub struct Config {
     /// Password checks that may wait for a CPU at once (`PASSWORD_HASH_QUEUE`); beyond it, 503
     /// `overloaded`.
     pub password_hash_queue: usize,
+    /// Account mail (password reset, verification); `None` without SMTP: those answer 503.
+    pub mail: Option<MailConfig>,
+    pub email_verification: EmailVerification,
+    /// Password-reset requests from one client IP (`RATE_LIMIT_RESET_IP`, default 10/1h).
+    pub reset_limit_per_ip: Option<Limit>,
+    /// Password-reset requests for one address (`RATE_LIMIT_RESET_ADDRESS`, default 3/1h).
+    pub reset_limit_per_address: Option<Limit>,
+    /// Verification mails one account may ask for (`RATE_LIMIT_VERIFY_MAIL`, default 5/1h).
+    pub verify_mail_limit: Option<Limit>,
 }
 
 /// An OpenAI-compatible chat-completions endpoint (OpenAI, DashScope, a local server…).
@@ -111,6 +124,18 @@ impl Config {
         "CHAT_REPLY_MAX",
         "TRUST_PROXY_HOPS",
         "PASSWORD_HASH_QUEUE",
+        "SMTP_URL",
+        "SMTP_HOST",
+        "SMTP_PORT",
+        "SMTP_USERNAME",
+        "SMTP_PASSWORD",
+        "SMTP_TIMEOUT",
+        "MAIL_FROM",
+        "SITE_URL",
+        "EMAIL_VERIFICATION",
+        "RATE_LIMIT_RESET_IP",
+        "RATE_LIMIT_RESET_ADDRESS",
+        "RATE_LIMIT_VERIFY_MAIL",
     ];
 
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -212,6 +237,9 @@ impl Config {
             return Err(ConfigError::Invalid { name: "CHAT_HISTORY_WINDOW", reason: "must be at least 1".into() });
         }
 
+        let mail = mail::read(&env)?;
+        let email_verification = mail::verification(&env, mail.as_ref())?;
+
         Ok(Self {
             database_url,
             db_max_connections,
@@ -240,6 +268,11 @@ impl Config {
             chat_reply_max,
             trust_proxy_hops: env.parsed("TRUST_PROXY_HOPS", 1)?,
             password_hash_queue: env.parsed("PASSWORD_HASH_QUEUE", 64)?,
+            mail,
+            email_verification,
+            reset_limit_per_ip: env.limit("RATE_LIMIT_RESET_IP", "10/1h")?,
+            reset_limit_per_address: env.limit("RATE_LIMIT_RESET_ADDRESS", "3/1h")?,
+            verify_mail_limit: env.limit("RATE_LIMIT_VERIFY_MAIL", "5/1h")?,
         })
     }
 
@@ -261,7 +294,17 @@ impl Config {
             Bucket::RegisterIp => window(self.register_limit_per_ip),
             Bucket::ChatMessages => window(self.chat_quota_user).max(window(self.chat_quota_admin)),
             Bucket::ChatStreams => (self.chat_max_concurrent_streams > 0).then(|| self.chat_stream_lease()),
+            Bucket::ResetIp => window(self.reset_limit_per_ip),
+            Bucket::ResetAddress => window(self.reset_limit_per_address),
+            Bucket::VerifyMail => window(self.verify_mail_limit),
         }
+    }
+
+    /// Whether `ADMIN_EMAILS` makes an account an administrator at registration. With mail
+    /// configured it waits for the address to be verified instead (whoever registers a listed
+    /// address first would otherwise get the role).
+    pub fn admin_at_registration(&self, normalized_email: &str) -> bool {
+        self.mail.is_none() && self.is_admin_email(normalized_email)
     }
 
     pub fn is_admin_email(&self, normalized_email: &str) -> bool {
@@ -280,6 +323,8 @@ impl fmt::Debug for Config {
             .field("admin_emails", &self.admin_emails)
             .field("allowed_origins", &self.allowed_origins)
             .field("llm", &self.llm.as_ref().map(|llm| (&llm.base_url, &llm.model, "api_key: <redacted>")))
+            .field("mail", &self.mail)
+            .field("email_verification", &self.email_verification)
             .finish_non_exhaustive()
     }
 }
@@ -351,116 +396,4 @@ pub fn parse_duration(raw: &str) -> Result<Duration, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::collections::HashMap;
-
-    use super::*;
-
-    const SECRET: &str = "0123456789abcdef0123456789abcdef";
-
-    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Config::from_lookup(|name| map.get(name).cloned())
-    }
-
-    #[test]
-    fn defaults_apply_when_only_the_required_variables_are_set() {
-        let config = config(&[("DATABASE_URL", "sqlite::memory:"), ("JWT_SECRET", SECRET)]).unwrap();
-        assert_eq!(config.session_ttl, Duration::from_secs(7 * 24 * 3600));
-        assert_eq!(config.bcrypt_cost, 10);
-        assert_eq!(config.login_limit_per_ip, Some(Limit { max: 7, window: Duration::from_secs(300) }));
-        assert_eq!(config.register_limit_per_ip, Some(Limit { max: 5, window: Duration::from_secs(3600) }));
-        assert!(config.allowed_origins.is_empty());
-        assert!(config.llm.is_none(), "no OPENAI_API_KEY: chat is not configured");
-        assert_eq!(config.chat_quota_user, Some(Limit { max: 50, window: Duration::from_secs(86_400) }));
-        assert_eq!(config.chat_quota_admin, None);
-    }
-
-    #[test]
-    fn llm_settings() {
-        let config = config(&[
-            ("DATABASE_URL", "sqlite::memory:"),
-            ("JWT_SECRET", SECRET),
-            ("OPENAI_API_KEY", "sk-test"),
-            ("OPENAI_BASE_URL", "https://dashscope.aliyuncs.com/compatible-mode/v1/"),
-            ("OPENAI_MODEL", "qwen-plus"),
-        ])
-        .unwrap();
-        let llm = config.llm.unwrap();
-        assert_eq!(llm.base_url, "https://dashscope.aliyuncs.com/compatible-mode/v1");
-        assert_eq!(llm.model, "qwen-plus");
-        assert_eq!(llm.max_tokens, 1024);
-        assert_eq!(llm.timeout, Duration::from_secs(60));
-        let defaults = super::Config::from_lookup(|name| match name {
-            "DATABASE_URL" => Some("sqlite::memory:".into()),
-            "JWT_SECRET" => Some(SECRET.into()),
-            "OPENAI_API_KEY" => Some("sk-test".into()),
-            _ => None,
-        })
-        .unwrap();
-        assert_eq!(defaults.llm.unwrap().model, "gpt-4o-mini");
-    }
-
-    #[test]
-    fn errors_name_the_variable() {
-        let missing = config(&[("JWT_SECRET", SECRET)]).unwrap_err();
-        assert!(matches!(missing, ConfigError::Missing { name: "DATABASE_URL", .. }));
-
-        let short = config(&[("DATABASE_URL", "sqlite::memory:"), ("JWT_SECRET", "short")]).unwrap_err();
-        assert!(short.to_string().starts_with("JWT_SECRET is invalid"), "{short}");
-
-        let short_nextauth = config(&[("DATABASE_URL", "sqlite::memory:"), ("NEXTAUTH_SECRET", "short")]).unwrap_err();
-        assert!(short_nextauth.to_string().starts_with("NEXTAUTH_SECRET is invalid"));
-
-        for (name, value) in [
-            ("BCRYPT_COST", "3"),
-            ("BCRYPT_COST", "ten"),
-            ("SESSION_TTL", "soon"),
-            ("SESSION_TTL", "0"),
-            ("SESSION_TTL", "20years"),
-            ("RATE_LIMIT_LOGIN_IP", "7 per minute"),
-            ("DB_MAX_CONNECTIONS", "0"),
-            ("DATABASE_URL", "postgres://x"),
-            ("OPENAI_TIMEOUT", "forever"),
-            ("OPENAI_MAX_TOKENS", "0"),
-            ("OPENAI_BASE_URL", "ftp://example.com"),
-            ("CHAT_QUOTA_USER", "lots"),
-            ("CHAT_MAX_CONCURRENT_STREAMS", "-1"),
-            ("CHAT_REPLY_MAX", "2h"),
-            ("CHAT_REPLY_MAX", "soon"),
-        ] {
-            let mut vars = vec![("DATABASE_URL", "sqlite::memory:"), ("JWT_SECRET", SECRET), ("OPENAI_API_KEY", "sk")];
-            vars.retain(|(k, _)| *k != name);
-            vars.push((name, value));
-            let err = config(&vars).unwrap_err();
-            assert!(err.to_string().starts_with(&format!("{name} is invalid")), "{name}={value}: {err}");
-        }
-    }
-
-    #[test]
-    fn nextauth_secret_is_accepted_and_lists_are_trimmed() {
-        let config = config(&[
-            ("DATABASE_URL", "mysql://u:p@h/d"),
-            ("NEXTAUTH_SECRET", SECRET),
-            ("ADMIN_EMAILS", " Boss@Example.com , ,ops@example.com"),
-            ("ALLOWED_ORIGINS", "https://a.example, https://b.example"),
-            ("RATE_LIMIT_LOGIN_ACCOUNT", "off"),
-            ("SESSION_TTL", "12h"),
-        ])
-        .unwrap();
-        assert_eq!(config.jwt_secret, SECRET.as_bytes());
-        assert_eq!(config.admin_emails, ["boss@example.com", "ops@example.com"]);
-        assert!(config.is_admin_email("boss@example.com"));
-        assert_eq!(config.allowed_origins, ["https://a.example", "https://b.example"]);
-        assert_eq!(config.login_limit_per_account, None);
-        assert_eq!(config.session_ttl, Duration::from_secs(12 * 3600));
-    }
-
-    #[test]
-    fn debug_output_hides_secrets() {
-        let config = config(&[("DATABASE_URL", "mysql://app:hunter2@db/app"), ("JWT_SECRET", SECRET)]).unwrap();
-        let printed = format!("{config:?}");
-        assert!(!printed.contains("hunter2") && !printed.contains(SECRET), "{printed}");
-        assert!(printed.contains("mysql://app:***@db/app"));
-    }
-}
+mod tests;

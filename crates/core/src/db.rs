@@ -23,7 +23,7 @@ use sea_orm::{
 
 /// The newest migration this version of the code needs (`migration/`; a test there checks this
 /// is its last one). `/api/health` and `/initialize` compare the database's against it.
-pub const SCHEMA_VERSION: &str = "m20261202_000001_message_tree";
+pub const SCHEMA_VERSION: &str = "m20261202_000002_accounts";
 
 /// The connection pool, with a deadline on every operation.
 #[derive(Clone, Debug)]

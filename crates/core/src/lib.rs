@@ -2,6 +2,7 @@
 //! admin, chat) and the HTTP layer. Each Function Compute binary in `functions/` picks the
 //! routers it serves and hands them to [`serve_function`].
 
+pub mod account;
 pub mod admin;
 pub mod audit;
 pub mod auth;
@@ -11,8 +12,11 @@ pub mod config;
 pub mod db;
 pub mod entities;
 pub mod error;
+pub mod export;
 pub mod http;
 pub mod ids;
+pub mod language;
+pub mod mail;
 pub mod openapi;
 pub mod rate_limit;
 pub mod state;
@@ -26,10 +30,33 @@ pub use error::{AppError, AppResult};
 pub use http::ApiRoutes;
 pub use state::AppState;
 
+/// What each Function Compute function serves: its binary in `functions/` passes these to
+/// [`serve_function`], and the deploy checks match them against `s.yaml`'s route table.
+pub mod functions {
+    use crate::{ApiRoutes, account, admin, auth, chat};
+
+    pub fn chat() -> ApiRoutes {
+        chat::router()
+    }
+
+    /// Login, session and logout, and the account's own controls.
+    pub fn auth_login() -> ApiRoutes {
+        auth::login_router().merge(account::router())
+    }
+
+    pub fn auth_register() -> ApiRoutes {
+        auth::register_router()
+    }
+
+    pub fn admin_export() -> ApiRoutes {
+        admin::router()
+    }
+}
+
 /// Every function's routes, merged the way the custom domain's route table merges them: what
 /// the local stack serves and the OpenAPI document describes.
 pub fn all_routes() -> ApiRoutes {
-    auth::login_router().merge(auth::register_router()).merge(chat::router()).merge(admin::router())
+    functions::auth_login().merge(functions::auth_register()).merge(functions::chat()).merge(functions::admin_export())
 }
 
 /// What every function binary's `main` does: read the configuration, open the (lazy) database

@@ -34,6 +34,7 @@ use crate::{
     modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Accounts and sessions (functions `auth-register`, `auth-login`)"),
+        (name = "account", description = "The account's own controls: password, address verification, devices, its data (function `auth-login`)"),
         (name = "chat", description = "The assistants and the conversation history (function `chat`)"),
         (name = "admin", description = "Administration, ADMIN role only (function `admin-export`)"),
         (name = "health", description = "Served by every function"),

@@ -76,6 +76,12 @@ pub enum Bucket {
     ChatMessages,
     /// Streaming replies one user has running (leases, released when the reply ends).
     ChatStreams,
+    /// Password-reset requests from one client IP.
+    ResetIp,
+    /// Password-reset requests for one email address (known or not).
+    ResetAddress,
+    /// Verification mails asked for by one account.
+    VerifyMail,
 }
 
 impl Bucket {
@@ -86,6 +92,9 @@ impl Bucket {
             Self::RegisterIp => "register_ip",
             Self::ChatMessages => "chat_messages",
             Self::ChatStreams => "chat_streams",
+            Self::ResetIp => "reset_ip",
+            Self::ResetAddress => "reset_address",
+            Self::VerifyMail => "verify_mail",
         }
     }
 
@@ -100,6 +109,10 @@ impl Bucket {
             Self::ChatStreams => {
                 ("too_many_streams", "too many replies are streaming for this account at once; wait for one to finish")
             }
+            Self::ResetIp | Self::ResetAddress => {
+                ("rate_limited", "too many password-reset requests; please wait before asking again")
+            }
+            Self::VerifyMail => ("rate_limited", "too many verification mails; please wait before asking again"),
         };
         AppError::RateLimited { code, message: message.into(), retry_after: retry_after.max(Duration::from_secs(1)) }
     }
@@ -322,6 +335,17 @@ pub async fn clear(db: &impl ConnectionTrait, bucket: Bucket, key: &str) -> AppR
     RateLimitHit::delete_many()
         .filter(rate_limit_hit::Column::Bucket.eq(bucket.as_str()))
         .filter(rate_limit_hit::Column::Key.eq(key))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Forgets `key` in `bucket` altogether, its hits and its key row (a deleted account's address).
+pub async fn forget(db: &impl ConnectionTrait, bucket: Bucket, key: &str) -> AppResult<()> {
+    clear(db, bucket, key).await?;
+    RateLimitKey::delete_many()
+        .filter(rate_limit_key::Column::Bucket.eq(bucket.as_str()))
+        .filter(rate_limit_key::Column::Key.eq(key))
         .exec(db)
         .await?;
     Ok(())

@@ -14,7 +14,8 @@ use crate::{
     clock::Clock,
     config::Config,
     db::Db,
-    error::AppResult,
+    error::{AppError, AppResult},
+    mail::{self, Mailer},
     rate_limit::{self, Bucket, HitId, Meter},
 };
 
@@ -29,6 +30,8 @@ pub struct AppState {
     pub llm: Option<Arc<Llm>>,
     /// Password hashing, bounded to this instance's cores.
     pub hasher: Arc<Hasher>,
+    /// Account mail, when SMTP is configured.
+    pub mailer: Option<Arc<Mailer>>,
 }
 
 impl AppState {
@@ -44,7 +47,21 @@ impl AppState {
         let llm = config.llm.as_ref().map(|llm| Arc::new(Llm::new(llm)));
         let db = Db::new(db, config.db_connect_timeout);
         let hasher = Arc::new(Hasher::new(config.bcrypt_cost, config.password_hash_queue));
-        Self { config: Arc::new(config), db, clock, tokens, llm, hasher }
+        // The configuration was checked with the same constructor at start (`Config`), so this
+        // fails only if that check and this one disagree; the mail routes then answer 503.
+        let mailer = config.mail.as_ref().and_then(|mail| match Mailer::new(mail) {
+            Ok(mailer) => Some(Arc::new(mailer)),
+            Err(err) => {
+                tracing::error!(error = %err, "cannot set up SMTP; the mail routes answer 503");
+                None
+            }
+        });
+        Self { config: Arc::new(config), db, clock, tokens, llm, hasher, mailer }
+    }
+
+    /// The mailer, or 503 `mail_unavailable` when SMTP is not configured.
+    pub fn mailer(&self) -> Result<&Mailer, AppError> {
+        self.mailer.as_deref().ok_or_else(mail::unavailable)
     }
 
     /// [`rate_limit::charge`], then a sweep of the charged buckets' expired rows.

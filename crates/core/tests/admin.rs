@@ -218,6 +218,7 @@ both_databases! {
                     banned_at: Set(None),
                     created_at: Set(now),
                     updated_at: Set(now),
+                    ..Default::default()
                 })
                 .exec_without_returning(&app.db)
                 .await
@@ -240,7 +241,7 @@ both_databases! {
         let listed: Vec<&str> = body["users"].as_array().unwrap().iter().map(|u| u["email"].as_str().unwrap()).collect();
         assert_eq!(listed, expected);
         let first = &body["users"][0];
-        assert_eq!(keys(first), ["bannedAt", "createdAt", "email", "id", "role", "updatedAt"]);
+        assert_eq!(keys(first), ["bannedAt", "createdAt", "email", "emailVerifiedAt", "id", "locale", "role", "updatedAt"]);
         assert_eq!(first["role"], "USER");
         assert_eq!(first["bannedAt"], Value::Null);
         assert_eq!(body["users"][expected.len() - 1]["role"], "ADMIN");
@@ -577,7 +578,7 @@ both_databases! {
         let data = &document["data"];
         assert_eq!(sorted(users), sorted(vec![admin_id.clone(), writer.clone()]));
         for user in data["users"].as_array().unwrap() {
-            assert_eq!(keys(user), ["bannedAt", "createdAt", "email", "id", "role", "updatedAt"]);
+            assert_eq!(keys(user), ["bannedAt", "createdAt", "email", "emailVerifiedAt", "id", "locale", "role", "updatedAt"]);
         }
         assert_eq!(conversations, [conversation.as_str()]);
         let exported = &data["conversations"][0];

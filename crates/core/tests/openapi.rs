@@ -60,6 +60,13 @@ fn credential_limits_in_the_document_are_the_enforced_ones() {
     let login = &schemas["Credentials"]["properties"];
     assert_eq!(login["email"]["maxLength"], MAX_EMAIL_BYTES);
     assert!(login["password"].get("minLength").is_none() && login["password"].get("maxLength").is_none());
+    // A new password follows the registration rules wherever it is set.
+    for (schema, field) in [("PasswordChange", "newPassword"), ("PasswordReset", "password")] {
+        let property = &schemas[schema]["properties"][field];
+        assert_eq!(property["minLength"], MIN_PASSWORD_CHARS, "{schema}.{field}");
+        assert_eq!(property["maxLength"], MAX_PASSWORD_BYTES, "{schema}.{field}");
+    }
+    assert_eq!(schemas["ForgotPassword"]["properties"]["email"]["maxLength"], MAX_EMAIL_BYTES);
 }
 
 /// Every documented operation is routed: none answers the router's own 404 or 405.
@@ -79,5 +86,5 @@ async fn every_documented_operation_is_served() {
             operations += 1;
         }
     }
-    assert_eq!(operations, 19, "the four functions serve 18 operations, plus health");
+    assert_eq!(operations, 31, "the four functions serve 30 operations, plus health");
 }

@@ -3,7 +3,7 @@
 
 use std::{collections::BTreeMap, path::Path};
 
-use app_core::{admin, auth, chat, config::Config};
+use app_core::{config::Config, functions};
 use deploy_check::{check_esa, check_s_yaml, route_for, strip_jsonc_comments};
 
 fn root() -> &'static Path {
@@ -20,10 +20,10 @@ fn served() -> BTreeMap<&'static str, Vec<String>> {
         routes.documented().split_for_parts().1.paths.paths.keys().cloned().collect::<Vec<_>>()
     };
     BTreeMap::from([
-        ("chat", paths(chat::router())),
-        ("auth-login", paths(auth::login_router())),
-        ("auth-register", paths(auth::register_router())),
-        ("admin-export", paths(admin::router())),
+        ("chat", paths(functions::chat())),
+        ("auth-login", paths(functions::auth_login())),
+        ("auth-register", paths(functions::auth_register())),
+        ("admin-export", paths(functions::admin_export())),
     ])
 }
 

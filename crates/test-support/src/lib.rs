@@ -26,6 +26,7 @@ pub use upstream::{
 
 pub mod burst;
 pub mod fault;
+pub mod mail;
 pub mod process;
 pub mod stack;
 mod upstream;
@@ -231,6 +232,17 @@ impl TestApp {
         .await
     }
 
+    /// An app that sends mail to `mail` (SMTP_URL, MAIL_FROM, SITE_URL), and `extra` variables.
+    pub async fn with_mail(backend: Backend, mail: &mail::MailServer, extra: &[(&str, &str)]) -> Self {
+        Self::with_env(backend, |env| {
+            mail.configure(env);
+            for (name, value) in extra {
+                env.insert(name.to_string(), value.to_string());
+            }
+        })
+        .await
+    }
+
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder<'_> {
         RequestBuilder { app: self, method, path: path.to_string(), headers: HeaderMap::new(), body: Body::empty() }
     }
@@ -241,6 +253,17 @@ impl TestApp {
 
     pub fn post(&self, path: &str) -> RequestBuilder<'_> {
         self.request(Method::POST, path)
+    }
+
+    pub fn delete(&self, path: &str) -> RequestBuilder<'_> {
+        self.request(Method::DELETE, path)
+    }
+
+    /// Logs `email` in with `password` and returns the token.
+    pub async fn login(&self, email: &str, password: &str) -> String {
+        let response = self.post("/api/auth/login").json(&json!({"email": email, "password": password})).send().await;
+        assert_eq!(response.status, StatusCode::OK, "login {email}: {}", response.text());
+        response.json()["token"].as_str().expect("token").to_string()
     }
 
     /// Registers `email` and returns its token.

@@ -138,6 +138,7 @@ pub async fn replay_events(binary: &str, dir: &Path) -> usize {
         banned_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
+        ..Default::default()
     })
     .exec(&conn)
     .await
@@ -149,6 +150,7 @@ pub async fn replay_events(binary: &str, dir: &Path) -> usize {
         session_token: Set("events-session-token".into()),
         expires: Set(expires),
         created_at: Set(now),
+        ..Default::default()
     })
     .exec(&conn)
     .await

@@ -1,5 +1,5 @@
 //! The `auth-register` function: `/api/auth/register`.
 
 fn main() -> std::process::ExitCode {
-    app_core::serve_function(app_core::auth::register_router())
+    app_core::serve_function(app_core::functions::auth_register())
 }

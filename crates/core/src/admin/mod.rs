@@ -1,7 +1,6 @@
 //! Administration: the routes of the `admin-export` function (ADMIN role only) and the account
 //! operations the `appctl` CLI shares with them.
 
-mod export;
 mod users;
 
 use axum::{Json, extract::State, response::Response};
@@ -9,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-pub use export::{
+pub use crate::export::{
     ConversationRecord, ExportData, ExportDocument, ExportFormat, ExportLine, ExportQuery, MessageRecord,
 };
 pub use users::{AuditLogQuery, UserQuery, set_banned, set_role};
@@ -18,6 +17,7 @@ use crate::{
     auth::AdminUser,
     entities::{Role, audit_log, user},
     error::{AppResult, ErrorBody},
+    export,
     http::{ApiRoutes, AppPath, AppQuery, ClientMeta, routes::api_routes},
     state::AppState,
 };
@@ -37,6 +37,10 @@ pub struct UserRecord {
     pub banned_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// When the address was verified (`null`: not verified).
+    pub email_verified_at: Option<DateTime<Utc>>,
+    /// `zh` or `en`: the language of the account's mail.
+    pub locale: String,
 }
 
 impl From<user::Model> for UserRecord {
@@ -46,6 +50,8 @@ impl From<user::Model> for UserRecord {
             email: user.email,
             role: user.role,
             banned_at: user.banned_at,
+            email_verified_at: user.email_verified_at,
+            locale: user.locale,
             created_at: user.created_at,
             updated_at: user.updated_at,
         }
@@ -135,7 +141,8 @@ async fn export(
     client: ClientMeta,
     AppQuery(query): AppQuery<ExportQuery>,
 ) -> AppResult<Response> {
-    export::export(&state, &admin.user, query, &client).await
+    let scope = export::Scope::Everything { since: query.since, until: query.until };
+    export::export(&state, &admin.user, scope, query.format, &client).await
 }
 
 /// Accounts, newest first, optionally filtered by part of the email.

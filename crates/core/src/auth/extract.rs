@@ -46,6 +46,7 @@ impl FromRequestParts<AppState> for AuthUser {
         if user.banned_at.is_some() {
             return Err(banned());
         }
+        crate::account::devices::touch(state, &session).await;
         Ok(Self { user, session_id: session.id, expires: session.expires })
     }
 }

@@ -16,7 +16,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 pub use extract::{AdminUser, AuthUser};
-pub use service::{Credentials, MAX_EMAIL_BYTES, NewAccount, end_all_sessions, normalize_email};
+pub use service::{
+    Credentials, MAX_EMAIL_BYTES, NewAccount, NewSession, banned, end_all_sessions, normalize_email, start_session,
+    validate_email,
+};
 
 use crate::{
     entities::{Role, user},
@@ -42,11 +45,19 @@ pub struct UserView {
     pub id: String,
     pub email: String,
     pub role: Role,
+    /// Whether the owner has confirmed the address (a verification link or the operator).
+    #[serde(rename = "emailVerified")]
+    pub email_verified: bool,
 }
 
 impl From<&user::Model> for UserView {
     fn from(user: &user::Model) -> Self {
-        Self { id: user.id.clone(), email: user.email.clone(), role: user.role }
+        Self {
+            id: user.id.clone(),
+            email: user.email.clone(),
+            role: user.role,
+            email_verified: user.email_verified_at.is_some(),
+        }
     }
 }
 

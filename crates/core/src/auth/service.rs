@@ -13,6 +13,7 @@ use crate::{
     error::{AppError, AppResult, DbResultExt},
     http::ClientMeta,
     ids::{new_id, new_token},
+    language::Language,
     rate_limit::{self, Bucket, Held, Meter, SWEEP_BUDGET},
     state::AppState,
 };
@@ -40,6 +41,10 @@ pub struct NewAccount {
     /// 8+ characters and at most 72 bytes (UTF-8).
     #[schema(example = "correct horse battery", min_length = 8, max_length = 72)]
     pub password: String,
+    /// The language of the account's mail: `zh*` is Chinese, anything else English (default).
+    #[schema(example = "zh-CN", max_length = 35)]
+    #[serde(default)]
+    pub locale: Option<String>,
 }
 
 /// A freshly started session: the account and its signed token.
@@ -54,7 +59,7 @@ pub fn normalize_email(raw: &str) -> String {
     raw.trim().to_lowercase()
 }
 
-fn validate_email(email: &str) -> AppResult<()> {
+pub fn validate_email(email: &str) -> AppResult<()> {
     let invalid = || AppError::validation("invalid_email", "please enter a valid email address");
     if email.len() > MAX_EMAIL_BYTES {
         return Err(AppError::validation(
@@ -105,9 +110,11 @@ pub async fn register(state: &AppState, credentials: NewAccount, client: &Client
         }
     };
     let now = state.clock.now();
-    // ADMIN_EMAILS grants the role here, at registration, and nowhere else: an operator's
-    // later demotion sticks.
-    let role = if state.config.is_admin_email(&email) { Role::Admin } else { Role::User };
+    // ADMIN_EMAILS grants the role here, at registration (or, with mail configured, when the
+    // address is verified: `account::verify`), and nowhere else: an operator's later demotion
+    // sticks.
+    let role = if state.config.admin_at_registration(&email) { Role::Admin } else { Role::User };
+    let locale = Language::from_locale(credentials.locale.as_deref()).code();
 
     let txn = state.db.begin().await?;
     let user = user::ActiveModel {
@@ -116,17 +123,20 @@ pub async fn register(state: &AppState, credentials: NewAccount, client: &Client
         password_hash: Set(password_hash),
         role: Set(role),
         banned_at: Set(None),
+        email_verified_at: Set(None),
+        locale: Set(locale.to_string()),
         created_at: Set(now),
         updated_at: Set(now),
     }
     .insert(&txn)
     .await
     .on_unique_violation(|| AppError::conflict("email_taken", "an account with this email already exists"))?;
-    let session = start_session(&txn, state, user).await?;
+    let session = start_session(&txn, state, user, client).await?;
     audit::record(&txn, &state.clock, Some(&session.user.id), Action::Register, format!("registered {email}"), client)
         .await?;
     txn.commit().await?;
     sweep_sessions(state).await;
+    crate::account::email::after_registration(state, &session.user).await;
     Ok(session)
 }
 
@@ -191,7 +201,7 @@ pub async fn login(state: &AppState, credentials: Credentials, client: &ClientMe
     }
 
     let txn = state.db.begin().await?;
-    let session = start_session(&txn, state, user).await?;
+    let session = start_session(&txn, state, user, client).await?;
     audit::record(&txn, &state.clock, Some(&session.user.id), Action::Login, format!("logged in {email}"), client)
         .await?;
     rate_limit::clear(&txn, Bucket::LoginAccount, &email).await?;
@@ -250,7 +260,13 @@ pub async fn end_all_sessions(db: &impl ConnectionTrait, user_id: &str) -> AppRe
     Ok(Session::delete_many().filter(session::Column::UserId.eq(user_id)).exec(db).await?.rows_affected)
 }
 
-async fn start_session(db: &impl ConnectionTrait, state: &AppState, user: user::Model) -> AppResult<NewSession> {
+/// A new session of `user`, remembering the client it started from (the account's device list).
+pub async fn start_session(
+    db: &impl ConnectionTrait,
+    state: &AppState,
+    user: user::Model,
+    client: &ClientMeta,
+) -> AppResult<NewSession> {
     let now = state.clock.now();
     let expires = now + TimeDelta::from_std(state.config.session_ttl).unwrap_or(TimeDelta::days(7));
     let session = session::ActiveModel {
@@ -259,6 +275,9 @@ async fn start_session(db: &impl ConnectionTrait, state: &AppState, user: user::
         session_token: Set(new_token()),
         expires: Set(expires),
         created_at: Set(now),
+        ip: Set(client.ip.map(|ip| ip.to_string())),
+        user_agent: Set(client.user_agent.as_deref().map(audit::user_agent)),
+        last_used_at: Set(Some(now)),
     };
     let session = Session::insert(session).exec_with_returning(db).await?;
     let token = state.tokens.sign(&Claims {

@@ -3,21 +3,7 @@
 
 use crate::entities::ConversationKind;
 
-/// The reply language: Chinese for `zh*` locales, English otherwise.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Language {
-    Chinese,
-    English,
-}
-
-impl Language {
-    pub fn from_locale(locale: Option<&str>) -> Self {
-        match locale {
-            Some(locale) if locale.trim().to_ascii_lowercase().starts_with("zh") => Self::Chinese,
-            _ => Self::English,
-        }
-    }
-}
+pub use crate::language::Language;
 
 /// The longest `systemHint` accepted, in characters.
 pub const MAX_HINT_CHARS: usize = 500;

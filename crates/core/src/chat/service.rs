@@ -13,6 +13,7 @@ use super::{
     tree::{MAX_CONVERSATION_MESSAGES, Tree},
 };
 use crate::{
+    config::EmailVerification,
     db::Txn,
     entities::{Conversation, ConversationKind, Message, MessageRole, Role, TitleSource, conversation, message, user},
     error::{AppError, AppResult, DbResultExt},
@@ -191,6 +192,12 @@ pub fn llm_error(err: LlmError) -> AppError {
 /// it, and builds the prompt from the branch it ends. A regeneration saves no message and
 /// leaves the branch shown as it is until its reply is saved.
 pub async fn prepare(state: &AppState, user: &user::Model, turn: Turn) -> AppResult<PreparedTurn> {
+    if state.config.email_verification == EmailVerification::Required && user.email_verified_at.is_none() {
+        return Err(AppError::forbidden(
+            "email_unverified",
+            "confirm your email address first: open the link we mailed you, or ask for a new one",
+        ));
+    }
     let quota = match user.role {
         Role::Admin => state.config.chat_quota_admin,
         Role::User => state.config.chat_quota_user,

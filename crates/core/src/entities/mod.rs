@@ -1,6 +1,7 @@
 //! SeaORM entities for the tables in `migration/`. Column names are snake_case versions of the
 //! seed's Prisma fields; enums are stored as the seed's upper-case strings.
 
+pub mod account_token;
 pub mod audit_log;
 pub mod conversation;
 pub mod message;
@@ -10,6 +11,7 @@ pub mod reply_stream;
 pub mod session;
 pub mod user;
 
+pub use account_token::{Entity as AccountToken, TokenPurpose};
 pub use audit_log::Entity as AuditLog;
 pub use conversation::{ConversationKind, Entity as Conversation, TitleSource};
 pub use message::{Entity as Message, MessageRole};

@@ -13,6 +13,12 @@ pub struct Model {
     pub session_token: String,
     pub expires: DateTimeUtc,
     pub created_at: DateTimeUtc,
+    /// The client that logged in (as `ClientMeta` reads it), for the account's device list.
+    pub ip: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub user_agent: Option<String>,
+    /// When the session last authenticated a request, to within `account::LAST_USED_EVERY`.
+    pub last_used_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

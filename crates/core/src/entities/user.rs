@@ -12,6 +12,10 @@ pub struct Model {
     pub password_hash: String,
     pub role: Role,
     pub banned_at: Option<DateTimeUtc>,
+    /// When the owner proved the address is theirs (a verification link, `appctl verify-email`).
+    pub email_verified_at: Option<DateTimeUtc>,
+    /// `zh` or `en`: the language of the mail this account receives.
+    pub locale: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
@@ -32,6 +36,8 @@ pub enum Relation {
     Session,
     #[sea_orm(has_many = "super::conversation::Entity")]
     Conversation,
+    #[sea_orm(has_many = "super::account_token::Entity")]
+    AccountToken,
 }
 
 impl Related<super::session::Entity> for Entity {

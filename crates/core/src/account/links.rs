@@ -1,0 +1,117 @@
+//! Single-use links sent by mail: a password reset or an address verification.
+//!
+//! The mail carries a random token; the database keeps only its SHA-256 ([`account_token`]),
+//! so reading the table (a backup, an export) opens no account. [`issue`] voids the account's
+//! older links of the same purpose in the same transaction that stores the new one, and
+//! [`redeem`] deletes the link it accepts with one `DELETE` by id that must affect one row: two
+//! requests racing with the same link cannot both get it, on any number of instances.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sha2::{Digest, Sha256};
+
+use crate::{
+    entities::{AccountToken, TokenPurpose, account_token, user},
+    error::{AppError, AppResult},
+    ids::{new_id, new_token},
+    rate_limit,
+};
+
+/// How long a password-reset link works.
+pub const RESET_LINK_TTL: TimeDelta = TimeDelta::minutes(30);
+/// How long a verification link works.
+pub const VERIFY_LINK_TTL: TimeDelta = TimeDelta::hours(24);
+
+/// The longest token looked up: ours are 64 hex digits; anything else is refused unhashed.
+const TOKEN_CHARS: usize = 64;
+
+/// Stores a new link for `user` (voiding older ones of `purpose`) and returns the token for
+/// the mail. Run it in the transaction that decides the link should exist.
+pub async fn issue(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    user: &user::Model,
+    purpose: TokenPurpose,
+) -> AppResult<String> {
+    AccountToken::delete_many()
+        .filter(account_token::Column::UserId.eq(&user.id))
+        .filter(account_token::Column::Purpose.eq(purpose))
+        .exec(db)
+        .await?;
+    let token = new_token();
+    let ttl = match purpose {
+        TokenPurpose::PasswordReset => RESET_LINK_TTL,
+        TokenPurpose::VerifyEmail => VERIFY_LINK_TTL,
+    };
+    AccountToken::insert(account_token::ActiveModel {
+        id: Set(new_id()),
+        user_id: Set(user.id.clone()),
+        purpose: Set(purpose),
+        token_hash: Set(digest(&token)),
+        email: Set(user.email.clone()),
+        expires_at: Set(now + ttl),
+        created_at: Set(now),
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(token)
+}
+
+/// Takes the link `token` if it is a live one of `purpose`: the row is deleted, so run this in
+/// the transaction that acts on it (a rollback gives the link back). 400 `invalid_link`
+/// otherwise: unknown, used, replaced by a newer link, expired, or for another purpose.
+pub async fn redeem(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    purpose: TokenPurpose,
+    token: &str,
+) -> AppResult<account_token::Model> {
+    let token = token.trim();
+    if token.len() != TOKEN_CHARS || !token.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+        return Err(invalid_link());
+    }
+    let link = AccountToken::find()
+        .filter(account_token::Column::TokenHash.eq(digest(&token.to_ascii_lowercase())))
+        .one(db)
+        .await?
+        .filter(|link| link.purpose == purpose)
+        .ok_or_else(invalid_link)?;
+    let taken = AccountToken::delete_by_id(link.id.clone()).exec(db).await?.rows_affected;
+    if taken != 1 || link.expires_at <= now {
+        return Err(invalid_link());
+    }
+    Ok(link)
+}
+
+/// Deletes a batch of expired links (housekeeping after each new one), found by a read and
+/// deleted by primary key (a ranged DELETE would lock index gaps on InnoDB); failures only
+/// logged.
+pub async fn sweep(db: &impl ConnectionTrait, now: DateTime<Utc>) {
+    let sweep = async {
+        let expired: Vec<String> = AccountToken::find()
+            .select_only()
+            .column(account_token::Column::Id)
+            .filter(account_token::Column::ExpiresAt.lte(now))
+            .limit(rate_limit::SWEEP_BATCH)
+            .into_tuple()
+            .all(db)
+            .await?;
+        if !expired.is_empty() {
+            AccountToken::delete_many().filter(account_token::Column::Id.is_in(expired)).exec(db).await?;
+        }
+        Ok::<_, sea_orm::DbErr>(())
+    };
+    match tokio::time::timeout(rate_limit::SWEEP_BUDGET, sweep).await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => tracing::warn!(error = %err, "could not sweep expired account links"),
+        Err(_) => tracing::warn!("sweeping expired account links took too long; the next link sweeps again"),
+    }
+}
+
+pub fn invalid_link() -> AppError {
+    AppError::bad_request("invalid_link", "this link is not valid: it was used, replaced by a newer one, or expired")
+}
+
+fn digest(token: &str) -> String {
+    Sha256::digest(token.as_bytes()).iter().map(|byte| format!("{byte:02x}")).collect()
+}

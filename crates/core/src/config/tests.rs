@@ -1,0 +1,158 @@
+use std::collections::HashMap;
+
+use super::*;
+
+const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    Config::from_lookup(|name| map.get(name).cloned())
+}
+
+#[test]
+fn defaults_apply_when_only_the_required_variables_are_set() {
+    let config = config(&[("DATABASE_URL", "sqlite::memory:"), ("JWT_SECRET", SECRET)]).unwrap();
+    assert_eq!(config.session_ttl, Duration::from_secs(7 * 24 * 3600));
+    assert_eq!(config.bcrypt_cost, 10);
+    assert_eq!(config.login_limit_per_ip, Some(Limit { max: 7, window: Duration::from_secs(300) }));
+    assert_eq!(config.register_limit_per_ip, Some(Limit { max: 5, window: Duration::from_secs(3600) }));
+    assert!(config.allowed_origins.is_empty());
+    assert!(config.llm.is_none(), "no OPENAI_API_KEY: chat is not configured");
+    assert_eq!(config.chat_quota_user, Some(Limit { max: 50, window: Duration::from_secs(86_400) }));
+    assert_eq!(config.chat_quota_admin, None);
+}
+
+#[test]
+fn llm_settings() {
+    let config = config(&[
+        ("DATABASE_URL", "sqlite::memory:"),
+        ("JWT_SECRET", SECRET),
+        ("OPENAI_API_KEY", "sk-test"),
+        ("OPENAI_BASE_URL", "https://dashscope.aliyuncs.com/compatible-mode/v1/"),
+        ("OPENAI_MODEL", "qwen-plus"),
+    ])
+    .unwrap();
+    let llm = config.llm.unwrap();
+    assert_eq!(llm.base_url, "https://dashscope.aliyuncs.com/compatible-mode/v1");
+    assert_eq!(llm.model, "qwen-plus");
+    assert_eq!(llm.max_tokens, 1024);
+    assert_eq!(llm.timeout, Duration::from_secs(60));
+    let defaults = super::Config::from_lookup(|name| match name {
+        "DATABASE_URL" => Some("sqlite::memory:".into()),
+        "JWT_SECRET" => Some(SECRET.into()),
+        "OPENAI_API_KEY" => Some("sk-test".into()),
+        _ => None,
+    })
+    .unwrap();
+    assert_eq!(defaults.llm.unwrap().model, "gpt-4o-mini");
+}
+
+#[test]
+fn errors_name_the_variable() {
+    let missing = config(&[("JWT_SECRET", SECRET)]).unwrap_err();
+    assert!(matches!(missing, ConfigError::Missing { name: "DATABASE_URL", .. }));
+
+    let short = config(&[("DATABASE_URL", "sqlite::memory:"), ("JWT_SECRET", "short")]).unwrap_err();
+    assert!(short.to_string().starts_with("JWT_SECRET is invalid"), "{short}");
+
+    let short_nextauth = config(&[("DATABASE_URL", "sqlite::memory:"), ("NEXTAUTH_SECRET", "short")]).unwrap_err();
+    assert!(short_nextauth.to_string().starts_with("NEXTAUTH_SECRET is invalid"));
+
+    for (name, value) in [
+        ("BCRYPT_COST", "3"),
+        ("BCRYPT_COST", "ten"),
+        ("SESSION_TTL", "soon"),
+        ("SESSION_TTL", "0"),
+        ("SESSION_TTL", "20years"),
+        ("RATE_LIMIT_LOGIN_IP", "7 per minute"),
+        ("DB_MAX_CONNECTIONS", "0"),
+        ("DATABASE_URL", "postgres://x"),
+        ("OPENAI_TIMEOUT", "forever"),
+        ("OPENAI_MAX_TOKENS", "0"),
+        ("OPENAI_BASE_URL", "ftp://example.com"),
+        ("CHAT_QUOTA_USER", "lots"),
+        ("CHAT_MAX_CONCURRENT_STREAMS", "-1"),
+        ("CHAT_REPLY_MAX", "2h"),
+        ("CHAT_REPLY_MAX", "soon"),
+        ("SMTP_URL", "ftp://mail.example.com"),
+        ("MAIL_FROM", "not an address"),
+        ("SITE_URL", "example.com"),
+        ("EMAIL_VERIFICATION", "sometimes"),
+        ("RATE_LIMIT_RESET_ADDRESS", "3 an hour"),
+    ] {
+        let mut vars = vec![
+            ("DATABASE_URL", "sqlite::memory:"),
+            ("JWT_SECRET", SECRET),
+            ("OPENAI_API_KEY", "sk"),
+            ("SMTP_URL", "smtp://127.0.0.1:2525"),
+            ("MAIL_FROM", "Oracle <noreply@example.com>"),
+            ("SITE_URL", "https://chat.example.com"),
+        ];
+        vars.retain(|(k, _)| *k != name);
+        vars.push((name, value));
+        let err = config(&vars).unwrap_err();
+        assert!(err.to_string().starts_with(&format!("{name} is invalid")), "{name}={value}: {err}");
+    }
+}
+
+#[test]
+fn nextauth_secret_is_accepted_and_lists_are_trimmed() {
+    let config = config(&[
+        ("DATABASE_URL", "mysql://u:p@h/d"),
+        ("NEXTAUTH_SECRET", SECRET),
+        ("ADMIN_EMAILS", " Boss@Example.com , ,ops@example.com"),
+        ("ALLOWED_ORIGINS", "https://a.example, https://b.example"),
+        ("RATE_LIMIT_LOGIN_ACCOUNT", "off"),
+        ("SESSION_TTL", "12h"),
+    ])
+    .unwrap();
+    assert_eq!(config.jwt_secret, SECRET.as_bytes());
+    assert_eq!(config.admin_emails, ["boss@example.com", "ops@example.com"]);
+    assert!(config.is_admin_email("boss@example.com"));
+    assert_eq!(config.allowed_origins, ["https://a.example", "https://b.example"]);
+    assert_eq!(config.login_limit_per_account, None);
+    assert_eq!(config.session_ttl, Duration::from_secs(12 * 3600));
+}
+
+#[test]
+fn mail_settings() {
+    let base = [("DATABASE_URL", "sqlite::memory:"), ("JWT_SECRET", SECRET)];
+    let without = config(&base).unwrap();
+    assert!(without.mail.is_none());
+    assert_eq!(without.email_verification, EmailVerification::Off);
+    assert!(without.admin_at_registration("boss@example.com") == without.is_admin_email("boss@example.com"));
+
+    let mut parts = base.to_vec();
+    parts.extend([
+        ("SMTP_HOST", "smtpdm.aliyun.com"),
+        ("SMTP_USERNAME", "noreply@mail.example.com"),
+        ("SMTP_PASSWORD", "p@ss:word/"),
+        ("MAIL_FROM", "Oracle <noreply@mail.example.com>"),
+        ("SITE_URL", "https://chat.example.com/"),
+        ("EMAIL_VERIFICATION", "Required"),
+        ("ADMIN_EMAILS", "boss@example.com"),
+    ]);
+    let with = config(&parts).unwrap();
+    let mail = with.mail.as_ref().unwrap();
+    assert!(matches!(&mail.smtp, SmtpServer::Parts { port: 465, password: Some(p), .. } if p == "p@ss:word/"));
+    assert_eq!(mail.site_url, "https://chat.example.com");
+    assert_eq!(with.email_verification, EmailVerification::Required);
+    assert!(with.is_admin_email("boss@example.com") && !with.admin_at_registration("boss@example.com"));
+    assert!(!format!("{with:?}").contains("p@ss"), "the SMTP password is not printed");
+
+    // Verification without mail, a sender or a site cannot work: start-up says which is missing.
+    let err = config(&[base[0], base[1], ("EMAIL_VERIFICATION", "optional")]).unwrap_err();
+    assert!(err.to_string().starts_with("EMAIL_VERIFICATION is invalid"), "{err}");
+    let err = config(&[base[0], base[1], ("SMTP_URL", "smtp://127.0.0.1:25")]).unwrap_err();
+    assert!(matches!(err, ConfigError::Missing { name: "MAIL_FROM", .. }), "{err}");
+    let both = [base[0], base[1], ("SMTP_URL", "smtp://127.0.0.1:25"), ("SMTP_HOST", "h")];
+    assert!(config(&both).unwrap_err().to_string().starts_with("SMTP_URL is invalid"));
+}
+
+#[test]
+fn debug_output_hides_secrets() {
+    let config = config(&[("DATABASE_URL", "mysql://app:hunter2@db/app"), ("JWT_SECRET", SECRET)]).unwrap();
+    let printed = format!("{config:?}");
+    assert!(!printed.contains("hunter2") && !printed.contains(SECRET), "{printed}");
+    assert!(printed.contains("mysql://app:***@db/app"));
+}

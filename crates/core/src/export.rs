@@ -1,0 +1,393 @@
+//! Data exports, streamed: `GET /api/admin/export` (every user, conversation, message and
+//! audit-log row; never a password hash) and `GET /api/account/export` (the caller's account,
+//! conversations, messages of every version, and audit rows), as one JSON document (the seed's
+//! `{data:{users,conversations,messages,auditLogs}}`) or as NDJSON (`?format=ndjson`, one
+//! `{"type","data"}` record per line).
+//!
+//! Both formats are streamed page by page (keyset pagination on the id), so memory stays flat
+//! however large the tables are. An account's messages are read conversation by conversation
+//! (each through its index), not by filtering the whole messages table. Responses are gzip-compressed when the client accepts it
+//! (the shared middleware): Function Compute refuses synchronous responses over 32 MB, and
+//! compression plus `since`/`until` keep real exports under it.
+
+use axum::{
+    body::{Body, Bytes},
+    http::{HeaderValue, header},
+    response::{IntoResponse, Response},
+};
+use chrono::{DateTime, Utc};
+use futures::Stream;
+use sea_orm::{ColumnTrait, Condition, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    admin::{AuditLogRecord, UserRecord},
+    audit::{self, Action},
+    db::Db,
+    entities::{AuditLog, Conversation, Message, User, audit_log, conversation, message, user},
+    error::{AppError, AppResult},
+    http::ClientMeta,
+    state::AppState,
+};
+
+/// Rows fetched per query.
+const PAGE_SIZE: u64 = 500;
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportFormat {
+    #[default]
+    Json,
+    Ndjson,
+}
+
+#[derive(Debug, Default, Clone, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportQuery {
+    /// `json` (default) or `ndjson`.
+    #[serde(default)]
+    #[param(inline)]
+    pub format: ExportFormat,
+    /// Only rows created at or after this instant (RFC 3339).
+    pub since: Option<DateTime<Utc>>,
+    /// Only rows created before this instant (RFC 3339).
+    pub until: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationRecord {
+    pub id: String,
+    pub user_id: String,
+    /// `ORACLE` or `TCM`, as stored.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// The last message of the branch shown (`null`: the newest message).
+    pub active_leaf_id: Option<String>,
+    /// `message`, `model` or `user`: where the title came from.
+    pub title_source: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageRecord {
+    pub id: String,
+    pub conversation_id: String,
+    /// `USER` or `ASSISTANT`, as stored.
+    pub role: String,
+    pub content: String,
+    pub prompt_tokens: Option<i32>,
+    pub completion_tokens: Option<i32>,
+    pub created_at: DateTime<Utc>,
+    /// The message this one follows in the conversation's tree: its own id for a first
+    /// message (or an edited first message); `null` for a message from before versions, whose
+    /// parent is the message written just before it.
+    pub parent_id: Option<String>,
+    /// A reply the user stopped, saved as far as it got.
+    pub stopped: bool,
+}
+
+/// The JSON export (`format=json`): the seed's `{data:{…}}` shape. Documents the stream below.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ExportDocument {
+    pub data: ExportData,
+}
+
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportData {
+    pub users: Vec<UserRecord>,
+    pub conversations: Vec<ConversationRecord>,
+    pub messages: Vec<MessageRecord>,
+    pub audit_logs: Vec<AuditLogRecord>,
+}
+
+/// One line of the NDJSON export (`format=ndjson`): `{"type":"user","data":{…}}`.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "type", content = "data", rename_all = "camelCase")]
+pub enum ExportLine {
+    User(UserRecord),
+    Conversation(ConversationRecord),
+    Message(MessageRecord),
+    AuditLog(AuditLogRecord),
+}
+
+/// Which rows an export holds.
+#[derive(Debug, Clone)]
+pub enum Scope {
+    /// Every row created in `[since, until)` (the admin export).
+    Everything { since: Option<DateTime<Utc>>, until: Option<DateTime<Utc>> },
+    /// What the account with this id owns, and its audit rows (the account's own export).
+    Owner(String),
+}
+
+/// The export of `scope` as a download, audited as done by `actor`.
+pub async fn export(
+    state: &AppState,
+    actor: &user::Model,
+    scope: Scope,
+    format: ExportFormat,
+    client: &ClientMeta,
+) -> AppResult<Response> {
+    let (action, message, name) = match &scope {
+        Scope::Everything { since: Some(since), until: Some(until) } if since >= until => {
+            return Err(AppError::bad_request("invalid_query", "`since` must be earlier than `until`"));
+        }
+        Scope::Everything { since, until } => {
+            let describe = |bound: &Option<DateTime<Utc>>| bound.map_or_else(|| "-".to_string(), |at| at.to_rfc3339());
+            let message = format!("exported {format:?} since {} until {}", describe(since), describe(until));
+            (Action::Export, message, "export")
+        }
+        Scope::Owner(_) => (Action::AccountExport, format!("downloaded their data as {format:?}"), "my-data"),
+    };
+    audit::record(&state.db, &state.clock, Some(&actor.id), action, message, client).await?;
+
+    let (content_type, extension) = match format {
+        ExportFormat::Json => ("application/json", "json"),
+        ExportFormat::Ndjson => ("application/x-ndjson", "ndjson"),
+    };
+    let filename = format!("{name}-{}.{extension}", state.clock.now().format("%Y%m%dT%H%M%SZ"));
+    let mut response = Body::from_stream(stream(state.db.clone(), scope, format)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(disposition) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, disposition);
+    }
+    Ok(response)
+}
+
+#[derive(Clone, Copy)]
+enum Section {
+    Users,
+    Conversations,
+    Messages,
+    AuditLogs,
+}
+
+impl Section {
+    const ALL: [Section; 4] = [Self::Users, Self::Conversations, Self::Messages, Self::AuditLogs];
+
+    fn json_key(self) -> &'static str {
+        match self {
+            Self::Users => "users",
+            Self::Conversations => "conversations",
+            Self::Messages => "messages",
+            Self::AuditLogs => "auditLogs",
+        }
+    }
+
+    fn ndjson_type(self) -> &'static str {
+        match self {
+            Self::Users => "user",
+            Self::Conversations => "conversation",
+            Self::Messages => "message",
+            Self::AuditLogs => "auditLog",
+        }
+    }
+
+    /// One page of this section's `rows` after id `after`: `(id, record as JSON)` pairs.
+    async fn page(self, db: &Db, rows: Rows<'_>, after: Option<&str>) -> Result<Vec<(String, Vec<u8>)>, DbErr> {
+        fn encode<R: Serialize>(id: String, record: R) -> Result<(String, Vec<u8>), DbErr> {
+            serde_json::to_vec(&record).map(|json| (id, json)).map_err(|err| DbErr::Custom(err.to_string()))
+        }
+        match self {
+            Self::Users => {
+                let rows = rows.condition(user::Column::CreatedAt, user::Column::Id);
+                keyset::<User>(db, user::Column::Id, rows, after)
+                    .await?
+                    .into_iter()
+                    .map(|row| encode(row.id.clone(), UserRecord::from(row)))
+                    .collect()
+            }
+            Self::Conversations => {
+                let rows = rows.condition(conversation::Column::CreatedAt, conversation::Column::UserId);
+                keyset::<Conversation>(db, conversation::Column::Id, rows, after)
+                    .await?
+                    .into_iter()
+                    .map(|row| {
+                        let record = ConversationRecord {
+                            id: row.id.clone(),
+                            user_id: row.user_id,
+                            kind: sea_orm::ActiveEnum::to_value(&row.kind),
+                            title: row.title,
+                            created_at: row.created_at,
+                            updated_at: row.updated_at,
+                            active_leaf_id: row.active_leaf_id,
+                            title_source: sea_orm::ActiveEnum::to_value(&row.title_source),
+                        };
+                        encode(row.id, record)
+                    })
+                    .collect()
+            }
+            Self::Messages => {
+                let rows = rows.condition(message::Column::CreatedAt, message::Column::ConversationId);
+                keyset::<Message>(db, message::Column::Id, rows, after)
+                    .await?
+                    .into_iter()
+                    .map(|row| {
+                        let record = MessageRecord {
+                            id: row.id.clone(),
+                            conversation_id: row.conversation_id,
+                            role: sea_orm::ActiveEnum::to_value(&row.role),
+                            content: row.content,
+                            prompt_tokens: row.prompt_tokens,
+                            completion_tokens: row.completion_tokens,
+                            created_at: row.created_at,
+                            parent_id: row.parent_id,
+                            stopped: row.stopped,
+                        };
+                        encode(row.id, record)
+                    })
+                    .collect()
+            }
+            Self::AuditLogs => {
+                let rows = rows.condition(audit_log::Column::CreatedAt, audit_log::Column::ActorId);
+                keyset::<AuditLog>(db, audit_log::Column::Id, rows, after)
+                    .await?
+                    .into_iter()
+                    .map(|row| encode(row.id.clone(), AuditLogRecord::from(row)))
+                    .collect()
+            }
+        }
+    }
+}
+
+/// Which rows of a section a page reads.
+#[derive(Clone, Copy)]
+enum Rows<'a> {
+    /// Created in `[since, until)`.
+    Created { since: Option<DateTime<Utc>>, until: Option<DateTime<Utc>> },
+    /// Whose owner column (the user's id, a conversation's user, a message's conversation, an
+    /// audit row's actor) is this id.
+    OwnedBy(&'a str),
+}
+
+impl Rows<'_> {
+    fn condition(self, created_at: impl ColumnTrait, owner: impl ColumnTrait) -> Condition {
+        match self {
+            Self::Created { since, until } => Condition::all()
+                .add_option(since.map(|since| created_at.gte(since)))
+                .add_option(until.map(|until| created_at.lt(until))),
+            Self::OwnedBy(id) => Condition::all().add(owner.eq(id)),
+        }
+    }
+}
+
+async fn keyset<E: EntityTrait>(
+    db: &Db,
+    id: E::Column,
+    rows: Condition,
+    after: Option<&str>,
+) -> Result<Vec<E::Model>, DbErr> {
+    let mut select = E::find().filter(rows).order_by_asc(id).limit(PAGE_SIZE);
+    if let Some(after) = after {
+        select = select.filter(id.gt(after));
+    }
+    select.all(db).await
+}
+
+/// Writes pages of records as JSON array items or NDJSON lines.
+struct Writer {
+    json: bool,
+    first: bool,
+}
+
+impl Writer {
+    fn start(&mut self, index: usize, section: Section) -> Option<Bytes> {
+        self.first = true;
+        let separator = if index == 0 { "" } else { "," };
+        self.json.then(|| Bytes::from(format!("{separator}\"{}\":[", section.json_key())))
+    }
+
+    fn page(&mut self, section: Section, page: Vec<(String, Vec<u8>)>) -> Bytes {
+        let mut chunk = Vec::with_capacity(page.iter().map(|(_, record)| record.len() + 32).sum());
+        for (_, record) in page {
+            if self.json {
+                if !self.first {
+                    chunk.push(b',');
+                }
+                chunk.extend_from_slice(&record);
+            } else {
+                chunk.extend_from_slice(format!("{{\"type\":\"{}\",\"data\":", section.ndjson_type()).as_bytes());
+                chunk.extend_from_slice(&record);
+                chunk.extend_from_slice(b"}\n");
+            }
+            self.first = false;
+        }
+        Bytes::from(chunk)
+    }
+}
+
+/// Every page of `section`'s `rows`, after `after`, ending with the last id read.
+fn pages<'a>(
+    db: &'a Db,
+    section: Section,
+    rows: Rows<'a>,
+) -> impl Stream<Item = Result<Vec<(String, Vec<u8>)>, DbErr>> + 'a {
+    async_stream::try_stream! {
+        let mut after: Option<String> = None;
+        loop {
+            let page = section.page(db, rows, after.as_deref()).await?;
+            let Some((last_id, _)) = page.last() else { break };
+            after = Some(last_id.clone());
+            let full = page.len() as u64 == PAGE_SIZE;
+            yield page;
+            if !full {
+                break;
+            }
+        }
+    }
+}
+
+/// The export body, produced a page at a time. A database failure midway ends the stream with
+/// an error, which aborts the response: the client sees a broken download, never a silently
+/// short one.
+fn stream(db: Db, scope: Scope, format: ExportFormat) -> impl Stream<Item = Result<Bytes, DbErr>> {
+    async_stream::try_stream! {
+        let mut writer = Writer { json: format == ExportFormat::Json, first: true };
+        if writer.json {
+            yield Bytes::from_static(b"{\"data\":{");
+        }
+        for (index, section) in Section::ALL.into_iter().enumerate() {
+            if let Some(start) = writer.start(index, section) {
+                yield start;
+            }
+            match (&scope, section) {
+                (Scope::Everything { since, until }, _) => {
+                    let rows = Rows::Created { since: *since, until: *until };
+                    for await page in pages(&db, section, rows) {
+                        yield writer.page(section, logged(page)?);
+                    }
+                }
+                // An account's messages, conversation by conversation.
+                (Scope::Owner(owner), Section::Messages) => {
+                    for await conversations in pages(&db, Section::Conversations, Rows::OwnedBy(owner)) {
+                        for (conversation_id, _) in logged(conversations)? {
+                            for await page in pages(&db, section, Rows::OwnedBy(&conversation_id)) {
+                                yield writer.page(section, logged(page)?);
+                            }
+                        }
+                    }
+                }
+                (Scope::Owner(owner), _) => {
+                    for await page in pages(&db, section, Rows::OwnedBy(owner)) {
+                        yield writer.page(section, logged(page)?);
+                    }
+                }
+            }
+            if writer.json {
+                yield Bytes::from_static(b"]");
+            }
+        }
+        if writer.json {
+            yield Bytes::from_static(b"}}");
+        }
+    }
+}
+
+fn logged<T>(page: Result<T, DbErr>) -> Result<T, DbErr> {
+    page.inspect_err(|err| tracing::error!(error = %err, "export aborted by a database error"))
+}
