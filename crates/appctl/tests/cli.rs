@@ -5,7 +5,7 @@ mod common;
 
 use app_core::entities::{AuditLog, Role, Session, User, audit_log, session, user};
 use axum::http::StatusCode;
-use common::{appctl, assert_success, stderr, stdout};
+use common::{appctl, appctl_with, assert_success, stderr, stdout};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use test_support::{PASSWORD, TestApp, both_databases, json};
 
@@ -88,12 +88,63 @@ both_databases! {
         }
     }
 
+    async fn reset_password_and_verify_email(backend: Backend) {
+        let app = TestApp::with_env(backend, |env| {
+            env.insert("RATE_LIMIT_LOGIN_ACCOUNT".into(), "2/1h".into());
+        })
+        .await;
+        let url = app.state.config.database_url.clone();
+        let email = "locked.out@example.com";
+        let session = app.register(email).await;
+        for _ in 0..2 {
+            let wrong = app.post("/api/auth/login").json(&json!({"email": email, "password": "a wrong guess"})).send().await;
+            assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+        }
+        assert_eq!(login(&app, email).await.0, StatusCode::TOO_MANY_REQUESTS);
+
+        // A generated password, printed once; sessions end and the lock lifts.
+        let output = appctl_with(&url, &["reset-password", email], &[("BCRYPT_COST", "4")], "").await;
+        assert_success(&output);
+        let printed = stdout(&output);
+        let generated = printed.lines().find_map(|line| line.strip_prefix(&format!("new password for {email}: "))).expect(&printed);
+        assert_eq!(generated.len(), 20);
+        assert_eq!(app.get("/api/auth/session").token(&session).send().await.status, StatusCode::UNAUTHORIZED);
+        let logged_in = app.post("/api/auth/login").json(&json!({"email": email, "password": generated})).send().await;
+        assert_eq!(logged_in.status, StatusCode::OK, "{}", logged_in.text());
+
+        // A chosen one, from standard input (its newline is not part of it), with the same rules.
+        let output = appctl_with(&url, &["reset-password", "--password-stdin", email], &[("BCRYPT_COST", "4")], "short\n").await;
+        assert!(!output.status.success());
+        assert!(stderr(&output).contains("at least 8 characters"), "{}", stderr(&output));
+        let output = appctl_with(&url, &["reset-password", "--password-stdin", email], &[("BCRYPT_COST", "4")], "chosen by the operator\n").await;
+        assert_success(&output);
+        assert!(!stdout(&output).contains("chosen by the operator"), "a chosen password is not printed");
+        let logged_in = app.post("/api/auth/login").json(&json!({"email": email, "password": "chosen by the operator"})).send().await;
+        assert_eq!(logged_in.status, StatusCode::OK);
+
+        // verify-email: verified; an address on ADMIN_EMAILS becomes an administrator.
+        let output = appctl_with(&url, &["verify-email", email], &[("ADMIN_EMAILS", "boss@example.com, Locked.Out@example.com")], "").await;
+        assert_success(&output);
+        assert!(stdout(&output).contains("verified"), "{}", stdout(&output));
+        let user = stored(&app, email).await;
+        assert!(user.email_verified_at.is_some());
+        assert_eq!(user.role, Role::Admin);
+        let plain = "plain.user@example.com";
+        app.register(plain).await;
+        assert_success(&appctl(&url, &["verify-email", plain]).await);
+        let user = stored(&app, plain).await;
+        assert_eq!((user.role, user.email_verified_at.is_some()), (Role::User, true));
+
+        let actions: Vec<String> = appctl_audit(&app).await.into_iter().map(|row| row.action).collect();
+        assert_eq!(actions, ["password_reset", "password_reset", "email_verified", "promote", "email_verified"]);
+    }
+
     async fn unknown_emails_fail_clearly_and_change_nothing(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         let url = app.state.config.database_url.clone();
         app.register("someone@example.com").await;
         let audit_before = AuditLog::find().count(&app.db).await.unwrap();
-        for command in ["promote", "demote", "ban", "unban"] {
+        for command in ["promote", "demote", "ban", "unban", "reset-password", "verify-email"] {
             let output = appctl(&url, &[command, "Nobody@Example.com"]).await;
             assert!(!output.status.success(), "{command} succeeded: {}", stdout(&output));
             let message = stderr(&output);

@@ -207,6 +207,10 @@ both_stacks! {
             let db = connect(&stack).await;
             let saved = async || Message::find().count(&db).await.unwrap() == 2 * (attempt as u64 + 1);
             assert!(eventually(Duration::from_secs(5), saved).await, "{}", stack.logs());
+            // (The slot is released just after the reply is saved: wait for that too.)
+            let held = RateLimitHit::find().filter(rate_limit_hit::Column::Bucket.eq("chat_streams"));
+            let released = async || held.clone().count(&db).await.unwrap() == 0;
+            assert!(eventually(Duration::from_secs(5), released).await, "{}", stack.logs());
         }
         let reply = stack
             .post_json(1, "/api/chat", &[("authorization", &format!("Bearer {token}")), ("accept", "text/event-stream")], &turn("still here", None))

@@ -102,7 +102,7 @@ async fn list_sessions(State(state): State<AppState>, auth: AuthUser) -> AppResu
     params(("id" = String, Path, description = "A session id from the list")),
     responses(
         (status = 200, description = "The session ended", body = Revoked),
-        (status = 404, description = "No such session of this account (`session_not_found`)", body = ErrorBody),
+        (status = 404, description = "No such session of this account (`not_found`)", body = ErrorBody),
     )
 )]
 async fn end_session(
