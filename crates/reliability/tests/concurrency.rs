@@ -10,7 +10,7 @@ use app_core::entities::{AuditLog, Message, RateLimitHit, User, audit_log, rate_
 use sea_orm::{ColumnTrait, Database, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 use test_support::{
-    Backend, Behaviour, PASSWORD, Upstream,
+    Backend, Behaviour, PASSWORD, Upstream, both_stacks,
     burst::{Reply, Streaming, burst, tally},
     eventually,
     stack::Stack,
@@ -20,28 +20,6 @@ use tokio::io::AsyncWriteExt;
 /// Requests per burst (`BURST`, default 40).
 fn burst_size() -> usize {
     std::env::var("BURST").ok().and_then(|n| n.parse().ok()).unwrap_or(40)
-}
-
-/// Runs each test against MariaDB (two instances of each function) and SQLite (the local stack).
-macro_rules! both_stacks {
-    ($($(#[$meta:meta])* async fn $name:ident($backend:ident: Backend) $body:block)*) => {$(
-        $(#[$meta])*
-        mod $name {
-            use super::*;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn local_stack_on_sqlite() {
-                run(Backend::Sqlite).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn two_instances_on_mariadb() {
-                run(Backend::MySql).await
-            }
-
-            async fn run($backend: Backend) $body
-        }
-    )*};
 }
 
 async fn connect(stack: &Stack) -> DatabaseConnection {

@@ -83,9 +83,12 @@ impl MailServer {
 
     /// `SMTP_URL`, `MAIL_FROM` and `SITE_URL` for an app that sends mail here.
     pub fn configure(&self, env: &mut HashMap<String, String>) {
-        env.insert("SMTP_URL".into(), self.url());
-        env.insert("MAIL_FROM".into(), MAIL_FROM.into());
-        env.insert("SITE_URL".into(), SITE_URL.into());
+        env.extend(self.env().into_iter().map(|(name, value)| (name.to_string(), value)));
+    }
+
+    /// The same variables as pairs (for processes: `Stack::start`).
+    pub fn env(&self) -> [(&'static str, String); 3] {
+        [("SMTP_URL", self.url()), ("MAIL_FROM", MAIL_FROM.into()), ("SITE_URL", SITE_URL.into())]
     }
 
     /// A plain-SMTP URL of this server (loopback: no TLS).

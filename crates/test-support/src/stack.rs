@@ -10,6 +10,31 @@ use crate::{
     process::FunctionProcess,
 };
 
+/// Runs each test against MariaDB (two instances of each function) and SQLite (the local
+/// stack): `both_stacks! { async fn name(backend: Backend) { … } }`.
+#[macro_export]
+macro_rules! both_stacks {
+    ($($(#[$meta:meta])* async fn $name:ident($backend:ident: Backend) $body:block)*) => {$(
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn local_stack_on_sqlite() {
+                run($crate::Backend::Sqlite).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn two_instances_on_mariadb() {
+                run($crate::Backend::MySql).await
+            }
+
+            async fn run($backend: $crate::Backend) $body
+        }
+    )*};
+}
+
 /// How many instances of each function run on MariaDB.
 pub const INSTANCES: usize = 2;
 
@@ -55,7 +80,7 @@ impl Stack {
     pub fn port(&self, path: &str, i: usize) -> u16 {
         let function = if self.instances.len() == 1 || path.starts_with("/api/auth/register") {
             0
-        } else if path.starts_with("/api/auth/") {
+        } else if path.starts_with("/api/auth/") || path.starts_with("/api/account") {
             1
         } else if path.starts_with("/api/chat") {
             2

@@ -105,7 +105,9 @@ async fn send_link(state: &AppState, user: &user::Model) -> AppResult<()> {
         Meter::new(Bucket::VerifyMail, &user.id, state.config.verify_mail_limit).into_iter().collect();
     let charges = Held::new(&state.db, state.charge(&meters).await?);
     let now = state.clock.now();
-    let token = links::issue(&state.db, now, user, TokenPurpose::VerifyEmail).await?;
+    let txn = state.db.begin().await?;
+    let token = links::issue(&txn, now, user, TokenPurpose::VerifyEmail).await?;
+    txn.commit().await?;
     links::sweep(&state.db, now).await;
     let letter = Letter::verify_email(
         Language::from_locale(Some(&user.locale)),

@@ -1,17 +1,17 @@
 //! Single-use links sent by mail: a password reset or an address verification.
 //!
-//! The mail carries a random token; the database keeps only its SHA-256 ([`account_token`]),
+//! The mail carries a random token; the database keeps only its SHA-256 (`account_tokens`),
 //! so reading the table (a backup, an export) opens no account. [`issue`] voids the account's
 //! older links of the same purpose in the same transaction that stores the new one, and
 //! [`redeem`] deletes the link it accepts with one `DELETE` by id that must affect one row: two
 //! requests racing with the same link cannot both get it, on any number of instances.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, sea_query::Expr};
 use sha2::{Digest, Sha256};
 
 use crate::{
-    entities::{AccountToken, TokenPurpose, account_token, user},
+    entities::{AccountToken, TokenPurpose, User, account_token, user},
     error::{AppError, AppResult},
     ids::{new_id, new_token},
     rate_limit,
@@ -26,18 +26,33 @@ pub const VERIFY_LINK_TTL: TimeDelta = TimeDelta::hours(24);
 const TOKEN_CHARS: usize = 64;
 
 /// Stores a new link for `user` (voiding older ones of `purpose`) and returns the token for
-/// the mail. Run it in the transaction that decides the link should exist.
+/// the mail. Run it in a transaction (the one that decides the link should exist).
 pub async fn issue(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
     user: &user::Model,
     purpose: TokenPurpose,
 ) -> AppResult<String> {
-    AccountToken::delete_many()
-        .filter(account_token::Column::UserId.eq(&user.id))
-        .filter(account_token::Column::Purpose.eq(purpose))
+    // Concurrent requests for one account queue on its row (an UPDATE that changes nothing
+    // still locks it), and the older links are found by a read and deleted by primary key: a
+    // ranged DELETE on the (user, purpose) index would take gap locks, on which two such
+    // transactions deadlock on InnoDB.
+    User::update_many()
+        .col_expr(user::Column::UpdatedAt, Expr::col(user::Column::UpdatedAt))
+        .filter(user::Column::Id.eq(&user.id))
         .exec(db)
         .await?;
+    let older: Vec<String> = AccountToken::find()
+        .select_only()
+        .column(account_token::Column::Id)
+        .filter(account_token::Column::UserId.eq(&user.id))
+        .filter(account_token::Column::Purpose.eq(purpose))
+        .into_tuple()
+        .all(db)
+        .await?;
+    if !older.is_empty() {
+        AccountToken::delete_many().filter(account_token::Column::Id.is_in(older)).exec(db).await?;
+    }
     let token = new_token();
     let ttl = match purpose {
         TokenPurpose::PasswordReset => RESET_LINK_TTL,
@@ -57,6 +72,28 @@ pub async fn issue(
     Ok(token)
 }
 
+/// Whether `token` is a live link of `purpose`, without taking it: a cheap read that lets a
+/// request with a dead link fail before any slow work (hashing the new password).
+pub async fn check(db: &impl ConnectionTrait, now: DateTime<Utc>, purpose: TokenPurpose, token: &str) -> AppResult<()> {
+    find(db, purpose, token).await?.filter(|link| link.expires_at > now).map(drop).ok_or_else(invalid_link)
+}
+
+async fn find(
+    db: &impl ConnectionTrait,
+    purpose: TokenPurpose,
+    token: &str,
+) -> AppResult<Option<account_token::Model>> {
+    let token = token.trim();
+    if token.len() != TOKEN_CHARS || !token.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+        return Ok(None);
+    }
+    let link = AccountToken::find()
+        .filter(account_token::Column::TokenHash.eq(digest(&token.to_ascii_lowercase())))
+        .one(db)
+        .await?;
+    Ok(link.filter(|link| link.purpose == purpose))
+}
+
 /// Takes the link `token` if it is a live one of `purpose`: the row is deleted, so run this in
 /// the transaction that acts on it (a rollback gives the link back). 400 `invalid_link`
 /// otherwise: unknown, used, replaced by a newer link, expired, or for another purpose.
@@ -66,16 +103,7 @@ pub async fn redeem(
     purpose: TokenPurpose,
     token: &str,
 ) -> AppResult<account_token::Model> {
-    let token = token.trim();
-    if token.len() != TOKEN_CHARS || !token.bytes().all(|byte| byte.is_ascii_hexdigit()) {
-        return Err(invalid_link());
-    }
-    let link = AccountToken::find()
-        .filter(account_token::Column::TokenHash.eq(digest(&token.to_ascii_lowercase())))
-        .one(db)
-        .await?
-        .filter(|link| link.purpose == purpose)
-        .ok_or_else(invalid_link)?;
+    let link = find(db, purpose, token).await?.ok_or_else(invalid_link)?;
     let taken = AccountToken::delete_by_id(link.id.clone()).exec(db).await?.rows_affected;
     if taken != 1 || link.expires_at <= now {
         return Err(invalid_link());

@@ -163,6 +163,7 @@ async fn reset_password(
     AppJson(reset): AppJson<PasswordReset>,
 ) -> AppResult<Json<AuthResponse>> {
     validate_new_password(&reset.password)?;
+    links::check(&state.db, state.clock.now(), TokenPurpose::PasswordReset, &reset.token).await?;
     let hash = state.hasher.hash(reset.password).await?;
     let session = redeem_reset(&state, &reset.token, hash, &client).await?;
     Ok(Json(session.into()))
