@@ -31,6 +31,26 @@ export type AuditLogPage = Schemas["AuditLogPage"];
 export type ExportDocument = Schemas["ExportDocument"];
 export type ErrorBody = Schemas["ErrorBody"];
 
+// The account routes (crates/core/src/account/).
+export type EmailVerification = Schemas["EmailVerification"];
+/** `POST /api/auth/register` body: `NewAccount`, whose `locale` ("zh" or "en") is the language of the account's mail. */
+export type Registration = NewAccount;
+/** `GET /api/account`: `locale` "zh" or "en"; `emailVerification` this server's setting ("required": chat turns answer 403 email_unverified). */
+export type AccountView = Schemas["AccountView"];
+export type AccountChanges = Schemas["ProfileChange"];
+/** `202` of the routes that send a mail. */
+export type Accepted = Schemas["Accepted"];
+export type PasswordReset = Schemas["PasswordReset"];
+export type PasswordChange = Schemas["PasswordChange"];
+/** Sessions ended. */
+export type Revoked = Schemas["Revoked"];
+/** One signed-in device: `current` is the session of the request. */
+export type SessionView = Schemas["SessionView"];
+export type SessionList = Schemas["SessionList"];
+export type Deleted = Schemas["Deleted"];
+/** The user of AuthResponse/SessionResponse, with the state of the address (`emailVerified`). */
+export type AccountUser = User;
+
 export declare const API_BASE_URL: string;
 export declare const TOKEN_KEY: "auth_token";
 export declare function getToken(): string | null;
@@ -106,9 +126,29 @@ export declare function renameConversation(id: string, title: string): Promise<C
 export declare function deleteConversation(id: string): Promise<null>;
 
 export declare function login(credentials: Credentials): Promise<AuthResponse>;
-export declare function register(data: NewAccount): Promise<AuthResponse>;
+export declare function register(data: Registration): Promise<AuthResponse>;
 export declare function session(): Promise<SessionResponse>;
 export declare function logout(options?: { all?: boolean }): Promise<Schemas["LogoutResponse"]>;
+
+/** Mails a reset link (the same answer whether or not the address has an account). */
+export declare function forgotPassword(email: string): Promise<Accepted>;
+/** A new password from a reset link's token: logged in, every other session ended. */
+export declare function resetPassword(data: PasswordReset): Promise<AuthResponse>;
+export declare function verifyEmail(token: string): Promise<AccountView>;
+export declare function getAccount(): Promise<AccountView>;
+export declare function updateAccount(changes: AccountChanges): Promise<AccountView>;
+/** Mails a new verification link (409 already_verified). */
+export declare function sendVerification(): Promise<Accepted>;
+/** Ends the other sessions; this one stays. */
+export declare function changePassword(passwords: PasswordChange): Promise<Schemas["PasswordChanged"]>;
+export declare function listSessions(): Promise<SessionList>;
+export declare function revokeSession(id: string): Promise<Revoked>;
+export declare function revokeOtherSessions(): Promise<Revoked>;
+/** The account's own data as `{blob, filename}`, not saved. */
+export declare function fetchAccountExport(query?: Query<"export_own_data">): Promise<{ blob: Blob; filename: string }>;
+/** The account's own data, handed to the browser to save. */
+export declare function downloadAccountExport(query?: Query<"export_own_data">): Promise<{ blob: Blob; filename: string }>;
+export declare function deleteAccount(data: Schemas["DeleteAccount"]): Promise<Deleted>;
 
 export declare function exportData(query?: { since?: string; until?: string }): Promise<ExportDocument>;
 export declare function dispositionFilename(header: string | null): string | null;

@@ -1,6 +1,7 @@
 // The API client. It mirrors the seed's `src/lib/api.ts` (apiRequest, sendChatMessage, login,
 // register, exportData) and adds the calls the site needs: the session, logout, streamed replies,
-// the conversation history and the admin pages. Types: api.d.ts (generated from openapi.json).
+// the conversation history, the account the user runs themselves (password, devices, mail links,
+// their data) and the admin pages. Types: api.d.ts (generated from openapi.json).
 //
 // The API's base URL comes from config.js (`make site-config API_BASE_URL=…`); empty means the
 // site's own origin. The session token lives in localStorage under `auth_token`, as in the seed,
@@ -321,11 +322,12 @@ export function deleteConversation(id) {
 
 // ---------------------------------------------------------------------------------------- auth
 
-/** `{user:{id,email,role}, token, expires}`. */
+/** `{user:{id,email,role,emailVerified}, token, expires}`. */
 export function login(credentials) {
   return apiRequest("/api/auth/login", json("POST", credentials));
 }
 
+/** `data`: `{email, password, locale?}` (`locale` "zh" or "en": the language of the account's mail). */
 export function register(data) {
   return apiRequest("/api/auth/register", json("POST", data));
 }
@@ -338,6 +340,91 @@ export function session() {
 /** Ends this session, or every session of the account with `{all: true}`: `{revoked}`. */
 export function logout({ all = false } = {}) {
   return apiRequest(`/api/auth/logout${all ? "?all=true" : ""}`, { method: "POST" });
+}
+
+// ------------------------------------------------------------------------------------- account
+
+/**
+ * Asks for a password-reset link by mail: `{accepted: true}`, the same whether or not the
+ * address has an account (and slow on purpose). 422 invalid_email, 429 rate_limited, 503
+ * mail_unavailable (the server cannot send mail).
+ */
+export function forgotPassword(email) {
+  return apiRequest("/api/account/password/forgot", json("POST", { email }));
+}
+
+/**
+ * Sets a new password with the token of a reset link (`#/reset/<token>`): an AuthResponse, as a
+ * login (every other session of the account has ended). 400 invalid_link (unknown, used,
+ * expired or replaced), 422 password_too_short/password_too_long, 403 account_banned.
+ */
+export function resetPassword({ token, password }) {
+  return apiRequest("/api/account/password/reset", json("POST", { token, password }));
+}
+
+/** Proves the address with the token of a verification link (`#/verify/<token>`): the AccountView. 400 invalid_link. */
+export function verifyEmail(token) {
+  return apiRequest("/api/account/email/verify", json("POST", { token }));
+}
+
+/**
+ * The signed-in account: `{id, email, role, locale, emailVerified, emailVerifiedAt, createdAt,
+ * emailVerification ("off"|"optional"|"required"), mailEnabled}`.
+ */
+export function getAccount() {
+  return apiRequest("/api/account");
+}
+
+/** `{locale: "zh"|"en"}`, the language of the account's mail: the AccountView. */
+export function updateAccount(changes) {
+  return apiRequest("/api/account", json("PATCH", changes));
+}
+
+/** Mails a new verification link: `{accepted: true}`. 409 already_verified, 503 mail_unavailable, 429 rate_limited. */
+export function sendVerification() {
+  return apiRequest("/api/account/email/verification", { method: "POST" });
+}
+
+/**
+ * `{currentPassword, newPassword}`: `{revoked}`, the other sessions ended (this one stays). 403
+ * wrong_password, 422 password_too_short/password_too_long, 429 rate_limited.
+ */
+export function changePassword(passwords) {
+  return apiRequest("/api/account/password", json("POST", passwords));
+}
+
+/** `{sessions:[{id, ip, userAgent, createdAt, lastUsedAt, expires, current}]}`, newest first. */
+export function listSessions() {
+  return apiRequest("/api/account/sessions");
+}
+
+/** Ends one session (the current one too: this device is then logged out): `{revoked: 1}`. 404 session_not_found. */
+export function revokeSession(id) {
+  return apiRequest(`/api/account/sessions/${path(id)}`, { method: "DELETE" });
+}
+
+/** Ends every session but this one: `{revoked}`. */
+export function revokeOtherSessions() {
+  return apiRequest("/api/account/sessions/revoke-others", { method: "POST" });
+}
+
+/** The account's own data (account, conversations, every version of every message) as `{blob, filename}`. */
+export async function fetchAccountExport({ format = "json" } = {}) {
+  const response = await send(`/api/account/export${query({ format })}`, {
+    headers: authHeaders({ Accept: format === "ndjson" ? "application/x-ndjson" : "application/json" }),
+  });
+  const filename = dispositionFilename(response.headers.get("Content-Disposition")) || `my-data.${format}`;
+  return { blob: await response.blob(), filename };
+}
+
+/** The account's own data, handed to the browser to save. Resolves to `{blob, filename}`. */
+export async function downloadAccountExport(options = {}) {
+  return saveFile(await fetchAccountExport(options));
+}
+
+/** Deletes the account and everything in it, for good: `{deleted: true}`. 403 wrong_password. */
+export function deleteAccount({ password }) {
+  return apiRequest("/api/account/delete", json("POST", { password }));
 }
 
 // --------------------------------------------------------------------------------------- admin
@@ -376,7 +463,11 @@ export async function fetchExport({ format = "json", since, until } = {}) {
  * a plain link could not send the token). Resolves to `{blob, filename}`.
  */
 export async function downloadExport(options = {}) {
-  const file = await fetchExport(options);
+  return saveFile(await fetchExport(options));
+}
+
+/** Hands `{blob, filename}` to the browser to save; resolves to the same. */
+function saveFile(file) {
   const url = URL.createObjectURL(file.blob);
   const link = document.createElement("a");
   link.href = url;

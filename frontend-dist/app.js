@@ -1,15 +1,22 @@
-// The site's entry point: the top bar, the session, and hash routes that work on any static
-// host: #/login, #/register, #/chat, #/chat/<conversation id>, #/admin[/audit|/export].
-// Everything talks to the API through api.js; all text comes from i18n.js.
+// The site's entry point: the top bar, the session, the notice that asks for a confirmed
+// address, and hash routes that work on any static host: #/login, #/register, #/chat,
+// #/chat/<conversation id>, #/account, #/admin[/audit|/export], and the pages of the mail links,
+// #/forgot, #/reset/<token>, #/verify/<token>. Everything talks to the API through api.js; all
+// text comes from i18n.js.
 import * as api from "./api.js";
 import { h, icon, toast } from "./dom.js";
 import { errorText, lang, onLangChange, setLang, t } from "./i18n.js";
+import { accountView } from "./views/account.js";
 import { adminView } from "./views/admin.js";
 import { authView } from "./views/auth.js";
 import { chatView, resetChat } from "./views/chat.js";
+import { forgotView, resetView, verifyView } from "./views/recovery.js";
+import { needsVerification, verifyNotice } from "./views/verify-notice.js";
 
 const topbar = document.getElementById("topbar");
 const main = document.getElementById("view");
+// Pages anyone may open, signed in or not: the mail links may be opened in either state.
+const OPEN_PAGES = ["forgot", "reset", "verify"];
 
 let current = null; // {name, view}
 let chat = null; // kept for the whole session, so a streaming reply survives a visit elsewhere
@@ -18,34 +25,57 @@ let booted = false;
 
 export const app = {
   user: null,
+  /** The AccountView (GET /api/account), read when the address is not confirmed or on #/account. */
+  account: null,
   flash: null,
+  /** The PATCH of a language switch under way (the account page waits for it). */
+  localeSync: null,
+  /** The address typed on the login page, for #/forgot. */
+  typedEmail: "",
 
   /** The message for the login screen (kept until someone signs in). */
   takeFlash() {
     return this.flash;
   },
 
-  /** After login or registration: `{user, token}`. */
-  signedIn({ user, token }) {
+  /** After login, registration or a password reset: `{user, token}`; then to `next` or the page asked for. */
+  signedIn({ user, token }, next = null) {
+    if (this.user) forgetViews(); // another account's chat must not stay behind
     api.setToken(token);
     this.user = user;
+    this.account = null;
     this.flash = null;
-    const next = this.intended && this.intended !== "#/login" ? this.intended : "#/chat";
+    this.typedEmail = "";
+    const intended = this.intended && this.intended !== "#/login" ? this.intended : "#/chat";
     this.intended = null;
-    go(next);
+    loadAccount();
+    go(next ?? intended);
   },
 
   /** Forgets the session and shows the login page with `text`. */
   endSession(text, kind = "info") {
     api.setToken(null);
     this.user = null;
-    resetChat();
-    chat = null;
-    admin = null;
+    this.account = null;
+    forgetViews();
     this.closeDrawer();
     document.querySelectorAll("dialog.modal").forEach((modal) => modal.remove());
     this.flash = text ? { text, kind } : null;
+    notice.render();
     go("#/login");
+  },
+
+  /** An address was confirmed (`account`: the AccountView of a verification): the notice goes if it was ours. */
+  addressVerified(account) {
+    if (!this.user || !account || account.id !== this.user.id) return;
+    this.user = { ...this.user, emailVerified: true };
+    this.account = { ...(this.account ?? account), ...account, emailVerified: true };
+    notice.render();
+  },
+
+  /** Shows or hides the notice for what `app.account` now says. */
+  refreshNotice() {
+    notice.render();
   },
 
   closeDrawer() {
@@ -53,6 +83,31 @@ export const app = {
     document.getElementById("menu-button")?.setAttribute("aria-expanded", "false");
   },
 };
+
+function forgetViews() {
+  resetChat();
+  chat = null;
+  admin = null;
+}
+
+const notice = verifyNotice(app);
+document.body.insertBefore(notice.el, main);
+
+/** Reads the account when the address may still need confirming, and shows the notice accordingly. */
+async function loadAccount() {
+  const user = app.user;
+  if (!user || user.emailVerified === true) {
+    notice.render();
+    return;
+  }
+  try {
+    const account = await api.getAccount();
+    if (app.user?.id === account.id) app.account = account;
+  } catch {
+    // no notice this time; the account page says it all
+  }
+  notice.render();
+}
 
 /** The stored token stopped working (expired, logged out elsewhere, banned): back to login. */
 api.onUnauthorized(() => {
@@ -100,6 +155,7 @@ function renderTopbar() {
       h("div.account-head", {},
         h("span.account-email", { id: "who" }, app.user.email),
         h(`span.badge.${app.user.role === "ADMIN" ? "admin" : "user"}`, {}, t(app.user.role === "ADMIN" ? "roleAdmin" : "roleUser"))),
+      h("a.menu-item", { href: "#/account", role: "menuitem", id: "nav-account", dataset: { action: "account" }, "aria-current": page === "account" ? "page" : null, onclick: closeMenu }, icon("user", 16), t("accountSettings")),
       h("button.menu-item", { type: "button", role: "menuitem", dataset: { action: "logout" }, onclick: () => logout(false) }, icon("logout", 16), t("logout")),
       h("button.menu-item", { type: "button", role: "menuitem", dataset: { action: "logout-all" }, onclick: () => logout(true) }, icon("shield", 16), t("logoutAll")));
     const button = h("button.account-button", {
@@ -132,12 +188,15 @@ function renderTopbar() {
     h("div.top-actions", {}, langSwitch, account ?? ""));
 }
 
+function closeMenu() {
+  const menu = document.getElementById("account-menu");
+  if (menu) menu.hidden = true;
+  document.getElementById("account-button")?.setAttribute("aria-expanded", "false");
+}
+
 document.addEventListener("click", (event) => {
   const menu = document.getElementById("account-menu");
-  if (menu && !menu.hidden && !menu.contains(event.target)) {
-    menu.hidden = true;
-    document.getElementById("account-button")?.setAttribute("aria-expanded", "false");
-  }
+  if (menu && !menu.hidden && !menu.contains(event.target)) closeMenu();
 });
 
 document.addEventListener("keydown", (event) => {
@@ -174,12 +233,24 @@ function show(name, view) {
   document.title = `${typeof view.title === "function" ? view.title() : view.title} · ${t("brand")}`;
 }
 
+/** The pages of the mail links: a fresh view each time (their tokens are in the address). */
+function openPage(page, id) {
+  if (page === "forgot") return forgotView(app);
+  return page === "reset" ? resetView(app, id ?? "") : verifyView(app, id ?? "");
+}
+
 async function route() {
   let { page, id } = parse();
   if (!booted) return;
+  if (OPEN_PAGES.includes(page)) {
+    app.closeDrawer();
+    renderTopbar();
+    show(page, openPage(page, id));
+    return;
+  }
   if (!app.user) {
     if (page !== "login" && page !== "register") {
-      if (page === "chat" || page === "admin") app.intended = location.hash;
+      if (page === "chat" || page === "admin" || page === "account") app.intended = location.hash;
       history.replaceState(null, "", "#/login");
       page = "login";
     }
@@ -191,14 +262,17 @@ async function route() {
     toast(t("errors.admin_only"), "error");
     page = "";
   }
-  if (page !== "chat" && page !== "admin") {
+  if (page !== "chat" && page !== "admin" && page !== "account") {
     history.replaceState(null, "", "#/chat");
     page = "chat";
     id = undefined;
   }
   if (page !== "chat") app.closeDrawer();
   renderTopbar();
-  if (page === "admin") {
+  if (page === "account") {
+    if (current?.name !== "account") show("account", accountView(app));
+    else show("account", current.view);
+  } else if (page === "admin") {
     admin = admin ?? adminView(app);
     show("admin", admin);
     admin.update({ id });
@@ -211,7 +285,16 @@ async function route() {
 
 window.addEventListener("hashchange", () => route());
 
-onLangChange(() => {
+onLangChange((language) => {
+  // The account's mail follows the language its owner reads the site in.
+  if (app.user) {
+    app.localeSync = api.updateAccount({ locale: language })
+      .then((account) => {
+        if (app.user?.id === account.id && app.account) app.account = { ...app.account, ...account };
+      })
+      .catch(() => {});
+  }
+  notice.render();
   renderTopbar();
   if (!current) return;
   if (current.name === "chat") {
@@ -228,9 +311,12 @@ onLangChange(() => {
   route();
 });
 
-// Coming back to the tab: make sure the session still stands (a ban ends it).
+// Coming back to the tab: make sure the session still stands (a ban ends it), and see whether
+// the address was confirmed meanwhile (the link is often opened in another tab).
 document.addEventListener("visibilitychange", () => {
-  if (document.visibilityState === "visible" && app.user) api.session().catch(() => {});
+  if (document.visibilityState !== "visible" || !app.user) return;
+  if (needsVerification(app.account)) loadAccount();
+  else api.session().catch(() => {});
 });
 
 async function boot() {
@@ -244,6 +330,7 @@ async function boot() {
     }
   }
   booted = true;
+  loadAccount();
   route();
 }
 

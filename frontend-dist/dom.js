@@ -76,6 +76,12 @@ const ICONS = {
   globe: ["M12 21a9 9 0 100-18 9 9 0 000 18z", "M3 12h18", "M12 3c2.5 2.6 3.8 5.6 3.8 9s-1.3 6.4-3.8 9c-2.5-2.6-3.8-5.6-3.8-9S9.5 5.6 12 3z"],
   shield: ["M12 3l8 3v6c0 4.5-3.4 8.3-8 9-4.6-.7-8-4.5-8-9V6l8-3z"],
   feather: ["M20 4c-6 0-12 4-13 13l-2 3", "M7 17c6 0 10-3 12-9", "M11 13h6"],
+  mail: ["M4 6h16v12H4z", "M4 7l8 6 8-6"],
+  user: ["M12 12a4 4 0 100-8 4 4 0 000 8z", "M4 20c1.5-4 4.5-6 8-6s6.5 2 8 6"],
+  device: ["M4 5h16v11H4z", "M9 20h6", "M12 16v4"],
+  phone: ["M8 3h8v18H8z", "M11 18h2"],
+  key: ["M8 16a4 4 0 100-8 4 4 0 000 8z", "M12 12h9", "M18 12v3", "M21 12v2"],
+  check: ["M5 12l5 5 9-10"],
 };
 
 /** A short-lived message at the top of the screen. `kind`: "info" or "error". */
@@ -100,42 +106,65 @@ export function toast(message, kind = "info", ms = 5000) {
 
 /**
  * A modal dialog. Resolves to the value of the input (`input` given) or true on confirm, and
- * to null on cancel/Escape. `validate(value)` returns an error text or "".
+ * to null on cancel/Escape. `text` is a string or a node. `input`: `{value, label, maxlength,
+ * type ("text" or "password", which is not trimmed), autocomplete}`. `validate(value)` returns
+ * an error text or "". `action(value)`, if given, runs on confirm with the buttons off and
+ * resolves to an error text (the dialog stays open and shows it) or "" (it closes).
  */
-export function dialog({ title, text, confirm = t("save"), danger = false, input = null, validate = null }) {
+export function dialog({ title, text, confirm = t("save"), danger = false, input = null, validate = null, action = null }) {
   return new Promise((resolve) => {
+    const secret = input?.type === "password";
     const field = input
-      ? h("input", { type: "text", name: "value", value: input.value ?? "", maxlength: input.maxlength ?? null, "aria-label": input.label ?? title, required: true })
+      ? h("input", {
+        type: secret ? "password" : "text", name: "value", value: input.value ?? "", maxlength: input.maxlength ?? null,
+        autocomplete: input.autocomplete ?? null, "aria-label": input.label ?? title, required: true,
+      })
       : null;
     const problem = h("p.field-error", { role: "alert" });
+    const confirmButton = h(`button.button.${danger ? "danger" : "primary"}`, { type: "submit", value: "confirm" }, confirm);
+    const cancelButton = h("button.button.ghost", { type: "button", value: "cancel", onclick: () => close(null) }, t("cancel"));
     const form = h("form.modal-body", { method: "dialog" },
       h("h2", {}, title),
-      text ? h("p.modal-text", {}, text) : null,
+      text ? (text instanceof Node ? h("div.modal-text", {}, text) : h("p.modal-text", {}, text)) : null,
       field ? h("label.field", {}, h("span", {}, input.label ?? ""), field) : null,
       problem,
-      h("div.modal-actions", {},
-        h("button.button.ghost", { type: "button", value: "cancel", onclick: () => close(null) }, t("cancel")),
-        h(`button.button.${danger ? "danger" : "primary"}`, { type: "submit", value: "confirm" }, confirm)));
+      h("div.modal-actions", {}, cancelButton, confirmButton));
     const modal = h("dialog.modal", { "aria-label": title }, form);
-    form.addEventListener("submit", (event) => {
+    let working = false;
+    form.addEventListener("submit", async (event) => {
       event.preventDefault();
-      if (field) {
-        const value = field.value.trim();
-        const error = validate ? validate(value) : "";
-        if (error) {
-          problem.textContent = error;
-          field.focus();
+      if (working) return;
+      const value = field ? (secret ? field.value : field.value.trim()) : true;
+      const invalid = field && validate ? validate(value) : "";
+      if (invalid) {
+        problem.textContent = invalid;
+        field.focus();
+        return;
+      }
+      if (action) {
+        working = true;
+        confirmButton.disabled = cancelButton.disabled = true;
+        modal.setAttribute("aria-busy", "true");
+        problem.textContent = "";
+        const failed = await action(value);
+        working = false;
+        confirmButton.disabled = cancelButton.disabled = false;
+        modal.removeAttribute("aria-busy");
+        if (failed) {
+          problem.textContent = failed;
+          (field ?? confirmButton).focus();
+          field?.select();
           return;
         }
-        close(value);
-      } else close(true);
+      }
+      close(value);
     });
     modal.addEventListener("cancel", (event) => {
       event.preventDefault();
-      close(null);
+      if (!working) close(null);
     });
     modal.addEventListener("click", (event) => {
-      if (event.target === modal) close(null); // the backdrop
+      if (event.target === modal && !working) close(null); // the backdrop
     });
     let settled = false;
     function close(value) {

@@ -1,6 +1,8 @@
-// Every piece of UI text, in Chinese and English. The language is remembered in localStorage
-// (`lang`); the first visit follows navigator.language. The same choice sets the language the
-// assistants reply in (the API's `locale`).
+// Every piece of UI text, in Chinese and English (the account pages' in i18n-account.js, merged
+// in below). The language is remembered in localStorage (`lang`); the first visit follows
+// navigator.language. The same choice sets the language the assistants reply in (the API's
+// `locale`), and, for a signed-in account, the language of its mail.
+import { ACCOUNT_STRINGS } from "./i18n-account.js";
 
 const STRINGS = {
   zh: {
@@ -423,6 +425,12 @@ const STRINGS = {
 };
 
 export const LANGS = ["zh", "en"];
+
+for (const language of LANGS) {
+  const { errors, ...rest } = ACCOUNT_STRINGS[language];
+  Object.assign(STRINGS[language], rest);
+  Object.assign(STRINGS[language].errors, errors);
+}
 const STORAGE_KEY = "lang";
 
 function initialLang() {

@@ -1975,7 +1975,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such session of this account (`session_not_found`) */
+            /** @description No such session of this account (`not_found`) */
             404: {
                 headers: {
                     [name: string]: unknown;

@@ -1,9 +1,10 @@
 // #/login and #/register: one card with two tabs, beside a short introduction of the two guides.
+// The same layout (`authPage`) frames the pages of the mail links (recovery.js).
 import * as api from "../api.js";
 import { h, icon } from "../dom.js";
-import { errorText, t } from "../i18n.js";
+import { errorText, lang, t } from "../i18n.js";
+import { EMAIL } from "./fields.js";
 
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const utf8Length = (text) => new TextEncoder().encode(text).length;
 
 /** Ink-wash hills for the introduction panel (decoration only). */
@@ -97,8 +98,9 @@ export function authView(app, mode) {
       submit.disabled = true;
       submit.textContent = t("submitting");
       try {
-        const call = isLogin ? api.login : api.register;
-        const result = await call({ email: email.value.trim(), password: password.value });
+        const credentials = { email: email.value.trim(), password: password.value };
+        // A new account's mail is written in the language the person reads the site in.
+        const result = await (isLogin ? api.login(credentials) : api.register({ ...credentials, locale: lang() }));
         app.signedIn(result);
       } catch (error) {
         formError.textContent = errorText(error);
@@ -115,7 +117,9 @@ export function authView(app, mode) {
       h("label", { for: "auth-email" }, t("email")),
       email, emailError),
     h("div.field", {},
-      h("label", { for: "auth-password" }, t("password")),
+      h("div.label-row", {},
+        h("label", { for: "auth-password" }, t("password")),
+        isLogin ? h("a.forgot-link", { href: "#/forgot", onclick: () => (app.typedEmail = email.value.trim()) }, t("forgotLink")) : null),
       h("div.password-wrap", {}, password, reveal),
       isLogin ? null : h("p.field-hint", { id: "auth-password-hint" }, t("passwordHint")),
       passwordError),
@@ -123,7 +127,30 @@ export function authView(app, mode) {
     submit);
 
   const notice = app.takeFlash();
-  const el = h("section.auth", {},
+  const el = authPage(
+    h("nav.auth-tabs", { "aria-label": t("account") },
+      h("a", { href: "#/login", class: isLogin ? "current" : "", "aria-current": isLogin ? "page" : null }, t("login")),
+      h("a", { href: "#/register", class: isLogin ? "" : "current", "aria-current": isLogin ? null : "page" }, t("register"))),
+    h("h2.auth-title", {}, t(isLogin ? "loginTitle" : "registerTitle")),
+    h("p.auth-lead", {}, t(isLogin ? "loginLead" : "registerLead")),
+    notice ? h(`div.auth-notice.${notice.kind ?? "info"}`, { role: "status" }, notice.text) : null,
+    form,
+    h("p.auth-switch", {}, t(isLogin ? "noAccount" : "haveAccount"), " ",
+      h("a", { href: isLogin ? "#/register" : "#/login" }, t(isLogin ? "register" : "login"))));
+  if (app.typedEmail) email.value = app.typedEmail;
+
+  return {
+    el,
+    title: t(isLogin ? "login" : "register"),
+    mounted() {
+      (email.value ? password : email).focus();
+    },
+  };
+}
+
+/** The auth layout: the introduction of the two guides beside a card holding `children`. */
+export function authPage(...children) {
+  return h("section.auth", {},
     h("div.auth-hero", {},
       h("div.hero-seals", { "aria-hidden": "true" }, h("span.seal.oracle", {}, "易"), h("span.seal.tcm", {}, "医")),
       h("h1.hero-title", {}, ...t("heroTitle").split("\n").flatMap((line, i) => (i ? [h("br"), line] : [line]))),
@@ -132,22 +159,5 @@ export function authView(app, mode) {
         h("li", {}, h("span.trigram", { "aria-hidden": "true" }, "☰"), t("heroOracle")),
         h("li", {}, h("span.trigram", { "aria-hidden": "true" }, "☵"), t("heroTcm"))),
       inkHills()),
-    h("div.auth-card.card", {},
-      h("nav.auth-tabs", { "aria-label": t("account") },
-        h("a", { href: "#/login", class: isLogin ? "current" : "", "aria-current": isLogin ? "page" : null }, t("login")),
-        h("a", { href: "#/register", class: isLogin ? "" : "current", "aria-current": isLogin ? null : "page" }, t("register"))),
-      h("h2.auth-title", {}, t(isLogin ? "loginTitle" : "registerTitle")),
-      h("p.auth-lead", {}, t(isLogin ? "loginLead" : "registerLead")),
-      notice ? h(`div.auth-notice.${notice.kind ?? "info"}`, { role: "status" }, notice.text) : null,
-      form,
-      h("p.auth-switch", {}, t(isLogin ? "noAccount" : "haveAccount"), " ",
-        h("a", { href: isLogin ? "#/register" : "#/login" }, t(isLogin ? "register" : "login")))));
-
-  return {
-    el,
-    title: t(isLogin ? "login" : "register"),
-    mounted() {
-      email.focus();
-    },
-  };
+    h("div.auth-card.card", {}, ...children));
 }

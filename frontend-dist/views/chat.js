@@ -7,6 +7,7 @@ import { errorText, relativeTime, t } from "../i18n.js";
 import { KINDS, rememberHint, rememberKind, store } from "./chat-store.js";
 import { MAX_MESSAGE_CHARS, fromServer, message, messageView } from "./messages.js";
 import { MAX_HINT_CHARS, turns } from "./turns.js";
+import { resendButton } from "./verify-notice.js";
 
 export { resetChat } from "./chat-store.js";
 export { MAX_HINT_CHARS, MAX_MESSAGE_CHARS };
@@ -29,6 +30,8 @@ export function chatView(app) {
     },
     edit: (item, text) => turn.edit(item, text),
     switchTo,
+    // A server that wants a confirmed address first: the way to get one, beside the error.
+    errorAction: (item) => (item.errorCode === "email_unverified" ? resendButton(app) : null),
   });
   const turn = turns({
     messages, updateComposer, renderMessages, scrollToBottom, loadConversations, showTitle, reload,

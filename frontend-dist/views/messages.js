@@ -15,11 +15,12 @@ let keys = 0;
 
 /**
  * A message as the view keeps it. `id` is null until the server has it; `status` is null
- * (done), "streaming", "stopped" or "error"; the version fields come from the server.
+ * (done), "streaming", "stopped" or "error" (`error` its text, `errorCode` the API's code); the
+ * version fields come from the server.
  */
 export function message(role, content, extra = {}) {
   return {
-    key: ++keys, id: null, parentId: null, role, content, status: null, error: null, retry: null, detached: false,
+    key: ++keys, id: null, parentId: null, role, content, status: null, error: null, errorCode: null, retry: null, detached: false,
     editing: null, versions: 1, version: 1, versionIds: [], ...extra,
   };
 }
@@ -36,7 +37,8 @@ export function fromServer(m) {
  * The bubbles. `options`: `messages()` the list shown, `kind()` the assistant, `busy()` true
  * while a reply streams or a version is being fetched (the controls are off then), `scroll`
  * `{nearBottom(), toBottom()}`, and the actions `retry(item)`, `regenerate(item)`,
- * `edit(item, text)` and `switchTo(item, messageId)`.
+ * `edit(item, text)` and `switchTo(item, messageId)`; `errorAction(item)` may add a control of
+ * its own beside a failed reply's error (a button that mails a verification link, say).
  */
 export function messageView(options) {
   const bubbles = new Map(); // message.key -> element
@@ -107,6 +109,7 @@ export function messageView(options) {
     if (item.status === "stopped") foot.append(h("p.status", {}, t(item.detached ? "stoppedHere" : "stopped")));
     if (item.status === "error") {
       foot.append(h("p.error", { role: "alert" }, item.error),
+        options.errorAction?.(item) ?? null,
         item.retry ? h("button.button.ghost.small.retry", { type: "button", onclick: () => options.retry(item) }, icon("retry", 14), t("retry")) : null);
     }
     const actions = controls(item);

@@ -78,7 +78,7 @@ export function turns(view) {
 
   /** A reply about to be written (again): empty, streaming. */
   function restart(reply) {
-    Object.assign(reply, { status: "streaming", error: null, retry: null, detached: false, content: "" });
+    Object.assign(reply, { status: "streaming", error: null, errorCode: null, retry: null, detached: false, content: "" });
     view.messages.paint(reply);
   }
 
@@ -133,7 +133,7 @@ export function turns(view) {
       } else if (error?.status === 401) {
         return; // the app has already ended the session
       } else {
-        Object.assign(reply, { status: "error", error: errorText(error, "chat"), retry: () => retry(userMessageId) });
+        Object.assign(reply, { status: "error", error: errorText(error, "chat"), errorCode: error?.code ?? null, retry: () => retry(userMessageId) });
         adopt(error?.conversationId, generation);
       }
     } finally {

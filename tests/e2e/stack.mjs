@@ -1,8 +1,9 @@
-// Starts what the browser tests run against: the fake OpenAI upstream (in this process) and the
-// whole app through `make dev` (its own process group, so stopping it also stops cargo and the
-// server it runs), on free ports with a throw-away SQLite database.
+// Starts what the browser tests run against: the fake OpenAI upstream (in this process), with
+// `mail` a real SMTP server that keeps what it is sent (tests/smtp/smtp_sink.py), and the whole
+// app through `make dev` (its own process group, so stopping it also stops cargo and the server
+// it runs), on free ports with a throw-away SQLite database.
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -25,14 +26,108 @@ export function freePort() {
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Starts the stack. Resolves to `{base, upstream, env, stop}`. `readyTimeoutMs` bounds the wait
- * for GET /api/health (the first `make dev` compiles the backend: minutes).
+ * The SMTP sink: `python3 tests/smtp/smtp_sink.py --dir <dir> --port 0`, started and waited for
+ * (it prints `READY <port>`). Resolves to `{port, dir, stop()}`.
  */
-export async function startStack({ readyTimeoutMs = 10 * 60_000, env: extraEnv = {}, log = () => {} } = {}) {
+function startSmtpSink(dir, { timeoutMs = 10_000 } = {}) {
+  mkdirSync(dir, { recursive: true });
+  const child = spawn("python3", [join(ROOT, "tests/smtp/smtp_sink.py"), "--dir", dir, "--port", "0"], { stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGTERM");
+      if ((await Promise.race([exited, sleep(5000).then(() => "timeout")])) === "timeout") child.kill("SIGKILL");
+    }
+  };
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      stop();
+      reject(new Error(`the SMTP sink did not say READY within ${timeoutMs / 1000}s:\n${output}`));
+    }, timeoutMs);
+    const seen = (chunk) => {
+      output += chunk;
+      const ready = /READY (\d+)/.exec(output);
+      if (ready) {
+        clearTimeout(timer);
+        resolve({ port: Number(ready[1]), dir, stop, kill: () => child.kill("SIGKILL") });
+      }
+    };
+    child.stdout.on("data", seen);
+    child.stderr.on("data", (chunk) => (output += chunk));
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the SMTP sink exited (${code}) before READY:\n${output}`));
+    });
+  });
+}
+
+/**
+ * The mail the sink has received. `next(to, {match, timeoutMs})` waits (10 s at most) for the
+ * first message to `to` not handed out before (and for which `match(message)` holds), and
+ * returns it: `{mailFrom, rcptTos, from, to, subject, text, html, headers}`. `all()` lists every
+ * message so far.
+ */
+export function mailbox(dir) {
+  const taken = new Set();
+  const read = () => readdirSync(dir).filter((name) => name.endsWith(".json")).sort()
+    .map((name) => ({ name, ...JSON.parse(readFileSync(join(dir, name), "utf8")) }));
+  const addressed = (message, to) => [...(message.rcptTos ?? []), message.to ?? ""].some((r) => r.toLowerCase().includes(to.toLowerCase()));
+  return {
+    all: read,
+    async next(to, { match = () => true, timeoutMs = 10_000 } = {}) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const found = read().find((message) => !taken.has(message.name) && addressed(message, to) && match(message));
+        if (found) {
+          taken.add(found.name);
+          return found;
+        }
+        if (Date.now() > deadline) {
+          const seen = read().map((m) => `${m.name} to ${m.rcptTos?.join(",")}: ${m.subject}`).join("\n  ");
+          throw new Error(`no mail to ${to} within ${timeoutMs / 1000}s; the sink holds:\n  ${seen || "(nothing)"}`);
+        }
+        await sleep(100);
+      }
+    },
+  };
+}
+
+/** The site link of `kind` ("reset" or "verify") in a mail's text: `<SITE_URL>/#/<kind>/<token>`. */
+export function mailLink(message, kind) {
+  const link = new RegExp(`https?://[^\\s"<>]+/#/${kind}/[^\\s"<>]+`).exec(message.text ?? "")?.[0];
+  if (!link) throw new Error(`no #/${kind}/ link in the mail "${message.subject}":\n${message.text}`);
+  return link;
+}
+
+/**
+ * Starts the stack. Resolves to `{base, upstream, env, mail, mailDir, stop}`. `readyTimeoutMs` bounds the
+ * wait for GET /api/health (the first `make dev` compiles the backend: minutes). `mail` (true, or
+ * `{verification}`: "off", "optional" (the default) or "required") also starts the SMTP sink and
+ * points the app at it; `mail` in the answer is then its `mailbox()`.
+ */
+export async function startStack({ readyTimeoutMs = 10 * 60_000, env: extraEnv = {}, mail = null, log = () => {} } = {}) {
   const upstream = await startFakeOpenAI();
   const work = mkdtempSync(join(tmpdir(), "oracle-tcm-e2e-"));
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
+  let sink = null;
+  const mailEnv = {};
+  if (mail) {
+    try {
+      sink = await startSmtpSink(join(work, "mail"));
+    } catch (error) {
+      await upstream.close();
+      rmSync(work, { recursive: true, force: true });
+      throw error;
+    }
+    Object.assign(mailEnv, {
+      SMTP_URL: `smtp://127.0.0.1:${sink.port}`,
+      MAIL_FROM: "Oracle <noreply@example.com>",
+      SITE_URL: base,
+      EMAIL_VERIFICATION: (typeof mail === "object" && mail.verification) || "optional",
+    });
+  }
   const env = {
     PORT: String(port),
     DATABASE_URL: `sqlite://${work}/e2e.db?mode=rwc`,
@@ -46,6 +141,7 @@ export async function startStack({ readyTimeoutMs = 10 * 60_000, env: extraEnv =
     BCRYPT_COST: "4",
     RATE_LIMIT_REGISTER_IP: "200/1h",
     RATE_LIMIT_LOGIN_IP: "200/5m",
+    ...mailEnv,
     ...extraEnv,
   };
   const child = spawn("make", ["--no-print-directory", "dev"], {
@@ -71,9 +167,13 @@ export async function startStack({ readyTimeoutMs = 10 * 60_000, env: extraEnv =
     }
   };
   // If this process ends first (an error, Ctrl-C, a runner's timeout), do not leave the server behind.
-  const onExit = () => killGroup("SIGKILL");
+  const onExit = () => {
+    killGroup("SIGKILL");
+    sink?.kill();
+  };
   const onSignal = (signal) => {
     killGroup("SIGKILL");
+    sink?.kill();
     rmSync(work, { recursive: true, force: true });
     process.exit(signal === "SIGINT" ? 130 : 143);
   };
@@ -93,6 +193,7 @@ export async function startStack({ readyTimeoutMs = 10 * 60_000, env: extraEnv =
         await exit;
       }
     }
+    await sink?.stop();
     await upstream.close();
     rmSync(work, { recursive: true, force: true });
   }
@@ -115,7 +216,7 @@ export async function startStack({ readyTimeoutMs = 10 * 60_000, env: extraEnv =
     }
     await sleep(Math.min(250 * 2 ** Math.min(attempt, 3), 2000));
   }
-  return { base, upstream, env, stop, output: () => output };
+  return { base, upstream, env, mail: sink ? mailbox(sink.dir) : null, mailDir: sink?.dir ?? null, stop, output: () => output };
 }
 
 /** The same API calls the site makes, from Node (to set up data quickly). */
@@ -141,7 +242,10 @@ export function apiClient(base) {
 }
 
 // `node tests/e2e/stack.mjs`: the stack for trying the site by hand, until Ctrl-C.
+// `node tests/e2e/stack.mjs --mail`: with the SMTP sink too (its directory is printed).
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const stack = await startStack({ log: (line) => process.stderr.write(line) });
+  const withMail = process.argv.includes("--mail");
+  const stack = await startStack({ mail: withMail, log: (line) => process.stderr.write(line) });
   console.log(`site: ${stack.base}  (fake model: ${stack.upstream.baseUrl}; admin: ${ADMIN_EMAIL}); Ctrl-C stops it`);
+  if (withMail) console.log(`mail: ${stack.env.SMTP_URL}, kept as JSON files in ${stack.mailDir}`);
 }

@@ -1,7 +1,7 @@
 // Checks that need no browser and no server: the vendored libraries are exactly the pinned npm
 // packages, the Markdown renderer neutralises model output, api.js parses event streams and
-// Content-Disposition correctly, the fake upstream speaks OpenAI's streaming format, and
-// `make site-config` writes a usable config.js.
+// Content-Disposition correctly and sends the account calls where the contract says, the fake
+// upstream speaks OpenAI's streaming format, and `make site-config` writes a usable config.js.
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -195,6 +195,57 @@ test("dispositionFilename reads Content-Disposition", () => {
   assert.equal(api.dispositionFilename("attachment; filename=\"a.json\"; filename*=UTF-8''%E5%AF%BC%E5%87%BA.json"), "导出.json");
   assert.equal(api.dispositionFilename(null), null);
   assert.equal(api.dispositionFilename("inline"), null);
+});
+
+test("the account calls go to the contract's routes, with its bodies; its errors carry their codes", async (t) => {
+  const realFetch = globalThis.fetch;
+  t.after(() => (globalThis.fetch = realFetch));
+  const sent = [];
+  let answer = () => new Response("{}", { status: 200, headers: { "Content-Type": "application/json" } });
+  globalThis.fetch = async (url, init = {}) => {
+    sent.push({ url, method: init.method ?? "GET", body: init.body === undefined ? undefined : JSON.parse(init.body) });
+    return answer();
+  };
+  await api.forgotPassword("a@example.com");
+  await api.resetPassword({ token: "t1", password: "new password" });
+  await api.verifyEmail("t2");
+  await api.getAccount();
+  await api.updateAccount({ locale: "zh" });
+  await api.sendVerification();
+  await api.changePassword({ currentPassword: "old one", newPassword: "new one!" });
+  await api.listSessions();
+  await api.revokeSession("s/1");
+  await api.revokeOtherSessions();
+  await api.deleteAccount({ password: "pw" });
+  await api.register({ email: "b@example.com", password: "password", locale: "en" });
+  assert.deepEqual(sent.map(({ method, url, body }) => [method, url, body]), [
+    ["POST", "/api/account/password/forgot", { email: "a@example.com" }],
+    ["POST", "/api/account/password/reset", { token: "t1", password: "new password" }],
+    ["POST", "/api/account/email/verify", { token: "t2" }],
+    ["GET", "/api/account", undefined],
+    ["PATCH", "/api/account", { locale: "zh" }],
+    ["POST", "/api/account/email/verification", undefined],
+    ["POST", "/api/account/password", { currentPassword: "old one", newPassword: "new one!" }],
+    ["GET", "/api/account/sessions", undefined],
+    ["DELETE", "/api/account/sessions/s%2F1", undefined],
+    ["POST", "/api/account/sessions/revoke-others", undefined],
+    ["POST", "/api/account/delete", { password: "pw" }],
+    ["POST", "/api/auth/register", { email: "b@example.com", password: "password", locale: "en" }],
+  ]);
+
+  // The data download: the format in the query, the file named by Content-Disposition.
+  sent.length = 0;
+  answer = () => new Response('{"account":{}}', { headers: { "Content-Disposition": 'attachment; filename="my-data.ndjson"' } });
+  const file = await api.fetchAccountExport({ format: "ndjson" });
+  assert.equal(sent[0].url, "/api/account/export?format=ndjson");
+  assert.equal(file.filename, "my-data.ndjson");
+  assert.equal(await file.blob.text(), '{"account":{}}');
+
+  // Errors: the code, and Retry-After for a 429.
+  answer = () => new Response('{"error":{"code":"rate_limited","message":"slow down"}}', { status: 429, headers: { "Retry-After": "90" } });
+  await assert.rejects(api.forgotPassword("a@example.com"), { status: 429, code: "rate_limited", retryAfter: 90 });
+  answer = () => new Response('{"error":{"code":"invalid_link","message":"no"}}', { status: 400 });
+  await assert.rejects(api.verifyEmail("t3"), { status: 400, code: "invalid_link" });
 });
 
 test("the fake upstream streams OpenAI chunks, a usage chunk, then [DONE]; and answers whole", async () => {

@@ -47,3 +47,27 @@ export async function conversationControls(conversationId: string): Promise<stri
   const marks = shown.messages.map((m) => `${m.parentId ?? "-"}:${m.version}/${m.versions}${m.stopped ? "!" : ""}`);
   return `${reason} ${stopped.requested}/${stopped.ended} ${again.content} ${edited.messageId} ${title ?? ""} ${marks.join(",")}`;
 }
+
+/** The account page, the mail links and the verification notice, as the site uses them. */
+export async function accountUsage(resetToken: string, verifyToken: string): Promise<string> {
+  const { accepted }: api.Accepted = await api.forgotPassword("a@example.com");
+  const { user, token }: api.AuthResponse = await api.resetPassword({ token: resetToken, password: "a new password" });
+  api.setToken(token);
+  const verified: api.AccountView = await api.verifyEmail(verifyToken);
+  const account = await api.getAccount();
+  const mode: "off" | "optional" | "required" = account.emailVerification;
+  const changed = await api.updateAccount({ locale: account.locale === "zh" ? "en" : "zh" });
+  if (!account.emailVerified && account.mailEnabled) await api.sendVerification();
+  const { revoked } = await api.changePassword({ currentPassword: "a new password", newPassword: "another password" });
+  const { sessions } = await api.listSessions();
+  const other = sessions.find((s: api.SessionView) => !s.current);
+  if (other) await api.revokeSession(other.id);
+  const others: number = (await api.revokeOtherSessions()).revoked;
+  const { filename } = await api.downloadAccountExport({ format: "ndjson" });
+  const { blob } = await api.fetchAccountExport();
+  await api.register({ email: "b@example.com", password: "secret pw 2", locale: "zh" });
+  const { deleted }: api.Deleted = await api.deleteAccount({ password: "another password" });
+  const seen: api.AccountUser = user;
+  const verifiedAlready: boolean = seen.emailVerified;
+  return `${accepted} ${verified.emailVerifiedAt ?? "-"} ${mode} ${changed.locale} ${revoked} ${others} ${filename} ${blob.size} ${deleted} ${verifiedAlready}`;
+}

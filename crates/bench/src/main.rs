@@ -13,6 +13,7 @@
 //!
 //! Benchmarks report; they assert nothing. Every number comes from this run.
 
+mod accounts;
 mod controls;
 mod reliability;
 
@@ -59,7 +60,7 @@ async fn main() -> anyhow::Result<()> {
     let upstream = Upstream::start(Behaviour::reply("ok")).await;
     let fixture = Fixture::new(&bin, &upstream).await?;
 
-    // `BENCH_ONLY=cold,size,load,chat,memory,burst,stop` runs some sections (for profiling one); BENCHMARKS.md is
+    // `BENCH_ONLY=cold,size,load,chat,memory,burst,stop,accounts` runs some sections (for profiling one); BENCHMARKS.md is
     // written only by a full run.
     let only = std::env::var("BENCH_ONLY").ok();
     let wants = |section: &str| only.as_deref().is_none_or(|only| only.split(',').any(|s| s.trim() == section));
@@ -236,6 +237,10 @@ async fn main() -> anyhow::Result<()> {
     if wants("stop") {
         worst_stop = Some(controls::stop_latency(&bin, &fixture, &upstream, &mut report).await?);
     }
+    let mut forgot_gap: Option<Duration> = None;
+    if wants("accounts") {
+        forgot_gap = Some(accounts::forgot_timing(&bin, &fixture, &mut report).await?);
+    }
 
     writeln!(report, "## Against the targets\n")?;
     writeln!(report, "| target | this run | met |\n|---|---|---|")?;
@@ -255,6 +260,10 @@ async fn main() -> anyhow::Result<()> {
     target(
         "a stop closes the model's request in < 1 s",
         worst_stop.map(|stop| (format!("{} (worst of 20)", ms(stop)), stop < Duration::from_secs(1))),
+    )?;
+    target(
+        "a forgotten-password answer takes as long for any address (p50s within 20 ms)",
+        forgot_gap.map(|gap| (format!("{} apart", ms(gap)), gap <= Duration::from_millis(20))),
     )?;
     target("zip ≤ 5 MB", worst_zip.map(|zip| (format!("{} (largest)", mib(zip)), zip <= 5_000_000)))?;
     target(

@@ -10,7 +10,7 @@ use app_core::entities::{AuditLog, Message, RateLimitHit, User, audit_log, rate_
 use sea_orm::{ColumnTrait, Database, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 use test_support::{
-    Backend, Behaviour, PASSWORD, Upstream, both_stacks,
+    Behaviour, PASSWORD, Upstream, both_stacks,
     burst::{Reply, Streaming, burst, tally},
     eventually,
     stack::Stack,
