@@ -90,7 +90,7 @@ site-config:
 	@echo "frontend-dist/config.js: apiBaseUrl = \"$(API_BASE_URL)\""
 
 ## Fuzzes every API operation with schemathesis against the local stack (installs it from PyPI).
-fuzz:
+fuzz: smtp-sink
 	scripts/fuzz-api.sh
 
 ## Measures cold start, size, memory, throughput and chat overhead of the release binaries and

@@ -939,6 +939,15 @@ export interface components {
             /** @description The session of this request: "this device". */
             current: boolean;
         };
+        /**
+         * @description One Server-Sent Event of a streamed reply, as an event-stream parser reads it: `event` is
+         *     `start`, `delta`, `done`, `error` or `title`, and `data` the JSON of `StreamStart`,
+         *     `StreamDelta`, `StreamDone`, `ErrorBody` or `StreamTitle`.
+         */
+        SseEvent: {
+            event: string;
+            data: string;
+        };
         /** @description `POST /api/chat/conversations/{id}/stop` answer. */
         StopResponse: {
             /**
@@ -2750,7 +2759,7 @@ export interface operations {
                      *     event: title
                      *     data: {"conversationId":"c1","title":"Greetings"}
                      */
-                    "text/event-stream": string;
+                    "text/event-stream": components["schemas"]["SseEvent"];
                 };
             };
             /** @description Malformed JSON body (`malformed_json`) or query string (`invalid_query`) */

@@ -33,6 +33,13 @@ pids+=($!)
 for _ in $(seq 1 50); do [[ -s "$work/upstream" ]] && break; sleep 0.1; done
 upstream=$(head -n1 "$work/upstream")
 
+# A real SMTP server (tests/smtp/smtp_sink.py), so the mail routes answer as in production.
+python3 tests/smtp/smtp_sink.py --dir "$work/mail" > "$work/smtp" &
+pids+=($!)
+for _ in $(seq 1 50); do [[ -s "$work/smtp" ]] && break; sleep 0.1; done
+smtp_port=$(awk '/^READY/ {print $2}' "$work/smtp")
+[[ -n "$smtp_port" ]] || { echo "fuzz-api: the SMTP server did not start (make smtp-sink installs aiosmtpd)" >&2; exit 1; }
+
 port=$(free_port)
 base="http://127.0.0.1:$port"
 DATABASE_URL="sqlite://$work/fuzz.db?mode=rwc" \
@@ -40,6 +47,7 @@ JWT_SECRET=fuzz-secret-0123456789abcdef0123456789 \
 BCRYPT_COST=4 \
 ADMIN_EMAILS=admin@example.com \
 OPENAI_API_KEY=fuzz OPENAI_BASE_URL="$upstream" OPENAI_MODEL=fake OPENAI_TIMEOUT=10s \
+SMTP_URL="smtp://127.0.0.1:$smtp_port" MAIL_FROM="Fuzz <noreply@example.com>" SITE_URL="$base" \
 RATE_LIMIT_LOGIN_IP=off RATE_LIMIT_LOGIN_ACCOUNT=off RATE_LIMIT_REGISTER_IP=off \
 CHAT_QUOTA_USER=off CHAT_QUOTA_ADMIN=off CHAT_MAX_CONCURRENT_STREAMS=0 \
 RUST_LOG=warn PORT=$port STATIC_DIR=frontend-dist \
@@ -54,6 +62,20 @@ token() {
 curl -fs "$base/api/health" > /dev/null || { echo "fuzz-api: the local stack did not start:" >&2; cat "$work/server.log" >&2; exit 1; }
 admin=$(token admin@example.com)
 throwaway=$(token someone@example.com)
+# With mail configured, ADMIN_EMAILS takes effect once the address is verified: follow the
+# verification link the SMTP server received, as the owner would.
+curl -fs -X POST "$base/api/account/email/verification" -H "Authorization: Bearer $admin" > /dev/null
+verify_token=$(python3 -c '
+import glob, json, re, sys, time
+for _ in range(100):
+    for path in sorted(glob.glob(sys.argv[1] + "/*.json")):
+        found = re.search(r"#/verify/([0-9a-f]{64})", json.load(open(path))["text"])
+        if found:
+            print(found.group(1)); sys.exit(0)
+    time.sleep(0.1)
+sys.exit("no verification mail arrived")' "$work/mail")
+curl -fs "$base/api/account/email/verify" -H 'content-type: application/json' -d "{\"token\":\"$verify_token\"}" \
+  | grep -q '"role":"ADMIN"' || { echo "fuzz-api: the admin account was not verified" >&2; exit 1; }
 
 checks=not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance
 # CPython 3.11.7's ast module can raise "AST constructor recursion depth mismatch" (a CPython
@@ -78,10 +100,12 @@ run() {
     --generation-database none --no-color --workers 2 "$@"
 }
 status=0
-# Everything but logout with the admin's token (logout would end that session midway)…
-run -H "Authorization: Bearer $admin" --exclude-path /api/auth/logout || status=$?
-# …and logout on its own, with a session it may end.
-run -H "Authorization: Bearer $throwaway" --include-path /api/auth/logout || status=$?
+# Everything with the admin's token but what may end that session midway (logout, signing a
+# device out, deleting the account)…
+ending=(/api/auth/logout /api/account/sessions/{id} /api/account/delete)
+run -H "Authorization: Bearer $admin" "${ending[@]/#/--exclude-path=}" || status=$?
+# …and those on their own, with a session they may end.
+run -H "Authorization: Bearer $throwaway" "${ending[@]/#/--include-path=}" || status=$?
 if [[ $status -ne 0 ]]; then
   echo "fuzz-api: failures found; server log:" >&2
   tail -n 50 "$work/server.log" >&2

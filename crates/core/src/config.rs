@@ -33,7 +33,8 @@ pub struct Config {
     pub jwt_secret: Vec<u8>,
     pub session_ttl: Duration,
     pub bcrypt_cost: u32,
-    /// Lower-cased emails that get the ADMIN role at registration and login.
+    /// Lower-cased emails that get the ADMIN role: at registration, or with mail configured once
+    /// verified ([`Config::admin_at_registration`]).
     pub admin_emails: Vec<String>,
     /// Origins allowed by CORS; empty means same-origin only, `*` any origin (no credentials).
     pub allowed_origins: Vec<String>,

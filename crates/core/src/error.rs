@@ -220,6 +220,11 @@ impl From<DbErr> for AppError {
                 message: "the database is not set up for this version of the service yet; please retry later".into(),
             };
         }
+        // An update of a row that a concurrent request deleted (an account deleted in another
+        // tab while this one changes it): the thing is gone, which is not a server error.
+        if matches!(err, DbErr::RecordNotUpdated) {
+            return Self::NotFound("record");
+        }
         Self::Internal(err.into())
     }
 }
@@ -325,4 +330,17 @@ fn source_text(err: &(dyn std::error::Error + 'static)) -> String {
         current = next;
     }
     current.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_row_deleted_under_an_update_is_not_found_not_a_server_error() {
+        let err = AppError::from(DbErr::RecordNotUpdated);
+        assert_eq!((err.status(), err.code()), (StatusCode::NOT_FOUND, "not_found"));
+        let other = AppError::from(DbErr::Custom("boom".into()));
+        assert_eq!(other.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
 }

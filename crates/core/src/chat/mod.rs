@@ -164,6 +164,15 @@ pub struct StreamTitle {
     pub title: String,
 }
 
+/// One Server-Sent Event of a streamed reply, as an event-stream parser reads it: `event` is
+/// `start`, `delta`, `done`, `error` or `title`, and `data` the JSON of `StreamStart`,
+/// `StreamDelta`, `StreamDone`, `ErrorBody` or `StreamTitle`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SseEvent {
+    pub event: String,
+    pub data: String,
+}
+
 /// Send a message to an assistant and get its reply, whole (JSON) or streamed (SSE).
 ///
 /// Streaming (`Accept: text/event-stream` or `"stream": true`): events `start` (`StreamStart`),
@@ -182,7 +191,7 @@ pub struct StreamTitle {
     responses(
         (status = 200, description = "The reply (JSON), or its event stream (SSE)", content(
             (ChatResponse = "application/json"),
-            (String = "text/event-stream", example = json!("event: start\ndata: {\"conversationId\":\"c1\",\"userMessageId\":\"m1\"}\n\nevent: delta\ndata: {\"content\":\"Hello\"}\n\nevent: done\ndata: {\"conversationId\":\"c1\",\"messageId\":\"m2\",\"usage\":null,\"finishReason\":\"completed\"}\n\nevent: title\ndata: {\"conversationId\":\"c1\",\"title\":\"Greetings\"}\n\n"))
+            (SseEvent = "text/event-stream", example = json!("event: start\ndata: {\"conversationId\":\"c1\",\"userMessageId\":\"m1\"}\n\nevent: delta\ndata: {\"content\":\"Hello\"}\n\nevent: done\ndata: {\"conversationId\":\"c1\",\"messageId\":\"m2\",\"usage\":null,\"finishReason\":\"completed\"}\n\nevent: title\ndata: {\"conversationId\":\"c1\",\"title\":\"Greetings\"}\n\n"))
         )),
         (status = 404, description = "`conversationId` is not one of the caller's conversations", body = ErrorBody),
         (status = 422, description = "Invalid message (`message_too_long`, `empty_message`…) or `conversation_too_long`", body = ErrorBody),
