@@ -22,8 +22,8 @@ use super::{devices, email, links};
 use crate::{
     audit::{self, Action},
     auth::{
-        AuthResponse, AuthUser, NewSession, banned, end_all_sessions, normalize_email, password::validate_new_password,
-        start_session, validate_email,
+        AuthResponse, AuthUser, NewSession, banned, end_all_sessions, login_meters, normalize_email,
+        password::validate_new_password, start_session, validate_email,
     },
     clock::Clock,
     db::Db,
@@ -222,9 +222,7 @@ async fn redeem_reset(state: &AppState, token: &str, hash: String, client: &Clie
     if user.banned_at.is_some() {
         return Err(banned());
     }
-    let user = store_password(&txn, &state.clock, &user, hash).await?;
-    let ended = end_all_sessions(&txn, &user.id).await?;
-    rate_limit::clear(&txn, Bucket::LoginAccount, &user.email).await?;
+    let (user, ended) = replace_password(&txn, &state.clock, &user, hash).await?;
     // The link reached the address: that verifies it, as a verification link would.
     let user = if link.email == user.email { email::mark_verified(&txn, state, user, client).await? } else { user };
     let message = format!("reset the password of {} by mail; {ended} sessions ended", user.email);
@@ -245,13 +243,7 @@ pub(super) async fn confirm_password(
     client: &ClientMeta,
 ) -> AppResult<Held> {
     let ip_key = client.ip_key();
-    let meters: Vec<Meter> = [
-        Meter::new(Bucket::LoginIp, &ip_key, state.config.login_limit_per_ip),
-        Meter::new(Bucket::LoginAccount, &user.email, state.config.login_limit_per_account),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let meters = login_meters(&state.config, &ip_key, &user.email);
     let charges = Held::new(&state.db, state.charge(&meters).await?);
     if state.hasher.verify(password, Some(user.password_hash.clone())).await? {
         return Ok(charges);
@@ -274,6 +266,21 @@ async fn store_password(
     Ok(active.update(db).await?)
 }
 
+/// A password set without the old one (a reset link, the operator): stored, every session
+/// ended, and the account's failed-login lock lifted. Returns the account and how many
+/// sessions ended.
+async fn replace_password(
+    db: &impl sea_orm::ConnectionTrait,
+    clock: &Clock,
+    user: &user::Model,
+    hash: String,
+) -> AppResult<(user::Model, u64)> {
+    let user = store_password(db, clock, user, hash).await?;
+    let ended = end_all_sessions(db, &user.id).await?;
+    rate_limit::clear(db, Bucket::LoginAccount, &user.email).await?;
+    Ok((user, ended))
+}
+
 /// What `appctl reset-password` does: sets the password (already hashed) of the account with
 /// `email`, ends every session and lifts its failed-login lock.
 pub async fn set_password(
@@ -287,9 +294,7 @@ pub async fn set_password(
     let txn = db.begin().await?;
     let user =
         User::find().filter(user::Column::Email.eq(&email)).one(&txn).await?.ok_or(AppError::NotFound("user"))?;
-    let user = store_password(&txn, clock, &user, hash).await?;
-    let ended = end_all_sessions(&txn, &user.id).await?;
-    rate_limit::clear(&txn, Bucket::LoginAccount, &email).await?;
+    let (user, ended) = replace_password(&txn, clock, &user, hash).await?;
     let message = format!("operator set the password of {email}; {ended} sessions ended");
     audit::record(&txn, clock, None, Action::PasswordReset, message, client).await?;
     txn.commit().await?;

@@ -17,8 +17,8 @@ use utoipa::{IntoParams, ToSchema};
 
 pub use extract::{AdminUser, AuthUser};
 pub use service::{
-    Credentials, MAX_EMAIL_BYTES, NewAccount, NewSession, banned, end_all_sessions, normalize_email, start_session,
-    validate_email,
+    Credentials, MAX_EMAIL_BYTES, NewAccount, NewSession, banned, end_all_sessions, login_meters, normalize_email,
+    start_session, validate_email,
 };
 
 use crate::{

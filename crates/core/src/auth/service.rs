@@ -9,6 +9,7 @@ use serde::Deserialize;
 use super::{AuthUser, password, token::Claims};
 use crate::{
     audit::{self, Action},
+    config::Config,
     entities::{Role, Session, User, session, user},
     error::{AppError, AppResult, DbResultExt},
     http::ClientMeta,
@@ -150,14 +151,7 @@ pub async fn login(state: &AppState, credentials: Credentials, client: &ClientMe
     // and are taken back when it succeeds or ends any other way (the database failing, the
     // client leaving, the instance overloaded).
     let ip_key = client.ip_key();
-    let limits = &state.config;
-    let meters: Vec<Meter> = [
-        Meter::new(Bucket::LoginIp, &ip_key, limits.login_limit_per_ip),
-        Meter::new(Bucket::LoginAccount, &email, limits.login_limit_per_account),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let meters = login_meters(&state.config, &ip_key, &email);
     let charges = match state.charge(&meters).await {
         Err(err @ AppError::RateLimited { .. }) => {
             let message = format!("login for {email} refused: too many failed logins");
@@ -209,6 +203,18 @@ pub async fn login(state: &AppState, credentials: Credentials, client: &ClientMe
     charges.release().await;
     sweep_sessions(state).await;
     Ok(session)
+}
+
+/// The failed-login limits of a password check for `email` from `ip_key`: the login form's, and
+/// every other place a password is checked (changing it, deleting the account).
+pub fn login_meters<'a>(config: &Config, ip_key: &'a str, email: &'a str) -> Vec<Meter<'a>> {
+    [
+        Meter::new(Bucket::LoginIp, ip_key, config.login_limit_per_ip),
+        Meter::new(Bucket::LoginAccount, email, config.login_limit_per_account),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// Ends the caller's session, or every session of the caller with `all`.
