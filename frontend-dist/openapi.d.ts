@@ -239,6 +239,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Usage over a range of days: activity, assistants, feedback and the top users. */
+        get: operations["usage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/users": {
         parameters: {
             query?: never;
@@ -440,6 +457,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/chat/conversations/{id}/messages/{messageId}/feedback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Rate a reply (thumbs up or down, with an optional comment), or change the rating given. */
+        put: operations["give"];
+        post?: never;
+        /** Withdraw your feedback on a reply (nothing happens when there is none). */
+        delete: operations["withdraw"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/chat/conversations/{id}/messages/{messageId}/regenerate": {
         parameters: {
             query?: never;
@@ -507,6 +542,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/chat/quota": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your message quota and streams: used, left, and when the next message frees up. */
+        get: operations["quota"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/chat/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Find your conversations whose title or messages contain a text. */
+        get: operations["search"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/health": {
         parameters: {
             query?: never;
@@ -551,6 +620,19 @@ export interface components {
             emailVerification: components["schemas"]["EmailVerification"];
             /** @description Whether this server sends mail (password reset by mail, verification). */
             mailEnabled: boolean;
+        };
+        AssistantUsage: {
+            /** Format: date */
+            start: string;
+            assistant: components["schemas"]["ConversationKind"];
+            /** @description `zh`, `en`, or `unknown` (messages from before this version). */
+            language: string;
+            /** Format: int64 */
+            messages: number;
+            /** Format: int64 */
+            replies: number;
+            /** Format: int64 */
+            tokens: number;
         };
         /** @description An audit log entry as the admin list shows it: the record, and who its actor is. */
         AuditLogEntry: components["schemas"]["AuditLogRecord"] & {
@@ -721,6 +803,7 @@ export interface components {
             users: components["schemas"]["UserRecord"][];
             conversations: components["schemas"]["ConversationRecord"][];
             messages: components["schemas"]["MessageRecord"][];
+            feedback: components["schemas"]["FeedbackRecord"][];
             auditLogs: components["schemas"]["AuditLogRecord"][];
         };
         /** @description The JSON export (`format=json`): the seed's `{data:{…}}` shape. Documents the stream below. */
@@ -741,9 +824,51 @@ export interface components {
             /** @enum {string} */
             type: "message";
         } | {
+            data: components["schemas"]["FeedbackRecord"];
+            /** @enum {string} */
+            type: "feedback";
+        } | {
             data: components["schemas"]["AuditLogRecord"];
             /** @enum {string} */
             type: "auditLog";
+        };
+        FeedbackCount: {
+            assistant: components["schemas"]["ConversationKind"];
+            /** Format: int64 */
+            up: number;
+            /** Format: int64 */
+            down: number;
+        };
+        /** @description A thumbs up or down on a reply. */
+        FeedbackRecord: {
+            id: string;
+            messageId: string;
+            userId: string;
+            /** @description `ORACLE` or `TCM`, as stored: the reply's assistant. */
+            assistant: string;
+            rating: components["schemas"]["Rating"];
+            comment?: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        /** @description `PUT …/feedback` body. */
+        FeedbackRequest: {
+            /** @description `up` or `down`. */
+            rating: components["schemas"]["Rating"];
+            /** @description What was good or wrong (at most 500 characters; blank: none). */
+            comment?: string | null;
+        };
+        FeedbackResponse: {
+            feedback: components["schemas"]["FeedbackView"];
+        };
+        /** @description The caller's feedback on a reply. */
+        FeedbackView: {
+            rating: components["schemas"]["Rating"];
+            comment?: string | null;
+            /** Format: date-time */
+            updatedAt: string;
         };
         /**
          * @description How a reply ended.
@@ -785,6 +910,41 @@ export interface components {
              * @description How many sessions ended.
              */
             revoked: number;
+        };
+        /**
+         * @description A message that contains the query, and the text around the match: show
+         *     `before` + `match` (highlighted) + `after`.
+         */
+        MessageMatch: {
+            id: string;
+            role: components["schemas"]["MessageRole"];
+            /** Format: date-time */
+            createdAt: string;
+            /** @description Up to 30 characters before the match (starting with "…" when cut). */
+            before: string;
+            /** @description The matched text as written in the message. */
+            match: string;
+            /** @description Up to 60 characters after it (ending with "…" when cut). */
+            after: string;
+        };
+        MessageQuota: {
+            /**
+             * Format: int32
+             * @description Messages counted in the current window.
+             */
+            used: number;
+            /** Format: int32 */
+            limit: number;
+            /** Format: int32 */
+            remaining: number;
+            /** Format: int64 */
+            windowSeconds: number;
+            /**
+             * Format: date-time
+             * @description When the window frees its next message (the oldest counted one ages out); `null` when
+             *     none is counted.
+             */
+            nextFreeAt?: string | null;
         };
         MessageRecord: {
             id: string;
@@ -839,6 +999,7 @@ export interface components {
              *     `POST /api/chat/conversations/{id}/switch` to show it.
              */
             versionIds: string[];
+            feedback?: components["schemas"]["FeedbackView"] | null;
         };
         /** @description `POST /api/auth/register` body. */
         NewAccount: {
@@ -879,6 +1040,48 @@ export interface components {
             /** @description 8+ characters and at most 72 bytes (UTF-8). */
             password: string;
         };
+        /** @enum {string} */
+        Period: "day" | "week";
+        PeriodUsage: {
+            /**
+             * Format: date
+             * @description The period's first day (a Monday for weeks, possibly before `from`).
+             */
+            start: string;
+            /**
+             * Format: int64
+             * @description Messages users sent.
+             */
+            messages: number;
+            /**
+             * Format: int64
+             * @description Replies saved (complete or stopped).
+             */
+            replies: number;
+            /** Format: int64 */
+            promptTokens: number;
+            /** Format: int64 */
+            completionTokens: number;
+            /** Format: int64 */
+            tokens: number;
+            /**
+             * Format: int64
+             * @description Users who sent a message.
+             */
+            activeUsers: number;
+            /** Format: int64 */
+            registrations: number;
+            /**
+             * Format: int64
+             * @description Replies the user stopped.
+             */
+            stopped: number;
+            /**
+             * Format: int64
+             * @description Turns whose model failed (timed out, erred, broke off, answered nothing).
+             */
+            modelErrors: number;
+        };
         /** @description `PATCH /api/account` body. */
         ProfileChange: {
             /**
@@ -887,6 +1090,12 @@ export interface components {
              */
             locale: string;
         };
+        QuotaView: {
+            messages?: components["schemas"]["MessageQuota"] | null;
+            streams?: components["schemas"]["StreamQuota"] | null;
+        };
+        /** @enum {string} */
+        Rating: "up" | "down";
         /** @description `POST …/messages/{messageId}/regenerate` body. */
         RegenerateRequest: {
             /**
@@ -912,6 +1121,23 @@ export interface components {
         };
         /** @enum {string} */
         Role: "USER" | "ADMIN";
+        SearchHit: {
+            conversation: components["schemas"]["ConversationView"];
+            /** @description The title contains the query. */
+            titleMatch: boolean;
+            /**
+             * Format: int64
+             * @description How many of the conversation's messages contain it.
+             */
+            matches: number;
+            message?: components["schemas"]["MessageMatch"] | null;
+        };
+        SearchResults: {
+            /** @description Conversations that match, most recently active first. */
+            hits: components["schemas"]["SearchHit"][];
+            /** @description Pass as `cursor` for the next page; absent on the last page. */
+            nextCursor?: string | null;
+        };
         SessionList: {
             /** @description Newest first; expired sessions are not listed. */
             sessions: components["schemas"]["SessionView"][];
@@ -977,6 +1203,12 @@ export interface components {
             usage?: components["schemas"]["UsageView"] | null;
             finishReason: components["schemas"]["FinishReason"];
         };
+        StreamQuota: {
+            /** Format: int32 */
+            inUse: number;
+            /** Format: int32 */
+            limit: number;
+        };
         /** @description `event: start` of a streamed reply. */
         StreamStart: {
             conversationId: string;
@@ -995,6 +1227,53 @@ export interface components {
         SwitchRequest: {
             /** @description The version to show: any message of the conversation (one of a message's `versionIds`). */
             messageId: string;
+        };
+        TopUser: {
+            userId: string;
+            email: string;
+            /** Format: int64 */
+            tokens: number;
+            /** Format: int64 */
+            messages: number;
+            /** Format: date-time */
+            bannedAt?: string | null;
+        };
+        Totals: {
+            /** Format: int64 */
+            messages: number;
+            /** Format: int64 */
+            replies: number;
+            /** Format: int64 */
+            tokens: number;
+            /**
+             * Format: int64
+             * @description Distinct users who sent a message in the range.
+             */
+            activeUsers: number;
+            /** Format: int64 */
+            registrations: number;
+            /** Format: int64 */
+            stopped: number;
+            /** Format: int64 */
+            modelErrors: number;
+        };
+        UsageReport: {
+            /** Format: date */
+            from: string;
+            /** Format: date */
+            to: string;
+            bucket: components["schemas"]["Period"];
+            /** Format: int32 */
+            utcOffsetMinutes: number;
+            /** @description Every period of the range, in order (zeros included). */
+            periods: components["schemas"]["PeriodUsage"][];
+            /** @description Per period, assistant and language: only the non-empty ones. */
+            byAssistant: components["schemas"]["AssistantUsage"][];
+            /** @description Thumbs given in the range, per assistant (both always listed). */
+            feedback: components["schemas"]["FeedbackCount"][];
+            /** @description The users with the most tokens in the range (at most 10). */
+            topUsers: components["schemas"]["TopUser"][];
+            totals: components["schemas"]["Totals"];
         };
         /** @description Tokens the model reported for a reply. */
         UsageView: {
@@ -2135,6 +2414,89 @@ export interface operations {
             };
             /** @description Not an administrator (`admin_only`), or the account is banned (`account_banned`) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal error (`internal_error`); details are in the logs under the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable (`database_unavailable`); retry shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    usage: {
+        parameters: {
+            query?: {
+                /** @description First day (`YYYY-MM-DD`, local at `utcOffsetMinutes`); default 29 days before `to`. */
+                from?: string;
+                /** @description Last day, included; default today. */
+                to?: string;
+                /** @description `day` or `week`; default `day` for ranges up to 92 days, else `week`. */
+                bucket?: "day" | "week";
+                /** @description The viewer's offset from UTC in minutes, a whole number of hours (-720 to 840; default 0). */
+                utcOffsetMinutes?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The usage report */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageReport"];
+                };
+            };
+            /** @description Malformed JSON body (`malformed_json`) or query string (`invalid_query`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired session token (`missing_token`, `invalid_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not an administrator (`admin_only`), or the account is banned (`account_banned`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A range that is reversed, longer than 366 days, or at an offset that is not whole hours (`invalid_range`) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3346,6 +3708,193 @@ export interface operations {
             };
         };
     };
+    give: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Conversation id */
+                id: string;
+                /** @description An assistant reply in it */
+                messageId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FeedbackRequest"];
+            };
+        };
+        responses: {
+            /** @description The feedback as stored */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FeedbackResponse"];
+                };
+            };
+            /** @description Malformed JSON body (`malformed_json`) or query string (`invalid_query`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired session token (`missing_token`, `invalid_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The account is banned (`account_banned`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such conversation of the caller's, or no such message in it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 64 KiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `application/json` (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_a_reply` (a user message) or `comment_too_long` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal error (`internal_error`); details are in the logs under the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable (`database_unavailable`); retry shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    withdraw: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Conversation id */
+                id: string;
+                /** @description An assistant reply in it */
+                messageId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No feedback of the caller's on this reply now */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed JSON body (`malformed_json`) or query string (`invalid_query`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired session token (`missing_token`, `invalid_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The account is banned (`account_banned`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such conversation of the caller's, or no such message in it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal error (`internal_error`); details are in the logs under the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable (`database_unavailable`); retry shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     regenerate: {
         parameters: {
             query?: never;
@@ -3641,6 +4190,143 @@ export interface operations {
                 };
             };
             /** @description The body does not have the expected shape (`invalid_body`) or breaks a rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal error (`internal_error`); details are in the logs under the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable (`database_unavailable`); retry shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    quota: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller's quota state */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QuotaView"];
+                };
+            };
+            /** @description Missing, invalid or expired session token (`missing_token`, `invalid_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The account is banned (`account_banned`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal error (`internal_error`); details are in the logs under the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable (`database_unavailable`); retry shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    search: {
+        parameters: {
+            query: {
+                /** @description The text to find (1–100 characters; surrounding spaces are ignored). */
+                q: string;
+                /** @description Hits per page, 1–100 (default 20). */
+                limit?: number;
+                /** @description The `nextCursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of matching conversations */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SearchResults"];
+                };
+            };
+            /** @description A `cursor` this API did not return (`invalid_query`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired session token (`missing_token`, `invalid_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The account is banned (`account_banned`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An empty or too long `q` (`invalid_query`) */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -9,6 +9,7 @@ mod m20261125_000001_create_tables;
 mod m20261201_000001_rate_limit_keys;
 mod m20261202_000001_message_tree;
 mod m20261202_000002_accounts;
+mod m20261203_000001_usage;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000001_rate_limit_keys::Migration),
             Box::new(m20261202_000001_message_tree::Migration),
             Box::new(m20261202_000002_accounts::Migration),
+            Box::new(m20261203_000001_usage::Migration),
         ]
     }
 }

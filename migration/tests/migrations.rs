@@ -6,7 +6,7 @@ use migration::{Migrator, MigratorTrait, SchemaManager, sea_orm};
 use sea_orm::{ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, Statement};
 use test_support::{Backend, TestDb, both_databases};
 
-const TABLES: [&str; 9] = [
+const TABLES: [&str; 11] = [
     "users",
     "sessions",
     "conversations",
@@ -16,9 +16,11 @@ const TABLES: [&str; 9] = [
     "rate_limit_keys",
     "reply_streams",
     "account_tokens",
+    "message_feedback",
+    "usage_hours",
 ];
 
-const COLUMNS: [(&str, &[&str]); 9] = [
+const COLUMNS: [(&str, &[&str]); 11] = [
     (
         "users",
         &[
@@ -57,9 +59,28 @@ const COLUMNS: [(&str, &[&str]); 9] = [
     ("rate_limit_keys", &["bucket", "key", "updated_at"]),
     ("reply_streams", &["id", "user_id", "conversation_id", "started_at", "stop_requested_at"]),
     ("account_tokens", &["id", "user_id", "purpose", "token_hash", "email", "expires_at", "created_at"]),
+    (
+        "message_feedback",
+        &["id", "message_id", "user_id", "assistant", "rating", "comment", "created_at", "updated_at"],
+    ),
+    (
+        "usage_hours",
+        &[
+            "hour",
+            "user_id",
+            "assistant",
+            "language",
+            "user_messages",
+            "replies",
+            "prompt_tokens",
+            "completion_tokens",
+            "stopped",
+            "model_errors",
+        ],
+    ),
 ];
 
-const INDEXES: [(&str, &str); 13] = [
+const INDEXES: [(&str, &str); 18] = [
     ("sessions", "idx_sessions_user"),
     ("conversations", "idx_conversations_user_updated"),
     ("messages", "idx_messages_conversation_created"),
@@ -73,6 +94,11 @@ const INDEXES: [(&str, &str); 13] = [
     ("reply_streams", "idx_reply_streams_started"),
     ("account_tokens", "idx_account_tokens_user"),
     ("account_tokens", "idx_account_tokens_expires"),
+    ("message_feedback", "idx_message_feedback_one_per_user"),
+    ("message_feedback", "idx_message_feedback_user"),
+    ("message_feedback", "idx_message_feedback_updated"),
+    ("users", "idx_users_created"),
+    ("usage_hours", "idx_usage_hours_user"),
 ];
 
 async fn existing_tables(db: &DatabaseConnection) -> Vec<&'static str> {
@@ -194,7 +220,8 @@ both_databases! {
             "m20261125_000001_create_tables",
             "m20261201_000001_rate_limit_keys",
             "m20261202_000001_message_tree",
-            "m20261202_000002_accounts"
+            "m20261202_000002_accounts",
+            "m20261203_000001_usage"
         ]);
         // The code's idea of the newest schema (health, `/initialize`) is the last migration.
         assert_eq!(names.last().map(String::as_str), Some(app_core::db::SCHEMA_VERSION));
@@ -260,6 +287,58 @@ both_databases! {
         // And the previous version of the app can still write its rows (every new column has
         // a default or takes NULL).
         exec(&db, &format!("INSERT INTO messages (id, conversation_id, role, content, created_at) VALUES ('m2', 'c1', 'ASSISTANT', 'hello', {at})")).await.unwrap();
+        db.close().await.unwrap();
+    }
+}
+
+both_databases! {
+    /// The usage migration tallies the messages written before it, per user, hour and
+    /// assistant (language `unknown`), from timestamps as each database stores them.
+    async fn existing_messages_are_tallied_once(backend: Backend) {
+        let database = TestDb::empty(backend).await;
+        let db = Database::connect(&database.url).await.unwrap();
+        Migrator::up(&db, Some(4)).await.expect("the schema before usage");
+        let (early, later) = ("'2026-01-02 03:04:05.123456'", "'2026-01-02 04:00:00'");
+        for sql in [
+            format!("INSERT INTO users (id, email, password_hash, role, created_at, updated_at) VALUES ('u1', 'a@example.com', 'h', 'USER', {early}, {early})"),
+            format!("INSERT INTO conversations (id, user_id, type, title, created_at, updated_at) VALUES ('c1', 'u1', 'ORACLE', 'Old', {early}, {early})"),
+            format!("INSERT INTO conversations (id, user_id, type, title, created_at, updated_at) VALUES ('c2', 'u1', 'TCM', 'Old', {early}, {early})"),
+            format!("INSERT INTO messages (id, conversation_id, role, content, created_at) VALUES ('m1', 'c1', 'USER', 'hi', {early})"),
+            format!("INSERT INTO messages (id, conversation_id, role, content, prompt_tokens, completion_tokens, created_at) VALUES ('m2', 'c1', 'ASSISTANT', 'hello', 10, 5, {early})"),
+            format!("INSERT INTO messages (id, conversation_id, role, content, stopped, created_at) VALUES ('m3', 'c1', 'ASSISTANT', 'hel', TRUE, {early})"),
+            format!("INSERT INTO messages (id, conversation_id, role, content, created_at) VALUES ('m4', 'c1', 'USER', 'again', {later})"),
+            format!("INSERT INTO messages (id, conversation_id, role, content, created_at) VALUES ('m5', 'c2', 'USER', 'tcm', {early})"),
+        ] {
+            exec(&db, &sql).await.unwrap();
+        }
+        Migrator::up(&db, None).await.expect("the usage migration applies over existing rows");
+        let rows = db
+            .query_all_raw(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT hour, assistant, language, user_messages, replies, prompt_tokens, completion_tokens, stopped \
+                 FROM usage_hours ORDER BY hour, assistant",
+            ))
+            .await
+            .unwrap();
+        let tallies: Vec<(i64, String, String, [i64; 5])> = rows
+            .iter()
+            .map(|row| {
+                let n = |column: &str| row.try_get::<i64>("", column).unwrap();
+                (
+                    n("hour"),
+                    row.try_get("", "assistant").unwrap(),
+                    row.try_get("", "language").unwrap(),
+                    [n("user_messages"), n("replies"), n("prompt_tokens"), n("completion_tokens"), n("stopped")],
+                )
+            })
+            .collect();
+        // 2026-01-02 03:00 UTC is hour 490,923 since 1970.
+        let hour = 490_923;
+        assert_eq!(tallies, vec![
+            (hour, "ORACLE".into(), "unknown".into(), [1, 2, 10, 5, 1]),
+            (hour, "TCM".into(), "unknown".into(), [1, 0, 0, 0, 0]),
+            (hour + 1, "ORACLE".into(), "unknown".into(), [1, 0, 0, 0, 0]),
+        ]);
         db.close().await.unwrap();
     }
 }

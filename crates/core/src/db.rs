@@ -23,7 +23,18 @@ use sea_orm::{
 
 /// The newest migration this version of the code needs (`migration/`; a test there checks this
 /// is its last one). `/api/health` and `/initialize` compare the database's against it.
-pub const SCHEMA_VERSION: &str = "m20261202_000002_accounts";
+pub const SCHEMA_VERSION: &str = "m20261203_000001_usage";
+
+/// An instant as a query parameter. On MySQL it goes as a `DATETIME` (in UTC, as the columns
+/// hold them): sqlx sends a `DateTime<Utc>` as a `TIMESTAMP`, and MariaDB's range optimizer
+/// finds nothing through an index on a `DATETIME` column for a `TIMESTAMP` outside 1970–2038
+/// (an export `since=1900-01-01` returned no accounts once `users.created_at` was indexed).
+pub fn instant(backend: DbBackend, at: chrono::DateTime<chrono::Utc>) -> sea_orm::Value {
+    match backend {
+        DbBackend::MySql => at.naive_utc().into(),
+        _ => at.into(),
+    }
+}
 
 /// The connection pool, with a deadline on every operation.
 #[derive(Clone, Debug)]

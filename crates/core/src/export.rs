@@ -1,8 +1,8 @@
-//! Data exports, streamed: `GET /api/admin/export` (every user, conversation, message and
-//! audit-log row; never a password hash) and `GET /api/account/export` (the caller's account,
-//! conversations, messages of every version, and audit rows), as one JSON document (the seed's
-//! `{data:{users,conversations,messages,auditLogs}}`) or as NDJSON (`?format=ndjson`, one
-//! `{"type","data"}` record per line).
+//! Data exports, streamed: `GET /api/admin/export` (every user, conversation, message, feedback
+//! and audit-log row; never a password hash) and `GET /api/account/export` (the caller's
+//! account, conversations, messages of every version, feedback, and audit rows), as one JSON
+//! document (the seed's `{data:{users,conversations,messages,auditLogs}}`, plus `feedback`) or
+//! as NDJSON (`?format=ndjson`, one `{"type","data"}` record per line).
 //!
 //! Both formats are streamed page by page (keyset pagination on the id), so memory stays flat
 //! however large the tables are. An account's messages are read conversation by conversation
@@ -17,14 +17,19 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use futures::Stream;
-use sea_orm::{ColumnTrait, Condition, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::{
     admin::{AuditLogRecord, UserRecord},
     audit::{self, Action},
-    db::Db,
-    entities::{AuditLog, Conversation, Message, User, audit_log, conversation, message, user},
+    db::{self, Db},
+    entities::{
+        AuditLog, Conversation, Message, MessageFeedback, Rating, User, audit_log, conversation, message,
+        message_feedback, user,
+    },
     error::{AppError, AppResult},
     http::ClientMeta,
     state::AppState,
@@ -90,6 +95,21 @@ pub struct MessageRecord {
     pub stopped: bool,
 }
 
+/// A thumbs up or down on a reply.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FeedbackRecord {
+    pub id: String,
+    pub message_id: String,
+    pub user_id: String,
+    /// `ORACLE` or `TCM`, as stored: the reply's assistant.
+    pub assistant: String,
+    pub rating: Rating,
+    pub comment: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
 /// The JSON export (`format=json`): the seed's `{data:{…}}` shape. Documents the stream below.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ExportDocument {
@@ -102,6 +122,7 @@ pub struct ExportData {
     pub users: Vec<UserRecord>,
     pub conversations: Vec<ConversationRecord>,
     pub messages: Vec<MessageRecord>,
+    pub feedback: Vec<FeedbackRecord>,
     pub audit_logs: Vec<AuditLogRecord>,
 }
 
@@ -112,6 +133,7 @@ pub enum ExportLine {
     User(UserRecord),
     Conversation(ConversationRecord),
     Message(MessageRecord),
+    Feedback(FeedbackRecord),
     AuditLog(AuditLogRecord),
 }
 
@@ -164,17 +186,19 @@ enum Section {
     Users,
     Conversations,
     Messages,
+    Feedback,
     AuditLogs,
 }
 
 impl Section {
-    const ALL: [Section; 4] = [Self::Users, Self::Conversations, Self::Messages, Self::AuditLogs];
+    const ALL: [Section; 5] = [Self::Users, Self::Conversations, Self::Messages, Self::Feedback, Self::AuditLogs];
 
     fn json_key(self) -> &'static str {
         match self {
             Self::Users => "users",
             Self::Conversations => "conversations",
             Self::Messages => "messages",
+            Self::Feedback => "feedback",
             Self::AuditLogs => "auditLogs",
         }
     }
@@ -184,6 +208,7 @@ impl Section {
             Self::Users => "user",
             Self::Conversations => "conversation",
             Self::Messages => "message",
+            Self::Feedback => "feedback",
             Self::AuditLogs => "auditLog",
         }
     }
@@ -193,9 +218,10 @@ impl Section {
         fn encode<R: Serialize>(id: String, record: R) -> Result<(String, Vec<u8>), DbErr> {
             serde_json::to_vec(&record).map(|json| (id, json)).map_err(|err| DbErr::Custom(err.to_string()))
         }
+        let backend = db.get_database_backend();
         match self {
             Self::Users => {
-                let rows = rows.condition(user::Column::CreatedAt, user::Column::Id);
+                let rows = rows.condition(backend, user::Column::CreatedAt, user::Column::Id);
                 keyset::<User>(db, user::Column::Id, rows, after)
                     .await?
                     .into_iter()
@@ -203,7 +229,7 @@ impl Section {
                     .collect()
             }
             Self::Conversations => {
-                let rows = rows.condition(conversation::Column::CreatedAt, conversation::Column::UserId);
+                let rows = rows.condition(backend, conversation::Column::CreatedAt, conversation::Column::UserId);
                 keyset::<Conversation>(db, conversation::Column::Id, rows, after)
                     .await?
                     .into_iter()
@@ -223,7 +249,7 @@ impl Section {
                     .collect()
             }
             Self::Messages => {
-                let rows = rows.condition(message::Column::CreatedAt, message::Column::ConversationId);
+                let rows = rows.condition(backend, message::Column::CreatedAt, message::Column::ConversationId);
                 keyset::<Message>(db, message::Column::Id, rows, after)
                     .await?
                     .into_iter()
@@ -243,8 +269,29 @@ impl Section {
                     })
                     .collect()
             }
+            Self::Feedback => {
+                let rows =
+                    rows.condition(backend, message_feedback::Column::CreatedAt, message_feedback::Column::UserId);
+                keyset::<MessageFeedback>(db, message_feedback::Column::Id, rows, after)
+                    .await?
+                    .into_iter()
+                    .map(|row| {
+                        let record = FeedbackRecord {
+                            id: row.id.clone(),
+                            message_id: row.message_id,
+                            user_id: row.user_id,
+                            assistant: sea_orm::ActiveEnum::to_value(&row.assistant),
+                            rating: row.rating,
+                            comment: row.comment,
+                            created_at: row.created_at,
+                            updated_at: row.updated_at,
+                        };
+                        encode(row.id, record)
+                    })
+                    .collect()
+            }
             Self::AuditLogs => {
-                let rows = rows.condition(audit_log::Column::CreatedAt, audit_log::Column::ActorId);
+                let rows = rows.condition(backend, audit_log::Column::CreatedAt, audit_log::Column::ActorId);
                 keyset::<AuditLog>(db, audit_log::Column::Id, rows, after)
                     .await?
                     .into_iter()
@@ -260,17 +307,17 @@ impl Section {
 enum Rows<'a> {
     /// Created in `[since, until)`.
     Created { since: Option<DateTime<Utc>>, until: Option<DateTime<Utc>> },
-    /// Whose owner column (the user's id, a conversation's user, a message's conversation, an
-    /// audit row's actor) is this id.
+    /// Whose owner column (the user's id, a conversation's user, a message's conversation, a
+    /// feedback's user, an audit row's actor) is this id.
     OwnedBy(&'a str),
 }
 
 impl Rows<'_> {
-    fn condition(self, created_at: impl ColumnTrait, owner: impl ColumnTrait) -> Condition {
+    fn condition(self, backend: DbBackend, created_at: impl ColumnTrait, owner: impl ColumnTrait) -> Condition {
         match self {
             Self::Created { since, until } => Condition::all()
-                .add_option(since.map(|since| created_at.gte(since)))
-                .add_option(until.map(|until| created_at.lt(until))),
+                .add_option(since.map(|since| created_at.gte(db::instant(backend, since))))
+                .add_option(until.map(|until| created_at.lt(db::instant(backend, until)))),
             Self::OwnedBy(id) => Condition::all().add(owner.eq(id)),
         }
     }

@@ -1,5 +1,5 @@
 //! The shared core of the chat backend: configuration, database entities, the domain (auth,
-//! admin, chat) and the HTTP layer. Each Function Compute binary in `functions/` picks the
+//! admin, chat, account, usage) and the HTTP layer. Each Function Compute binary in `functions/` picks the
 //! routers it serves and hands them to [`serve_function`].
 
 pub mod account;
@@ -21,6 +21,7 @@ pub mod openapi;
 pub mod rate_limit;
 pub mod state;
 pub mod telemetry;
+pub mod usage;
 
 use std::process::ExitCode;
 

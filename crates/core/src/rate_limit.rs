@@ -258,7 +258,7 @@ async fn used_up(db: &impl ConnectionTrait, now: DateTime<Utc>, meter: &Meter<'_
 }
 
 /// A deadlock (MySQL rolled the transaction back), a lock wait that timed out, or SQLite busy.
-fn is_lock_conflict(err: &DbErr) -> bool {
+pub(crate) fn is_lock_conflict(err: &DbErr) -> bool {
     use sea_orm::{RuntimeErr, sqlx};
     let (DbErr::Exec(RuntimeErr::SqlxError(sqlx)) | DbErr::Query(RuntimeErr::SqlxError(sqlx))) = err else {
         return false;
@@ -394,6 +394,32 @@ pub async fn sweep(
             .rows_affected;
     }
     Ok(deleted)
+}
+
+/// What a limit of `window` counts for `key` in `bucket` at `now`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counted {
+    pub count: u64,
+    /// When the oldest counted event happened.
+    pub oldest: Option<DateTime<Utc>>,
+}
+
+/// The events a limit of `window` counts now (the quota view shows them; a charge refuses once
+/// they reach the limit).
+pub async fn counted(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    bucket: Bucket,
+    key: &str,
+    window: Duration,
+) -> Result<Counted, DbErr> {
+    let in_window = || hits_in_window(bucket, key, now, window);
+    let count = in_window().count(db).await?;
+    let oldest = match count {
+        0 => None,
+        _ => in_window().order_by_asc(rate_limit_hit::Column::CreatedAt).one(db).await?.map(|hit| hit.created_at),
+    };
+    Ok(Counted { count, oldest })
 }
 
 /// The hits of `key` in `bucket` younger than `window` at `now`: what a limit counts.

@@ -129,7 +129,7 @@ fn ndjson_ids(body: &str) -> [Vec<String>; 4] {
 
 fn json_ids(document: &Value) -> [Vec<String>; 4] {
     assert_eq!(keys(document), ["data"]);
-    assert_eq!(keys(&document["data"]), ["auditLogs", "conversations", "messages", "users"]);
+    assert_eq!(keys(&document["data"]), ["auditLogs", "conversations", "feedback", "messages", "users"]);
     ["users", "conversations", "messages", "auditLogs"].map(|key| ids(&document["data"][key]))
 }
 

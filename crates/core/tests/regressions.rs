@@ -44,7 +44,8 @@ async fn concurrent_writes_on_sqlite_never_fail() {
 test_support::both_databases! {
     /// sqlx sends `DateTime<Utc>` parameters to MySQL/MariaDB as TIMESTAMP values, whose range is
     /// 1970–2038; stored values outside it become NULL (found by the import tests). Filters must
-    /// still work with bounds outside that range: an export "since 1900" or "until 2100".
+    /// still work with bounds outside that range: an export "since 1900" or "until 2100". (So
+    /// bounds go to MySQL as DATETIME: `db::instant`.)
     async fn export_bounds_far_in_the_past_or_future_match_everything(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         let admin = app.admin_token().await;
@@ -55,7 +56,13 @@ test_support::both_databases! {
             async move {
                 let response = app.get(&format!("/api/admin/export?{query}")).token(&admin).send().await;
                 assert_eq!(response.status, axum::http::StatusCode::OK, "{query}: {}", response.text());
-                response.json()["data"]["users"].as_array().unwrap().len()
+                let data = &response.json()["data"];
+                // Users and audit rows both have an index on `created_at` (which MariaDB's
+                // range optimizer read wrongly for an out-of-range TIMESTAMP parameter).
+                let audited = data["auditLogs"].as_array().unwrap().len();
+                let users = data["users"].as_array().unwrap().len();
+                assert_eq!(audited > 0, users > 0, "{query}: {data}");
+                users
             }
         };
         assert_eq!(count("since=1900-01-01T00:00:00Z").await, 2);

@@ -2,11 +2,12 @@
 //! sharing MariaDB, and at the local stack on SQLite, a burst of `BURST` (default 40; `BURST=…`
 //! for a soak) concurrent requests admits exactly the limit, and a refused request counts
 //! nothing. Plus many users streaming several turns at once: every turn is stored, in order,
-//! and nothing else is; and a stream whose client leaves releases its slot.
+//! and nothing else is (and tallied once); a stream whose client leaves releases its slot; the
+//! quota state right after a burst; one rating per reply however many arrive at once.
 
 use std::time::Duration;
 
-use app_core::entities::{AuditLog, Message, RateLimitHit, User, audit_log, rate_limit_hit};
+use app_core::entities::{AuditLog, Message, MessageFeedback, RateLimitHit, User, audit_log, rate_limit_hit};
 use sea_orm::{ColumnTrait, Database, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 use test_support::{
@@ -139,6 +140,78 @@ both_stacks! {
         let db = connect(stack).await;
         assert!(eventually(Duration::from_secs(5), async || Message::find().count(&db).await.unwrap() == 6).await);
         assert_eq!(upstream.received().len(), 3);
+        // Right after the burst, every instance shows the quota as the burst left it.
+        for instance in 0..2 {
+            let state = stack.call(instance, "GET", "/api/chat/quota", &[("authorization", &auth)], b"").await;
+            assert_eq!(state.status, 200, "{}", state.text());
+            let state: Value = serde_json::from_str(&state.text()).unwrap();
+            assert_eq!(
+                (&state["messages"]["used"], &state["messages"]["limit"], &state["messages"]["remaining"]),
+                (&json!(3), &json!(3), &json!(0)),
+                "instance {instance}: {state}"
+            );
+            assert!(state["messages"]["nextFreeAt"].is_string());
+        }
+    }
+
+    /// One rating per user per reply: a burst of changes at every instance leaves one row.
+    async fn a_burst_of_ratings_leaves_one_per_reply(backend: Backend) {
+        let upstream = Upstream::start(Behaviour::reply("an answer")).await;
+        let stack = Stack::start(backend, &upstream_env(&upstream, &[])).await;
+        let auth = format!("Bearer {}", stack.register("rater@example.com").await);
+        let reply = stack.post_json(0, "/api/chat", &[("authorization", &auth)], &turn("rate me", None)).await;
+        let reply = reply.json();
+        let path = format!(
+            "/api/chat/conversations/{}/messages/{}/feedback",
+            reply["conversationId"].as_str().unwrap(),
+            reply["messageId"].as_str().unwrap()
+        );
+        let n = burst_size();
+        let replies = stack
+            .burst_json(n, "PUT", &path, |i| {
+                let rating = if i.is_multiple_of(2) { "up" } else { "down" };
+                (vec![("authorization", auth.clone())], json!({"rating": rating, "comment": format!("try {i}")}))
+            })
+            .await;
+        assert_eq!(tally(&replies).get(&200), Some(&n), "{:?}\n{}", statuses(&replies), stack.logs());
+        let db = connect(&stack).await;
+        assert_eq!(MessageFeedback::find().count(&db).await.unwrap(), 1);
+    }
+
+    /// The usage tallies under a burst: many users' turns at once on every instance, and each
+    /// one counted once (a lost update of the hourly row would show fewer).
+    async fn every_turn_of_a_burst_is_tallied_once(backend: Backend) {
+        let upstream = Upstream::start(Behaviour::pieces(&["The ", "answer."], Duration::from_millis(20))).await;
+        let stack = Stack::start(backend, &upstream_env(&upstream, &[("ADMIN_EMAILS", test_support::ADMIN_EMAIL)])).await;
+        let users = 4;
+        let mut auths = Vec::new();
+        for user in 0..users {
+            auths.push(format!("Bearer {}", stack.register(&format!("tallied{user}@example.com")).await));
+        }
+        let n = burst_size();
+        let stack = &stack;
+        let replies = stack
+            .burst_post(n, "/api/chat", |i| {
+                let mut headers = vec![("authorization", auths[i % users].clone())];
+                if i % 2 == 1 {
+                    headers.push(("accept", "text/event-stream".to_string()));
+                }
+                (headers, turn(&format!("question {i}"), None))
+            })
+            .await;
+        let counts = tally(&replies);
+        assert_eq!(counts.get(&200), Some(&n), "{counts:?}\n{}", stack.logs());
+        let db = connect(stack).await;
+        assert!(eventually(Duration::from_secs(5), async || Message::find().count(&db).await.unwrap() == 2 * n as u64).await);
+        let admin = stack.register(test_support::ADMIN_EMAIL).await;
+        let report = stack.call(0, "GET", "/api/admin/usage", &[("authorization", &format!("Bearer {admin}"))], b"").await;
+        assert_eq!(report.status, 200, "{}", report.text());
+        let report: Value = serde_json::from_str(&report.text()).unwrap();
+        // The test upstream reports 11 prompt tokens and one completion token per piece.
+        assert_eq!(report["totals"]["messages"], n, "{report}");
+        assert_eq!(report["totals"]["replies"], n, "{report}");
+        assert_eq!(report["totals"]["tokens"], n * 13, "{report}");
+        assert_eq!(report["totals"]["activeUsers"], users, "{report}");
     }
 
     /// The stream cap: at most `CHAT_MAX_CONCURRENT_STREAMS` replies stream at once, across

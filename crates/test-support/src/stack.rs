@@ -109,15 +109,27 @@ impl Stack {
     pub async fn burst_post(
         &self,
         n: usize,
-        path: &'static str,
+        path: &str,
+        request: impl Fn(usize) -> (Vec<(&'static str, String)>, Value),
+    ) -> Vec<Reply> {
+        self.burst_json(n, "POST", path, request).await
+    }
+
+    /// [`Stack::burst_post`] with another method (`PUT`, `PATCH`…).
+    pub async fn burst_json(
+        &self,
+        n: usize,
+        method: &'static str,
+        path: &str,
         request: impl Fn(usize) -> (Vec<(&'static str, String)>, Value),
     ) -> Vec<Reply> {
         burst::burst(n, |i| {
             let port = self.port(path, i);
             let (headers, body) = request(i);
+            let path = path.to_string();
             async move {
                 let headers: Vec<(&str, &str)> = headers.iter().map(|(name, value)| (*name, value.as_str())).collect();
-                burst::call_json(port, "POST", path, &headers, &body).await
+                burst::call_json(port, method, &path, &headers, &body).await
             }
         })
         .await

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 pub use crate::export::{
-    ConversationRecord, ExportData, ExportDocument, ExportFormat, ExportLine, ExportQuery, MessageRecord,
+    ConversationRecord, ExportData, ExportDocument, ExportFormat, ExportLine, ExportQuery, FeedbackRecord,
+    MessageRecord,
 };
 pub use users::{AuditLogQuery, UserQuery, set_banned, set_role};
 
@@ -24,7 +25,7 @@ use crate::{
 
 /// Routes of the `admin-export` function.
 pub fn router() -> ApiRoutes {
-    api_routes![export, list_users, ban, unban, list_audit_logs]
+    api_routes![export, list_users, ban, unban, list_audit_logs].merge(crate::usage::dashboard_routes())
 }
 
 /// An account as administrators see it (never the password hash).

@@ -14,7 +14,10 @@ use utoipa::{IntoParams, ToSchema};
 use crate::{
     audit::{self, Action},
     auth::AuthUser,
-    chat::tree::{Tree, Versions},
+    chat::{
+        feedback::{self, FeedbackView},
+        tree::{Tree, Versions},
+    },
     entities::{Conversation, ConversationKind, Message, MessageRole, TitleSource, conversation, message},
     error::{AppError, AppResult, ErrorBody},
     http::{ApiRoutes, AppJson, AppPath, AppQuery, ClientMeta, routes::api_routes},
@@ -74,6 +77,9 @@ pub struct MessageView {
     /// The ids of all the versions, oldest first: pass one to
     /// `POST /api/chat/conversations/{id}/switch` to show it.
     pub version_ids: Vec<String>,
+    /// The caller's thumbs up or down on this reply (`null`: none given; always `null` on a
+    /// user message).
+    pub feedback: Option<FeedbackView>,
 }
 
 impl MessageView {
@@ -88,6 +94,7 @@ impl MessageView {
             versions: u32::try_from(versions.ids.len()).unwrap_or(u32::MAX),
             version: u32::try_from(versions.index + 1).unwrap_or(u32::MAX),
             version_ids: versions.ids,
+            feedback: None,
         }
     }
 }
@@ -139,17 +146,17 @@ fn invalid_cursor() -> AppError {
 }
 
 /// A keyset position: rows strictly after it in the listing order (time, then id, descending).
-struct Cursor {
+pub(super) struct Cursor {
     at: DateTime<Utc>,
     id: String,
 }
 
 impl Cursor {
-    fn encode(at: DateTime<Utc>, id: &str) -> String {
+    pub(super) fn encode(at: DateTime<Utc>, id: &str) -> String {
         URL_SAFE_NO_PAD.encode(format!("{}|{id}", at.timestamp_micros()))
     }
 
-    fn decode(raw: &str) -> AppResult<Self> {
+    pub(super) fn decode(raw: &str) -> AppResult<Self> {
         let text = URL_SAFE_NO_PAD.decode(raw).ok().and_then(|bytes| String::from_utf8(bytes).ok());
         let (micros, id) = text.as_deref().and_then(|text| text.split_once('|')).ok_or_else(invalid_cursor)?;
         let at = micros.parse().ok().and_then(DateTime::from_timestamp_micros).ok_or_else(invalid_cursor)?;
@@ -157,12 +164,12 @@ impl Cursor {
     }
 
     /// `(time, id) < (cursor.at, cursor.id)`.
-    fn before(&self, time: impl ColumnTrait, id: impl ColumnTrait) -> Condition {
+    pub(super) fn before(&self, time: impl ColumnTrait, id: impl ColumnTrait) -> Condition {
         Condition::any().add(time.lt(self.at)).add(Condition::all().add(time.eq(self.at)).add(id.lt(self.id.clone())))
     }
 }
 
-fn page_size(limit: Option<u64>) -> AppResult<u64> {
+pub(super) fn page_size(limit: Option<u64>) -> AppResult<u64> {
     match limit.unwrap_or(DEFAULT_PAGE) {
         limit @ 1..=MAX_PAGE => Ok(limit),
         _ => Err(AppError::bad_request("invalid_query", format!("`limit` must be between 1 and {MAX_PAGE}"))),
@@ -252,13 +259,15 @@ pub(super) async fn detail(
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
     let page = &branch[branch.len().saturating_sub(limit)..];
     let next_cursor = (page.len() < branch.len()).then(|| message_cursor::encode(&tree.node(page[0]).id));
-    let messages = tree
-        .messages(&state.db, page)
-        .await?
+    let rows = tree.messages(&state.db, page).await?;
+    let replies = rows.iter().filter(|(_, row)| row.role == MessageRole::Assistant).map(|(_, row)| row.id.clone());
+    let mut feedback = feedback::of(&state.db, &conversation.user_id, replies.collect()).await?;
+    let messages = rows
         .into_iter()
         .map(|(index, row)| {
             let parent = tree.parent(index).map(|parent| tree.node(parent).id.clone());
-            MessageView::new(row, parent, tree.versions(index))
+            let given = feedback.remove(&row.id);
+            MessageView { feedback: given, ..MessageView::new(row, parent, tree.versions(index)) }
         })
         .collect();
     Ok(ConversationDetail { conversation: conversation.into(), messages, next_cursor })

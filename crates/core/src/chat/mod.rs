@@ -6,11 +6,15 @@
 //! streams as Server-Sent Events instead ([`stream`]). The history API lives under
 //! `/api/chat/conversations` ([`history`]); a conversation's messages form a tree of versions
 //! ([`tree`]), which regenerate, edit and switch work on ([`versions`]); a streamed reply can be
-//! stopped from any instance ([`stop`]); titles are written by the model ([`title`]).
+//! stopped from any instance ([`stop`]); titles are written by the model ([`title`]); replies
+//! get thumbs up or down ([`feedback`]); the caller's conversations can be searched
+//! ([`search`]). The caller's quota state (`GET /api/chat/quota`) comes from [`crate::usage`].
 
+pub mod feedback;
 mod history;
 pub mod llm;
 pub mod persona;
+mod search;
 mod service;
 mod stop;
 mod stream;
@@ -42,7 +46,13 @@ use crate::{
 
 /// Routes of the `chat` function.
 pub fn router() -> ApiRoutes {
-    api_routes![chat].merge(stop::routes()).merge(history::routes()).merge(versions::routes())
+    api_routes![chat]
+        .merge(stop::routes())
+        .merge(history::routes())
+        .merge(versions::routes())
+        .merge(feedback::routes())
+        .merge(search::routes())
+        .merge(crate::usage::quota_routes())
 }
 
 /// `POST /api/chat` body.
@@ -233,10 +243,13 @@ async fn answer(
     }
     let prepared = service::prepare(&state, user, turn).await?;
     let conversation_id = prepared.conversation.id.clone();
-    let completion = llm
-        .complete(&prepared.prompt)
-        .await
-        .map_err(|err| service::llm_error(err).in_conversation(&conversation_id))?;
+    let completion = match llm.complete(&prepared.prompt).await {
+        Ok(completion) => completion,
+        Err(err) => {
+            service::model_failed(&state, &prepared).await;
+            return Err(service::llm_error(err).in_conversation(&conversation_id));
+        }
+    };
     let message =
         service::save_reply(&state, &prepared, &completion.text, completion.usage, service::Ending::Completed)
             .await

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, sea_query::Expr};
 
 use super::{
     ChatRequest,
@@ -15,11 +15,12 @@ use super::{
 use crate::{
     config::EmailVerification,
     db::Txn,
-    entities::{Conversation, ConversationKind, Message, MessageRole, Role, TitleSource, conversation, message, user},
+    entities::{Conversation, ConversationKind, Message, MessageRole, TitleSource, conversation, message, user},
     error::{AppError, AppResult, DbResultExt},
     ids::new_id,
     rate_limit::{self, Bucket, Meter},
     state::AppState,
+    usage::tally::{self, Tally},
 };
 
 /// The longest single message, in characters.
@@ -198,10 +199,7 @@ pub async fn prepare(state: &AppState, user: &user::Model, turn: Turn) -> AppRes
             "confirm your email address first: open the link we mailed you, or ask for a new one",
         ));
     }
-    let quota = match user.role {
-        Role::Admin => state.config.chat_quota_admin,
-        Role::User => state.config.chat_quota_user,
-    };
+    let quota = crate::usage::message_limit(&state.config, user.role);
     // The quota is checked and charged in the transaction that saves the message, which holds
     // the user's quota key locked until it commits: concurrent turns of one user queue there,
     // and a turn that fails (an unknown conversation…) rolls its charge back with it.
@@ -211,12 +209,16 @@ pub async fn prepare(state: &AppState, user: &user::Model, turn: Turn) -> AppRes
         None => open(&txn, state, user, &turn).await?,
         Some(id) => continue_in(&txn, state, user, &turn, id).await?,
     };
+    if placed.new_message {
+        let kind = placed.conversation.kind;
+        tally::add(&txn, state.clock.now(), &user.id, kind, turn.language, Tally::user_message()).await?;
+    }
     txn.commit().await?;
     if !meters.is_empty() {
         state.sweep(Bucket::ChatMessages).await;
     }
 
-    let Placed { conversation, user_message_id, question, mut history, untitled } = placed;
+    let Placed { conversation, user_message_id, question, mut history, untitled, .. } = placed;
     // The model sees the latest `CHAT_HISTORY_WINDOW` messages of the branch.
     let window = usize::try_from(state.config.chat_history_window).unwrap_or(usize::MAX);
     let excess = history.len().saturating_sub(window);
@@ -236,6 +238,8 @@ struct Placed {
     /// No reply has been written yet and the title is still cut from the first message: the
     /// model is to title the conversation after this reply.
     untitled: bool,
+    /// A user message was saved (not a regeneration, nor the retry of a failed turn).
+    new_message: bool,
 }
 
 /// A new conversation: its earlier messages (a client that kept the history itself) as one
@@ -281,7 +285,14 @@ async fn open(txn: &Txn, state: &AppState, user: &user::Model, turn: &Turn) -> A
     .await?;
     let mut history = turn.earlier.clone();
     history.push((MessageRole::User, message.clone()));
-    Ok(Placed { conversation, user_message_id: saved.id, question: message, history, untitled: true })
+    Ok(Placed {
+        conversation,
+        user_message_id: saved.id,
+        question: message,
+        history,
+        untitled: true,
+        new_message: true,
+    })
 }
 
 /// A turn in a stored conversation, placed as [`Turn::placement`] says. The conversation's row
@@ -342,10 +353,10 @@ async fn continue_in(txn: &Txn, state: &AppState, user: &user::Model, turn: &Tur
     let window = usize::try_from(state.config.chat_history_window).unwrap_or(usize::MAX);
     let mut history = contents(txn, &tree, &branch[branch.len().saturating_sub(window)..]).await?;
 
-    let (user_message_id, question) = match (answered, turn.message.as_deref()) {
+    let (user_message_id, question, new_message) = match (answered, turn.message.as_deref()) {
         (Some(question), _) => {
             let text = history.last().map(|(_, content)| content.clone()).unwrap_or_default();
-            (tree.node(question).id.clone(), text)
+            (tree.node(question).id.clone(), text, false)
         }
         (None, Some(message)) => {
             // A retry after a failed turn sends the same message again: it is already saved,
@@ -368,7 +379,7 @@ async fn continue_in(txn: &Txn, state: &AppState, user: &user::Model, turn: &Tur
                     saved.id
                 }
             };
-            (id, message.to_string())
+            (id, message.to_string(), !retry)
         }
         (None, None) => return Err(AppError::validation("empty_message", "the new message is empty")),
     };
@@ -386,7 +397,7 @@ async fn continue_in(txn: &Txn, state: &AppState, user: &user::Model, turn: &Tur
     };
     let untitled = conversation.title_source == TitleSource::Message && !tree.has_reply();
     let conversation = conversation::Model { updated_at: now, active_leaf_id, ..conversation };
-    Ok(Placed { conversation, user_message_id, question, history, untitled })
+    Ok(Placed { conversation, user_message_id, question, history, untitled, new_message })
 }
 
 /// The text of these messages of `tree`, in order, as the model reads them: a reply stopped
@@ -430,9 +441,8 @@ pub async fn save_reply(
         ..NewMessage::of(MessageRole::Assistant, text, Some(&prepared.user_message_id))
     };
     // A conversation deleted while its reply was written: the reply has nowhere to go.
-    let message = insert_message(&state.db, state, conversation_id, new)
-        .await
-        .on_foreign_key_violation(|| AppError::NotFound("conversation"))?;
+    let message =
+        insert_reply(state, prepared, new).await.on_foreign_key_violation(|| AppError::NotFound("conversation"))?;
     // Shown unless the user has switched elsewhere meanwhile: the branch is still the one the
     // turn left (its new message, or for a regeneration the branch as it was).
     let unchanged = match &prepared.conversation.active_leaf_id {
@@ -461,7 +471,56 @@ pub async fn save_reply(
     Ok(message)
 }
 
+/// Inserts a reply and adds it to its tally, in one transaction (started again should it meet
+/// a deadlock on the tally's row).
+async fn insert_reply(state: &AppState, prepared: &PreparedTurn, new: NewMessage<'_>) -> Result<message::Model, DbErr> {
+    let conversation = &prepared.conversation;
+    let tokens = |count: Option<u32>| i64::from(count.unwrap_or_default());
+    let tally = Tally {
+        replies: 1,
+        prompt_tokens: tokens(new.usage.map(|usage| usage.prompt_tokens)),
+        completion_tokens: tokens(new.usage.map(|usage| usage.completion_tokens)),
+        stopped: i64::from(new.stopped),
+        ..Tally::default()
+    };
+    let mut attempt = 1;
+    loop {
+        let saved = async {
+            let txn = state.db.begin().await?;
+            let message = insert_message(&txn, state, &conversation.id, new.clone()).await?;
+            tally::add(&txn, message.created_at, &conversation.user_id, conversation.kind, prepared.language, tally)
+                .await?;
+            txn.commit().await?;
+            Ok::<_, DbErr>(message)
+        }
+        .await;
+        match saved {
+            Err(err) if attempt < 3 && rate_limit::is_lock_conflict(&err) => attempt += 1,
+            saved => return saved,
+        }
+    }
+}
+
+/// Counts a turn whose model failed (timed out, erred, broke off, answered nothing) in the
+/// usage tallies; a failure to count is only logged.
+pub async fn model_failed(state: &AppState, prepared: &PreparedTurn) {
+    let conversation = &prepared.conversation;
+    let counted = tally::add(
+        &state.db,
+        state.clock.now(),
+        &conversation.user_id,
+        conversation.kind,
+        prepared.language,
+        Tally::model_error(),
+    )
+    .await;
+    if let Err(err) = counted {
+        tracing::warn!(error = %err, conversation_id = %conversation.id, "could not count a model failure");
+    }
+}
+
 /// A message to insert.
+#[derive(Clone)]
 struct NewMessage<'a> {
     /// Chosen beforehand when something must point at it (a new conversation's leaf).
     id: Option<String>,

@@ -192,6 +192,7 @@ async fn watched(
     let started = match started {
         Ok(started) => started,
         Err(err) => {
+            service::model_failed(state, prepared).await;
             let _ = opened.send(Err(err.in_conversation(conversation_id)));
             return None;
         }
@@ -283,8 +284,14 @@ async fn finish(state: &AppState, prepared: &PreparedTurn, outcome: Outcome) -> 
     let conversation_id = &prepared.conversation.id;
     let failed = |err: AppError| (error_event(err.in_conversation(conversation_id)), None);
     let ending = match outcome.ending {
-        Err(err) => return failed(err),
-        Ok(Ending::Completed) if outcome.text.trim().is_empty() => return failed(service::llm_error(LlmError::Empty)),
+        Err(err) => {
+            service::model_failed(state, prepared).await;
+            return failed(err);
+        }
+        Ok(Ending::Completed) if outcome.text.trim().is_empty() => {
+            service::model_failed(state, prepared).await;
+            return failed(service::llm_error(LlmError::Empty));
+        }
         Ok(ending) => ending,
     };
     match service::save_reply(state, prepared, &outcome.text, outcome.usage, ending).await {
