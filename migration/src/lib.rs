@@ -11,6 +11,8 @@ mod m20261202_000001_message_tree;
 mod m20261202_000002_accounts;
 mod m20261203_000001_usage;
 
+pub use m20261203_000001_usage::tally_messages_sql;
+
 pub struct Migrator;
 
 #[async_trait::async_trait]

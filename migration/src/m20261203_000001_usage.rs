@@ -130,22 +130,7 @@ impl MigrationTrait for Migration {
             .await?;
 
         // The messages written so far, tallied once.
-        let hour = match db {
-            DatabaseBackend::MySql => "TIMESTAMPDIFF(HOUR, '1970-01-01 00:00:00', m.created_at)",
-            _ => "CAST(strftime('%s', m.created_at) AS INTEGER) / 3600",
-        };
-        let backfill = format!(
-            "INSERT INTO usage_hours \
-               (hour, user_id, assistant, language, user_messages, replies, prompt_tokens, completion_tokens, \
-                stopped, model_errors) \
-             SELECT {hour} AS tallied_hour, c.user_id, c.type, 'unknown', \
-               SUM(CASE WHEN m.role = 'USER' THEN 1 ELSE 0 END), \
-               SUM(CASE WHEN m.role = 'ASSISTANT' THEN 1 ELSE 0 END), \
-               COALESCE(SUM(m.prompt_tokens), 0), COALESCE(SUM(m.completion_tokens), 0), \
-               SUM(CASE WHEN m.stopped THEN 1 ELSE 0 END), 0 \
-             FROM messages m JOIN conversations c ON c.id = m.conversation_id \
-             GROUP BY tallied_hour, c.user_id, c.type"
-        );
+        let backfill = tally_messages_sql(db);
         manager.get_connection().execute_unprepared(&backfill).await?;
         Ok(())
     }
@@ -156,6 +141,27 @@ impl MigrationTrait for Migration {
         manager.drop_index(Index::drop().name("idx_users_created").table(Users::Table).to_owned()).await?;
         Ok(())
     }
+}
+
+/// `INSERT … SELECT` of the tallies of every message in `messages` (language `unknown`): the
+/// backfill, also used by `make bench` to tally the messages it generates.
+pub fn tally_messages_sql(db: DatabaseBackend) -> String {
+    let hour = match db {
+        DatabaseBackend::MySql => "TIMESTAMPDIFF(HOUR, '1970-01-01 00:00:00', m.created_at)",
+        _ => "CAST(strftime('%s', m.created_at) AS INTEGER) / 3600",
+    };
+    format!(
+        "INSERT INTO usage_hours \
+           (hour, user_id, assistant, language, user_messages, replies, prompt_tokens, completion_tokens, \
+            stopped, model_errors) \
+         SELECT {hour} AS tallied_hour, c.user_id, c.type, 'unknown', \
+           SUM(CASE WHEN m.role = 'USER' THEN 1 ELSE 0 END), \
+           SUM(CASE WHEN m.role = 'ASSISTANT' THEN 1 ELSE 0 END), \
+           COALESCE(SUM(m.prompt_tokens), 0), COALESCE(SUM(m.completion_tokens), 0), \
+           SUM(CASE WHEN m.stopped THEN 1 ELSE 0 END), 0 \
+         FROM messages m JOIN conversations c ON c.id = m.conversation_id \
+         GROUP BY tallied_hour, c.user_id, c.type"
+    )
 }
 
 #[derive(DeriveIden)]

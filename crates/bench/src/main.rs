@@ -16,6 +16,7 @@
 mod accounts;
 mod controls;
 mod reliability;
+mod usage;
 
 use std::{
     fmt::Write as _,
@@ -60,7 +61,7 @@ async fn main() -> anyhow::Result<()> {
     let upstream = Upstream::start(Behaviour::reply("ok")).await;
     let fixture = Fixture::new(&bin, &upstream).await?;
 
-    // `BENCH_ONLY=cold,size,load,chat,memory,burst,stop,accounts` runs some sections (for profiling one); BENCHMARKS.md is
+    // `BENCH_ONLY=cold,size,load,chat,memory,burst,stop,accounts,usage` runs some sections (for profiling one); BENCHMARKS.md is
     // written only by a full run.
     let only = std::env::var("BENCH_ONLY").ok();
     let wants = |section: &str| only.as_deref().is_none_or(|only| only.split(',').any(|s| s.trim() == section));
@@ -242,6 +243,11 @@ async fn main() -> anyhow::Result<()> {
         forgot_gap = Some(accounts::forgot_timing(&bin, &fixture, &mut report).await?);
     }
 
+    let mut worst_usage: Option<usage::Worst> = None;
+    if wants("usage") {
+        worst_usage = Some(usage::search_and_dashboard(&bin, &fixture, &mut report).await?);
+    }
+
     writeln!(report, "## Against the targets\n")?;
     writeln!(report, "| target | this run | met |\n|---|---|---|")?;
     let mut target = |name: &str, measured: Option<(String, bool)>| match measured {
@@ -264,6 +270,21 @@ async fn main() -> anyhow::Result<()> {
     target(
         "a forgotten-password answer takes as long for any address (p50s within 20 ms)",
         forgot_gap.map(|gap| (format!("{} apart", ms(gap)), gap <= Duration::from_millis(20))),
+    )?;
+    target(
+        "search of a user's 10,000 messages in a 1,000,000-message table: p50 < 50 ms",
+        worst_usage.as_ref().map(|worst| {
+            (format!("{} (slowest query, worse database)", ms(worst.search)), worst.search < Duration::from_millis(50))
+        }),
+    )?;
+    target(
+        "the usage dashboard on 1,000,000 messages: < 500 ms",
+        worst_usage.as_ref().map(|worst| {
+            (
+                format!("{} p50 (slowest range, worse database)", ms(worst.dashboard)),
+                worst.dashboard < Duration::from_millis(500),
+            )
+        }),
     )?;
     target("zip ≤ 5 MB", worst_zip.map(|zip| (format!("{} (largest)", mib(zip)), zip <= 5_000_000)))?;
     target(
