@@ -130,7 +130,7 @@ impl MigrationTrait for Migration {
             .await?;
 
         // The messages written so far, tallied once.
-        let backfill = tally_messages_sql(db);
+        let backfill = tally_messages_sql(db, None);
         manager.get_connection().execute_unprepared(&backfill).await?;
         Ok(())
     }
@@ -143,13 +143,28 @@ impl MigrationTrait for Migration {
     }
 }
 
-/// `INSERT … SELECT` of the tallies of every message in `messages` (language `unknown`): the
-/// backfill, also used by `make bench` to tally the messages it generates.
-pub fn tally_messages_sql(db: DatabaseBackend) -> String {
+/// `INSERT … SELECT` of the tallies of the messages in `messages` (language `unknown`), added
+/// to any tally already there: every message (`ids: None`, the backfill, and `make bench` for
+/// the messages it generates) or those whose ids are bound to the `ids` placeholders (`appctl
+/// import`, for each batch it inserts).
+pub fn tally_messages_sql(db: DatabaseBackend, ids: Option<usize>) -> String {
     let hour = match db {
         DatabaseBackend::MySql => "TIMESTAMPDIFF(HOUR, '1970-01-01 00:00:00', m.created_at)",
         _ => "CAST(strftime('%s', m.created_at) AS INTEGER) / 3600",
     };
+    let only = ids.map_or_else(String::new, |count| format!(" AND m.id IN ({})", vec!["?"; count].join(", ")));
+    let counts = ["user_messages", "replies", "prompt_tokens", "completion_tokens", "stopped"];
+    let added = match db {
+        DatabaseBackend::MySql => format!(
+            "ON DUPLICATE KEY UPDATE {}",
+            counts.map(|count| format!("{count} = {count} + VALUES({count})")).join(", ")
+        ),
+        _ => format!(
+            "ON CONFLICT (hour, user_id, assistant, language) DO UPDATE SET {}",
+            counts.map(|count| format!("{count} = {count} + excluded.{count}")).join(", ")
+        ),
+    };
+    // (`WHERE` is needed before SQLite's `ON CONFLICT` in an `INSERT … SELECT`.)
     format!(
         "INSERT INTO usage_hours \
            (hour, user_id, assistant, language, user_messages, replies, prompt_tokens, completion_tokens, \
@@ -160,7 +175,8 @@ pub fn tally_messages_sql(db: DatabaseBackend) -> String {
            COALESCE(SUM(m.prompt_tokens), 0), COALESCE(SUM(m.completion_tokens), 0), \
            SUM(CASE WHEN m.stopped THEN 1 ELSE 0 END), 0 \
          FROM messages m JOIN conversations c ON c.id = m.conversation_id \
-         GROUP BY tallied_hour, c.user_id, c.type"
+         WHERE 1 = 1{only} \
+         GROUP BY tallied_hour, c.user_id, c.type {added}"
     )
 }
 

@@ -681,6 +681,18 @@ impl Table for Messages {
         columns: &["id", "conversationId", "role", "content", "createdAt"],
     };
 
+    /// The rows, and their tallies for the usage dashboard (in the same transaction).
+    async fn insert(txn: &DatabaseTransaction, models: Vec<Self::Model>) -> Result<u64, DbErr> {
+        let ids: Vec<Value> = models.iter().map(|model| model.id.clone().into()).collect();
+        let inserted = Message::insert_many(models.into_iter().map(message::ActiveModel::from))
+            .exec_without_returning(txn)
+            .await?;
+        let backend = txn.get_database_backend();
+        let tally = migration::tally_messages_sql(backend, Some(ids.len()));
+        txn.execute_raw(Statement::from_sql_and_values(backend, tally, ids)).await?;
+        Ok(inserted)
+    }
+
     fn convert(row: &Row) -> Result<Candidate<Self::Model>, Skip> {
         let content = row.required(3)?;
         if content.len() > MEDIUMTEXT_BYTES {

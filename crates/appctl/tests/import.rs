@@ -184,6 +184,12 @@ const FAR_FUTURE_MS: i64 = 2_114_380_800_000;
 const BEYOND_2038_MS: i64 = 4_102_444_800_000;
 const TOKEN_ALICE: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 
+/// Messages and replies in the usage tallies.
+async fn tallied(app: &TestApp) -> i64 {
+    use app_core::entities::UsageHour;
+    UsageHour::find().all(&app.db).await.unwrap().iter().map(|row| row.user_messages + row.replies).sum()
+}
+
 fn ms(millis: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(millis).expect("valid milliseconds")
 }
@@ -653,6 +659,8 @@ both_databases! {
             (MessageRole::Assistant, format!("message {last}").as_str(), ms(1_700_001_000_000 + last as i64 * 1_000))
         );
         assert_eq!(Message::find().count(&app.db).await.unwrap(), BULK_MESSAGES as u64 + 2);
+        // Every imported message is tallied for the usage dashboard, once.
+        assert_eq!(tallied(&app).await, BULK_MESSAGES as i64 + 2);
 
         // Audit logs: the actor is kept even when that account no longer exists; empty means none.
         assert_eq!(AuditLog::find_by_id(A_LOGIN).one(&app.db).await.unwrap(), Some(audit_log::Model {
@@ -686,6 +694,7 @@ both_databases! {
         ]);
         assert!(!out.contains("note "), "notes only for rows imported now:\n{out}");
         assert_eq!(snapshot(&app.db).await, before);
+        assert_eq!(tallied(&app).await, BULK_MESSAGES as i64 + 2, "a second run tallies nothing again");
         // Each run is in the audit trail, as every appctl command is.
         let runs = AuditLog::find().filter(audit_log::Column::Action.eq("import")).all(&app.db).await.unwrap();
         assert_eq!(runs.len(), 2, "{runs:?}");

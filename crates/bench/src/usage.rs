@@ -257,7 +257,7 @@ async fn seed(db: &DatabaseConnection, searcher_id: &str) -> anyhow::Result<()> 
         }
     }
     insert.flush().await?;
-    db.execute_unprepared(&migration::tally_messages_sql(backend)).await?;
+    db.execute_unprepared(&migration::tally_messages_sql(backend, None)).await?;
     if backend == DatabaseBackend::MySql {
         db.execute_unprepared("ANALYZE TABLE users, conversations, messages, message_feedback, usage_hours").await?;
     } else {
