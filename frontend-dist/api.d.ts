@@ -160,3 +160,26 @@ export declare function listUsers(query?: Query<"list_users">): Promise<UserPage
 export declare function banUser(id: string): Promise<UserResponse>;
 export declare function unbanUser(id: string): Promise<UserResponse>;
 export declare function listAuditLogs(query?: Query<"list_audit_logs">): Promise<AuditLogPage>;
+
+// The quota line, feedback on replies, search (crates/core/src/chat/, crates/core/src/usage/).
+export type QuotaView = Schemas["QuotaView"];
+export type FeedbackRequest = Schemas["FeedbackRequest"];
+export type FeedbackView = Schemas["FeedbackView"];
+export type FeedbackResponse = Schemas["FeedbackResponse"];
+export type SearchResults = Schemas["SearchResults"];
+export type SearchHit = Schemas["SearchHit"];
+/** `GET /api/admin/usage`: the periods, per assistant, feedback, top users and totals. */
+export type UsageReport = Schemas["UsageReport"];
+
+/** The caller's quota (`messages` null: none). */
+export declare function getQuota(): Promise<QuotaView>;
+/** Thumbs up or down on a reply, with an optional comment; sent again it changes. */
+export declare function setFeedback(conversationId: string, messageId: string, feedback: FeedbackRequest): Promise<FeedbackResponse>;
+/** Withdraws the feedback on a reply. */
+export declare function deleteFeedback(conversationId: string, messageId: string): Promise<null>;
+/** The caller's conversations that contain `q`, newest first. */
+export declare function searchConversations(
+  q: string,
+  options?: Omit<Query<"search">, "q"> & { signal?: AbortSignal },
+): Promise<SearchResults>;
+export declare function getUsage(query?: Query<"usage">): Promise<UsageReport>;

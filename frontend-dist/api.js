@@ -5,123 +5,11 @@
 //
 // The API's base URL comes from config.js (`make site-config API_BASE_URL=…`); empty means the
 // site's own origin. The session token lives in localStorage under `auth_token`, as in the seed,
-// and goes out as `Authorization: Bearer <token>`.
-import { config } from "./config.js";
+// and goes out as `Authorization: Bearer <token>`. The transport (the token, ApiError, JSON
+// requests) is in api-http.js; what it exports for everyone is exported here too.
+import { ApiError, apiRequest, authHeaders, dispositionFilename, json, path, query, saveFile, send } from "./api-http.js";
 
-export const API_BASE_URL = String(config?.apiBaseUrl ?? "").replace(/\/+$/, "");
-export const TOKEN_KEY = "auth_token";
-
-export function getToken() {
-  try {
-    return localStorage.getItem(TOKEN_KEY);
-  } catch {
-    return null;
-  }
-}
-
-export function setToken(token) {
-  if (token) localStorage.setItem(TOKEN_KEY, token);
-  else localStorage.removeItem(TOKEN_KEY);
-}
-
-/**
- * A failed call. `status` is the HTTP status (0 when the request never got an answer), `code`
- * the API's snake_case code, `message` its human text, `retryAfter` the seconds of a
- * `Retry-After` header (429), `body` the parsed error JSON, and `conversationId` the
- * conversation of a chat turn that was saved before it failed.
- */
-export class ApiError extends Error {
-  constructor({ status = 0, code, message, body = null, retryAfter = null, conversationId = null } = {}) {
-    const detail = body && typeof body === "object" && body.error && typeof body.error === "object" ? body.error : {};
-    super(message || detail.message || (status ? `API Error: ${status}` : "Network error"));
-    this.name = "ApiError";
-    this.status = status;
-    this.code = code || detail.code || (status ? `http_${status}` : "network_error");
-    this.body = body;
-    this.retryAfter = retryAfter;
-    this.conversationId = conversationId || detail.conversationId || null;
-  }
-}
-
-// Told about every 401 to a request that carried a token: the session is over (logged out
-// elsewhere, expired, or the account was banned, which ends its sessions).
-const unauthorizedListeners = new Set();
-
-/** Calls `listener(error)` whenever the API rejects the stored token. Returns an unsubscribe. */
-export function onUnauthorized(listener) {
-  unauthorizedListeners.add(listener);
-  return () => unauthorizedListeners.delete(listener);
-}
-
-function authHeaders(extra) {
-  const token = getToken();
-  return { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...extra };
-}
-
-function retryAfterSeconds(response) {
-  const raw = response.headers.get("Retry-After");
-  if (!raw) return null;
-  const seconds = Number(raw);
-  if (Number.isFinite(seconds)) return Math.max(0, Math.ceil(seconds));
-  const date = Date.parse(raw); // the HTTP-date form
-  return Number.isNaN(date) ? null : Math.max(0, Math.ceil((date - Date.now()) / 1000));
-}
-
-/** Turns a non-2xx response into an ApiError (and tells the 401 listeners). */
-async function failure(response, sentToken) {
-  let body = null;
-  try {
-    const text = await response.text();
-    body = text ? JSON.parse(text) : null;
-  } catch {
-    body = null; // not JSON: a proxy's error page, say
-  }
-  const error = new ApiError({ status: response.status, body, retryAfter: retryAfterSeconds(response) });
-  if (response.status === 401 && sentToken) unauthorizedListeners.forEach((listener) => listener(error));
-  return error;
-}
-
-async function send(endpoint, init) {
-  const sentToken = Boolean(init.headers?.Authorization);
-  let response;
-  try {
-    response = await fetch(`${API_BASE_URL}${endpoint}`, init);
-  } catch (cause) {
-    if (cause?.name === "AbortError") throw cause;
-    throw new ApiError({ status: 0, code: "network_error", message: cause?.message || "Network error" });
-  }
-  if (!response.ok) throw await failure(response, sentToken);
-  return response;
-}
-
-/**
- * The seed's `apiRequest`: `endpoint` is a path such as `/api/chat`; JSON in, JSON out (null
- * for 204). Rejects with ApiError.
- */
-export async function apiRequest(endpoint, options = {}) {
-  const response = await send(endpoint, {
-    ...options,
-    headers: authHeaders({
-      ...(options.body !== undefined ? { "Content-Type": "application/json" } : {}),
-      Accept: "application/json",
-      ...options.headers,
-    }),
-  });
-  if (response.status === 204) return null;
-  const text = await response.text();
-  return text ? JSON.parse(text) : null;
-}
-
-function json(method, body) {
-  return { method, body: body === undefined ? undefined : JSON.stringify(body) };
-}
-
-function query(params) {
-  const entries = Object.entries(params).filter(([, value]) => value !== undefined && value !== null && value !== "");
-  return entries.length ? `?${new URLSearchParams(entries.map(([k, v]) => [k, String(v)]))}` : "";
-}
-
-const path = (value) => encodeURIComponent(value);
+export { API_BASE_URL, ApiError, TOKEN_KEY, apiRequest, dispositionFilename, getToken, onUnauthorized, setToken } from "./api-http.js";
 
 // ---------------------------------------------------------------------------------------- chat
 
@@ -320,6 +208,40 @@ export function deleteConversation(id) {
   return apiRequest(`/api/chat/conversations/${path(id)}`, { method: "DELETE" });
 }
 
+/**
+ * The caller's quota: `{messages: {used, limit, remaining, windowSeconds, nextFreeAt} | null,
+ * streams: {inUse, limit} | null}` (`messages` null: no message quota; `nextFreeAt` null when
+ * nothing is used).
+ */
+export function getQuota() {
+  return apiRequest("/api/chat/quota");
+}
+
+/**
+ * Thumbs up or down on the reply `messageId` (`rating` "up"|"down", `comment` optional, at most
+ * 500 characters); sending again changes it: `{feedback: {rating, comment, updatedAt}}`. 404
+ * not_found, 422 not_a_reply / comment_too_long.
+ */
+export function setFeedback(conversationId, messageId, { rating, comment } = {}) {
+  const body = { rating, ...(comment ? { comment } : {}) };
+  return apiRequest(`/api/chat/conversations/${path(conversationId)}/messages/${path(messageId)}/feedback`, json("PUT", body));
+}
+
+/** Withdraws the feedback on a reply (null; also when there was none). */
+export function deleteFeedback(conversationId, messageId) {
+  return apiRequest(`/api/chat/conversations/${path(conversationId)}/messages/${path(messageId)}/feedback`, { method: "DELETE" });
+}
+
+/**
+ * The caller's conversations whose title or any message contains `q` (Chinese as substrings,
+ * Latin letters case-insensitively), newest first: `{hits: [{conversation, titleMatch, matches,
+ * message: {id, role, createdAt, before, match, after} | null}], nextCursor}`. 422
+ * invalid_query (empty, or over 100 characters).
+ */
+export function searchConversations(q, { limit, cursor, signal } = {}) {
+  return apiRequest(`/api/chat/search${query({ q, limit, cursor })}`, { signal });
+}
+
 // ---------------------------------------------------------------------------------------- auth
 
 /** `{user:{id,email,role,emailVerified}, token, expires}`. */
@@ -434,21 +356,6 @@ export function exportData({ since, until } = {}) {
   return apiRequest(`/api/admin/export${query({ since, until })}`);
 }
 
-/** The filename of a `Content-Disposition` header (RFC 6266: `filename*` wins over `filename`). */
-export function dispositionFilename(header) {
-  if (!header) return null;
-  const extended = /filename\*\s*=\s*(?:UTF-8|utf-8)''([^;]+)/.exec(header);
-  if (extended) {
-    try {
-      return decodeURIComponent(extended[1].trim());
-    } catch {
-      // fall through to the plain form
-    }
-  }
-  const plain = /filename\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]+))/.exec(header);
-  return plain ? (plain[1] ?? plain[2]).replace(/\\(.)/g, "$1") : null;
-}
-
 /** The export as a file, without saving it: `{blob, filename}` (`format`: "json" or "ndjson"). */
 export async function fetchExport({ format = "json", since, until } = {}) {
   const response = await send(`/api/admin/export${query({ format, since, until })}`, {
@@ -466,21 +373,6 @@ export async function downloadExport(options = {}) {
   return saveFile(await fetchExport(options));
 }
 
-/** Hands `{blob, filename}` to the browser to save; resolves to the same. */
-function saveFile(file) {
-  const url = URL.createObjectURL(file.blob);
-  const link = document.createElement("a");
-  link.href = url;
-  link.download = file.filename;
-  link.rel = "noopener";
-  link.style.display = "none";
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 30_000);
-  return file;
-}
-
 /** `{users:[{id,email,role,bannedAt,createdAt,updatedAt}], total, page, pageSize}`. */
 export function listUsers({ q, page, pageSize } = {}) {
   return apiRequest(`/api/admin/users${query({ q, page, pageSize })}`);
@@ -492,6 +384,15 @@ export function banUser(id) {
 
 export function unbanUser(id) {
   return apiRequest(`/api/admin/users/${path(id)}/unban`, { method: "POST" });
+}
+
+/**
+ * The usage dashboard's numbers: `{from, to, bucket, utcOffsetMinutes, periods, byAssistant,
+ * feedback, topUsers, totals}`. Every parameter is optional (`from`/`to` "YYYY-MM-DD", `bucket`
+ * "day"|"week", `utcOffsetMinutes` whole hours); 422 invalid_range.
+ */
+export function getUsage({ from, to, bucket, utcOffsetMinutes } = {}) {
+  return apiRequest(`/api/admin/usage${query({ from, to, bucket, utcOffsetMinutes })}`);
 }
 
 /** `{auditLogs:[{id,actorId,action,message,ip,userAgent,createdAt}], total, page, pageSize}`. */

@@ -82,6 +82,9 @@ const ICONS = {
   phone: ["M8 3h8v18H8z", "M11 18h2"],
   key: ["M8 16a4 4 0 100-8 4 4 0 000 8z", "M12 12h9", "M18 12v3", "M21 12v2"],
   check: ["M5 12l5 5 9-10"],
+  thumbUp: ["M7 10v10H4V10h3z", "M7 10l4-7c1.4 0 2.5 1.1 2.5 2.5V9h5.2a2 2 0 012 2.3l-1.2 6.9a2 2 0 01-2 1.8H7"],
+  thumbDown: ["M7 14V4H4v10h3z", "M7 14l4 7c1.4 0 2.5-1.1 2.5-2.5V15h5.2a2 2 0 002-2.3l-1.2-6.9a2 2 0 00-2-1.8H7"],
+  chart: ["M4 20V4", "M4 20h16", "M8 16v-4", "M12 16V8", "M16 16v-6"],
 };
 
 /** A short-lived message at the top of the screen. `kind`: "info" or "error". */

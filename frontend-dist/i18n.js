@@ -1,8 +1,12 @@
-// Every piece of UI text, in Chinese and English (the account pages' in i18n-account.js, merged
-// in below). The language is remembered in localStorage (`lang`); the first visit follows
-// navigator.language. The same choice sets the language the assistants reply in (the API's
-// `locale`), and, for a signed-in account, the language of its mail.
+// Every piece of UI text, in Chinese and English: the site's own here; the account pages' in
+// i18n-account.js, the admin pages' in i18n-admin.js, and the quota line's, the feedback on
+// replies', the search's and the usage dashboard's in i18n-usage.js, all merged in below. The
+// language is remembered in localStorage (`lang`); the first visit follows navigator.language.
+// The same choice sets the language the assistants reply in (the API's `locale`), and, for a
+// signed-in account, the language of its mail.
 import { ACCOUNT_STRINGS } from "./i18n-account.js";
+import { ADMIN_STRINGS } from "./i18n-admin.js";
+import { USAGE_STRINGS } from "./i18n-usage.js";
 
 const STRINGS = {
   zh: {
@@ -113,62 +117,6 @@ const STRINGS = {
     you: "你",
     replyFrom: "{name} 的回答",
     notFound: "找不到这个对话，可能已被删除。",
-
-    // admin
-    adminTitle: "管理后台",
-    adminLead: "用户、审计日志与数据导出。",
-    users: "用户",
-    auditLog: "审计日志",
-    export: "数据导出",
-    search: "搜索邮箱",
-    searchButton: "搜索",
-    role: "角色",
-    status: "状态",
-    created: "注册时间",
-    actions: "操作",
-    ban: "封禁",
-    unban: "解封",
-    banned: "已封禁",
-    bannedSince: "封禁于 {date}",
-    active: "正常",
-    you_: "（你）",
-    banTitle: "封禁 {email}？",
-    banText: "该用户的所有登录会话将立即失效，且无法再登录，直到解封。",
-    unbanTitle: "解封 {email}？",
-    unbanText: "该用户将可以重新登录。",
-    bannedDone: "已封禁 {email}。",
-    unbannedDone: "已解封 {email}。",
-    noUsers: "没有找到用户。",
-    totalUsers: "共 {n} 位用户",
-    oneUser: "共 1 位用户",
-    action: "动作",
-    actor: "操作者",
-    actorPlaceholder: "按操作者 ID 筛选",
-    message: "内容",
-    ip: "IP",
-    time: "时间",
-    allActions: "全部动作",
-    filter: "筛选",
-    reset: "重置",
-    noLogs: "没有符合条件的记录。",
-    totalLogs: "共 {n} 条记录",
-    oneLog: "共 1 条记录",
-    previous: "上一页",
-    next: "下一页",
-    pageOf: "第 {page} / {pages} 页",
-    exportLead: "导出全部用户、对话、消息与审计日志（不含密码哈希）。可按时间范围筛选。",
-    format: "格式",
-    formatJson: "JSON（单个文档）",
-    formatNdjson: "NDJSON（每行一条记录）",
-    since: "起始时间（含）",
-    until: "截止时间（不含）",
-    download: "下载导出文件",
-    downloading: "正在导出……",
-    downloaded: "已下载 {file}（{size}）。",
-    actionNames: {
-      register: "注册", login: "登录", login_failed: "登录失败", login_blocked: "登录受限", logout: "退出",
-      ban: "封禁", unban: "解封", export: "导出", promote: "升为管理员", demote: "降为用户",
-    },
 
     // time
     justNow: "刚刚",
@@ -322,61 +270,6 @@ const STRINGS = {
     replyFrom: "Reply from {name}",
     notFound: "That conversation was not found; it may have been deleted.",
 
-    adminTitle: "Administration",
-    adminLead: "Users, the audit log and data exports.",
-    users: "Users",
-    auditLog: "Audit log",
-    export: "Export",
-    search: "Search by email",
-    searchButton: "Search",
-    role: "Role",
-    status: "Status",
-    created: "Joined",
-    actions: "Actions",
-    ban: "Ban",
-    unban: "Unban",
-    banned: "Banned",
-    bannedSince: "Banned {date}",
-    active: "Active",
-    you_: " (you)",
-    banTitle: "Ban {email}?",
-    banText: "All of this user's sessions end at once, and they cannot log in again until unbanned.",
-    unbanTitle: "Unban {email}?",
-    unbanText: "This user will be able to log in again.",
-    bannedDone: "{email} is banned.",
-    unbannedDone: "{email} is unbanned.",
-    noUsers: "No users found.",
-    totalUsers: "{n} users",
-    oneUser: "1 user",
-    action: "Action",
-    actor: "Actor",
-    actorPlaceholder: "Filter by actor ID",
-    message: "Message",
-    ip: "IP",
-    time: "Time",
-    allActions: "All actions",
-    filter: "Filter",
-    reset: "Reset",
-    noLogs: "No entries match.",
-    totalLogs: "{n} entries",
-    oneLog: "1 entry",
-    previous: "Previous",
-    next: "Next",
-    pageOf: "Page {page} of {pages}",
-    exportLead: "Every user, conversation, message and audit entry (never a password hash). Narrow it down by time if you like.",
-    format: "Format",
-    formatJson: "JSON (one document)",
-    formatNdjson: "NDJSON (one record per line)",
-    since: "From (inclusive)",
-    until: "Until (exclusive)",
-    download: "Download export",
-    downloading: "Exporting…",
-    downloaded: "Downloaded {file} ({size}).",
-    actionNames: {
-      register: "Register", login: "Log in", login_failed: "Failed login", login_blocked: "Login blocked", logout: "Log out",
-      ban: "Ban", unban: "Unban", export: "Export", promote: "Promote", demote: "Demote",
-    },
-
     justNow: "just now",
     minutesAgo: "{n} min ago",
     hoursAgo: "{n} h ago",
@@ -427,9 +320,11 @@ const STRINGS = {
 export const LANGS = ["zh", "en"];
 
 for (const language of LANGS) {
-  const { errors, ...rest } = ACCOUNT_STRINGS[language];
-  Object.assign(STRINGS[language], rest);
-  Object.assign(STRINGS[language].errors, errors);
+  for (const strings of [ACCOUNT_STRINGS, ADMIN_STRINGS, USAGE_STRINGS]) {
+    const { errors = {}, ...rest } = strings[language];
+    Object.assign(STRINGS[language], rest);
+    Object.assign(STRINGS[language].errors, errors);
+  }
 }
 const STORAGE_KEY = "lang";
 

@@ -1,11 +1,15 @@
-// #/admin, #/admin/audit, #/admin/export: users (search, ban, unban), the audit log (filters)
-// and the data export (JSON or NDJSON, optionally between two instants). ADMIN only: the API
-// answers 403 admin_only to anyone else, and the app does not route USERs here.
+// #/admin, #/admin/usage, #/admin/audit, #/admin/export: users (search, ban, unban), the usage
+// dashboard (usage.js), the audit log (filters) and the data export (JSON or NDJSON, optionally
+// between two instants). ADMIN only: the API answers 403 admin_only to anyone else, and the app
+// does not route USERs here.
 import * as api from "../api.js";
 import { bytes, dialog, h, icon, toast } from "../dom.js";
 import { dateTime, errorText, has, t } from "../i18n.js";
+import { usagePanel } from "./usage.js";
 
-const TABS = ["users", "audit", "export"];
+const TABS = ["users", "usage", "audit", "export"];
+const TAB_LABELS = { users: "users", usage: "usage", audit: "auditLog", export: "export" };
+const PANELS = { users: (app) => usersPanel(app), usage: (app) => usagePanel(app), audit: () => auditPanel(), export: () => exportPanel() };
 const ACTIONS = ["register", "login", "login_failed", "login_blocked", "logout", "ban", "unban", "export", "promote", "demote"];
 const PAGE_SIZE = 20;
 
@@ -212,8 +216,8 @@ export function adminView(app) {
     tabs.replaceChildren(...TABS.map((each) => h("a.tab", {
       href: each === "users" ? "#/admin" : `#/admin/${each}`, role: "tab", dataset: { tab: each },
       "aria-selected": String(each === tab), class: each === tab ? "current" : null,
-    }, t(each === "audit" ? "auditLog" : each))));
-    content.replaceChildren(tab === "users" ? usersPanel(app) : tab === "audit" ? auditPanel() : exportPanel());
+    }, t(TAB_LABELS[each]))));
+    content.replaceChildren(PANELS[tab](app));
   }
 
   return {

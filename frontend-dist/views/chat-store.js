@@ -38,6 +38,8 @@ function freshStore() {
     streaming: null, // {controller, reply, conversationId, stopRequested, done, timer}
     switching: false, // a version is being fetched
     listeners: new Set(), // streams still open for a title after their reply was done
+    quota: null, // GET /api/chat/quota: the line above the message box (quota.js)
+    search: { q: "", hits: [], cursor: null, state: "idle", error: "" }, // the sidebar's search (search.js)
     hint: storedHint(),
     hintOpen: false,
     draft: "",

@@ -1,11 +1,15 @@
-// #/chat and #/chat/<id>: the conversation list (sidebar), the assistant switch, the messages
-// (their bubbles and controls: messages.js) with replies streamed in as they are written (the
-// turns: turns.js), and the composer (hint, send, stop). Its state is in chat-store.js.
+// #/chat and #/chat/<id>: the conversation list (sidebar) and its search (search.js), the
+// assistant switch, the messages (their bubbles and controls: messages.js) with replies streamed
+// in as they are written (the turns: turns.js), and the composer (hint, send, stop) with the
+// quota line above it (quota.js). Its state is in chat-store.js.
 import * as api from "../api.js";
-import { dialog, h, icon, toast } from "../dom.js";
-import { errorText, relativeTime, t } from "../i18n.js";
+import { h, icon, toast } from "../dom.js";
+import { errorText, t } from "../i18n.js";
 import { KINDS, rememberHint, rememberKind, store } from "./chat-store.js";
+import { conversationList } from "./conversation-list.js";
 import { MAX_MESSAGE_CHARS, fromServer, message, messageView } from "./messages.js";
+import { quotaLine } from "./quota.js";
+import { searchPanel } from "./search.js";
 import { MAX_HINT_CHARS, turns } from "./turns.js";
 import { resendButton } from "./verify-notice.js";
 
@@ -30,12 +34,25 @@ export function chatView(app) {
     },
     edit: (item, text) => turn.edit(item, text),
     switchTo,
+    conversationId: () => store.conversationId,
     // A server that wants a confirmed address first: the way to get one, beside the error.
     errorAction: (item) => (item.errorCode === "email_unverified" ? resendButton(app) : null),
   });
   const turn = turns({
     messages, updateComposer, renderMessages, scrollToBottom, loadConversations, showTitle, reload,
     focusInput: () => els.input.focus(),
+    turnEnded: () => quota.refresh(),
+  });
+  const quota = quotaLine();
+  const list = conversationList({ app, loadConversations, renderList, startNew, searching: () => search.active() });
+  const search = searchPanel({
+    openHit,
+    showing: (active) => {
+      if (!els.list) return;
+      els.list.hidden = active;
+      els.listMore.hidden = active || !store.listCursor;
+      els.sidebarTitle.textContent = t(active ? "searchResults" : "conversations");
+    },
   });
 
   // ------------------------------------------------------------------ rendering
@@ -43,12 +60,15 @@ export function chatView(app) {
   function render() {
     els.list = h("ul.conversation-list", { "aria-label": t("conversations") });
     els.listMore = h("button.button.ghost.small.load-more", { type: "button", hidden: true, onclick: () => loadConversations(true) }, t("loadMore"));
+    els.sidebarTitle = h("h2.sidebar-title", {}, t("conversations"));
+    const found = search.render();
     els.sidebar = h("aside.sidebar", { id: "sidebar", "aria-label": t("conversations") },
       h("div.sidebar-head", {},
         h("a.button.new-chat", { href: "#/chat", onclick: (event) => { event.preventDefault(); startNew(store.kind); app.closeDrawer(); } },
-          icon("plus", 16), h("span", {}, t("newChat")))),
-      h("h2.sidebar-title", {}, t("conversations")),
-      h("div.sidebar-scroll", {}, els.list, els.listMore),
+          icon("plus", 16), h("span", {}, t("newChat"))),
+        found.field),
+      els.sidebarTitle,
+      h("div.sidebar-scroll", {}, els.list, els.listMore, found.results),
       h("p.sidebar-foot", {}, h("span.trigram", { "aria-hidden": "true" }, "☯"), " ", t("footnote")));
 
     els.personas = h("div.persona-switch", { role: "group", "aria-label": `${t("oracle")} / ${t("tcm")}` },
@@ -98,6 +118,7 @@ export function chatView(app) {
     els.stop = h("button.stop", { type: "button", hidden: true, "aria-label": t("stop"), title: t("stop"), onclick: () => turn.stop() }, icon("stop", 16), els.stopLabel);
     els.form = h("form.composer", { onsubmit: submit },
       els.hintPanel,
+      quota.render(),
       h("div.composer-box", {},
         els.input,
         h("div.composer-row", {}, els.hintToggle, h("span.keys", {}, t("enterToSend")), els.counter, els.send, els.stop)),
@@ -110,6 +131,7 @@ export function chatView(app) {
 
     shownBusy = Boolean(store.streaming);
     renderList();
+    search.paint();
     renderMessages();
     updateHintToggle();
     updateComposer();
@@ -161,31 +183,7 @@ export function chatView(app) {
   }
 
   function renderList() {
-    const items = store.conversations.map((conversation) => {
-      const current = conversation.id === store.conversationId;
-      return h(`li.${conversation.type}`, { dataset: { id: conversation.id }, class: current ? "current" : null },
-        h("a.conversation-link", {
-          href: `#/chat/${encodeURIComponent(conversation.id)}`, "aria-current": current ? "page" : null,
-          onclick: () => app.closeDrawer(),
-        },
-          h("span.glyph", { "aria-hidden": "true" }, t(`${conversation.type}Glyph`)),
-          h("span.conversation-text", {},
-            h("span.title", { title: conversation.title }, conversation.title),
-            h("span.when", {}, `${t(conversation.type)} · ${relativeTime(conversation.updatedAt)}`))),
-        h("span.item-actions", {},
-          h("button.icon-button", { type: "button", dataset: { action: "rename" }, title: t("rename"), "aria-label": `${t("rename")}: ${conversation.title}`, onclick: () => rename(conversation) }, icon("edit", 15)),
-          h("button.icon-button", { type: "button", dataset: { action: "delete" }, title: t("delete"), "aria-label": `${t("delete")}: ${conversation.title}`, onclick: () => remove(conversation) }, icon("trash", 15))));
-    });
-    if (!items.length && store.listState === "loaded") items.push(h("li.empty", {}, t("noConversations")));
-    if (store.listState === "loading" && !store.conversations.length) {
-      items.push(...[1, 2, 3].map(() => h("li.skeleton", { "aria-hidden": "true" }, h("span"), h("span"))));
-    }
-    if (store.listState === "error") {
-      items.push(h("li.empty.error", {}, t("errors.network_error"), " ",
-        h("button.link", { type: "button", onclick: () => loadConversations() }, t("retry"))));
-    }
-    els.list.replaceChildren(...items);
-    els.listMore.hidden = !store.listCursor;
+    list.render(els.list, els.listMore);
   }
 
   function renderMessages() {
@@ -307,7 +305,8 @@ export function chatView(app) {
    */
   function show(detail) {
     const drafts = new Map(store.messages.filter((m) => m.id && m.editing).map((m) => [m.id, m.editing]));
-    const page = detail.messages.map((m) => Object.assign(fromServer(m), { editing: drafts.get(m.id) ?? null }));
+    const forms = new Map(store.messages.filter((m) => m.id && m.feedbackForm).map((m) => [m.id, m.feedbackForm]));
+    const page = detail.messages.map((m) => Object.assign(fromServer(m), { editing: drafts.get(m.id) ?? null, feedbackForm: forms.get(m.id) ?? null }));
     const first = detail.messages[0];
     const at = detail.nextCursor && first?.parentId ? store.messages.findIndex((m) => m.id === first.parentId) : -1;
     if (at >= 0) {
@@ -334,52 +333,71 @@ export function chatView(app) {
     }
   }
 
+  /** The page before the oldest message shown; resolves to whether it came. */
   async function loadEarlier() {
     const generation = store.generation;
     const id = store.conversationId;
     try {
       const detail = await api.getConversation(id, { limit: PAGE, cursor: store.olderCursor });
-      if (generation !== store.generation || id !== store.conversationId) return;
+      if (generation !== store.generation || id !== store.conversationId) return false;
       const height = els.messages.scrollHeight;
       store.messages = [...detail.messages.map(fromServer), ...store.messages];
       store.olderCursor = detail.nextCursor ?? null;
       renderMessages();
       els.messages.scrollTop = els.messages.scrollHeight - height;
+      return true;
     } catch (error) {
       if (error.status !== 401) toast(errorText(error), "error");
+      return false;
     }
   }
 
-  async function rename(conversation) {
-    const title = await dialog({
-      title: t("renameTitle"),
-      input: { value: conversation.title, label: t("titleLabel"), maxlength: 120 },
-      confirm: t("save"),
-      validate: (value) => ([...value].length >= 1 && [...value].length <= 120 ? "" : t("titleInvalid")),
-    });
-    if (title === null || title === conversation.title) return;
-    try {
-      const { conversation: updated } = await api.renameConversation(conversation.id, title);
-      store.conversations = store.conversations.map((c) => (c.id === updated.id ? { ...c, ...updated } : c));
-      renderList();
-      toast(t("renamed"));
-    } catch (error) {
-      if (error.status !== 401) toast(errorText(error), "error");
-    }
+  // ------------------------------------------------------------------ search hits
+
+  /** Opens a search hit: its conversation, scrolled to its message (shown first if on another branch). */
+  async function openHit(hit) {
+    app.closeDrawer();
+    const id = hit.conversation.id;
+    const hash = `#/chat/${encodeURIComponent(id)}`;
+    if (location.hash !== hash) history.pushState(null, "", hash);
+    if (id !== store.conversationId || store.opening || !store.messages.length) await open(id);
+    if (id !== store.conversationId || store.opening) return; // it failed, or another was chosen meanwhile
+    renderList();
+    search.paint();
+    if (hit.message) await reveal(id, hit.message.id);
   }
 
-  async function remove(conversation) {
-    const yes = await dialog({ title: t("deleteTitle"), text: t("deleteText", { title: conversation.title }), confirm: t("delete"), danger: true });
-    if (!yes) return;
-    try {
-      await api.deleteConversation(conversation.id);
-      store.conversations = store.conversations.filter((c) => c.id !== conversation.id);
-      if (conversation.id === store.conversationId) startNew(store.kind);
-      else renderList();
-      toast(t("deleted"));
-    } catch (error) {
-      if (error.status !== 401) toast(errorText(error), "error");
+  async function reveal(id, messageId) {
+    const generation = store.generation;
+    const here = () => generation === store.generation && id === store.conversationId && !store.opening;
+    const shown = () => store.messages.find((m) => m.id === messageId);
+    if (!shown() && !store.streaming) {
+      // Not among the messages shown: on another branch (a version), or on an earlier page.
+      try {
+        const detail = await api.switchVersion(id, messageId);
+        if (!here()) return;
+        show(detail);
+      } catch (error) {
+        if (error.status !== 401) toast(error.status === 404 ? t("searchGone") : errorText(error), "error");
+        return;
+      }
+      for (let pages = 0; !shown() && store.olderCursor && pages < 20; pages++) {
+        if (!(await loadEarlier()) || !here()) return;
+      }
     }
+    const item = shown();
+    const element = item && els.inner.querySelector(`.message[data-key="${item.key}"]`);
+    if (!element) {
+      toast(t("searchGone"), "error");
+      return;
+    }
+    element.scrollIntoView({ block: "center" });
+    element.setAttribute("tabindex", "-1");
+    element.focus({ preventScroll: true });
+    element.classList.remove("found");
+    void element.offsetWidth; // restart the highlight if it is already on
+    element.classList.add("found");
+    setTimeout(() => element.classList.remove("found"), 2600);
   }
 
   // ------------------------------------------------------------------ sending and versions
@@ -434,6 +452,7 @@ export function chatView(app) {
 
   render();
   if (store.listState === "idle" || store.listState === "error") loadConversations();
+  quota.refresh();
 
   return {
     get el() {

@@ -1,6 +1,6 @@
 // The messages of a conversation: each bubble, its controls (regenerate the last reply, edit a
-// message of yours, ‹ 2/3 › between versions), the edit form, and the repaint of a reply as it
-// streams in.
+// message of yours, ‹ 2/3 › between versions, thumbs up/down on a reply: feedback.js), the edit
+// form, and the repaint of a reply as it streams in.
 //
 // It keeps no state of its own beyond the elements: everything is on the message objects,
 // which live in the chat view's store, so a rebuilt view (a language switch) shows the same,
@@ -8,6 +8,7 @@
 import { h, icon } from "../dom.js";
 import { t } from "../i18n.js";
 import { renderMarkdown } from "../markdown.js";
+import { feedbackControls } from "./feedback.js";
 
 export const MAX_MESSAGE_CHARS = 4000;
 
@@ -21,7 +22,7 @@ let keys = 0;
 export function message(role, content, extra = {}) {
   return {
     key: ++keys, id: null, parentId: null, role, content, status: null, error: null, errorCode: null, retry: null, detached: false,
-    editing: null, versions: 1, version: 1, versionIds: [], ...extra,
+    editing: null, versions: 1, version: 1, versionIds: [], feedback: null, feedbackForm: null, feedbackBusy: false, ...extra,
   };
 }
 
@@ -29,7 +30,7 @@ export function message(role, content, extra = {}) {
 export function fromServer(m) {
   return message(m.role, m.content, {
     id: m.id, parentId: m.parentId ?? null, status: m.stopped ? "stopped" : null,
-    versions: m.versions ?? 1, version: m.version ?? 1, versionIds: m.versionIds ?? [],
+    versions: m.versions ?? 1, version: m.version ?? 1, versionIds: m.versionIds ?? [], feedback: m.feedback ?? null,
   });
 }
 
@@ -38,12 +39,21 @@ export function fromServer(m) {
  * while a reply streams or a version is being fetched (the controls are off then), `scroll`
  * `{nearBottom(), toBottom()}`, and the actions `retry(item)`, `regenerate(item)`,
  * `edit(item, text)` and `switchTo(item, messageId)`; `errorAction(item)` may add a control of
- * its own beside a failed reply's error (a button that mails a verification link, say).
+ * its own beside a failed reply's error (a button that mails a verification link, say);
+ * `conversationId()` the conversation shown (for the feedback on its replies).
  */
 export function messageView(options) {
   const bubbles = new Map(); // message.key -> element
   const dirty = new Set();
   let frame = 0;
+  const feedback = feedbackControls({
+    conversationId: options.conversationId,
+    repaint: (item) => {
+      paintFoot(item);
+      paintFeedbackForm(item);
+    },
+    focus: (item, selector) => bubbles.get(item.key)?.querySelector(selector)?.focus(),
+  });
 
   /** The elements of every message, afresh. */
   function render(items) {
@@ -58,7 +68,7 @@ export function messageView(options) {
     } else {
       element = h("article.message.assistant", { dataset: { key: item.key } },
         h("div.avatar", { "aria-hidden": "true" }, t(`${options.kind()}Glyph`)),
-        h("div.body", {}, h("span.sr-only", {}, t("replyFrom", { name: t(options.kind()) })), h("div.content.markdown"), h("div.message-foot")));
+        h("div.body", {}, h("span.sr-only", {}, t("replyFrom", { name: t(options.kind()) })), h("div.content.markdown"), h("div.message-foot"), h("div.feedback-slot")));
     }
     bubbles.set(item.key, element);
     paint(item, element);
@@ -98,6 +108,13 @@ export function messageView(options) {
       else caretTarget(content).append(h("span.caret", { "aria-hidden": "true" }));
     }
     paintFoot(item, element);
+    paintFeedbackForm(item, element);
+  }
+
+  /** The comment form of a reply's feedback, under its controls while it is open. */
+  function paintFeedbackForm(item, element = bubbles.get(item.key)) {
+    const slot = element?.querySelector(":scope > .body > .feedback-slot");
+    if (slot) slot.replaceChildren(item.status === "streaming" ? "" : feedback.form(item) ?? "");
   }
 
   /** The row under a message: the stopped label or the error, and the controls. */
@@ -109,8 +126,8 @@ export function messageView(options) {
     if (item.status === "stopped") foot.append(h("p.status", {}, t(item.detached ? "stoppedHere" : "stopped")));
     if (item.status === "error") {
       foot.append(h("p.error", { role: "alert" }, item.error),
-        options.errorAction?.(item) ?? null,
-        item.retry ? h("button.button.ghost.small.retry", { type: "button", onclick: () => options.retry(item) }, icon("retry", 14), t("retry")) : null);
+        options.errorAction?.(item) ?? "", // (append() writes a null as the text "null")
+        item.retry ? h("button.button.ghost.small.retry", { type: "button", onclick: () => options.retry(item) }, icon("retry", 14), t("retry")) : "");
     }
     const actions = controls(item);
     if (actions) foot.append(actions);
@@ -127,11 +144,14 @@ export function messageView(options) {
         type: "button", dataset: { action: "edit" }, title: t("editMessage"), "aria-label": t("editMessage"), disabled: busy,
         onclick: () => startEditing(item),
       }, icon("edit", 16)));
-    } else if (isLast(item)) {
-      buttons.push(h("button.icon-button.regenerate", {
-        type: "button", dataset: { action: "regenerate" }, title: t("regenerate"), "aria-label": t("regenerate"), disabled: busy,
-        onclick: () => options.regenerate(item),
-      }, icon("regenerate", 16)));
+    } else {
+      if (isLast(item)) {
+        buttons.push(h("button.icon-button.regenerate", {
+          type: "button", dataset: { action: "regenerate" }, title: t("regenerate"), "aria-label": t("regenerate"), disabled: busy,
+          onclick: () => options.regenerate(item),
+        }, icon("regenerate", 16)));
+      }
+      buttons.push(feedback.thumbs(item)); // not off while another reply streams: it changes nothing there
     }
     const shown = buttons.filter(Boolean);
     return shown.length ? h("div.message-actions", {}, shown) : null;
@@ -233,7 +253,7 @@ export function messageView(options) {
   }
 
   function focusable(root, action) {
-    const wanted = root.querySelector(`button[data-action="${action}"]`);
+    const wanted = root.querySelector(`[data-action="${action}"]`);
     if (wanted && !wanted.disabled) return wanted;
     return [...root.querySelectorAll(".message-actions button")].find((button) => !button.disabled) ?? null;
   }

@@ -15,8 +15,8 @@ const TITLE_WAIT_MS = 15_000;
 
 /**
  * `view`: the chat view's `messages` (messages.js), `updateComposer()`, `renderMessages()`,
- * `scrollToBottom()`, `focusInput()`, `loadConversations()`, `showTitle(event, generation)` and
- * `reload(conversationId)`.
+ * `scrollToBottom()`, `focusInput()`, `loadConversations()`, `showTitle(event, generation)`,
+ * `reload(conversationId)` and `turnEnded()` (after every turn, however it ended: the quota).
  */
 export function turns(view) {
   /** The reply preference and language that go with every turn. */
@@ -143,6 +143,7 @@ export function turns(view) {
       if (generation === store.generation) {
         view.messages.paint(reply);
         view.updateComposer();
+        view.turnEnded?.();
       }
     }
     if (finished && finished === store.conversationId) view.reload(finished);
