@@ -930,7 +930,7 @@ export interface components {
         MessageQuota: {
             /**
              * Format: int32
-             * @description Messages counted in the current window.
+             * @description Messages counted in the current window (above `limit` when the limit was lowered since).
              */
             used: number;
             /** Format: int32 */
@@ -941,8 +941,8 @@ export interface components {
             windowSeconds: number;
             /**
              * Format: date-time
-             * @description When the window frees its next message (the oldest counted one ages out); `null` when
-             *     none is counted.
+             * @description When the window frees its next message (at the limit: when a message may be sent
+             *     again); `null` when none is counted.
              */
             nextFreeAt?: string | null;
         };
@@ -2495,7 +2495,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A range that is reversed, longer than 366 days, or at an offset that is not whole hours (`invalid_range`) */
+            /** @description A range that is reversed, longer than 366 days, before 1970 or after tomorrow, or at an offset that is not whole hours (`invalid_range`) */
             422: {
                 headers: {
                     [name: string]: unknown;

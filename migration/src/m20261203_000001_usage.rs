@@ -157,14 +157,15 @@ pub fn tally_messages_sql(db: DatabaseBackend, ids: Option<usize>) -> String {
     let added = match db {
         DatabaseBackend::MySql => format!(
             "ON DUPLICATE KEY UPDATE {}",
-            counts.map(|count| format!("{count} = {count} + VALUES({count})")).join(", ")
+            counts.map(|count| format!("{count} = usage_hours.{count} + VALUES({count})")).join(", ")
         ),
         _ => format!(
             "ON CONFLICT (hour, user_id, assistant, language) DO UPDATE SET {}",
-            counts.map(|count| format!("{count} = {count} + excluded.{count}")).join(", ")
+            counts.map(|count| format!("{count} = usage_hours.{count} + excluded.{count}")).join(", ")
         ),
     };
-    // (`WHERE` is needed before SQLite's `ON CONFLICT` in an `INSERT … SELECT`.)
+    // (`WHERE` is needed before SQLite's `ON CONFLICT` in an `INSERT … SELECT`; the columns are
+    // qualified because `messages` has some of the same names.)
     format!(
         "INSERT INTO usage_hours \
            (hour, user_id, assistant, language, user_messages, replies, prompt_tokens, completion_tokens, \

@@ -298,7 +298,13 @@ both_databases! {
         let database = TestDb::empty(backend).await;
         let db = Database::connect(&database.url).await.unwrap();
         Migrator::up(&db, Some(4)).await.expect("the schema before usage");
-        let (early, later) = ("'2026-01-02 03:04:05.123456'", "'2026-01-02 04:00:00'");
+        // The second timestamp as each database gets it from the app (sqlx writes RFC 3339 to
+        // SQLite).
+        let early = "'2026-01-02 03:04:05.123456'";
+        let later = match backend {
+            Backend::MySql => "'2026-01-02 04:00:00'",
+            Backend::Sqlite => "'2026-01-02T04:00:00+00:00'",
+        };
         for sql in [
             format!("INSERT INTO users (id, email, password_hash, role, created_at, updated_at) VALUES ('u1', 'a@example.com', 'h', 'USER', {early}, {early})"),
             format!("INSERT INTO conversations (id, user_id, type, title, created_at, updated_at) VALUES ('c1', 'u1', 'ORACLE', 'Old', {early}, {early})"),

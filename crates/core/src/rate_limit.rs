@@ -241,17 +241,14 @@ async fn charge_in(txn: &Txn, clock: &Clock, meters: &[Meter<'_>]) -> Result<Vec
 
 /// When `meter` is used up at `now`: how long until the window frees a slot.
 async fn used_up(db: &impl ConnectionTrait, now: DateTime<Utc>, meter: &Meter<'_>) -> Result<Option<Duration>, DbErr> {
-    let in_window = || hits_in_window(meter.bucket, meter.key, now, meter.limit.window);
-    let count = in_window().count(db).await?;
-    let max = u64::from(meter.limit.max);
-    if count < max {
+    let counted = counted(db, now, meter).await?;
+    if counted.count < u64::from(meter.limit.max) {
         return Ok(None);
     }
-    // The window frees a slot once the hit that keeps the count at `max` has aged out.
-    let blocking_hit = in_window().order_by_asc(rate_limit_hit::Column::CreatedAt).offset(count - max).one(db).await?;
     Ok(Some(
-        blocking_hit
-            .map(|hit| (hit.created_at + to_delta(meter.limit.window) - now).to_std().unwrap_or_default())
+        counted
+            .next_free_at
+            .map(|at| (at - now).to_std().unwrap_or_default())
             .unwrap_or(meter.limit.window)
             .min(meter.limit.window),
     ))
@@ -396,30 +393,27 @@ pub async fn sweep(
     Ok(deleted)
 }
 
-/// What a limit of `window` counts for `key` in `bucket` at `now`.
+/// What `meter` counts at `now`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Counted {
+    /// Events in the window (more than the limit when the limit was lowered since).
     pub count: u64,
-    /// When the oldest counted event happened.
-    pub oldest: Option<DateTime<Utc>>,
+    /// When the window frees its next slot: once the event that keeps the count at the limit
+    /// has aged out (below the limit: the oldest one). `None`: nothing is counted.
+    pub next_free_at: Option<DateTime<Utc>>,
 }
 
-/// The events a limit of `window` counts now (the quota view shows them; a charge refuses once
-/// they reach the limit).
-pub async fn counted(
-    db: &impl ConnectionTrait,
-    now: DateTime<Utc>,
-    bucket: Bucket,
-    key: &str,
-    window: Duration,
-) -> Result<Counted, DbErr> {
-    let in_window = || hits_in_window(bucket, key, now, window);
+/// What `meter` counts now: what a charge checks (refusing once the count reaches the limit),
+/// and what the quota view shows.
+pub async fn counted(db: &impl ConnectionTrait, now: DateTime<Utc>, meter: &Meter<'_>) -> Result<Counted, DbErr> {
+    let in_window = || hits_in_window(meter.bucket, meter.key, now, meter.limit.window);
     let count = in_window().count(db).await?;
-    let oldest = match count {
-        0 => None,
-        _ => in_window().order_by_asc(rate_limit_hit::Column::CreatedAt).one(db).await?.map(|hit| hit.created_at),
-    };
-    Ok(Counted { count, oldest })
+    if count == 0 {
+        return Ok(Counted { count, next_free_at: None });
+    }
+    let keeping = count.saturating_sub(u64::from(meter.limit.max));
+    let hit = in_window().order_by_asc(rate_limit_hit::Column::CreatedAt).offset(keeping).one(db).await?;
+    Ok(Counted { count, next_free_at: hit.map(|hit| hit.created_at + to_delta(meter.limit.window)) })
 }
 
 /// The hits of `key` in `bucket` younger than `window` at `now`: what a limit counts.

@@ -75,7 +75,7 @@ both_databases! {
 
         assert_eq!(app.post("/api/chat").token(&token).json(&turn("oracle", "en", "three")).send().await.status, StatusCode::OK);
         assert_eq!(quota(&app, &token).await["messages"]["remaining"], 0);
-        // A failed turn counts too (the quota is charged when the message is saved).
+        // The fourth is refused, and a refused turn counts nothing.
         let refused = app.post("/api/chat").token(&token).json(&turn("oracle", "en", "four")).send().await;
         assert_eq!(refused.assert_error(StatusCode::TOO_MANY_REQUESTS), "rate_limited");
         assert_eq!(quota(&app, &token).await["messages"]["used"], 3, "a refused turn is not counted");
@@ -250,6 +250,11 @@ both_databases! {
     async fn the_usage_report_reads_days_in_the_viewers_time_zone(backend: Backend) {
         let upstream = Upstream::start(Behaviour::reply("an answer")).await;
         let app = app(backend, &upstream, &[]).await;
+        // At 23:30 UTC: the turn is on the next day for the viewers east of UTC.
+        let now = app.clock.now();
+        let next = (now.date_naive() + TimeDelta::days(1)).and_hms_opt(23, 30, 0).unwrap().and_utc();
+        app.clock.advance((next - now).to_std().unwrap());
+        assert_ne!(today(&app, 8), today(&app, 0));
         let admin = app.admin_token().await;
         let user = app.register("late@example.com").await;
         app.post("/api/chat").token(&user).json(&turn("oracle", "en", "hello")).send().await;
@@ -293,5 +298,37 @@ both_databases! {
         assert_eq!(report["bucket"], "week");
         assert_eq!(report["feedback"], json!([{"assistant": "oracle", "up": 0, "down": 0}, {"assistant": "tcm", "up": 0, "down": 0}]));
         assert_eq!(report["topUsers"], json!([]));
+    }
+}
+
+both_databases! {
+    /// After the limit was lowered (5 counted, limit now 3): all 5 are shown, none left, and
+    /// the next message is free once the third-youngest leaves the window (two more must go).
+    async fn quota_state_after_the_limit_was_lowered(backend: Backend) {
+        use app_core::entities::{RateLimitHit, rate_limit_hit};
+        use sea_orm::{ActiveValue::Set, EntityTrait};
+        let upstream = Upstream::start(Behaviour::reply("an answer")).await;
+        let app = app(backend, &upstream, &[("CHAT_QUOTA_USER", "3/1h")]).await;
+        let token = app.register("lowered@example.com").await;
+        let user_id = app.get("/api/auth/session").token(&token).send().await.json()["user"]["id"].as_str().unwrap().to_string();
+        let start = app.clock.now() - TimeDelta::minutes(50);
+        for minute in 0..5 {
+            let hit = rate_limit_hit::ActiveModel {
+                bucket: Set("chat_messages".into()),
+                key: Set(user_id.clone()),
+                created_at: Set(start + TimeDelta::minutes(minute * 10)),
+                ..Default::default()
+            };
+            RateLimitHit::insert(hit).exec(&app.db).await.unwrap();
+        }
+        let state = quota(&app, &token).await;
+        assert_eq!((state["messages"]["used"].as_u64(), state["messages"]["remaining"].as_u64()), (Some(5), Some(0)));
+        let next = instant(&state["messages"]["nextFreeAt"]);
+        assert!(about(next, start + TimeDelta::minutes(20) + TimeDelta::hours(1)), "{next}");
+        // And the charge agrees: refused, with a Retry-After until then.
+        let refused = app.post("/api/chat").token(&token).json(&turn("oracle", "en", "more")).send().await;
+        assert_eq!(refused.assert_error(StatusCode::TOO_MANY_REQUESTS), "rate_limited");
+        let retry: i64 = refused.header("retry-after").unwrap().parse().unwrap();
+        assert!((retry - (next - app.clock.now()).num_seconds()).abs() <= 1, "{retry}");
     }
 }

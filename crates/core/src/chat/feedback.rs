@@ -17,9 +17,10 @@ use crate::{
     auth::AuthUser,
     db::Db,
     entities::{Message, MessageFeedback, MessageRole, Rating, message, message_feedback},
-    error::{AppError, AppResult, ErrorBody},
+    error::{AppError, AppResult, DbResultExt, ErrorBody},
     http::{ApiRoutes, AppJson, AppPath, routes::api_routes},
     ids::new_id,
+    rate_limit,
     state::AppState,
 };
 
@@ -105,14 +106,23 @@ pub async fn give(
         created_at: Set(now),
         updated_at: Set(now),
     };
-    MessageFeedback::insert(row)
-        .on_conflict(
-            OnConflict::columns([Column::MessageId, Column::UserId])
-                .update_columns([Column::Rating, Column::Comment, Column::UpdatedAt])
-                .to_owned(),
-        )
-        .exec_without_returning(&state.db)
-        .await?;
+    let on_conflict = OnConflict::columns([Column::MessageId, Column::UserId])
+        .update_columns([Column::Rating, Column::Comment, Column::UpdatedAt])
+        .to_owned();
+    // InnoDB can deadlock two upserts of one row (a double click): the loser is rolled back
+    // whole, so sending it again is safe.
+    let mut attempt = 1;
+    loop {
+        let upsert = MessageFeedback::insert(row.clone()).on_conflict(on_conflict.clone());
+        match upsert.exec_without_returning(&state.db).await {
+            Err(err) if attempt < 3 && rate_limit::is_lock_conflict(&err) => attempt += 1,
+            // The reply (or its conversation) deleted meanwhile.
+            stored => {
+                stored.on_foreign_key_violation(|| AppError::NotFound("message"))?;
+                break;
+            }
+        }
+    }
     Ok(Json(FeedbackResponse {
         feedback: FeedbackView { rating: request.rating, comment: stored_comment, updated_at: now },
     }))

@@ -6,7 +6,8 @@
 //! **How it stays fast.** A search only ever reads the caller's own rows: it walks their
 //! conversations newest first through `idx_conversations_user_updated`, tests each one's
 //! messages through `idx_messages_conversation_created`, and stops once it has a page. So its
-//! cost follows the size of one account, not of the messages table. Full-text indexes were
+//! cost follows the size of one account, not of the messages table: at worst (a text found
+//! nowhere) it reads every message of the account once. Full-text indexes were
 //! not chosen: InnoDB's default parser splits words on spaces (no Chinese), its ngram parser
 //! exists in MySQL but not in MariaDB, and SQLite's trigram tokenizer cannot find the one- and
 //! two-character words Chinese questions are made of (失眠, 气). BENCHMARKS.md has the figures.

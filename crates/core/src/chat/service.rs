@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, sea_query::Expr};
 
 use super::{
@@ -209,9 +210,8 @@ pub async fn prepare(state: &AppState, user: &user::Model, turn: Turn) -> AppRes
         None => open(&txn, state, user, &turn).await?,
         Some(id) => continue_in(&txn, state, user, &turn, id).await?,
     };
-    if placed.new_message {
-        let kind = placed.conversation.kind;
-        tally::add(&txn, state.clock.now(), &user.id, kind, turn.language, Tally::user_message()).await?;
+    if let Some(at) = placed.new_message_at {
+        tally::add(&txn, at, &user.id, placed.conversation.kind, turn.language, Tally::user_message()).await?;
     }
     txn.commit().await?;
     if !meters.is_empty() {
@@ -238,8 +238,11 @@ struct Placed {
     /// No reply has been written yet and the title is still cut from the first message: the
     /// model is to title the conversation after this reply.
     untitled: bool,
-    /// A user message was saved (not a regeneration, nor the retry of a failed turn).
-    new_message: bool,
+    /// When the user message was saved: `None` for a regeneration, or the retry of a failed
+    /// turn, which save none. (Messages a new conversation brings from the client's history
+    /// are stored but not tallied: they are not turns. The migration's backfill, which cannot
+    /// tell them apart, tallies every stored message.)
+    new_message_at: Option<DateTime<Utc>>,
 }
 
 /// A new conversation: its earlier messages (a client that kept the history itself) as one
@@ -291,7 +294,7 @@ async fn open(txn: &Txn, state: &AppState, user: &user::Model, turn: &Turn) -> A
         question: message,
         history,
         untitled: true,
-        new_message: true,
+        new_message_at: Some(saved.created_at),
     })
 }
 
@@ -353,10 +356,10 @@ async fn continue_in(txn: &Txn, state: &AppState, user: &user::Model, turn: &Tur
     let window = usize::try_from(state.config.chat_history_window).unwrap_or(usize::MAX);
     let mut history = contents(txn, &tree, &branch[branch.len().saturating_sub(window)..]).await?;
 
-    let (user_message_id, question, new_message) = match (answered, turn.message.as_deref()) {
+    let (user_message_id, question, new_message_at) = match (answered, turn.message.as_deref()) {
         (Some(question), _) => {
             let text = history.last().map(|(_, content)| content.clone()).unwrap_or_default();
-            (tree.node(question).id.clone(), text, false)
+            (tree.node(question).id.clone(), text, None)
         }
         (None, Some(message)) => {
             // A retry after a failed turn sends the same message again: it is already saved,
@@ -364,8 +367,8 @@ async fn continue_in(txn: &Txn, state: &AppState, user: &user::Model, turn: &Tur
             let retry = turn.placement == Placement::Append
                 && base.is_some_and(|base| tree.node(base).role == MessageRole::User)
                 && history.last().is_some_and(|(role, content)| *role == MessageRole::User && content == message);
-            let id = match base {
-                Some(base) if retry => tree.node(base).id.clone(),
+            let (id, saved_at) = match base {
+                Some(base) if retry => (tree.node(base).id.clone(), None),
                 _ => {
                     let parent = base.map(|base| tree.node(base).id.as_str());
                     let saved = insert_message(
@@ -376,10 +379,10 @@ async fn continue_in(txn: &Txn, state: &AppState, user: &user::Model, turn: &Tur
                     )
                     .await?;
                     history.push((MessageRole::User, message.to_string()));
-                    saved.id
+                    (saved.id, Some(saved.created_at))
                 }
             };
-            (id, message.to_string(), !retry)
+            (id, message.to_string(), saved_at)
         }
         (None, None) => return Err(AppError::validation("empty_message", "the new message is empty")),
     };
@@ -397,7 +400,7 @@ async fn continue_in(txn: &Txn, state: &AppState, user: &user::Model, turn: &Tur
     };
     let untitled = conversation.title_source == TitleSource::Message && !tree.has_reply();
     let conversation = conversation::Model { updated_at: now, active_leaf_id, ..conversation };
-    Ok(Placed { conversation, user_message_id, question, history, untitled, new_message })
+    Ok(Placed { conversation, user_message_id, question, history, untitled, new_message_at })
 }
 
 /// The text of these messages of `tree`, in order, as the model reads them: a reply stopped
@@ -483,7 +486,7 @@ async fn insert_reply(state: &AppState, prepared: &PreparedTurn, new: NewMessage
         stopped: i64::from(new.stopped),
         ..Tally::default()
     };
-    let mut attempt = 1;
+    let mut attempt: u32 = 1;
     loop {
         let saved = async {
             let txn = state.db.begin().await?;
@@ -495,7 +498,13 @@ async fn insert_reply(state: &AppState, prepared: &PreparedTurn, new: NewMessage
         }
         .await;
         match saved {
-            Err(err) if attempt < 3 && rate_limit::is_lock_conflict(&err) => attempt += 1,
+            Err(err) if attempt < 3 && rate_limit::is_lock_conflict(&err) => {
+                tokio::time::sleep(std::time::Duration::from_millis(
+                    u64::from(attempt) * 5 + rand::random_range(0..10),
+                ))
+                .await;
+                attempt += 1;
+            }
             saved => return saved,
         }
     }

@@ -150,7 +150,7 @@ pub struct Totals {
     params(UsageQuery),
     responses(
         (status = 200, description = "The usage report", body = UsageReport),
-        (status = 422, description = "A range that is reversed, longer than 366 days, or at an offset that is not whole hours (`invalid_range`)", body = ErrorBody),
+        (status = 422, description = "A range that is reversed, longer than 366 days, before 1970 or after tomorrow, or at an offset that is not whole hours (`invalid_range`)", body = ErrorBody),
     )
 )]
 pub async fn usage(
@@ -197,6 +197,9 @@ impl Range {
         }
         if from < epoch() {
             return Err(invalid_range("the range starts before 1970"));
+        }
+        if to > today + Duration::days(1) {
+            return Err(invalid_range("the range ends after tomorrow"));
         }
         let bucket = query.bucket.unwrap_or(if days <= DAILY_UP_TO { Period::Day } else { Period::Week });
         Ok(Self { from, to, bucket, offset_hours })
@@ -525,7 +528,7 @@ mod tests {
     fn long_ranges_go_by_monday_weeks() {
         let query =
             UsageQuery { from: Some(date("2026-01-01")), to: Some(date("2026-12-31")), ..UsageQuery::default() };
-        let range = Range::of(&query, at("2026-12-01T00:00:00Z")).unwrap();
+        let range = Range::of(&query, at("2027-01-01T00:00:00Z")).unwrap();
         assert_eq!(range.bucket, Period::Week);
         // 2026-01-01 is a Thursday: its week started on Monday 2025-12-29.
         assert_eq!(range.start_of(range.period_of(range.from)), date("2025-12-29"));

@@ -4,7 +4,7 @@
 //! see.
 
 use axum::{Json, extract::State};
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -14,7 +14,7 @@ use crate::{
     entities::Role,
     error::AppResult,
     http::{ApiRoutes, routes::api_routes},
-    rate_limit::{self, Bucket, Limit},
+    rate_limit::{self, Bucket, Limit, Meter},
     state::AppState,
 };
 
@@ -42,13 +42,13 @@ pub struct QuotaView {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageQuota {
-    /// Messages counted in the current window.
+    /// Messages counted in the current window (above `limit` when the limit was lowered since).
     pub used: u32,
     pub limit: u32,
     pub remaining: u32,
     pub window_seconds: u64,
-    /// When the window frees its next message (the oldest counted one ages out); `null` when
-    /// none is counted.
+    /// When the window frees its next message (at the limit: when a message may be sent
+    /// again); `null` when none is counted.
     pub next_free_at: Option<DateTime<Utc>>,
 }
 
@@ -73,24 +73,25 @@ pub async fn quota(State(state): State<AppState>, auth: AuthUser) -> AppResult<J
     let messages = match message_limit(&state.config, auth.user.role) {
         None => None,
         Some(limit) => {
-            let counted = rate_limit::counted(&state.db, now, Bucket::ChatMessages, key, limit.window).await?;
-            let used = u32::try_from(counted.count).unwrap_or(u32::MAX).min(limit.max);
-            let window = TimeDelta::from_std(limit.window).unwrap_or(TimeDelta::MAX);
+            let meter = Meter { bucket: Bucket::ChatMessages, key, limit };
+            let counted = rate_limit::counted(&state.db, now, &meter).await?;
+            let used = u32::try_from(counted.count).unwrap_or(u32::MAX);
             Some(MessageQuota {
                 used,
                 limit: limit.max,
-                remaining: limit.max - used,
+                remaining: limit.max.saturating_sub(used),
                 window_seconds: limit.window.as_secs(),
-                next_free_at: counted.oldest.and_then(|oldest| oldest.checked_add_signed(window)),
+                next_free_at: counted.next_free_at,
             })
         }
     };
     let streams = match state.config.chat_max_concurrent_streams {
         0 => None,
-        limit => {
-            let lease = state.config.chat_stream_lease();
-            let counted = rate_limit::counted(&state.db, now, Bucket::ChatStreams, key, lease).await?;
-            Some(StreamQuota { in_use: u32::try_from(counted.count).unwrap_or(u32::MAX).min(limit), limit })
+        max => {
+            let limit = Limit { max, window: state.config.chat_stream_lease() };
+            let meter = Meter { bucket: Bucket::ChatStreams, key, limit };
+            let counted = rate_limit::counted(&state.db, now, &meter).await?;
+            Some(StreamQuota { in_use: u32::try_from(counted.count).unwrap_or(u32::MAX), limit: max })
         }
     };
     Ok(Json(QuotaView { messages, streams }))
