@@ -5,104 +5,31 @@
 // in English and in Chinese. Screenshots: tests/e2e/screenshots/account-*.png, and
 // /tmp/account-page.png, /tmp/account-page-phone.png.
 import assert from "node:assert/strict";
-import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
-import { chromium } from "playwright-core";
-import { ROOT, apiClient, mailLink, startStack } from "./stack.mjs";
+import {
+  ask, close, closeBrowser, launchBrowser, loginInUi, open, registerInApi, registerInUi, shot, PASSWORD,
+} from "./browser.mjs";
+import { apiClient, mailLink, startStack } from "./stack.mjs";
 
-const SHOTS = join(ROOT, "tests/e2e/screenshots");
-const PASSWORD = "a good password";
 const NEW_PASSWORD = "a better password";
-const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const CJK = /[\u4e00-\u9fff]/;
 
 let stack;
-let browser;
 let api;
 
 before(async () => {
-  mkdirSync(SHOTS, { recursive: true });
   stack = await startStack({ mail: { verification: "optional" } });
   api = apiClient(stack.base);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-      "--no-first-run", "--disable-quic", "--disable-sync"],
-  });
+  await launchBrowser(stack);
 });
 
 after(async () => {
-  await browser?.close();
+  await closeBrowser();
   await stack?.stop();
 });
 
 // ------------------------------------------------------------------------------------ helpers
-
-/** A fresh browser context (its own localStorage) and page on `base`; page errors fail the test. */
-async function open({ locale = "en-US", viewport = { width: 1280, height: 800 }, path = "/", base = stack.base } = {}) {
-  const context = await browser.newContext({ locale, viewport, acceptDownloads: true, deviceScaleFactor: 1 });
-  const page = await context.newPage();
-  const problems = [];
-  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
-  page.on("console", (message) => {
-    if (/Content Security Policy|Refused to/i.test(message.text())) problems.push(`CSP: ${message.text()}`);
-  });
-  page.on("dialog", (dialog) => {
-    problems.push(`unexpected ${dialog.type()}: ${dialog.message()}`);
-    dialog.dismiss().catch(() => {});
-  });
-  page.problems = problems;
-  await page.goto(base + path);
-  return page;
-}
-
-async function close(page) {
-  assert.deepEqual(page.problems, [], "no script errors or native dialogs");
-  await page.context().close();
-}
-
-/**
- * A screenshot into tests/e2e/screenshots/ (and a copy at `copy`). `tall`: the whole page, not
- * just the screen: the page's own scroller (the app fills the window) is let grow first.
- */
-async function shot(page, name, { tall = false, copy = null } = {}) {
-  await page.evaluate(() => document.fonts.ready);
-  if (tall) await page.evaluate(() => [document.documentElement, document.body].forEach((e) => (e.style.height = "auto")));
-  await page.waitForTimeout(300); // let entrance animations settle
-  const path = join(SHOTS, `${name}.png`);
-  await page.screenshot({ path, fullPage: tall });
-  if (copy) copyFileSync(path, copy);
-  if (tall) await page.evaluate(() => [document.documentElement, document.body].forEach((e) => (e.style.height = "")));
-}
-
-async function registerInUi(page, email, { base = stack.base } = {}) {
-  await page.goto(`${base}/#/register`);
-  await page.locator("form.auth-form").waitFor();
-  await page.fill("input[name=email]", email);
-  await page.fill("input[name=password]", PASSWORD);
-  const [request] = await Promise.all([
-    page.waitForRequest((r) => r.url().endsWith("/api/auth/register")),
-    page.click("form.auth-form button[type=submit]"),
-  ]);
-  await page.locator(".composer textarea").waitFor();
-  return request;
-}
-
-async function loginInUi(page, email, password = PASSWORD) {
-  await page.goto(`${stack.base}/#/login`);
-  await page.locator("form.auth-form").waitFor();
-  await page.fill("input[name=email]", email);
-  await page.fill("input[name=password]", password);
-  await page.click("form.auth-form button[type=submit]");
-  await page.locator(".composer textarea").waitFor();
-}
-
-async function registerInApi(email, call = api) {
-  const { status, body } = await call("POST", "/api/auth/register", { body: { email, password: PASSWORD } });
-  assert.equal(status, 201, JSON.stringify(body));
-  return body.token;
-}
 
 const login = (email, password, call = api) => call("POST", "/api/auth/login", { body: { email, password } });
 
@@ -112,20 +39,6 @@ async function openAccountPage(page) {
   await page.click("#nav-account");
   await page.locator(".account-section.devices li.device").first().waitFor();
   assert.match(new URL(page.url()).hash, /^#\/account$/);
-}
-
-/** Types `text`, sends it, waits until the reply is over; returns the reply. */
-async function ask(page, text, { status = "done" } = {}) {
-  const before = await page.locator(".message.assistant").count();
-  await page.fill(".composer textarea", text);
-  await page.press(".composer textarea", "Enter");
-  await page.locator(".message.assistant").nth(before).waitFor();
-  await page.waitForFunction(
-    () => [...document.querySelectorAll(".message.assistant")].pop()?.dataset.status !== "streaming",
-    null, { timeout: 30_000 });
-  const reply = page.locator(".message.assistant").last();
-  assert.equal(await reply.getAttribute("data-status"), status, await reply.textContent());
-  return reply;
 }
 
 const isReset = (message) => /\/#\/reset\//.test(message.text ?? "");

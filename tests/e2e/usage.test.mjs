@@ -6,37 +6,29 @@
 // and Chinese, on a desktop and a 390×844 phone. Screenshots: tests/e2e/screenshots/usage-*.png
 // (copied to $SHOTS_COPY when it is set).
 import assert from "node:assert/strict";
-import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
-import { chromium } from "playwright-core";
-import { ADMIN_EMAIL, ROOT, apiClient, startStack } from "./stack.mjs";
+import {
+  ask as askInUi, assertFocusVisible, close, closeBrowser, hashId, launchBrowser, loginInUi, open, registerInUi as registerPage,
+  shot, tabTo, PASSWORD,
+} from "./browser.mjs";
+import { ADMIN_EMAIL, apiClient, startStack } from "./stack.mjs";
 
-const SHOTS = join(ROOT, "tests/e2e/screenshots");
-const COPY = process.env.SHOTS_COPY || null;
-const PASSWORD = "a good password";
 const QUOTA = 10; // CHAT_QUOTA_USER: messages per user per day in this run
-const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const SHANGHAI = 480; // the admin's browser is in Asia/Shanghai
 
 let stack;
-let browser;
 let api;
 
 before(async () => {
-  mkdirSync(SHOTS, { recursive: true });
-  if (COPY) mkdirSync(COPY, { recursive: true });
   stack = await startStack({ env: { CHAT_QUOTA_USER: `${QUOTA}/1d` } });
   api = apiClient(stack.base);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-      "--no-first-run", "--disable-quic", "--disable-sync"],
-  });
+  // Pages are in UTC unless told otherwise; the screenshots are copied to $SHOTS_COPY when it is set.
+  await launchBrowser(stack, { timezoneId: "UTC", shotsCopy: process.env.SHOTS_COPY || null });
 });
 
 after(async () => {
-  await browser?.close();
+  await closeBrowser();
   await stack?.stop();
 });
 
@@ -84,48 +76,11 @@ const WHOLE = { promptTokens: 1, completionTokens: 2 };
 
 // ------------------------------------------------------------------------------------ helpers
 
-async function open({ locale = "en-US", viewport = { width: 1280, height: 800 }, path = "/", timezoneId = "UTC" } = {}) {
-  const context = await browser.newContext({ locale, viewport, timezoneId, acceptDownloads: true, deviceScaleFactor: 1 });
-  const page = await context.newPage();
-  const problems = [];
-  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
-  page.on("console", (message) => {
-    if (/Content Security Policy|Refused to/i.test(message.text())) problems.push(`CSP: ${message.text()}`);
-  });
-  page.on("dialog", (dialog) => {
-    problems.push(`unexpected ${dialog.type()}: ${dialog.message()}`);
-    dialog.dismiss().catch(() => {});
-  });
-  page.problems = problems;
-  await page.goto(stack.base + path);
-  return page;
-}
-
-async function close(page) {
-  assert.deepEqual(page.problems, [], "no script errors or native dialogs");
-  await page.context().close();
-}
-
-/** A screenshot into tests/e2e/screenshots/ (and $SHOTS_COPY); `tall`: the whole page. */
-async function shot(page, name, { tall = false } = {}) {
-  await page.evaluate(() => document.fonts.ready);
-  if (tall) await page.evaluate(() => [document.documentElement, document.body].forEach((e) => (e.style.height = "auto")));
-  await page.waitForTimeout(300); // let entrance animations settle
-  const path = join(SHOTS, `${name}.png`);
-  await page.screenshot({ path, fullPage: tall });
-  if (COPY) copyFileSync(path, join(COPY, `${name}.png`));
-  if (tall) await page.evaluate(() => [document.documentElement, document.body].forEach((e) => (e.style.height = "")));
-}
-
 const tokenOf = (page) => page.evaluate(() => localStorage.getItem("auth_token"));
 
+/** Registers through the form (browser.mjs); returns the user `{id, email, token}`, counted. */
 async function registerInUi(page, email) {
-  await page.goto(`${stack.base}/#/register`);
-  await page.locator("form.auth-form").waitFor();
-  await page.fill("input[name=email]", email);
-  await page.fill("input[name=password]", PASSWORD);
-  await page.click("form.auth-form button[type=submit]");
-  await page.locator(".composer textarea").waitFor();
+  await registerPage(page, email);
   const token = await tokenOf(page);
   const { body } = await api("GET", "/api/auth/session", { token });
   return registered({ id: body.user.id, email, token });
@@ -135,15 +90,6 @@ async function registerInApi(email) {
   const { status, body } = await api("POST", "/api/auth/register", { body: { email, password: PASSWORD } });
   assert.equal(status, 201, JSON.stringify(body));
   return registered({ id: body.user.id, email, token: body.token });
-}
-
-async function loginInUi(page, email) {
-  await page.goto(`${stack.base}/#/login`);
-  await page.locator("form.auth-form").waitFor();
-  await page.fill("input[name=email]", email);
-  await page.fill("input[name=password]", PASSWORD);
-  await page.click("form.auth-form button[type=submit]");
-  await page.locator(".composer textarea").waitFor();
 }
 
 /** A whole turn through the API (JSON): `{conversationId, messageId, userMessageId}`, counted. */
@@ -195,40 +141,16 @@ async function stopped(user, content, { type = "tcm", locale = "en" } = {}) {
   return done;
 }
 
-/** Types `text`, sends it with Enter, waits until the reply is over; returns the reply. Counted when `user` is given. */
+/** Sends `text` (browser.mjs's ask); returns the reply, read again with its id. Counted when `user` is given. */
 async function ask(page, text, { status = "done", user = null, type = "oracle" } = {}) {
   const before = await page.locator(".message.assistant").count();
-  await page.fill(".composer textarea", text);
-  await page.press(".composer textarea", "Enter");
-  await page.locator(".message.assistant").nth(before).waitFor();
-  await page.waitForFunction(
-    () => [...document.querySelectorAll(".message.assistant")].pop()?.dataset.status !== "streaming",
-    null, { timeout: 30_000 });
-  const reply = page.locator(".message.assistant").last();
-  assert.equal(await reply.getAttribute("data-status"), status, await reply.textContent());
+  const reply = await askInUi(page, text, { status });
   if (status !== "done") return reply;
   if (user) counted(user, type, { usage: WHOLE });
   await page.locator(".message.assistant[data-id]").nth(before).waitFor(); // read again: it has its id
   return page.locator(".message.assistant").nth(before);
 }
 
-async function tabTo(page, selector, { back = false, max = 40 } = {}) {
-  for (let i = 0; i < max; i++) {
-    if (await page.evaluate((s) => document.activeElement?.matches(s) ?? false, selector)) return;
-    await page.keyboard.press(back ? "Shift+Tab" : "Tab");
-  }
-  assert.fail(`the keyboard never reached ${selector}`);
-}
-
-async function assertFocusVisible(page) {
-  const { visible, outline } = await page.evaluate(() => ({
-    visible: document.activeElement.matches(":focus-visible"),
-    outline: getComputedStyle(document.activeElement).outlineStyle,
-  }));
-  assert.ok(visible && outline !== "none", `focus is visible (${visible}, outline ${outline})`);
-}
-
-const hashId = (page) => decodeURIComponent(new URL(page.url()).hash.replace(/^#\/chat\/?/, ""));
 const quotaText = (page) => page.locator(".quota").innerText();
 const noSideways = async (page) => {
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
