@@ -175,7 +175,7 @@ pub async fn begin_charged(db: &Db, clock: &Clock, meters: &[Meter<'_>]) -> AppR
                 // (SQLite busy): nothing was counted, so starting again is safe.
                 drop(txn);
                 tracing::debug!(error = %err, attempt, "rate-limit charge met a lock conflict; retrying");
-                tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 5 + rand::random_range(0..10))).await;
+                lock_conflict_pause(attempt).await;
                 attempt += 1;
             }
             Err(Charging::Db(err)) => return Err(err.into()),
@@ -254,8 +254,34 @@ async fn used_up(db: &impl ConnectionTrait, now: DateTime<Utc>, meter: &Meter<'_
     ))
 }
 
+/// The pause before attempt `attempt + 1` of something that met a lock conflict: longer each
+/// time, with jitter so that the transactions that collided do not collide again.
+async fn lock_conflict_pause(attempt: u32) {
+    tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 5 + rand::random_range(0..10))).await;
+}
+
+/// Runs `run` until it succeeds, fails otherwise than on a lock conflict, or has failed
+/// `attempts` times, pausing between attempts. For a statement or transaction the database
+/// rolled back whole on a deadlock (so running it again cannot count anything twice).
+pub(crate) async fn retry_lock_conflicts<T, F: Future<Output = Result<T, DbErr>>>(
+    attempts: u32,
+    mut run: impl FnMut() -> F,
+) -> Result<T, DbErr> {
+    let mut attempt = 1;
+    loop {
+        match run().await {
+            Err(err) if attempt < attempts && is_lock_conflict(&err) => {
+                tracing::debug!(error = %err, attempt, "lock conflict; retrying");
+                lock_conflict_pause(attempt).await;
+                attempt += 1;
+            }
+            done => return done,
+        }
+    }
+}
+
 /// A deadlock (MySQL rolled the transaction back), a lock wait that timed out, or SQLite busy.
-pub(crate) fn is_lock_conflict(err: &DbErr) -> bool {
+fn is_lock_conflict(err: &DbErr) -> bool {
     use sea_orm::{RuntimeErr, sqlx};
     let (DbErr::Exec(RuntimeErr::SqlxError(sqlx)) | DbErr::Query(RuntimeErr::SqlxError(sqlx))) = err else {
         return false;

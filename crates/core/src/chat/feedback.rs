@@ -110,19 +110,12 @@ pub async fn give(
         .update_columns([Column::Rating, Column::Comment, Column::UpdatedAt])
         .to_owned();
     // InnoDB can deadlock two upserts of one row (a double click): the loser is rolled back
-    // whole, so sending it again is safe.
-    let mut attempt = 1;
-    loop {
-        let upsert = MessageFeedback::insert(row.clone()).on_conflict(on_conflict.clone());
-        match upsert.exec_without_returning(&state.db).await {
-            Err(err) if attempt < 3 && rate_limit::is_lock_conflict(&err) => attempt += 1,
-            // The reply (or its conversation) deleted meanwhile.
-            stored => {
-                stored.on_foreign_key_violation(|| AppError::NotFound("message"))?;
-                break;
-            }
-        }
-    }
+    // whole, so sending it again is safe. A reply (or conversation) deleted meanwhile is 404.
+    rate_limit::retry_lock_conflicts(3, || {
+        MessageFeedback::insert(row.clone()).on_conflict(on_conflict.clone()).exec_without_returning(&state.db)
+    })
+    .await
+    .on_foreign_key_violation(|| AppError::NotFound("message"))?;
     Ok(Json(FeedbackResponse {
         feedback: FeedbackView { rating: request.rating, comment: stored_comment, updated_at: now },
     }))

@@ -486,28 +486,18 @@ async fn insert_reply(state: &AppState, prepared: &PreparedTurn, new: NewMessage
         stopped: i64::from(new.stopped),
         ..Tally::default()
     };
-    let mut attempt: u32 = 1;
-    loop {
-        let saved = async {
+    rate_limit::retry_lock_conflicts(3, || {
+        let new = new.clone();
+        async move {
             let txn = state.db.begin().await?;
-            let message = insert_message(&txn, state, &conversation.id, new.clone()).await?;
+            let message = insert_message(&txn, state, &conversation.id, new).await?;
             tally::add(&txn, message.created_at, &conversation.user_id, conversation.kind, prepared.language, tally)
                 .await?;
             txn.commit().await?;
-            Ok::<_, DbErr>(message)
+            Ok(message)
         }
-        .await;
-        match saved {
-            Err(err) if attempt < 3 && rate_limit::is_lock_conflict(&err) => {
-                tokio::time::sleep(std::time::Duration::from_millis(
-                    u64::from(attempt) * 5 + rand::random_range(0..10),
-                ))
-                .await;
-                attempt += 1;
-            }
-            saved => return saved,
-        }
-    }
+    })
+    .await
 }
 
 /// Counts a turn whose model failed (timed out, erred, broke off, answered nothing) in the
