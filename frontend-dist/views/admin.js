@@ -3,8 +3,9 @@
 // between two instants). ADMIN only: the API answers 403 admin_only to anyone else, and the app
 // does not route USERs here.
 import * as api from "../api.js";
-import { bytes, dialog, h, icon, toast } from "../dom.js";
+import { bytes, h, icon, toast } from "../dom.js";
 import { dateTime, errorText, has, t } from "../i18n.js";
+import { toggleBan } from "./ban.js";
 import { usagePanel } from "./usage.js";
 
 const TABS = ["users", "usage", "audit", "export"];
@@ -69,7 +70,7 @@ function usersPanel(app) {
             banned ? t("banned") : t("active"))),
           cell(t("created"), h("time", { datetime: user.createdAt }, dateTime(user.createdAt))),
           cell(t("actions"), me ? h("span.muted", {}, "—") : h(`button.button.small.${banned ? "ghost.unban" : "danger-ghost.ban"}`, {
-            type: "button", onclick: () => toggleBan(user),
+            type: "button", onclick: () => toggleBan(user.id, user, load),
           }, banned ? t("unban") : t("ban"))));
       });
       body.replaceChildren(
@@ -79,24 +80,6 @@ function usersPanel(app) {
       failed(body, error, () => load(page));
     } finally {
       body.removeAttribute("aria-busy");
-    }
-  }
-
-  async function toggleBan(user) {
-    const banning = !user.bannedAt;
-    const yes = await dialog({
-      title: t(banning ? "banTitle" : "unbanTitle", { email: user.email }),
-      text: t(banning ? "banText" : "unbanText"),
-      confirm: t(banning ? "ban" : "unban"),
-      danger: banning,
-    });
-    if (!yes) return;
-    try {
-      await (banning ? api.banUser(user.id) : api.unbanUser(user.id));
-      toast(t(banning ? "bannedDone" : "unbannedDone", { email: user.email }));
-      load();
-    } catch (error) {
-      if (error.status !== 401) toast(errorText(error), "error");
     }
   }
 

@@ -9,8 +9,9 @@
 import * as api from "../api.js";
 import { barChart, lineChart, shareBars, chartSize } from "../charts.js";
 import { downloadCsv } from "../csv.js";
-import { dialog, h, icon, toast } from "../dom.js";
+import { h, icon, toast } from "../dom.js";
 import { errorText, locale, t } from "../i18n.js";
+import { toggleBan } from "./ban.js";
 import { ASSISTANTS, RANGES, column, feedbackShares, messagesByAssistant, offsetName, sum, usageQuery } from "../usage-data.js";
 
 // Told apart by more than hue: the second series of a pair is dashed (lines) or hatched (bars),
@@ -200,7 +201,7 @@ function topUsers(app, report, reload) {
       h("td.num", { dataset: { label: t("usageMessages"), value: String(user.messages) } }, number(user.messages)),
       h("td", label(t("status")), h(`span.status-pill.${banned ? "banned" : "active"}`, {}, t(banned ? "banned" : "active"))),
       h("td", label(t("actions")), me ? h("span.muted", {}, "—") : h(`button.button.small.${banned ? "ghost.unban" : "danger-ghost.ban"}`, {
-        type: "button", "aria-label": `${t(banned ? "unban" : "ban")}: ${user.email}`, onclick: () => toggleBan(user, reload),
+        type: "button", "aria-label": `${t(banned ? "unban" : "ban")}: ${user.email}`, onclick: () => toggleBan(user.userId, user, reload),
       }, t(banned ? "unban" : "ban"))));
   });
   const csvRows = [[t("email"), t("usageTokens"), t("usageMessages"), t("banned")],
@@ -217,24 +218,6 @@ function topUsers(app, report, reload) {
           h("th", { scope: "col", class: i === 1 || i === 2 ? "num" : null }, name)))),
         h("tbody", {}, rows)))
       : h("p.table-empty", {}, t("topUsersEmpty")));
-}
-
-async function toggleBan(user, reload) {
-  const banning = !user.bannedAt;
-  const yes = await dialog({
-    title: t(banning ? "banTitle" : "unbanTitle", { email: user.email }),
-    text: t(banning ? "banText" : "unbanText"),
-    confirm: t(banning ? "ban" : "unban"),
-    danger: banning,
-  });
-  if (!yes) return;
-  try {
-    await (banning ? api.banUser(user.userId) : api.unbanUser(user.userId));
-    toast(t(banning ? "bannedDone" : "unbannedDone", { email: user.email }));
-    reload();
-  } catch (error) {
-    if (error.status !== 401) toast(errorText(error), "error");
-  }
 }
 
 export function usagePanel(app) {
