@@ -396,6 +396,6 @@ export function getUsage({ from, to, bucket, utcOffsetMinutes } = {}) {
 }
 
 /** `{auditLogs:[{id,actorId,action,message,ip,userAgent,createdAt}], total, page, pageSize}`. */
-export function listAuditLogs({ action, actorId, page, pageSize } = {}) {
-  return apiRequest(`/api/admin/audit-logs${query({ action, actorId, page, pageSize })}`);
+export function listAuditLogs({ action, actorId, subject, page, pageSize } = {}) {
+  return apiRequest(`/api/admin/audit-logs${query({ action, actorId, subject, page, pageSize })}`);
 }

@@ -65,7 +65,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Verify the account's address with a mailed link (no login needed: the link is the proof). */
+        /**
+         * Verify the account's address with a mailed link, logged into that account: the link proves
+         *     the address, the login the password.
+         */
         post: operations["verify_email"];
         delete?: never;
         options?: never;
@@ -660,6 +663,17 @@ export interface components {
             userAgent?: string | null;
             /** Format: date-time */
             createdAt: string;
+            /**
+             * @description The address the row is about (a login tried for it, a ban of it); `null` when it is
+             *     about no address, or when that account was deleted.
+             */
+            subject?: string | null;
+            /**
+             * Format: int32
+             * @description How many times it happened: more than 1 for refusals of one client within an hour,
+             *     which are one row (`createdAt` is the first).
+             */
+            occurrences: number;
         };
         /** @description A new session: the account and its bearer token. */
         AuthResponse: {
@@ -966,6 +980,11 @@ export interface components {
             parentId?: string | null;
             /** @description A reply the user stopped, saved as far as it got. */
             stopped: boolean;
+            /**
+             * @description Brought along by the client when it opened the conversation (a history it kept
+             *     itself), not written in this app: an `ASSISTANT` one is not the model's.
+             */
+            fromClient: boolean;
         };
         /** @enum {string} */
         MessageRole: "user" | "assistant";
@@ -983,6 +1002,11 @@ export interface components {
             parentId?: string | null;
             /** @description A reply the user stopped, saved as far as it got. */
             stopped: boolean;
+            /**
+             * @description Brought along by the client when it opened the conversation (a history it kept
+             *     itself), not written here: such a "reply" is not the model's and cannot be rated.
+             */
+            fromClient: boolean;
             /**
              * Format: int32
              * @description How many versions exist at this point of the conversation (1 when never regenerated
@@ -1706,6 +1730,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Missing, invalid or expired session token (`missing_token`, `invalid_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The link belongs to another account than the one logged in (`wrong_account`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description The body is larger than 64 KiB (`payload_too_large`) */
             413: {
                 headers: {
@@ -2299,6 +2341,8 @@ export interface operations {
                 action?: string;
                 /** @description The acting user's id. */
                 actorId?: string;
+                /** @description The address a row is about (exact, case-insensitive). */
+                subject?: string;
                 /** @description 1-based page number (default 1). */
                 page?: number;
                 /** @description 1–100 (default 20). */
@@ -3789,7 +3833,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `not_a_reply` (a user message) or `comment_too_long` */
+            /** @description `not_a_reply` (a user message, or a reply the client brought along) or `comment_too_long` */
             422: {
                 headers: {
                     [name: string]: unknown;

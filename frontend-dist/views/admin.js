@@ -15,7 +15,7 @@ const ACTIONS = ["register", "login", "login_failed", "login_blocked", "logout",
 const PAGE_SIZE = 20;
 
 // Filters and pages survive a language switch or a visit to the chat.
-const memory = { users: { q: "", page: 1 }, audit: { action: "", actorId: "", page: 1 }, export: { format: "json", since: "", until: "" } };
+const memory = { users: { q: "", page: 1 }, audit: { action: "", actorId: "", subject: "", page: 1 }, export: { format: "json", since: "", until: "" } };
 
 function pager(page, pageSize, total, go) {
   const pages = Math.max(1, Math.ceil(total / pageSize));
@@ -101,6 +101,7 @@ function auditPanel() {
     h("option", { value: "" }, t("allActions")),
     ACTIONS.map((name) => h("option", { value: name, selected: state.action === name }, t(`actionNames.${name}`))));
   const actor = h("input", { type: "text", name: "actorId", value: state.actorId, placeholder: t("actorPlaceholder"), "aria-label": t("actor"), spellcheck: "false" });
+  const subject = h("input", { type: "email", name: "subject", value: state.subject, placeholder: t("subjectPlaceholder"), "aria-label": t("subject"), spellcheck: "false" });
   const summary = h("p.panel-summary");
   const body = h("div.panel-body");
 
@@ -108,7 +109,9 @@ function auditPanel() {
     state.page = page;
     loading(body);
     try {
-      const result = await api.listAuditLogs({ action: state.action || undefined, actorId: state.actorId || undefined, page, pageSize: PAGE_SIZE });
+      const result = await api.listAuditLogs({
+        action: state.action || undefined, actorId: state.actorId || undefined, subject: state.subject || undefined, page, pageSize: PAGE_SIZE,
+      });
       summary.textContent = result.total === 1 ? t("oneLog") : t("totalLogs", { n: result.total });
       const rows = result.auditLogs.map((entry) => h("tr", { dataset: { action: entry.action } },
         cell(t("time"), h("time", { datetime: entry.createdAt }, dateTime(entry.createdAt))),
@@ -116,10 +119,14 @@ function auditPanel() {
         cell(t("actor"), entry.actorId
           ? h(`button.link${entry.actorEmail ? "" : ".mono"}`, { type: "button", title: `${t("actorPlaceholder")}: ${entry.actorId}`, dataset: { actorId: entry.actorId }, onclick: () => { actor.value = entry.actorId; form.requestSubmit(); } }, entry.actorEmail ?? entry.actorId)
           : h("span.muted", {}, "—")),
-        cell(t("message"), h("span.log-message", { title: entry.userAgent || null }, entry.message)),
+        cell(t("subject"), entry.subject
+          ? h("button.link.log-subject", { type: "button", onclick: () => { subject.value = entry.subject; form.requestSubmit(); } }, entry.subject)
+          : h("span.muted", {}, "—")),
+        cell(t("message"), h("span.log-message", { title: entry.userAgent || null }, entry.message,
+          entry.occurrences > 1 ? h("span.log-repeats", { title: t("repeatsTitle") }, ` ×${entry.occurrences}`) : null)),
         cell(t("ip"), h("span.mono", {}, entry.ip || "—"))));
       body.replaceChildren(
-        table([t("time"), t("action"), t("actor"), t("message"), t("ip")], rows, t("noLogs")),
+        table([t("time"), t("action"), t("actor"), t("subject"), t("message"), t("ip")], rows, t("noLogs")),
         pager(result.page, result.pageSize, result.total, load) ?? "");
     } catch (error) {
       failed(body, error, () => load(page));
@@ -133,12 +140,13 @@ function auditPanel() {
       event.preventDefault();
       state.action = action.value;
       state.actorId = actor.value.trim();
+      state.subject = subject.value.trim();
       load(1);
     },
   },
-    action, actor,
+    action, actor, subject,
     h("button.button.primary", { type: "submit" }, t("filter")),
-    h("button.button.ghost", { type: "button", onclick: () => { action.value = ""; actor.value = ""; form.requestSubmit(); } }, t("reset")));
+    h("button.button.ghost", { type: "button", onclick: () => { action.value = ""; actor.value = ""; subject.value = ""; form.requestSubmit(); } }, t("reset")));
   action.addEventListener("change", () => form.requestSubmit());
   load();
   return h("div.panel", {}, form, summary, body);

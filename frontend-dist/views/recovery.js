@@ -1,6 +1,6 @@
 // The pages behind "Forgot password?" and the two mail links, in the login page's layout:
 // #/forgot (asks for a reset link), #/reset/<token> (a new password, then logged in) and
-// #/verify/<token> (confirms the address). They work signed in or not.
+// #/verify/<token> (confirms the address, signed in as its account). They work signed in or not.
 import * as api from "../api.js";
 import { h, toast } from "../dom.js";
 import { errorText, t } from "../i18n.js";
@@ -121,29 +121,58 @@ export function resetView(app, token) {
 // language, a reload of the route) shows the same result instead of "no longer valid".
 const verifications = new Map();
 
-/** #/verify/<token>: confirms the address and says so. */
+/**
+ * #/verify/<token>: confirms the address, but only when the person presses the button, and
+ * only logged into the account the link was sent for: the link proves the address, the login
+ * proves the password. (Confirming on load would let a mail scanner confirm, and a link alone
+ * would confirm an account someone else registered with this address, with their password.)
+ */
 export function verifyView(app, token) {
-  const status = h("div.verify-result", { role: "status", "aria-live": "polite" },
-    h("p.verify-waiting", {}, h("span.brush-dot"), h("span.brush-dot"), h("span.brush-dot"), " ", t("verifying")));
+  const status = h("div.verify-result", { role: "status", "aria-live": "polite" });
   const el = authPage(...head(t("verifyTitle"), null), status);
+  const onward = () => app.user
+    ? h("a.button.primary.wide", { href: "#/chat" }, t("continueToChat"))
+    : h("a.button.primary.wide", { href: "#/login" }, t("login"));
+  const notMine = h("p.auth-switch.verify-not-mine", {}, t("verifyNotMine"), " ",
+    h("a", { href: "#/forgot" }, t("verifyTakeOver")));
 
-  if (!verifications.has(token)) verifications.set(token, api.verifyEmail(token).then((account) => ({ account }), (error) => ({ error })));
-  verifications.get(token).then(({ account, error }) => {
-    const onward = app.user
-      ? h("a.button.primary.wide", { href: "#/chat" }, t("continueToChat"))
-      : h("a.button.primary.wide", { href: "#/login" }, t("login"));
+  function showResult({ account, error }) {
     if (account) {
       app.addressVerified?.(account);
-      status.replaceChildren(
-        h("div.auth-notice.info.verify-done", {}, t("verifiedDone", { email: account.email })),
-        onward);
-    } else {
-      const text = error.code === "invalid_link" ? t("verifyLinkDead") : errorText(error);
-      status.replaceChildren(
-        h("div.auth-notice.warn.verify-failed", {}, text),
-        app.user ? h("a.button.ghost.wide", { href: "#/account" }, t("accountPage")) : onward);
+      status.replaceChildren(h("div.auth-notice.info.verify-done", {}, t("verifiedDone", { email: account.email })), onward());
+      return;
     }
-  });
+    const text = error.code === "invalid_link" ? t("verifyLinkDead")
+      : error.code === "wrong_account" ? t("verifyWrongAccount", { email: app.user?.email ?? "" })
+      : errorText(error);
+    status.replaceChildren(
+      h("div.auth-notice.warn.verify-failed", {}, text),
+      app.user ? h("a.button.ghost.wide", { href: "#/account" }, t("accountPage")) : onward(),
+      error.code === "wrong_account" ? notMine : null);
+  }
+
+  if (verifications.has(token)) {
+    verifications.get(token).then(showResult);
+  } else if (!app.user) {
+    // Signed out: log in first, then back here to press the button.
+    const signIn = h("button.button.primary.wide.verify-sign-in", {
+      type: "button",
+      onclick: () => { app.intended = location.hash; location.hash = "#/login"; },
+    }, t("verifySignIn"));
+    status.replaceChildren(h("p.auth-lead", {}, t("verifySignInLead")), signIn, notMine);
+  } else {
+    const confirm = h("button.button.primary.wide.verify-confirm", {
+      type: "button",
+      onclick: () => {
+        confirm.disabled = true;
+        status.replaceChildren(h("p.verify-waiting", {}, h("span.brush-dot"), h("span.brush-dot"), h("span.brush-dot"), " ", t("verifying")));
+        const answer = api.verifyEmail(token).then((account) => ({ account }), (error) => ({ error }));
+        verifications.set(token, answer);
+        answer.then(showResult);
+      },
+    }, t("verifyConfirm", { email: app.user.email }));
+    status.replaceChildren(h("p.auth-lead", {}, t("verifyConfirmLead", { email: app.user.email })), confirm, notMine);
+  }
 
   return { el, title: t("verifyTitle") };
 }

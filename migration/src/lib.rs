@@ -10,6 +10,7 @@ mod m20261201_000001_rate_limit_keys;
 mod m20261202_000001_message_tree;
 mod m20261202_000002_accounts;
 mod m20261203_000001_usage;
+mod m20261206_000001_audit_subjects;
 
 pub use m20261203_000001_usage::tally_messages_sql;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000001_message_tree::Migration),
             Box::new(m20261202_000002_accounts::Migration),
             Box::new(m20261203_000001_usage::Migration),
+            Box::new(m20261206_000001_audit_subjects::Migration),
         ]
     }
 }

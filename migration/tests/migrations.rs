@@ -6,7 +6,7 @@ use migration::{Migrator, MigratorTrait, SchemaManager, sea_orm};
 use sea_orm::{ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, Statement};
 use test_support::{Backend, TestDb, both_databases};
 
-const TABLES: [&str; 11] = [
+const TABLES: [&str; 12] = [
     "users",
     "sessions",
     "conversations",
@@ -18,9 +18,10 @@ const TABLES: [&str; 11] = [
     "account_tokens",
     "message_feedback",
     "usage_hours",
+    "admin_demotions",
 ];
 
-const COLUMNS: [(&str, &[&str]); 11] = [
+const COLUMNS: [(&str, &[&str]); 12] = [
     (
         "users",
         &[
@@ -52,9 +53,25 @@ const COLUMNS: [(&str, &[&str]); 11] = [
             "created_at",
             "parent_id",
             "stopped",
+            "from_client",
         ],
     ),
-    ("audit_logs", &["id", "actor_id", "action", "message", "ip", "user_agent", "created_at"]),
+    (
+        "audit_logs",
+        &[
+            "id",
+            "actor_id",
+            "action",
+            "message",
+            "ip",
+            "user_agent",
+            "created_at",
+            "subject",
+            "repeat_key",
+            "occurrences",
+        ],
+    ),
+    ("admin_demotions", &["email", "demoted_at"]),
     ("rate_limit_hits", &["id", "bucket", "key", "created_at"]),
     ("rate_limit_keys", &["bucket", "key", "updated_at"]),
     ("reply_streams", &["id", "user_id", "conversation_id", "started_at", "stop_requested_at"]),
@@ -80,7 +97,7 @@ const COLUMNS: [(&str, &[&str]); 11] = [
     ),
 ];
 
-const INDEXES: [(&str, &str); 18] = [
+const INDEXES: [(&str, &str); 20] = [
     ("sessions", "idx_sessions_user"),
     ("conversations", "idx_conversations_user_updated"),
     ("messages", "idx_messages_conversation_created"),
@@ -99,6 +116,8 @@ const INDEXES: [(&str, &str); 18] = [
     ("message_feedback", "idx_message_feedback_updated"),
     ("users", "idx_users_created"),
     ("usage_hours", "idx_usage_hours_user"),
+    ("audit_logs", "idx_audit_logs_subject"),
+    ("audit_logs", "idx_audit_logs_repeat_key"),
 ];
 
 async fn existing_tables(db: &DatabaseConnection) -> Vec<&'static str> {
@@ -221,7 +240,8 @@ both_databases! {
             "m20261201_000001_rate_limit_keys",
             "m20261202_000001_message_tree",
             "m20261202_000002_accounts",
-            "m20261203_000001_usage"
+            "m20261203_000001_usage",
+            "m20261206_000001_audit_subjects"
         ]);
         // The code's idea of the newest schema (health, `/initialize`) is the last migration.
         assert_eq!(names.last().map(String::as_str), Some(app_core::db::SCHEMA_VERSION));

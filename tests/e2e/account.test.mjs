@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
 import {
-  ask, close, closeBrowser, launchBrowser, loginInUi, open, registerInApi, registerInUi, shot, PASSWORD,
+  ask, close, closeBrowser, launchBrowser, loginInUi, open, registerInApi, registerInUi, shot, submitLogin, PASSWORD,
 } from "./browser.mjs";
 import { apiClient, mailLink, startStack } from "./stack.mjs";
 
@@ -141,13 +141,25 @@ test("optional confirmation: the notice shows until the mail's link is opened; a
   await page.locator(".address-state[data-verified=false]", { hasText: "Not confirmed" }).waitFor();
   await page.locator(".account-section.profile button.resend-verification").waitFor();
 
-  // The first link no longer works: said plainly, with a way on.
+  // A link opened signed out (another browser, a mail scanner) does nothing on its own: it asks
+  // to log in to the account first. Logged in, the button confirms; the first link no longer
+  // works, said plainly, with a way on.
   const stale = await open({ path: mailLink(first, "verify").slice(stack.base.length) });
+  await stale.locator(".verify-result .auth-lead", { hasText: "Log in to the account registered with this address first" }).waitFor();
+  await stale.locator(".verify-not-mine a[href='#/forgot']").waitFor();
+  await shot(stale, "account-verify-signed-out-en");
+  assert.equal((await api("GET", "/api/account", { token: await token(page) })).body.emailVerified, false, "not confirmed on load");
+  await stale.click("button.verify-sign-in");
+  await submitLogin(stale, email);
+  await stale.locator("button.verify-confirm", { hasText: `Confirm ${email}` }).click();
   await stale.locator(".verify-failed", { hasText: "This confirmation link no longer works" }).waitFor();
   await close(stale);
 
-  // The newest link, opened in the same tab: confirmed, and the notice is gone.
+  // The newest link, opened in the same tab: a button confirms, and the notice is gone.
   await page.goto(mailLink(second, "verify"));
+  await page.locator(".verify-result .auth-lead", { hasText: `Is ${email} your address?` }).waitFor();
+  assert.equal((await api("GET", "/api/account", { token: await token(page) })).body.emailVerified, false, "not on load");
+  await page.click("button.verify-confirm");
   await page.locator(".verify-done", { hasText: `Thank you: ${email} is confirmed.` }).waitFor();
   assert.equal(await notice.isVisible(), false, "the notice is gone");
   await shot(page, "account-verified-en");
@@ -190,6 +202,7 @@ test("required confirmation: the chat says it needs a confirmed address and offe
     const mail = await strict.mail.next(email, { match: isVerify });
 
     await page.goto(mailLink(mail, "verify"));
+    await page.click("button.verify-confirm");
     await page.locator(".verify-done", { hasText: `${email} is confirmed` }).waitFor();
     assert.equal(await page.locator("#verify-notice").isVisible(), false);
     await page.click(".verify-result a[href='#/chat']");
@@ -427,6 +440,7 @@ test("in Chinese: the account page, the notice, the links' pages, and a zh accou
 
   // The links' pages in Chinese: confirm the address, then a password reset by mail.
   await page.goto(mailLink(english, "verify"));
+  await page.locator("button.verify-confirm", { hasText: `确认邮箱 ${email}` }).click();
   await page.locator(".verify-done", { hasText: `邮箱 ${email} 已验证，谢谢！` }).waitFor();
   assert.equal(await page.locator("#verify-notice").isVisible(), false);
   await page.click("#account-button");

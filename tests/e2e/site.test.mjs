@@ -406,6 +406,13 @@ test("an admin finds and bans a user, reads the audit log, downloads exports; th
   await admin.locator(".panel-summary", { hasText: "2 entries" }).waitFor();
   const actions = await admin.locator("tr[data-action]").evaluateAll((rows) => rows.map((row) => row.dataset.action));
   assert.deepEqual(actions, ["ban", "register"]);
+  // Each row names the address it is about in a column of its own; choosing one filters by it.
+  await admin.click(".filters button.button.ghost");
+  await admin.locator("tr[data-action=ban] button.log-subject", { hasText: "bob@example.com" }).click();
+  assert.equal(await admin.inputValue("input[name=subject]"), "bob@example.com");
+  await admin.locator(".panel-summary", { hasText: "2 entries" }).waitFor();
+  const about = await admin.locator("tr[data-action]").evaluateAll((rows) => rows.map((row) => row.dataset.action));
+  assert.deepEqual(about, ["ban", "register"]);
 
   // Exports: JSON and NDJSON, saved through a Blob; their content checked.
   await admin.click("a[data-tab=export]");

@@ -708,6 +708,8 @@ impl Table for Messages {
             created_at: row.time(4)?,
             parent_id: None,
             stopped: false,
+            // The old app's replies were its model's, as ours are.
+            from_client: false,
         }))
     }
 
@@ -766,6 +768,10 @@ impl Table for AuditLogs {
             ip,
             user_agent,
             created_at: row.time(6)?,
+            // The old app quoted addresses in its messages; they stay as they were.
+            subject: None,
+            repeat_key: None,
+            occurrences: 1,
         };
         Ok(Candidate { model, notes })
     }

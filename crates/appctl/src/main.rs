@@ -98,7 +98,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Import { from } => {
             import::run(&conn, from).await?;
             let message = format!("imported the old app's database {}", from.display());
-            return audit::record(&conn, &clock, None, Action::Import, message, &client)
+            return audit::record(&conn, &clock, audit::Entry::new(Action::Import, None, message), &client)
                 .await
                 .map_err(|err| anyhow::anyhow!("the import finished, but writing its audit row failed: {err}"));
         }

@@ -84,7 +84,7 @@ both_databases! {
         for row in &rows {
             assert_eq!(row.actor_id, None, "{}", row.action);
             assert_eq!(row.ip, None, "{}", row.action);
-            assert!(row.message.contains("operator.target@example.com"), "{}: {}", row.action, row.message);
+            assert_eq!(row.subject.as_deref(), Some("operator.target@example.com"), "{}", row.action);
         }
     }
 

@@ -640,6 +640,7 @@ both_databases! {
             created_at: ms(1_700_000_300_001),
             parent_id: None,
             stopped: false,
+            from_client: false,
         }));
         assert_eq!(Message::find_by_id(M_ANSWER).one(&app.db).await.unwrap(), Some(message::Model {
             id: M_ANSWER.into(),
@@ -651,6 +652,7 @@ both_databases! {
             created_at: ms(1_700_000_300_999),
             parent_id: None,
             stopped: false,
+            from_client: false,
         }));
         let last = BULK_MESSAGES - 1;
         let bulk_last = Message::find_by_id(bulk_id(last)).one(&app.db).await.unwrap().expect("last bulk message");
@@ -671,6 +673,9 @@ both_databases! {
             ip: Some("203.0.113.7".into()),
             user_agent: Some(UA.into()),
             created_at: ms(1_700_000_200_001),
+            subject: None,
+            repeat_key: None,
+            occurrences: 1,
         }));
         let gone = AuditLog::find_by_id(A_GONE_ACTOR).one(&app.db).await.unwrap().expect("imported");
         assert_eq!((gone.actor_id.as_deref(), gone.ip, gone.user_agent), (Some(GONE_USER), None, None));

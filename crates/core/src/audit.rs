@@ -1,9 +1,20 @@
 //! The audit trail: one row per security-relevant action (register, login, failed login,
 //! refused by a limit, logout, ban, unban, export, an admin-only call by a non-admin, a deleted
 //! conversation, an operator's `appctl` command, a password changed or reset, a verified
-//! address, an account's own export or deletion), with the actor, client IP and user agent.
+//! address, an account's own export or deletion), with the actor, the address it is about,
+//! the client IP and user agent.
+//!
+//! The trail is bounded: refusals are aggregated per client and hour ([`record_refusal`]),
+//! what a message quotes of a client is cut short ([`quote`]), and rows older than
+//! `AUDIT_RETENTION` (default 180 days: public services in China keep network logs at least
+//! six months) are deleted in batches ([`sweep`]).
 
-use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
+use chrono::TimeDelta;
+use sea_orm::{
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, ExprTrait, OnConflict},
+};
 
 use crate::{
     clock::Clock,
@@ -11,7 +22,8 @@ use crate::{
     error::AppResult,
     http::ClientMeta,
     ids::new_id,
-    state::AppState,
+    rate_limit,
+    state::{AppState, Chore},
 };
 
 /// The actions written to `audit_logs.action`.
@@ -111,8 +123,21 @@ pub fn user_agent(agent: &str) -> String {
     truncated(agent, MAX_USER_AGENT_CHARS)
 }
 
-/// The longest message kept, for the same reason (messages quote client input).
-pub const MAX_MESSAGE_CHARS: usize = 4096;
+/// The longest message kept. Messages are ours, but some quote what a client sent (a path, a
+/// title): a short bound keeps a row small whatever the client sends.
+pub const MAX_MESSAGE_CHARS: usize = 500;
+
+/// The longest piece of client input (a request path) a message quotes: [`quote`] cuts it.
+pub const MAX_QUOTED_CHARS: usize = 120;
+
+/// `text` cut to [`MAX_QUOTED_CHARS`], for quoting client input in a message.
+pub fn quote(text: &str) -> String {
+    truncated(text, MAX_QUOTED_CHARS)
+}
+
+/// The longest a refusal's row takes in new refusals of the same kind from the same client:
+/// one row per kind, client and hour, with a count ([`record_refusal`]).
+pub const REFUSALS_AGGREGATED_PER: i64 = 3600;
 
 /// `text` if it has at most `max_chars` characters, else its first `max_chars - 1` and "…", so
 /// a reader of the audit log sees that it was shortened.
@@ -127,42 +152,108 @@ fn truncated(text: &str, max_chars: usize) -> String {
     }
 }
 
-pub async fn record(
-    db: &impl ConnectionTrait,
-    clock: &Clock,
-    actor_id: Option<&str>,
-    action: Action,
-    message: impl Into<String>,
-    client: &ClientMeta,
-) -> AppResult<()> {
-    AuditLog::insert(audit_log::ActiveModel {
-        id: Set(new_id()),
-        actor_id: Set(actor_id.map(str::to_string)),
-        action: Set(action.as_str().to_string()),
-        message: Set(truncated(&message.into(), MAX_MESSAGE_CHARS)),
-        ip: Set(client.ip.map(|ip| ip.to_string())),
-        user_agent: Set(client.user_agent.as_deref().map(user_agent)),
-        created_at: Set(clock.now()),
-    })
-    .exec_without_returning(db)
-    .await?;
+/// One row of the trail: what happened, who did it, and which address it was about.
+///
+/// The address goes in `subject`, never in the message: deleting that account then clears
+/// exactly its address, through an index (`account::own_data`), without touching the rows
+/// of anyone whose address merely contains it.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub action: Action,
+    pub actor_id: Option<String>,
+    pub subject: Option<String>,
+    pub message: String,
+}
+
+impl Entry {
+    pub fn new(action: Action, actor_id: Option<&str>, message: impl Into<String>) -> Self {
+        Self { action, actor_id: actor_id.map(str::to_string), subject: None, message: message.into() }
+    }
+
+    /// The address this row is about.
+    pub fn about(mut self, email: &str) -> Self {
+        self.subject = Some(truncated(email, crate::auth::MAX_EMAIL_BYTES));
+        self
+    }
+
+    fn row(self, clock: &Clock, client: &ClientMeta) -> audit_log::ActiveModel {
+        audit_log::ActiveModel {
+            id: Set(new_id()),
+            actor_id: Set(self.actor_id),
+            action: Set(self.action.as_str().to_string()),
+            message: Set(truncated(&self.message, MAX_MESSAGE_CHARS)),
+            ip: Set(client.ip.map(|ip| ip.to_string())),
+            user_agent: Set(client.user_agent.as_deref().map(user_agent)),
+            created_at: Set(clock.now()),
+            subject: Set(self.subject),
+            repeat_key: Set(None),
+            occurrences: Set(1),
+        }
+    }
+}
+
+pub async fn record(db: &impl ConnectionTrait, clock: &Clock, entry: Entry, client: &ClientMeta) -> AppResult<()> {
+    AuditLog::insert(entry.row(clock, client)).exec_without_returning(db).await?;
     Ok(())
 }
 
-/// Records a refusal (a rate-limited attempt, an admin-only call by a non-admin) without
-/// letting the audit change the answer: a failed write is logged, and the client still gets
-/// its 429 or 403 rather than a 503.
-pub async fn record_refusal(
-    state: &AppState,
-    action: Action,
-    actor_id: Option<&str>,
-    message: String,
-    client: &ClientMeta,
-) {
-    if let Err(err) = record(&state.db, &state.clock, actor_id, action, message, client).await {
+/// Records a refusal (a rate-limited attempt, an admin-only call by a non-admin, a banned
+/// account's login), aggregated: the first refusal of its kind from a client (the account
+/// when there is one, else the network, as the per-IP limits count it) in an hour is a row,
+/// and the others of that hour add to its `occurrences` (one upsert on a unique key), so a
+/// flood of refusals adds at most one row per client and hour. A failed write is logged and
+/// does not change the answer: the client still gets its 429 or 403 rather than a 503.
+pub async fn record_refusal(state: &AppState, entry: Entry, client: &ClientMeta) {
+    let action = entry.action;
+    let who = entry.actor_id.clone().unwrap_or_else(|| client.ip_key());
+    let mut row = entry.row(&state.clock, client);
+    let hour = state.clock.now().timestamp().div_euclid(REFUSALS_AGGREGATED_PER);
+    row.repeat_key = Set(Some(truncated(&format!("{}|{hour}|{who}", action.as_str()), 191)));
+    let counted = OnConflict::column(audit_log::Column::RepeatKey)
+        .value(audit_log::Column::Occurrences, Expr::col(audit_log::Column::Occurrences).add(1))
+        .to_owned();
+    if let Err(err) = AuditLog::insert(row).on_conflict(counted).exec_without_returning(&state.db).await {
         tracing::warn!(error = %err, action = action.as_str(), "could not audit a refusal");
     }
+    sweep(state).await;
 }
+
+/// Deletes a batch of rows older than `AUDIT_RETENTION` (found by a read through
+/// `idx_audit_logs_created`, deleted by primary key: a ranged DELETE would lock index gaps on
+/// InnoDB), at most once a minute per instance and within [`rate_limit::SWEEP_BUDGET`]:
+/// housekeeping without a scheduler, paid for by a login or a refusal now and then. Every
+/// batch frees more than a minute of any realistic audit traffic, so old rows never pile up.
+pub async fn sweep(state: &AppState) {
+    let Some(retention) = state.config.audit_retention else { return };
+    let now = state.clock.now();
+    if !state.chores.due(Chore::AuditRetention, now) {
+        return;
+    }
+    let cutoff = now - TimeDelta::from_std(retention).unwrap_or(TimeDelta::MAX);
+    let sweep = async {
+        let old: Vec<String> = AuditLog::find()
+            .select_only()
+            .column(audit_log::Column::Id)
+            .filter(audit_log::Column::CreatedAt.lt(cutoff))
+            .order_by_asc(audit_log::Column::CreatedAt)
+            .limit(AUDIT_SWEEP_BATCH)
+            .into_tuple()
+            .all(&state.db)
+            .await?;
+        if !old.is_empty() {
+            AuditLog::delete_many().filter(audit_log::Column::Id.is_in(old)).exec(&state.db).await?;
+        }
+        Ok::<_, sea_orm::DbErr>(())
+    };
+    match tokio::time::timeout(rate_limit::SWEEP_BUDGET, sweep).await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => tracing::warn!(error = %err, "could not delete audit rows past AUDIT_RETENTION"),
+        Err(_) => tracing::warn!("deleting old audit rows took too long; the next sweep goes on"),
+    }
+}
+
+/// The most rows one [`sweep`] deletes.
+pub const AUDIT_SWEEP_BATCH: u64 = 500;
 
 #[cfg(test)]
 mod tests {

@@ -19,6 +19,10 @@ pub const MIN_SECRET_BYTES: usize = 32;
 /// range MySQL can store through sqlx (which sends timestamps as TIMESTAMP values, 1970–2038).
 pub const MAX_SESSION_TTL: Duration = Duration::from_secs(366 * 24 * 3600);
 
+/// How long audit rows are kept unless `AUDIT_RETENTION` says otherwise: 180 days, the six
+/// months China's Cybersecurity Law (art. 21) asks network logs to be kept at least.
+pub const AUDIT_RETENTION_DEFAULT: Duration = Duration::from_secs(180 * 24 * 3600);
+
 /// The longest a streamed reply may run (`CHAT_REPLY_MAX`).
 pub const MAX_REPLY: Duration = Duration::from_secs(30 * 60);
 
@@ -67,8 +71,10 @@ pub struct Config {
     pub reset_limit_per_ip: Option<Limit>,
     /// Password-reset requests for one address (`RATE_LIMIT_RESET_ADDRESS`, default 3/1h).
     pub reset_limit_per_address: Option<Limit>,
-    /// Verification mails one account may ask for (`RATE_LIMIT_VERIFY_MAIL`, default 5/1h).
+    /// Verification mails one address may be sent (`RATE_LIMIT_VERIFY_MAIL`, default 5/1h).
     pub verify_mail_limit: Option<Limit>,
+    /// How long audit rows are kept (`AUDIT_RETENTION`, default 180 days; `off`: for ever).
+    pub audit_retention: Option<Duration>,
 }
 
 /// An OpenAI-compatible chat-completions endpoint (OpenAI, DashScope, a local server…).
@@ -137,6 +143,7 @@ impl Config {
         "RATE_LIMIT_RESET_IP",
         "RATE_LIMIT_RESET_ADDRESS",
         "RATE_LIMIT_VERIFY_MAIL",
+        "AUDIT_RETENTION",
     ];
 
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -274,6 +281,10 @@ impl Config {
             reset_limit_per_ip: env.limit("RATE_LIMIT_RESET_IP", "10/1h")?,
             reset_limit_per_address: env.limit("RATE_LIMIT_RESET_ADDRESS", "3/1h")?,
             verify_mail_limit: env.limit("RATE_LIMIT_VERIFY_MAIL", "5/1h")?,
+            audit_retention: match env.get("AUDIT_RETENTION") {
+                Some(raw) if raw.trim().eq_ignore_ascii_case("off") => None,
+                _ => Some(env.duration("AUDIT_RETENTION", AUDIT_RETENTION_DEFAULT)?),
+            },
         })
     }
 

@@ -21,13 +21,13 @@ use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::{
-    admin::{AuditLogRecord, UserRecord},
     audit::{self, Action},
     db::{self, Db},
     entities::{
-        AuditLog, Conversation, Message, MessageFeedback, Rating, User, audit_log, conversation, message,
+        AuditLog, Conversation, Message, MessageFeedback, Rating, Role, User, audit_log, conversation, message,
         message_feedback, user,
     },
     error::{AppError, AppResult},
@@ -57,6 +57,71 @@ pub struct ExportQuery {
     pub since: Option<DateTime<Utc>>,
     /// Only rows created before this instant (RFC 3339).
     pub until: Option<DateTime<Utc>>,
+}
+
+/// An account as administrators see it (never the password hash).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserRecord {
+    pub id: String,
+    pub email: String,
+    pub role: Role,
+    pub banned_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// When the address was verified (`null`: not verified).
+    pub email_verified_at: Option<DateTime<Utc>>,
+    /// `zh` or `en`: the language of the account's mail.
+    pub locale: String,
+}
+
+impl From<user::Model> for UserRecord {
+    fn from(user: user::Model) -> Self {
+        Self {
+            id: user.id,
+            email: user.email,
+            role: user.role,
+            banned_at: user.banned_at,
+            email_verified_at: user.email_verified_at,
+            locale: user.locale,
+            created_at: user.created_at,
+            updated_at: user.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditLogRecord {
+    pub id: String,
+    pub actor_id: Option<String>,
+    pub action: String,
+    pub message: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// The address the row is about (a login tried for it, a ban of it); `null` when it is
+    /// about no address, or when that account was deleted.
+    pub subject: Option<String>,
+    /// How many times it happened: more than 1 for refusals of one client within an hour,
+    /// which are one row (`createdAt` is the first).
+    pub occurrences: i32,
+}
+
+impl From<audit_log::Model> for AuditLogRecord {
+    fn from(log: audit_log::Model) -> Self {
+        Self {
+            id: log.id,
+            actor_id: log.actor_id,
+            action: log.action,
+            message: log.message,
+            ip: log.ip,
+            user_agent: log.user_agent,
+            created_at: log.created_at,
+            subject: log.subject,
+            occurrences: log.occurrences,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
@@ -93,6 +158,9 @@ pub struct MessageRecord {
     pub parent_id: Option<String>,
     /// A reply the user stopped, saved as far as it got.
     pub stopped: bool,
+    /// Brought along by the client when it opened the conversation (a history it kept
+    /// itself), not written in this app: an `ASSISTANT` one is not the model's.
+    pub from_client: bool,
 }
 
 /// A thumbs up or down on a reply.
@@ -165,7 +233,7 @@ pub async fn export(
         }
         Scope::Owner(_) => (Action::AccountExport, format!("downloaded their data as {format:?}"), "my-data"),
     };
-    audit::record(&state.db, &state.clock, Some(&actor.id), action, message, client).await?;
+    audit::record(&state.db, &state.clock, audit::Entry::new(action, Some(&actor.id), message), client).await?;
 
     let (content_type, extension) = match format {
         ExportFormat::Json => ("application/json", "json"),
@@ -264,6 +332,7 @@ impl Section {
                             created_at: row.created_at,
                             parent_id: row.parent_id,
                             stopped: row.stopped,
+                            from_client: row.from_client,
                         };
                         encode(row.id, record)
                     })

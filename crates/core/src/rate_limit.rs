@@ -80,7 +80,7 @@ pub enum Bucket {
     ResetIp,
     /// Password-reset requests for one email address (known or not).
     ResetAddress,
-    /// Verification mails asked for by one account.
+    /// Verification mails sent to one address.
     VerifyMail,
 }
 
@@ -358,17 +358,6 @@ pub async fn clear(db: &impl ConnectionTrait, bucket: Bucket, key: &str) -> AppR
     RateLimitHit::delete_many()
         .filter(rate_limit_hit::Column::Bucket.eq(bucket.as_str()))
         .filter(rate_limit_hit::Column::Key.eq(key))
-        .exec(db)
-        .await?;
-    Ok(())
-}
-
-/// Forgets `key` in `bucket` altogether, its hits and its key row (a deleted account's address).
-pub async fn forget(db: &impl ConnectionTrait, bucket: Bucket, key: &str) -> AppResult<()> {
-    clear(db, bucket, key).await?;
-    RateLimitKey::delete_many()
-        .filter(rate_limit_key::Column::Bucket.eq(bucket.as_str()))
-        .filter(rate_limit_key::Column::Key.eq(key))
         .exec(db)
         .await?;
     Ok(())

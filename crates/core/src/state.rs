@@ -1,7 +1,15 @@
 //! The application state every handler receives: configuration, database pool, clock and the
 //! session-token keys. It is cheap to clone (everything inside is shared).
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicI64, Ordering},
+    },
+    time::Duration,
+};
+
+use chrono::{DateTime, TimeDelta, Utc};
 
 use sea_orm::{
     ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, RuntimeErr,
@@ -32,6 +40,37 @@ pub struct AppState {
     pub hasher: Arc<Hasher>,
     /// Account mail, when SMTP is configured.
     pub mailer: Option<Arc<Mailer>>,
+    /// When this instance last did each periodic chore.
+    pub chores: Arc<Chores>,
+}
+
+/// Housekeeping an instance does now and then rather than on every request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Chore {
+    /// Deleting audit rows past `AUDIT_RETENTION` (`audit::sweep`).
+    AuditRetention,
+}
+
+/// When each [`Chore`] last ran on this instance, so that it runs at most once per
+/// [`Chores::EVERY`]: housekeeping that leaves the hot path, without a scheduler.
+#[derive(Debug, Default)]
+pub struct Chores {
+    last_run: [AtomicI64; 1],
+}
+
+impl Chores {
+    pub const EVERY: TimeDelta = TimeDelta::minutes(1);
+
+    /// Whether `chore` should run now; if so, it counts as run (one caller of many wins).
+    pub fn due(&self, chore: Chore, now: DateTime<Utc>) -> bool {
+        let slot = &self.last_run[chore as usize];
+        let last = slot.load(Ordering::Relaxed);
+        let now = now.timestamp();
+        if last != 0 && now - last < Self::EVERY.num_seconds() {
+            return false;
+        }
+        slot.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+    }
 }
 
 impl AppState {
@@ -56,7 +95,7 @@ impl AppState {
                 None
             }
         });
-        Self { config: Arc::new(config), db, clock, tokens, llm, hasher, mailer }
+        Self { config: Arc::new(config), db, clock, tokens, llm, hasher, mailer, chores: Arc::default() }
     }
 
     /// The mailer, or 503 `mail_unavailable` when SMTP is not configured.

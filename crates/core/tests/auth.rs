@@ -131,7 +131,7 @@ both_databases! {
         assert_eq!(wrong_password.body, too_long.body);
 
         assert_eq!(audit_actions(&app).await, ["register", "login", "login_failed", "login_failed", "login_failed"]);
-        let failed_unknown = AuditLog::find().filter(audit_log::Column::Message.contains("nobody@")).one(&app.db).await.unwrap().unwrap();
+        let failed_unknown = AuditLog::find().filter(audit_log::Column::Subject.contains("nobody@")).one(&app.db).await.unwrap().unwrap();
         assert_eq!(failed_unknown.actor_id, None);
     }
 

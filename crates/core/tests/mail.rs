@@ -23,8 +23,9 @@ async fn reset(app: &TestApp, token: &str, password: &str) -> TestResponse {
     app.post("/api/account/password/reset").json(&json!({"token": token, "password": password})).send().await
 }
 
-async fn verify(app: &TestApp, token: &str) -> TestResponse {
-    app.post("/api/account/email/verify").json(&json!({"token": token})).send().await
+/// Follows a verification link, logged in as `session` (the link's own account must be).
+async fn verify(app: &TestApp, session: &str, token: &str) -> TestResponse {
+    app.post("/api/account/email/verify").token(session).json(&json!({"token": token})).send().await
 }
 
 async fn login_status(app: &TestApp, email: &str, password: &str) -> StatusCode {
@@ -144,12 +145,12 @@ both_databases! {
         assert_eq!(letter.subject, "确认您的邮箱地址", "a zh account gets Chinese mail");
         assert!(letter.text.as_deref().unwrap().contains("24 小时"));
         let link = letter.link_token("verify").expect("a verification link");
-        let verified = verify(&app, &link).await;
+        let verified = verify(&app, &token, &link).await;
         assert_eq!(verified.status, StatusCode::OK, "{}", verified.text());
         assert_eq!(verified.json()["emailVerified"], true);
         assert_eq!(verified.json()["role"], "ADMIN");
         assert_eq!(app.get("/api/admin/users").token(&token).send().await.status, StatusCode::OK);
-        assert_eq!(verify(&app, &link).await.assert_error(StatusCode::BAD_REQUEST), "invalid_link", "single use");
+        assert_eq!(verify(&app, &token, &link).await.assert_error(StatusCode::BAD_REQUEST), "invalid_link", "single use");
         let again = app.post("/api/account/email/verification").token(&token).send().await;
         assert_eq!(again.assert_error(StatusCode::CONFLICT), "already_verified");
         let promoted = AuditLog::find().filter(audit_log::Column::Action.eq("promote")).count(&app.db).await.unwrap();
@@ -159,7 +160,7 @@ both_databases! {
         let other = app.register("plain@example.com").await;
         let letter = mail.wait_for("plain@example.com", 1).await;
         assert_eq!(letter.subject, "Confirm your email address");
-        assert_eq!(verify(&app, &letter.link_token("verify").unwrap()).await.json()["role"], "USER");
+        assert_eq!(verify(&app, &other, &letter.link_token("verify").unwrap()).await.json()["role"], "USER");
         assert_eq!(app.get("/api/auth/session").token(&other).send().await.json()["user"]["emailVerified"], true);
     }
 
@@ -173,8 +174,8 @@ both_databases! {
         let second = mail.wait_for(email, 2).await.link_token("verify").unwrap();
         let limited = app.post("/api/account/email/verification").token(&token).send().await;
         assert_eq!(limited.assert_error(StatusCode::TOO_MANY_REQUESTS), "rate_limited", "the registration mail counts");
-        assert_eq!(verify(&app, &first).await.assert_error(StatusCode::BAD_REQUEST), "invalid_link");
-        assert_eq!(verify(&app, &second).await.status, StatusCode::OK);
+        assert_eq!(verify(&app, &token, &first).await.assert_error(StatusCode::BAD_REQUEST), "invalid_link");
+        assert_eq!(verify(&app, &token, &second).await.status, StatusCode::OK);
         assert!(stored_user(&app, email).await.email_verified_at.is_some());
     }
 
@@ -199,7 +200,7 @@ both_databases! {
         assert_eq!(app.get("/api/chat/conversations").token(&token).send().await.status, StatusCode::OK);
 
         let link = mail.wait_for(email, 1).await.link_token("verify").unwrap();
-        assert_eq!(verify(&app, &link).await.status, StatusCode::OK);
+        assert_eq!(verify(&app, &token, &link).await.status, StatusCode::OK);
         let answered = app.post("/api/chat").token(&token).json(&turn).send().await;
         assert_eq!(answered.status, StatusCode::OK, "{}", answered.text());
     }

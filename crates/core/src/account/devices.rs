@@ -1,30 +1,23 @@
 //! Where the account is signed in: its sessions, each with the client it started from and when
 //! it was last used, and signing one or all others out.
 //!
-//! "Last used" is written by the [`AuthUser`] extractor through [`touch`], at most once every
-//! [`LAST_USED_EVERY`] per session (one conditional UPDATE), not on every request.
-
-use std::time::Duration;
+//! "Last used" is written by the [`AuthUser`] extractor, at most once every
+//! [`crate::auth::LAST_USED_EVERY`] per session (one conditional UPDATE), not on every request.
 
 use axum::{Json, extract::State};
-use chrono::{DateTime, TimeDelta, Utc};
-use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
-};
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::{
     audit::{self, Action},
-    auth::AuthUser,
+    auth::{AuthUser, void_reset_links},
     entities::{Session, session},
     error::{AppError, AppResult, ErrorBody},
     http::{ApiRoutes, AppPath, ClientMeta, routes::api_routes},
     state::AppState,
 };
-
-/// How stale `sessions.last_used_at` may get before a request writes it again.
-pub const LAST_USED_EVERY: Duration = Duration::from_secs(5 * 60);
 
 /// The longest list returned: sessions beyond it (the oldest) are not shown.
 const MAX_LISTED: u64 = 200;
@@ -121,8 +114,8 @@ async fn end_session(
         return Err(AppError::NotFound("session"));
     }
     let which = if id == auth.session_id { "this session" } else { "another session" };
-    audit::record(&state.db, &state.clock, Some(&auth.user.id), Action::Logout, format!("signed out {which}"), &client)
-        .await?;
+    let entry = audit::Entry::new(Action::Logout, Some(&auth.user.id), format!("signed out {which}"));
+    audit::record(&state.db, &state.clock, entry, &client).await?;
     Ok(Json(Revoked { revoked }))
 }
 
@@ -141,40 +134,19 @@ async fn end_other_sessions(
 ) -> AppResult<Json<Revoked>> {
     let revoked = end_others(&state.db, &auth).await?;
     let message = format!("signed out {revoked} other sessions");
-    audit::record(&state.db, &state.clock, Some(&auth.user.id), Action::Logout, message, &client).await?;
+    audit::record(&state.db, &state.clock, audit::Entry::new(Action::Logout, Some(&auth.user.id), message), &client)
+        .await?;
     Ok(Json(Revoked { revoked }))
 }
 
-/// Deletes every session of the caller's account but the caller's (a password change too).
+/// Deletes every session of the caller's account but the caller's (a password change too), and
+/// voids its outstanding reset links (see [`void_reset_links`]).
 pub async fn end_others(db: &impl ConnectionTrait, auth: &AuthUser) -> AppResult<u64> {
+    void_reset_links(db, &auth.user.id).await?;
     Ok(Session::delete_many()
         .filter(session::Column::UserId.eq(&auth.user.id))
         .filter(session::Column::Id.ne(&auth.session_id))
         .exec(db)
         .await?
         .rows_affected)
-}
-
-/// Records that `session` was used now, if its last use is older than [`LAST_USED_EVERY`]: one
-/// UPDATE whose condition makes concurrent requests write once. A failure is only logged (the
-/// request goes on).
-pub async fn touch(state: &AppState, session: &session::Model) {
-    let now = state.clock.now();
-    let stale_before = now - TimeDelta::from_std(LAST_USED_EVERY).unwrap_or(TimeDelta::minutes(5));
-    if session.last_used_at.is_some_and(|used| used > stale_before) {
-        return;
-    }
-    let result = Session::update_many()
-        .col_expr(session::Column::LastUsedAt, Expr::value(now))
-        .filter(session::Column::Id.eq(&session.id))
-        .filter(
-            Condition::any()
-                .add(session::Column::LastUsedAt.is_null())
-                .add(session::Column::LastUsedAt.lte(stale_before)),
-        )
-        .exec(&state.db)
-        .await;
-    if let Err(err) = result {
-        tracing::warn!(error = %err, "could not record a session's last use");
-    }
 }

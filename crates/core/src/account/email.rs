@@ -1,9 +1,12 @@
 //! Address verification: a link mailed at registration (when `EMAIL_VERIFICATION` is not
 //! `off`) and on request, which proves the account's owner reads the address.
 //!
-//! Verifying is also when `ADMIN_EMAILS` takes effect for a server that sends mail: an address
-//! on the list gets the ADMIN role once verified, not at registration, so whoever registers a
-//! listed address first does not get the role with it (`Config::admin_at_registration`).
+//! A link is redeemed only by the account it was sent for, logged in: the link proves the
+//! address, the session proves the password, and only both together prove that the one who
+//! chose the password reads the address. (A link alone would let whoever registered someone
+//! else's address first have it verified, and with it the ADMIN role of a listed address, by
+//! the real owner opening "confirm your address"; see `auth::admin_emails`.) Verifying is when
+//! `ADMIN_EMAILS` takes effect for a server that sends mail.
 
 use axum::{Json, extract::State, http::StatusCode};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait};
@@ -11,7 +14,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait};
 use super::{AccountView, links, password::Accepted};
 use crate::{
     audit::{self, Action},
-    auth::AuthUser,
+    auth::{AuthUser, admin_emails},
     clock::Clock,
     config::EmailVerification,
     entities::{Role, TokenPurpose, User, user},
@@ -54,25 +57,36 @@ async fn send_verification(State(state): State<AppState>, auth: AuthUser) -> App
     Ok((StatusCode::ACCEPTED, Json(Accepted { accepted: true })))
 }
 
-/// Verify the account's address with a mailed link (no login needed: the link is the proof).
+/// Verify the account's address with a mailed link, logged into that account: the link proves
+/// the address, the login the password.
 #[utoipa::path(
     post,
     path = "/api/account/email/verify",
     tag = "account",
+    security(("bearer" = [])),
     request_body = VerifyEmail,
     responses(
         (status = 200, description = "The address is verified", body = AccountView),
         (status = 400, description = "The link is unknown, used, replaced or expired (`invalid_link`)", body = ErrorBody),
+        (status = 403, description = "The link belongs to another account than the one logged in (`wrong_account`)", body = ErrorBody),
     )
 )]
 async fn verify_email(
     State(state): State<AppState>,
     client: ClientMeta,
+    auth: AuthUser,
     AppJson(body): AppJson<VerifyEmail>,
 ) -> AppResult<Json<AccountView>> {
     let now = state.clock.now();
     let txn = state.db.begin().await?;
     let link = links::redeem(&txn, now, TokenPurpose::VerifyEmail, &body.token).await?;
+    if link.user_id != auth.user.id {
+        // Rolled back: the link stays for its own account.
+        return Err(AppError::forbidden(
+            "wrong_account",
+            "this link confirms the address of another account: log in as that account to use it",
+        ));
+    }
     let user = User::find_by_id(link.user_id.clone()).one(&txn).await?.ok_or_else(links::invalid_link)?;
     // A link proves the address it was sent to, not one the account has since changed to.
     if link.email != user.email {
@@ -101,8 +115,10 @@ async fn send_link(state: &AppState, user: &user::Model) -> AppResult<()> {
     if user.email_verified_at.is_some() {
         return Err(AppError::conflict("already_verified", "this address is already verified"));
     }
+    // Counted per address, not per account: deleting the account and registering again must
+    // not give the address a fresh allowance.
     let meters: Vec<Meter> =
-        Meter::new(Bucket::VerifyMail, &user.id, state.config.verify_mail_limit).into_iter().collect();
+        Meter::new(Bucket::VerifyMail, &user.email, state.config.verify_mail_limit).into_iter().collect();
     let charges = Held::new(&state.db, state.charge(&meters).await?);
     let now = state.clock.now();
     let txn = state.db.begin().await?;
@@ -135,16 +151,16 @@ pub async fn mark_verified(
     user: user::Model,
     client: &ClientMeta,
 ) -> AppResult<user::Model> {
-    let promote = state.config.is_admin_email(&user.email);
-    mark_verified_with(db, &state.clock, promote, user, client).await
+    let listed = state.config.is_admin_email(&user.email);
+    mark_verified_with(db, &state.clock, listed, user, client).await
 }
 
-/// [`mark_verified`] for callers without the app's state (`appctl verify-email`): `promote`
-/// says whether the address is on `ADMIN_EMAILS`.
+/// [`mark_verified`] for callers without the app's state (`appctl verify-email`): `listed`
+/// says whether the address is on `ADMIN_EMAILS` (which an operator's demotion overrides).
 pub async fn mark_verified_with(
     db: &impl ConnectionTrait,
     clock: &Clock,
-    promote: bool,
+    listed: bool,
     user: user::Model,
     client: &ClientMeta,
 ) -> AppResult<user::Model> {
@@ -153,7 +169,7 @@ pub async fn mark_verified_with(
     }
     let now = clock.now();
     let email = user.email.clone();
-    let promoted = promote && user.role == Role::User;
+    let promoted = user.role == Role::User && admin_emails::promotes(db, listed, &email).await?;
     let mut active: user::ActiveModel = user.into();
     active.email_verified_at = Set(Some(now));
     if promoted {
@@ -161,10 +177,12 @@ pub async fn mark_verified_with(
     }
     active.updated_at = Set(now);
     let user = active.update(db).await?;
-    audit::record(db, clock, Some(&user.id), Action::EmailVerified, format!("verified {email}"), client).await?;
+    let entry = audit::Entry::new(Action::EmailVerified, Some(&user.id), "verified the address").about(&email);
+    audit::record(db, clock, entry, client).await?;
     if promoted {
-        let message = format!("{email} set to Admin: on ADMIN_EMAILS and now verified");
-        audit::record(db, clock, Some(&user.id), Action::Promote, message, client).await?;
+        let message = "set to Admin: on ADMIN_EMAILS and now verified";
+        audit::record(db, clock, audit::Entry::new(Action::Promote, Some(&user.id), message).about(&email), client)
+            .await?;
     }
     Ok(user)
 }

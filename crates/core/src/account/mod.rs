@@ -19,7 +19,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-pub use devices::LAST_USED_EVERY;
+pub use crate::auth::LAST_USED_EVERY;
 pub use links::{RESET_LINK_TTL, VERIFY_LINK_TTL};
 
 use crate::{

@@ -2,15 +2,12 @@
 //!
 //! Deleting removes the account and, through the schema's cascades, its sessions,
 //! conversations, messages and links, in one transaction. The audit trail keeps its rows (they
-//! are the operator's record, and the deletion itself is one), but every mention of the
-//! address is replaced, so the trail no longer carries it; the account's id stays as an
-//! opaque reference. The address can register again.
+//! are the operator's record, and the deletion itself is one), but the address is replaced
+//! wherever it is a row's subject, so the trail no longer carries it; the account's id stays as
+//! an opaque reference. The address can register again; its per-address limits stay.
 
 use axum::{Json, extract::State, response::Response};
-use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, QueryFilter,
-    sea_query::{Expr, ExprTrait, LikeExpr},
-};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -22,7 +19,6 @@ use crate::{
     error::{AppResult, ErrorBody},
     export::{self, ExportDocument, ExportFormat, ExportLine, Scope},
     http::{ApiRoutes, AppJson, AppQuery, ClientMeta, routes::api_routes},
-    rate_limit::{self, Bucket},
     state::AppState,
 };
 
@@ -101,27 +97,32 @@ async fn delete_account(
     let confirmed = confirm_password(&state, &auth.user, body.password, &client).await?;
     let user = &auth.user;
     let txn = state.db.begin().await?;
-    // The trail's mentions of the address, by anyone (an admin's ban, a failed login).
-    let escaped = user.email.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    // The rows about the address, by anyone (an admin's ban, a failed login): exactly those
+    // whose subject it is, found through the subject's index.
+    AuditLog::update_many()
+        .col_expr(audit_log::Column::Subject, Expr::value(DELETED_ADDRESS))
+        .filter(audit_log::Column::Subject.eq(&user.email))
+        .exec(&txn)
+        .await?;
+    // Rows from before subjects had a column quoted the address in their text; those the
+    // account wrote itself are rewritten (through the actor's index). Rows written since have
+    // a subject and never quote an address, so they are left alone.
     AuditLog::update_many()
         .col_expr(
             audit_log::Column::Message,
             Expr::cust_with_values("REPLACE(message, ?, ?)", [user.email.as_str(), DELETED_ADDRESS]),
         )
-        .filter(
-            Condition::any()
-                .add(audit_log::Column::ActorId.eq(&user.id))
-                .add(Expr::col(audit_log::Column::Message).like(LikeExpr::new(format!("%{escaped}%")).escape('\\'))),
-        )
+        .filter(audit_log::Column::ActorId.eq(&user.id))
+        .filter(audit_log::Column::Subject.is_null())
         .exec(&txn)
         .await?;
     ReplyStream::delete_many().filter(reply_stream::Column::UserId.eq(&user.id)).exec(&txn).await?;
-    for bucket in [Bucket::LoginAccount, Bucket::ResetAddress] {
-        rate_limit::forget(&txn, bucket, &user.email).await?;
-    }
+    // The per-address limits (failed logins, reset and verification mails) stay: they belong
+    // to the address, and deleting the account must not give it a fresh allowance.
     User::delete_by_id(user.id.clone()).exec(&txn).await?;
-    audit::record(&txn, &state.clock, Some(&user.id), Action::AccountDelete, "deleted their account", &client).await?;
+    let entry = audit::Entry::new(Action::AccountDelete, Some(&user.id), "deleted their account");
+    audit::record(&txn, &state.clock, entry, &client).await?;
     txn.commit().await?;
-    drop(confirmed); // the account is gone: its failed-login charge goes with it
+    confirmed.release().await; // the right password: not a failed login
     Ok(Json(Deleted { deleted: true }))
 }

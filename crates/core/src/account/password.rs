@@ -111,7 +111,8 @@ async fn change_password(
     store_password(&txn, &state.clock, &auth.user, hash).await?;
     let revoked = devices::end_others(&txn, &auth).await?;
     let message = format!("changed the password; {revoked} other sessions ended");
-    audit::record(&txn, &state.clock, Some(&auth.user.id), Action::PasswordChange, message, &client).await?;
+    let entry = audit::Entry::new(Action::PasswordChange, Some(&auth.user.id), message).about(&auth.user.email);
+    audit::record(&txn, &state.clock, entry, &client).await?;
     txn.commit().await?;
     confirmed.release().await;
     Ok(Json(PasswordChanged { revoked }))
@@ -193,8 +194,8 @@ async fn request_reset(state: &AppState, raw_email: &str, client: &ClientMeta) -
         _ => None,
     };
     let actor = user.as_ref().map(|user| user.id.as_str());
-    let message = format!("asked for a password-reset link for {email}");
-    audit::record(&txn, &state.clock, actor, Action::PasswordResetRequest, message, client).await?;
+    let entry = audit::Entry::new(Action::PasswordResetRequest, actor, "asked for a password-reset link").about(&email);
+    audit::record(&txn, &state.clock, entry, client).await?;
     txn.commit().await?;
     links::sweep(&state.db, now).await;
 
@@ -225,8 +226,9 @@ async fn redeem_reset(state: &AppState, token: &str, hash: String, client: &Clie
     let (user, ended) = replace_password(&txn, &state.clock, &user, hash).await?;
     // The link reached the address: that verifies it, as a verification link would.
     let user = if link.email == user.email { email::mark_verified(&txn, state, user, client).await? } else { user };
-    let message = format!("reset the password of {} by mail; {ended} sessions ended", user.email);
-    audit::record(&txn, &state.clock, Some(&user.id), Action::PasswordReset, message, client).await?;
+    let message = format!("reset the password by mail; {ended} sessions ended");
+    let entry = audit::Entry::new(Action::PasswordReset, Some(&user.id), message).about(&user.email);
+    audit::record(&txn, &state.clock, entry, client).await?;
     let session = start_session(&txn, state, user, client).await?;
     txn.commit().await?;
     Ok(session)
@@ -249,8 +251,8 @@ pub(super) async fn confirm_password(
         return Ok(charges);
     }
     charges.keep();
-    let message = format!("wrong password given by {}", user.email);
-    audit::record(&state.db, &state.clock, Some(&user.id), Action::LoginFailed, message, client).await?;
+    let entry = audit::Entry::new(Action::LoginFailed, Some(&user.id), "wrong password given").about(&user.email);
+    audit::record(&state.db, &state.clock, entry, client).await?;
     Err(AppError::forbidden("wrong_password", "the password is incorrect"))
 }
 
@@ -295,8 +297,8 @@ pub async fn set_password(
     let user =
         User::find().filter(user::Column::Email.eq(&email)).one(&txn).await?.ok_or(AppError::NotFound("user"))?;
     let (user, ended) = replace_password(&txn, clock, &user, hash).await?;
-    let message = format!("operator set the password of {email}; {ended} sessions ended");
-    audit::record(&txn, clock, None, Action::PasswordReset, message, client).await?;
+    let message = format!("operator set the password; {ended} sessions ended");
+    audit::record(&txn, clock, audit::Entry::new(Action::PasswordReset, None, message).about(&email), client).await?;
     txn.commit().await?;
     Ok(user)
 }

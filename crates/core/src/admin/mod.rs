@@ -4,19 +4,17 @@
 mod users;
 
 use axum::{Json, extract::State, response::Response};
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 pub use crate::export::{
-    ConversationRecord, ExportData, ExportDocument, ExportFormat, ExportLine, ExportQuery, FeedbackRecord,
-    MessageRecord,
+    AuditLogRecord, ConversationRecord, ExportData, ExportDocument, ExportFormat, ExportLine, ExportQuery,
+    FeedbackRecord, MessageRecord, UserRecord,
 };
 pub use users::{AuditLogQuery, UserQuery, set_banned, set_role};
 
 use crate::{
     auth::AdminUser,
-    entities::{Role, audit_log, user},
     error::{AppResult, ErrorBody},
     export,
     http::{ApiRoutes, AppPath, AppQuery, ClientMeta, routes::api_routes},
@@ -26,63 +24,6 @@ use crate::{
 /// Routes of the `admin-export` function.
 pub fn router() -> ApiRoutes {
     api_routes![export, list_users, ban, unban, list_audit_logs].merge(crate::usage::dashboard_routes())
-}
-
-/// An account as administrators see it (never the password hash).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct UserRecord {
-    pub id: String,
-    pub email: String,
-    pub role: Role,
-    pub banned_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    /// When the address was verified (`null`: not verified).
-    pub email_verified_at: Option<DateTime<Utc>>,
-    /// `zh` or `en`: the language of the account's mail.
-    pub locale: String,
-}
-
-impl From<user::Model> for UserRecord {
-    fn from(user: user::Model) -> Self {
-        Self {
-            id: user.id,
-            email: user.email,
-            role: user.role,
-            banned_at: user.banned_at,
-            email_verified_at: user.email_verified_at,
-            locale: user.locale,
-            created_at: user.created_at,
-            updated_at: user.updated_at,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AuditLogRecord {
-    pub id: String,
-    pub actor_id: Option<String>,
-    pub action: String,
-    pub message: String,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    pub created_at: DateTime<Utc>,
-}
-
-impl From<audit_log::Model> for AuditLogRecord {
-    fn from(log: audit_log::Model) -> Self {
-        Self {
-            id: log.id,
-            actor_id: log.actor_id,
-            action: log.action,
-            message: log.message,
-            ip: log.ip,
-            user_agent: log.user_agent,
-            created_at: log.created_at,
-        }
-    }
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use super::{AuditLogEntry, AuditLogPage, UserPage};
 use crate::{
     audit::{self, Action},
+    auth::admin_emails,
     auth::end_all_sessions,
     clock::Clock,
     db::Db,
@@ -45,6 +46,8 @@ pub struct AuditLogQuery {
     pub action: Option<String>,
     /// The acting user's id.
     pub actor_id: Option<String>,
+    /// The address a row is about (exact, case-insensitive).
+    pub subject: Option<String>,
     /// 1-based page number (default 1).
     #[param(minimum = 1)]
     pub page: Option<u64>,
@@ -95,6 +98,9 @@ pub async fn list_audit_logs(db: &impl ConnectionTrait, query: AuditLogQuery) ->
     }
     if let Some(actor) = query.actor_id.as_deref().filter(|actor| !actor.is_empty()) {
         select = select.filter(audit_log::Column::ActorId.eq(actor));
+    }
+    if let Some(subject) = query.subject.as_deref().map(str::trim).filter(|subject| !subject.is_empty()) {
+        select = select.filter(audit_log::Column::Subject.eq(crate::auth::normalize_email(subject)));
     }
     let paginator = select.paginate(db, page_size);
     let total = paginator.num_items().await?;
@@ -148,7 +154,8 @@ pub async fn set_banned(
     if banned {
         end_all_sessions(&txn, user_id).await?;
     }
-    audit::record(&txn, clock, actor.map(|actor| actor.id.as_str()), action, format!("{verb} {email}"), client).await?;
+    let entry = audit::Entry::new(action, actor.map(|actor| actor.id.as_str()), verb).about(&email);
+    audit::record(&txn, clock, entry, client).await?;
     txn.commit().await?;
     Ok(updated)
 }
@@ -163,8 +170,15 @@ pub async fn set_role(db: &Db, clock: &Clock, email: &str, role: Role, client: &
     active.role = Set(role);
     active.updated_at = Set(clock.now());
     let updated = active.update(&txn).await?;
+    // The operator's word outlasts the account: ADMIN_EMAILS does not promote a demoted
+    // address again, even once it is deleted and registered anew.
+    match role {
+        Role::Admin => admin_emails::forget_demotion(&txn, &email).await?,
+        Role::User => admin_emails::remember_demotion(&txn, &email, clock.now()).await?,
+    }
     let action = if role == Role::Admin { Action::Promote } else { Action::Demote };
-    audit::record(&txn, clock, None, action, format!("{email} set to {role:?}"), client).await?;
+    let entry = audit::Entry::new(action, None, format!("set to {role:?}")).about(&email);
+    audit::record(&txn, clock, entry, client).await?;
     txn.commit().await?;
     Ok(updated)
 }

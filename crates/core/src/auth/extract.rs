@@ -5,13 +5,15 @@ use axum::{
     extract::FromRequestParts,
     http::{header, request::Parts},
 };
-use chrono::{DateTime, Utc};
-use sea_orm::EntityTrait;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, sea_query::Expr};
 
 use super::{service::banned, token::invalid_token};
 use crate::{
     audit::{self, Action},
-    entities::{Role, Session, User, user},
+    entities::{Role, Session, User, session, user},
     error::AppError,
     http::ClientMeta,
     state::AppState,
@@ -46,7 +48,7 @@ impl FromRequestParts<AppState> for AuthUser {
         if user.banned_at.is_some() {
             return Err(banned());
         }
-        crate::account::devices::touch(state, &session).await;
+        touch(state, &session).await;
         Ok(Self { user, session_id: session.id, expires: session.expires })
     }
 }
@@ -58,8 +60,9 @@ impl FromRequestParts<AppState> for AdminUser {
         let auth = AuthUser::from_request_parts(parts, state).await?;
         if auth.user.role != Role::Admin {
             let client = ClientMeta::from_parts(parts, state.config.trust_proxy_hops);
-            let message = format!("{} {} refused: not an administrator", parts.method, parts.uri.path());
-            audit::record_refusal(state, Action::AdminDenied, Some(&auth.user.id), message, &client).await;
+            let message = format!("{} {} refused: not an administrator", parts.method, audit::quote(parts.uri.path()));
+            let entry = audit::Entry::new(Action::AdminDenied, Some(&auth.user.id), message).about(&auth.user.email);
+            audit::record_refusal(state, entry, &client).await;
             return Err(AppError::forbidden("admin_only", "this action needs an administrator account"));
         }
         Ok(Self(auth))
@@ -76,4 +79,32 @@ fn bearer_token(parts: &Parts) -> Result<&str, AppError> {
         return Err(invalid_token());
     }
     Ok(token.trim())
+}
+
+/// How stale `sessions.last_used_at` may get before a request writes it again (the account's
+/// device list shows it).
+pub const LAST_USED_EVERY: Duration = Duration::from_secs(5 * 60);
+
+/// Records that `session` was used now, if its last use is older than [`LAST_USED_EVERY`]: one
+/// UPDATE whose condition makes concurrent requests write once. A failure is only logged (the
+/// request goes on).
+async fn touch(state: &AppState, session: &session::Model) {
+    let now = state.clock.now();
+    let stale_before = now - TimeDelta::from_std(LAST_USED_EVERY).unwrap_or(TimeDelta::minutes(5));
+    if session.last_used_at.is_some_and(|used| used > stale_before) {
+        return;
+    }
+    let result = Session::update_many()
+        .col_expr(session::Column::LastUsedAt, Expr::value(now))
+        .filter(session::Column::Id.eq(&session.id))
+        .filter(
+            Condition::any()
+                .add(session::Column::LastUsedAt.is_null())
+                .add(session::Column::LastUsedAt.lte(stale_before)),
+        )
+        .exec(&state.db)
+        .await;
+    if let Err(err) = result {
+        tracing::warn!(error = %err, "could not record a session's last use");
+    }
 }

@@ -5,6 +5,7 @@
 //! take `{email,password}` and answer `{user:{id,email,role},token}`; the token goes back as
 //! `Authorization: Bearer …`.
 
+pub mod admin_emails;
 mod extract;
 pub mod password;
 mod service;
@@ -15,10 +16,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-pub use extract::{AdminUser, AuthUser};
+pub use extract::{AdminUser, AuthUser, LAST_USED_EVERY};
 pub use service::{
     Credentials, MAX_EMAIL_BYTES, NewAccount, NewSession, banned, end_all_sessions, login_meters, normalize_email,
-    start_session, validate_email,
+    start_session, validate_email, void_reset_links,
 };
 
 use crate::{

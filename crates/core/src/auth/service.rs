@@ -6,11 +6,11 @@ use sea_orm::{
 };
 use serde::Deserialize;
 
-use super::{AuthUser, password, token::Claims};
+use super::{AuthUser, admin_emails, password, token::Claims};
 use crate::{
     audit::{self, Action},
     config::Config,
-    entities::{Role, Session, User, session, user},
+    entities::{AccountToken, Role, Session, TokenPurpose, User, account_token, session, user},
     error::{AppError, AppResult, DbResultExt},
     http::ClientMeta,
     ids::{new_id, new_token},
@@ -95,8 +95,9 @@ pub async fn register(state: &AppState, credentials: NewAccount, client: &Client
         Meter::new(Bucket::RegisterIp, &ip_key, state.config.register_limit_per_ip).into_iter().collect();
     let hits = match state.charge(&meters).await {
         Err(err @ AppError::RateLimited { .. }) => {
-            let message = format!("registration of {email} refused: too many from {ip_key}");
-            audit::record_refusal(state, Action::RegisterRateLimited, None, message, client).await;
+            let message = format!("registration refused: too many from {ip_key}");
+            let entry = audit::Entry::new(Action::RegisterRateLimited, None, message).about(&email);
+            audit::record_refusal(state, entry, client).await;
             return Err(err);
         }
         other => other?,
@@ -111,10 +112,10 @@ pub async fn register(state: &AppState, credentials: NewAccount, client: &Client
         }
     };
     let now = state.clock.now();
-    // ADMIN_EMAILS grants the role here, at registration (or, with mail configured, when the
-    // address is verified: `account::verify`), and nowhere else: an operator's later demotion
-    // sticks.
-    let role = if state.config.admin_at_registration(&email) { Role::Admin } else { Role::User };
+    // ADMIN_EMAILS grants the role here, at registration, only without mail configured (see
+    // `admin_emails`); an operator's demotion sticks.
+    let listed = state.config.admin_at_registration(&email);
+    let role = if admin_emails::promotes(&state.db, listed, &email).await? { Role::Admin } else { Role::User };
     let locale = Language::from_locale(credentials.locale.as_deref()).code();
 
     let txn = state.db.begin().await?;
@@ -133,8 +134,8 @@ pub async fn register(state: &AppState, credentials: NewAccount, client: &Client
     .await
     .on_unique_violation(|| AppError::conflict("email_taken", "an account with this email already exists"))?;
     let session = start_session(&txn, state, user, client).await?;
-    audit::record(&txn, &state.clock, Some(&session.user.id), Action::Register, format!("registered {email}"), client)
-        .await?;
+    let entry = audit::Entry::new(Action::Register, Some(&session.user.id), "registered").about(&email);
+    audit::record(&txn, &state.clock, entry, client).await?;
     txn.commit().await?;
     sweep_sessions(state).await;
     crate::account::email::after_registration(state, &session.user).await;
@@ -154,8 +155,9 @@ pub async fn login(state: &AppState, credentials: Credentials, client: &ClientMe
     let meters = login_meters(&state.config, &ip_key, &email);
     let charges = match state.charge(&meters).await {
         Err(err @ AppError::RateLimited { .. }) => {
-            let message = format!("login for {email} refused: too many failed logins");
-            audit::record_refusal(state, Action::LoginRateLimited, None, message, client).await;
+            let message = "login refused: too many failed logins";
+            let entry = audit::Entry::new(Action::LoginRateLimited, None, message).about(&email);
+            audit::record_refusal(state, entry, client).await;
             return Err(err);
         }
         other => Held::new(&state.db, other?),
@@ -168,36 +170,24 @@ pub async fn login(state: &AppState, credentials: Credentials, client: &ClientMe
     let known_account = user.as_ref().map(|user| user.id.clone());
     let Some(user) = user.filter(|_| matches) else {
         charges.keep();
-        audit::record(
-            &state.db,
-            &state.clock,
-            known_account.as_deref(),
-            Action::LoginFailed,
-            format!("failed login for {email}"),
-            client,
-        )
-        .await?;
+        let entry = audit::Entry::new(Action::LoginFailed, known_account.as_deref(), "failed login").about(&email);
+        audit::record(&state.db, &state.clock, entry, client).await?;
         return Err(AppError::unauthorized("invalid_credentials", "the email or password is incorrect"));
     };
 
     if user.banned_at.is_some() {
         charges.release().await;
-        audit::record(
-            &state.db,
-            &state.clock,
-            Some(&user.id),
-            Action::LoginBlocked,
-            format!("banned account {email} tried to log in"),
-            client,
-        )
-        .await?;
+        // A refusal like a rate limit: the right password of a banned account can be sent again
+        // and again (it counts as no failure), so its rows are aggregated too.
+        let entry = audit::Entry::new(Action::LoginBlocked, Some(&user.id), "banned account tried to log in");
+        audit::record_refusal(state, entry.about(&email), client).await;
         return Err(banned());
     }
 
     let txn = state.db.begin().await?;
     let session = start_session(&txn, state, user, client).await?;
-    audit::record(&txn, &state.clock, Some(&session.user.id), Action::Login, format!("logged in {email}"), client)
-        .await?;
+    let entry = audit::Entry::new(Action::Login, Some(&session.user.id), "logged in").about(&email);
+    audit::record(&txn, &state.clock, entry, client).await?;
     rate_limit::clear(&txn, Bucket::LoginAccount, &email).await?;
     txn.commit().await?;
     charges.release().await;
@@ -225,21 +215,16 @@ pub async fn logout(state: &AppState, auth: &AuthUser, all: bool, client: &Clien
         Session::delete_by_id(auth.session_id.clone()).exec(&state.db).await?.rows_affected
     };
     let scope = if all { "all sessions" } else { "this session" };
-    audit::record(
-        &state.db,
-        &state.clock,
-        Some(&auth.user.id),
-        Action::Logout,
-        format!("logged out of {scope}"),
-        client,
-    )
-    .await?;
+    let entry = audit::Entry::new(Action::Logout, Some(&auth.user.id), format!("logged out of {scope}"));
+    audit::record(&state.db, &state.clock, entry, client).await?;
     Ok(revoked)
 }
 
 /// Deletes a batch of expired sessions (they no longer authenticate anyone), after each new
-/// session: housekeeping without a scheduler. A failure is only logged.
+/// session, and now and then a batch of audit rows past their retention: housekeeping without
+/// a scheduler. A failure is only logged.
 pub async fn sweep_sessions(state: &AppState) {
+    audit::sweep(state).await;
     let sweep = async {
         let expired: Vec<String> = Session::find()
             .select_only()
@@ -261,9 +246,30 @@ pub async fn sweep_sessions(state: &AppState) {
     }
 }
 
-/// Deletes every session of a user: their tokens stop working at once (logout everywhere, bans).
+/// Deletes every session of a user: their tokens stop working at once (logout everywhere, bans,
+/// a password set anew). Outstanding reset links go too ([`void_reset_links`]).
 pub async fn end_all_sessions(db: &impl ConnectionTrait, user_id: &str) -> AppResult<u64> {
+    void_reset_links(db, user_id).await?;
     Ok(Session::delete_many().filter(session::Column::UserId.eq(user_id)).exec(db).await?.rows_affected)
+}
+
+/// Voids every outstanding password-reset link of the account: whatever ends sessions to lock
+/// someone out (a password change or reset, "sign out everywhere", a ban) must not leave a link
+/// mailed before it able to set the password afterwards. Found by a read and deleted by primary
+/// key (a ranged DELETE would lock index gaps on InnoDB, as in `account::links`).
+pub async fn void_reset_links(db: &impl ConnectionTrait, user_id: &str) -> AppResult<()> {
+    let outstanding: Vec<String> = AccountToken::find()
+        .select_only()
+        .column(account_token::Column::Id)
+        .filter(account_token::Column::UserId.eq(user_id))
+        .filter(account_token::Column::Purpose.eq(TokenPurpose::PasswordReset))
+        .into_tuple()
+        .all(db)
+        .await?;
+    if !outstanding.is_empty() {
+        AccountToken::delete_many().filter(account_token::Column::Id.is_in(outstanding)).exec(db).await?;
+    }
+    Ok(())
 }
 
 /// A new session of `user`, remembering the client it started from (the account's device list).

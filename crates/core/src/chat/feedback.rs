@@ -73,7 +73,7 @@ pub struct FeedbackResponse {
     responses(
         (status = 200, description = "The feedback as stored", body = FeedbackResponse),
         (status = 404, description = "No such conversation of the caller's, or no such message in it", body = ErrorBody),
-        (status = 422, description = "`not_a_reply` (a user message) or `comment_too_long`", body = ErrorBody),
+        (status = 422, description = "`not_a_reply` (a user message, or a reply the client brought along) or `comment_too_long`", body = ErrorBody),
     )
 )]
 pub async fn give(
@@ -155,8 +155,10 @@ async fn reply_in(db: &Db, conversation_id: &str, message_id: &str) -> AppResult
         .one(db)
         .await?
         .ok_or(AppError::NotFound("message"))?;
-    if message.role != MessageRole::Assistant {
-        return Err(AppError::validation("not_a_reply", "feedback is given on the assistant's replies"));
+    if message.role != MessageRole::Assistant || message.from_client {
+        // A reply the client brought along was not written by the model here: rating it would
+        // rate nothing of ours (and let a client move the dashboard's thumbs at will).
+        return Err(AppError::validation("not_a_reply", "feedback is given on the assistant's own replies"));
     }
     Ok(message)
 }

@@ -69,6 +69,9 @@ pub struct MessageView {
     pub parent_id: Option<String>,
     /// A reply the user stopped, saved as far as it got.
     pub stopped: bool,
+    /// Brought along by the client when it opened the conversation (a history it kept
+    /// itself), not written here: such a "reply" is not the model's and cannot be rated.
+    pub from_client: bool,
     /// How many versions exist at this point of the conversation (1 when never regenerated
     /// or edited).
     pub versions: u32,
@@ -91,6 +94,7 @@ impl MessageView {
             created_at: model.created_at,
             parent_id,
             stopped: model.stopped,
+            from_client: model.from_client,
             versions: u32::try_from(versions.ids.len()).unwrap_or(u32::MAX),
             version: u32::try_from(versions.index + 1).unwrap_or(u32::MAX),
             version_ids: versions.ids,
@@ -351,7 +355,8 @@ pub async fn delete(
         conversation.id, conversation.kind, deleted.rows_affected
     );
     Conversation::delete_by_id(conversation.id).exec(&txn).await?;
-    audit::record(&txn, &state.clock, Some(&auth.user.id), Action::ConversationDelete, message, &client).await?;
+    let entry = audit::Entry::new(Action::ConversationDelete, Some(&auth.user.id), message);
+    audit::record(&txn, &state.clock, entry, &client).await?;
     txn.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

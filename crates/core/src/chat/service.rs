@@ -269,11 +269,12 @@ async fn open(txn: &Txn, state: &AppState, user: &user::Model, turn: &Turn) -> A
         title_source: TitleSource::Message,
     };
     Conversation::insert(conversation::ActiveModel::from(conversation.clone())).exec_without_returning(txn).await?;
-    // Earlier messages are stored too, so the history shows them.
+    // Earlier messages are stored too, so the history shows them, marked as the client's: a
+    // "reply" among them was not written by the model here, so it cannot be rated.
     let mut parent: Option<String> = None;
     for (role, content) in &turn.earlier {
-        let saved =
-            insert_message(txn, state, &conversation.id, NewMessage::of(*role, content, parent.as_deref())).await?;
+        let brought = NewMessage { from_client: true, ..NewMessage::of(*role, content, parent.as_deref()) };
+        let saved = insert_message(txn, state, &conversation.id, brought).await?;
         parent = Some(saved.id);
     }
     let saved = insert_message(
@@ -529,11 +530,13 @@ struct NewMessage<'a> {
     parent: Option<&'a str>,
     usage: Option<Usage>,
     stopped: bool,
+    /// Brought along by the client (a new conversation's earlier messages).
+    from_client: bool,
 }
 
 impl<'a> NewMessage<'a> {
     fn of(role: MessageRole, content: &'a str, parent: Option<&'a str>) -> Self {
-        Self { id: None, role, content, parent, usage: None, stopped: false }
+        Self { id: None, role, content, parent, usage: None, stopped: false, from_client: false }
     }
 }
 
@@ -555,6 +558,7 @@ async fn insert_message(
         completion_tokens: new.usage.and_then(|usage| to_i32(usage.completion_tokens)),
         created_at: state.clock.now(),
         stopped: new.stopped,
+        from_client: new.from_client,
     };
     // Every field is known: no need to read the row back.
     Message::insert(message::ActiveModel::from(message.clone())).exec_without_returning(db).await?;

@@ -15,6 +15,13 @@ pub struct Model {
     #[sea_orm(column_type = "Text", nullable)]
     pub user_agent: Option<String>,
     pub created_at: DateTimeUtc,
+    /// The address the row is about (a login tried for it, a ban of it), kept out of `message`
+    /// so that deleting that account clears exactly it (`account::own_data`).
+    pub subject: Option<String>,
+    /// Set on an aggregated refusal: its kind, client and hour (see `audit::record_refusal`).
+    pub repeat_key: Option<String>,
+    /// How many times this happened: 1, or the refusals an aggregated row stands for.
+    pub occurrences: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

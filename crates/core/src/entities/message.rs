@@ -20,6 +20,10 @@ pub struct Model {
     pub parent_id: Option<String>,
     /// A reply the user stopped, saved as far as it got.
     pub stopped: bool,
+    /// Brought along by the client when it opened the conversation (a history it kept itself),
+    /// not written in this app: such a "reply" is not the model's, so it cannot be rated and
+    /// does not count as a reply.
+    pub from_client: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, Deserialize, utoipa::ToSchema)]

@@ -2,6 +2,7 @@
 //! seed's Prisma fields; enums are stored as the seed's upper-case strings.
 
 pub mod account_token;
+pub mod admin_demotion;
 pub mod audit_log;
 pub mod conversation;
 pub mod message;
@@ -14,6 +15,7 @@ pub mod usage_hour;
 pub mod user;
 
 pub use account_token::{Entity as AccountToken, TokenPurpose};
+pub use admin_demotion::Entity as AdminDemotion;
 pub use audit_log::Entity as AuditLog;
 pub use conversation::{ConversationKind, Entity as Conversation, TitleSource};
 pub use message::{Entity as Message, MessageRole};

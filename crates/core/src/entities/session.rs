@@ -17,7 +17,7 @@ pub struct Model {
     pub ip: Option<String>,
     #[sea_orm(column_type = "Text", nullable)]
     pub user_agent: Option<String>,
-    /// When the session last authenticated a request, to within `account::LAST_USED_EVERY`.
+    /// When the session last authenticated a request, to within `auth::LAST_USED_EVERY`.
     pub last_used_at: Option<DateTimeUtc>,
 }
 
