@@ -141,6 +141,9 @@ export async function startStack({ readyTimeoutMs = 10 * 60_000, env: extraEnv =
     BCRYPT_COST: "4",
     RATE_LIMIT_REGISTER_IP: "200/1h",
     RATE_LIMIT_LOGIN_IP: "200/5m",
+    // http://localhost:<port> is another origin than http://127.0.0.1:<port>: the cross-origin
+    // test (cors.test.mjs) calls the API from there, as the site on ESA Pages calls FC's domain.
+    ALLOWED_ORIGINS: `http://localhost:${port}`,
     ...mailEnv,
     ...extraEnv,
   };

@@ -11,9 +11,17 @@ use serde_yaml_ng::Value;
 /// The four functions and the code folder `make package` fills for each.
 pub const FUNCTIONS: [&str; 4] = ["chat", "auth-login", "auth-register", "admin-export"];
 
-/// Problems found in `s_yaml`, given the paths each function serves and the variables the
+/// What one function serves, from its route table (the OpenAPI paths of its routers).
+#[derive(Clone, Debug, Default)]
+pub struct Served {
+    pub paths: Vec<String>,
+    /// Every HTTP method of those paths, upper-case (`GET`, `PUT`…).
+    pub methods: Vec<String>,
+}
+
+/// Problems found in `s_yaml`, given what each function serves and the variables the
 /// configuration reads. Empty when all is well.
-pub fn check_s_yaml(s_yaml: &str, served: &BTreeMap<&str, Vec<String>>, variables: &[&str]) -> Vec<String> {
+pub fn check_s_yaml(s_yaml: &str, served: &BTreeMap<&str, Served>, variables: &[&str]) -> Vec<String> {
     let mut problems = Vec::new();
     if s_yaml.contains("${env.") {
         problems.push("s.yaml uses `${env.X}`, which Serverless Devs 3.x does not expand: write `${env('X')}`".into());
@@ -124,15 +132,17 @@ pub fn check_s_yaml(s_yaml: &str, served: &BTreeMap<&str, Vec<String>>, variable
                     "must be `anonymous` (the app authenticates)".into(),
                     &mut problems,
                 );
+                // Every method the function's routes serve, and OPTIONS for CORS preflights:
+                // a method missing here is refused by FC before the function sees it.
                 let methods: Vec<&str> = config["methods"]
                     .as_sequence()
                     .map(|m| m.iter().filter_map(Value::as_str).collect())
                     .unwrap_or_default();
-                for method in ["GET", "POST", "OPTIONS"] {
+                for method in needed_methods(served.get(name)) {
                     expect(
                         "triggers[http].methods",
-                        methods.contains(&method),
-                        format!("must include {method}"),
+                        methods.contains(&method.as_str()),
+                        format!("must include {method}, which its routes serve"),
                         &mut problems,
                     );
                 }
@@ -147,6 +157,20 @@ pub fn check_s_yaml(s_yaml: &str, served: &BTreeMap<&str, Vec<String>>, variable
         problems.push("s.yaml needs an `fc3-domain` resource with the route table".into());
         return problems;
     };
+    // A route's own `methods` are optional; where given, they must let every served method through.
+    for route in domain["props"]["routeConfig"]["routes"].as_sequence().into_iter().flatten() {
+        let Some(methods) = route["methods"].as_sequence() else { continue };
+        let methods: Vec<&str> = methods.iter().filter_map(Value::as_str).collect();
+        let function = route["functionName"].as_str().unwrap_or_default();
+        for method in needed_methods(served.get(function)) {
+            if !methods.contains(&method.as_str()) {
+                problems.push(format!(
+                    "the route `{}` → `{function}` must allow {method}, which `{function}` serves",
+                    route["path"].as_str().unwrap_or_default()
+                ));
+            }
+        }
+    }
     let routes: Vec<(String, String)> = domain["props"]["routeConfig"]["routes"]
         .as_sequence()
         .map(|routes| {
@@ -163,6 +187,16 @@ pub fn check_s_yaml(s_yaml: &str, served: &BTreeMap<&str, Vec<String>>, variable
         .unwrap_or_default();
     problems.extend(check_routes(&routes, served));
     problems
+}
+
+/// The methods a function's trigger and routes must let through: what it serves, plus OPTIONS
+/// (CORS preflights).
+fn needed_methods(served: Option<&Served>) -> Vec<String> {
+    let mut methods: Vec<String> = served.map(|served| served.methods.clone()).unwrap_or_default();
+    methods.push("OPTIONS".into());
+    methods.sort();
+    methods.dedup();
+    methods
 }
 
 /// `memorySize`, `cpu` and `diskSize` as FC 3.0 accepts them: memory a multiple of 64 MB in
@@ -206,10 +240,10 @@ pub fn route_for<'a>(routes: &'a [(String, String)], path: &str) -> Option<&'a (
     })
 }
 
-fn check_routes(routes: &[(String, String)], served: &BTreeMap<&str, Vec<String>>) -> Vec<String> {
+fn check_routes(routes: &[(String, String)], served: &BTreeMap<&str, Served>) -> Vec<String> {
     let mut problems = Vec::new();
-    for (function, paths) in served {
-        for path in paths {
+    for (function, served) in served {
+        for path in &served.paths {
             match route_for(routes, path) {
                 None => problems.push(format!("no route sends `{path}` to `{function}`: add it to routeConfig.routes")),
                 Some((pattern, target)) if target != function => problems.push(format!(
@@ -220,8 +254,8 @@ fn check_routes(routes: &[(String, String)], served: &BTreeMap<&str, Vec<String>
         }
     }
     for (pattern, target) in routes {
-        let used = served.get(target.as_str()).is_some_and(|paths| {
-            paths.iter().any(|path| route_for(routes, path).is_some_and(|(chosen, _)| chosen == pattern))
+        let used = served.get(target.as_str()).is_some_and(|served| {
+            served.paths.iter().any(|path| route_for(routes, path).is_some_and(|(chosen, _)| chosen == pattern))
         });
         if !used {
             problems.push(format!(

@@ -4,7 +4,8 @@
 use std::{collections::BTreeMap, path::Path};
 
 use app_core::{config::Config, functions};
-use deploy_check::{check_esa, check_s_yaml, route_for, strip_jsonc_comments};
+use deploy_check::{Served, check_esa, check_s_yaml, route_for, strip_jsonc_comments};
+use utoipa::openapi::PathItem;
 
 fn root() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
@@ -14,17 +15,47 @@ fn s_yaml() -> String {
     std::fs::read_to_string(root().join("s.yaml")).expect("s.yaml at the top level")
 }
 
-/// The paths each function's binary serves (`/api/health` aside: every function serves it).
-fn served() -> BTreeMap<&'static str, Vec<String>> {
-    let paths = |routes: app_core::ApiRoutes| {
-        routes.documented().split_for_parts().1.paths.paths.keys().cloned().collect::<Vec<_>>()
+/// The paths and methods each function's binary serves (`/api/health` aside: every function
+/// serves it), read from its route table.
+fn served() -> BTreeMap<&'static str, Served> {
+    let served = |routes: app_core::ApiRoutes| {
+        let paths = routes.documented().split_for_parts().1.paths.paths;
+        let mut methods: Vec<String> = paths.values().flat_map(methods_of).collect();
+        methods.sort();
+        methods.dedup();
+        Served { paths: paths.keys().cloned().collect(), methods }
     };
     BTreeMap::from([
-        ("chat", paths(functions::chat())),
-        ("auth-login", paths(functions::auth_login())),
-        ("auth-register", paths(functions::auth_register())),
-        ("admin-export", paths(functions::admin_export())),
+        ("chat", served(functions::chat())),
+        ("auth-login", served(functions::auth_login())),
+        ("auth-register", served(functions::auth_register())),
+        ("admin-export", served(functions::admin_export())),
     ])
+}
+
+/// The methods a path item has operations for, upper-case.
+fn methods_of(item: &PathItem) -> Vec<String> {
+    let operations = [
+        ("GET", &item.get),
+        ("PUT", &item.put),
+        ("POST", &item.post),
+        ("DELETE", &item.delete),
+        ("OPTIONS", &item.options),
+        ("HEAD", &item.head),
+        ("PATCH", &item.patch),
+        ("TRACE", &item.trace),
+    ];
+    operations.into_iter().filter(|(_, operation)| operation.is_some()).map(|(method, _)| method.to_string()).collect()
+}
+
+#[test]
+fn cors_allows_every_method_the_api_serves() {
+    let cors: Vec<&str> = app_core::http::CORS_METHODS.iter().map(|method| method.as_str()).collect();
+    let all: Vec<String> = served().into_values().flat_map(|served| served.methods).collect();
+    assert!(all.iter().any(|method| method == "PUT"), "the route table is read (feedback is a PUT)");
+    for method in all {
+        assert!(cors.contains(&method.as_str()), "CORS_METHODS lacks {method}, which a route serves");
+    }
 }
 
 fn problems_with(edit: impl FnOnce(String) -> String) -> Vec<String> {
@@ -40,8 +71,8 @@ fn s_yaml_matches_the_code() {
 #[test]
 fn every_served_path_has_a_route_to_its_function() {
     // A sanity check of the served set itself: each function serves something.
-    for (function, paths) in served() {
-        assert!(!paths.is_empty(), "{function} serves no path");
+    for (function, served) in served() {
+        assert!(!served.paths.is_empty(), "{function} serves no path");
     }
     let routes = vec![("/api/chat".to_string(), "chat".to_string()), ("/api/chat/*".to_string(), "chat".to_string())];
     assert_eq!(route_for(&routes, "/api/chat").unwrap().0, "/api/chat");
@@ -52,7 +83,7 @@ fn every_served_path_has_a_route_to_its_function() {
 #[test]
 fn each_check_catches_its_mistake() {
     type Edit = Box<dyn FnOnce(String) -> String>;
-    let cases: [(&str, Edit, &str); 16] = [
+    let cases: [(&str, Edit, &str); 17] = [
         (
             "a missing route",
             Box::new(|t| {
@@ -92,8 +123,15 @@ fn each_check_catches_its_mistake() {
         ),
         (
             "CORS preflights",
-            Box::new(|t| t.replace("[GET, POST, PATCH, DELETE, OPTIONS, HEAD]", "[GET, POST]")),
+            Box::new(|t| t.replace("[GET, POST, PUT, PATCH, DELETE, OPTIONS, HEAD]", "[GET, POST]")),
             "must include OPTIONS",
+        ),
+        (
+            "a method a route serves (feedback's PUT)",
+            Box::new(|t| {
+                t.replace("[GET, POST, PUT, PATCH, DELETE, OPTIONS, HEAD]", "[GET, POST, PATCH, DELETE, OPTIONS, HEAD]")
+            }),
+            "chat: `triggers[http].methods` must include PUT",
         ),
         (
             "the code folder",

@@ -113,6 +113,11 @@ async fn refuse_oversized_bodies(request: Request<Body>, next: Next) -> Response
     next.run(request).await
 }
 
+/// The methods CORS allows: every method a route serves (the deploy checks read the route table
+/// and fail when one is missing here), and OPTIONS for the preflights.
+pub const CORS_METHODS: [Method; 6] =
+    [Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::OPTIONS];
+
 /// CORS from `ALLOWED_ORIGINS`. Tokens travel in the `Authorization` header, never in cookies,
 /// so credentials are never allowed; `*` therefore is safe to offer, and an empty list means
 /// same-origin only (no CORS headers at all).
@@ -126,7 +131,7 @@ fn cors_layer(allowed_origins: &[String]) -> CorsLayer {
     };
     CorsLayer::new()
         .allow_origin(origins)
-        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE, Method::OPTIONS])
+        .allow_methods(CORS_METHODS)
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
         .expose_headers([header::RETRY_AFTER, REQUEST_ID, header::CONTENT_DISPOSITION])
         .max_age(Duration::from_secs(600))
