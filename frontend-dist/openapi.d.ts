@@ -934,11 +934,14 @@ export interface components {
             role: components["schemas"]["MessageRole"];
             /** Format: date-time */
             createdAt: string;
-            /** @description Up to 30 characters before the match (starting with "…" when cut). */
+            /**
+             * @description Up to 30 characters before the match (then starting with "…", which is not counted,
+             *     when cut).
+             */
             before: string;
             /** @description The matched text as written in the message. */
             match: string;
-            /** @description Up to 60 characters after it (ending with "…" when cut). */
+            /** @description Up to 60 characters after it (then ending with "…", not counted, when cut). */
             after: string;
         };
         MessageQuota: {

@@ -62,6 +62,11 @@ test("CSV: a header row, CRLF after every record, RFC 4180 quoting, no formulas,
   assert.equal(csv.csvField("-x@example.com"), "'-x@example.com");
   assert.equal(csv.csvField("@home"), "'@home");
   assert.equal(csv.csvField("=a,b"), `"'=a,b"`);
+  // Full-width forms, which spreadsheets read as the same signs, and signs after leading spaces.
+  for (const sign of ["＝", "＋", "－", "＠"]) assert.equal(csv.csvField(`${sign}HYPERLINK(1)`), `'${sign}HYPERLINK(1)`, sign);
+  assert.equal(csv.csvField(" =1+1"), "' =1+1");
+  assert.equal(csv.csvField("\u3000＝1"), "'\u3000＝1");
+  assert.equal(csv.csvField("a=b"), "a=b", "only a leading sign counts");
   assert.equal(csv.csvField(-3), "-3", "numbers stay numbers");
   const text = csv.toCsv([["Day", "易者", "TCM, adviser"], ["2026-12-01", 3, 0], ["2026-12-02", 1, 2]]);
   assert.equal(text, 'Day,易者,"TCM, adviser"\r\n2026-12-01,3,0\r\n2026-12-02,1,2\r\n');

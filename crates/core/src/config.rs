@@ -91,7 +91,13 @@ pub struct LlmConfig {
     /// The model that writes conversation titles (`CHAT_TITLE_MODEL`; default the chat model);
     /// `None` (`off`): titles are cut from the first message.
     pub title_model: Option<String>,
+    /// How often a call that failed with 429, a 5xx or a broken connection is sent again
+    /// (`OPENAI_MAX_RETRIES`, default 1, at most [`MAX_OPENAI_RETRIES`]).
+    pub max_retries: usize,
 }
+
+/// The most retries `OPENAI_MAX_RETRIES` allows: each is a call the provider may bill.
+pub const MAX_OPENAI_RETRIES: usize = 5;
 
 pub const DEFAULT_OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
 
@@ -123,6 +129,7 @@ impl Config {
         "OPENAI_MODEL",
         "OPENAI_MAX_TOKENS",
         "OPENAI_TIMEOUT",
+        "OPENAI_MAX_RETRIES",
         "CHAT_TITLE_MODEL",
         "CHAT_QUOTA_USER",
         "CHAT_QUOTA_ADMIN",
@@ -224,6 +231,15 @@ impl Config {
                     max_tokens,
                     timeout: env.duration("OPENAI_TIMEOUT", Duration::from_secs(60))?,
                     title_model,
+                    max_retries: match env.parsed("OPENAI_MAX_RETRIES", 1usize)? {
+                        retries if retries > MAX_OPENAI_RETRIES => {
+                            return Err(ConfigError::Invalid {
+                                name: "OPENAI_MAX_RETRIES",
+                                reason: format!("must be at most {MAX_OPENAI_RETRIES}"),
+                            });
+                        }
+                        retries => retries,
+                    },
                 })
             }
         };

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::{
     Json,
-    extract::rejection::{JsonRejection, PathRejection, QueryRejection},
+    extract::rejection::{PathRejection, QueryRejection},
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -279,23 +279,6 @@ impl<T> DbResultExt<T> for Result<T, DbErr> {
             Some(SqlErr::ForeignKeyConstraintViolation(_)) => to_error(),
             _ => err.into(),
         })
-    }
-}
-
-impl From<JsonRejection> for AppError {
-    fn from(rejection: JsonRejection) -> Self {
-        match rejection {
-            JsonRejection::JsonSyntaxError(err) => {
-                Self::bad_request("malformed_json", format!("the body is not valid JSON: {}", source_text(&err)))
-            }
-            JsonRejection::JsonDataError(err) => Self::validation(
-                "invalid_body",
-                format!("the body does not match what this endpoint expects: {}", source_text(&err)),
-            ),
-            JsonRejection::MissingJsonContentType(_) => Self::UnsupportedMediaType,
-            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
-            other => Self::bad_request("unreadable_body", other.body_text()),
-        }
     }
 }
 

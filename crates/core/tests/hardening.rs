@@ -332,4 +332,66 @@ both_databases! {
         let usage = app.get("/api/admin/usage").token(&admin).send().await.json();
         assert_eq!(usage["totals"]["replies"], 1, "{usage}");
     }
+
+    /// A search for NUL or for bytes that are not UTF-8 is refused on both databases (SQLite
+    /// ended the pattern at the NUL and found every conversation).
+    async fn search_refuses_nul_and_text_that_is_not_utf8(backend: Backend) {
+        let upstream = Upstream::start(Behaviour::reply("an answer")).await;
+        let app = TestApp::with_upstream(backend, &upstream, &[]).await;
+        let token = app.register("seeker@example.com").await;
+        let turn = json!({"type": "oracle", "locale": "en", "messages": [{"role": "user", "content": "a question"}]});
+        assert_eq!(app.post("/api/chat").token(&token).json(&turn).send().await.status, StatusCode::OK);
+        for q in ["%00", "a%00b", "%FF", "%E5%A4"] {
+            let response = app.get(&format!("/api/chat/search?q={q}")).token(&token).send().await;
+            assert_eq!(response.assert_error(StatusCode::BAD_REQUEST), "invalid_query", "q={q}");
+        }
+        let found = app.get("/api/chat/search?q=%71uestion").token(&token).send().await;
+        assert_eq!(found.json()["hits"].as_array().unwrap().len(), 1, "{}", found.text());
+    }
+
+    /// Valid JSON of the wrong shape is 422 `invalid_body`, whatever the wrong type (null for an
+    /// enum was 400 "not valid JSON"); only text that is not JSON is 400 `malformed_json`.
+    async fn wrong_types_in_a_body_are_invalid_not_malformed(backend: Backend) {
+        let upstream = Upstream::start(Behaviour::reply("an answer")).await;
+        let app = TestApp::with_upstream(backend, &upstream, &[]).await;
+        let token = app.register("typist@example.com").await;
+        let turn = json!({"type": "oracle", "locale": "en", "messages": [{"role": "user", "content": "a question"}]});
+        let conversation = app.post("/api/chat").token(&token).json(&turn).send().await.json()["conversationId"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let history = app.get(&format!("/api/chat/conversations/{conversation}")).token(&token).send().await.json();
+        let reply = history["messages"][1]["id"].as_str().unwrap().to_string();
+        let path = format!("/api/chat/conversations/{conversation}/messages/{reply}/feedback");
+        let put = |body: &'static str| app.request(axum::http::Method::PUT, &path).token(&token).raw_json(body).send();
+        for wrong in [r#"{"rating": null}"#, r#"{"rating": 1}"#, r#"{"rating": ["up"]}"#, r#"{"comment": "no rating"}"#] {
+            assert_eq!(put(wrong).await.assert_error(StatusCode::UNPROCESSABLE_ENTITY), "invalid_body", "{wrong}");
+        }
+        assert_eq!(put(r#"{"rating": up}"#).await.assert_error(StatusCode::BAD_REQUEST), "malformed_json");
+        let register = app.post("/api/auth/register").raw_json(r#"{"email": null, "password": "x"}"#).send().await;
+        assert_eq!(register.assert_error(StatusCode::UNPROCESSABLE_ENTITY), "invalid_body");
+        assert_eq!(put(r#"{"rating": "up"}"#).await.status, StatusCode::OK);
+    }
+
+    /// A model answering 500 is called once more by default (OPENAI_MAX_RETRIES=1), as often
+    /// as configured otherwise, and never again for a 4xx: each attempt may be billed.
+    async fn a_failing_model_is_retried_as_configured(backend: Backend) {
+        let upstream = Upstream::start(Behaviour::Status(500)).await;
+        let turn = json!({"type": "oracle", "locale": "en", "messages": [{"role": "user", "content": "Will it work?"}]});
+        for (retries, calls) in [(None, 2), (Some("0"), 1), (Some("3"), 4)] {
+            let extra: Vec<(&str, &str)> = retries.map(|n| ("OPENAI_MAX_RETRIES", n)).into_iter().collect();
+            let app = TestApp::with_upstream(backend, &upstream, &extra).await;
+            let token = app.register("patient@example.com").await;
+            let before = upstream.received().len();
+            let response = app.post("/api/chat").token(&token).json(&turn).send().await;
+            assert_eq!(response.assert_error(StatusCode::BAD_GATEWAY), "upstream_error");
+            assert_eq!(upstream.received().len() - before, calls, "OPENAI_MAX_RETRIES={retries:?}");
+        }
+        upstream.set(Behaviour::Status(400));
+        let app = TestApp::with_upstream(backend, &upstream, &[("OPENAI_MAX_RETRIES", "3")]).await;
+        let token = app.register("patient@example.com").await;
+        let before = upstream.received().len();
+        app.post("/api/chat").token(&token).json(&turn).send().await.assert_error(StatusCode::BAD_GATEWAY);
+        assert_eq!(upstream.received().len() - before, 1, "a 4xx is not retried");
+    }
 }

@@ -59,6 +59,7 @@ fn llm(base_url: &str) -> Llm {
         max_tokens: 16,
         timeout: Duration::from_secs(10),
         title_model: None,
+        max_retries: 1,
     })
 }
 

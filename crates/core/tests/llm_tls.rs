@@ -26,6 +26,7 @@ async fn the_model_client_works_without_system_ca_certificates() {
         max_tokens: 16,
         timeout: std::time::Duration::from_secs(5),
         title_model: None,
+        max_retries: 1,
     });
     llm.warm_up();
     let prompt = Prompt { system: "system".into(), turns: vec![(MessageRole::User, "hi".into())] };

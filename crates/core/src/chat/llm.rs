@@ -1,16 +1,25 @@
 //! The model: any OpenAI-compatible chat-completions endpoint (OpenAI, Alibaba DashScope's
 //! compatible mode, …), reached over HTTP with async-openai.
 //!
-//! async-openai already retries 429/5xx/connect failures a few times with a short backoff; this
-//! module adds the overall timeout and turns failures into [`LlmError`], which the handlers map
-//! to 502 (upstream error) and 504 (timeout).
+//! A call that fails with 429, a 5xx or a broken connection is sent again at most
+//! `OPENAI_MAX_RETRIES` times (default 1), with async-openai's backoff (its `Retry-After`, or
+//! 100 ms doubling); every attempt is logged with the request's id ([`LoggedAttempts`]), since
+//! the provider bills each one it serves. (async-openai's own default is 3 retries, silently.)
+//! This module adds the overall timeout and turns failures into [`LlmError`], which the
+//! handlers map to 502 (upstream error) and 504 (timeout).
 
-use std::{pin::Pin, sync::OnceLock, time::Duration};
+use std::{
+    pin::Pin,
+    sync::OnceLock,
+    task::{Context, Poll},
+    time::{Duration, Instant},
+};
 
 use async_openai::{
     Client,
     config::OpenAIConfig,
     error::OpenAIError,
+    middleware::{HttpRequestFactory, ReqwestService, retry::OpenAIRetryLayer},
     types::chat::{
         ChatCompletionRequestAssistantMessage, ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage,
         ChatCompletionRequestUserMessage, ChatCompletionStreamOptions, CompletionUsage, CreateChatCompletionRequest,
@@ -76,6 +85,7 @@ pub struct Llm {
     max_tokens: u32,
     timeout: Duration,
     title_model: Option<String>,
+    max_retries: usize,
 }
 
 impl Llm {
@@ -87,6 +97,7 @@ impl Llm {
             max_tokens: config.max_tokens,
             timeout: config.timeout,
             title_model: config.title_model.clone(),
+            max_retries: config.max_retries,
         }
     }
 
@@ -101,10 +112,17 @@ impl Llm {
                 let bundled = webpki_root_certs::TLS_SERVER_ROOT_CERTS
                     .iter()
                     .filter_map(|der| reqwest::Certificate::from_der(der).ok());
+                let max_retries = self.max_retries;
                 reqwest::Client::builder()
                     .tls_certs_merge(bundled)
                     .build()
-                    .map(|http| Client::build(http, self.openai.clone()))
+                    .map(|http| {
+                        let service = tower::ServiceBuilder::new()
+                            .layer(OpenAIRetryLayer::new(max_retries))
+                            .layer_fn(move |inner| LoggedAttempts { inner, attempt: 0, of: max_retries + 1 })
+                            .service(ReqwestService::new(http.clone()));
+                        Client::build(http, self.openai.clone()).with_http_service(service)
+                    })
                     .map_err(|err| {
                         tracing::error!(error = %err, "cannot build the model's HTTP client");
                         err.to_string()
@@ -211,6 +229,50 @@ impl Llm {
         })
         .flat_map(futures::stream::iter);
         Ok(Box::pin(chunks))
+    }
+}
+
+/// Logs each attempt of a call to the model (its number, the status or error, how long it
+/// took), in the span of the request that made it, so the log shows its request id. It sits
+/// under the retry layer, which keeps one instance for all the attempts of one call (and a
+/// fresh clone, `attempt: 0`, for the next call).
+#[derive(Clone)]
+struct LoggedAttempts<S> {
+    inner: S,
+    attempt: usize,
+    of: usize,
+}
+
+impl<S> tower::Service<HttpRequestFactory> for LoggedAttempts<S>
+where
+    S: tower::Service<HttpRequestFactory, Response = reqwest::Response, Error = OpenAIError>,
+    S::Future: Send + 'static,
+{
+    type Response = reqwest::Response;
+    type Error = OpenAIError;
+    type Future = Pin<Box<dyn Future<Output = Result<reqwest::Response, OpenAIError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), OpenAIError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: HttpRequestFactory) -> Self::Future {
+        self.attempt += 1;
+        let (attempt, of) = (self.attempt, self.of);
+        let started = Instant::now();
+        let response = self.inner.call(request);
+        Box::pin(async move {
+            let result = response.await;
+            let ms = started.elapsed().as_millis() as u64;
+            match &result {
+                Ok(answer) if answer.status().is_success() => {
+                    tracing::info!(attempt, of, status = answer.status().as_u16(), ms, "model call")
+                }
+                Ok(answer) => tracing::warn!(attempt, of, status = answer.status().as_u16(), ms, "model call failed"),
+                Err(err) => tracing::warn!(attempt, of, error = %err, ms, "model call failed"),
+            }
+            result
+        })
     }
 }
 

@@ -84,12 +84,13 @@ pub struct MessageMatch {
     pub id: String,
     pub role: MessageRole,
     pub created_at: DateTime<Utc>,
-    /// Up to 30 characters before the match (starting with "…" when cut).
+    /// Up to 30 characters before the match (then starting with "…", which is not counted,
+    /// when cut).
     pub before: String,
     /// The matched text as written in the message.
     #[serde(rename = "match")]
     pub matched: String,
-    /// Up to 60 characters after it (ending with "…" when cut).
+    /// Up to 60 characters after it (then ending with "…", not counted, when cut).
     pub after: String,
 }
 
@@ -239,14 +240,16 @@ fn snippet(content: &str, text: &str) -> (String, String, String) {
     let Some((start, end)) = find(content, text) else {
         return (String::new(), String::new(), cut_after(&one_line(content), CONTEXT_BEFORE + CONTEXT_AFTER));
     };
-    let before = one_line(&content[..start]);
+    // The space that separated the text from the match is part of the context, and counts
+    // toward its bound like any other character.
+    let mut before = one_line(&content[..start]);
+    if content[..start].ends_with(char::is_whitespace) && !before.is_empty() {
+        before.push(' ');
+    }
     let skipped = before.chars().count().saturating_sub(CONTEXT_BEFORE);
     let mut shown: String = before.chars().skip(skipped).collect();
     if skipped > 0 {
         shown.insert(0, '…');
-    }
-    if content[..start].ends_with(char::is_whitespace) && !shown.is_empty() {
-        shown.push(' ');
     }
     let mut after = one_line(&content[end..]);
     if content[end..].starts_with(char::is_whitespace) && !after.is_empty() {
@@ -292,6 +295,19 @@ mod tests {
         assert_eq!(before, format!("…{}", "前".repeat(CONTEXT_BEFORE)));
         assert_eq!(matched, "失眠");
         assert_eq!(after, format!("{}…", "后".repeat(CONTEXT_AFTER)));
+        // Whitespace of any kind (a tab, a newline, an ideographic space) before and after the
+        // match: one space, inside the bounds.
+        for space in [" ", "\t", "\n\n", "\u{3000}", "\u{a0}"] {
+            for length in [CONTEXT_BEFORE - 1, CONTEXT_BEFORE, CONTEXT_BEFORE + 1, 100] {
+                let content = format!("{}{space}失眠{space}{}", "前".repeat(length), "后".repeat(length * 2));
+                let (before, matched, after) = snippet(&content, "失眠");
+                assert_eq!(matched, "失眠");
+                let counted = |text: &str| text.trim_start_matches('…').trim_end_matches('…').chars().count();
+                assert!(counted(&before) <= CONTEXT_BEFORE, "{length} {space:?}: {before:?}");
+                assert!(counted(&after) <= CONTEXT_AFTER, "{length} {space:?}: {after:?}");
+                assert!(before.ends_with(' ') && after.starts_with(' '), "{before:?} {after:?}");
+            }
+        }
         // Matched by the database but not here: the start of the message, nothing highlighted.
         let (before, matched, after) = snippet("cafe au lait", "café");
         assert_eq!((before.as_str(), matched.as_str(), after.as_str()), ("", "", "cafe au lait"));

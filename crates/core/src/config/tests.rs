@@ -20,6 +20,7 @@ fn defaults_apply_when_only_the_required_variables_are_set() {
     assert!(config.llm.is_none(), "no OPENAI_API_KEY: chat is not configured");
     assert_eq!(config.chat_quota_user, Some(Limit { max: 50, window: Duration::from_secs(86_400) }));
     assert_eq!(config.chat_quota_admin, None);
+    assert_eq!(config.audit_retention, Some(Duration::from_secs(180 * 24 * 3600)));
 }
 
 #[test]
@@ -37,6 +38,17 @@ fn llm_settings() {
     assert_eq!(llm.model, "qwen-plus");
     assert_eq!(llm.max_tokens, 1024);
     assert_eq!(llm.timeout, Duration::from_secs(60));
+    assert_eq!(llm.max_retries, 1, "one retry by default: every attempt may be billed");
+    let too_many = super::Config::from_lookup(|name| match name {
+        "DATABASE_URL" => Some("sqlite::memory:".into()),
+        "JWT_SECRET" => Some(SECRET.into()),
+        "OPENAI_API_KEY" => Some("sk-test".into()),
+        "OPENAI_MAX_RETRIES" => Some("9".into()),
+        _ => None,
+    })
+    .map(drop)
+    .unwrap_err();
+    assert!(too_many.to_string().starts_with("OPENAI_MAX_RETRIES is invalid"), "{too_many}");
     let defaults = super::Config::from_lookup(|name| match name {
         "DATABASE_URL" => Some("sqlite::memory:".into()),
         "JWT_SECRET" => Some(SECRET.into()),

@@ -3,22 +3,117 @@
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 use axum::{
-    extract::{ConnectInfo, FromRequest, FromRequestParts},
-    http::{header, request::Parts},
+    body::Bytes,
+    extract::{ConnectInfo, FromRequest, FromRequestParts, Request},
+    http::{HeaderMap, StatusCode, header, request::Parts},
 };
+use serde::{de::DeserializeOwned, de::IgnoredAny};
 
 use crate::{error::AppError, state::AppState};
 
-/// `axum::Json`, but rejections become [`AppError`] (400 malformed JSON, 422 wrong shape, 413
-/// too large, 415 wrong content type).
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(AppError))]
+/// A JSON body, with every rejection one of ours: 415 without a JSON content type, 413 too
+/// large, 400 `malformed_json` for text that is not JSON, and 422 `invalid_body` for JSON of
+/// the wrong shape. (axum's `Json` tells these apart by serde's error category, which calls
+/// some wrong types "syntax": `{"rating": null}` for an enum would be 400 "not valid JSON".
+/// Here the body is parsed a second time as any JSON value when it does not fit, and only text
+/// that is not JSON at all is `malformed_json`.)
 pub struct AppJson<T>(pub T);
 
-/// `axum::extract::Query` with [`AppError`] rejections (400 `invalid_query`).
-#[derive(FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(AppError))]
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for AppJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, AppError> {
+        if !json_content_type(request.headers()) {
+            return Err(AppError::UnsupportedMediaType);
+        }
+        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::PayloadTooLarge
+            } else {
+                AppError::bad_request("unreadable_body", rejection.body_text())
+            }
+        })?;
+        parse_json(&bytes).map(Self)
+    }
+}
+
+/// `bytes` as a `T`: 422 `invalid_body` when they are JSON of another shape, 400
+/// `malformed_json` when they are not JSON.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    serde_json::from_slice(bytes).map_err(|err| {
+        if serde_json::from_slice::<IgnoredAny>(bytes).is_ok() {
+            AppError::validation("invalid_body", format!("the body does not match what this endpoint expects: {err}"))
+        } else {
+            AppError::bad_request("malformed_json", format!("the body is not valid JSON: {err}"))
+        }
+    })
+}
+
+/// `application/json`, or any `application/*+json`, parameters aside (as axum's `Json`).
+fn json_content_type(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    match essence.split_once('/') {
+        Some(("application", subtype)) => subtype == "json" || subtype.ends_with("+json"),
+        _ => false,
+    }
+}
+
+/// A query string, with [`AppError`] rejections (400 `invalid_query`). Beyond axum's `Query`, a
+/// value that is not UTF-8 once percent-decoded, or holds a NUL, is refused rather than read
+/// lossily or passed on: SQLite would end a `LIKE` pattern at a NUL (`q=%00` found everything),
+/// and `q=%FF` would search for U+FFFD.
 pub struct AppQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for AppQuery<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        if let Some(raw) = parts.uri.query() {
+            check_query_text(raw)?;
+        }
+        let axum::extract::Query(value) = axum::extract::Query::<T>::from_request_parts(parts, state).await?;
+        Ok(Self(value))
+    }
+}
+
+/// Every name and value of `raw` (a query string) decodes to UTF-8 text without NUL.
+fn check_query_text(raw: &str) -> Result<(), AppError> {
+    for part in raw.split(['&', '=']) {
+        let decoded = percent_decoded(part);
+        match std::str::from_utf8(&decoded) {
+            Err(_) => return Err(AppError::bad_request("invalid_query", "the query string is not UTF-8 text")),
+            Ok(text) if text.contains('\0') => {
+                return Err(AppError::bad_request("invalid_query", "the query string contains a NUL character"));
+            }
+            Ok(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// `application/x-www-form-urlencoded` decoding of one name or value: `+` is a space, `%XY` a
+/// byte (a `%` not followed by two hex digits stays as it is, as browsers and axum keep it).
+fn percent_decoded(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |at: usize| bytes.get(at).and_then(|byte| (*byte as char).to_digit(16));
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if hex(i + 1).is_some() && hex(i + 2).is_some() => {
+                out.push((hex(i + 1).unwrap_or(0) * 16 + hex(i + 2).unwrap_or(0)) as u8);
+                i += 2;
+            }
+            byte => out.push(byte),
+        }
+        i += 1;
+    }
+    out
+}
 
 /// `axum::extract::Path` with [`AppError`] rejections (JSON, never axum's plain text).
 #[derive(FromRequestParts)]
@@ -108,6 +203,41 @@ impl FromRequestParts<AppState> for ClientMeta {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn query_text_must_be_utf8_without_nul() {
+        assert!(check_query_text("q=%E5%A4%B1%E7%9C%A0&limit=5").is_ok());
+        assert!(check_query_text("q=a+b%25c%zz").is_ok(), "a bare % stays");
+        assert_eq!(percent_decoded("a+b%41%4a%"), b"a bAJ%");
+        for bad in ["q=%FF", "q=%00", "q=a%00b", "%C3=x", "q=%E5%A4"] {
+            let err = check_query_text(bad).unwrap_err();
+            assert_eq!((err.status(), err.code()), (StatusCode::BAD_REQUEST, "invalid_query"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn wrong_types_are_invalid_bodies_and_only_non_json_is_malformed() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        enum Rating {
+            #[serde(rename = "up")]
+            Up,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Body {
+            rating: Rating,
+        }
+        for wrong in [r#"{"rating": null}"#, r#"{"rating": 5}"#, r#"{"rating": "sideways"}"#, "[]", "{}", "null"] {
+            let err = parse_json::<Body>(wrong.as_bytes()).unwrap_err();
+            assert_eq!((err.status(), err.code()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"), "{wrong}");
+        }
+        for broken in ["{", r#"{"rating": up}"#, "", r#"{"rating": "up"} trailing"#, "\u{feff}{}"] {
+            let err = parse_json::<Body>(broken.as_bytes()).unwrap_err();
+            assert_eq!((err.status(), err.code()), (StatusCode::BAD_REQUEST, "malformed_json"), "{broken}");
+        }
+        assert!(parse_json::<Body>(br#"{"rating": "up"}"#).is_ok());
+    }
 
     fn ip(text: &str) -> Option<IpAddr> {
         text.parse().ok()
