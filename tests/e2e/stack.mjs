@@ -12,15 +12,39 @@ import { TITLE_MODEL, startFakeOpenAI } from "./fake-openai.mjs";
 export const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 export const ADMIN_EMAIL = "admin@example.com";
 
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
+/**
+ * A free port for a server the tests start, from outside the kernel's ephemeral range (where
+ * outgoing connections get their local ports: one taken from port 0 may be handed to another
+ * program's connection before `make dev` binds it), picked at random and checked free. The same
+ * rule as the Rust tests' `test_support::ports`.
+ */
+export async function freePort() {
+  let [low, high] = [32768, 60999];
+  try {
+    [low, high] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number);
+  } catch {
+    // not Linux: the default range
+  }
+  const ranges = [[20000, low - 1], [high + 1, 65535]].filter(([from, to]) => from <= to);
+  const total = ranges.reduce((sum, [from, to]) => sum + to - from + 1, 0);
+  for (let attempt = 0; attempt < 1000; attempt++) {
+    let pick = Math.floor(Math.random() * total);
+    let port = 0;
+    for (const [from, to] of ranges) {
+      if (pick <= to - from) {
+        port = from + pick;
+        break;
+      }
+      pick -= to - from + 1;
+    }
+    const free = await new Promise((resolve) => {
+      const server = createServer();
+      server.once("error", () => resolve(false));
+      server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
     });
-  });
+    if (free) return port;
+  }
+  throw new Error("no free port outside the ephemeral range");
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

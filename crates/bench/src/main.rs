@@ -664,7 +664,7 @@ fn zipped_size(binary: &Path) -> anyhow::Result<u64> {
 }
 
 fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(test_support::ports::free_port())
 }
 
 fn percentile<T: Copy + Default>(sorted: &[T], p: usize) -> T {

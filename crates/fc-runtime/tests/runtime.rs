@@ -880,7 +880,19 @@ struct ChildServer {
 }
 
 impl ChildServer {
+    /// The child on a free port. The port is found by binding port 0 and letting it go, so
+    /// another program may take it before the child binds it; the child then exits at once and
+    /// is started again on another port.
     fn start() -> Self {
+        for _ in 0..5 {
+            if let Some(server) = Self::try_start() {
+                return server;
+            }
+        }
+        panic!("the child exited before listening, five times");
+    }
+
+    fn try_start() -> Option<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let mut child = Command::new(std::env::current_exe().unwrap())
             .args(["child_process_entry", "--exact", "--nocapture", "--test-threads=1"])
@@ -901,13 +913,16 @@ impl ChildServer {
                 sink.lock().unwrap().push(line);
             }
         });
-        let server = Self { child, port, stdout };
+        let mut server = Self { child, port, stdout };
         let deadline = Instant::now() + Duration::from_secs(15);
         while StdTcpStream::connect(("127.0.0.1", port)).is_err() {
+            if server.child.try_wait().unwrap().is_some() {
+                return None;
+            }
             assert!(Instant::now() < deadline, "the child did not listen on port {port} within 15 s");
             std::thread::sleep(Duration::from_millis(20));
         }
-        server
+        Some(server)
     }
 
     fn address(&self) -> SocketAddr {

@@ -40,7 +40,7 @@ impl OwnMariaDb {
             .status()
             .expect("mariadb-install-db (Debian's mariadb-server) runs");
         assert!(install.success(), "mariadb-install-db failed");
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = crate::ports::free_port();
         let mut server = Self { port, dir, server: None };
         server.restart();
         server

@@ -27,6 +27,7 @@ pub use upstream::{
 pub mod burst;
 pub mod fault;
 pub mod mail;
+pub mod ports;
 pub mod process;
 pub mod stack;
 mod upstream;

@@ -44,8 +44,29 @@ impl FunctionProcess {
         Self::start(&binary.to_string_lossy(), database_url, extra)
     }
 
+    /// Starts `binary` on a port of [`crate::ports::free_port`]; should another program take
+    /// that port first (the binary then exits at once), it starts again on another.
     fn start_on(port_variable: &str, binary: &str, database_url: &str, extra: &[(&str, &str)]) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut attempt = 1;
+        loop {
+            match Self::try_start_on(port_variable, binary, database_url, extra) {
+                Ok(process) => return process,
+                Err(exited) if attempt < 5 => {
+                    eprintln!("{binary} exited before listening ({exited}); starting it again on another port");
+                    attempt += 1;
+                }
+                Err(exited) => panic!("{binary} exited before listening, five times: {exited}"),
+            }
+        }
+    }
+
+    fn try_start_on(
+        port_variable: &str,
+        binary: &str,
+        database_url: &str,
+        extra: &[(&str, &str)],
+    ) -> Result<Self, std::process::ExitStatus> {
+        let port = crate::ports::free_port();
         let mut child = Command::new(binary)
             .env_clear()
             .env("DATABASE_URL", database_url)
@@ -68,13 +89,16 @@ impl FunctionProcess {
                 all.push('\n');
             }
         });
-        let process = Self { child, port, stdout };
+        let mut process = Self { child, port, stdout };
         let deadline = Instant::now() + Duration::from_secs(15);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Some(status) = process.child.try_wait().ok().flatten() {
+                return Err(status);
+            }
             assert!(Instant::now() < deadline, "{binary} did not listen on port {port}");
             std::thread::sleep(Duration::from_millis(20));
         }
-        process
+        Ok(process)
     }
 
     /// One HTTP/1.1 request on a fresh connection: (status, body).

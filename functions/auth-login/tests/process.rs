@@ -23,9 +23,7 @@ const BINARY: &str = env!("CARGO_BIN_EXE_auth-login");
 // The process
 // ---------------------------------------------------------------------------------------------
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use test_support::ports::free_port;
 
 /// Collects a child's pipe line by line on a thread of its own.
 fn collect(pipe: impl std::io::Read + Send + 'static) -> Arc<Mutex<String>> {
