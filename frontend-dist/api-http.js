@@ -77,7 +77,15 @@ async function failure(response, sentToken) {
   return error;
 }
 
-export async function send(endpoint, init) {
+/** The longest wait before trying a `503 overloaded` call again, in seconds. */
+export const OVERLOADED_WAIT_MAX = 10;
+
+/**
+ * Sends a request; rejects with an ApiError. A `503 overloaded` (an instance whose password
+ * checks are all taken: a burst of logins or registrations, while Function Compute starts more
+ * instances) is sent once more after its `Retry-After` (at most OVERLOADED_WAIT_MAX seconds).
+ */
+export async function send(endpoint, init, { again = true } = {}) {
   const sentToken = Boolean(init.headers?.Authorization);
   let response;
   try {
@@ -86,7 +94,15 @@ export async function send(endpoint, init) {
     if (cause?.name === "AbortError") throw cause;
     throw new ApiError({ status: 0, code: "network_error", message: cause?.message || "Network error" });
   }
-  if (!response.ok) throw await failure(response, sentToken);
+  if (!response.ok) {
+    const error = await failure(response, sentToken);
+    if (again && error.status === 503 && error.code === "overloaded" && !init.signal?.aborted) {
+      const seconds = Math.min(error.retryAfter ?? 1, OVERLOADED_WAIT_MAX);
+      await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+      return send(endpoint, init, { again: false });
+    }
+    throw error;
+  }
   return response;
 }
 

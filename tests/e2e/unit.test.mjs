@@ -108,6 +108,36 @@ test("readEventStream: events split anywhere, CRLF, comments, multi-line data, s
   assert.deepEqual(unterminated, [{ event: "delta", data: '{"content":"x"}' }]);
 });
 
+test("a 503 overloaded is sent once more after its Retry-After; a second one is the caller's", async (t) => {
+  const realFetch = globalThis.fetch;
+  t.after(() => (globalThis.fetch = realFetch));
+  const overloaded = () => new Response(JSON.stringify({ error: { code: "overloaded", message: "busy" } }), {
+    status: 503, headers: { "Content-Type": "application/json", "Retry-After": "1" },
+  });
+  const calls = [];
+  let answers = [overloaded(), new Response(JSON.stringify({ user: { id: "u" }, token: "t" }), { status: 201 })];
+  globalThis.fetch = async (url, init) => {
+    calls.push({ url, init, at: Date.now() });
+    return answers.shift();
+  };
+  const registered = await api.register({ email: "burst@example.com", password: "a good password" });
+  assert.equal(registered.token, "t");
+  assert.equal(calls.length, 2);
+  assert.equal(calls[1].init.body, calls[0].init.body, "the same request again");
+  assert.ok(calls[1].at - calls[0].at >= 950, `waited the Retry-After: ${calls[1].at - calls[0].at} ms`);
+
+  calls.length = 0;
+  answers = [overloaded(), overloaded(), overloaded()];
+  await assert.rejects(api.login({ email: "burst@example.com", password: "x" }), { status: 503, code: "overloaded" });
+  assert.equal(calls.length, 2, "once more, not again and again");
+
+  // Other 503s (the database) are the caller's at once.
+  calls.length = 0;
+  answers = [new Response(JSON.stringify({ error: { code: "database_unavailable", message: "down" } }), { status: 503 })];
+  await assert.rejects(api.login({ email: "burst@example.com", password: "x" }), { code: "database_unavailable" });
+  assert.equal(calls.length, 1);
+});
+
 /** Answers the next fetch with `chunks` as an event stream, each after `gap` ms; records the request. */
 function fakeStream(chunks, { gap = 0 } = {}) {
   const sent = [];

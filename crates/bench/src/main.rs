@@ -16,6 +16,7 @@
 mod accounts;
 mod controls;
 mod reliability;
+mod scale_out;
 mod usage;
 
 use std::{
@@ -231,8 +232,11 @@ async fn main() -> anyhow::Result<()> {
     if wants("memory") {
         worst_body_rss = Some(reliability::memory_under_bodies(&bin, &fixture, &mut report).await?);
     }
+    let mut scaled_out: Option<(usize, usize)> = None;
     if wants("burst") {
         reliability::registration_burst(&bin, &fixture, &mut report).await?;
+        scaled_out =
+            Some(scale_out::registrations_across_instances(&root, &bin, &fixture, &client, &mut report).await?);
     }
     let mut worst_stop: Option<Duration> = None;
     if wants("stop") {
@@ -285,6 +289,10 @@ async fn main() -> anyhow::Result<()> {
                 worst.dashboard < Duration::from_millis(500),
             )
         }),
+    )?;
+    target(
+        "a burst of registrations, scaled out as s.yaml sizes auth-register: every one 201",
+        scaled_out.map(|(created, of)| (format!("{created} of {of}"), created == of)),
     )?;
     target("zip ≤ 5 MB", worst_zip.map(|zip| (format!("{} (largest)", mib(zip)), zip <= 5_000_000)))?;
     target(

@@ -212,7 +212,10 @@ pub async fn record_refusal(state: &AppState, entry: Entry, client: &ClientMeta)
     let counted = OnConflict::column(audit_log::Column::RepeatKey)
         .value(audit_log::Column::Occurrences, Expr::col(audit_log::Column::Occurrences).add(1))
         .to_owned();
-    if let Err(err) = AuditLog::insert(row).on_conflict(counted).exec_without_returning(&state.db).await {
+    // InnoDB can deadlock two upserts of one key (a burst refused at two instances at once):
+    // the loser is rolled back whole, so sending it again counts it once.
+    let upsert = || AuditLog::insert(row.clone()).on_conflict(counted.clone()).exec_without_returning(&state.db);
+    if let Err(err) = rate_limit::retry_lock_conflicts(5, upsert).await {
         tracing::warn!(error = %err, action = action.as_str(), "could not audit a refusal");
     }
     sweep(state).await;

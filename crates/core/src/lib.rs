@@ -46,7 +46,7 @@ pub mod functions {
     }
 
     pub fn auth_register() -> ApiRoutes {
-        auth::register_router()
+        account::registration::router()
     }
 
     pub fn admin_export() -> ApiRoutes {

@@ -11,6 +11,18 @@ use serde_yaml_ng::Value;
 /// The four functions and the code folder `make package` fills for each.
 pub const FUNCTIONS: [&str; 4] = ["chat", "auth-login", "auth-register", "admin-export"];
 
+/// The functions whose requests may hash a password (bcrypt): registration, login and the
+/// account's password checks.
+pub const PASSWORD_HASHING: [&str; 2] = ["auth-login", "auth-register"];
+
+/// One bcrypt hash at cost 10 on a whole vCPU, in ms: BENCHMARKS.md measures ~55 ms, rounded up.
+/// Each cost step above 10 doubles it; a fraction of a vCPU stretches it in proportion.
+pub const HASH_MS_AT_COST_10: f64 = 60.0;
+
+/// The longest a password check may wait for the ones before it on a full instance: a request
+/// that hashes last among `instanceConcurrency` waits `instanceConcurrency` hashes.
+pub const HASH_WAIT_BUDGET_MS: f64 = 3000.0;
+
 /// What one function serves, from its route table (the OpenAPI paths of its routers).
 #[derive(Clone, Debug, Default)]
 pub struct Served {
@@ -95,6 +107,9 @@ pub fn check_s_yaml(s_yaml: &str, served: &BTreeMap<&str, Served>, variables: &[
             &mut problems,
         );
         problems.extend(check_size(name, props));
+        if PASSWORD_HASHING.contains(&name) {
+            problems.extend(check_hash_sizing(name, props));
+        }
         expect(
             "customRuntimeConfig.healthCheckConfig.httpGetUrl",
             runtime_config["healthCheckConfig"]["httpGetUrl"].as_str() == Some("/api/health"),
@@ -187,6 +202,82 @@ pub fn check_s_yaml(s_yaml: &str, served: &BTreeMap<&str, Served>, variables: &[
         .unwrap_or_default();
     problems.extend(check_routes(&routes, served));
     problems
+}
+
+/// A password-hashing function must be sized so that FC scales it out before an instance falls
+/// behind: bcrypt runs one hash at a time per instance (the Hasher's bound), so the last of
+/// `instanceConcurrency` requests waits that many hashes, each `HASH_MS_AT_COST_10 × 2^(cost −
+/// 10) / cpu` ms. That wait must fit [`HASH_WAIT_BUDGET_MS`] (and half the timeout), and the
+/// queue (`PASSWORD_HASH_QUEUE`) must hold every request FC may send at once, so none gets
+/// `503 overloaded` while FC has no reason to start another instance.
+fn check_hash_sizing(name: &str, props: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let environment = &props["environmentVariables"];
+    let (Some(concurrency), Some(cpu), Some(timeout)) =
+        (props["instanceConcurrency"].as_u64(), props["cpu"].as_f64(), props["timeout"].as_u64())
+    else {
+        return problems; // reported by the other checks
+    };
+    let cost = template_default(&environment["BCRYPT_COST"]).unwrap_or(10);
+    let hash_ms = HASH_MS_AT_COST_10 * 2f64.powi(cost as i32 - 10) / cpu;
+    let budget_ms = HASH_WAIT_BUDGET_MS.min(timeout as f64 * 1000.0 / 2.0);
+    let most = (budget_ms / hash_ms).floor() as u64;
+    if concurrency > most {
+        problems.push(format!(
+            "{name}: `instanceConcurrency` {concurrency} lets the last password check wait {:.1} s (a hash is ~{hash_ms:.0} ms \
+             at cost {cost} on {cpu} vCPU): at most {most}, so that FC starts another instance instead",
+            concurrency as f64 * hash_ms / 1000.0
+        ));
+    }
+    match template_default(&environment["PASSWORD_HASH_QUEUE"]) {
+        Some(queue) if queue + 1 >= concurrency => {}
+        queue => problems.push(format!(
+            "{name}: `PASSWORD_HASH_QUEUE` ({}) must be at least `instanceConcurrency` − 1 ({}), or requests FC \
+             sends are refused 503 `overloaded` while no new instance starts",
+            queue.map_or("the default 64".to_string(), |queue| queue.to_string()),
+            concurrency.saturating_sub(1)
+        )),
+    }
+    problems
+}
+
+/// How `s.yaml` sizes one function: what `make bench` needs to play Function Compute's part.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sizing {
+    pub instance_concurrency: u64,
+    pub cpu: f64,
+    pub timeout_seconds: u64,
+    /// `PASSWORD_HASH_QUEUE` as the function gets it (its default when the template has one).
+    pub password_hash_queue: Option<u64>,
+}
+
+/// The sizing of `function` in `s_yaml`, merge keys resolved.
+pub fn sizing(s_yaml: &str, function: &str) -> Result<Sizing, String> {
+    let mut document: Value =
+        serde_yaml_ng::from_str(s_yaml).map_err(|err| format!("s.yaml is not valid YAML: {err}"))?;
+    document.apply_merge().map_err(|err| format!("s.yaml's merge keys do not resolve: {err}"))?;
+    let props = &document["resources"][function]["props"];
+    let missing = |field: &str| format!("{function}: no `{field}` in s.yaml");
+    Ok(Sizing {
+        instance_concurrency: props["instanceConcurrency"].as_u64().ok_or_else(|| missing("instanceConcurrency"))?,
+        cpu: props["cpu"].as_f64().ok_or_else(|| missing("cpu"))?,
+        timeout_seconds: props["timeout"].as_u64().ok_or_else(|| missing("timeout"))?,
+        password_hash_queue: template_default(&props["environmentVariables"]["PASSWORD_HASH_QUEUE"]),
+    })
+}
+
+/// A number in `s.yaml`'s environment: `'12'`, or the default of `${env('NAME', '12')}`.
+fn template_default(value: &Value) -> Option<u64> {
+    let text = match value {
+        Value::Number(number) => return number.as_u64(),
+        Value::String(text) => text.as_str(),
+        _ => return None,
+    };
+    let raw = match text.trim().strip_prefix("${env(") {
+        Some(call) => call.rsplit('\'').nth(1)?,
+        None => text.trim(),
+    };
+    raw.parse().ok()
 }
 
 /// The methods a function's trigger and routes must let through: what it serves, plus OPTIONS

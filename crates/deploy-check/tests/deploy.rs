@@ -83,7 +83,7 @@ fn every_served_path_has_a_route_to_its_function() {
 #[test]
 fn each_check_catches_its_mistake() {
     type Edit = Box<dyn FnOnce(String) -> String>;
-    let cases: [(&str, Edit, &str); 17] = [
+    let cases: [(&str, Edit, &str); 20] = [
         (
             "a missing route",
             Box::new(|t| {
@@ -118,7 +118,7 @@ fn each_check_catches_its_mistake() {
         ),
         (
             "single-request instances",
-            Box::new(|t| t.replace("      instanceConcurrency: 100", "      instanceConcurrency: 1")),
+            Box::new(|t| t.replace("      instanceConcurrency: 50", "      instanceConcurrency: 1")),
             "`instanceConcurrency`",
         ),
         (
@@ -141,7 +141,7 @@ fn each_check_catches_its_mistake() {
         ("the runtime", Box::new(|t| t.replace("runtime: custom.debian11", "runtime: nodejs20")), "custom.debian"),
         (
             "more concurrency than fc3 accepts",
-            Box::new(|t| t.replace("      instanceConcurrency: 100", "      instanceConcurrency: 150")),
+            Box::new(|t| t.replace("      instanceConcurrency: 50", "      instanceConcurrency: 150")),
             "between 2 and 100",
         ),
         (
@@ -166,6 +166,23 @@ fn each_check_catches_its_mistake() {
             "`customRuntimeConfig.healthCheckConfig.httpGetUrl` must be `/api/health`",
         ),
         (
+            "more password checks per instance than bcrypt finishes in time",
+            Box::new(|t| t.replacen("      instanceConcurrency: 12", "      instanceConcurrency: 100", 1)),
+            "auth-login: `instanceConcurrency` 100 lets the last password check wait 24.0 s",
+        ),
+        (
+            "a hash queue shorter than the concurrency",
+            Box::new(|t| t.replacen("        PASSWORD_HASH_QUEUE: '12'", "        PASSWORD_HASH_QUEUE: '4'", 1)),
+            "auth-login: `PASSWORD_HASH_QUEUE` (4) must be at least `instanceConcurrency` − 1 (11)",
+        ),
+        (
+            "a dearer bcrypt cost without fewer requests per instance",
+            Box::new(|t| {
+                t.replace("BCRYPT_COST: ${env('BCRYPT_COST', '10')}", "BCRYPT_COST: ${env('BCRYPT_COST', '12')}")
+            }),
+            "auth-register: `instanceConcurrency` 12 lets the last password check wait 11.5 s",
+        ),
+        (
             "a reserved variable name",
             Box::new(|t| t.replace("      LOG_FORMAT: json", "      LOG_FORMAT: json\n      FC_DEBUG: '1'")),
             "must not set `FC_DEBUG`",
@@ -183,6 +200,17 @@ fn each_check_catches_its_mistake() {
         t.replace("          - path: /api/admin/*", "          - path: /api/nothing\n            functionName: chat\n            qualifier: LATEST\n          - path: /api/admin/*")
     });
     assert!(extra.iter().any(|p| p.contains("`/api/nothing` → `chat` matches nothing")), "{extra:?}");
+}
+
+#[test]
+fn the_password_hashing_functions_are_sized_for_scale_out() {
+    for function in ["auth-login", "auth-register"] {
+        let sizing = deploy_check::sizing(&s_yaml(), function).unwrap();
+        assert_eq!(sizing.instance_concurrency, 12, "{function}");
+        assert_eq!(sizing.password_hash_queue, Some(12), "{function}: its own queue, not the shared default");
+        assert_eq!(sizing.cpu, 0.25);
+    }
+    assert_eq!(deploy_check::sizing(&s_yaml(), "chat").unwrap().password_hash_queue, Some(64), "the shared default");
 }
 
 #[test]

@@ -5,13 +5,15 @@
 //! - [`email`]: verification links, and `ADMIN_EMAILS` taking effect on a verified address;
 //! - [`devices`]: where the account is signed in, and signing any of them out;
 //! - [`own_data`]: a download of everything the account owns, and deleting the account;
-//! - [`links`]: the single-use links the mails carry.
+//! - [`links`]: the single-use links the mails carry;
+//! - [`registration`]: a new account (the `auth-register` function).
 
 pub mod devices;
 pub mod email;
 mod links;
 pub mod own_data;
 pub mod password;
+pub mod registration;
 
 use axum::{Json, extract::State};
 use chrono::{DateTime, Utc};

@@ -1,5 +1,7 @@
-//! Accounts and sessions: the routes of the `auth-register` and `auth-login` functions and the
-//! extractors every other route authenticates with.
+//! Sessions: login, the session check and logout (the `auth-login` function's own routes), the
+//! extractors every other route authenticates with, and the primitives the account area builds
+//! on (starting and ending sessions, password rules and hashing, who becomes an administrator).
+//! Registration is the account area's (`account::registration`), as it sends the first mail.
 //!
 //! Contract (the seed's `src/lib/api.ts`): `POST /api/auth/register` and `POST /api/auth/login`
 //! take `{email,password}` and answer `{user:{id,email,role},token}`; the token goes back as
@@ -11,15 +13,15 @@ pub mod password;
 mod service;
 pub mod token;
 
-use axum::{Json, extract::State, http::StatusCode};
+use axum::{Json, extract::State};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 pub use extract::{AdminUser, AuthUser, LAST_USED_EVERY};
 pub use service::{
-    Credentials, MAX_EMAIL_BYTES, NewAccount, NewSession, banned, end_all_sessions, login_meters, normalize_email,
-    start_session, validate_email, void_reset_links,
+    Credentials, MAX_EMAIL_BYTES, NewSession, banned, end_all_sessions, login_meters, normalize_email, start_session,
+    sweep_sessions, validate_email, void_reset_links,
 };
 
 use crate::{
@@ -33,11 +35,6 @@ use crate::{
 /// Routes of the `auth-login` function.
 pub fn login_router() -> ApiRoutes {
     api_routes![login, session, logout]
-}
-
-/// Routes of the `auth-register` function.
-pub fn register_router() -> ApiRoutes {
-    api_routes![register]
 }
 
 /// The public view of an account.
@@ -88,29 +85,6 @@ pub struct LogoutQuery {
 pub struct LogoutResponse {
     /// How many sessions ended.
     pub revoked: u64,
-}
-
-/// Create an account and start a session.
-#[utoipa::path(
-    post,
-    path = "/api/auth/register",
-    tag = "auth",
-    request_body = NewAccount,
-    responses(
-        (status = 201, description = "Account created and logged in", body = AuthResponse),
-        (status = 409, description = "An account with this email exists (`email_taken`)", body = ErrorBody),
-        (status = 422, description = "Invalid email (`invalid_email`) or password (`password_too_short`, `password_too_long`: over 72 bytes)", body = ErrorBody),
-        (status = 429, description = "Too many registrations from this network (`rate_limited`); see `Retry-After`", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait"))),
-        (status = 503, description = "More password checks are waiting than the instance can run (`overloaded`, with `Retry-After`), or the database is unavailable (`database_unavailable`, `database_schema_outdated`)", body = ErrorBody),
-    )
-)]
-async fn register(
-    State(state): State<AppState>,
-    client: ClientMeta,
-    AppJson(credentials): AppJson<NewAccount>,
-) -> AppResult<(StatusCode, Json<AuthResponse>)> {
-    let session = service::register(&state, credentials, &client).await?;
-    Ok((StatusCode::CREATED, Json(session.into())))
 }
 
 /// Log in with email and password.

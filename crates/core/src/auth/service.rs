@@ -1,20 +1,17 @@
-//! Registration, login and logout: the rules, independent of HTTP.
+//! Login and logout, and the session primitives: the rules, independent of HTTP.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use serde::Deserialize;
 
-use super::{AuthUser, admin_emails, password, token::Claims};
+use super::{AuthUser, token::Claims};
 use crate::{
     audit::{self, Action},
     config::Config,
-    entities::{AccountToken, Role, Session, TokenPurpose, User, account_token, session, user},
-    error::{AppError, AppResult, DbResultExt},
+    entities::{AccountToken, Session, TokenPurpose, User, account_token, session, user},
+    error::{AppError, AppResult},
     http::ClientMeta,
     ids::{new_id, new_token},
-    language::Language,
     rate_limit::{self, Bucket, Held, Meter, SWEEP_BUDGET},
     state::AppState,
 };
@@ -31,21 +28,6 @@ pub struct Credentials {
     /// The password as it was set (any length is compared).
     #[schema(example = "correct horse battery")]
     pub password: String,
-}
-
-/// `POST /api/auth/register` body.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-pub struct NewAccount {
-    /// Stored lower-cased; at most 191 bytes (UTF-8).
-    #[schema(example = "someone@example.com", format = IdnEmail, max_length = 191)]
-    pub email: String,
-    /// 8+ characters and at most 72 bytes (UTF-8).
-    #[schema(example = "correct horse battery", min_length = 8, max_length = 72)]
-    pub password: String,
-    /// The language of the account's mail: `zh*` is Chinese, anything else English (default).
-    #[schema(example = "zh-CN", max_length = 35)]
-    #[serde(default)]
-    pub locale: Option<String>,
 }
 
 /// A freshly started session: the account and its signed token.
@@ -83,63 +65,6 @@ pub fn validate_email(email: &str) -> AppResult<()> {
         && !local.contains("..")
         && local.chars().all(|c| !c.is_whitespace() && !c.is_control() && !"@<>()[],;:\\\"".contains(c));
     if local_ok && domain_ok { Ok(()) } else { Err(invalid()) }
-}
-
-pub async fn register(state: &AppState, credentials: NewAccount, client: &ClientMeta) -> AppResult<NewSession> {
-    let email = normalize_email(&credentials.email);
-    validate_email(&email)?;
-    password::validate_new_password(&credentials.password)?;
-
-    let ip_key = client.ip_key();
-    let meters: Vec<Meter> =
-        Meter::new(Bucket::RegisterIp, &ip_key, state.config.register_limit_per_ip).into_iter().collect();
-    let hits = match state.charge(&meters).await {
-        Err(err @ AppError::RateLimited { .. }) => {
-            let message = format!("registration refused: too many from {ip_key}");
-            let entry = audit::Entry::new(Action::RegisterRateLimited, None, message).about(&email);
-            audit::record_refusal(state, entry, client).await;
-            return Err(err);
-        }
-        other => other?,
-    };
-
-    let password_hash = match state.hasher.hash(credentials.password).await {
-        Ok(hash) => hash,
-        Err(err) => {
-            // Not attempted after all (overloaded): it does not count against the network.
-            Held::new(&state.db, hits).release().await;
-            return Err(err);
-        }
-    };
-    let now = state.clock.now();
-    // ADMIN_EMAILS grants the role here, at registration, only without mail configured (see
-    // `admin_emails`); an operator's demotion sticks.
-    let listed = state.config.admin_at_registration(&email);
-    let role = if admin_emails::promotes(&state.db, listed, &email).await? { Role::Admin } else { Role::User };
-    let locale = Language::from_locale(credentials.locale.as_deref()).code();
-
-    let txn = state.db.begin().await?;
-    let user = user::ActiveModel {
-        id: Set(new_id()),
-        email: Set(email.clone()),
-        password_hash: Set(password_hash),
-        role: Set(role),
-        banned_at: Set(None),
-        email_verified_at: Set(None),
-        locale: Set(locale.to_string()),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&txn)
-    .await
-    .on_unique_violation(|| AppError::conflict("email_taken", "an account with this email already exists"))?;
-    let session = start_session(&txn, state, user, client).await?;
-    let entry = audit::Entry::new(Action::Register, Some(&session.user.id), "registered").about(&email);
-    audit::record(&txn, &state.clock, entry, client).await?;
-    txn.commit().await?;
-    sweep_sessions(state).await;
-    crate::account::email::after_registration(state, &session.user).await;
-    Ok(session)
 }
 
 pub async fn login(state: &AppState, credentials: Credentials, client: &ClientMeta) -> AppResult<NewSession> {
