@@ -12,7 +12,7 @@
 use chrono::TimeDelta;
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait,
     sea_query::{Expr, ExprTrait, OnConflict},
 };
 
@@ -20,6 +20,7 @@ use crate::{
     clock::Clock,
     entities::{AuditLog, audit_log},
     error::AppResult,
+    housekeeping,
     http::ClientMeta,
     ids::new_id,
     rate_limit,
@@ -233,26 +234,10 @@ pub async fn sweep(state: &AppState) {
         return;
     }
     let cutoff = now - TimeDelta::from_std(retention).unwrap_or(TimeDelta::MAX);
-    let sweep = async {
-        let old: Vec<String> = AuditLog::find()
-            .select_only()
-            .column(audit_log::Column::Id)
-            .filter(audit_log::Column::CreatedAt.lt(cutoff))
-            .order_by_asc(audit_log::Column::CreatedAt)
-            .limit(AUDIT_SWEEP_BATCH)
-            .into_tuple()
-            .all(&state.db)
-            .await?;
-        if !old.is_empty() {
-            AuditLog::delete_many().filter(audit_log::Column::Id.is_in(old)).exec(&state.db).await?;
-        }
-        Ok::<_, sea_orm::DbErr>(())
-    };
-    match tokio::time::timeout(rate_limit::SWEEP_BUDGET, sweep).await {
-        Ok(Ok(())) => {}
-        Ok(Err(err)) => tracing::warn!(error = %err, "could not delete audit rows past AUDIT_RETENTION"),
-        Err(_) => tracing::warn!("deleting old audit rows took too long; the next sweep goes on"),
-    }
+    let old = Condition::all().add(audit_log::Column::CreatedAt.lt(cutoff));
+    let (id, created) = (audit_log::Column::Id, audit_log::Column::CreatedAt);
+    housekeeping::sweep::<AuditLog>(&state.db, id, old, created, AUDIT_SWEEP_BATCH, "audit rows past AUDIT_RETENTION")
+        .await;
 }
 
 /// The most rows one [`sweep`] deletes.

@@ -13,6 +13,7 @@ pub mod db;
 pub mod entities;
 pub mod error;
 pub mod export;
+pub mod housekeeping;
 pub mod http;
 pub mod ids;
 pub mod language;

@@ -55,6 +55,20 @@ async fn insert_conversation(app: &TestApp, user_id: &str, title: &str, at: Date
     id
 }
 
+/// The fields of an exported message, in both formats.
+const MESSAGE_RECORD_KEYS: [&str; 10] = [
+    "completionTokens",
+    "content",
+    "conversationId",
+    "createdAt",
+    "fromClient",
+    "id",
+    "parentId",
+    "promptTokens",
+    "role",
+    "stopped",
+];
+
 fn message_model(conversation_id: &str, content: &str, at: DateTime<Utc>) -> message::ActiveModel {
     message::ActiveModel {
         id: Set(new_id()),
@@ -599,21 +613,7 @@ both_databases! {
         assert_eq!(exported["createdAt"].as_str().unwrap().parse::<DateTime<Utc>>().unwrap(), now);
         assert_eq!(messages.len(), 2);
         let exported = data["messages"].as_array().unwrap().iter().find(|m| m["id"] == question.as_str()).unwrap();
-        assert_eq!(
-            keys(exported),
-            [
-                "completionTokens",
-                "content",
-                "conversationId",
-                "createdAt",
-                "fromClient",
-                "id",
-                "parentId",
-                "promptTokens",
-                "role",
-                "stopped"
-            ]
-        );
+        assert_eq!(keys(exported), MESSAGE_RECORD_KEYS);
         assert_eq!((&exported["parentId"], &exported["stopped"]), (&Value::Null, &json!(false)));
         assert_eq!(exported["content"], "What does \"乾\" mean?\nLine two");
         assert_eq!(exported["conversationId"], conversation.as_str());
@@ -673,21 +673,7 @@ both_databases! {
         deduped.dedup();
         assert_eq!(deduped, ["user", "conversation", "message", "auditLog"]);
         let message = records.iter().find(|(kind, _)| kind == "message").unwrap();
-        assert_eq!(
-            keys(&message.1),
-            [
-                "completionTokens",
-                "content",
-                "conversationId",
-                "createdAt",
-                "fromClient",
-                "id",
-                "parentId",
-                "promptTokens",
-                "role",
-                "stopped"
-            ]
-        );
+        assert_eq!(keys(&message.1), MESSAGE_RECORD_KEYS);
         assert_eq!(audit_rows(&app, "export").await.len(), 1);
     }
 

@@ -16,19 +16,9 @@ use app_core::{
 use axum::http::StatusCode;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::Value;
-use test_support::{
-    ADMIN_EMAIL, Behaviour, PASSWORD, TestApp, TestResponse, Upstream, both_databases, json, mail::MailServer,
-};
+use test_support::{ADMIN_EMAIL, Behaviour, PASSWORD, TestApp, Upstream, both_databases, json, mail::MailServer};
 
 const OWNER_PASSWORD: &str = "the owner's own passphrase";
-
-async fn forgot(app: &TestApp, email: &str) -> TestResponse {
-    app.post("/api/account/password/forgot").json(&json!({"email": email})).send().await
-}
-
-async fn reset(app: &TestApp, token: &str, password: &str) -> TestResponse {
-    app.post("/api/account/password/reset").json(&json!({"token": token, "password": password})).send().await
-}
 
 async fn register_with(app: &TestApp, email: &str, password: &str) -> String {
     let response = app.post("/api/auth/register").json(&json!({"email": email, "password": password})).send().await;
@@ -70,9 +60,9 @@ both_databases! {
 
         // The owner takes the account over by a reset: their own password, every other session
         // ended; that proves the address and the password together, so the role comes with it.
-        assert_eq!(forgot(&app, ADMIN_EMAIL).await.status, StatusCode::ACCEPTED);
+        assert_eq!(app.forgot_password(ADMIN_EMAIL).await.status, StatusCode::ACCEPTED);
         let reset_link = mail.wait_for(ADMIN_EMAIL, 2).await.link_token("reset").expect("a reset link");
-        let owner = reset(&app, &reset_link, OWNER_PASSWORD).await;
+        let owner = app.reset_password(&reset_link, OWNER_PASSWORD).await;
         assert_eq!(owner.status, StatusCode::OK, "{}", owner.text());
         assert_eq!(owner.json()["user"]["role"], "ADMIN");
         app.get("/api/auth/session").token(&squatter).send().await.assert_error(StatusCode::UNAUTHORIZED);
@@ -251,7 +241,7 @@ both_databases! {
         let token = app.register(email).await;
         let mut password = PASSWORD.to_string();
         for (n, how) in ["change", "logout_all", "revoke_others"].into_iter().enumerate() {
-            assert_eq!(forgot(&app, email).await.status, StatusCode::ACCEPTED);
+            assert_eq!(app.forgot_password(email).await.status, StatusCode::ACCEPTED);
             let link = mail.wait_for(email, n + 1).await.link_token("reset").unwrap();
             let token = app.login(email, &password).await;
             let done = match how {
@@ -265,7 +255,7 @@ both_databases! {
                 _ => app.post("/api/account/sessions/revoke-others").token(&token).send().await,
             };
             assert_eq!(done.status, StatusCode::OK, "{how}: {}", done.text());
-            let late = reset(&app, &link, "set by an old link").await;
+            let late = app.reset_password(&link, "set by an old link").await;
             assert_eq!(late.assert_error(StatusCode::BAD_REQUEST), "invalid_link", "{how}");
         }
         app.login(email, &password).await;
@@ -286,14 +276,14 @@ both_databases! {
         let email = "again@example.com";
         let token = app.register(email).await;
         mail.wait_for(email, 1).await;
-        assert_eq!(forgot(&app, email).await.status, StatusCode::ACCEPTED);
+        assert_eq!(app.forgot_password(email).await.status, StatusCode::ACCEPTED);
         mail.wait_for(email, 2).await;
         delete_account(&app, &token, PASSWORD).await;
 
         let token = app.register(email).await;
         let resend = app.post("/api/account/email/verification").token(&token).send().await;
         assert_eq!(resend.assert_error(StatusCode::TOO_MANY_REQUESTS), "rate_limited");
-        assert_eq!(forgot(&app, email).await.assert_error(StatusCode::TOO_MANY_REQUESTS), "rate_limited");
+        assert_eq!(app.forgot_password(email).await.assert_error(StatusCode::TOO_MANY_REQUESTS), "rate_limited");
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(mail.messages_to(email).len(), 2, "no mail beyond the limits");
     }

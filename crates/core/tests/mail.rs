@@ -15,14 +15,6 @@ use test_support::{
 
 const NEW_PASSWORD: &str = "a brand new passphrase";
 
-async fn forgot(app: &TestApp, email: &str) -> TestResponse {
-    app.post("/api/account/password/forgot").json(&json!({"email": email})).send().await
-}
-
-async fn reset(app: &TestApp, token: &str, password: &str) -> TestResponse {
-    app.post("/api/account/password/reset").json(&json!({"token": token, "password": password})).send().await
-}
-
 /// Follows a verification link, logged in as `session` (the link's own account must be).
 async fn verify(app: &TestApp, session: &str, token: &str) -> TestResponse {
     app.post("/api/account/email/verify").token(session).json(&json!({"token": token})).send().await
@@ -47,8 +39,8 @@ both_databases! {
         }
         assert_eq!(login_status(&app, email, PASSWORD).await, StatusCode::TOO_MANY_REQUESTS, "locked out");
 
-        let known = forgot(&app, email).await;
-        let unknown = forgot(&app, "nobody@example.com").await;
+        let known = app.forgot_password(email).await;
+        let unknown = app.forgot_password("nobody@example.com").await;
         assert_eq!((known.status, unknown.status), (StatusCode::ACCEPTED, StatusCode::ACCEPTED));
         assert_eq!(known.body, unknown.body, "the same answer whether or not the address has an account");
         let letter = mail.wait_for(email, 1).await;
@@ -62,9 +54,9 @@ both_databases! {
         assert_eq!(stored.len(), 1);
         assert!(stored[0].token_hash != token && stored[0].token_hash.len() == 64);
 
-        let short = reset(&app, &token, "short").await;
+        let short = app.reset_password(&token, "short").await;
         assert_eq!(short.assert_error(StatusCode::UNPROCESSABLE_ENTITY), "password_too_short");
-        let done = reset(&app, &token, NEW_PASSWORD).await;
+        let done = app.reset_password(&token, NEW_PASSWORD).await;
         assert_eq!(done.status, StatusCode::OK, "{}", done.text());
         let new_session = done.json()["token"].as_str().unwrap().to_string();
         assert_eq!(app.get("/api/auth/session").token(&new_session).send().await.status, StatusCode::OK);
@@ -74,7 +66,7 @@ both_databases! {
         // The lock is lifted, the new password works, the old one and the link do not.
         assert_eq!(login_status(&app, email, NEW_PASSWORD).await, StatusCode::OK);
         assert_eq!(login_status(&app, email, PASSWORD).await, StatusCode::UNAUTHORIZED);
-        assert_eq!(reset(&app, &token, "yet another passphrase").await.assert_error(StatusCode::BAD_REQUEST), "invalid_link");
+        assert_eq!(app.reset_password(&token, "yet another passphrase").await.assert_error(StatusCode::BAD_REQUEST), "invalid_link");
         let audited = AuditLog::find().filter(audit_log::Column::Action.eq("password_reset")).count(&app.db).await.unwrap();
         assert_eq!(audited, 1);
     }
@@ -84,23 +76,23 @@ both_databases! {
         let app = TestApp::with_mail(backend, &mail, &[]).await;
         let email = "twice@example.com";
         app.register(email).await;
-        assert_eq!(forgot(&app, email).await.status, StatusCode::ACCEPTED);
-        assert_eq!(forgot(&app, email).await.status, StatusCode::ACCEPTED);
+        assert_eq!(app.forgot_password(email).await.status, StatusCode::ACCEPTED);
+        assert_eq!(app.forgot_password(email).await.status, StatusCode::ACCEPTED);
         let first = mail.wait_for(email, 1).await.link_token("reset").unwrap();
         let second = mail.wait_for(email, 2).await.link_token("reset").unwrap();
         assert_ne!(first, second);
-        assert_eq!(reset(&app, &first, NEW_PASSWORD).await.assert_error(StatusCode::BAD_REQUEST), "invalid_link");
+        assert_eq!(app.reset_password(&first, NEW_PASSWORD).await.assert_error(StatusCode::BAD_REQUEST), "invalid_link");
 
         // 30 minutes later the newest link has expired too.
         app.clock.advance(Duration::from_secs(30 * 60 + 1));
-        assert_eq!(reset(&app, &second, NEW_PASSWORD).await.assert_error(StatusCode::BAD_REQUEST), "invalid_link");
+        assert_eq!(app.reset_password(&second, NEW_PASSWORD).await.assert_error(StatusCode::BAD_REQUEST), "invalid_link");
         assert_eq!(login_status(&app, email, PASSWORD).await, StatusCode::OK, "the password is unchanged");
 
         // A verification link is not a reset link.
         let token = app.login(email, PASSWORD).await;
         assert_eq!(app.post("/api/account/email/verification").token(&token).send().await.status, StatusCode::ACCEPTED);
         let verification = mail.wait_for(email, 3).await.link_token("verify").unwrap();
-        assert_eq!(reset(&app, &verification, NEW_PASSWORD).await.assert_error(StatusCode::BAD_REQUEST), "invalid_link");
+        assert_eq!(app.reset_password(&verification, NEW_PASSWORD).await.assert_error(StatusCode::BAD_REQUEST), "invalid_link");
     }
 
     async fn reset_requests_are_limited_per_address_and_per_network(backend: Backend) {
@@ -122,7 +114,7 @@ both_databases! {
         let response = app.post("/api/account/password/forgot").ip("203.0.113.1").json(&json!({"email": "fresh@example.com"})).send().await;
         assert_eq!(response.assert_error(StatusCode::TOO_MANY_REQUESTS), "rate_limited");
         mail.wait_for("limited@example.com", 2).await;
-        let invalid = forgot(&app, "not an address").await;
+        let invalid = app.forgot_password("not an address").await;
         assert_eq!(invalid.assert_error(StatusCode::UNPROCESSABLE_ENTITY), "invalid_email");
     }
 
@@ -235,8 +227,8 @@ both_databases! {
             let failed = app.post("/api/account/email/verification").token(&token).send().await;
             assert_eq!(failed.assert_error(StatusCode::BAD_GATEWAY), "mail_failed", "a failure is not charged");
         }
-        assert_eq!(forgot(&app, "unlucky@example.com").await.status, StatusCode::ACCEPTED);
-        let body: Value = forgot(&app, "nobody@example.com").await.json();
+        assert_eq!(app.forgot_password("unlucky@example.com").await.status, StatusCode::ACCEPTED);
+        let body: Value = app.forgot_password("nobody@example.com").await.json();
         assert_eq!(body, json!({"accepted": true}));
     }
 }

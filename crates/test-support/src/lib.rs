@@ -275,6 +275,16 @@ impl TestApp {
         response.json()["token"].as_str().expect("token").to_string()
     }
 
+    /// `POST /api/account/password/forgot` for `email`.
+    pub async fn forgot_password(&self, email: &str) -> TestResponse {
+        self.post("/api/account/password/forgot").json(&json!({"email": email})).send().await
+    }
+
+    /// `POST /api/account/password/reset` with a mailed link's `token`.
+    pub async fn reset_password(&self, token: &str, password: &str) -> TestResponse {
+        self.post("/api/account/password/reset").json(&json!({"token": token, "password": password})).send().await
+    }
+
     /// Registers the configured admin email and returns its token.
     pub async fn admin_token(&self) -> String {
         self.register(ADMIN_EMAIL).await

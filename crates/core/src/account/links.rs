@@ -7,12 +7,15 @@
 //! requests racing with the same link cannot both get it, on any number of instances.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, sea_query::Expr};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, sea_query::Expr,
+};
 use sha2::{Digest, Sha256};
 
 use crate::{
     entities::{AccountToken, TokenPurpose, User, account_token, user},
     error::{AppError, AppResult},
+    housekeeping,
     ids::{new_id, new_token},
     rate_limit,
 };
@@ -111,29 +114,12 @@ pub async fn redeem(
     Ok(link)
 }
 
-/// Deletes a batch of expired links (housekeeping after each new one), found by a read and
-/// deleted by primary key (a ranged DELETE would lock index gaps on InnoDB); failures only
-/// logged.
+/// Deletes a batch of expired links (housekeeping after each new one).
 pub async fn sweep(db: &impl ConnectionTrait, now: DateTime<Utc>) {
-    let sweep = async {
-        let expired: Vec<String> = AccountToken::find()
-            .select_only()
-            .column(account_token::Column::Id)
-            .filter(account_token::Column::ExpiresAt.lte(now))
-            .limit(rate_limit::SWEEP_BATCH)
-            .into_tuple()
-            .all(db)
-            .await?;
-        if !expired.is_empty() {
-            AccountToken::delete_many().filter(account_token::Column::Id.is_in(expired)).exec(db).await?;
-        }
-        Ok::<_, sea_orm::DbErr>(())
-    };
-    match tokio::time::timeout(rate_limit::SWEEP_BUDGET, sweep).await {
-        Ok(Ok(())) => {}
-        Ok(Err(err)) => tracing::warn!(error = %err, "could not sweep expired account links"),
-        Err(_) => tracing::warn!("sweeping expired account links took too long; the next link sweeps again"),
-    }
+    let expired = Condition::all().add(account_token::Column::ExpiresAt.lte(now));
+    let (id, expires) = (account_token::Column::Id, account_token::Column::ExpiresAt);
+    housekeeping::sweep::<AccountToken>(db, id, expired, expires, rate_limit::SWEEP_BATCH, "expired account links")
+        .await;
 }
 
 pub fn invalid_link() -> AppError {

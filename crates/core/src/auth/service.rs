@@ -1,7 +1,7 @@
 //! Login and logout, and the session primitives: the rules, independent of HTTP.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use serde::Deserialize;
 
 use super::{AuthUser, token::Claims};
@@ -10,9 +10,10 @@ use crate::{
     config::Config,
     entities::{AccountToken, Session, TokenPurpose, User, account_token, session, user},
     error::{AppError, AppResult},
+    housekeeping,
     http::ClientMeta,
     ids::{new_id, new_token},
-    rate_limit::{self, Bucket, Held, Meter, SWEEP_BUDGET},
+    rate_limit::{self, Bucket, Held, Meter},
     state::AppState,
 };
 
@@ -150,25 +151,9 @@ pub async fn logout(state: &AppState, auth: &AuthUser, all: bool, client: &Clien
 /// a scheduler. A failure is only logged.
 pub async fn sweep_sessions(state: &AppState) {
     audit::sweep(state).await;
-    let sweep = async {
-        let expired: Vec<String> = Session::find()
-            .select_only()
-            .column(session::Column::Id)
-            .filter(session::Column::Expires.lte(state.clock.now()))
-            .limit(rate_limit::SWEEP_BATCH)
-            .into_tuple()
-            .all(&state.db)
-            .await?;
-        if !expired.is_empty() {
-            Session::delete_many().filter(session::Column::Id.is_in(expired)).exec(&state.db).await?;
-        }
-        Ok::<_, sea_orm::DbErr>(())
-    };
-    match tokio::time::timeout(SWEEP_BUDGET, sweep).await {
-        Ok(Ok(())) => {}
-        Ok(Err(err)) => tracing::warn!(error = %err, "could not sweep expired sessions"),
-        Err(_) => tracing::warn!("sweeping expired sessions took too long; the next session sweeps again"),
-    }
+    let expired = Condition::all().add(session::Column::Expires.lte(state.clock.now()));
+    let (id, expires) = (session::Column::Id, session::Column::Expires);
+    housekeeping::sweep::<Session>(&state.db, id, expired, expires, rate_limit::SWEEP_BATCH, "expired sessions").await;
 }
 
 /// Deletes every session of a user: their tokens stop working at once (logout everywhere, bans,
