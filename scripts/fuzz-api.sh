@@ -26,7 +26,23 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# A free port outside the kernel's ephemeral range (which outgoing connections draw from: a port
+# from port 0 could be taken by one before the server binds it), as test_support::ports picks.
+free_port() {
+  python3 -c '
+import random, socket
+low, high = map(int, open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
+ports = [p for p in range(20000, 65536) if not low <= p <= high]
+while True:
+    port = random.choice(ports)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port)); print(port); break
+    except OSError:
+        pass
+    finally:
+        s.close()'
+}
 
 FAKE_OPENAI_DELAY_MS=0 ./target/debug/fake-openai > "$work/upstream" &
 pids+=($!)
@@ -63,7 +79,7 @@ curl -fs "$base/api/health" > /dev/null || { echo "fuzz-api: the local stack did
 admin=$(token admin@example.com)
 throwaway=$(token someone@example.com)
 # With mail configured, ADMIN_EMAILS takes effect once the address is verified: follow the
-# verification link the SMTP server received, as the owner would.
+# verification link the SMTP server received, logged into the account, as the owner would.
 curl -fs -X POST "$base/api/account/email/verification" -H "Authorization: Bearer $admin" > /dev/null
 verify_token=$(python3 -c '
 import glob, json, re, sys, time
@@ -74,7 +90,8 @@ for _ in range(100):
             print(found.group(1)); sys.exit(0)
     time.sleep(0.1)
 sys.exit("no verification mail arrived")' "$work/mail")
-curl -fs "$base/api/account/email/verify" -H 'content-type: application/json' -d "{\"token\":\"$verify_token\"}" \
+curl -fs "$base/api/account/email/verify" -H "Authorization: Bearer $admin" -H 'content-type: application/json' \
+  -d "{\"token\":\"$verify_token\"}" \
   | grep -q '"role":"ADMIN"' || { echo "fuzz-api: the admin account was not verified" >&2; exit 1; }
 
 checks=not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance

@@ -11,6 +11,7 @@ mod m20261202_000001_message_tree;
 mod m20261202_000002_accounts;
 mod m20261203_000001_usage;
 mod m20261206_000001_audit_subjects;
+mod m20261206_000002_exact_addresses;
 
 pub use m20261203_000001_usage::tally_messages_sql;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000002_accounts::Migration),
             Box::new(m20261203_000001_usage::Migration),
             Box::new(m20261206_000001_audit_subjects::Migration),
+            Box::new(m20261206_000002_exact_addresses::Migration),
         ]
     }
 }

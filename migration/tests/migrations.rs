@@ -241,7 +241,8 @@ both_databases! {
             "m20261202_000001_message_tree",
             "m20261202_000002_accounts",
             "m20261203_000001_usage",
-            "m20261206_000001_audit_subjects"
+            "m20261206_000001_audit_subjects",
+            "m20261206_000002_exact_addresses"
         ]);
         // The code's idea of the newest schema (health, `/initialize`) is the last migration.
         assert_eq!(names.last().map(String::as_str), Some(app_core::db::SCHEMA_VERSION));

@@ -384,4 +384,98 @@ both_databases! {
         app.post("/api/chat").token(&token).json(&turn).send().await.assert_error(StatusCode::BAD_GATEWAY);
         assert_eq!(upstream.received().len() - before, 1, "a 4xx is not retried");
     }
+
+    /// Logins that run while the owner resets the password (a squatter keeping one in flight at
+    /// all times) must not outlive the reset: each either ends with it or sees the new password.
+    async fn no_login_outlives_a_reset_it_overlapped(backend: Backend) {
+        let mail = MailServer::start();
+        let app = TestApp::with_mail(backend, &mail, &[("BCRYPT_COST", "6"), ("RATE_LIMIT_LOGIN_IP", "off")]).await;
+        let email = "contested@example.com";
+        register_with(&app, email, "the squatter's password").await;
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let app = std::sync::Arc::new(app);
+        let squatters: Vec<_> = (0..6)
+            .map(|_| {
+                let (app, done) = (app.clone(), done.clone());
+                tokio::spawn(async move {
+                    let mut tokens = Vec::new();
+                    while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                        let body = json!({"email": email, "password": "the squatter's password"});
+                        let response = app.post("/api/auth/login").json(&body).send().await;
+                        if response.status == StatusCode::OK {
+                            tokens.push(response.json()["token"].as_str().unwrap().to_string());
+                        }
+                    }
+                    tokens
+                })
+            })
+            .collect();
+        assert_eq!(app.forgot_password(email).await.status, StatusCode::ACCEPTED);
+        let link = mail.wait_for(email, 1).await.link_token("reset").unwrap();
+        let owner = app.reset_password(&link, OWNER_PASSWORD).await;
+        assert_eq!(owner.status, StatusCode::OK, "{}", owner.text());
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        let mut tried = 0;
+        for squatter in squatters {
+            for token in squatter.await.unwrap() {
+                tried += 1;
+                let session = app.get("/api/auth/session").token(&token).send().await;
+                assert_eq!(session.status, StatusCode::UNAUTHORIZED, "a squatter's session outlived the reset");
+            }
+        }
+        assert!(tried > 6, "the squatters kept logging in while the reset ran ({tried} sessions)");
+        let owner_token = owner.json()["token"].as_str().unwrap().to_string();
+        assert_eq!(app.get("/api/auth/session").token(&owner_token).send().await.status, StatusCode::OK);
+    }
+
+    /// Look-alike addresses are other addresses, byte for byte, on both databases (MySQL's
+    /// `utf8mb4_unicode_ci` made `bóss` equal `boss`); full-width ASCII is the address itself;
+    /// invisible characters are refused.
+    async fn look_alike_addresses_neither_block_nor_reach_the_real_one(backend: Backend) {
+        let mail = MailServer::start();
+        let app = TestApp::with_mail(backend, &mail, &[("RATE_LIMIT_REGISTER_IP", "off")]).await;
+        register_with(&app, "bóss@example.com", "a look-alike's password").await;
+        let owner = register_with(&app, "boss@example.com", OWNER_PASSWORD).await;
+        let session = app.get("/api/auth/session").token(&owner).send().await.json();
+        assert_eq!(session["user"]["email"], "boss@example.com");
+        // The look-alike's password does not open the real address, and its mail goes to it.
+        let wrong = app.post("/api/auth/login").json(&json!({"email": "boss@example.com", "password": "a look-alike's password"})).send().await;
+        assert_eq!(wrong.assert_error(StatusCode::UNAUTHORIZED), "invalid_credentials");
+        assert_eq!(app.forgot_password("boss@example.com").await.status, StatusCode::ACCEPTED);
+        let letter = mail.wait_for("boss@example.com", 1).await;
+        assert!(letter.rcpt_tos.iter().all(|to| to == "boss@example.com"), "{:?}", letter.rcpt_tos);
+        // Full-width (an input method's full-width mode) is the same address.
+        let full_width = app.post("/api/auth/register").json(&json!({"email": "ＢＯＳＳ＠ｅｘａｍｐｌｅ．ｃｏｍ", "password": "whatever password"})).send().await;
+        assert_eq!(full_width.assert_error(StatusCode::CONFLICT), "email_taken");
+        app.login("ｂｏｓｓ＠example.com", OWNER_PASSWORD).await;
+        // Invisible characters make no address.
+        for invisible in ["bo\u{200b}ss@example.com", "boss\u{feff}@example.com"] {
+            let refused = app.post("/api/auth/register").json(&json!({"email": invisible, "password": "whatever password"})).send().await;
+            assert_eq!(refused.assert_error(StatusCode::UNPROCESSABLE_ENTITY), "invalid_email", "{invisible:?}");
+        }
+        // Deleting the look-alike leaves the real address's rows alone.
+        let look_alike = app.login("bóss@example.com", "a look-alike's password").await;
+        delete_account(&app, &look_alike, "a look-alike's password").await;
+        let about_owner = AuditLog::find().filter(audit_log::Column::Subject.eq("boss@example.com")).count(&app.db).await.unwrap();
+        assert!(about_owner >= 2, "registration and the reset request stay the owner's: {about_owner}");
+    }
+
+    /// A stranger's failed login or reset request for an address names it, not the account: the
+    /// account's own download does not carry the stranger's address and browser.
+    async fn the_owners_download_holds_no_strangers_attempts(backend: Backend) {
+        let mail = MailServer::start();
+        let app = TestApp::with_mail(backend, &mail, &[]).await;
+        let email = "private@example.com";
+        let token = app.register(email).await;
+        let stranger = json!({"email": email, "password": "a guess"});
+        let failed = app.post("/api/auth/login").ip("198.51.100.66").header("user-agent", "StrangerBot/1.0").json(&stranger).send().await;
+        assert_eq!(failed.status, StatusCode::UNAUTHORIZED);
+        app.post("/api/account/password/forgot").ip("198.51.100.66").json(&json!({"email": email})).send().await;
+        let download = app.get("/api/account/export").token(&token).send().await.text();
+        assert!(!download.contains("198.51.100.66") && !download.contains("StrangerBot"), "{download}");
+        // The administrators still see them, by the address.
+        let stranger_rows = AuditLog::find().filter(audit_log::Column::Ip.eq("198.51.100.66")).all(&app.db).await.unwrap();
+        assert_eq!(stranger_rows.len(), 2);
+        assert!(stranger_rows.iter().all(|row| row.subject.as_deref() == Some(email) && row.actor_id.is_none()));
+    }
 }

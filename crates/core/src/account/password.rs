@@ -193,8 +193,9 @@ async fn request_reset(state: &AppState, raw_email: &str, client: &ClientMeta) -
         }
         _ => None,
     };
-    let actor = user.as_ref().map(|user| user.id.as_str());
-    let entry = audit::Entry::new(Action::PasswordResetRequest, actor, "asked for a password-reset link").about(&email);
+    // Whoever asked is unknown (no login): the row names the address, not an actor, so the
+    // account's own download does not carry a stranger's address and browser.
+    let entry = audit::Entry::new(Action::PasswordResetRequest, None, "asked for a password-reset link").about(&email);
     audit::record(&txn, &state.clock, entry, client).await?;
     txn.commit().await?;
     links::sweep(&state.db, now).await;

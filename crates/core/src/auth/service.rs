@@ -1,7 +1,9 @@
 //! Login and logout, and the session primitives: the rules, independent of HTTP.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, sea_query::Expr,
+};
 use serde::Deserialize;
 
 use super::{AuthUser, token::Claims};
@@ -38,9 +40,25 @@ pub struct NewSession {
     pub expires: DateTime<Utc>,
 }
 
-/// Emails compare case-insensitively and ignore surrounding spaces.
+/// Emails compare case-insensitively and ignore surrounding spaces; full-width ASCII (what a
+/// Chinese input method types in its full-width mode: `ａ＠ｂ．ｃｏｍ`) is read as ASCII, so it
+/// is the same address, not a look-alike of it. The databases then compare bytes.
 pub fn normalize_email(raw: &str) -> String {
-    raw.trim().to_lowercase()
+    let ascii: String = raw
+        .chars()
+        .map(|c| match c {
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            '\u{3000}' => ' ',
+            _ => c,
+        })
+        .collect();
+    ascii.trim().to_lowercase()
+}
+
+/// Characters that show nothing (zero-width spaces and joiners, direction marks, the soft
+/// hyphen, the byte order mark): in an address they only make a look-alike of another.
+fn invisible(c: char) -> bool {
+    matches!(c, '\u{AD}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}')
 }
 
 pub fn validate_email(email: &str) -> AppResult<()> {
@@ -57,14 +75,16 @@ pub fn validate_email(email: &str) -> AppResult<()> {
             !label.is_empty()
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+                && label.chars().all(|c| (c.is_alphanumeric() || c == '-') && !invisible(c))
         });
     let local_ok = !local.is_empty()
         && local.len() <= 64
         && !local.starts_with('.')
         && !local.ends_with('.')
         && !local.contains("..")
-        && local.chars().all(|c| !c.is_whitespace() && !c.is_control() && !"@<>()[],;:\\\"".contains(c));
+        && local
+            .chars()
+            .all(|c| !c.is_whitespace() && !c.is_control() && !invisible(c) && !"@<>()[],;:\\\"".contains(c));
     if local_ok && domain_ok { Ok(()) } else { Err(invalid()) }
 }
 
@@ -93,12 +113,16 @@ pub async fn login(state: &AppState, credentials: Credentials, client: &ClientMe
     let stored_hash = user.as_ref().map(|user| user.password_hash.clone());
     let matches = state.hasher.verify(credentials.password, stored_hash).await?;
 
-    let known_account = user.as_ref().map(|user| user.id.clone());
+    // A failed login names the address it was for, not an actor: whoever tried is unknown, and
+    // the account's own download must not carry a stranger's address and browser.
+    let failed = || async {
+        let entry = audit::Entry::new(Action::LoginFailed, None, "failed login").about(&email);
+        audit::record(&state.db, &state.clock, entry, client).await?;
+        Err::<NewSession, _>(invalid_credentials())
+    };
     let Some(user) = user.filter(|_| matches) else {
         charges.keep();
-        let entry = audit::Entry::new(Action::LoginFailed, known_account.as_deref(), "failed login").about(&email);
-        audit::record(&state.db, &state.clock, entry, client).await?;
-        return Err(AppError::unauthorized("invalid_credentials", "the email or password is incorrect"));
+        return failed().await;
     };
 
     if user.banned_at.is_some() {
@@ -111,6 +135,19 @@ pub async fn login(state: &AppState, credentials: Credentials, client: &ClientMe
     }
 
     let txn = state.db.begin().await?;
+    // The password just checked must still be the account's when the session is written: a
+    // reset or a password change that committed meanwhile ended every session, and a session
+    // started from the old password must not outlive it (nor one of an account banned
+    // meanwhile). Locking the account's row makes this transaction and theirs take turns: one
+    // that came first is seen here; one that comes after ends this session too.
+    let Some(user) = current_account(&txn, &user).await? else {
+        drop(txn);
+        charges.keep();
+        return failed().await;
+    };
+    if user.banned_at.is_some() {
+        return Err(banned());
+    }
     let session = start_session(&txn, state, user, client).await?;
     let entry = audit::Entry::new(Action::Login, Some(&session.user.id), "logged in").about(&email);
     audit::record(&txn, &state.clock, entry, client).await?;
@@ -119,6 +156,23 @@ pub async fn login(state: &AppState, credentials: Credentials, client: &ClientMe
     charges.release().await;
     sweep_sessions(state).await;
     Ok(session)
+}
+
+fn invalid_credentials() -> AppError {
+    AppError::unauthorized("invalid_credentials", "the email or password is incorrect")
+}
+
+/// `user` as it is now, its row locked until `txn` ends (an UPDATE that changes nothing takes
+/// the row lock on InnoDB; SQLite has one writer at a time anyway); `None` when its password is
+/// no longer the one `user` holds (or the account is gone).
+async fn current_account(txn: &impl ConnectionTrait, user: &user::Model) -> AppResult<Option<user::Model>> {
+    User::update_many()
+        .col_expr(user::Column::UpdatedAt, Expr::col(user::Column::UpdatedAt))
+        .filter(user::Column::Id.eq(&user.id))
+        .exec(txn)
+        .await?;
+    let now = User::find_by_id(user.id.clone()).one(txn).await?;
+    Ok(now.filter(|now| now.password_hash == user.password_hash))
 }
 
 /// The failed-login limits of a password check for `email` from `ip_key`: the login form's, and
@@ -239,6 +293,13 @@ mod tests {
         ] {
             assert!(validate_email(bad).is_err(), "{bad:?}");
         }
+        for look_alike in
+            ["zw\u{200b}user@example.com", "a\u{feff}@example.com", "rtl\u{202e}@example.com", "a@exa\u{ad}mple.com"]
+        {
+            assert!(validate_email(&normalize_email(look_alike)).is_err(), "{look_alike:?}");
+        }
+        assert_eq!(normalize_email("\u{3000}ＢＯＳＳ＠Ｅｘａｍｐｌｅ．ｃｏｍ "), "boss@example.com");
+        assert_eq!(normalize_email("bóss@example.com"), "bóss@example.com", "another address, not folded");
         let long = format!("{}@example.com", "a".repeat(MAX_EMAIL_BYTES));
         assert!(validate_email(&long).is_err());
         assert_eq!(normalize_email("  Someone@Example.COM "), "someone@example.com");

@@ -40,8 +40,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for AppJson<T> {
 /// `bytes` as a `T`: 422 `invalid_body` when they are JSON of another shape, 400
 /// `malformed_json` when they are not JSON.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
-    serde_json::from_slice(bytes).map_err(|err| {
-        if serde_json::from_slice::<IgnoredAny>(bytes).is_ok() {
+    // JSON text is UTF-8 (RFC 8259 §8.1); serde_json does not check the strings it skips.
+    let text = std::str::from_utf8(bytes).map_err(|err| {
+        AppError::bad_request("malformed_json", format!("the body is not valid JSON: not UTF-8 ({err})"))
+    })?;
+    serde_json::from_str(text).map_err(|err| {
+        if serde_json::from_str::<IgnoredAny>(text).is_ok() {
             AppError::validation("invalid_body", format!("the body does not match what this endpoint expects: {err}"))
         } else {
             AppError::bad_request("malformed_json", format!("the body is not valid JSON: {err}"))
@@ -236,6 +240,9 @@ mod tests {
             let err = parse_json::<Body>(broken.as_bytes()).unwrap_err();
             assert_eq!((err.status(), err.code()), (StatusCode::BAD_REQUEST, "malformed_json"), "{broken}");
         }
+        // Not UTF-8 inside a string the type does not read: not JSON text either.
+        let err = parse_json::<Body>(b"{\"rating\": \"up\", \"other\": \"\xff\"}").unwrap_err();
+        assert_eq!(err.code(), "malformed_json");
         assert!(parse_json::<Body>(br#"{"rating": "up"}"#).is_ok());
     }
 
