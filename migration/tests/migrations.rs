@@ -162,6 +162,24 @@ async fn check_constraints(db: &DatabaseConnection) {
     ))
     .await;
     assert!(duplicate.is_err(), "emails are unique");
+    // Unique byte for byte: a look-alike (an accent, which MySQL's unicode_ci ignores) is another.
+    exec(db, &format!(
+        "INSERT INTO users (id, email, password_hash, role, created_at, updated_at) VALUES ('u4', 'á@example.com', 'h', 'USER', {at}, {at})"
+    ))
+    .await
+    .expect("a look-alike address is another address");
+    let found: i64 = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM users WHERE email = 'a@example.com'",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get("", "n")
+        .unwrap();
+    assert_eq!(found, 1, "an address finds itself, not its look-alikes");
+    exec(db, "DELETE FROM users WHERE id = 'u4'").await.unwrap();
     exec(db, &format!(
         "INSERT INTO users (id, email, password_hash, created_at, updated_at) VALUES ('u3', 'b@example.com', 'h', {at}, {at})"
     ))
