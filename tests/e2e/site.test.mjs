@@ -408,8 +408,10 @@ test("an admin finds and bans a user, reads the audit log, downloads exports; th
   assert.deepEqual(actions, ["ban", "register"]);
   // Each row names the address it is about in a column of its own; choosing one filters by it.
   await admin.click(".filters button.button.ghost");
+  await admin.waitForFunction(() => document.querySelectorAll("tr[data-action]").length > 2);
   await admin.locator("tr[data-action=ban] button.log-subject", { hasText: "bob@example.com" }).click();
   assert.equal(await admin.inputValue("input[name=subject]"), "bob@example.com");
+  await admin.waitForFunction(() => document.querySelectorAll("tr[data-action]").length === 2);
   await admin.locator(".panel-summary", { hasText: "2 entries" }).waitFor();
   const about = await admin.locator("tr[data-action]").evaluateAll((rows) => rows.map((row) => row.dataset.action));
   assert.deepEqual(about, ["ban", "register"]);

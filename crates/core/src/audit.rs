@@ -128,6 +128,9 @@ pub fn user_agent(agent: &str) -> String {
 /// title): a short bound keeps a row small whatever the client sends.
 pub const MAX_MESSAGE_CHARS: usize = 500;
 
+/// The longest subject kept (the column is VARCHAR(191), as `users.email`).
+const MAX_SUBJECT_CHARS: usize = 191;
+
 /// The longest piece of client input (a request path) a message quotes: [`quote`] cuts it.
 pub const MAX_QUOTED_CHARS: usize = 120;
 
@@ -173,7 +176,7 @@ impl Entry {
 
     /// The address this row is about.
     pub fn about(mut self, email: &str) -> Self {
-        self.subject = Some(truncated(email, crate::auth::MAX_EMAIL_BYTES));
+        self.subject = Some(truncated(email, MAX_SUBJECT_CHARS));
         self
     }
 
