@@ -31,6 +31,7 @@ export function fromServer(m) {
   return message(m.role, m.content, {
     id: m.id, parentId: m.parentId ?? null, status: m.stopped ? "stopped" : null,
     versions: m.versions ?? 1, version: m.version ?? 1, versionIds: m.versionIds ?? [], feedback: m.feedback ?? null,
+    fromClient: Boolean(m.fromClient),
   });
 }
 
@@ -124,6 +125,8 @@ export function messageView(options) {
     const focused = foot.contains(document.activeElement) ? document.activeElement.dataset.action : null;
     foot.replaceChildren();
     if (item.status === "stopped") foot.append(h("p.status", {}, t(item.detached ? "stoppedHere" : "stopped")));
+    // A reply the client brought along when it opened the conversation: not the model's here.
+    if (item.fromClient && item.role === "assistant") foot.append(h("p.status.from-client", {}, t("fromClient")));
     if (item.status === "error") {
       foot.append(h("p.error", { role: "alert" }, item.error),
         options.errorAction?.(item) ?? "", // (append() writes a null as the text "null")
@@ -151,7 +154,9 @@ export function messageView(options) {
           onclick: () => options.regenerate(item),
         }, icon("regenerate", 16)));
       }
-      buttons.push(feedback.thumbs(item)); // not off while another reply streams: it changes nothing there
+      // (Not while another reply streams either: it changes nothing there. Never on a reply
+      // the client brought: the model did not write it.)
+      if (!item.fromClient) buttons.push(feedback.thumbs(item));
     }
     const shown = buttons.filter(Boolean);
     return shown.length ? h("div.message-actions", {}, shown) : null;

@@ -337,6 +337,28 @@ test("feedback: thumbs on every reply, an optional comment, change and withdraw;
   await close(phone);
 });
 
+test("feedback: a reply the client brought along is labelled as such and has no thumbs; the model's reply has them", async () => {
+  const user = await registerInApi("bringer@example.com");
+  const { status, body } = await api("POST", "/api/chat", { token: user.token, body: { type: "tcm", locale: "en", messages: [
+    { role: "user", content: "A question from my old notes" },
+    { role: "assistant", content: "An answer I kept from elsewhere" },
+    { role: "user", content: "And what now?" },
+  ] } });
+  assert.equal(status, 200);
+  // One message and one reply count, on the dashboard too: the brought ones are not turns.
+  counted(user, "tcm", { usage: body.usage });
+  const page = await open();
+  await loginInUi(page, user.email);
+  await page.goto(`${stack.base}/#/chat/${body.conversationId}`);
+  const brought = page.locator(".message.assistant", { hasText: "An answer I kept from elsewhere" });
+  await brought.locator(".from-client", { hasText: "Brought from a conversation you kept elsewhere" }).waitFor();
+  assert.equal(await brought.locator(".feedback").count(), 0, "no thumbs on a reply the model did not write");
+  const written = page.locator(`.message[data-id="${body.messageId}"]`);
+  await written.locator("button.thumb-up").waitFor();
+  assert.equal(await written.locator(".from-client").count(), 0);
+  await close(page);
+});
+
 // ------------------------------------------------------------------------------------- search
 
 test("search: English in any case and Chinese, snippets, the right conversation at the right message (another branch too), never another user's; more, stale answers, Escape", async () => {
