@@ -128,8 +128,8 @@ pub fn user_agent(agent: &str) -> String {
 /// title): a short bound keeps a row small whatever the client sends.
 pub const MAX_MESSAGE_CHARS: usize = 500;
 
-/// The longest subject kept (the column is VARCHAR(191), as `users.email`).
-const MAX_SUBJECT_CHARS: usize = 191;
+/// The longest subject and repeat key kept (their columns are VARCHAR(191)).
+const MAX_KEY_CHARS: usize = 191;
 
 /// The longest piece of client input (a request path) a message quotes: [`quote`] cuts it.
 pub const MAX_QUOTED_CHARS: usize = 120;
@@ -139,8 +139,8 @@ pub fn quote(text: &str) -> String {
     truncated(text, MAX_QUOTED_CHARS)
 }
 
-/// The longest a refusal's row takes in new refusals of the same kind from the same client:
-/// one row per kind, client and hour, with a count ([`record_refusal`]).
+/// How long, in seconds, one row counts the refusals of its kind from its client: one row per
+/// kind, client and hour, with a count ([`record_refusal`]).
 pub const REFUSALS_AGGREGATED_PER: i64 = 3600;
 
 /// `text` if it has at most `max_chars` characters, else its first `max_chars - 1` and "…", so
@@ -176,7 +176,7 @@ impl Entry {
 
     /// The address this row is about.
     pub fn about(mut self, email: &str) -> Self {
-        self.subject = Some(truncated(email, MAX_SUBJECT_CHARS));
+        self.subject = Some(truncated(email, MAX_KEY_CHARS));
         self
     }
 
@@ -212,7 +212,7 @@ pub async fn record_refusal(state: &AppState, entry: Entry, client: &ClientMeta)
     let who = entry.actor_id.clone().unwrap_or_else(|| client.ip_key());
     let mut row = entry.row(&state.clock, client);
     let hour = state.clock.now().timestamp().div_euclid(REFUSALS_AGGREGATED_PER);
-    row.repeat_key = Set(Some(truncated(&format!("{}|{hour}|{who}", action.as_str()), 191)));
+    row.repeat_key = Set(Some(truncated(&format!("{}|{hour}|{who}", action.as_str()), MAX_KEY_CHARS)));
     let counted = OnConflict::column(audit_log::Column::RepeatKey)
         .value(audit_log::Column::Occurrences, Expr::col(audit_log::Column::Occurrences).add(1))
         .to_owned();
