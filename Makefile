@@ -150,6 +150,7 @@ validate-deploy: $(S)
 	$(CARGO) nextest run -p deploy-check
 	DATABASE_URL=mysql://user:pass@rds.example/db JWT_SECRET=placeholder-placeholder-placeholder-00 \
 	VPC_ID=vpc-placeholder VSWITCH_ID=vsw-placeholder SECURITY_GROUP_ID=sg-placeholder \
+	CHAT_ROLE_ARN=acs:ram::1234567890:role/placeholder \
 	  $(S) preview -t s.yaml > /dev/null && echo "s.yaml renders with $$($(S) --version 2>/dev/null | tail -n1)"
 
 ## Runs an FC event through a function in FC's own container (`s local invoke`; s.yaml's pre-local

@@ -79,7 +79,8 @@ export async function readEventStream(body, onEvent) {
  * `stopReply`.
  *
  * Resolves to `{conversationId, messageId, usage, finishReason, content}` at `done`: the reply
- * is saved, complete or (`finishReason: "stopped"`) as far as it got. The stream may go on for a
+ * is saved, complete or (`finishReason: "stopped"`) as far as it got, or withheld by moderation
+ * (`finishReason: "blocked"`: show a notice, not `content`). The stream may go on for a
  * `title` after that; it is read to its end in the background. Rejects with ApiError when the
  * API refuses the request (a normal JSON error: 401, 429 with `retryAfter`, 502, 503, 504…),
  * when the stream ends with `event: error`, or when it breaks off before `done`
@@ -181,7 +182,7 @@ async function streamTurn(endpoint, data, handlers, signal) {
 function wholeReply(whole, handlers) {
   handlers.onStart?.({ conversationId: whole.conversationId, userMessageId: whole.userMessageId });
   handlers.onDelta?.(whole.reply, whole.reply);
-  const done = { conversationId: whole.conversationId, messageId: whole.messageId, usage: whole.usage ?? null, finishReason: "completed" };
+  const done = { conversationId: whole.conversationId, messageId: whole.messageId, usage: whole.usage ?? null, finishReason: whole.finishReason ?? "completed" };
   handlers.onDone?.(done);
   return { ...done, content: whole.reply };
 }

@@ -714,6 +714,11 @@ export interface components {
             /** @description The user message this reply answers. */
             userMessageId: string;
             usage?: components["schemas"]["UsageView"] | null;
+            /**
+             * @description `completed`, or `blocked` when moderation refused the reply: `reply` is then a notice in
+             *     the user's language, not the model's words.
+             */
+            finishReason: components["schemas"]["FinishReason"];
         };
         ConversationDetail: {
             conversation: components["schemas"]["ConversationView"];
@@ -888,7 +893,7 @@ export interface components {
          * @description How a reply ended.
          * @enum {string}
          */
-        FinishReason: "completed" | "stopped";
+        FinishReason: "completed" | "stopped" | "blocked";
         /** @description `POST /api/account/password/forgot` body. */
         ForgotPassword: {
             /** @example someone@example.com */
@@ -988,6 +993,7 @@ export interface components {
              *     itself), not written in this app: an `ASSISTANT` one is not the model's.
              */
             fromClient: boolean;
+            withheld?: components["schemas"]["Withheld"] | null;
         };
         /** @enum {string} */
         MessageRole: "user" | "assistant";
@@ -1010,6 +1016,7 @@ export interface components {
              *     itself), not written here: such a "reply" is not the model's and cannot be rated.
              */
             fromClient: boolean;
+            withheld?: components["schemas"]["Withheld"] | null;
             /**
              * Format: int32
              * @description How many versions exist at this point of the conversation (1 when never regenerated
@@ -1336,6 +1343,12 @@ export interface components {
             emailVerifiedAt?: string | null;
             /** @description `zh` or `en`: the language of the account's mail. */
             locale: string;
+            /**
+             * Format: date-time
+             * @description When the account last used up its moderation strikes (`MODERATION_STRIKES`): chat was
+             *     paused for it. Bans stay an administrator's decision.
+             */
+            moderationFlaggedAt?: string | null;
         };
         UserResponse: {
             user: components["schemas"]["UserRecord"];
@@ -1353,6 +1366,11 @@ export interface components {
             /** @description The token of the mailed link (`#/verify/<token>`). */
             token: string;
         };
+        /**
+         * @description Why a message is withheld.
+         * @enum {string}
+         */
+        Withheld: "blocked";
     };
     responses: never;
     parameters: never;
@@ -3225,7 +3243,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid message (`message_too_long`, `empty_message`…) or `conversation_too_long` */
+            /** @description Invalid message (`message_too_long`, `empty_message`…), `conversation_too_long`, or `content_blocked`: moderation refused the message (stored, marked, not sent to the model; `error.conversationId` names the turn) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3234,7 +3252,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Message quota used up (`rate_limited`) or too many streams at once (`too_many_streams`); see `Retry-After` */
+            /** @description Message quota used up (`rate_limited`), too many streams at once (`too_many_streams`), or chat paused after blocked messages (`moderation_cooldown`); see `Retry-After` */
             429: {
                 headers: {
                     /** @description Seconds to wait */
@@ -3263,7 +3281,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No model configured (`llm_not_configured`) or the database is unavailable */
+            /** @description No model configured (`llm_not_configured`), the content check unavailable (`moderation_unavailable`), or the database unavailable */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3699,7 +3717,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `not_a_user_message`, `message_too_long`, `empty_message`, `conversation_too_long`, `invalid_locale` or `system_hint_too_long` */
+            /** @description `not_a_user_message`, `message_too_long`, `empty_message`, `conversation_too_long`, `invalid_locale`, `system_hint_too_long`, `content_blocked` (moderation refused the text) or `message_withheld` (regenerating a message that was not sent) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3708,7 +3726,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Message quota used up (`rate_limited`) or too many streams at once (`too_many_streams`) */
+            /** @description Message quota used up (`rate_limited`), too many streams at once (`too_many_streams`), or chat paused after blocked messages (`moderation_cooldown`) */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3735,7 +3753,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No model configured, or the database is unavailable */
+            /** @description No model configured, the content check unavailable (`moderation_unavailable`), or the database unavailable */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4024,7 +4042,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `nothing_to_regenerate` (the message answers no message of the user's), `conversation_too_long`, `invalid_locale` or `system_hint_too_long` */
+            /** @description `nothing_to_regenerate` (the message answers no message of the user's), `conversation_too_long`, `invalid_locale`, `system_hint_too_long`, `content_blocked` (moderation refused the text) or `message_withheld` (regenerating a message that was not sent) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4033,7 +4051,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Message quota used up (`rate_limited`) or too many streams at once (`too_many_streams`) */
+            /** @description Message quota used up (`rate_limited`), too many streams at once (`too_many_streams`), or chat paused after blocked messages (`moderation_cooldown`) */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4060,7 +4078,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No model configured, or the database is unavailable */
+            /** @description No model configured, the content check unavailable (`moderation_unavailable`), or the database unavailable */
             503: {
                 headers: {
                     [name: string]: unknown;

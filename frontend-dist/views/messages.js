@@ -16,7 +16,8 @@ let keys = 0;
 
 /**
  * A message as the view keeps it. `id` is null until the server has it; `status` is null
- * (done), "streaming", "stopped" or "error" (`error` its text, `errorCode` the API's code); the
+ * (done), "streaming", "stopped", "blocked" (moderation withheld it: a message of the user's was
+ * not sent, a reply is not shown) or "error" (`error` its text, `errorCode` the API's code); the
  * version fields come from the server.
  */
 export function message(role, content, extra = {}) {
@@ -29,7 +30,7 @@ export function message(role, content, extra = {}) {
 /** A message of a conversation detail (GET, switch). */
 export function fromServer(m) {
   return message(m.role, m.content, {
-    id: m.id, parentId: m.parentId ?? null, status: m.stopped ? "stopped" : null,
+    id: m.id, parentId: m.parentId ?? null, status: m.withheld ? "blocked" : m.stopped ? "stopped" : null,
     versions: m.versions ?? 1, version: m.version ?? 1, versionIds: m.versionIds ?? [], feedback: m.feedback ?? null,
     fromClient: Boolean(m.fromClient),
   });
@@ -99,7 +100,10 @@ export function messageView(options) {
   function paintReply(item, element) {
     element.dataset.status = item.status ?? "done";
     const content = element.querySelector(".content");
-    if (item.content) {
+    if (item.status === "blocked") {
+      // The model's words never reach the page: a notice stands in their place.
+      content.replaceChildren(h("p.notice.blocked", { role: "note" }, t("replyBlocked")));
+    } else if (item.content) {
       content.innerHTML = renderMarkdown(item.content);
     } else {
       content.replaceChildren();
@@ -125,6 +129,7 @@ export function messageView(options) {
     const focused = foot.contains(document.activeElement) ? document.activeElement.dataset.action : null;
     foot.replaceChildren();
     if (item.status === "stopped") foot.append(h("p.status", {}, t(item.detached ? "stoppedHere" : "stopped")));
+    if (item.status === "blocked" && item.role === "user") foot.append(h("p.status.blocked", {}, t("messageBlocked")));
     // A reply the client brought along when it opened the conversation: not the model's here.
     if (item.fromClient && item.role === "assistant") foot.append(h("p.status.from-client", {}, t("fromClient")));
     if (item.status === "error") {
@@ -156,7 +161,7 @@ export function messageView(options) {
       }
       // (Not while another reply streams either: it changes nothing there. Never on a reply
       // the client brought: the model did not write it.)
-      if (!item.fromClient) buttons.push(feedback.thumbs(item));
+      if (!item.fromClient && item.status !== "blocked") buttons.push(feedback.thumbs(item));
     }
     const shown = buttons.filter(Boolean);
     return shown.length ? h("div.message-actions", {}, shown) : null;

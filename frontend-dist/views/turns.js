@@ -121,7 +121,10 @@ export function turns(view) {
       // Still reading for a title: logging out stops that too.
       store.listeners.add(controller);
       setTimeout(() => store.listeners.delete(controller), TITLE_WAIT_MS);
-      Object.assign(reply, { id: done.messageId, content: done.content, status: done.finishReason === "stopped" ? "stopped" : null });
+      const status = { stopped: "stopped", blocked: "blocked" }[done.finishReason] ?? null;
+      // A blocked reply keeps nothing of what streamed before the block (all of it was checked,
+      // but the reply as a whole is withdrawn).
+      Object.assign(reply, { id: done.messageId, content: status === "blocked" ? "" : done.content, status });
       adopt(done.conversationId, generation);
       view.loadConversations();
       finished = done.conversationId;
@@ -135,6 +138,9 @@ export function turns(view) {
       } else {
         Object.assign(reply, { status: "error", error: errorText(error, "chat"), errorCode: error?.code ?? null, retry: () => retry(userMessageId) });
         adopt(error?.conversationId, generation);
+        // Moderation kept the message from the assistant: sending it again would be refused
+        // again. The conversation as stored shows the message marked, to edit.
+        if (error?.code === "content_blocked") finished = error.conversationId ?? null;
       }
     } finally {
       streaming.done = true;

@@ -12,6 +12,7 @@ mod m20261202_000002_accounts;
 mod m20261203_000001_usage;
 mod m20261206_000001_audit_subjects;
 mod m20261206_000002_exact_addresses;
+mod m20261206_000003_moderation;
 
 pub use m20261203_000001_usage::tally_messages_sql;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000001_usage::Migration),
             Box::new(m20261206_000001_audit_subjects::Migration),
             Box::new(m20261206_000002_exact_addresses::Migration),
+            Box::new(m20261206_000003_moderation::Migration),
         ]
     }
 }

@@ -34,6 +34,7 @@ const COLUMNS: [(&str, &[&str]); 12] = [
             "updated_at",
             "email_verified_at",
             "locale",
+            "moderation_flagged_at",
         ],
     ),
     ("sessions", &["id", "user_id", "session_token", "expires", "created_at", "ip", "user_agent", "last_used_at"]),
@@ -54,6 +55,7 @@ const COLUMNS: [(&str, &[&str]); 12] = [
             "parent_id",
             "stopped",
             "from_client",
+            "withheld",
         ],
     ),
     (
@@ -260,7 +262,8 @@ both_databases! {
             "m20261202_000002_accounts",
             "m20261203_000001_usage",
             "m20261206_000001_audit_subjects",
-            "m20261206_000002_exact_addresses"
+            "m20261206_000002_exact_addresses",
+            "m20261206_000003_moderation"
         ]);
         // The code's idea of the newest schema (health, `/initialize`) is the last migration.
         assert_eq!(names.last().map(String::as_str), Some(app_core::db::SCHEMA_VERSION));

@@ -11,6 +11,9 @@
 //   [slow]  a long reply, streamed slowly (for the stop button)
 //   [fail]  a 400 from the model, which the API turns into 502 upstream_error
 //   [slowtitle]  the title for the conversation comes TITLE_SLOW_MS late
+//   [unsafe]  a reply whose second sentence holds UNSAFE_OUTPUT (moderation blocks it)
+// It also answers POST /v1/moderations (OpenAI's form): text holding UNSAFE_INPUT or
+// UNSAFE_OUTPUT is flagged; `moderations` records what was checked.
 // Requests for the title model (`model` TITLE_MODEL, the app's CHAT_TITLE_MODEL) get a fixed
 // title (TITLE_TEXT, in the language of the request) and are recorded apart from chat requests.
 import { createServer } from "node:http";
@@ -21,6 +24,8 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 export const TITLE_MODEL = "e2e-title-model";
 export const TITLE_TEXT = { en: "Title by the model", zh: "模型写的标题" };
 export const TITLE_SLOW_MS = 3000;
+export const UNSAFE_INPUT = "forbidden-input";
+export const UNSAFE_OUTPUT = "FORBIDDEN-OUTPUT";
 
 /** What the system prompt says about the assistant: persona, language, the user's hint. */
 export function describe(messages) {
@@ -58,6 +63,9 @@ export const XSS_REPLY = [
 export function replyFor(messages) {
   const d = describe(messages);
   if (d.question.includes("[xss]")) return XSS_REPLY;
+  if (d.question.includes("[unsafe]")) {
+    return `This first sentence is harmless. Then the reply says ${UNSAFE_OUTPUT} here. And more follows after it.`;
+  }
   const tag = `\`persona=${d.persona} lang=${d.lang} hint=${d.hint} history=${d.history}\``;
   if (d.question.includes("[slow]")) {
     const line = d.lang === "zh" ? "天行健，君子以自强不息。" : "Heaven moves with strength; the wise keep going. ";
@@ -130,13 +138,24 @@ function titleFor(messages) {
 
 /**
  * Starts the server. `delayMs`: pause between streamed pieces; `slowDelayMs`: the same for
- * `[slow]` replies. Resolves to `{url, baseUrl, requests, titleRequests, close}`: the bodies of
- * the chat requests received, and those of the title requests.
+ * `[slow]` replies. Resolves to `{url, baseUrl, requests, titleRequests, moderations, close}`: the
+ * bodies of the chat requests received, those of the title requests, and the moderation checks.
  */
 export function startFakeOpenAI({ port = 0, delayMs = 25, slowDelayMs = 200 } = {}) {
   const requests = [];
   const titleRequests = [];
+  const moderations = [];
   const server = createServer(async (req, res) => {
+    if (req.method === "POST" && req.url.endsWith("/moderations")) {
+      let raw = "";
+      for await (const chunk of req) raw += chunk;
+      const input = String(JSON.parse(raw || "{}").input ?? "");
+      const flagged = input.includes(UNSAFE_INPUT) || input.includes(UNSAFE_OUTPUT);
+      moderations.push({ input, flagged });
+      res.writeHead(200, { "Content-Type": "application/json" });
+      res.end(JSON.stringify({ id: "modr-e2e", model: "e2e", results: [{ flagged, categories: { violence: flagged }, category_scores: { violence: flagged ? 0.99 : 0 } }] }));
+      return;
+    }
     if (req.method !== "POST" || !req.url.endsWith("/chat/completions")) {
       res.writeHead(404, { "Content-Type": "application/json" });
       res.end(JSON.stringify({ error: { message: "not found", type: "invalid_request_error" } }));
@@ -206,6 +225,7 @@ export function startFakeOpenAI({ port = 0, delayMs = 25, slowDelayMs = 200 } = 
         baseUrl: `${url}/v1`,
         requests,
         titleRequests,
+        moderations,
         close: () => new Promise((done) => { server.closeAllConnections?.(); server.close(() => done()); }),
       });
     });

@@ -128,9 +128,10 @@ export function mailLink(message, kind) {
  * Starts the stack. Resolves to `{base, upstream, env, mail, mailDir, stop}`. `readyTimeoutMs` bounds the
  * wait for GET /api/health (the first `make dev` compiles the backend: minutes). `mail` (true, or
  * `{verification}`: "off", "optional" (the default) or "required") also starts the SMTP sink and
- * points the app at it; `mail` in the answer is then its `mailbox()`.
+ * points the app at it; `mail` in the answer is then its `mailbox()`. `moderation: true` checks
+ * messages and replies with the fake's OpenAI-form moderation endpoint.
  */
-export async function startStack({ readyTimeoutMs = 10 * 60_000, env: extraEnv = {}, mail = null, log = () => {} } = {}) {
+export async function startStack({ readyTimeoutMs = 10 * 60_000, env: extraEnv = {}, mail = null, moderation = false, log = () => {} } = {}) {
   const upstream = await startFakeOpenAI();
   const work = mkdtempSync(join(tmpdir(), "oracle-tcm-e2e-"));
   const port = await freePort();
@@ -169,6 +170,9 @@ export async function startStack({ readyTimeoutMs = 10 * 60_000, env: extraEnv =
     // test (cors.test.mjs) calls the API from there, as the site on ESA Pages calls FC's domain.
     ALLOWED_ORIGINS: `http://localhost:${port}`,
     ...mailEnv,
+    ...(moderation
+      ? { MODERATION_PROVIDER: "openai", MODERATION_OPENAI_BASE_URL: upstream.baseUrl, MODERATION_OPENAI_API_KEY: "test" }
+      : {}),
     ...extraEnv,
   };
   const child = spawn("make", ["--no-print-directory", "dev"], {

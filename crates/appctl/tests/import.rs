@@ -513,6 +513,7 @@ both_databases! {
             updated_at: ms(1_750_000_000_000),
             email_verified_at: None,
             locale: "zh".into(),
+            moderation_flagged_at: None,
         };
         User::insert(user::ActiveModel::from(frank_here.clone())).exec_without_returning(&app.db).await.unwrap();
 
@@ -574,6 +575,7 @@ both_databases! {
             updated_at: ms(1_700_000_100_456),
             email_verified_at: None,
             locale: "zh".into(),
+            moderation_flagged_at: None,
         }));
         assert_eq!(find_user(BOB).await.unwrap(), Some(user::Model {
             id: BOB.into(),
@@ -585,6 +587,7 @@ both_databases! {
             updated_at: ms(1_700_000_500_789),
             email_verified_at: None,
             locale: "zh".into(),
+            moderation_flagged_at: None,
         }));
         let legacy = find_user(LEGACY).await.unwrap().expect("legacy imported");
         let half_past_nine = Utc.with_ymd_and_hms(2023, 11, 14, 9, 30, 0).unwrap();
@@ -641,6 +644,7 @@ both_databases! {
             parent_id: None,
             stopped: false,
             from_client: false,
+            withheld: None,
         }));
         assert_eq!(Message::find_by_id(M_ANSWER).one(&app.db).await.unwrap(), Some(message::Model {
             id: M_ANSWER.into(),
@@ -653,6 +657,7 @@ both_databases! {
             parent_id: None,
             stopped: false,
             from_client: false,
+            withheld: None,
         }));
         let last = BULK_MESSAGES - 1;
         let bulk_last = Message::find_by_id(bulk_id(last)).one(&app.db).await.unwrap().expect("last bulk message");

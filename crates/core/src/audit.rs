@@ -59,10 +59,14 @@ pub enum Action {
     AccountExport,
     /// The owner deleted their account (the row keeps the id, not the address).
     AccountDelete,
+    /// Moderation blocked a user's message (a strike).
+    ContentBlocked,
+    /// Moderation blocked a reply as it was written.
+    ReplyBlocked,
 }
 
 impl Action {
-    pub const ALL: [Action; 21] = [
+    pub const ALL: [Action; 23] = [
         Self::Register,
         Self::Login,
         Self::LoginFailed,
@@ -84,6 +88,8 @@ impl Action {
         Self::EmailVerified,
         Self::AccountExport,
         Self::AccountDelete,
+        Self::ContentBlocked,
+        Self::ReplyBlocked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -109,6 +115,8 @@ impl Action {
             Self::EmailVerified => "email_verified",
             Self::AccountExport => "account_export",
             Self::AccountDelete => "account_delete",
+            Self::ContentBlocked => "content_blocked",
+            Self::ReplyBlocked => "reply_blocked",
         }
     }
 }

@@ -9,8 +9,13 @@ use std::{fmt, str::FromStr, time::Duration};
 use crate::rate_limit::{Bucket, Limit};
 
 mod mail;
+mod moderation;
 
 pub use mail::{EmailVerification, MailConfig, SmtpServer};
+pub use moderation::{
+    AliyunModeration, Failure as ModerationFailure, ModerationConfig, OpenAiModeration, Provider as ModerationProvider,
+    RiskLevel,
+};
 
 /// The smallest accepted HS256 secret: 32 bytes, as RFC 7518 §3.2 requires for HS256.
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -75,6 +80,12 @@ pub struct Config {
     pub verify_mail_limit: Option<Limit>,
     /// How long audit rows are kept (`AUDIT_RETENTION`, default 180 days; `off`: for ever).
     pub audit_retention: Option<Duration>,
+    /// Checks of what goes to the model and comes back; `None` (`MODERATION_PROVIDER=off`):
+    /// nothing is checked (said loudly at start).
+    pub moderation: Option<ModerationConfig>,
+    /// Blocked messages one user may send per window before chat is refused for a while
+    /// (`MODERATION_STRIKES`, default 5/1h).
+    pub moderation_strikes: Option<Limit>,
 }
 
 /// An OpenAI-compatible chat-completions endpoint (OpenAI, DashScope, a local server…).
@@ -151,6 +162,20 @@ impl Config {
         "RATE_LIMIT_RESET_ADDRESS",
         "RATE_LIMIT_VERIFY_MAIL",
         "AUDIT_RETENTION",
+        "MODERATION_PROVIDER",
+        "MODERATION_FAILURE",
+        "MODERATION_TIMEOUT",
+        "MODERATION_STRIKES",
+        "MODERATION_ALIYUN_ENDPOINT",
+        "MODERATION_ALIYUN_INPUT_SERVICE",
+        "MODERATION_ALIYUN_OUTPUT_SERVICE",
+        "MODERATION_ALIYUN_BLOCK_AT",
+        "ALIBABA_CLOUD_ACCESS_KEY_ID",
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+        "ALIBABA_CLOUD_SECURITY_TOKEN",
+        "MODERATION_OPENAI_BASE_URL",
+        "MODERATION_OPENAI_API_KEY",
+        "MODERATION_OPENAI_MODEL",
     ];
 
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -262,6 +287,8 @@ impl Config {
         }
 
         let mail = mail::read(&env)?;
+        let moderation = moderation::read(&env)?;
+        let moderation_strikes = moderation::strikes(&env)?;
         let email_verification = mail::verification(&env, mail.as_ref())?;
 
         Ok(Self {
@@ -301,6 +328,8 @@ impl Config {
                 Some(raw) if raw.trim().eq_ignore_ascii_case("off") => None,
                 _ => Some(env.duration("AUDIT_RETENTION", AUDIT_RETENTION_DEFAULT)?),
             },
+            moderation,
+            moderation_strikes,
         })
     }
 
@@ -325,6 +354,7 @@ impl Config {
             Bucket::ResetIp => window(self.reset_limit_per_ip),
             Bucket::ResetAddress => window(self.reset_limit_per_address),
             Bucket::VerifyMail => window(self.verify_mail_limit),
+            Bucket::ModerationStrikes => window(self.moderation_strikes),
         }
     }
 
@@ -353,6 +383,7 @@ impl fmt::Debug for Config {
             .field("llm", &self.llm.as_ref().map(|llm| (&llm.base_url, &llm.model, "api_key: <redacted>")))
             .field("mail", &self.mail)
             .field("email_verification", &self.email_verification)
+            .field("moderation", &self.moderation)
             .finish_non_exhaustive()
     }
 }

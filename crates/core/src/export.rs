@@ -27,8 +27,8 @@ use crate::{
     audit::{self, Action},
     db::{self, Db},
     entities::{
-        AuditLog, Conversation, Message, MessageFeedback, Rating, Role, User, audit_log, conversation, message,
-        message_feedback, user,
+        AuditLog, Conversation, Message, MessageFeedback, MessageRole, Rating, Role, User, Withheld, audit_log,
+        conversation, message, message_feedback, user,
     },
     error::{AppError, AppResult},
     http::ClientMeta,
@@ -73,6 +73,9 @@ pub struct UserRecord {
     pub email_verified_at: Option<DateTime<Utc>>,
     /// `zh` or `en`: the language of the account's mail.
     pub locale: String,
+    /// When the account last used up its moderation strikes (`MODERATION_STRIKES`): chat was
+    /// paused for it. Bans stay an administrator's decision.
+    pub moderation_flagged_at: Option<DateTime<Utc>>,
 }
 
 impl From<user::Model> for UserRecord {
@@ -84,6 +87,7 @@ impl From<user::Model> for UserRecord {
             banned_at: user.banned_at,
             email_verified_at: user.email_verified_at,
             locale: user.locale,
+            moderation_flagged_at: user.moderation_flagged_at,
             created_at: user.created_at,
             updated_at: user.updated_at,
         }
@@ -161,6 +165,9 @@ pub struct MessageRecord {
     /// Brought along by the client when it opened the conversation (a history it kept
     /// itself), not written in this app: an `ASSISTANT` one is not the model's.
     pub from_client: bool,
+    /// `blocked`: moderation refused it (a user's message never sent to the model, or a reply
+    /// never shown: the account's own download leaves such a reply's text out).
+    pub withheld: Option<Withheld>,
 }
 
 /// A thumbs up or down on a reply.
@@ -317,22 +324,26 @@ impl Section {
                     .collect()
             }
             Self::Messages => {
+                // The owner gets what the site showed them: not a reply moderation withheld.
+                let owner = matches!(rows, Rows::OwnedBy(_));
                 let rows = rows.condition(backend, message::Column::CreatedAt, message::Column::ConversationId);
                 keyset::<Message>(db, message::Column::Id, rows, after)
                     .await?
                     .into_iter()
                     .map(|row| {
+                        let hidden = owner && row.role == MessageRole::Assistant && row.withheld.is_some();
                         let record = MessageRecord {
                             id: row.id.clone(),
                             conversation_id: row.conversation_id,
                             role: sea_orm::ActiveEnum::to_value(&row.role),
-                            content: row.content,
+                            content: if hidden { String::new() } else { row.content },
                             prompt_tokens: row.prompt_tokens,
                             completion_tokens: row.completion_tokens,
                             created_at: row.created_at,
                             parent_id: row.parent_id,
                             stopped: row.stopped,
                             from_client: row.from_client,
+                            withheld: row.withheld,
                         };
                         encode(row.id, record)
                     })

@@ -18,7 +18,9 @@ pub mod http;
 pub mod ids;
 pub mod language;
 pub mod mail;
+pub mod moderation;
 pub mod openapi;
+pub mod outbound;
 pub mod rate_limit;
 pub mod state;
 pub mod telemetry;
@@ -112,6 +114,7 @@ async fn serve(routes: ApiRoutes) -> ExitCode {
     // building the app and binding the port.
     tokio::task::yield_now().await;
     telemetry::init();
+    moderation::announce(state.config.moderation.as_ref());
     let warm = state.clone();
     let app = http::app(state, routes.router());
     // FC's `/initialize` hook: open a database connection and build the model client before

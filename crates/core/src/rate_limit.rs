@@ -82,6 +82,8 @@ pub enum Bucket {
     ResetAddress,
     /// Verification mails sent to one address.
     VerifyMail,
+    /// Messages of one user that moderation blocked (strikes toward a cool-down).
+    ModerationStrikes,
 }
 
 impl Bucket {
@@ -95,6 +97,7 @@ impl Bucket {
             Self::ResetIp => "reset_ip",
             Self::ResetAddress => "reset_address",
             Self::VerifyMail => "verify_mail",
+            Self::ModerationStrikes => "moderation_strikes",
         }
     }
 
@@ -113,6 +116,10 @@ impl Bucket {
                 ("rate_limited", "too many password-reset requests; please wait before asking again")
             }
             Self::VerifyMail => ("rate_limited", "too many verification mails; please wait before asking again"),
+            Self::ModerationStrikes => (
+                "moderation_cooldown",
+                "several of your recent messages broke the content rules; chat is paused for this account for a while",
+            ),
         };
         AppError::RateLimited { code, message: message.into(), retry_after: retry_after.max(Duration::from_secs(1)) }
     }
@@ -406,6 +413,19 @@ pub async fn sweep(
             .rows_affected;
     }
     Ok(deleted)
+}
+
+/// The 429 `meter`'s charge would answer now, without charging: for a check that only reads a
+/// limit another step charges (a cool-down that blocked messages fill). Not atomic with that
+/// charge, and not meant to be: the charge itself refuses what gets past this.
+pub async fn ensure_room(db: &impl ConnectionTrait, clock: &Clock, meter: &Meter<'_>) -> AppResult<()> {
+    let now = clock.now();
+    let counted = counted(db, now, meter).await?;
+    if counted.count < u64::from(meter.limit.max) {
+        return Ok(());
+    }
+    let wait = counted.next_free_at.map_or(meter.limit.window, |at| (at - now).to_std().unwrap_or_default());
+    Err(meter.bucket.refusal(wait))
 }
 
 /// What `meter` counts at `now`.

@@ -24,6 +24,7 @@ use crate::{
     db::Db,
     error::{AppError, AppResult},
     mail::{self, Mailer},
+    moderation::Moderator,
     rate_limit::{self, Bucket, HitId, Meter},
 };
 
@@ -40,6 +41,8 @@ pub struct AppState {
     pub hasher: Arc<Hasher>,
     /// Account mail, when SMTP is configured.
     pub mailer: Option<Arc<Mailer>>,
+    /// The content check, when `MODERATION_PROVIDER` is not `off`.
+    pub moderator: Option<Arc<Moderator>>,
     /// When this instance last did each periodic chore.
     pub chores: Arc<Chores>,
 }
@@ -95,7 +98,8 @@ impl AppState {
                 None
             }
         });
-        Self { config: Arc::new(config), db, clock, tokens, llm, hasher, mailer, chores: Arc::default() }
+        let moderator = config.moderation.as_ref().map(|moderation| Arc::new(Moderator::new(moderation)));
+        Self { config: Arc::new(config), db, clock, tokens, llm, hasher, mailer, moderator, chores: Arc::default() }
     }
 
     /// The mailer, or 503 `mail_unavailable` when SMTP is not configured.

@@ -56,7 +56,7 @@ async fn insert_conversation(app: &TestApp, user_id: &str, title: &str, at: Date
 }
 
 /// The fields of an exported message, in both formats.
-const MESSAGE_RECORD_KEYS: [&str; 10] = [
+const MESSAGE_RECORD_KEYS: [&str; 11] = [
     "completionTokens",
     "content",
     "conversationId",
@@ -67,6 +67,7 @@ const MESSAGE_RECORD_KEYS: [&str; 10] = [
     "promptTokens",
     "role",
     "stopped",
+    "withheld",
 ];
 
 fn message_model(conversation_id: &str, content: &str, at: DateTime<Utc>) -> message::ActiveModel {
@@ -255,7 +256,7 @@ both_databases! {
         let listed: Vec<&str> = body["users"].as_array().unwrap().iter().map(|u| u["email"].as_str().unwrap()).collect();
         assert_eq!(listed, expected);
         let first = &body["users"][0];
-        assert_eq!(keys(first), ["bannedAt", "createdAt", "email", "emailVerifiedAt", "id", "locale", "role", "updatedAt"]);
+        assert_eq!(keys(first), ["bannedAt", "createdAt", "email", "emailVerifiedAt", "id", "locale", "moderationFlaggedAt", "role", "updatedAt"]);
         assert_eq!(first["role"], "USER");
         assert_eq!(first["bannedAt"], Value::Null);
         assert_eq!(body["users"][expected.len() - 1]["role"], "ADMIN");
@@ -602,7 +603,7 @@ both_databases! {
         let data = &document["data"];
         assert_eq!(sorted(users), sorted(vec![admin_id.clone(), writer.clone()]));
         for user in data["users"].as_array().unwrap() {
-            assert_eq!(keys(user), ["bannedAt", "createdAt", "email", "emailVerifiedAt", "id", "locale", "role", "updatedAt"]);
+            assert_eq!(keys(user), ["bannedAt", "createdAt", "email", "emailVerifiedAt", "id", "locale", "moderationFlaggedAt", "role", "updatedAt"]);
         }
         assert_eq!(conversations, [conversation.as_str()]);
         let exported = &data["conversations"][0];

@@ -61,23 +61,7 @@ async fn stream_slots_held(app: &TestApp) -> u64 {
         .unwrap()
 }
 
-/// Parses an SSE body into `(event, data)` pairs.
-fn events(body: &str) -> Vec<(String, Value)> {
-    body.split("\n\n")
-        .filter_map(|block| {
-            let mut event = "message".to_string();
-            let mut data = String::new();
-            for line in block.lines() {
-                if let Some(name) = line.strip_prefix("event:") {
-                    event = name.trim().to_string();
-                } else if let Some(text) = line.strip_prefix("data:") {
-                    data.push_str(text.trim_start());
-                }
-            }
-            (!data.is_empty()).then(|| (event, serde_json::from_str(&data).expect("event data is JSON")))
-        })
-        .collect()
-}
+use test_support::sse_events as events;
 
 both_databases! {
     async fn a_new_conversation_gets_a_reply(backend: Backend) {

@@ -13,6 +13,12 @@ pub const FUNCTIONS: [&str; 4] = ["chat", "auth-login", "auth-register", "admin-
 
 /// The functions whose requests may hash a password (bcrypt): registration, login and the
 /// account's password checks.
+/// Variables FC sets itself from a function's role: s.yaml must not set them.
+pub const PLATFORM_CREDENTIALS: &str = "ALIBABA_CLOUD_";
+
+/// The function that talks to the model, and so to the moderation provider with its role.
+pub const MODERATED: &str = "chat";
+
 pub const PASSWORD_HASHING: [&str; 2] = ["auth-login", "auth-register"];
 
 /// One bcrypt hash at cost 10 on a whole vCPU, in ms: BENCHMARKS.md measures ~55 ms, rounded up.
@@ -106,6 +112,14 @@ pub fn check_s_yaml(s_yaml: &str, served: &BTreeMap<&str, Served>, variables: &[
             "must be between 2 and 100 (the fc3 component's limit): one instance serves many requests".into(),
             &mut problems,
         );
+        if name == MODERATED {
+            expect(
+                "role",
+                props["role"].as_str().is_some_and(|role| !role.trim().is_empty()),
+                "must name the RAM role whose temporary credentials sign the moderation calls".into(),
+                &mut problems,
+            );
+        }
         problems.extend(check_size(name, props));
         if PASSWORD_HASHING.contains(&name) {
             problems.extend(check_hash_sizing(name, props));
@@ -127,6 +141,17 @@ pub fn check_s_yaml(s_yaml: &str, served: &BTreeMap<&str, Served>, variables: &[
         }
         for variable in variables {
             let present = environment.is_some_and(|env| env.contains_key(Value::from(*variable)));
+            if variable.starts_with(PLATFORM_CREDENTIALS) {
+                expect(
+                    "environmentVariables",
+                    !present,
+                    format!(
+                        "must not set `{variable}`: FC sets it from the function's role (an AccessKey here would leak)"
+                    ),
+                    &mut problems,
+                );
+                continue;
+            }
             expect(
                 "environmentVariables",
                 present,

@@ -27,6 +27,7 @@ async fn main() -> anyhow::Result<()> {
     let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".to_string());
     let static_dir = std::env::var("STATIC_DIR").unwrap_or_else(|_| "frontend-dist".to_string());
     let sqlite = config.database_url.starts_with("sqlite:");
+    app_core::moderation::announce(config.moderation.as_ref());
 
     let state = AppState::new(config).await.context("cannot open the database")?;
     if sqlite {

@@ -27,6 +27,7 @@ pub use upstream::{
 pub mod burst;
 pub mod fault;
 pub mod mail;
+pub mod moderation;
 pub mod ports;
 pub mod process;
 pub mod stack;
@@ -379,4 +380,22 @@ pub async fn eventually(timeout: Duration, mut check: impl AsyncFnMut() -> bool)
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Parses a Server-Sent Events body into `(event, data as JSON)` pairs.
+pub fn sse_events(body: &str) -> Vec<(String, Value)> {
+    body.split("\n\n")
+        .filter_map(|block| {
+            let mut event = "message".to_string();
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(name) = line.strip_prefix("event:") {
+                    event = name.trim().to_string();
+                } else if let Some(text) = line.strip_prefix("data:") {
+                    data.push_str(text.trim_start());
+                }
+            }
+            (!data.is_empty()).then(|| (event, serde_json::from_str(&data).expect("event data is JSON")))
+        })
+        .collect()
 }

@@ -98,6 +98,7 @@ impl Table for Users {
             // The old app never verified addresses; its users were Chinese-speaking.
             email_verified_at: None,
             locale: "zh".into(),
+            moderation_flagged_at: None,
         });
         if !bcrypt {
             candidate
@@ -306,6 +307,7 @@ impl Table for Messages {
             stopped: false,
             // The old app's replies were its model's, as ours are.
             from_client: false,
+            withheld: None,
         }))
     }
 

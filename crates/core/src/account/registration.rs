@@ -109,6 +109,7 @@ pub async fn register_account(state: &AppState, credentials: NewAccount, client:
         locale: Set(locale.to_string()),
         created_at: Set(now),
         updated_at: Set(now),
+        moderation_flagged_at: Set(None),
     }
     .insert(&txn)
     .await

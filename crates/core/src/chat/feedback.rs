@@ -155,9 +155,10 @@ async fn reply_in(db: &Db, conversation_id: &str, message_id: &str) -> AppResult
         .one(db)
         .await?
         .ok_or(AppError::NotFound("message"))?;
-    if message.role != MessageRole::Assistant || message.from_client {
+    if message.role != MessageRole::Assistant || message.from_client || message.withheld.is_some() {
         // A reply the client brought along was not written by the model here: rating it would
         // rate nothing of ours (and let a client move the dashboard's thumbs at will).
+        // (A withheld reply was never shown: there is nothing to rate.)
         return Err(AppError::validation("not_a_reply", "feedback is given on the assistant's own replies"));
     }
     Ok(message)

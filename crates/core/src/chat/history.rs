@@ -18,7 +18,7 @@ use crate::{
         feedback::{self, FeedbackView},
         tree::{Tree, Versions},
     },
-    entities::{Conversation, ConversationKind, Message, MessageRole, TitleSource, conversation, message},
+    entities::{Conversation, ConversationKind, Message, MessageRole, TitleSource, Withheld, conversation, message},
     error::{AppError, AppResult, ErrorBody},
     http::{ApiRoutes, AppJson, AppPath, AppQuery, ClientMeta, routes::api_routes},
     state::AppState,
@@ -72,6 +72,9 @@ pub struct MessageView {
     /// Brought along by the client when it opened the conversation (a history it kept
     /// itself), not written here: such a "reply" is not the model's and cannot be rated.
     pub from_client: bool,
+    /// `blocked`: moderation refused it. A message of the user's was not sent to the assistant
+    /// (its text is shown to its author); a reply was not shown, and its `content` is empty.
+    pub withheld: Option<Withheld>,
     /// How many versions exist at this point of the conversation (1 when never regenerated
     /// or edited).
     pub versions: u32,
@@ -90,11 +93,17 @@ impl MessageView {
         Self {
             id: model.id,
             role: model.role,
-            content: model.content,
+            // A withheld reply's words are for administrators only.
+            content: if model.role == MessageRole::Assistant && model.withheld.is_some() {
+                String::new()
+            } else {
+                model.content
+            },
             created_at: model.created_at,
             parent_id,
             stopped: model.stopped,
             from_client: model.from_client,
+            withheld: model.withheld,
             versions: u32::try_from(versions.ids.len()).unwrap_or(u32::MAX),
             version: u32::try_from(versions.index + 1).unwrap_or(u32::MAX),
             version_ids: versions.ids,

@@ -101,21 +101,12 @@ impl Llm {
         }
     }
 
-    /// The HTTP client, trusting the system's roots plus Mozilla's (bundled): a runtime image
-    /// without CA certificates can still reach the model over TLS.
+    /// The HTTP client ([`crate::outbound::https_client`]) with retries and their log.
     fn client(&self) -> Result<&Client<OpenAIConfig>, LlmError> {
         self.client
             .get_or_init(|| {
-                // reqwest takes rustls's process-wide crypto provider: *ring*, as sqlx uses.
-                // (An error means one is installed already, which is as good.)
-                let _ = rustls::crypto::ring::default_provider().install_default();
-                let bundled = webpki_root_certs::TLS_SERVER_ROOT_CERTS
-                    .iter()
-                    .filter_map(|der| reqwest::Certificate::from_der(der).ok());
                 let max_retries = self.max_retries;
-                reqwest::Client::builder()
-                    .tls_certs_merge(bundled)
-                    .build()
+                crate::outbound::https_client()
                     .map(|http| {
                         let service = tower::ServiceBuilder::new()
                             .layer(OpenAIRetryLayer::new(max_retries))

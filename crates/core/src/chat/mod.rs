@@ -40,7 +40,12 @@ use crate::{
     auth::AuthUser,
     entities::ConversationKind,
     error::{AppResult, ErrorBody},
-    http::{ApiRoutes, AppJson, routes::api_routes},
+    http::{ApiRoutes, AppJson, ClientMeta, routes::api_routes},
+    moderation::{
+        Stage, Verdict,
+        input::{self, TurnText},
+        output,
+    },
     state::AppState,
 };
 
@@ -104,6 +109,9 @@ pub struct ChatResponse {
     pub user_message_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usage: Option<UsageView>,
+    /// `completed`, or `blocked` when moderation refused the reply: `reply` is then a notice in
+    /// the user's language, not the model's words.
+    pub finish_reason: FinishReason,
 }
 
 /// Tokens the model reported for a reply.
@@ -154,6 +162,9 @@ pub enum FinishReason {
     Completed,
     /// The user stopped it (`POST /api/chat/conversations/{id}/stop`); saved as far as it got.
     Stopped,
+    /// Moderation refused it: the model's request was closed, and the site shows a notice in
+    /// its place (the reply is kept for administrators only).
+    Blocked,
 }
 
 impl From<service::Ending> for FinishReason {
@@ -161,6 +172,7 @@ impl From<service::Ending> for FinishReason {
         match ending {
             service::Ending::Completed => Self::Completed,
             service::Ending::Stopped => Self::Stopped,
+            service::Ending::Blocked => Self::Blocked,
         }
     }
 }
@@ -204,22 +216,23 @@ pub struct SseEvent {
             (SseEvent = "text/event-stream", example = json!("event: start\ndata: {\"conversationId\":\"c1\",\"userMessageId\":\"m1\"}\n\nevent: delta\ndata: {\"content\":\"Hello\"}\n\nevent: done\ndata: {\"conversationId\":\"c1\",\"messageId\":\"m2\",\"usage\":null,\"finishReason\":\"completed\"}\n\nevent: title\ndata: {\"conversationId\":\"c1\",\"title\":\"Greetings\"}\n\n"))
         )),
         (status = 404, description = "`conversationId` is not one of the caller's conversations", body = ErrorBody),
-        (status = 422, description = "Invalid message (`message_too_long`, `empty_message`…) or `conversation_too_long`", body = ErrorBody),
-        (status = 429, description = "Message quota used up (`rate_limited`) or too many streams at once (`too_many_streams`); see `Retry-After`", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 422, description = "Invalid message (`message_too_long`, `empty_message`…), `conversation_too_long`, or `content_blocked`: moderation refused the message (stored, marked, not sent to the model; `error.conversationId` names the turn)", body = ErrorBody),
+        (status = 429, description = "Message quota used up (`rate_limited`), too many streams at once (`too_many_streams`), or chat paused after blocked messages (`moderation_cooldown`); see `Retry-After`", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 502, description = "The model failed (`upstream_error`, `upstream_stream_broken`, `upstream_empty_reply`); `error.conversationId` names the saved turn", body = ErrorBody),
-        (status = 503, description = "No model configured (`llm_not_configured`) or the database is unavailable", body = ErrorBody),
+        (status = 503, description = "No model configured (`llm_not_configured`), the content check unavailable (`moderation_unavailable`), or the database unavailable", body = ErrorBody),
         (status = 504, description = "The model did not answer in time (`upstream_timeout`); in a stream's `error` event also `reply_too_long` (the reply ran longer than its stream slot's lease)", body = ErrorBody),
     )
 )]
 async fn chat(
     State(state): State<AppState>,
     auth: AuthUser,
+    client: ClientMeta,
     headers: HeaderMap,
     AppJson(request): AppJson<ChatRequest>,
 ) -> AppResult<Response> {
     let wants_stream = request.stream || accepts_stream(&headers);
     let turn = service::validate(request)?;
-    answer(state, &auth.user, turn, wants_stream).await
+    answer(state, &auth.user, &client, turn, wants_stream).await
 }
 
 /// The client asked for Server-Sent Events.
@@ -234,12 +247,23 @@ fn accepts_stream(headers: &HeaderMap) -> bool {
 async fn answer(
     state: AppState,
     user: &crate::entities::user::Model,
+    client: &ClientMeta,
     turn: Turn,
     wants_stream: bool,
 ) -> AppResult<Response> {
     let llm = service::llm(&state)?;
+    let text = TurnText {
+        message: turn.message.as_deref(),
+        hint: turn.system_hint.as_deref(),
+        brought: turn.earlier.iter().map(|(_, content)| content.as_str()).collect(),
+    };
+    if let Some(label) = input::screen(&state, user, text).await? {
+        let language = turn.language;
+        let prepared = service::prepare(&state, user, Turn { blocked: true, ..turn }).await?;
+        return Err(input::refused(&state, user, client, &prepared.conversation.id, &label, language).await);
+    }
     if wants_stream {
-        return stream::respond(state, llm, user, turn).await;
+        return stream::respond(state, llm, user, client, turn).await;
     }
     let prepared = service::prepare(&state, user, turn).await?;
     let conversation_id = prepared.conversation.id.clone();
@@ -250,10 +274,32 @@ async fn answer(
             return Err(service::llm_error(err).in_conversation(&conversation_id));
         }
     };
-    let message =
-        service::save_reply(&state, &prepared, &completion.text, completion.usage, service::Ending::Completed)
-            .await
-            .map_err(|err| err.in_conversation(&conversation_id))?;
+    let verdict = match state.moderator.as_deref() {
+        None => Verdict::Pass,
+        Some(moderator) => match moderator.judge(Stage::Output, &completion.text).await {
+            Ok(verdict) => verdict,
+            Err(err) => {
+                service::model_failed(&state, &prepared).await;
+                return Err(err.in_conversation(&conversation_id));
+            }
+        },
+    };
+    let ending = if verdict.is_blocked() { service::Ending::Blocked } else { service::Ending::Completed };
+    let message = service::save_reply(&state, &prepared, &completion.text, completion.usage, ending)
+        .await
+        .map_err(|err| err.in_conversation(&conversation_id))?;
+    if let Verdict::Block { label } = verdict {
+        output::blocked(&state, &prepared.conversation.user_id, client, &conversation_id, &label).await;
+        return Ok(Json(ChatResponse {
+            reply: output::notice(prepared.language).to_string(),
+            conversation_id,
+            message_id: message.id,
+            user_message_id: message.parent_id.unwrap_or_default(),
+            usage: completion.usage.map(Into::into),
+            finish_reason: FinishReason::Blocked,
+        })
+        .into_response());
+    }
     if prepared.first_reply {
         // Not awaited: the answer does not wait for its title (the list shows it when ready).
         let (state, reply) = (state.clone(), completion.text.clone());
@@ -267,6 +313,7 @@ async fn answer(
         message_id: message.id,
         user_message_id: message.parent_id.unwrap_or_default(),
         usage: completion.usage.map(Into::into),
+        finish_reason: FinishReason::Completed,
     })
     .into_response())
 }

@@ -119,9 +119,10 @@ pub async fn search(
     }
     let limit = history::page_size(query.limit)?;
     let pattern = like_pattern(text);
+    // A withheld reply's words were never shown to its user: they are not searched either.
     let in_messages = Expr::cust_with_values(
         "EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = conversations.id \
-         AND m.content LIKE ? ESCAPE '!')",
+         AND m.content LIKE ? ESCAPE '!' AND (m.withheld IS NULL OR m.role = 'USER'))",
         [pattern.clone()],
     );
     let in_title = Expr::cust_with_values("conversations.title LIKE ? ESCAPE '!'", [pattern.clone()]);
@@ -188,6 +189,7 @@ async fn newest_matches(state: &AppState, conversation_ids: &[&str], pattern: &s
              ROW_NUMBER() OVER (PARTITION BY m.conversation_id ORDER BY m.created_at DESC, m.id DESC) AS newest, \
              COUNT(*) OVER (PARTITION BY m.conversation_id) AS hits \
            FROM messages m WHERE m.conversation_id IN ({placeholders}) AND m.content LIKE ? ESCAPE '!' \
+             AND (m.withheld IS NULL OR m.role = 'USER') \
          ) ranked WHERE newest = 1"
     );
     let mut values: Vec<Value> = conversation_ids.iter().map(|id| Value::from(*id)).collect();

@@ -16,7 +16,9 @@ use super::{
 use crate::{
     config::EmailVerification,
     db::Txn,
-    entities::{Conversation, ConversationKind, Message, MessageRole, TitleSource, conversation, message, user},
+    entities::{
+        Conversation, ConversationKind, Message, MessageRole, TitleSource, Withheld, conversation, message, user,
+    },
     error::{AppError, AppResult, DbResultExt},
     ids::new_id,
     rate_limit::{self, Bucket, Meter},
@@ -45,6 +47,9 @@ pub struct Turn {
     /// The new user message (`None` when regenerating a reply).
     pub message: Option<String>,
     pub placement: Placement,
+    /// Moderation refused the turn's text: its message is stored withheld (never sent to the
+    /// model), the quota and a moderation strike are charged, and no reply is asked for.
+    pub blocked: bool,
 }
 
 /// Where in the conversation's tree a turn goes (see [`super::tree`]).
@@ -152,6 +157,7 @@ pub fn validate(request: ChatRequest) -> AppResult<Turn> {
         earlier: messages,
         message: Some(message),
         placement: Placement::Append,
+        blocked: false,
     })
 }
 
@@ -204,7 +210,12 @@ pub async fn prepare(state: &AppState, user: &user::Model, turn: Turn) -> AppRes
     // The quota is checked and charged in the transaction that saves the message, which holds
     // the user's quota key locked until it commits: concurrent turns of one user queue there,
     // and a turn that fails (an unknown conversation…) rolls its charge back with it.
-    let meters: Vec<Meter> = Meter::new(Bucket::ChatMessages, &user.id, quota).into_iter().collect();
+    let mut meters: Vec<Meter> = Meter::new(Bucket::ChatMessages, &user.id, quota).into_iter().collect();
+    if turn.blocked {
+        // A blocked message is a strike: the last one a cool-down allows is refused here
+        // (429 `moderation_cooldown`), atomically with the rest of the turn.
+        meters.extend(Meter::new(Bucket::ModerationStrikes, &user.id, state.config.moderation_strikes));
+    }
     let (txn, _charged) = rate_limit::begin_charged(&state.db, &state.clock, &meters).await?;
     let placed = match turn.conversation_id.as_deref() {
         None => open(&txn, state, user, &turn).await?,
@@ -214,8 +225,8 @@ pub async fn prepare(state: &AppState, user: &user::Model, turn: Turn) -> AppRes
         tally::add(&txn, at, &user.id, placed.conversation.kind, turn.language, Tally::user_message()).await?;
     }
     txn.commit().await?;
-    if !meters.is_empty() {
-        state.sweep(Bucket::ChatMessages).await;
+    for meter in &meters {
+        state.sweep(meter.bucket).await;
     }
 
     let Placed { conversation, user_message_id, question, mut history, untitled, .. } = placed;
@@ -272,8 +283,10 @@ async fn open(txn: &Txn, state: &AppState, user: &user::Model, turn: &Turn) -> A
     // Earlier messages are stored too, so the history shows them, marked as the client's: a
     // "reply" among them was not written by the model here, so it cannot be rated.
     let mut parent: Option<String> = None;
+    // A blocked turn's brought messages are withheld with it: the refusal may be theirs.
+    let withheld = turn.blocked.then_some(Withheld::Blocked);
     for (role, content) in &turn.earlier {
-        let brought = NewMessage { from_client: true, ..NewMessage::of(*role, content, parent.as_deref()) };
+        let brought = NewMessage { from_client: true, withheld, ..NewMessage::of(*role, content, parent.as_deref()) };
         let saved = insert_message(txn, state, &conversation.id, brought).await?;
         parent = Some(saved.id);
     }
@@ -283,6 +296,7 @@ async fn open(txn: &Txn, state: &AppState, user: &user::Model, turn: &Turn) -> A
         &conversation.id,
         NewMessage {
             id: Some(user_message_id.clone()),
+            withheld,
             ..NewMessage::of(MessageRole::User, &message, parent.as_deref())
         },
     )
@@ -350,6 +364,13 @@ async fn continue_in(txn: &Txn, state: &AppState, user: &user::Model, turn: &Tur
             let question = question.ok_or_else(|| {
                 AppError::validation("nothing_to_regenerate", "this reply does not answer a message of yours")
             })?;
+            let asked = Message::find_by_id(tree.node(question).id.clone()).one(txn).await?;
+            if asked.is_some_and(|asked| asked.withheld.is_some()) {
+                return Err(AppError::validation(
+                    "message_withheld",
+                    "this message was not sent to the assistant; edit it to send it again",
+                ));
+            }
             (Some(question), Some(question))
         }
     };
@@ -366,19 +387,18 @@ async fn continue_in(txn: &Txn, state: &AppState, user: &user::Model, turn: &Tur
             // A retry after a failed turn sends the same message again: it is already saved,
             // as the branch's last message (a user message: so `history.last()` is that one).
             let retry = turn.placement == Placement::Append
+                && !turn.blocked
                 && base.is_some_and(|base| tree.node(base).role == MessageRole::User)
                 && history.last().is_some_and(|(role, content)| *role == MessageRole::User && content == message);
             let (id, saved_at) = match base {
                 Some(base) if retry => (tree.node(base).id.clone(), None),
                 _ => {
                     let parent = base.map(|base| tree.node(base).id.as_str());
-                    let saved = insert_message(
-                        txn,
-                        state,
-                        &conversation.id,
-                        NewMessage::of(MessageRole::User, message, parent),
-                    )
-                    .await?;
+                    let new = NewMessage {
+                        withheld: turn.blocked.then_some(Withheld::Blocked),
+                        ..NewMessage::of(MessageRole::User, message, parent)
+                    };
+                    let saved = insert_message(txn, state, &conversation.id, new).await?;
                     history.push((MessageRole::User, message.to_string()));
                     (saved.id, Some(saved.created_at))
                 }
@@ -405,13 +425,14 @@ async fn continue_in(txn: &Txn, state: &AppState, user: &user::Model, turn: &Tur
 }
 
 /// The text of these messages of `tree`, in order, as the model reads them: a reply stopped
-/// before its first word is left out.
+/// before its first word is left out, and so is every withheld message.
 async fn contents(txn: &Txn, tree: &Tree, indexes: &[usize]) -> AppResult<Vec<(MessageRole, String)>> {
     Ok(tree
         .messages(txn, indexes)
         .await?
         .into_iter()
         .map(|(_, row)| row)
+        .filter(|row| row.withheld.is_none())
         .filter(|row| !(row.role == MessageRole::Assistant && row.content.trim().is_empty()))
         .map(|row| (row.role, row.content))
         .collect())
@@ -423,6 +444,8 @@ pub enum Ending {
     Completed,
     /// The user stopped it: saved as far as it got.
     Stopped,
+    /// Moderation refused it as it streamed: saved withheld (for administrators).
+    Blocked,
 }
 
 /// Saves the assistant's reply (a child of the user message it answers), shows it (unless the
@@ -442,6 +465,7 @@ pub async fn save_reply(
     let new = NewMessage {
         usage,
         stopped: ending == Ending::Stopped,
+        withheld: (ending == Ending::Blocked).then_some(Withheld::Blocked),
         ..NewMessage::of(MessageRole::Assistant, text, Some(&prepared.user_message_id))
     };
     // A conversation deleted while its reply was written: the reply has nowhere to go.
@@ -532,11 +556,12 @@ struct NewMessage<'a> {
     stopped: bool,
     /// Brought along by the client (a new conversation's earlier messages).
     from_client: bool,
+    withheld: Option<Withheld>,
 }
 
 impl<'a> NewMessage<'a> {
     fn of(role: MessageRole, content: &'a str, parent: Option<&'a str>) -> Self {
-        Self { id: None, role, content, parent, usage: None, stopped: false, from_client: false }
+        Self { id: None, role, content, parent, usage: None, stopped: false, from_client: false, withheld: None }
     }
 }
 
@@ -559,6 +584,7 @@ async fn insert_message(
         created_at: state.clock.now(),
         stopped: new.stopped,
         from_client: new.from_client,
+        withheld: new.withheld,
     };
     // Every field is known: no need to read the row back.
     Message::insert(message::ActiveModel::from(message.clone())).exec_without_returning(db).await?;

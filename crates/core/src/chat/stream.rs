@@ -42,11 +42,19 @@ use super::{
 use crate::{
     entities::user,
     error::{AppError, AppResult},
+    http::ClientMeta,
+    moderation::output::{self, Screen, Screened},
     rate_limit::{Bucket, Held, Limit, Meter},
     state::AppState,
 };
 
-pub async fn respond(state: AppState, llm: Arc<Llm>, user: &user::Model, turn: Turn) -> AppResult<Response> {
+pub async fn respond(
+    state: AppState,
+    llm: Arc<Llm>,
+    user: &user::Model,
+    client: &ClientMeta,
+    turn: Turn,
+) -> AppResult<Response> {
     // The slot and the user's message are settled here, in the request: short database work
     // that holds no lock once it returns. (In a task of its own it could be frozen by Function
     // Compute, with the instance, while holding the user's quota key.) A client that leaves
@@ -73,7 +81,7 @@ pub async fn respond(state: AppState, llm: Arc<Llm>, user: &user::Model, turn: T
     // the slot released, whatever the client does.
     let (opened, opening) = oneshot::channel();
     let (sender, receiver) = mpsc::channel(32);
-    let turn = run(state, llm, prepared, lease, registration, opened, sender);
+    let turn = run(state, llm, prepared, lease, registration, opened, sender, client.clone());
     tokio::spawn(turn.instrument(tracing::Span::current()));
     match opening.await {
         Ok(result) => result?,
@@ -120,14 +128,19 @@ impl Lease {
 
 /// How the model's part of a reply went.
 struct Outcome {
+    /// What is saved: what the client was shown (checked), or for a blocked reply everything
+    /// the model wrote (for administrators).
     text: String,
     usage: Option<Usage>,
     ending: Result<Ending, AppError>,
+    /// Moderation's label, when it blocked the reply.
+    blocked: Option<String>,
 }
 
 /// The model's part of the turn: wait for the first piece (reporting the outcome through
 /// `opened`), relay the rest while the client listens, until the model finishes or the user
 /// stops it; save the reply, free the slot, then (for a new conversation) write its title.
+#[allow(clippy::too_many_arguments)]
 async fn run(
     state: AppState,
     llm: Arc<Llm>,
@@ -136,6 +149,7 @@ async fn run(
     registration: Registration,
     opened: oneshot::Sender<AppResult<()>>,
     sender: mpsc::Sender<Event>,
+    client: ClientMeta,
 ) {
     let conversation_id = prepared.conversation.id.clone();
     let mut listening = false;
@@ -145,6 +159,9 @@ async fn run(
         lease.release().await;
         return;
     };
+    if let Some(label) = &outcome.blocked {
+        output::blocked(&state, &prepared.conversation.user_id, &client, &conversation_id, label).await;
+    }
     let (last, saved) = finish(&state, &prepared, outcome).await;
     let deadline = lease.deadline;
     // The slot is free before the client hears the end: a next message may follow at once.
@@ -202,11 +219,13 @@ async fn watched(
     if !*listening {
         tracing::info!(%conversation_id, "client left before the reply started; finishing it to save it");
     }
+    let screen = Screen::new(state.moderator.as_deref());
     Some(match started {
         Some((first, rest)) => {
-            relay(lease.deadline, lease.window, conversation_id, first, rest, stop, sender, listening).await
+            let bounds = Bounds { deadline: lease.deadline, longest: lease.window };
+            relay(bounds, conversation_id, first, rest, screen, stop, sender, listening).await
         }
-        None => Outcome { text: String::new(), usage: None, ending: Ok(Ending::Stopped) },
+        None => Outcome { text: String::new(), usage: None, ending: Ok(Ending::Stopped), blocked: None },
     })
 }
 
@@ -220,62 +239,109 @@ async fn first_piece(llm: &Llm, prompt: &Prompt) -> AppResult<(Chunk, ChunkStrea
     }
 }
 
-/// Forwards the model's pieces to the client while it listens, until the model finishes, fails
-/// or runs past `deadline`, or the user stops the reply. The model's stream is dropped before
-/// this returns: on a stop, that closes its connection, so nothing more is generated.
-#[allow(clippy::too_many_arguments)]
-async fn relay(
+/// How long a reply may run: until `deadline`, which is `longest` after it began.
+#[derive(Clone, Copy)]
+struct Bounds {
     deadline: Instant,
     longest: Duration,
+}
+
+/// Forwards the model's pieces to the client while it listens, as the [`Screen`] lets them
+/// through (at once without moderation; checked, segment by segment, with it), until the model
+/// finishes, fails or runs past its deadline, moderation blocks the reply, or the user stops
+/// it. The model's stream is dropped before this returns: on a stop or a block, that closes
+/// its connection, so nothing more is generated.
+#[allow(clippy::too_many_arguments)]
+async fn relay(
+    bounds: Bounds,
     conversation_id: &str,
     first: Chunk,
     mut rest: ChunkStream,
+    mut screen: Screen<'_>,
     mut stop: std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
     sender: &mpsc::Sender<Event>,
     listening: &mut bool,
 ) -> Outcome {
-    let mut text = String::new();
+    let Bounds { deadline, longest } = bounds;
+    let mut written = String::new();
     let mut usage = None;
+    let mut blocked = None;
     let mut pending = Some(first);
     let ending = loop {
         let chunk = match pending.take() {
-            Some(chunk) => chunk,
+            Some(chunk) => Some(chunk),
             None => tokio::select! {
                 biased;
                 () = &mut stop => break Ok(Ending::Stopped),
                 next = tokio::time::timeout_at(deadline, rest.next()) => match next {
                     Err(_) => break Err(too_long(longest)),
-                    Ok(Some(Ok(chunk))) => chunk,
+                    Ok(Some(Ok(chunk))) => Some(chunk),
                     Ok(Some(Err(err))) => break Err(service::llm_error(err)),
-                    Ok(None) => break Ok(Ending::Completed),
+                    Ok(None) => None,
                 },
             },
         };
-        match chunk {
-            Chunk::Text(piece) => {
-                text.push_str(&piece);
-                let delta = event("delta", &StreamDelta { content: piece });
-                if *listening {
-                    // A client slow to read can still be stopped (from another tab, say).
-                    let delivered = tokio::select! {
-                        biased;
-                        () = &mut stop => break Ok(Ending::Stopped),
-                        delivered = deliver(sender, delta, deadline) => delivered,
-                    };
-                    if !delivered {
-                        *listening = false;
-                        tracing::info!(%conversation_id, "client gone or not reading; finishing the reply to save it");
-                    }
-                }
+        let piece = match chunk {
+            Some(Chunk::Usage(reported)) => {
+                usage = Some(reported);
+                continue;
             }
-            Chunk::Usage(reported) => usage = Some(reported),
+            Some(Chunk::Text(piece)) => Some(piece),
+            None => None,
+        };
+        if let Some(piece) = &piece {
+            written.push_str(piece);
+        }
+        // The check may wait on the provider: a stop still ends it, and so does the deadline.
+        let screened = tokio::select! {
+            biased;
+            () = &mut stop => break Ok(Ending::Stopped),
+            screened = tokio::time::timeout_at(deadline, async {
+                match &piece {
+                    Some(piece) => screen.piece(piece).await,
+                    None => screen.finish().await,
+                }
+            }) => match screened {
+                Err(_) => break Err(too_long(longest)),
+                Ok(Err(err)) => break Err(err),
+                Ok(Ok(screened)) => screened,
+            },
+        };
+        let show = match screened {
+            Screened::Show(show) => show,
+            Screened::Blocked { label } => {
+                blocked = Some(label);
+                break Ok(Ending::Blocked);
+            }
+        };
+        if !show.is_empty() && *listening {
+            let delta = event("delta", &StreamDelta { content: show });
+            // A client slow to read can still be stopped (from another tab, say).
+            let delivered = tokio::select! {
+                biased;
+                () = &mut stop => break Ok(Ending::Stopped),
+                delivered = deliver(sender, delta, deadline) => delivered,
+            };
+            if !delivered {
+                *listening = false;
+                tracing::info!(%conversation_id, "client gone or not reading; finishing the reply to save it");
+            }
+        }
+        if piece.is_none() {
+            break Ok(Ending::Completed);
         }
     };
     drop(rest);
-    if matches!(ending, Ok(Ending::Stopped)) {
-        tracing::info!(%conversation_id, chars = text.chars().count(), "reply stopped by the user");
+    match ending {
+        Ok(Ending::Stopped) => {
+            tracing::info!(%conversation_id, chars = screen.shown().chars().count(), "reply stopped by the user")
+        }
+        Ok(Ending::Blocked) => tracing::warn!(%conversation_id, "reply blocked by moderation; its stream is closed"),
+        _ => {}
     }
-    Outcome { text, usage, ending }
+    // What was shown is what is kept, except for a blocked reply, kept whole for administrators.
+    let text = if blocked.is_some() { written } else { screen.shown().to_string() };
+    Outcome { text, usage, ending, blocked }
 }
 
 /// Saves the reply (complete, or stopped as far as it got) and makes the stream's last event.
@@ -302,7 +368,8 @@ async fn finish(state: &AppState, prepared: &PreparedTurn, outcome: Outcome) -> 
                 usage: outcome.usage.map(UsageView::from),
                 finish_reason: FinishReason::from(ending),
             };
-            (event("done", &done), Some(outcome.text))
+            // A blocked reply gets no title: its words are not to be shown.
+            (event("done", &done), (ending != Ending::Blocked).then_some(outcome.text))
         }
         Err(err) => failed(err),
     }

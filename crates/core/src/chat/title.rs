@@ -16,6 +16,7 @@ use super::{
 };
 use crate::{
     entities::{Conversation, MessageRole, TitleSource, conversation},
+    moderation::{Stage, Verdict},
     state::AppState,
 };
 
@@ -56,6 +57,14 @@ pub async fn write(
         }
     };
     let title = clean(&completion.text)?;
+    // A title is the model's words, shown in the list: checked like a reply. Unchecked (the
+    // check failed, whatever MODERATION_FAILURE says), the first message stays the title.
+    if let Some(moderator) = state.moderator.as_deref()
+        && !matches!(moderator.judge(Stage::Output, &title).await, Ok(Verdict::Pass))
+    {
+        tracing::info!(%conversation_id, "the model's title did not pass moderation; keeping the first message as title");
+        return None;
+    }
     let stored = Conversation::update_many()
         .col_expr(conversation::Column::Title, Expr::value(title.clone()))
         .col_expr(conversation::Column::TitleSource, Expr::value(TitleSource::Model))

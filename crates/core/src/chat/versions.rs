@@ -19,7 +19,7 @@ use crate::{
     auth::AuthUser,
     entities::{Conversation, conversation},
     error::{AppError, AppResult, ErrorBody},
-    http::{ApiRoutes, AppJson, AppPath, routes::api_routes},
+    http::{ApiRoutes, AppJson, AppPath, ClientMeta, routes::api_routes},
     state::AppState,
 };
 
@@ -85,6 +85,7 @@ fn turn(
         earlier: Vec::new(),
         message,
         placement,
+        blocked: false,
     })
 }
 
@@ -101,16 +102,17 @@ fn turn(
     responses(
         (status = 200, description = "The new reply (JSON), or its event stream (SSE), as for `POST /api/chat`", body = super::ChatResponse),
         (status = 404, description = "No such conversation of the caller's, or no such message in it", body = ErrorBody),
-        (status = 422, description = "`nothing_to_regenerate` (the message answers no message of the user's), `conversation_too_long`, `invalid_locale` or `system_hint_too_long`", body = ErrorBody),
-        (status = 429, description = "Message quota used up (`rate_limited`) or too many streams at once (`too_many_streams`)", body = ErrorBody),
+        (status = 422, description = "`nothing_to_regenerate` (the message answers no message of the user's), `conversation_too_long`, `invalid_locale`, `system_hint_too_long`, `content_blocked` (moderation refused the text) or `message_withheld` (regenerating a message that was not sent)", body = ErrorBody),
+        (status = 429, description = "Message quota used up (`rate_limited`), too many streams at once (`too_many_streams`), or chat paused after blocked messages (`moderation_cooldown`)", body = ErrorBody),
         (status = 502, description = "The model failed", body = ErrorBody),
-        (status = 503, description = "No model configured, or the database is unavailable", body = ErrorBody),
+        (status = 503, description = "No model configured, the content check unavailable (`moderation_unavailable`), or the database unavailable", body = ErrorBody),
         (status = 504, description = "The model did not answer in time", body = ErrorBody),
     )
 )]
 pub async fn regenerate(
     State(state): State<AppState>,
     auth: AuthUser,
+    client: ClientMeta,
     headers: HeaderMap,
     AppPath((id, message_id)): AppPath<(String, String)>,
     AppJson(request): AppJson<RegenerateRequest>,
@@ -118,7 +120,7 @@ pub async fn regenerate(
     let wants_stream = request.stream || accepts_stream(&headers);
     let turn =
         turn(id, Placement::Regenerate { of: message_id }, None, request.locale.as_deref(), request.system_hint)?;
-    answer(state, &auth.user, turn, wants_stream).await
+    answer(state, &auth.user, &client, turn, wants_stream).await
 }
 
 /// Edit one of your messages and resend it: the new text becomes a version beside the original
@@ -133,16 +135,17 @@ pub async fn regenerate(
     responses(
         (status = 200, description = "The reply to the edited message (JSON), or its event stream (SSE), as for `POST /api/chat`", body = super::ChatResponse),
         (status = 404, description = "No such conversation of the caller's, or no such message in it", body = ErrorBody),
-        (status = 422, description = "`not_a_user_message`, `message_too_long`, `empty_message`, `conversation_too_long`, `invalid_locale` or `system_hint_too_long`", body = ErrorBody),
-        (status = 429, description = "Message quota used up (`rate_limited`) or too many streams at once (`too_many_streams`)", body = ErrorBody),
+        (status = 422, description = "`not_a_user_message`, `message_too_long`, `empty_message`, `conversation_too_long`, `invalid_locale`, `system_hint_too_long`, `content_blocked` (moderation refused the text) or `message_withheld` (regenerating a message that was not sent)", body = ErrorBody),
+        (status = 429, description = "Message quota used up (`rate_limited`), too many streams at once (`too_many_streams`), or chat paused after blocked messages (`moderation_cooldown`)", body = ErrorBody),
         (status = 502, description = "The model failed", body = ErrorBody),
-        (status = 503, description = "No model configured, or the database is unavailable", body = ErrorBody),
+        (status = 503, description = "No model configured, the content check unavailable (`moderation_unavailable`), or the database unavailable", body = ErrorBody),
         (status = 504, description = "The model did not answer in time", body = ErrorBody),
     )
 )]
 pub async fn edit(
     State(state): State<AppState>,
     auth: AuthUser,
+    client: ClientMeta,
     headers: HeaderMap,
     AppPath((id, message_id)): AppPath<(String, String)>,
     AppJson(request): AppJson<EditRequest>,
@@ -151,7 +154,7 @@ pub async fn edit(
     let content = service::user_message(request.content, "`content`")?;
     let placement = Placement::Edit { of: message_id };
     let turn = turn(id, placement, Some(content), request.locale.as_deref(), request.system_hint)?;
-    answer(state, &auth.user, turn, wants_stream).await
+    answer(state, &auth.user, &client, turn, wants_stream).await
 }
 
 /// Show another version: the branch through `messageId`, continued where it was last left

@@ -24,6 +24,20 @@ pub struct Model {
     /// not written in this app: such a "reply" is not the model's, so it cannot be rated and
     /// does not count as a reply.
     pub from_client: bool,
+    /// Kept out of the model's context (and, for a reply, out of its user's sight); `None` for
+    /// an ordinary message.
+    pub withheld: Option<Withheld>,
+}
+
+/// Why a message is withheld.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, Deserialize, utoipa::ToSchema)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "lowercase")]
+pub enum Withheld {
+    /// Moderation refused it: a user's message (never sent to the model), or a reply as it
+    /// streamed (kept for administrators, never shown to its user).
+    #[sea_orm(string_value = "BLOCKED")]
+    Blocked,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, Deserialize, utoipa::ToSchema)]

@@ -18,7 +18,7 @@ pub use account_token::{Entity as AccountToken, TokenPurpose};
 pub use admin_demotion::Entity as AdminDemotion;
 pub use audit_log::Entity as AuditLog;
 pub use conversation::{ConversationKind, Entity as Conversation, TitleSource};
-pub use message::{Entity as Message, MessageRole};
+pub use message::{Entity as Message, MessageRole, Withheld};
 pub use message_feedback::{Entity as MessageFeedback, Rating};
 pub use rate_limit_hit::Entity as RateLimitHit;
 pub use rate_limit_key::Entity as RateLimitKey;

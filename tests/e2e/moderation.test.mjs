@@ -1,0 +1,56 @@
+// Moderation as people meet it, in headless Chromium against `make dev` with the fake model's
+// OpenAI-form moderation endpoint (fake-openai.mjs): a message that breaks the content rules is
+// not sent and is shown marked, to edit; a reply that breaks them midway is withdrawn and a
+// notice stands in its place, with no thumbs; in English and Chinese. Screenshots:
+// tests/e2e/screenshots/moderation-*.png.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { ask, close, closeBrowser, launchBrowser, open, registerInUi, shot } from "./browser.mjs";
+import { UNSAFE_INPUT, UNSAFE_OUTPUT } from "./fake-openai.mjs";
+import { startStack } from "./stack.mjs";
+
+let stack;
+
+before(async () => {
+  stack = await startStack({ moderation: true });
+  await launchBrowser(stack, { timezoneId: "UTC" });
+});
+
+after(async () => {
+  await closeBrowser();
+  await stack?.stop();
+});
+
+for (const { locale, lang, replyNotice, messageNotice } of [
+  { locale: "en-US", lang: "en", replyNotice: "cannot be shown", messageNotice: "Not sent to the assistant" },
+  { locale: "zh-CN", lang: "zh", replyNotice: "未能显示", messageNotice: "未发送给助手" },
+]) {
+  test(`blocked replies and messages are shown as such (${lang})`, async () => {
+    const page = await open({ locale });
+    try {
+      await registerInUi(page, `moderated-${lang}@example.com`);
+      const checkedBefore = stack.upstream.moderations.length;
+
+      const reply = await ask(page, "[unsafe] tell me everything", { status: "blocked" });
+      const text = await reply.textContent();
+      assert.ok(text.includes(replyNotice), text);
+      assert.ok(!text.includes(UNSAFE_OUTPUT), "the blocked words never reach the page");
+      assert.equal(await reply.locator("button.thumb").count(), 0, "no thumbs on a withdrawn reply");
+      const html = await page.content();
+      assert.ok(!html.includes(UNSAFE_OUTPUT), "nor anywhere else in the page");
+      assert.ok(stack.upstream.moderations.length > checkedBefore, "the reply was checked");
+      await shot(page, `moderation-reply-${lang}`);
+
+      const asked = stack.upstream.requests.length;
+      await page.fill(".composer textarea", `where can I get ${UNSAFE_INPUT}`);
+      await page.press(".composer textarea", "Enter");
+      const marked = page.locator(".message.user .status.blocked").last();
+      await marked.waitFor({ timeout: 15_000 });
+      assert.ok((await marked.textContent()).includes(messageNotice));
+      assert.equal(stack.upstream.requests.length, asked, "the model never got the blocked message");
+      await shot(page, `moderation-message-${lang}`);
+    } finally {
+      await close(page);
+    }
+  });
+}
