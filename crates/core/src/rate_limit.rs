@@ -419,13 +419,10 @@ pub async fn sweep(
 /// limit another step charges (a cool-down that blocked messages fill). Not atomic with that
 /// charge, and not meant to be: the charge itself refuses what gets past this.
 pub async fn ensure_room(db: &impl ConnectionTrait, clock: &Clock, meter: &Meter<'_>) -> AppResult<()> {
-    let now = clock.now();
-    let counted = counted(db, now, meter).await?;
-    if counted.count < u64::from(meter.limit.max) {
-        return Ok(());
+    match used_up(db, clock.now(), meter).await? {
+        None => Ok(()),
+        Some(wait) => Err(meter.bucket.refusal(wait)),
     }
-    let wait = counted.next_free_at.map_or(meter.limit.window, |at| (at - now).to_std().unwrap_or_default());
-    Err(meter.bucket.refusal(wait))
 }
 
 /// What `meter` counts at `now`.

@@ -3,7 +3,8 @@
 //! for a soak) concurrent requests admits exactly the limit, and a refused request counts
 //! nothing. Plus many users streaming several turns at once: every turn is stored, in order,
 //! and nothing else is (and tallied once); a stream whose client leaves releases its slot; the
-//! quota state right after a burst; one rating per reply however many arrive at once.
+//! quota state right after a burst; one rating per reply however many arrive at once; moderation
+//! strikes counted exactly.
 
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use test_support::{
     Behaviour, PASSWORD, Upstream, both_stacks,
     burst::{Reply, Streaming, burst, tally},
     eventually,
+    moderation::ModerationServer,
     stack::Stack,
 };
 use tokio::io::AsyncWriteExt;
@@ -159,6 +161,44 @@ both_stacks! {
             );
             assert!(state["messages"]["nextFreeAt"].is_string());
         }
+    }
+
+    /// Moderation strikes: a burst of blocked messages at every instance records exactly the
+    /// strikes allowed (each stored, withheld and audited); the others are refused with
+    /// `moderation_cooldown` and store nothing. The model is never called.
+    async fn blocked_messages_count_exactly_the_strikes_allowed(backend: Backend) {
+        let upstream = Upstream::start(Behaviour::reply("never asked")).await;
+        let moderation = ModerationServer::start(&["forbidden-word"]).await;
+        let moderation_env = moderation.aliyun_env();
+        let mut extra: Vec<(&str, &str)> = moderation_env.iter().map(|(name, value)| (*name, value.as_str())).collect();
+        extra.push(("MODERATION_STRIKES", "3/1h"));
+        let stack = Stack::start(backend, &upstream_env(&upstream, &extra)).await;
+        let auth = format!("Bearer {}", stack.register("prober@example.com").await);
+        let n = burst_size();
+        let stack = &stack;
+        let replies = stack
+            .burst_post(n, "/api/chat", |i| {
+                let mut headers = vec![("authorization", auth.clone())];
+                if i % 2 == 1 {
+                    headers.push(("accept", "text/event-stream".to_string()));
+                }
+                (headers, turn(&format!("forbidden-word {i}"), None))
+            })
+            .await;
+        let counts = tally(&replies);
+        assert_eq!(counts.get(&422), Some(&3), "{counts:?}: {:?}\n{}", statuses(&replies), stack.logs());
+        assert_eq!(counts.get(&429), Some(&(n - 3)), "{counts:?}");
+        assert_refusals(&replies, "moderation_cooldown", 3600);
+        assert!(replies.iter().filter(|reply| reply.status == 422).all(|reply| reply.error_code() == "content_blocked"));
+        let db = connect(stack).await;
+        let strikes = RateLimitHit::find().filter(rate_limit_hit::Column::Bucket.eq("moderation_strikes")).count(&db).await.unwrap();
+        assert_eq!(strikes, 3);
+        assert_eq!(Message::find().count(&db).await.unwrap(), 3, "only the blocked turns that struck were stored");
+        assert_eq!(audit_count(&db, "content_blocked").await, 3);
+        assert!(upstream.received().is_empty(), "the model was never called");
+        assert_eq!(moderation.refused(), Vec::<String>::new(), "every instance signed every call right");
+        let flagged = User::find().one(&db).await.unwrap().unwrap().moderation_flagged_at;
+        assert!(flagged.is_some(), "the account is flagged for administrators");
     }
 
     /// One rating per user per reply: a burst of changes at every instance leaves one row.
