@@ -100,7 +100,7 @@ export function messageView(options) {
   function paintReply(item, element) {
     element.dataset.status = item.status ?? "done";
     const content = element.querySelector(".content");
-    if (item.status === "blocked") {
+    if (item.status === "blocked" && !item.fromClient) {
       // The model's words never reach the page: a notice stands in their place.
       content.replaceChildren(h("p.notice.blocked", { role: "note" }, t("replyBlocked")));
     } else if (item.content) {
@@ -129,7 +129,7 @@ export function messageView(options) {
     const focused = foot.contains(document.activeElement) ? document.activeElement.dataset.action : null;
     foot.replaceChildren();
     if (item.status === "stopped") foot.append(h("p.status", {}, t(item.detached ? "stoppedHere" : "stopped")));
-    if (item.status === "blocked" && item.role === "user") foot.append(h("p.status.blocked", {}, t("messageBlocked")));
+    if (item.status === "blocked" && (item.role === "user" || item.fromClient)) foot.append(h("p.status.blocked", {}, t("messageBlocked")));
     // A reply the client brought along when it opened the conversation: not the model's here.
     if (item.fromClient && item.role === "assistant") foot.append(h("p.status.from-client", {}, t("fromClient")));
     if (item.status === "error") {

@@ -19,6 +19,7 @@ mod controls;
 mod fixture;
 mod format;
 mod load;
+mod moderation;
 mod reliability;
 mod scale_out;
 mod usage;
@@ -68,7 +69,7 @@ async fn main() -> anyhow::Result<()> {
     let upstream = Upstream::start(Behaviour::reply("ok")).await;
     let fixture = Fixture::new(&bin, &upstream).await?;
 
-    // `BENCH_ONLY=cold,size,load,chat,memory,burst,stop,accounts,usage` runs some sections (for profiling one); BENCHMARKS.md is
+    // `BENCH_ONLY=cold,size,load,chat,moderation,memory,burst,stop,accounts,usage` runs some sections (for profiling one); BENCHMARKS.md is
     // written only by a full run.
     let only = std::env::var("BENCH_ONLY").ok();
     let wants = |section: &str| only.as_deref().is_none_or(|only| only.split(',').any(|s| s.trim() == section));
@@ -232,6 +233,10 @@ async fn main() -> anyhow::Result<()> {
         }
         writeln!(report)?;
         drop(server);
+    }
+
+    if wants("moderation") {
+        moderation::moderation_cost(&bin, &fixture, &client, &mut report).await?;
     }
 
     let mut worst_body_rss: Option<u64> = None;

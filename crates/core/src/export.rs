@@ -331,7 +331,8 @@ impl Section {
                     .await?
                     .into_iter()
                     .map(|row| {
-                        let hidden = owner && row.role == MessageRole::Assistant && row.withheld.is_some();
+                        let hidden =
+                            owner && row.role == MessageRole::Assistant && row.withheld.is_some() && !row.from_client;
                         let record = MessageRecord {
                             id: row.id.clone(),
                             conversation_id: row.conversation_id,

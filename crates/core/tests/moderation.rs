@@ -85,10 +85,12 @@ both_databases! {
         assert_eq!(calls[0].service.as_deref(), Some("llm_query_moderation"));
         assert_eq!(moderation.refused(), Vec::<String>::new(), "every request was signed right");
 
-        // The conversation continues; the model never sees the blocked message.
+        // The conversation continues; the model never sees the blocked message. (A client that
+        // resends its whole history, as the seed's does, is not refused for the old message: with
+        // `conversationId` the server keeps the history, and only the new message is checked.)
         let next = app.post("/api/chat").token(&token).json(&json!({
             "type": "tcm", "conversationId": conversation_id, "locale": "en",
-            "messages": [{"role": "user", "content": "I sleep badly."}]
+            "messages": [{"role": "user", "content": format!("where to buy {RISKY}")}, {"role": "user", "content": "I sleep badly."}]
         })).send().await;
         assert_eq!(next.status, StatusCode::OK, "{}", next.text());
         let sent = upstream.received()[0].messages();

@@ -94,7 +94,8 @@ impl MessageView {
             id: model.id,
             role: model.role,
             // A withheld reply's words are for administrators only.
-            content: if model.role == MessageRole::Assistant && model.withheld.is_some() {
+            // (One the client brought along is the user's own text: shown to them.)
+            content: if model.role == MessageRole::Assistant && model.withheld.is_some() && !model.from_client {
                 String::new()
             } else {
                 model.content

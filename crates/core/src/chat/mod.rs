@@ -252,10 +252,17 @@ async fn answer(
     wants_stream: bool,
 ) -> AppResult<Response> {
     let llm = service::llm(&state)?;
+    // What would refuse the turn anyway is asked first: a check is a paid call.
+    service::may_chat(&state, user).await?;
     let text = TurnText {
         message: turn.message.as_deref(),
         hint: turn.system_hint.as_deref(),
-        brought: turn.earlier.iter().map(|(_, content)| content.as_str()).collect(),
+        // Earlier messages are used (and so checked) only when they open a conversation: a
+        // client that resends its whole history with `conversationId` has it ignored.
+        brought: match turn.conversation_id {
+            None => turn.earlier.iter().map(|(_, content)| content.as_str()).collect(),
+            Some(_) => Vec::new(),
+        },
     };
     if let Some(label) = input::screen(&state, user, text).await? {
         let language = turn.language;

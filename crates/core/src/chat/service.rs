@@ -200,12 +200,7 @@ pub fn llm_error(err: LlmError) -> AppError {
 /// it, and builds the prompt from the branch it ends. A regeneration saves no message and
 /// leaves the branch shown as it is until its reply is saved.
 pub async fn prepare(state: &AppState, user: &user::Model, turn: Turn) -> AppResult<PreparedTurn> {
-    if state.config.email_verification == EmailVerification::Required && user.email_verified_at.is_none() {
-        return Err(AppError::forbidden(
-            "email_unverified",
-            "confirm your email address first: open the link we mailed you, or ask for a new one",
-        ));
-    }
+    verified(state, user)?;
     let quota = crate::usage::message_limit(&state.config, user.role);
     // The quota is checked and charged in the transaction that saves the message, which holds
     // the user's quota key locked until it commits: concurrent turns of one user queue there,
@@ -237,6 +232,31 @@ pub async fn prepare(state: &AppState, user: &user::Model, turn: Turn) -> AppRes
     let prompt =
         Prompt { system: system_prompt(conversation.kind, turn.language, turn.system_hint.as_deref()), turns: history };
     Ok(PreparedTurn { conversation, prompt, language: turn.language, user_message_id, question, first_reply: untitled })
+}
+
+/// Refuses a user who may not chat now (an unverified address where verification is required;
+/// a used-up quota), before anything costly is done for the turn (a moderation check). The
+/// quota is only read here: [`prepare`] charges it atomically, and refuses what gets past this.
+pub async fn may_chat(state: &AppState, user: &user::Model) -> AppResult<()> {
+    verified(state, user)?;
+    if state.moderator.is_none() {
+        return Ok(()); // nothing costly comes before `prepare`: no read needed
+    }
+    let quota = crate::usage::message_limit(&state.config, user.role);
+    if let Some(meter) = Meter::new(Bucket::ChatMessages, &user.id, quota) {
+        rate_limit::ensure_room(&state.db, &state.clock, &meter).await?;
+    }
+    Ok(())
+}
+
+fn verified(state: &AppState, user: &user::Model) -> AppResult<()> {
+    if state.config.email_verification == EmailVerification::Required && user.email_verified_at.is_none() {
+        return Err(AppError::forbidden(
+            "email_unverified",
+            "confirm your email address first: open the link we mailed you, or ask for a new one",
+        ));
+    }
+    Ok(())
 }
 
 /// What [`open`] and [`continue_in`] settled.
@@ -364,8 +384,7 @@ async fn continue_in(txn: &Txn, state: &AppState, user: &user::Model, turn: &Tur
             let question = question.ok_or_else(|| {
                 AppError::validation("nothing_to_regenerate", "this reply does not answer a message of yours")
             })?;
-            let asked = Message::find_by_id(tree.node(question).id.clone()).one(txn).await?;
-            if asked.is_some_and(|asked| asked.withheld.is_some()) {
+            if withheld(txn, &tree.node(question).id).await? {
                 return Err(AppError::validation(
                     "message_withheld",
                     "this message was not sent to the assistant; edit it to send it again",
@@ -390,6 +409,11 @@ async fn continue_in(txn: &Txn, state: &AppState, user: &user::Model, turn: &Tur
                 && !turn.blocked
                 && base.is_some_and(|base| tree.node(base).role == MessageRole::User)
                 && history.last().is_some_and(|(role, content)| *role == MessageRole::User && content == message);
+            // (A withheld message is no retry's target: the model never saw it.)
+            let retry = match base {
+                Some(base) if retry => !withheld(txn, &tree.node(base).id).await?,
+                _ => false,
+            };
             let (id, saved_at) = match base {
                 Some(base) if retry => (tree.node(base).id.clone(), None),
                 _ => {
@@ -422,6 +446,12 @@ async fn continue_in(txn: &Txn, state: &AppState, user: &user::Model, turn: &Tur
     let untitled = conversation.title_source == TitleSource::Message && !tree.has_reply();
     let conversation = conversation::Model { updated_at: now, active_leaf_id, ..conversation };
     Ok(Placed { conversation, user_message_id, question, history, untitled, new_message_at })
+}
+
+/// Whether the stored message `id` is withheld (moderation kept it from the model).
+async fn withheld(txn: &Txn, id: &str) -> AppResult<bool> {
+    let row = Message::find_by_id(id.to_string()).one(txn).await?;
+    Ok(row.is_some_and(|row| row.withheld.is_some()))
 }
 
 /// The text of these messages of `tree`, in order, as the model reads them: a reply stopped

@@ -118,10 +118,11 @@ pub(super) fn read(env: &Env<'_, impl Fn(&str) -> Option<String>>) -> Result<Opt
 fn aliyun(env: &Env<'_, impl Fn(&str) -> Option<String>>) -> Result<AliyunModeration, ConfigError> {
     let hint = "set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET (on Function Compute, give the function a role: it sets them)";
     let endpoint = env.get("MODERATION_ALIYUN_ENDPOINT").unwrap_or_else(|| DEFAULT_ALIYUN_ENDPOINT.to_string());
-    if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {
+    let path = endpoint.split_once("://").map_or("", |(_, rest)| rest.trim_end_matches('/')).split_once('/');
+    if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) || path.is_some() {
         return Err(ConfigError::Invalid {
             name: "MODERATION_ALIYUN_ENDPOINT",
-            reason: format!("{endpoint:?} is not an http(s) URL such as {DEFAULT_ALIYUN_ENDPOINT}"),
+            reason: format!("{endpoint:?} is not an http(s) origin (no path) such as {DEFAULT_ALIYUN_ENDPOINT}"),
         });
     }
     let block_at = match env.get("MODERATION_ALIYUN_BLOCK_AT") {

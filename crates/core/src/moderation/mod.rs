@@ -23,6 +23,8 @@ use std::{
     time::Duration,
 };
 
+use futures::StreamExt;
+
 use crate::{
     config::{ModerationConfig, ModerationFailure, ModerationProvider},
     error::AppError,
@@ -81,6 +83,9 @@ impl Default for Session {
     }
 }
 
+/// How many pieces of one text are checked at once.
+const PARALLEL_CHECKS: usize = 4;
+
 enum Backend {
     Aliyun(aliyun::Client),
     OpenAi(openai::Client),
@@ -121,18 +126,27 @@ impl Moderator {
         self.failed_open.load(Ordering::Relaxed)
     }
 
-    /// Checks `text` whole (in as many calls as the provider's length limit needs), applying
-    /// the failure policy: blocked, passed, or 503 `moderation_unavailable`.
+    /// Checks `text` whole (in as many calls as the provider's length limit needs, a few at a
+    /// time), applying the failure policy: blocked, passed, or 503 `moderation_unavailable`.
+    /// The whole check is bounded by twice `MODERATION_TIMEOUT`, however long the text (a new
+    /// conversation may bring 50 messages along).
     pub async fn judge(&self, stage: Stage, text: &str) -> Result<Verdict, AppError> {
-        let mut session = Session::new();
-        let limit = self.piece_chars(stage);
-        for piece in pieces(text, limit) {
-            match self.policy(self.call(stage, &mut session, &piece).await)? {
-                Verdict::Pass => {}
-                blocked => return Ok(blocked),
+        let pieces = pieces(text, self.piece_chars(stage));
+        let budget = self.timeout.saturating_mul(2);
+        let judged = async {
+            // Whole texts need no session: each piece is read on its own.
+            let mut checks = futures::stream::iter(pieces)
+                .map(|piece| async move { self.call(stage, &mut Session::new(), &piece).await })
+                .buffered(PARALLEL_CHECKS);
+            while let Some(outcome) = checks.next().await {
+                if let blocked @ Verdict::Block { .. } = outcome? {
+                    return Ok(blocked);
+                }
             }
-        }
-        Ok(Verdict::Pass)
+            Ok(Verdict::Pass)
+        };
+        let outcome = tokio::time::timeout(budget, judged).await.unwrap_or(Err(ModerationError::Timeout(budget)));
+        self.policy(outcome)
     }
 
     /// Checks the next segment of a streamed reply, with what passed before it.

@@ -47,11 +47,8 @@ impl Client {
     pub async fn check(&self, input: &str) -> Result<Verdict, ModerationError> {
         let client = self.client()?;
         let request = Request { model: &self.config.model, input };
-        let answer: Answer = client
-            .moderations()
-            .create_byot(request)
-            .await
-            .map_err(|err| ModerationError::Provider(err.to_string()))?;
+        let answer: Answer =
+            client.moderations().create_byot(request).await.map_err(|err| ModerationError::Provider(describe(&err)))?;
         let flagged = answer.results.iter().find(|outcome| outcome.flagged);
         Ok(match flagged {
             None => Verdict::Pass,
@@ -78,5 +75,19 @@ impl Client {
             })
             .as_ref()
             .map_err(|err| ModerationError::Provider(format!("no HTTP client: {err}")))
+    }
+}
+
+/// What went wrong, without the bodies async-openai's messages quote (an echo of the input
+/// would put the user's words in the log).
+fn describe(err: &async_openai::error::OpenAIError) -> String {
+    use async_openai::error::OpenAIError;
+    match err {
+        OpenAIError::Reqwest(err) => {
+            format!("HTTP: {}", err.status().map_or("no answer".to_string(), |status| status.to_string()))
+        }
+        OpenAIError::ApiError(api) => format!("API error {:?}/{:?}", api.api_error.r#type, api.api_error.code),
+        OpenAIError::JSONDeserialize(..) => "an answer that is not moderation JSON".into(),
+        _ => "request failed".into(),
     }
 }

@@ -69,6 +69,11 @@ impl<'a> Screen<'a> {
     async fn check(&mut self, moderator: &Moderator, segments: Vec<String>) -> Result<Screened, AppError> {
         let mut show = String::new();
         for segment in segments {
+            // Whitespace (the space after a reply's last full stop) says nothing: no call for it.
+            if segment.trim().is_empty() {
+                show.push_str(&segment);
+                continue;
+            }
             match moderator.judge_segment(&mut self.session, &segment).await? {
                 Verdict::Pass => show.push_str(&segment),
                 Verdict::Block { label } => return Ok(Screened::Blocked { label }),
