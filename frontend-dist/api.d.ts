@@ -95,7 +95,7 @@ export interface StreamHandlers {
   onError?(error: ApiError): void;
   signal?: AbortSignal;
 }
-/** A streamed reply, resolved at `done` (complete, or `finishReason: "stopped"`). */
+/** A streamed reply, resolved at `done` (complete, `finishReason: "stopped"`, or `"blocked"` by moderation). */
 export type StreamedReply = StreamDone & { content: string };
 
 /** Streams a reply; resolves once it is saved, rejects with `ApiError` otherwise. */

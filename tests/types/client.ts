@@ -36,7 +36,7 @@ export async function conversationControls(conversationId: string): Promise<stri
   };
   const first = await api.streamChatMessage({ type: "oracle", messages: [{ role: "user", content: "long" }], conversationId }, handlers);
   const stopped: { requested: number; ended: number } = await api.stopReply(conversationId);
-  const reason: "completed" | "stopped" = first.finishReason;
+  const reason: "completed" | "stopped" | "blocked" = first.finishReason;
   const again = await api.regenerateReply(conversationId, first.messageId, { locale: "en", systemHint: "brief" }, handlers);
   const detail = await api.getConversation(conversationId);
   const user = detail.messages.find((m: api.MessageView) => m.role === "user");
