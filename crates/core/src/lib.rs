@@ -22,6 +22,7 @@ pub mod moderation;
 pub mod openapi;
 pub mod outbound;
 pub mod rate_limit;
+pub mod safety;
 pub mod state;
 pub mod telemetry;
 pub mod usage;

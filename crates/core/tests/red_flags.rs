@@ -1,0 +1,108 @@
+//! Which messages raise an emergency card: typical phrasings of every rule in Chinese and
+//! English (mixed scripts, full-width characters, curly apostrophes), and messages that must not
+//! raise one (negations, look-alike words, everyday TCM questions). Each row says exactly which
+//! rule fires, or none.
+
+use app_core::safety::red_flags::{CardKind, check, rule, rules};
+
+const CASES: &[(&str, Option<&str>)] = &[
+    // Chest pain
+    ("I have crushing chest pain spreading to my left arm", Some("chest_pain")),
+    ("there's a pressure in my chest since an hour", Some("chest_pain")),
+    ("Chest Tightness when I climb stairs", Some("chest_pain")),
+    ("我胸口痛，还出冷汗", Some("chest_pain")),
+    ("胸 闷 气短怎么办", Some("chest_pain")),
+    ("I have no chest pain, just a cough", None),
+    ("I don't have chest pain anymore", None),
+    ("没有胸痛，只是有点咳嗽", None),
+    ("Where should I put my chest of drawers for good feng shui?", None),
+    // Stroke
+    ("my father's face is drooping and he has slurred speech", Some("stroke")),
+    ("She suddenly feels weak on one side", Some("stroke")),
+    ("I think he is having a stroke", Some("stroke")),
+    ("奶奶突然口角歪斜，说话不清", Some("stroke")),
+    ("老伴可能中风了", Some("stroke")),
+    ("What does a brush stroke mean in calligraphy?", None),
+    ("I had a stroke of luck today; what does the oracle say?", None),
+    // Breathing
+    ("My son can't breathe properly and his lips are blue", Some("breathing")),
+    ("I can’t breathe after running", Some("breathing")),
+    ("ＣＡＮ'Ｔ ＢＲＥＡＴＨＥ", Some("breathing")),
+    ("孩子喘不上气", Some("breathing")),
+    ("我呼吸困难", Some("breathing")),
+    ("How do breathing exercises help sleep?", None),
+    // Heavy bleeding
+    ("the cut won't stop bleeding", Some("heavy_bleeding")),
+    ("He is vomiting blood", Some("heavy_bleeding")),
+    ("伤口血流不止", Some("heavy_bleeding")),
+    ("今天早上咳血了", Some("heavy_bleeding")),
+    ("My gums bleed a little when I brush", None),
+    // Pregnancy
+    ("I'm 8 weeks pregnant and I have spotting", Some("pregnancy_bleeding")),
+    ("bleeding during pregnancy, what should I do", Some("pregnancy_bleeding")),
+    ("怀孕两个月，今天见红了", Some("pregnancy_bleeding")),
+    ("孕期出血怎么办", Some("pregnancy_bleeding")),
+    ("What should I eat during pregnancy for energy?", None),
+    ("怀孕期间适合喝什么汤？", None),
+    ("Is high blood pressure common when pregnant?", None),
+    // Infants
+    ("My 2 month old baby has a fever", Some("infant_fever")),
+    ("newborn feels hot to the touch", Some("infant_fever")),
+    ("三个月大的宝宝发烧39度", Some("infant_fever")),
+    ("婴儿高热不退", Some("infant_fever")),
+    ("My baby sleeps badly at night", None),
+    ("宝宝体温正常但是不爱吃饭", None),
+    // Poisoning
+    ("my daughter swallowed bleach", Some("poisoning")),
+    ("I think I took too many pills", Some("poisoning")),
+    ("爷爷误服了农药", Some("poisoning")),
+    ("家里可能煤气中毒", Some("poisoning")),
+    // Self-harm
+    ("I want to kill myself", Some("self_harm")),
+    ("Sometimes I think about suicide", Some("self_harm")),
+    ("I feel like there's no reason to live", Some("self_harm")),
+    ("我不想活了", Some("self_harm")),
+    ("最近总想自杀", Some("self_harm")),
+    ("活着没意思，想割腕", Some("self_harm")),
+    ("I'm not suicidal, just tired", None),
+    ("我不想死，只是很累", None),
+    ("What does hexagram 29 say about danger?", None),
+    // Anaphylaxis, consciousness, headache
+    ("my throat is swelling after eating peanuts", Some("anaphylaxis")),
+    ("吃了海鲜后喉咙肿", Some("anaphylaxis")),
+    ("my husband passed out and won't wake up", Some("unconscious")),
+    ("孩子抽搐了", Some("unconscious")),
+    ("This is the worst headache of my life", Some("sudden_headache")),
+    ("突然剧烈头痛", Some("sudden_headache")),
+    ("I get mild headaches in the afternoon", None),
+    // Everyday questions
+    ("Which tea suits autumn dryness?", None),
+    ("失眠多梦，适合喝什么茶？", None),
+    ("请帮我解读一下乾卦", None),
+    ("My tongue has a thick white coating", None),
+    // Mixed scripts
+    ("my mom 胸口痛 since this morning", Some("chest_pain")),
+    ("我 feel like I can't breathe", Some("breathing")),
+];
+
+#[test]
+fn exactly_these_messages_raise_a_card() {
+    let mut wrong = Vec::new();
+    for (text, expected) in CASES {
+        let found = check(text).map(|flag| flag.rule);
+        if found != *expected {
+            wrong.push(format!("{text:?}: expected {expected:?}, got {found:?}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{} of {} wrong:\n{}", wrong.len(), CASES.len(), wrong.join("\n"));
+}
+
+#[test]
+fn every_rule_is_exercised_and_self_harm_raises_the_crisis_card() {
+    for shipped in &rules().rules {
+        assert!(CASES.iter().any(|(_, rule)| *rule == Some(shipped.id.as_str())), "no case for {}", shipped.id);
+    }
+    assert_eq!(rule("self_harm").unwrap().card, CardKind::Crisis);
+    assert_eq!(rule("chest_pain").unwrap().card, CardKind::Emergency);
+    assert!(rule("nothing").is_none());
+}
