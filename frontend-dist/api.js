@@ -73,6 +73,8 @@ export async function readEventStream(body, onEvent) {
  * Sends a message and streams the reply (Server-Sent Events over fetch: EventSource can neither
  * POST nor send the token). `handlers`: `onStart({conversationId, userMessageId})`,
  * `onDelta(piece, textSoFar)`, `onDone({conversationId, messageId, usage, finishReason})`,
+ * `onRedFlag({rule, card, emergencyNumber, crisisHotline})` (an emergency sign in the message: a
+ * card to show above the reply, before any `delta`),
  * `onTitle({conversationId, title})` (a model-written title, after `done` of a new
  * conversation's first reply), `onError(apiError)` (an `event: error` inside the stream). Pass an
  * AbortSignal (AbortController) as `signal` to stop listening; stopping the reply itself is
@@ -160,6 +162,8 @@ async function streamTurn(endpoint, data, handlers, signal) {
         resolve({ ...done, content });
       } else if (event === "title") {
         handlers.onTitle?.(payload);
+      } else if (event === "redFlag") {
+        handlers.onRedFlag?.(payload);
       } else if (event === "error") {
         const error = new ApiError({ status: 200, body: payload, conversationId });
         handlers.onError?.(error);
@@ -181,6 +185,7 @@ async function streamTurn(endpoint, data, handlers, signal) {
 /** A server that ignored the Accept header answered the whole reply as JSON: told as events. */
 function wholeReply(whole, handlers) {
   handlers.onStart?.({ conversationId: whole.conversationId, userMessageId: whole.userMessageId });
+  if (whole.redFlag) handlers.onRedFlag?.(whole.redFlag);
   handlers.onDelta?.(whole.reply, whole.reply);
   const done = { conversationId: whole.conversationId, messageId: whole.messageId, usage: whole.usage ?? null, finishReason: whole.finishReason ?? "completed" };
   handlers.onDone?.(done);

@@ -390,6 +390,7 @@ export interface paths {
         /**
          * Send a message to an assistant and get its reply, whole (JSON) or streamed (SSE).
          * @description Streaming (`Accept: text/event-stream` or `"stream": true`): events `start` (`StreamStart`),
+         *     `redFlag` (`RedFlagCard`: an emergency sign in the message; show it above the reply),
          *     `delta` (`StreamDelta`) as the reply is generated, then `done` (`StreamDone`, whose
          *     `finishReason` is `completed`, or `stopped` when the user stopped the reply through
          *     `POST /api/chat/conversations/{id}/stop`) or `error` (`ErrorBody`); for a new conversation,
@@ -682,6 +683,11 @@ export interface components {
             /** Format: date-time */
             expires: string;
         };
+        /**
+         * @description Which card a rule raises.
+         * @enum {string}
+         */
+        CardKind: "emergency" | "crisis";
         /** @description `POST /api/chat` body. */
         ChatRequest: {
             /** @description `oracle` or `tcm`. */
@@ -719,6 +725,7 @@ export interface components {
              *     the user's language, not the model's words.
              */
             finishReason: components["schemas"]["FinishReason"];
+            redFlag?: components["schemas"]["RedFlagCard"] | null;
         };
         ConversationDetail: {
             conversation: components["schemas"]["ConversationView"];
@@ -1017,6 +1024,7 @@ export interface components {
              */
             fromClient: boolean;
             withheld?: components["schemas"]["Withheld"] | null;
+            redFlag?: components["schemas"]["RedFlagCard"] | null;
             /**
              * Format: int32
              * @description How many versions exist at this point of the conversation (1 when never regenerated
@@ -1130,6 +1138,24 @@ export interface components {
         };
         /** @enum {string} */
         Rating: "up" | "down";
+        /**
+         * @description The card shown before the assistant's reply (the SSE event `redFlag`, `redFlag` of a JSON
+         *     answer and of the message in the history). The site writes its text in the reader's
+         *     language from `card` and the numbers.
+         */
+        RedFlagCard: {
+            /** @description The rule that matched (`chest_pain`, `self_harm`…). */
+            rule: string;
+            /**
+             * @description `emergency`: call the emergency number now; `crisis`: the psychological assistance
+             *     hotline, and the emergency number.
+             */
+            card: components["schemas"]["CardKind"];
+            /** @description `EMERGENCY_NUMBER` (default 120). */
+            emergencyNumber: string;
+            /** @description `CRISIS_HOTLINE` (default 12356). */
+            crisisHotline: string;
+        };
         /** @description `POST …/messages/{messageId}/regenerate` body. */
         RegenerateRequest: {
             /**
@@ -1201,8 +1227,8 @@ export interface components {
         };
         /**
          * @description One Server-Sent Event of a streamed reply, as an event-stream parser reads it: `event` is
-         *     `start`, `delta`, `done`, `error` or `title`, and `data` the JSON of `StreamStart`,
-         *     `StreamDelta`, `StreamDone`, `ErrorBody` or `StreamTitle`.
+         *     `start`, `redFlag`, `delta`, `done`, `error` or `title`, and `data` the JSON of
+         *     `StreamStart`, `RedFlagCard`, `StreamDelta`, `StreamDone`, `ErrorBody` or `StreamTitle`.
          */
         SseEvent: {
             event: string;

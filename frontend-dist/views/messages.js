@@ -33,6 +33,7 @@ export function fromServer(m) {
     id: m.id, parentId: m.parentId ?? null, status: m.withheld ? "blocked" : m.stopped ? "stopped" : null,
     versions: m.versions ?? 1, version: m.version ?? 1, versionIds: m.versionIds ?? [], feedback: m.feedback ?? null,
     fromClient: Boolean(m.fromClient),
+    redFlag: m.redFlag ?? null,
   });
 }
 
@@ -93,7 +94,7 @@ export function messageView(options) {
       body.replaceChildren(editForm(item));
       return;
     }
-    body.replaceChildren(h("div.content", {}, item.content), h("div.message-foot"));
+    body.replaceChildren(h("div.content", {}, item.content), h("div.message-foot"), item.redFlag ? redFlagCard(item.redFlag) : "");
     paintFoot(item, element);
   }
 
@@ -291,4 +292,19 @@ function caretTarget(content) {
     target = target.lastElementChild;
   }
   return target;
+}
+
+/**
+ * The emergency card an emergency sign in a message raises (`card` "emergency" or "crisis"),
+ * in the page's language, with the numbers the server configured as links to call.
+ */
+export function redFlagCard(card) {
+  const call = (number) => h("a.call", { href: `tel:${String(number).replace(/[^0-9+]/g, "")}` }, String(number));
+  const crisis = card.card === "crisis";
+  const text = t(crisis ? "redFlagCrisisBody" : "redFlagEmergencyBody", { emergency: card.emergencyNumber, crisis: card.crisisHotline });
+  const numbers = crisis ? [card.crisisHotline, card.emergencyNumber] : [card.emergencyNumber];
+  return h(`aside.red-flag-card.${crisis ? "crisis" : "emergency"}`, { role: "alert", dataset: { rule: card.rule } },
+    h("strong.red-flag-title", {}, t(crisis ? "redFlagCrisisTitle" : "redFlagEmergencyTitle")),
+    h("p", {}, text),
+    h("p.red-flag-numbers", {}, ...numbers.map(call)));
 }

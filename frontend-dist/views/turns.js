@@ -116,6 +116,14 @@ export function turns(view) {
           view.messages.schedule(reply);
         },
         onTitle: (event) => view.showTitle(event, generation),
+        onRedFlag: (card) => {
+          if (generation !== store.generation) return;
+          // The card belongs to the message that raised it, just above the reply.
+          const asked = store.messages[store.messages.indexOf(reply) - 1];
+          if (asked?.role !== "user") return;
+          asked.redFlag = card;
+          view.messages.paint(asked);
+        },
       }, controller.signal);
       if (generation !== store.generation) return;
       // Still reading for a title: logging out stops that too.

@@ -13,6 +13,7 @@ mod m20261203_000001_usage;
 mod m20261206_000001_audit_subjects;
 mod m20261206_000002_exact_addresses;
 mod m20261206_000003_moderation;
+mod m20261206_000004_red_flags;
 
 pub use m20261203_000001_usage::tally_messages_sql;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000001_audit_subjects::Migration),
             Box::new(m20261206_000002_exact_addresses::Migration),
             Box::new(m20261206_000003_moderation::Migration),
+            Box::new(m20261206_000004_red_flags::Migration),
         ]
     }
 }

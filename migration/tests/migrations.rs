@@ -56,6 +56,7 @@ const COLUMNS: [(&str, &[&str]); 12] = [
             "stopped",
             "from_client",
             "withheld",
+            "red_flag",
         ],
     ),
     (
@@ -263,7 +264,8 @@ both_databases! {
             "m20261203_000001_usage",
             "m20261206_000001_audit_subjects",
             "m20261206_000002_exact_addresses",
-            "m20261206_000003_moderation"
+            "m20261206_000003_moderation",
+            "m20261206_000004_red_flags"
         ]);
         // The code's idea of the newest schema (health, `/initialize`) is the last migration.
         assert_eq!(names.last().map(String::as_str), Some(app_core::db::SCHEMA_VERSION));

@@ -645,6 +645,7 @@ both_databases! {
             stopped: false,
             from_client: false,
             withheld: None,
+            red_flag: None,
         }));
         assert_eq!(Message::find_by_id(M_ANSWER).one(&app.db).await.unwrap(), Some(message::Model {
             id: M_ANSWER.into(),
@@ -658,6 +659,7 @@ both_databases! {
             stopped: false,
             from_client: false,
             withheld: None,
+            red_flag: None,
         }));
         let last = BULK_MESSAGES - 1;
         let bulk_last = Message::find_by_id(bulk_id(last)).one(&app.db).await.unwrap().expect("last bulk message");

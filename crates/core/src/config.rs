@@ -86,6 +86,11 @@ pub struct Config {
     /// Blocked messages one user may send per window before chat is refused for a while
     /// (`MODERATION_STRIKES`, default 5/1h).
     pub moderation_strikes: Option<Limit>,
+    /// The number a red-flag card says to call (`EMERGENCY_NUMBER`, default 120).
+    pub emergency_number: String,
+    /// The hotline of the self-harm card (`CRISIS_HOTLINE`, default 12356: China's national
+    /// psychological assistance hotline).
+    pub crisis_hotline: String,
 }
 
 /// An OpenAI-compatible chat-completions endpoint (OpenAI, DashScope, a local server…).
@@ -176,6 +181,8 @@ impl Config {
         "MODERATION_OPENAI_BASE_URL",
         "MODERATION_OPENAI_API_KEY",
         "MODERATION_OPENAI_MODEL",
+        "EMERGENCY_NUMBER",
+        "CRISIS_HOTLINE",
     ];
 
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -330,6 +337,8 @@ impl Config {
             },
             moderation,
             moderation_strikes,
+            emergency_number: phone(&env, "EMERGENCY_NUMBER", "120")?,
+            crisis_hotline: phone(&env, "CRISIS_HOTLINE", "12356")?,
         })
     }
 
@@ -440,6 +449,25 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
         let raw = self.get(name).unwrap_or_else(|| default.to_string());
         Limit::parse(&raw).map_err(|reason| ConfigError::Invalid { name, reason })
     }
+}
+
+/// A number to call: digits, spaces, `+` and `-`, at most 20 characters.
+fn phone(
+    env: &Env<'_, impl Fn(&str) -> Option<String>>,
+    name: &'static str,
+    default: &str,
+) -> Result<String, ConfigError> {
+    let value = env.get(name).unwrap_or_else(|| default.to_string());
+    let valid = value.chars().count() <= 20
+        && value.chars().any(|c| c.is_ascii_digit())
+        && value.chars().all(|c| c.is_ascii_digit() || matches!(c, ' ' | '+' | '-'));
+    if !valid {
+        return Err(ConfigError::Invalid {
+            name,
+            reason: format!("{value:?} is not a phone number such as {default}"),
+        });
+    }
+    Ok(value)
 }
 
 /// `90s`, `15m`, `7d`, `1h 30m` (humantime), or a bare number of seconds.

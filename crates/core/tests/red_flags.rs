@@ -106,3 +106,60 @@ fn every_rule_is_exercised_and_self_harm_raises_the_crisis_card() {
     assert_eq!(rule("chest_pain").unwrap().card, CardKind::Emergency);
     assert!(rule("nothing").is_none());
 }
+
+mod through_the_router {
+    use std::time::Duration;
+
+    use app_core::entities::{Message, MessageRole, message};
+    use axum::http::StatusCode;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    use test_support::{Behaviour, TestApp, Upstream, both_databases, json, sse_events};
+
+    both_databases! {
+        /// The card comes before anything the model writes, is stored with the turn, and the
+        /// model is told it was shown.
+        async fn an_emergency_sign_raises_the_card_before_the_reply(backend: Backend) {
+            let upstream = Upstream::start(Behaviour::pieces(&["Please ", "call now."], Duration::from_millis(10))).await;
+            let app = TestApp::with_upstream(backend, &upstream, &[]).await;
+            let token = app.register("worried@example.com").await;
+            let response = app.post("/api/chat").token(&token).header("accept", "text/event-stream")
+                .json(&json!({"type": "tcm", "locale": "en", "messages": [{"role": "user", "content": "I have crushing chest pain"}]}))
+                .send().await;
+            assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+            let events = sse_events(&response.text());
+            let names: Vec<&str> = events.iter().map(|(name, _)| name.as_str()).collect();
+            assert_eq!(&names[..2], ["start", "redFlag"], "{names:?}");
+            assert_eq!(events[1].1, json!({"rule": "chest_pain", "card": "emergency", "emergencyNumber": "120", "crisisHotline": "12356"}));
+            let system = upstream.received()[0].messages()[0].1.clone();
+            assert!(system.contains("Safety note") && system.contains("call 120"), "{system}");
+
+            let conversation_id = events[0].1["conversationId"].as_str().unwrap();
+            let stored = Message::find().filter(message::Column::ConversationId.eq(conversation_id))
+                .filter(message::Column::Role.eq(MessageRole::User)).one(&app.db).await.unwrap().unwrap();
+            assert_eq!(stored.red_flag.as_deref(), Some("chest_pain"));
+            let history = app.get(&format!("/api/chat/conversations/{conversation_id}")).token(&token).send().await.json();
+            assert_eq!(history["messages"][0]["redFlag"]["rule"], "chest_pain");
+            assert!(history["messages"][1]["redFlag"].is_null());
+
+            // An ordinary question raises nothing and tells the model nothing.
+            let calm = app.post("/api/chat").token(&token)
+                .json(&json!({"type": "tcm", "locale": "en", "conversationId": conversation_id, "messages": [{"role": "user", "content": "Which tea suits autumn?"}]}))
+                .send().await.json();
+            assert!(calm.get("redFlag").is_none(), "{calm}");
+            assert!(!upstream.received()[1].messages()[0].1.contains("Safety note"));
+        }
+
+        /// Self-harm raises the crisis card in the JSON answer too, with the numbers configured.
+        async fn the_crisis_card_carries_the_configured_numbers(backend: Backend) {
+            let upstream = Upstream::start(Behaviour::reply("我在这里陪着你。")).await;
+            let app = TestApp::with_upstream(backend, &upstream, &[("CRISIS_HOTLINE", "400-161-9995"), ("EMERGENCY_NUMBER", "110")]).await;
+            let token = app.register("low@example.com").await;
+            let body = app.post("/api/chat").token(&token)
+                .json(&json!({"type": "oracle", "locale": "zh-CN", "messages": [{"role": "user", "content": "我不想活了"}]}))
+                .send().await.json();
+            assert_eq!(body["redFlag"], json!({"rule": "self_harm", "card": "crisis", "emergencyNumber": "110", "crisisHotline": "400-161-9995"}));
+            let system = upstream.received()[0].messages()[0].1.clone();
+            assert!(system.contains("安全提示") && system.contains("400-161-9995"), "{system}");
+        }
+    }
+}

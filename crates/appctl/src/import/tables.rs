@@ -308,6 +308,7 @@ impl Table for Messages {
             // The old app's replies were its model's, as ours are.
             from_client: false,
             withheld: None,
+            red_flag: None,
         }))
     }
 

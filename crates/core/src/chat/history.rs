@@ -21,6 +21,7 @@ use crate::{
     entities::{Conversation, ConversationKind, Message, MessageRole, TitleSource, Withheld, conversation, message},
     error::{AppError, AppResult, ErrorBody},
     http::{ApiRoutes, AppJson, AppPath, AppQuery, ClientMeta, routes::api_routes},
+    safety::RedFlagCard,
     state::AppState,
 };
 
@@ -75,6 +76,8 @@ pub struct MessageView {
     /// `blocked`: moderation refused it. A message of the user's was not sent to the assistant
     /// (its text is shown to its author); a reply was not shown, and its `content` is empty.
     pub withheld: Option<Withheld>,
+    /// The emergency card shown with this message of the user's (`null`: none).
+    pub red_flag: Option<RedFlagCard>,
     /// How many versions exist at this point of the conversation (1 when never regenerated
     /// or edited).
     pub versions: u32,
@@ -105,6 +108,7 @@ impl MessageView {
             stopped: model.stopped,
             from_client: model.from_client,
             withheld: model.withheld,
+            red_flag: None,
             versions: u32::try_from(versions.ids.len()).unwrap_or(u32::MAX),
             version: u32::try_from(versions.index + 1).unwrap_or(u32::MAX),
             version_ids: versions.ids,
@@ -281,7 +285,8 @@ pub(super) async fn detail(
         .map(|(index, row)| {
             let parent = tree.parent(index).map(|parent| tree.node(parent).id.clone());
             let given = feedback.remove(&row.id);
-            MessageView { feedback: given, ..MessageView::new(row, parent, tree.versions(index)) }
+            let red_flag = row.red_flag.as_deref().and_then(|rule| RedFlagCard::of_rule(&state.config, rule));
+            MessageView { feedback: given, red_flag, ..MessageView::new(row, parent, tree.versions(index)) }
         })
         .collect();
     Ok(ConversationDetail { conversation: conversation.into(), messages, next_cursor })

@@ -46,6 +46,7 @@ use crate::{
         input::{self, TurnText},
         output,
     },
+    safety::{RedFlagCard, red_flags},
     state::AppState,
 };
 
@@ -112,6 +113,9 @@ pub struct ChatResponse {
     /// `completed`, or `blocked` when moderation refused the reply: `reply` is then a notice in
     /// the user's language, not the model's words.
     pub finish_reason: FinishReason,
+    /// An emergency sign in the message: show this card before (above) the reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub red_flag: Option<RedFlagCard>,
 }
 
 /// Tokens the model reported for a reply.
@@ -187,8 +191,8 @@ pub struct StreamTitle {
 }
 
 /// One Server-Sent Event of a streamed reply, as an event-stream parser reads it: `event` is
-/// `start`, `delta`, `done`, `error` or `title`, and `data` the JSON of `StreamStart`,
-/// `StreamDelta`, `StreamDone`, `ErrorBody` or `StreamTitle`.
+/// `start`, `redFlag`, `delta`, `done`, `error` or `title`, and `data` the JSON of
+/// `StreamStart`, `RedFlagCard`, `StreamDelta`, `StreamDone`, `ErrorBody` or `StreamTitle`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SseEvent {
     pub event: String,
@@ -198,6 +202,7 @@ pub struct SseEvent {
 /// Send a message to an assistant and get its reply, whole (JSON) or streamed (SSE).
 ///
 /// Streaming (`Accept: text/event-stream` or `"stream": true`): events `start` (`StreamStart`),
+/// `redFlag` (`RedFlagCard`: an emergency sign in the message; show it above the reply),
 /// `delta` (`StreamDelta`) as the reply is generated, then `done` (`StreamDone`, whose
 /// `finishReason` is `completed`, or `stopped` when the user stopped the reply through
 /// `POST /api/chat/conversations/{id}/stop`) or `error` (`ErrorBody`); for a new conversation,
@@ -269,6 +274,9 @@ async fn answer(
         let prepared = service::prepare(&state, user, Turn { blocked: true, ..turn }).await?;
         return Err(input::refused(&state, user, client, &prepared.conversation.id, &label, language).await);
     }
+    // Emergency signs in the new message (a new one or an edit): a card before the reply.
+    let red_flag = turn.message.as_deref().and_then(red_flags::check);
+    let turn = Turn { red_flag, ..turn };
     if wants_stream {
         return stream::respond(state, llm, user, client, turn).await;
     }
@@ -304,6 +312,7 @@ async fn answer(
             user_message_id: message.parent_id.unwrap_or_default(),
             usage: completion.usage.map(Into::into),
             finish_reason: FinishReason::Blocked,
+            red_flag: prepared.red_flag.map(|flag| RedFlagCard::new(&state.config, flag)),
         })
         .into_response());
     }
@@ -321,6 +330,7 @@ async fn answer(
         user_message_id: message.parent_id.unwrap_or_default(),
         usage: completion.usage.map(Into::into),
         finish_reason: FinishReason::Completed,
+        red_flag: prepared.red_flag.map(|flag| RedFlagCard::new(&state.config, flag)),
     })
     .into_response())
 }

@@ -22,6 +22,7 @@ use crate::{
     error::{AppError, AppResult, DbResultExt},
     ids::new_id,
     rate_limit::{self, Bucket, Meter},
+    safety::{self, red_flags::RedFlag},
     state::AppState,
     usage::tally::{self, Tally},
 };
@@ -50,6 +51,9 @@ pub struct Turn {
     /// Moderation refused the turn's text: its message is stored withheld (never sent to the
     /// model), the quota and a moderation strike are charged, and no reply is asked for.
     pub blocked: bool,
+    /// The emergency sign the new message shows (`safety::red_flags`): stored with it, its card
+    /// shown before the reply, and the model told.
+    pub red_flag: Option<RedFlag>,
 }
 
 /// Where in the conversation's tree a turn goes (see [`super::tree`]).
@@ -76,6 +80,8 @@ pub struct PreparedTurn {
     /// The conversation's first reply (it is new, or its first reply failed): its title is to
     /// be written after this one.
     pub first_reply: bool,
+    /// The card to show before the reply.
+    pub red_flag: Option<RedFlag>,
 }
 
 /// The reply options every turn accepts: a locale and a hint.
@@ -158,6 +164,7 @@ pub fn validate(request: ChatRequest) -> AppResult<Turn> {
         message: Some(message),
         placement: Placement::Append,
         blocked: false,
+        red_flag: None,
     })
 }
 
@@ -229,9 +236,20 @@ pub async fn prepare(state: &AppState, user: &user::Model, turn: Turn) -> AppRes
     let window = usize::try_from(state.config.chat_history_window).unwrap_or(usize::MAX);
     let excess = history.len().saturating_sub(window);
     history.drain(..excess);
-    let prompt =
-        Prompt { system: system_prompt(conversation.kind, turn.language, turn.system_hint.as_deref()), turns: history };
-    Ok(PreparedTurn { conversation, prompt, language: turn.language, user_message_id, question, first_reply: untitled })
+    let mut system = system_prompt(conversation.kind, turn.language, turn.system_hint.as_deref());
+    if let Some(flag) = turn.red_flag {
+        system = format!("{system}\n\n---\n{}", safety::prompt_note(&state.config, flag, turn.language));
+    }
+    let prompt = Prompt { system, turns: history };
+    Ok(PreparedTurn {
+        conversation,
+        prompt,
+        language: turn.language,
+        user_message_id,
+        question,
+        first_reply: untitled,
+        red_flag: turn.red_flag,
+    })
 }
 
 /// Refuses a user who may not chat now (an unverified address where verification is required;
@@ -317,6 +335,7 @@ async fn open(txn: &Txn, state: &AppState, user: &user::Model, turn: &Turn) -> A
         NewMessage {
             id: Some(user_message_id.clone()),
             withheld,
+            red_flag: turn.red_flag.map(|flag| flag.rule),
             ..NewMessage::of(MessageRole::User, &message, parent.as_deref())
         },
     )
@@ -420,6 +439,7 @@ async fn continue_in(txn: &Txn, state: &AppState, user: &user::Model, turn: &Tur
                     let parent = base.map(|base| tree.node(base).id.as_str());
                     let new = NewMessage {
                         withheld: turn.blocked.then_some(Withheld::Blocked),
+                        red_flag: turn.red_flag.map(|flag| flag.rule),
                         ..NewMessage::of(MessageRole::User, message, parent)
                     };
                     let saved = insert_message(txn, state, &conversation.id, new).await?;
@@ -587,11 +607,22 @@ struct NewMessage<'a> {
     /// Brought along by the client (a new conversation's earlier messages).
     from_client: bool,
     withheld: Option<Withheld>,
+    red_flag: Option<&'static str>,
 }
 
 impl<'a> NewMessage<'a> {
     fn of(role: MessageRole, content: &'a str, parent: Option<&'a str>) -> Self {
-        Self { id: None, role, content, parent, usage: None, stopped: false, from_client: false, withheld: None }
+        Self {
+            id: None,
+            role,
+            content,
+            parent,
+            usage: None,
+            stopped: false,
+            from_client: false,
+            withheld: None,
+            red_flag: None,
+        }
     }
 }
 
@@ -615,6 +646,7 @@ async fn insert_message(
         stopped: new.stopped,
         from_client: new.from_client,
         withheld: new.withheld,
+        red_flag: new.red_flag.map(str::to_string),
     };
     // Every field is known: no need to read the row back.
     Message::insert(message::ActiveModel::from(message.clone())).exec_without_returning(db).await?;

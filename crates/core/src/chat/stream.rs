@@ -1,6 +1,7 @@
 //! Streaming replies as Server-Sent Events.
 //!
-//! Events, in order: `start` (`{conversationId, userMessageId}`), then `delta` (`{content}`)
+//! Events, in order: `start` (`{conversationId, userMessageId}`), `redFlag` (a
+//! [`crate::safety::RedFlagCard`], when the message shows an emergency sign), then `delta` (`{content}`)
 //! for each piece as the model produces it, then either `done` (`{conversationId, messageId,
 //! usage, finishReason}`) or `error` (the error JSON, with `conversationId`); after the `done`
 //! of a conversation's first reply, `title` (`{conversationId, title}`) when the model wrote
@@ -45,6 +46,7 @@ use crate::{
     http::ClientMeta,
     moderation::output::{self, Screen, Screened},
     rate_limit::{Bucket, Held, Limit, Meter},
+    safety::RedFlagCard,
     state::AppState,
 };
 
@@ -76,6 +78,7 @@ pub async fn respond(
         }
     };
     let start = event("start", &StreamStart { conversation_id, user_message_id: prepared.user_message_id.clone() });
+    let red_flag = prepared.red_flag.map(|flag| RedFlagCard::new(&state.config, flag));
     // From here the turn runs in a task of its own, so that a client that leaves (before the
     // first piece or during the reply) cancels nothing: the reply is completed and saved, and
     // the slot released, whatever the client does.
@@ -87,7 +90,9 @@ pub async fn respond(
         Ok(result) => result?,
         Err(_) => return Err(AppError::internal("the reply task ended before the reply started")),
     }
-    let events = futures::stream::once(async { start }).chain(ReceiverStream::new(receiver));
+    // An emergency card goes right after `start`, before anything the model writes.
+    let card = red_flag.map(|card| event("redFlag", &card));
+    let events = futures::stream::iter(std::iter::once(start).chain(card)).chain(ReceiverStream::new(receiver));
     let mut response = Sse::new(events.map(Ok::<_, Infallible>)).keep_alive(KeepAlive::default()).into_response();
     // Ask proxies not to buffer the stream.
     response.headers_mut().insert(HeaderName::from_static("x-accel-buffering"), HeaderValue::from_static("no"));

@@ -86,6 +86,7 @@ fn turn(
         message,
         placement,
         blocked: false,
+        red_flag: None,
     })
 }
 

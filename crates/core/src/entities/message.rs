@@ -27,6 +27,9 @@ pub struct Model {
     /// Kept out of the model's context (and, for a reply, out of its user's sight); `None` for
     /// an ordinary message.
     pub withheld: Option<Withheld>,
+    /// The red-flag rule a user's message matched (`safety::red_flags`): its card is shown
+    /// with the turn.
+    pub red_flag: Option<String>,
 }
 
 /// Why a message is withheld.
