@@ -223,6 +223,11 @@ export function getQuota() {
   return apiRequest("/api/chat/quota");
 }
 
+/** `{model, disclosure}`: which model writes the replies, and the operator's disclosure (filing). */
+export function getAbout() {
+  return apiRequest("/api/chat/about");
+}
+
 /**
  * Thumbs up or down on the reply `messageId` (`rating` "up"|"down", `comment` optional, at most
  * 500 characters); sending again changes it: `{feedback: {rating, comment, updatedAt}}`. 404

@@ -405,6 +405,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/chat/about": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Which model writes the replies, and the operator's disclosure (filing number), for the
+         *     label the chat page shows. Public: it says nothing about any account.
+         */
+        get: operations["about"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/chat/conversations": {
         parameters: {
             query?: never;
@@ -605,6 +625,16 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description What the chat page discloses about the assistants. */
+        AboutView: {
+            /** @description The model that writes the replies (`OPENAI_MODEL`); `null` when no model is configured. */
+            model?: string | null;
+            /**
+             * @description The operator's disclosure (`MODEL_DISCLOSURE`): the model's public name and the service's
+             *     filing number, as the operator words it; `null` when not set.
+             */
+            disclosure?: string | null;
+        };
         Accepted: {
             accepted: boolean;
         };
@@ -3318,6 +3348,44 @@ export interface operations {
             };
             /** @description The model did not answer in time (`upstream_timeout`); in a stream's `error` event also `reply_too_long` (the reply ran longer than its stream slot's lease) */
             504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    about: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The model and the operator's disclosure */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AboutView"];
+                };
+            };
+            /** @description Internal error (`internal_error`); details are in the logs under the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable (`database_unavailable`); retry shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

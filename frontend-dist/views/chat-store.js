@@ -39,6 +39,7 @@ function freshStore() {
     switching: false, // a version is being fetched
     listeners: new Set(), // streams still open for a title after their reply was done
     quota: null, // GET /api/chat/quota: the line above the message box (quota.js)
+    about: null, // GET /api/chat/about: the model and the disclosure beside the AI label
     search: { q: "", hits: [], cursor: null, state: "idle", error: "" }, // the sidebar's search (search.js)
     hint: storedHint(),
     hintOpen: false,

@@ -35,6 +35,7 @@ export function chatView(app) {
     edit: (item, text) => turn.edit(item, text),
     switchTo,
     conversationId: () => store.conversationId,
+    model: () => store.about?.model ?? null,
     // A server that wants a confirmed address first: the way to get one, beside the error.
     errorAction: (item) => (item.errorCode === "email_unverified" ? resendButton(app) : null),
   });
@@ -116,13 +117,16 @@ export function chatView(app) {
     els.send = h("button.send", { type: "submit", "aria-label": t("send"), title: t("send") }, h("span", {}, t("send")), icon("send", 18));
     els.stopLabel = h("span", {}, t("stop"));
     els.stop = h("button.stop", { type: "button", hidden: true, "aria-label": t("stop"), title: t("stop"), onclick: () => turn.stop() }, icon("stop", 16), els.stopLabel);
+    // The AI label of the page: replies are generated, by which model, and the service's filing.
+    els.disclosure = h("p.ai-disclosure", {}, disclosureText());
     els.form = h("form.composer", { onsubmit: submit },
       els.hintPanel,
       quota.render(),
       h("div.composer-box", {},
         els.input,
         h("div.composer-row", {}, els.hintToggle, h("span.keys", {}, t("enterToSend")), els.counter, els.send, els.stop)),
-      h("p.disclaimer", {}, t(store.kind === "oracle" ? "disclaimerOracle" : "disclaimerTcm")));
+      h("p.disclaimer", {}, t(store.kind === "oracle" ? "disclaimerOracle" : "disclaimerTcm")),
+      els.disclosure);
 
     els.backdrop = h("div.drawer-backdrop", { onclick: () => app.closeDrawer() });
     els.root = h("div.chat", { dataset: { kind: store.kind } },
@@ -453,6 +457,19 @@ export function chatView(app) {
   render();
   if (store.listState === "idle" || store.listState === "error") loadConversations();
   quota.refresh();
+  if (!store.about) {
+    api.getAbout().then((about) => {
+      store.about = about;
+      if (els.disclosure) els.disclosure.textContent = disclosureText();
+    }, () => {}); // the label stands without the model's name
+  }
+
+  /** "AI-generated replies · model qwen-plus · <the operator's filing>". */
+  function disclosureText() {
+    const about = store.about;
+    return [t("aiDisclosure"), about?.model ? t("aiModel", { model: about.model }) : null, about?.disclosure ?? null]
+      .filter(Boolean).join(" · ");
+  }
 
   return {
     get el() {

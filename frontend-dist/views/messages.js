@@ -5,7 +5,7 @@
 // It keeps no state of its own beyond the elements: everything is on the message objects,
 // which live in the chat view's store, so a rebuilt view (a language switch) shows the same,
 // an edit half written included.
-import { h, icon } from "../dom.js";
+import { h, icon, toast } from "../dom.js";
 import { t } from "../i18n.js";
 import { renderMarkdown } from "../markdown.js";
 import { feedbackControls } from "./feedback.js";
@@ -138,6 +138,8 @@ export function messageView(options) {
         options.errorAction?.(item) ?? "", // (append() writes a null as the text "null")
         item.retry ? h("button.button.ghost.small.retry", { type: "button", onclick: () => options.retry(item) }, icon("retry", 14), t("retry")) : "");
     }
+    // Every reply the model wrote here carries its label (AI-generated), as its copy does.
+    if (generated(item)) foot.append(h("span.ai-label", {}, t("aiLabel")));
     const actions = controls(item);
     if (actions) foot.append(actions);
     // A control rebuilt under the keyboard's focus keeps it.
@@ -160,12 +162,35 @@ export function messageView(options) {
           onclick: () => options.regenerate(item),
         }, icon("regenerate", 16)));
       }
+      if (generated(item)) {
+        buttons.push(h("button.icon-button.copy", {
+          type: "button", dataset: { action: "copy" }, title: t("copyReply"), "aria-label": t("copyReply"),
+          onclick: () => copyReply(item),
+        }, icon("copy", 16)));
+      }
       // (Not while another reply streams either: it changes nothing there. Never on a reply
       // the client brought: the model did not write it.)
       if (!item.fromClient && item.status !== "blocked") buttons.push(feedback.thumbs(item));
     }
     const shown = buttons.filter(Boolean);
     return shown.length ? h("div.message-actions", {}, shown) : null;
+  }
+
+  /** A reply of the model's, shown: labelled, and copied with its label. */
+  function generated(item) {
+    return item.role === "assistant" && !item.fromClient && item.status !== "blocked" && item.status !== "error" && Boolean(item.content);
+  }
+
+  /** Copies a reply's text with its label (the label travels with the words). */
+  async function copyReply(item) {
+    const model = options.model?.();
+    const label = model ? t("aiLabelCopyWithModel", { model }) : t("aiLabelCopy");
+    try {
+      await navigator.clipboard.writeText(`${item.content}\n\n${label}`);
+      toast(t("copied"));
+    } catch {
+      toast(t("copyFailed"));
+    }
   }
 
   /** `‹ 2/3 ›`: the neighbouring versions, for a message that has more than one. */

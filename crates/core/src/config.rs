@@ -91,6 +91,9 @@ pub struct Config {
     /// The hotline of the self-harm card (`CRISIS_HOTLINE`, default 12356: China's national
     /// psychological assistance hotline).
     pub crisis_hotline: String,
+    /// What the chat page says about the model and the service's filing (`MODEL_DISCLOSURE`,
+    /// at most 200 characters), beside its AI label.
+    pub model_disclosure: Option<String>,
 }
 
 /// An OpenAI-compatible chat-completions endpoint (OpenAI, DashScope, a local server…).
@@ -183,6 +186,7 @@ impl Config {
         "MODERATION_OPENAI_MODEL",
         "EMERGENCY_NUMBER",
         "CRISIS_HOTLINE",
+        "MODEL_DISCLOSURE",
     ];
 
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -339,6 +343,15 @@ impl Config {
             moderation_strikes,
             emergency_number: phone(&env, "EMERGENCY_NUMBER", "120")?,
             crisis_hotline: phone(&env, "CRISIS_HOTLINE", "12356")?,
+            model_disclosure: match env.get("MODEL_DISCLOSURE") {
+                Some(text) if text.chars().count() > 200 => {
+                    return Err(ConfigError::Invalid {
+                        name: "MODEL_DISCLOSURE",
+                        reason: "must be at most 200 characters".into(),
+                    });
+                }
+                text => text,
+            },
         })
     }
 

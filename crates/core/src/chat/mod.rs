@@ -59,6 +59,7 @@ pub fn router() -> ApiRoutes {
         .merge(feedback::routes())
         .merge(search::routes())
         .merge(crate::usage::quota_routes())
+        .merge(crate::safety::labels::routes())
 }
 
 /// `POST /api/chat` body.
