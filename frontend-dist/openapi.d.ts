@@ -655,6 +655,25 @@ export interface components {
             /** @description Whether this server sends mail (password reset by mail, verification). */
             mailEnabled: boolean;
         };
+        /**
+         * @description The implicit label GB 45438-2025 (Annex E) defines for files that carry generated content:
+         *     a metadata field named `AIGC` holding these seven strings. Written on every reply in the
+         *     exports (and, for the JSON export, on the file as a whole).
+         */
+        AigcLabel: {
+            /** @description "1": the content is AI-generated (2: possibly; 3: suspected). */
+            Label: string;
+            /** @description The generating service's provider (`SERVICE_PROVIDER`). */
+            ContentProducer: string;
+            /** @description The provider's id of the content (a reply's message id; the export's id for the file). */
+            ProduceID: string;
+            /** @description For the provider's own integrity checks: the SHA-256 of the reply's text (hex). */
+            ReservedCode1: string;
+            /** @description The propagating service's provider: on first writing, the producer (Annex E, note 1). */
+            ContentPropagator: string;
+            PropagateID: string;
+            ReservedCode2: string;
+        };
         AssistantUsage: {
             /** Format: date */
             start: string;
@@ -864,6 +883,8 @@ export interface components {
         };
         /** @description The JSON export (`format=json`): the seed's `{data:{…}}` shape. Documents the stream below. */
         ExportDocument: {
+            /** @description The file's implicit AI label (GB 45438-2025, Annex E): it holds generated content. */
+            AIGC: components["schemas"]["AigcLabel"];
             data: components["schemas"]["ExportData"];
         };
         /** @description One line of the NDJSON export (`format=ndjson`): `{"type":"user","data":{…}}`. */
@@ -1031,6 +1052,7 @@ export interface components {
              */
             fromClient: boolean;
             withheld?: components["schemas"]["Withheld"] | null;
+            AIGC?: components["schemas"]["AigcLabel"] | null;
         };
         /** @enum {string} */
         MessageRole: "user" | "assistant";

@@ -94,6 +94,9 @@ pub struct Config {
     /// What the chat page says about the model and the service's filing (`MODEL_DISCLOSURE`,
     /// at most 200 characters), beside its AI label.
     pub model_disclosure: Option<String>,
+    /// The service provider's name or code written as `ContentProducer` in the implicit AI
+    /// labels of the exports (`SERVICE_PROVIDER`, default `oracle-tcm-chat`).
+    pub service_provider: String,
 }
 
 /// An OpenAI-compatible chat-completions endpoint (OpenAI, DashScope, a local server…).
@@ -187,6 +190,7 @@ impl Config {
         "EMERGENCY_NUMBER",
         "CRISIS_HOTLINE",
         "MODEL_DISCLOSURE",
+        "SERVICE_PROVIDER",
     ];
 
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -352,6 +356,7 @@ impl Config {
                 }
                 text => text,
             },
+            service_provider: env.get("SERVICE_PROVIDER").unwrap_or_else(|| "oracle-tcm-chat".into()),
         })
     }
 

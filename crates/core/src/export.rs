@@ -32,6 +32,7 @@ use crate::{
     },
     error::{AppError, AppResult},
     http::ClientMeta,
+    safety::labels::AigcLabel,
     state::AppState,
 };
 
@@ -168,6 +169,10 @@ pub struct MessageRecord {
     /// `blocked`: moderation refused it (a user's message never sent to the model, or a reply
     /// never shown: the account's own download leaves such a reply's text out).
     pub withheld: Option<Withheld>,
+    /// On a reply the model wrote: the implicit AI label of GB 45438-2025 (`Label` "1", the
+    /// provider, the message id, the SHA-256 of the text).
+    #[serde(rename = "AIGC", default, skip_serializing_if = "Option::is_none")]
+    pub aigc: Option<AigcLabel>,
 }
 
 /// A thumbs up or down on a reply.
@@ -188,6 +193,9 @@ pub struct FeedbackRecord {
 /// The JSON export (`format=json`): the seed's `{data:{…}}` shape. Documents the stream below.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ExportDocument {
+    /// The file's implicit AI label (GB 45438-2025, Annex E): it holds generated content.
+    #[serde(rename = "AIGC")]
+    pub aigc: AigcLabel,
     pub data: ExportData,
 }
 
@@ -246,8 +254,11 @@ pub async fn export(
         ExportFormat::Json => ("application/json", "json"),
         ExportFormat::Ndjson => ("application/x-ndjson", "ndjson"),
     };
-    let filename = format!("{name}-{}.{extension}", state.clock.now().format("%Y%m%dT%H%M%SZ"));
-    let mut response = Body::from_stream(stream(state.db.clone(), scope, format)).into_response();
+    // The download's id (its name): the `ProduceID` of the file's AI label.
+    let id = format!("{name}-{}", state.clock.now().format("%Y%m%dT%H%M%SZ"));
+    let filename = format!("{id}.{extension}");
+    let file_label = AigcLabel::generated(&state.config.service_provider, &id, None);
+    let mut response = Body::from_stream(stream(state.db.clone(), scope, format, file_label)).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     if let Ok(disposition) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
@@ -289,7 +300,13 @@ impl Section {
     }
 
     /// One page of this section's `rows` after id `after`: `(id, record as JSON)` pairs.
-    async fn page(self, db: &Db, rows: Rows<'_>, after: Option<&str>) -> Result<Vec<(String, Vec<u8>)>, DbErr> {
+    async fn page(
+        self,
+        db: &Db,
+        rows: Rows<'_>,
+        after: Option<&str>,
+        producer: &str,
+    ) -> Result<Vec<(String, Vec<u8>)>, DbErr> {
         fn encode<R: Serialize>(id: String, record: R) -> Result<(String, Vec<u8>), DbErr> {
             serde_json::to_vec(&record).map(|json| (id, json)).map_err(|err| DbErr::Custom(err.to_string()))
         }
@@ -333,6 +350,8 @@ impl Section {
                     .map(|row| {
                         let hidden =
                             owner && row.role == MessageRole::Assistant && row.withheld.is_some() && !row.from_client;
+                        let generated = row.role == MessageRole::Assistant && !row.from_client && !hidden;
+                        let aigc = generated.then(|| AigcLabel::generated(producer, &row.id, Some(&row.content)));
                         let record = MessageRecord {
                             id: row.id.clone(),
                             conversation_id: row.conversation_id,
@@ -345,6 +364,7 @@ impl Section {
                             stopped: row.stopped,
                             from_client: row.from_client,
                             withheld: row.withheld,
+                            aigc,
                         };
                         encode(row.id, record)
                     })
@@ -454,11 +474,12 @@ fn pages<'a>(
     db: &'a Db,
     section: Section,
     rows: Rows<'a>,
+    producer: &'a str,
 ) -> impl Stream<Item = Result<Vec<(String, Vec<u8>)>, DbErr>> + 'a {
     async_stream::try_stream! {
         let mut after: Option<String> = None;
         loop {
-            let page = section.page(db, rows, after.as_deref()).await?;
+            let page = section.page(db, rows, after.as_deref(), producer).await?;
             let Some((last_id, _)) = page.last() else { break };
             after = Some(last_id.clone());
             let full = page.len() as u64 == PAGE_SIZE;
@@ -473,11 +494,19 @@ fn pages<'a>(
 /// The export body, produced a page at a time. A database failure midway ends the stream with
 /// an error, which aborts the response: the client sees a broken download, never a silently
 /// short one.
-fn stream(db: Db, scope: Scope, format: ExportFormat) -> impl Stream<Item = Result<Bytes, DbErr>> {
+fn stream(
+    db: Db,
+    scope: Scope,
+    format: ExportFormat,
+    file_label: AigcLabel,
+) -> impl Stream<Item = Result<Bytes, DbErr>> {
     async_stream::try_stream! {
+        let producer = file_label.content_producer.as_str();
         let mut writer = Writer { json: format == ExportFormat::Json, first: true };
         if writer.json {
-            yield Bytes::from_static(b"{\"data\":{");
+            // The file's own label first: it holds generated content (GB 45438-2025, Annex E).
+            let label = serde_json::to_string(&file_label).unwrap_or_default();
+            yield Bytes::from(format!("{{\"AIGC\":{label},\"data\":{{"));
         }
         for (index, section) in Section::ALL.into_iter().enumerate() {
             if let Some(start) = writer.start(index, section) {
@@ -486,22 +515,22 @@ fn stream(db: Db, scope: Scope, format: ExportFormat) -> impl Stream<Item = Resu
             match (&scope, section) {
                 (Scope::Everything { since, until }, _) => {
                     let rows = Rows::Created { since: *since, until: *until };
-                    for await page in pages(&db, section, rows) {
+                    for await page in pages(&db, section, rows, producer) {
                         yield writer.page(section, logged(page)?);
                     }
                 }
                 // An account's messages, conversation by conversation.
                 (Scope::Owner(owner), Section::Messages) => {
-                    for await conversations in pages(&db, Section::Conversations, Rows::OwnedBy(owner)) {
+                    for await conversations in pages(&db, Section::Conversations, Rows::OwnedBy(owner), producer) {
                         for (conversation_id, _) in logged(conversations)? {
-                            for await page in pages(&db, section, Rows::OwnedBy(&conversation_id)) {
+                            for await page in pages(&db, section, Rows::OwnedBy(&conversation_id), producer) {
                                 yield writer.page(section, logged(page)?);
                             }
                         }
                     }
                 }
                 (Scope::Owner(owner), _) => {
-                    for await page in pages(&db, section, Rows::OwnedBy(owner)) {
+                    for await page in pages(&db, section, Rows::OwnedBy(owner), producer) {
                         yield writer.page(section, logged(page)?);
                     }
                 }

@@ -70,6 +70,11 @@ const MESSAGE_RECORD_KEYS: [&str; 11] = [
     "withheld",
 ];
 
+/// A reply's record: the message's fields and its AI label (GB 45438 `AIGC`).
+fn reply_record_keys() -> Vec<&'static str> {
+    std::iter::once("AIGC").chain(MESSAGE_RECORD_KEYS).collect()
+}
+
 fn message_model(conversation_id: &str, content: &str, at: DateTime<Utc>) -> message::ActiveModel {
     message::ActiveModel {
         id: Set(new_id()),
@@ -143,7 +148,8 @@ fn ndjson_ids(body: &str) -> [Vec<String>; 4] {
 }
 
 fn json_ids(document: &Value) -> [Vec<String>; 4] {
-    assert_eq!(keys(document), ["data"]);
+    // The file's implicit AI label (GB 45438), then the seed's `data`.
+    assert_eq!(keys(document), ["AIGC", "data"]);
     assert_eq!(keys(&document["data"]), ["auditLogs", "conversations", "feedback", "messages", "users"]);
     ["users", "conversations", "messages", "auditLogs"].map(|key| ids(&document["data"][key]))
 }
@@ -620,7 +626,8 @@ both_databases! {
         assert_eq!(exported["createdAt"].as_str().unwrap().parse::<DateTime<Utc>>().unwrap(), now);
         assert_eq!(messages.len(), 2);
         let exported = data["messages"].as_array().unwrap().iter().find(|m| m["id"] == question.as_str()).unwrap();
-        assert_eq!(keys(exported), MESSAGE_RECORD_KEYS);
+        // (Stored as a reply: it carries its AI label besides the record's fields.)
+        assert_eq!(keys(exported), reply_record_keys());
         assert_eq!((&exported["parentId"], &exported["stopped"]), (&Value::Null, &json!(false)));
         assert_eq!(exported["content"], "What does \"乾\" mean?\nLine two");
         assert_eq!(exported["conversationId"], conversation.as_str());
@@ -679,8 +686,10 @@ both_databases! {
         let mut deduped = kinds.clone();
         deduped.dedup();
         assert_eq!(deduped, ["user", "conversation", "message", "auditLog"]);
-        let message = records.iter().find(|(kind, _)| kind == "message").unwrap();
-        assert_eq!(keys(&message.1), MESSAGE_RECORD_KEYS);
+        // The messages here are replies: each carries its AI label (GB 45438) besides the record.
+        let reply = records.iter().find(|(kind, data)| kind == "message" && data["role"] == "ASSISTANT").unwrap();
+        assert_eq!(keys(&reply.1), reply_record_keys());
+        assert_eq!(reply.1["AIGC"]["ProduceID"], reply.1["id"]);
         assert_eq!(audit_rows(&app, "export").await.len(), 1);
     }
 

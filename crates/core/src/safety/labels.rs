@@ -41,3 +41,45 @@ pub async fn about(State(state): State<AppState>) -> Json<AboutView> {
         disclosure: state.config.model_disclosure.clone(),
     })
 }
+
+/// The implicit label GB 45438-2025 (Annex E) defines for files that carry generated content:
+/// a metadata field named `AIGC` holding these seven strings. Written on every reply in the
+/// exports (and, for the JSON export, on the file as a whole).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct AigcLabel {
+    /// "1": the content is AI-generated (2: possibly; 3: suspected).
+    #[serde(rename = "Label")]
+    pub label: String,
+    /// The generating service's provider (`SERVICE_PROVIDER`).
+    #[serde(rename = "ContentProducer")]
+    pub content_producer: String,
+    /// The provider's id of the content (a reply's message id; the export's id for the file).
+    #[serde(rename = "ProduceID")]
+    pub produce_id: String,
+    /// For the provider's own integrity checks: the SHA-256 of the reply's text (hex).
+    #[serde(rename = "ReservedCode1")]
+    pub reserved_code1: String,
+    /// The propagating service's provider: on first writing, the producer (Annex E, note 1).
+    #[serde(rename = "ContentPropagator")]
+    pub content_propagator: String,
+    #[serde(rename = "PropagateID")]
+    pub propagate_id: String,
+    #[serde(rename = "ReservedCode2")]
+    pub reserved_code2: String,
+}
+
+impl AigcLabel {
+    /// The label of generated content `id` with this text (`None`: a file, no single text).
+    pub fn generated(producer: &str, id: &str, text: Option<&str>) -> Self {
+        use sha2::{Digest, Sha256};
+        Self {
+            label: "1".into(),
+            content_producer: producer.into(),
+            produce_id: id.into(),
+            reserved_code1: text.map(|text| hex::encode(Sha256::digest(text.as_bytes()))).unwrap_or_default(),
+            content_propagator: producer.into(),
+            propagate_id: id.into(),
+            reserved_code2: String::new(),
+        }
+    }
+}
