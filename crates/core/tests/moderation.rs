@@ -108,6 +108,14 @@ both_databases! {
         })).send().await;
         assert_eq!(again.assert_error(StatusCode::UNPROCESSABLE_ENTITY), "content_blocked");
         assert_eq!(upstream.received().len(), 1);
+
+        // A blocked message that shows an emergency sign keeps its card: a person in crisis is
+        // shown the hotline whatever the filter thinks of their words.
+        let crisis = app.post("/api/chat").token(&token).json(&turn(&format!("I want to kill myself {RISKY}"), "en")).send().await;
+        assert_eq!(crisis.assert_error(StatusCode::UNPROCESSABLE_ENTITY), "content_blocked");
+        let id = crisis.json()["error"]["conversationId"].as_str().unwrap().to_string();
+        let history = app.get(&format!("/api/chat/conversations/{id}")).token(&token).send().await.json();
+        assert_eq!(history["messages"][0]["redFlag"]["card"], "crisis", "{history}");
     }
 
     /// The hint and the messages a new conversation brings along reach the model too: checked.

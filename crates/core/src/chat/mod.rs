@@ -270,13 +270,15 @@ async fn answer(
             Some(_) => Vec::new(),
         },
     };
+    // Emergency signs in the new message (a new one or an edit): a card before the reply. Found
+    // before moderation, so that a message moderation blocks (self-harm is risky content to a
+    // filter) still keeps its card: stored with it, the history shows it under the message.
+    let red_flag = turn.message.as_deref().and_then(red_flags::check);
     if let Some(label) = input::screen(&state, user, text).await? {
         let language = turn.language;
-        let prepared = service::prepare(&state, user, Turn { blocked: true, ..turn }).await?;
+        let prepared = service::prepare(&state, user, Turn { blocked: true, red_flag, ..turn }).await?;
         return Err(input::refused(&state, user, client, &prepared.conversation.id, &label, language).await);
     }
-    // Emergency signs in the new message (a new one or an edit): a card before the reply.
-    let red_flag = turn.message.as_deref().and_then(red_flags::check);
     let turn = Turn { red_flag, ..turn };
     if wants_stream {
         return stream::respond(state, llm, user, client, turn).await;
