@@ -67,7 +67,11 @@ function usersPanel(app) {
           cell(t("email"), h("span.email", {}, user.email), me ? h("span.muted", {}, t("you_")) : null),
           cell(t("role"), h(`span.badge.${user.role === "ADMIN" ? "admin" : "user"}`, {}, t(user.role === "ADMIN" ? "roleAdmin" : "roleUser"))),
           cell(t("status"), h(`span.status-pill.${banned ? "banned" : "active"}`, { title: banned ? t("bannedSince", { date: dateTime(user.bannedAt) }) : null },
-            banned ? t("banned") : t("active"))),
+            banned ? t("banned") : t("active")),
+            // Moderation paused this account's chat after blocked messages: for an admin to look at.
+            user.moderationFlaggedAt
+              ? h("span.badge.flagged", { title: t("flaggedSince", { date: dateTime(user.moderationFlaggedAt) }) }, t("flagged"))
+              : null),
           cell(t("created"), h("time", { datetime: user.createdAt }, dateTime(user.createdAt))),
           cell(t("actions"), me ? h("span.muted", {}, "—") : h(`button.button.small.${banned ? "ghost.unban" : "danger-ghost.ban"}`, {
             type: "button", onclick: () => toggleBan(user.id, user, load),
