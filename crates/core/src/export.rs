@@ -348,8 +348,7 @@ impl Section {
                     .await?
                     .into_iter()
                     .map(|row| {
-                        let hidden =
-                            owner && row.role == MessageRole::Assistant && row.withheld.is_some() && !row.from_client;
+                        let hidden = owner && row.hidden_from_its_user();
                         let generated = row.role == MessageRole::Assistant && !row.from_client && !hidden;
                         let aigc = generated.then(|| AigcLabel::generated(producer, &row.id, Some(&row.content)));
                         let record = MessageRecord {

@@ -93,16 +93,11 @@ pub struct MessageView {
 
 impl MessageView {
     fn new(model: message::Model, parent_id: Option<String>, versions: Versions) -> Self {
+        let hidden = model.hidden_from_its_user();
         Self {
             id: model.id,
             role: model.role,
-            // A withheld reply's words are for administrators only.
-            // (One the client brought along is the user's own text: shown to them.)
-            content: if model.role == MessageRole::Assistant && model.withheld.is_some() && !model.from_client {
-                String::new()
-            } else {
-                model.content
-            },
+            content: if hidden { String::new() } else { model.content },
             created_at: model.created_at,
             parent_id,
             stopped: model.stopped,

@@ -71,3 +71,12 @@ impl Related<super::conversation::Entity> for Entity {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// A reply moderation withheld: its words are for administrators only, never shown to its
+    /// user (history, the account's own download). A message the client brought along is the
+    /// user's own text, shown to them even when withheld with a blocked turn.
+    pub fn hidden_from_its_user(&self) -> bool {
+        self.role == MessageRole::Assistant && self.withheld.is_some() && !self.from_client
+    }
+}
