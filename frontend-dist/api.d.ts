@@ -2,10 +2,15 @@
 // Every request and response type comes from openapi.d.ts, generated from openapi.json, which
 // is generated from the Rust handlers: `make types` regenerates it, and `make test` fails when
 // it is stale or when these declarations stop matching it.
-import type { components, operations } from "./openapi";
+import type { components, operations, paths } from "./openapi";
 
 type Schemas = components["schemas"];
 type Query<Op extends keyof operations> = NonNullable<operations[Op]["parameters"]["query"]>;
+/** The JSON body of a route's successful answer (200 or 201), and of its request. */
+type JsonOf<T> = T extends { content: { "application/json": infer Body } } ? Body : never;
+type Answer<Op> = Op extends { responses: infer R } ? (R extends { 200: infer A } ? JsonOf<A> : R extends { 201: infer A } ? JsonOf<A> : never) : never;
+type RequestOf<Op> = Op extends { requestBody?: infer B } ? JsonOf<NonNullable<B>> : never;
+type QueryOf<Op> = Op extends { parameters: { query?: infer Q } } ? NonNullable<Q> : never;
 
 export type User = Schemas["UserView"];
 export type AuthResponse = Schemas["AuthResponse"];
@@ -185,3 +190,45 @@ export declare function searchConversations(
   options?: Omit<Query<"search">, "q"> & { signal?: AbortSignal },
 ): Promise<SearchResults>;
 export declare function getUsage(query?: Query<"usage">): Promise<UsageReport>;
+
+// Reports and consent (issue 24; docs/reports-consent-api.md): the terms an account accepts, its
+// consent to the processing of health information, reporting a reply, the account's own reports,
+// and the administrators' queue. Named after their routes.
+type ReportRoute = paths["/api/chat/conversations/{id}/messages/{messageId}/report"]["post"];
+type DecisionRoute = paths["/api/admin/reports/{id}/decision"]["post"];
+type ConsentRoute = paths["/api/account/health-consent"];
+/** `POST …/report` body: `reason` and an optional `comment` (at most 1000 characters). */
+export type ReportRequest = RequestOf<ReportRoute>;
+/** `201 {report}`: the report as its reporter sees it. */
+export type ReportResponse = Answer<ReportRoute>;
+export type OwnReport = ReportResponse["report"];
+/** `GET /api/account/reports`: the account's reports, newest first. */
+export type OwnReportList = Answer<paths["/api/account/reports"]["get"]>;
+/** `GET /api/admin/reports`: a page of the queue, with how many are open and overdue. */
+export type AdminReportPage = Answer<paths["/api/admin/reports"]["get"]>;
+export type AdminReport = AdminReportPage["reports"][number];
+export type AdminReportQuery = QueryOf<paths["/api/admin/reports"]["get"]>;
+/** `POST /api/admin/reports/{id}/decision` body. */
+export type ReportDecision = RequestOf<DecisionRoute>;
+export type DecisionResponse = Answer<DecisionRoute>;
+/** `POST /api/account/terms`: `{account}`. */
+export type TermsAccepted = Answer<paths["/api/account/terms"]["post"]>;
+/** `POST /api/account/health-consent`: `{account}`. */
+export type ConsentGiven = Answer<ConsentRoute["post"]>;
+/** `DELETE /api/account/health-consent`: `{account, deletedConversations}`. */
+export type ConsentWithdrawn = Answer<ConsentRoute["delete"]>;
+
+/** Accepts the terms of service and privacy policy of `version` (409 terms_outdated / no_terms). */
+export declare function acceptTerms(version: string): Promise<TermsAccepted>;
+/** Consents to the processing of health information (again: keeps the first time). */
+export declare function giveHealthConsent(): Promise<ConsentGiven>;
+/** Withdraws that consent; `deleteConversations` also deletes every TCM conversation of the account. */
+export declare function withdrawHealthConsent(options?: { deleteConversations?: boolean }): Promise<ConsentWithdrawn>;
+/** Reports a reply the model wrote here (409 already_reported, 422 not_a_reply / comment_too_long). */
+export declare function reportReply(conversationId: string, messageId: string, report: ReportRequest): Promise<ReportResponse>;
+/** The account's own reports and what became of them. */
+export declare function listMyReports(): Promise<OwnReportList>;
+/** The administrators' queue (`status` open, actioned or dismissed). */
+export declare function listReports(query?: AdminReportQuery): Promise<AdminReportPage>;
+/** Decides an open report (409 already_decided; 422 invalid_decision, cannot_ban_self). */
+export declare function decideReport(id: string, decision: ReportDecision): Promise<DecisionResponse>;

@@ -223,9 +223,25 @@ export function getQuota() {
   return apiRequest("/api/chat/quota");
 }
 
-/** `{model, disclosure}`: which model writes the replies, and the operator's disclosure (filing). */
+/**
+ * `{model, disclosure, termsVersion, healthConsent, reportResponseDays}`: which model writes the
+ * replies, the operator's disclosure (filing), the version of the terms an account must accept
+ * (null: none), whether the TCM adviser needs consent to process health information
+ * ("required"|"off"), and within how many days a report is answered. Public.
+ */
 export function getAbout() {
   return apiRequest("/api/chat/about");
+}
+
+/**
+ * Reports the reply `messageId` (one the model wrote here, shown) to the administrators:
+ * `reason` "illegal"|"harmful"|"wrong"|"privacy"|"other", `comment` optional (at most 1000
+ * characters): `{report}` (the OwnReport, 201). 409 already_reported, 422 not_a_reply /
+ * comment_too_long, 404 not_found.
+ */
+export function reportReply(conversationId, messageId, { reason, comment } = {}) {
+  const body = { reason, ...(comment ? { comment } : {}) };
+  return apiRequest(`/api/chat/conversations/${path(conversationId)}/messages/${path(messageId)}/report`, json("POST", body));
 }
 
 /**
@@ -260,7 +276,11 @@ export function login(credentials) {
   return apiRequest("/api/auth/login", json("POST", credentials));
 }
 
-/** `data`: `{email, password, locale?}` (`locale` "zh" or "en": the language of the account's mail). */
+/**
+ * `data`: `{email, password, locale?, acceptTerms?}` (`locale` "zh" or "en": the language of the
+ * account's mail; `acceptTerms` the `termsVersion` of GET /api/chat/about the person accepted,
+ * needed while the server has one: 403 terms_required otherwise).
+ */
 export function register(data) {
   return apiRequest("/api/auth/register", json("POST", data));
 }
@@ -360,6 +380,34 @@ export function deleteAccount({ password }) {
   return apiRequest("/api/account/delete", json("POST", { password }));
 }
 
+/** Accepts the terms of service and privacy policy of `version` (the current one): `{account}`. 409 terms_outdated / no_terms. */
+export function acceptTerms(version) {
+  return apiRequest("/api/account/terms", json("POST", { version }));
+}
+
+/** Consents to the processing of health information (the TCM adviser): `{account}`; again keeps the first time. */
+export function giveHealthConsent() {
+  return apiRequest("/api/account/health-consent", { method: "POST" });
+}
+
+/**
+ * Withdraws the consent to the processing of health information: `{account,
+ * deletedConversations}`. With `deleteConversations: true` every TCM conversation of the
+ * account is deleted too. Withdrawing twice is fine.
+ */
+export function withdrawHealthConsent({ deleteConversations = false } = {}) {
+  return apiRequest(`/api/account/health-consent${query({ deleteConversations: String(Boolean(deleteConversations)) })}`, { method: "DELETE" });
+}
+
+/**
+ * The reports the account filed, newest first: `{reports: [{id, conversationId, messageId,
+ * assistant, reason, comment, excerpt, createdAt, dueAt, status ("open"|"actioned"|"dismissed"),
+ * decidedAt, replyHidden, userAction ("none"|"warn"|"restrict"|"ban"), restrictedUntil, note}]}`.
+ */
+export function listMyReports() {
+  return apiRequest("/api/account/reports");
+}
+
 // --------------------------------------------------------------------------------------- admin
 
 /** The seed's `exportData`: the JSON export, `{data:{users,conversations,messages,auditLogs}}`. */
@@ -404,6 +452,25 @@ export function unbanUser(id) {
  */
 export function getUsage({ from, to, bucket, utcOffsetMinutes } = {}) {
   return apiRequest(`/api/admin/usage${query({ from, to, bucket, utcOffsetMinutes })}`);
+}
+
+/**
+ * The reports queue: `{reports, total, page, pageSize, open, overdue}` (`status` "open" (by
+ * deadline, oldest first), "actioned" or "dismissed" (newest decision first); `open`/`overdue`
+ * count every open report). A report is the OwnReport and `{reporterId, reporterEmail, reply,
+ * replyWithheld (null|"blocked"|"hidden"), context: [{role, content}], overdue, decidedByEmail}`.
+ */
+export function listReports({ status, page, pageSize } = {}) {
+  return apiRequest(`/api/admin/reports${query({ status, page, pageSize })}`);
+}
+
+/**
+ * Decides an open report: `{outcome: "actioned"|"dismissed", hideReply?, userAction?:
+ * "none"|"warn"|"restrict"|"ban", restrictDays? (1–365), note? (at most 1000 characters)}`:
+ * `{report}`. 409 already_decided; 422 invalid_decision, cannot_ban_self.
+ */
+export function decideReport(id, decision) {
+  return apiRequest(`/api/admin/reports/${path(id)}/decision`, json("POST", decision));
 }
 
 /** `{auditLogs:[{id,actorId,action,message,ip,userAgent,createdAt}], total, page, pageSize}`. */

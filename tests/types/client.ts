@@ -71,3 +71,30 @@ export async function accountUsage(resetToken: string, verifyToken: string): Pro
   const verifiedAlready: boolean = seen.emailVerified;
   return `${accepted} ${verified.emailVerifiedAt ?? "-"} ${mode} ${changed.locale} ${revoked} ${others} ${filename} ${blob.size} ${deleted} ${verifiedAlready}`;
 }
+
+/** Terms, consent and reports (issue 24), as the site uses them. */
+export async function trustUsage(conversationId: string, messageId: string): Promise<string> {
+  const about: api.AboutView = await api.getAbout();
+  const version: string | null = about.termsVersion;
+  const consent: "required" | "off" = about.healthConsent;
+  const days: number = about.reportResponseDays;
+  if (version) await api.register({ email: "c@example.com", password: "secret pw 3", locale: "en", acceptTerms: version });
+  const accepted = version ? (await api.acceptTerms(version)).account.acceptedTerms : null;
+  const given: string | null = (await api.giveHealthConsent()).account.healthConsentAt;
+  const withdrawn = await api.withdrawHealthConsent({ deleteConversations: true });
+  const deleted: number = withdrawn.deletedConversations;
+  const restricted: string | null = withdrawn.account.restrictedUntil;
+  const { report } = await api.reportReply(conversationId, messageId, { reason: "wrong", comment: "not so" });
+  const status: "open" | "actioned" | "dismissed" = report.status;
+  const mine: api.OwnReport[] = (await api.listMyReports()).reports;
+  const detail = await api.getConversation(conversationId);
+  const flagged = detail.messages.filter((m: api.MessageView) => m.reported || m.withheld === "hidden").length;
+  const queue = await api.listReports({ status: "open", page: 1, pageSize: 20 });
+  const first: api.AdminReport | undefined = queue.reports[0];
+  const overdue: boolean = first?.overdue ?? false;
+  const decided = first
+    ? await api.decideReport(first.id, { outcome: "actioned", hideReply: true, userAction: "restrict", restrictDays: 3, note: "see the terms" })
+    : null;
+  const action: "none" | "warn" | "restrict" | "ban" | undefined = decided?.report.userAction;
+  return `${version} ${consent} ${days} ${accepted} ${given} ${deleted} ${restricted} ${status} ${mine.length} ${flagged} ${queue.open}/${queue.overdue} ${overdue} ${action}`;
+}
