@@ -1,8 +1,9 @@
 // The site's entry point: the top bar, the session, the notice that asks for a confirmed
 // address, and hash routes that work on any static host: #/login, #/register, #/chat,
-// #/chat/<conversation id>, #/account, #/admin[/audit|/export], and the pages of the mail links,
-// #/forgot, #/reset/<token>, #/verify/<token>. Everything talks to the API through api.js; all
-// text comes from i18n.js.
+// #/chat/<conversation id>, #/account, #/admin[/reports|/usage|/audit|/export], and the pages of
+// the mail links, #/forgot, #/reset/<token>, #/verify/<token>. While the server has terms the
+// account has not accepted (in their current version), the chat gives way to the step that asks
+// for them (trust.js). Everything talks to the API through api.js; all text comes from i18n.js.
 import * as api from "./api.js";
 import { h, icon, toast } from "./dom.js";
 import { errorText, lang, onLangChange, setLang, t } from "./i18n.js";
@@ -11,6 +12,7 @@ import { adminView } from "./views/admin.js";
 import { authView } from "./views/auth.js";
 import { chatView, resetChat } from "./views/chat.js";
 import { forgotView, resetView, verifyView } from "./views/recovery.js";
+import { currentAbout, loadAbout, termsNeeded, termsView } from "./views/trust.js";
 import { needsVerification, verifyNotice } from "./views/verify-notice.js";
 
 const topbar = document.getElementById("topbar");
@@ -82,6 +84,16 @@ export const app = {
     document.body.classList.remove("drawer-open");
     document.getElementById("menu-button")?.setAttribute("aria-expanded", "false");
   },
+
+  /** The chat view is built afresh at the next visit (its conversations changed elsewhere). */
+  forgetChat() {
+    chat = null;
+  },
+
+  /** Logs out this session (the terms step offers it). */
+  logout() {
+    return logout(false);
+  },
 };
 
 function forgetViews() {
@@ -130,7 +142,7 @@ function go(hash) {
 function renderTopbar() {
   const signedIn = Boolean(app.user);
   const page = parse().page;
-  const onChat = signedIn && page === "chat";
+  const onChat = signedIn && page === "chat" && !termsNeeded(app);
   const other = lang() === "zh" ? "en" : "zh";
 
   const menuButton = onChat
@@ -276,10 +288,20 @@ async function route() {
     admin = admin ?? adminView(app);
     show("admin", admin);
     admin.update({ id });
+  } else if (termsNeeded(app)) {
+    // The chat waits until the account has accepted the current terms.
+    if (current?.name !== "terms") show("terms", termsView(app, () => route()));
+    else show("terms", current.view);
   } else {
     chat = chat ?? chatView(app);
     show("chat", chat);
     chat.update({ id });
+    // Not known yet whether the server has terms: asked, and the step shown if it turns out so.
+    if (!currentAbout()) {
+      loadAbout().then(() => {
+        if (current?.name === "chat" && termsNeeded(app)) route();
+      });
+    }
   }
 }
 
@@ -321,6 +343,7 @@ document.addEventListener("visibilitychange", () => {
 
 async function boot() {
   main.replaceChildren(h("div.splash", { role: "status" }, h("span.seal.big", { "aria-hidden": "true" }, "易"), h("span.sr-only", {}, "…")));
+  const about = loadAbout(); // the terms the server asks for, beside the session
   if (api.getToken()) {
     try {
       app.user = (await api.session()).user;
@@ -329,6 +352,8 @@ async function boot() {
       else app.flash = { text: errorText(error), kind: "warn" };
     }
   }
+  // (Not for long: the chat routes again if terms turn up later.)
+  await Promise.race([about, new Promise((resolve) => setTimeout(resolve, 3000))]);
   booted = true;
   loadAccount();
   route();

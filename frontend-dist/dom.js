@@ -86,6 +86,8 @@ const ICONS = {
   thumbUp: ["M7 10v10H4V10h3z", "M7 10l4-7c1.4 0 2.5 1.1 2.5 2.5V9h5.2a2 2 0 012 2.3l-1.2 6.9a2 2 0 01-2 1.8H7"],
   thumbDown: ["M7 14V4H4v10h3z", "M7 14l4 7c1.4 0 2.5-1.1 2.5-2.5V15h5.2a2 2 0 002-2.3l-1.2-6.9a2 2 0 00-2-1.8H7"],
   chart: ["M4 20V4", "M4 20h16", "M8 16v-4", "M12 16V8", "M16 16v-6"],
+  flag: ["M5 21V4", "M5 4h11l-2 4 2 4H5"],
+  leaf: ["M5 19c0-8 5-14 15-15-1 10-7 15-15 15z", "M5 19l7-7"],
 };
 
 /** A short-lived message at the top of the screen. `kind`: "info" or "error". */
@@ -113,9 +115,11 @@ export function toast(message, kind = "info", ms = 5000) {
  * to null on cancel/Escape. `text` is a string or a node. `input`: `{value, label, maxlength,
  * type ("text" or "password", which is not trimmed), autocomplete}`. `validate(value)` returns
  * an error text or "". `action(value)`, if given, runs on confirm with the buttons off and
- * resolves to an error text (the dialog stays open and shows it) or "" (it closes).
+ * resolves to an error text (the dialog stays open and shows it) or "" (it closes). `cancel`: the
+ * label of the button that closes it without acting; `name`: `data-dialog` of the <dialog> (for
+ * styles and tests).
  */
-export function dialog({ title, text, confirm = t("save"), danger = false, input = null, validate = null, action = null }) {
+export function dialog({ title, text, confirm = t("save"), cancel = t("cancel"), danger = false, input = null, validate = null, action = null, name = null }) {
   return new Promise((resolve) => {
     const secret = input?.type === "password";
     const field = input
@@ -126,14 +130,14 @@ export function dialog({ title, text, confirm = t("save"), danger = false, input
       : null;
     const problem = h("p.field-error", { role: "alert" });
     const confirmButton = h(`button.button.${danger ? "danger" : "primary"}`, { type: "submit", value: "confirm" }, confirm);
-    const cancelButton = h("button.button.ghost", { type: "button", value: "cancel", onclick: () => close(null) }, t("cancel"));
+    const cancelButton = h("button.button.ghost", { type: "button", value: "cancel", onclick: () => close(null) }, cancel);
     const form = h("form.modal-body", { method: "dialog" },
       h("h2", {}, title),
       text ? (text instanceof Node ? h("div.modal-text", {}, text) : h("p.modal-text", {}, text)) : null,
       field ? h("label.field", {}, h("span", {}, input.label ?? ""), field) : null,
       problem,
       h("div.modal-actions", {}, cancelButton, confirmButton));
-    const modal = h("dialog.modal", { "aria-label": title }, form);
+    const modal = h("dialog.modal", { "aria-label": title, dataset: name ? { dialog: name } : null }, form);
     let working = false;
     form.addEventListener("submit", async (event) => {
       event.preventDefault();

@@ -1,11 +1,13 @@
 // Every piece of UI text, in Chinese and English: the site's own here; the account pages' in
-// i18n-account.js, the admin pages' in i18n-admin.js, and the quota line's, the feedback on
-// replies', the search's and the usage dashboard's in i18n-usage.js, all merged in below. The
+// i18n-account.js, the admin pages' in i18n-admin.js, the quota line's, the feedback on
+// replies', the search's and the usage dashboard's in i18n-usage.js, and the terms', the health
+// consent's and the reports' in i18n-trust.js, all merged in below. The
 // language is remembered in localStorage (`lang`); the first visit follows navigator.language.
 // The same choice sets the language the assistants reply in (the API's `locale`), and, for a
 // signed-in account, the language of its mail.
 import { ACCOUNT_STRINGS } from "./i18n-account.js";
 import { ADMIN_STRINGS } from "./i18n-admin.js";
+import { TRUST_STRINGS } from "./i18n-trust.js";
 import { USAGE_STRINGS } from "./i18n-usage.js";
 
 const STRINGS = {
@@ -350,7 +352,7 @@ const STRINGS = {
 export const LANGS = ["zh", "en"];
 
 for (const language of LANGS) {
-  for (const strings of [ACCOUNT_STRINGS, ADMIN_STRINGS, USAGE_STRINGS]) {
+  for (const strings of [ACCOUNT_STRINGS, ADMIN_STRINGS, USAGE_STRINGS, TRUST_STRINGS]) {
     const { errors = {}, ...rest } = strings[language];
     Object.assign(STRINGS[language], rest);
     Object.assign(STRINGS[language].errors, errors);
@@ -459,6 +461,9 @@ export function errorText(error, context = "") {
     const wait = duration(error.retryAfter);
     return t(context === "chat" ? "errors.rate_limited_chat" : "errors.rate_limited", { wait });
   }
+  // An administrator's restriction says until when, in the reader's language and time zone.
+  const until = error.body?.error?.until;
+  if (code === "chat_restricted" && until) return t("errors.chat_restricted_until", { date: dateTime(until) });
   if (has(`errors.${code}`)) return t(`errors.${code}`);
   if (error.message) return error.message;
   return t("errors.network_error");

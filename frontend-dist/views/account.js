@@ -1,11 +1,15 @@
 // #/account: what a signed-in person runs themselves. The address (confirmed or not, with "send
-// the link again"), the language of the mail, a new password, the signed-in devices
-// (devices.js), a download of everything they wrote, and deleting the account for good.
+// the link again"), the terms accepted, the language of the mail, a new password, the signed-in
+// devices (devices.js), the replies they reported and what became of them, their consent to the
+// processing of health information (account-trust.js), a download of everything they wrote, and
+// deleting the account for good.
 import * as api from "../api.js";
 import { bytes, dialog, h, icon } from "../dom.js";
 import { dateTime, errorText, t } from "../i18n.js";
+import { healthSection, reportsSection, restrictionNotice, termsFact } from "./account-trust.js";
 import { devicesPanel } from "./devices.js";
 import { formError, newPasswordProblem, passwordField, setFieldError, submitButton } from "./fields.js";
+import { applyAccount, loadAbout } from "./trust.js";
 import { needsVerification, resendButton } from "./verify-notice.js";
 
 /** A card of the page: a heading (named for screen readers), a lead and the content. */
@@ -29,7 +33,7 @@ function resultLine(classes = "") {
   };
 }
 
-function profileSection(app, account) {
+function profileSection(app, account, reload) {
   const status = resultLine(".address-result");
   const verified = account.emailVerified;
   const pill = verified
@@ -61,7 +65,8 @@ function profileSection(app, account) {
     h("dl.facts", {},
       h("div", {}, h("dt", {}, t("email")),
         h("dd", {}, h("span.email.account-address", {}, account.email), " ", pill)),
-      h("div", {}, h("dt", {}, t("memberSince")), h("dd", {}, h("time", { datetime: account.createdAt }, dateTime(account.createdAt))))),
+      h("div", {}, h("dt", {}, t("memberSince")), h("dd", {}, h("time", { datetime: account.createdAt }, dateTime(account.createdAt)))),
+      termsFact(app, account, reload)),
     explain,
     !verified && account.mailEnabled && needsVerification(account) ? h("div.panel-actions", {}, resendButton(app, { say: status.say }), status.el) : null,
     !verified && !account.mailEnabled && account.emailVerification !== "off" ? h("p.field-hint", {}, t("addressNoMail")) : null,
@@ -188,16 +193,22 @@ export function accountView(app) {
   async function load() {
     try {
       await app.localeSync; // a language switch just made: its PATCH first
-      const account = await api.getAccount();
+      const [account] = await Promise.all([api.getAccount(), loadAbout()]);
       app.account = account;
+      applyAccount(app, account); // the terms and the consent as the server has them now
       app.refreshNotice?.();
       const devices = devicesPanel(app);
-      body.replaceChildren(
-        profileSection(app, account),
+      const health = healthSection(app, account);
+      body.replaceChildren(...[
+        restrictionNotice(account),
+        profileSection(app, account, load),
         passwordSection(),
         section("devices", t("devicesTitle"), t("devicesLead"), devices.el),
+        section("reports", t("yourReportsTitle"), null, reportsSection().el),
+        health ? section("health", t("healthTitle"), null, health.el) : null,
         dataSection(),
-        deleteSection(app, account));
+        deleteSection(app, account),
+      ].filter(Boolean));
     } catch (error) {
       if (error.status === 401) return;
       body.replaceChildren(h("div.panel-error", { role: "alert" }, errorText(error), " ",

@@ -1,52 +1,30 @@
-// #/admin, #/admin/usage, #/admin/audit, #/admin/export: users (search, ban, unban), the usage
-// dashboard (usage.js), the audit log (filters) and the data export (JSON or NDJSON, optionally
-// between two instants). ADMIN only: the API answers 403 admin_only to anyone else, and the app
-// does not route USERs here.
+// #/admin, #/admin/reports, #/admin/usage, #/admin/audit, #/admin/export: users (search, ban,
+// unban), the queue of reported replies (admin-reports.js), the usage dashboard (usage.js), the
+// audit log (filters) and the data export (JSON or NDJSON, optionally between two instants).
+// ADMIN only: the API answers 403 admin_only to anyone else, and the app does not route USERs
+// here.
 import * as api from "../api.js";
 import { bytes, h, icon, toast } from "../dom.js";
 import { dateTime, errorText, has, t } from "../i18n.js";
+import { cell, failed, loading, pager, table } from "./admin-parts.js";
+import { reportsPanel } from "./admin-reports.js";
 import { toggleBan } from "./ban.js";
 import { usagePanel } from "./usage.js";
 
-const TABS = ["users", "usage", "audit", "export"];
-const TAB_LABELS = { users: "users", usage: "usage", audit: "auditLog", export: "export" };
-const PANELS = { users: (app) => usersPanel(app), usage: (app) => usagePanel(app), audit: () => auditPanel(), export: () => exportPanel() };
+const TABS = ["users", "reports", "usage", "audit", "export"];
+const TAB_LABELS = { users: "users", reports: "reportsTab", usage: "usage", audit: "auditLog", export: "export" };
+const PANELS = {
+  users: (app) => usersPanel(app),
+  reports: (app) => reportsPanel(app),
+  usage: (app) => usagePanel(app),
+  audit: () => auditPanel(),
+  export: () => exportPanel(),
+};
 const ACTIONS = ["register", "login", "login_failed", "login_blocked", "logout", "ban", "unban", "export", "promote", "demote"];
 const PAGE_SIZE = 20;
 
 // Filters and pages survive a language switch or a visit to the chat.
 const memory = { users: { q: "", page: 1 }, audit: { action: "", actorId: "", subject: "", page: 1 }, export: { format: "json", since: "", until: "" } };
-
-function pager(page, pageSize, total, go) {
-  const pages = Math.max(1, Math.ceil(total / pageSize));
-  if (pages <= 1) return null;
-  return h("nav.pager", { "aria-label": t("pageOf", { page, pages }) },
-    h("button.button.ghost.small", { type: "button", disabled: page <= 1, onclick: () => go(page - 1) }, t("previous")),
-    h("span", {}, t("pageOf", { page, pages })),
-    h("button.button.ghost.small", { type: "button", disabled: page >= pages, onclick: () => go(page + 1) }, t("next")));
-}
-
-function table(headers, rows, empty) {
-  if (!rows.length) return h("p.table-empty", {}, empty);
-  return h("div.table-wrap", {},
-    h("table.data", {},
-      h("thead", {}, h("tr", {}, headers.map((label) => h("th", { scope: "col" }, label)))),
-      h("tbody", {}, rows)));
-}
-
-/** A cell that says what it is on narrow screens, where rows become cards. */
-const cell = (label, ...content) => h("td", { dataset: { label } }, ...content);
-
-function failed(body, error, again) {
-  if (error.status === 401) return;
-  body.replaceChildren(h("div.panel-error", { role: "alert" }, errorText(error), " ",
-    h("button.button.ghost.small", { type: "button", onclick: again }, icon("retry", 14), t("retry"))));
-}
-
-function loading(body) {
-  if (!body.firstChild) body.replaceChildren(h("div.loading", { role: "status" }, h("span.brush-dot"), h("span.brush-dot"), h("span.brush-dot")));
-  body.setAttribute("aria-busy", "true");
-}
 
 function usersPanel(app) {
   const state = memory.users;

@@ -4,6 +4,7 @@ import * as api from "../api.js";
 import { h, icon } from "../dom.js";
 import { errorText, lang, t } from "../i18n.js";
 import { EMAIL } from "./fields.js";
+import { PRIVACY_PAGE, TERMS_PAGE, docLink, learnTermsVersion, legalLinks, loadAbout, withLinks } from "./trust.js";
 
 const utf8Length = (text) => new TextEncoder().encode(text).length;
 
@@ -61,6 +62,9 @@ export function authView(app, mode) {
   const passwordError = h("p.field-error", { id: "auth-password-error" });
   const formError = h("div.form-error", { role: "alert", hidden: true });
   const submit = h("button.button.primary.wide", { type: "submit" }, t(isLogin ? "login" : "register"));
+  // Registering, while the server has terms: the box that accepts them (and the privacy policy).
+  const terms = isLogin ? null : termsBox();
+  if (terms) loadAbout().then((about) => terms.show(about?.termsVersion ?? null));
 
   function check() {
     emailError.textContent = "";
@@ -91,8 +95,14 @@ export function authView(app, mode) {
       event.preventDefault();
       formError.textContent = "";
       formError.hidden = true;
-      if (!check()) {
-        (emailError.textContent ? email : password).focus();
+      const valid = check();
+      // The terms this server asks for (read before sending, should the page be quicker than the answer).
+      const version = terms ? (await loadAbout())?.termsVersion ?? null : null;
+      if (terms) terms.show(version);
+      const termsOk = !version || terms.check();
+      if (!valid || !termsOk) {
+        if (!valid) (emailError.textContent ? email : password).focus();
+        else terms.input.focus();
         return;
       }
       submit.disabled = true;
@@ -100,13 +110,24 @@ export function authView(app, mode) {
       try {
         const credentials = { email: email.value.trim(), password: password.value };
         // A new account's mail is written in the language the person reads the site in.
-        const result = await (isLogin ? api.login(credentials) : api.register({ ...credentials, locale: lang() }));
+        const result = await (isLogin
+          ? api.login(credentials)
+          : api.register({ ...credentials, locale: lang(), ...(version ? { acceptTerms: version } : {}) }));
         app.signedIn(result);
       } catch (error) {
         formError.textContent = errorText(error);
         formError.hidden = false;
         if (error.code === "invalid_email") email.focus();
         else if (/^password_/.test(error.code)) password.focus();
+        else if (error.code === "terms_required" && terms) {
+          // Newer terms than this page knew of: to be read and accepted again.
+          const newer = error.body?.error?.termsVersion ?? null;
+          if (newer && newer !== version) {
+            learnTermsVersion(newer);
+            terms.show(newer, { fresh: true });
+          }
+          terms.input.focus();
+        }
       } finally {
         submit.disabled = false;
         submit.textContent = t(isLogin ? "login" : "register");
@@ -123,6 +144,7 @@ export function authView(app, mode) {
       h("div.password-wrap", {}, password, reveal),
       isLogin ? null : h("p.field-hint", { id: "auth-password-hint" }, t("passwordHint")),
       passwordError),
+    terms?.el ?? null,
     formError,
     submit);
 
@@ -136,7 +158,8 @@ export function authView(app, mode) {
     notice ? h(`div.auth-notice.${notice.kind ?? "info"}`, { role: "status" }, notice.text) : null,
     form,
     h("p.auth-switch", {}, t(isLogin ? "noAccount" : "haveAccount"), " ",
-      h("a", { href: isLogin ? "#/register" : "#/login" }, t(isLogin ? "register" : "login"))));
+      h("a", { href: isLogin ? "#/register" : "#/login" }, t(isLogin ? "register" : "login"))),
+    legalLinks(".auth-legal"));
   if (app.typedEmail) email.value = app.typedEmail;
 
   return {
@@ -160,4 +183,42 @@ export function authPage(...children) {
         h("li", {}, h("span.trigram", { "aria-hidden": "true" }, "☵"), t("heroTcm"))),
       inkHills()),
     h("div.auth-card.card", {}, ...children));
+}
+
+/**
+ * The registration's "I accept the terms of service and the privacy policy" box: hidden until
+ * the server says it has terms (`show(version)`); `check()` says whether it is ticked, and
+ * shows why not.
+ */
+function termsBox() {
+  const input = h("input", { type: "checkbox", id: "auth-terms", name: "acceptTerms", "aria-describedby": "auth-terms-error" });
+  const error = h("p.field-error", { id: "auth-terms-error" });
+  const label = h("label.terms-check", { for: "auth-terms" }, input,
+    h("span", {}, withLinks("acceptTermsLabel", {
+      terms: docLink(TERMS_PAGE, t("termsOfServiceInline")),
+      privacy: docLink(PRIVACY_PAGE, t("privacyPolicyInline")),
+    })));
+  const version = h("span.terms-version");
+  const el = h("div.field.terms-field", { hidden: true }, label, h("p.field-hint", {}, version), error);
+  input.addEventListener("change", () => {
+    if (!input.checked) return;
+    error.textContent = "";
+    input.setAttribute("aria-invalid", "false");
+  });
+  return {
+    el,
+    input,
+    show(current, { fresh = false } = {}) {
+      el.hidden = !current;
+      if (!current) return;
+      version.textContent = t("termsVersionHint", { version: current });
+      if (fresh) input.checked = false;
+    },
+    check() {
+      const ok = input.checked;
+      error.textContent = ok ? "" : t("acceptTermsNeeded");
+      input.setAttribute("aria-invalid", String(!ok));
+      return ok;
+    },
+  };
 }

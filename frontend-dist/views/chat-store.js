@@ -80,3 +80,18 @@ export function resetChat() {
   store = freshStore();
   store.generation = generation;
 }
+
+/**
+ * Conversations of `kind` were deleted elsewhere (the account page deletes the TCM ones): the
+ * list is read again, and one of them shown is left.
+ */
+export function forgetConversations(kind) {
+  store.listState = "idle";
+  store.conversations = store.conversations.filter((conversation) => conversation.type !== kind);
+  if (store.kind === kind && !store.streaming) {
+    store.conversationId = null;
+    store.messages = [];
+    store.olderCursor = null;
+    store.opening = null;
+  }
+}

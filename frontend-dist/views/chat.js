@@ -10,6 +10,7 @@ import { conversationList } from "./conversation-list.js";
 import { MAX_MESSAGE_CHARS, fromServer, message, messageView } from "./messages.js";
 import { quotaLine } from "./quota.js";
 import { searchPanel } from "./search.js";
+import { consentDialog, consentNeeded, currentAbout, legalLinks, loadAbout, termsDialog } from "./trust.js";
 import { MAX_HINT_CHARS, turns } from "./turns.js";
 import { resendButton } from "./verify-notice.js";
 
@@ -43,6 +44,7 @@ export function chatView(app) {
     messages, updateComposer, renderMessages, scrollToBottom, loadConversations, showTitle, reload,
     focusInput: () => els.input.focus(),
     turnEnded: () => quota.refresh(),
+    gate,
   });
   const quota = quotaLine();
   const list = conversationList({ app, loadConversations, renderList, startNew, searching: () => search.active() });
@@ -70,7 +72,9 @@ export function chatView(app) {
         found.field),
       els.sidebarTitle,
       h("div.sidebar-scroll", {}, els.list, els.listMore, found.results),
-      h("p.sidebar-foot", {}, h("span.trigram", { "aria-hidden": "true" }, "☯"), " ", t("footnote")));
+      h("div.sidebar-foot", {},
+        h("p", {}, h("span.trigram", { "aria-hidden": "true" }, "☯"), " ", t("footnote")),
+        legalLinks()));
 
     els.personas = h("div.persona-switch", { role: "group", "aria-label": `${t("oracle")} / ${t("tcm")}` },
       KINDS.map((kind) => h(`button.persona.${kind}`, {
@@ -271,9 +275,45 @@ export function chatView(app) {
     els.input.focus();
   }
 
-  /** A conversation belongs to one assistant: choosing the other one starts a new conversation. */
-  function choosePersona(kind) {
-    if (kind !== store.kind) startNew(kind);
+  /**
+   * A conversation belongs to one assistant: choosing the other one starts a new conversation.
+   * The TCM adviser may need the account's consent to process health information first: asked
+   * for here, and declined, the Oracle stays.
+   */
+  async function choosePersona(kind) {
+    if (kind === store.kind) return;
+    if (kind === "tcm") {
+      if (!currentAbout()) await loadAbout(); // (known already, the switch happens at once)
+      if (consentNeeded(app)) {
+        if (!(await consentDialog(app)) || kind === store.kind) return;
+      }
+    }
+    startNew(kind);
+  }
+
+  /**
+   * A turn the server refused until the account does something first (turns.js): the terms to
+   * accept, or the consent the TCM adviser needs. Done, the turn is sent again; the consent
+   * declined, back to the Oracle with the message in the box (it was never sent).
+   */
+  async function gate(error, reply) {
+    const consent = error.code === "consent_required";
+    const passed = consent ? await consentDialog(app) : await termsDialog(app, error.body?.error?.termsVersion);
+    if (!store.messages.includes(reply) || store.streaming) return; // moved on meanwhile
+    if (passed) {
+      turn.retry(reply);
+      return;
+    }
+    if (!consent) return; // the error stays, with its Retry
+    const asked = store.messages[store.messages.indexOf(reply) - 1];
+    const text = asked?.role === "user" && !asked.id ? asked.content : "";
+    startNew("oracle");
+    if (text) {
+      els.input.value = text;
+      store.draft = text;
+      autosize();
+      updateComposer();
+    }
   }
 
   async function open(id) {
@@ -458,10 +498,11 @@ export function chatView(app) {
   if (store.listState === "idle" || store.listState === "error") loadConversations();
   quota.refresh();
   if (!store.about) {
-    api.getAbout().then((about) => {
+    loadAbout().then((about) => {
+      if (!about) return; // the label stands without the model's name
       store.about = about;
       if (els.disclosure) els.disclosure.textContent = disclosureText();
-    }, () => {}); // the label stands without the model's name
+    });
   }
 
   /** "AI-generated replies · model qwen-plus · <the operator's filing>". */

@@ -1,6 +1,6 @@
 // The messages of a conversation: each bubble, its controls (regenerate the last reply, edit a
-// message of yours, ‹ 2/3 › between versions, thumbs up/down on a reply: feedback.js), the edit
-// form, and the repaint of a reply as it streams in.
+// message of yours, ‹ 2/3 › between versions, thumbs up/down on a reply: feedback.js, reporting
+// a reply: report-dialog.js), the edit form, and the repaint of a reply as it streams in.
 //
 // It keeps no state of its own beyond the elements: everything is on the message objects,
 // which live in the chat view's store, so a rebuilt view (a language switch) shows the same,
@@ -9,6 +9,7 @@ import { h, icon, toast } from "../dom.js";
 import { t } from "../i18n.js";
 import { renderMarkdown } from "../markdown.js";
 import { feedbackControls } from "./feedback.js";
+import { reportDialog } from "./report-dialog.js";
 
 export const MAX_MESSAGE_CHARS = 4000;
 
@@ -17,23 +18,25 @@ let keys = 0;
 /**
  * A message as the view keeps it. `id` is null until the server has it; `status` is null
  * (done), "streaming", "stopped", "blocked" (moderation withheld it: a message of the user's was
- * not sent, a reply is not shown) or "error" (`error` its text, `errorCode` the API's code); the
- * version fields come from the server.
+ * not sent, a reply is not shown), "hidden" (a reply the administrators removed after a report)
+ * or "error" (`error` its text, `errorCode` the API's code); the version fields come from the
+ * server; `reported`: the user reported this reply.
  */
 export function message(role, content, extra = {}) {
   return {
     key: ++keys, id: null, parentId: null, role, content, status: null, error: null, errorCode: null, retry: null, detached: false,
-    editing: null, versions: 1, version: 1, versionIds: [], feedback: null, feedbackForm: null, feedbackBusy: false, ...extra,
+    editing: null, versions: 1, version: 1, versionIds: [], feedback: null, feedbackForm: null, feedbackBusy: false, reported: false, ...extra,
   };
 }
 
 /** A message of a conversation detail (GET, switch). */
 export function fromServer(m) {
   return message(m.role, m.content, {
-    id: m.id, parentId: m.parentId ?? null, status: m.withheld ? "blocked" : m.stopped ? "stopped" : null,
+    id: m.id, parentId: m.parentId ?? null, status: m.withheld === "hidden" ? "hidden" : m.withheld ? "blocked" : m.stopped ? "stopped" : null,
     versions: m.versions ?? 1, version: m.version ?? 1, versionIds: m.versionIds ?? [], feedback: m.feedback ?? null,
     fromClient: Boolean(m.fromClient),
     redFlag: m.redFlag ?? null,
+    reported: Boolean(m.reported),
   });
 }
 
@@ -104,6 +107,9 @@ export function messageView(options) {
     if (item.status === "blocked" && !item.fromClient) {
       // The model's words never reach the page: a notice stands in their place.
       content.replaceChildren(h("p.notice.blocked", { role: "note" }, t("replyBlocked")));
+    } else if (item.status === "hidden") {
+      // Removed by the administrators after a report: its words are gone from here too.
+      content.replaceChildren(h("p.notice.hidden", { role: "note" }, t("replyHidden")));
     } else if (item.content) {
       content.innerHTML = renderMarkdown(item.content);
     } else {
@@ -140,6 +146,7 @@ export function messageView(options) {
     }
     // Every reply the model wrote here carries its label (AI-generated), as its copy does.
     if (generated(item)) foot.append(h("span.ai-label", {}, t("aiLabel")));
+    if (item.reported && item.status !== "hidden") foot.append(h("p.status.reported", {}, t("reported")));
     const actions = controls(item);
     if (actions) foot.append(actions);
     // A control rebuilt under the keyboard's focus keeps it.
@@ -170,7 +177,14 @@ export function messageView(options) {
       }
       // (Not while another reply streams either: it changes nothing there. Never on a reply
       // the client brought: the model did not write it.)
-      if (!item.fromClient && item.status !== "blocked") buttons.push(feedback.thumbs(item));
+      if (!item.fromClient && item.status !== "blocked" && item.status !== "hidden") buttons.push(feedback.thumbs(item));
+      // A reply of the model's, shown, may be reported once.
+      if (generated(item) && !item.reported) {
+        buttons.push(h("button.icon-button.report", {
+          type: "button", dataset: { action: "report" }, title: t("reportReply"), "aria-label": t("reportReply"),
+          onclick: () => report(item),
+        }, icon("flag", 16)));
+      }
     }
     const shown = buttons.filter(Boolean);
     return shown.length ? h("div.message-actions", {}, shown) : null;
@@ -178,7 +192,19 @@ export function messageView(options) {
 
   /** A reply of the model's, shown: labelled, and copied with its label. */
   function generated(item) {
-    return item.role === "assistant" && !item.fromClient && item.status !== "blocked" && item.status !== "error" && Boolean(item.content);
+    return item.role === "assistant" && !item.fromClient && !["blocked", "hidden", "error"].includes(item.status) && Boolean(item.content);
+  }
+
+  /** Reports a reply (a dialog: the reason, a comment); filed (or filed before), it says so. */
+  async function report(item) {
+    const conversationId = options.conversationId();
+    if (!conversationId || !item.id || item.reported) return;
+    if (await reportDialog(conversationId, item.id)) {
+      item.reported = true;
+      paintFoot(item);
+      // The button is gone: the keyboard's focus goes to the reply's other controls.
+      if (document.activeElement === document.body) focus(item, "copy");
+    }
   }
 
   /** Copies a reply's text with its label (the label travels with the words). */

@@ -16,8 +16,13 @@ const TITLE_WAIT_MS = 15_000;
 /**
  * `view`: the chat view's `messages` (messages.js), `updateComposer()`, `renderMessages()`,
  * `scrollToBottom()`, `focusInput()`, `loadConversations()`, `showTitle(event, generation)`,
- * `reload(conversationId)` and `turnEnded()` (after every turn, however it ended: the quota).
+ * `reload(conversationId)`, `turnEnded()` (after every turn, however it ended: the quota) and
+ * `gate(error, reply)` (a turn refused until the account does something first: accepts the
+ * terms (403 terms_required) or consents to health information (403 consent_required); the
+ * view asks, and sends the turn again once it has).
  */
+export const GATES = ["terms_required", "consent_required"];
+
 export function turns(view) {
   /** The reply preference and language that go with every turn. */
   function turnOptions() {
@@ -102,6 +107,7 @@ export function turns(view) {
     view.updateComposer();
     let userMessageId = null;
     let finished = null;
+    let gated = null;
     try {
       const done = await request({
         onStart: (start) => {
@@ -146,6 +152,7 @@ export function turns(view) {
       } else {
         Object.assign(reply, { status: "error", error: errorText(error, "chat"), errorCode: error?.code ?? null, retry: () => retry(userMessageId) });
         adopt(error?.conversationId, generation);
+        if (GATES.includes(error?.code)) gated = error;
         // Moderation kept the message from the assistant: sending it again would be refused
         // again. The conversation as stored shows the message marked, to edit.
         if (error?.code === "content_blocked") finished = error.conversationId ?? null;
@@ -161,6 +168,7 @@ export function turns(view) {
       }
     }
     if (finished && finished === store.conversationId) view.reload(finished);
+    if (gated && generation === store.generation) view.gate?.(gated, reply);
   }
 
   /** Stop: the server ends the reply (saved as far as it got) and the stream with `done`. */
