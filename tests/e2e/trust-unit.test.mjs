@@ -1,0 +1,128 @@
+// Checks of issue 24's site pieces that need no browser and no server: the report, terms and
+// consent calls of api.js go to the routes of docs/reports-consent-api.md with its bodies, every
+// text of i18n-trust.js exists in both languages and clashes with no other text, and the static
+// documents (terms.html, privacy.html, reports.html) are there, marked as placeholders the
+// operator replaces, in both languages, with a strict Content-Security-Policy.
+import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { pathToFileURL } from "node:url";
+
+const ROOT = new URL("../..", import.meta.url).pathname;
+const SITE = join(ROOT, "frontend-dist");
+const load = (file) => import(pathToFileURL(join(SITE, file)).href);
+const api = await load("api.js");
+const { TRUST_STRINGS } = await load("i18n-trust.js");
+const { ACCOUNT_STRINGS } = await load("i18n-account.js");
+const { ADMIN_STRINGS } = await load("i18n-admin.js");
+const { USAGE_STRINGS } = await load("i18n-usage.js");
+
+test("the report, terms and consent calls go to the contract's routes, with its bodies", async (t) => {
+  const realFetch = globalThis.fetch;
+  t.after(() => (globalThis.fetch = realFetch));
+  const sent = [];
+  globalThis.fetch = async (url, init = {}) => {
+    sent.push([init.method ?? "GET", url, init.body === undefined ? undefined : JSON.parse(init.body)]);
+    return new Response("{}", { status: 200, headers: { "Content-Type": "application/json" } });
+  };
+  await api.getAbout();
+  await api.register({ email: "a@example.com", password: "password", locale: "zh", acceptTerms: "2026-12-06" });
+  await api.acceptTerms("2026-12-06");
+  await api.giveHealthConsent();
+  await api.withdrawHealthConsent();
+  await api.withdrawHealthConsent({ deleteConversations: true });
+  await api.reportReply("c/1", "m 2", { reason: "wrong", comment: "It is wrong" });
+  await api.reportReply("c1", "m2", { reason: "other", comment: "" });
+  await api.listMyReports();
+  await api.listReports({ status: "open", page: 2, pageSize: 20 });
+  await api.listReports();
+  await api.decideReport("r/1", { outcome: "actioned", hideReply: true, userAction: "restrict", restrictDays: 3, note: "n" });
+  assert.deepEqual(sent, [
+    ["GET", "/api/chat/about", undefined],
+    ["POST", "/api/auth/register", { email: "a@example.com", password: "password", locale: "zh", acceptTerms: "2026-12-06" }],
+    ["POST", "/api/account/terms", { version: "2026-12-06" }],
+    ["POST", "/api/account/health-consent", undefined],
+    ["DELETE", "/api/account/health-consent?deleteConversations=false", undefined],
+    ["DELETE", "/api/account/health-consent?deleteConversations=true", undefined],
+    ["POST", "/api/chat/conversations/c%2F1/messages/m%202/report", { reason: "wrong", comment: "It is wrong" }],
+    ["POST", "/api/chat/conversations/c1/messages/m2/report", { reason: "other" }],
+    ["GET", "/api/account/reports", undefined],
+    ["GET", "/api/admin/reports?status=open&page=2&pageSize=20", undefined],
+    ["GET", "/api/admin/reports", undefined],
+    ["POST", "/api/admin/reports/r%2F1/decision", { outcome: "actioned", hideReply: true, userAction: "restrict", restrictDays: 3, note: "n" }],
+  ]);
+
+  // The gates' errors keep what the site needs from them: the version, the date.
+  globalThis.fetch = async () => new Response('{"error":{"code":"terms_required","message":"no","termsVersion":"2026-12-06"}}', { status: 403 });
+  await assert.rejects(api.register({ email: "a@example.com", password: "password" }), (error) => {
+    assert.equal(error.status, 403);
+    assert.equal(error.code, "terms_required");
+    assert.equal(error.body.error.termsVersion, "2026-12-06");
+    return true;
+  });
+});
+
+/** Every key path of a strings object ("errors.terms_required", "reportReasons.wrong"). */
+function keyPaths(node, prefix = "") {
+  return Object.entries(node).flatMap(([key, value]) => (value && typeof value === "object" && !Array.isArray(value)
+    ? keyPaths(value, `${prefix}${key}.`)
+    : [`${prefix}${key}`]));
+}
+
+test("every text of i18n-trust.js is in Chinese and in English, with the same placeholders, and clashes with no other text", () => {
+  const zh = keyPaths(TRUST_STRINGS.zh).sort();
+  const en = keyPaths(TRUST_STRINGS.en).sort();
+  assert.deepEqual(zh, en, "the same keys in both languages");
+  const get = (language, path) => path.split(".").reduce((node, part) => node[part], TRUST_STRINGS[language]);
+  for (const path of zh) {
+    const holes = (text) => [...String(text).matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
+    assert.deepEqual(holes(get("zh", path)), holes(get("en", path)), `the placeholders of ${path}`);
+    assert.ok(String(get("zh", path)).trim() && String(get("en", path)).trim(), `${path} is not empty`);
+  }
+  // Merged into one table (i18n.js): a key of these must not replace another file's.
+  const others = new Set([ACCOUNT_STRINGS, ADMIN_STRINGS, USAGE_STRINGS].flatMap((strings) => keyPaths(strings.en)));
+  const clashes = en.filter((path) => others.has(path));
+  assert.deepEqual(clashes, [], "no key of i18n-trust.js is defined elsewhere");
+  // i18n.js's own keys: read from its source (importing it needs a DOM).
+  const own = readFileSync(join(SITE, "i18n.js"), "utf8");
+  for (const path of en.filter((p) => !p.includes("."))) {
+    assert.doesNotMatch(own, new RegExp(`^\\s{4}${path}:`, "m"), `${path} is also in i18n.js`);
+  }
+});
+
+for (const [page, { script }] of Object.entries({ "terms.html": { script: false }, "privacy.html": { script: false }, "reports.html": { script: true } })) {
+  test(`${page}: an operator-editable placeholder in both languages, on the site's styles, under a strict CSP`, () => {
+    const file = join(SITE, page);
+    assert.ok(existsSync(file), `${page} exists`);
+    const html = readFileSync(file, "utf8");
+    const head = html.slice(0, html.indexOf("<html"));
+    assert.match(head, /OPERATOR: THIS FILE IS YOURS TO EDIT/);
+    if (page !== "reports.html") assert.match(head, /TERMS_VERSION/, "the comment says to change TERMS_VERSION");
+    assert.match(html, /class="placeholder-banner"/);
+    assert.match(html, /占位/);
+    assert.match(html, /PLACEHOLDER/);
+    assert.match(html, /<section id="zh" lang="zh-CN">/);
+    assert.match(html, /<section id="en" lang="en">/);
+    assert.match(html, /<link rel="stylesheet" href="styles.css">/);
+    assert.match(html, /<link rel="stylesheet" href="legal.css">/);
+    const csp = /http-equiv="Content-Security-Policy" content="([^"]+)"/.exec(html)?.[1] ?? "";
+    assert.match(csp, /default-src 'self'/);
+    assert.match(csp, script ? /script-src 'self'/ : /script-src 'none'/);
+    assert.doesNotMatch(html, /<script(?![^>]*\bsrc="legal\.js")/, "no inline script");
+    for (const other of ["terms.html", "privacy.html", "reports.html"]) assert.ok(html.includes(`href="${other}"`), `links ${other}`);
+  });
+}
+
+test("privacy.html covers what is collected, health information and its separate consent, retention, rights and a contact", () => {
+  const html = readFileSync(join(SITE, "privacy.html"), "utf8");
+  for (const anchor of ['id="health-zh"', 'id="health-en"']) assert.ok(html.includes(anchor), anchor);
+  for (const words of ["单独同意", "separate consent", "保存多久", "How long we keep it", "下载我的数据", "Download my data", "删除", "Deletion", "联系", "Contact"]) {
+    assert.ok(html.includes(words), words);
+  }
+  const reports = readFileSync(join(SITE, "reports.html"), "utf8");
+  assert.equal((reports.match(/<span data-report-days/g) ?? []).length, 2, "the response time, in each language, read from the API");
+  for (const words of ["隐藏", "Hide the reply", "警告", "Warn", "限制", "Restrict", "封禁", "Ban", "主管部门报告", "report to the competent authorities", "账号页面", "account page"]) {
+    assert.ok(reports.includes(words), words);
+  }
+});
