@@ -96,6 +96,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/account/health-consent": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Consent to the processing of health information (what the TCM adviser needs). */
+        post: operations["give_health_consent"];
+        /**
+         * Withdraw the consent to processing health information: TCM chat stops (403
+         *     `consent_required`) until it is given again; with `deleteConversations=true` the TCM
+         *     conversations are deleted too.
+         */
+        delete: operations["withdraw_health_consent"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/account/password": {
         parameters: {
             query?: never;
@@ -153,6 +175,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/account/reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's reports, newest first, with the administrators' decisions. */
+        get: operations["own_reports"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/account/sessions": {
         parameters: {
             query?: never;
@@ -204,6 +243,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/account/terms": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Accept the current terms of service and privacy policy. */
+        post: operations["accept_terms"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/audit-logs": {
         parameters: {
             query?: never;
@@ -236,6 +292,43 @@ export interface paths {
         get: operations["export"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The report queue: open reports by deadline (oldest first), decided ones newest first. */
+        get: operations["list_reports"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/reports/{id}/decision": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Decide an open report: dismiss it, or act on it (hide the reply; warn, restrict or ban the
+         *     account). Each report is decided once.
+         */
+        post: operations["decide_report"];
         delete?: never;
         options?: never;
         head?: never;
@@ -414,7 +507,8 @@ export interface paths {
         };
         /**
          * Which model writes the replies, and the operator's disclosure (filing number), for the
-         *     label the chat page shows. Public: it says nothing about any account.
+         *     label the chat page shows; which terms and consent the site asks for, and the report
+         *     response time. Public: it says nothing about any account.
          */
         get: operations["about"];
         put?: never;
@@ -514,6 +608,27 @@ export interface paths {
          *     `POST /api/chat` (JSON, or events with `Accept: text/event-stream` / `"stream": true`).
          */
         post: operations["regenerate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/chat/conversations/{id}/messages/{messageId}/report": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Report a reply to the administrators (once per reply). They see the reply and the message
+         *     it answered, and answer within `reportResponseDays` (`GET /api/chat/about`); the outcome
+         *     shows in `GET /api/account/reports`.
+         */
+        post: operations["file_report"];
         delete?: never;
         options?: never;
         head?: never;
@@ -634,9 +749,25 @@ export interface components {
              *     filing number, as the operator words it; `null` when not set.
              */
             disclosure?: string | null;
+            /**
+             * @description The terms of service and privacy policy version to accept (`TERMS_VERSION`); `null`:
+             *     no terms gate.
+             */
+            termsVersion?: string | null;
+            /** @description Whether the TCM adviser needs the separate consent to processing health information. */
+            healthConsent: components["schemas"]["HealthConsent"];
+            /**
+             * Format: int32
+             * @description Days the administrators take at most to answer a report.
+             */
+            reportResponseDays: number;
         };
         Accepted: {
             accepted: boolean;
+        };
+        /** @description The account after a change of what it accepted. */
+        AccountResponse: {
+            account: components["schemas"]["AccountView"];
         };
         /** @description The account as its owner sees it. */
         AccountView: {
@@ -654,6 +785,38 @@ export interface components {
             emailVerification: components["schemas"]["EmailVerification"];
             /** @description Whether this server sends mail (password reset by mail, verification). */
             mailEnabled: boolean;
+            /** @description The terms version the account accepted (`null`: none). */
+            acceptedTerms?: string | null;
+            /** Format: date-time */
+            termsAcceptedAt?: string | null;
+            /**
+             * Format: date-time
+             * @description When the account consented to the processing of health information (`null`: not given,
+             *     or withdrawn).
+             */
+            healthConsentAt?: string | null;
+            /**
+             * Format: date-time
+             * @description An administrator restricted the account's chat until then.
+             */
+            restrictedUntil?: string | null;
+        };
+        /** @description A report as the administrators see it. */
+        AdminReport: components["schemas"]["OwnReport"] & {
+            reporterId: string;
+            /** @description `null` when the account is gone. */
+            reporterEmail?: string | null;
+            /** @description The reply as it was reported. */
+            reply: string;
+            replyWithheld?: components["schemas"]["Withheld"] | null;
+            /** @description The message the reply answered, as it was reported. */
+            context: components["schemas"]["ContextMessage"][];
+            /** @description Open past its deadline. */
+            overdue: boolean;
+            decidedByEmail?: string | null;
+        };
+        AdminReportResponse: {
+            report: components["schemas"]["AdminReport"];
         };
         /**
          * @description The implicit label GB 45438-2025 (Annex E) defines for files that carry generated content:
@@ -776,6 +939,11 @@ export interface components {
             finishReason: components["schemas"]["FinishReason"];
             redFlag?: components["schemas"]["RedFlagCard"] | null;
         };
+        /** @description One message of a report's context. */
+        ContextMessage: {
+            role: components["schemas"]["MessageRole"];
+            content: string;
+        };
         ConversationDetail: {
             conversation: components["schemas"]["ConversationView"];
             /**
@@ -837,6 +1005,24 @@ export interface components {
              */
             password: string;
         };
+        /** @description `POST /api/admin/reports/{id}/decision` body. */
+        Decision: {
+            outcome: components["schemas"]["Outcome"];
+            /** @description Hide the reply: it leaves its user's history and the model's context. */
+            hideReply?: boolean;
+            /** @description What to do about the account whose conversation holds the reply (default `none`). */
+            userAction?: components["schemas"]["UserAction"];
+            /**
+             * Format: int32
+             * @description With `userAction: restrict`: for how many days (1–365) chat is refused.
+             */
+            restrictDays?: number | null;
+            /**
+             * @description Words to the reporter, shown with the outcome (required with `warn`: the warning);
+             *     at most 1,000 characters.
+             */
+            note?: string | null;
+        };
         /** @description `POST /api/account/delete` body. */
         DeleteAccount: {
             /** @description The account's password, to confirm. */
@@ -873,6 +1059,13 @@ export interface components {
             message: string;
             /** @description Present when a chat turn failed after it was saved: retry in this conversation. */
             conversationId?: string | null;
+            /** @description With `terms_required` / `terms_outdated`: the version of the terms to accept. */
+            termsVersion?: string | null;
+            /**
+             * Format: date-time
+             * @description With `chat_restricted`: when the restriction ends.
+             */
+            until?: string | null;
         };
         ExportData: {
             users: components["schemas"]["UserRecord"][];
@@ -880,6 +1073,8 @@ export interface components {
             messages: components["schemas"]["MessageRecord"][];
             feedback: components["schemas"]["FeedbackRecord"][];
             auditLogs: components["schemas"]["AuditLogRecord"][];
+            /** @description Reports of replies (the account's own, in its download). */
+            reports?: components["schemas"]["ReportRecord"][];
         };
         /** @description The JSON export (`format=json`): the seed's `{data:{…}}` shape. Documents the stream below. */
         ExportDocument: {
@@ -908,6 +1103,10 @@ export interface components {
             data: components["schemas"]["AuditLogRecord"];
             /** @enum {string} */
             type: "auditLog";
+        } | {
+            data: components["schemas"]["ReportRecord"];
+            /** @enum {string} */
+            type: "report";
         };
         FeedbackCount: {
             assistant: components["schemas"]["ConversationKind"];
@@ -975,6 +1174,12 @@ export interface components {
              */
             schema: string;
         };
+        /**
+         * @description `HEALTH_CONSENT`: whether the TCM assistant needs the separate consent to processing health
+         *     information (PIPL art. 28–29) before its first turn.
+         * @enum {string}
+         */
+        HealthConsent: "off" | "required";
         IncomingMessage: {
             /** @description `user` or `assistant`. */
             role: components["schemas"]["MessageRole"];
@@ -1094,6 +1299,8 @@ export interface components {
              */
             versionIds: string[];
             feedback?: components["schemas"]["FeedbackView"] | null;
+            /** @description The caller reported this reply (`POST …/report`). */
+            reported: boolean;
         };
         /** @description `POST /api/auth/register` body. */
         NewAccount: {
@@ -1113,6 +1320,59 @@ export interface components {
              * @example zh-CN
              */
             locale?: string | null;
+            /**
+             * @description The terms version the person accepted (terms of service and privacy policy): the
+             *     server's `termsVersion` (`GET /api/chat/about`). Required when the server has one.
+             * @example 2026-12-06
+             */
+            acceptTerms?: string | null;
+        };
+        /**
+         * @description How a report ends.
+         * @enum {string}
+         */
+        Outcome: "actioned" | "dismissed";
+        /** @description A report as its reporter sees it. */
+        OwnReport: {
+            id: string;
+            /** @description `null` once the conversation is deleted. */
+            conversationId?: string | null;
+            /** @description `null` once the reply is deleted. */
+            messageId?: string | null;
+            assistant: components["schemas"]["ConversationKind"];
+            reason: components["schemas"]["ReportReason"];
+            comment?: string | null;
+            /** @description The reply's first 200 characters, as reported. */
+            excerpt: string;
+            /** Format: date-time */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @description By when the administrators answer.
+             */
+            dueAt: string;
+            status: components["schemas"]["ReportStatus"];
+            /** Format: date-time */
+            decidedAt?: string | null;
+            /** @description The reply was hidden (it left the history and the model's context). */
+            replyHidden: boolean;
+            userAction: components["schemas"]["UserAction"];
+            /**
+             * Format: date-time
+             * @description With `userAction: restrict`: until when chat is refused.
+             */
+            restrictedUntil?: string | null;
+            /** @description The administrators' words to the reporter; with `userAction: warn`, the warning. */
+            note?: string | null;
+        };
+        OwnReportPage: {
+            reports: components["schemas"]["OwnReport"][];
+            /** Format: int64 */
+            total: number;
+            /** Format: int64 */
+            page: number;
+            /** Format: int64 */
+            pageSize: number;
         };
         /** @description `POST /api/account/password` body. */
         PasswordChange: {
@@ -1224,6 +1484,72 @@ export interface components {
             /** @description 1–120 characters (surrounding spaces are trimmed). */
             title: string;
         };
+        ReportPage: {
+            reports: components["schemas"]["AdminReport"][];
+            /** Format: int64 */
+            total: number;
+            /** Format: int64 */
+            page: number;
+            /** Format: int64 */
+            pageSize: number;
+            /**
+             * Format: int64
+             * @description Open reports in all.
+             */
+            open: number;
+            /**
+             * Format: int64
+             * @description Open reports past their deadline.
+             */
+            overdue: number;
+        };
+        /**
+         * @description Why a reply is reported.
+         * @enum {string}
+         */
+        ReportReason: "illegal" | "harmful" | "wrong" | "privacy" | "other";
+        /** @description A report of a reply and its decision. */
+        ReportRecord: {
+            id: string;
+            reporterId: string;
+            conversationId?: string | null;
+            messageId?: string | null;
+            assistant: components["schemas"]["ConversationKind"];
+            reason: components["schemas"]["ReportReason"];
+            comment?: string | null;
+            /** @description The reply as it was reported. */
+            reply: string;
+            /** @description The message it answered, as it was reported. */
+            question?: string | null;
+            status: components["schemas"]["ReportStatus"];
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            dueAt: string;
+            /** Format: date-time */
+            decidedAt?: string | null;
+            decidedBy?: string | null;
+            replyHidden: boolean;
+            userAction: components["schemas"]["UserAction"];
+            /** Format: date-time */
+            restrictedUntil?: string | null;
+            note?: string | null;
+        };
+        /** @description `POST …/report` body. */
+        ReportRequest: {
+            /** @description `illegal`, `harmful`, `wrong`, `privacy` or `other`. */
+            reason: components["schemas"]["ReportReason"];
+            /** @description What is wrong with the reply (at most 1,000 characters; blank: none). */
+            comment?: string | null;
+        };
+        ReportResponse: {
+            report: components["schemas"]["OwnReport"];
+        };
+        /**
+         * @description Where a report stands.
+         * @enum {string}
+         */
+        ReportStatus: "open" | "actioned" | "dismissed";
         Revoked: {
             /**
              * Format: int64
@@ -1340,6 +1666,14 @@ export interface components {
             /** @description The version to show: any message of the conversation (one of a message's `versionIds`). */
             messageId: string;
         };
+        /** @description `POST /api/account/terms` body. */
+        TermsAcceptance: {
+            /**
+             * @description The version accepted: the server's current `termsVersion` (`GET /api/chat/about`).
+             * @example 2026-12-06
+             */
+            version: string;
+        };
         TopUser: {
             userId: string;
             email: string;
@@ -1394,6 +1728,11 @@ export interface components {
             /** Format: int32 */
             completionTokens: number;
         };
+        /**
+         * @description What an administrator did about the account whose conversation holds the reply.
+         * @enum {string}
+         */
+        UserAction: "none" | "warn" | "restrict" | "ban";
         UserPage: {
             users: components["schemas"]["UserRecord"][];
             /** Format: int64 */
@@ -1427,6 +1766,21 @@ export interface components {
              *     paused for it. Bans stay an administrator's decision.
              */
             moderationFlaggedAt?: string | null;
+            /**
+             * Format: date-time
+             * @description An administrator's restriction after a report: chat refused until then.
+             */
+            restrictedUntil?: string | null;
+            /** @description The terms version the account accepted, and when. */
+            termsVersion?: string | null;
+            /** Format: date-time */
+            termsAcceptedAt?: string | null;
+            /**
+             * Format: date-time
+             * @description When the account consented to the processing of health information (`null`: not given,
+             *     or withdrawn).
+             */
+            healthConsentAt?: string | null;
         };
         UserResponse: {
             user: components["schemas"]["UserRecord"];
@@ -1438,17 +1792,40 @@ export interface components {
             role: components["schemas"]["Role"];
             /** @description Whether the owner has confirmed the address (a verification link or the operator). */
             emailVerified: boolean;
+            /**
+             * @description The terms version the account accepted (`null`: none); the site asks again when
+             *     `GET /api/chat/about` names another.
+             */
+            acceptedTerms?: string | null;
+            /**
+             * Format: date-time
+             * @description When the account consented to the processing of health information (`null`: not given).
+             */
+            healthConsentAt?: string | null;
+            /**
+             * Format: date-time
+             * @description An administrator restricted the account's chat until then.
+             */
+            restrictedUntil?: string | null;
         };
         /** @description `POST /api/account/email/verify` body. */
         VerifyEmail: {
             /** @description The token of the mailed link (`#/verify/<token>`). */
             token: string;
         };
+        Withdrawn: {
+            account: components["schemas"]["AccountView"];
+            /**
+             * Format: int64
+             * @description TCM conversations deleted with the withdrawal (0 unless asked).
+             */
+            deletedConversations: number;
+        };
         /**
          * @description Why a message is withheld.
          * @enum {string}
          */
-        Withheld: "blocked";
+        Withheld: "blocked" | "hidden";
     };
     responses: never;
     parameters: never;
@@ -1965,6 +2342,130 @@ export interface operations {
             };
         };
     };
+    give_health_consent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Consent given (again: the first time is kept) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountResponse"];
+                };
+            };
+            /** @description Missing, invalid or expired session token (`missing_token`, `invalid_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The account is banned (`account_banned`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal error (`internal_error`); details are in the logs under the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable (`database_unavailable`); retry shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    withdraw_health_consent: {
+        parameters: {
+            query?: {
+                /** @description Also delete every TCM conversation of the account (with their messages). */
+                deleteConversations?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No consent now (withdrawing twice is fine) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Withdrawn"];
+                };
+            };
+            /** @description Malformed JSON body (`malformed_json`) or query string (`invalid_query`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired session token (`missing_token`, `invalid_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The account is banned (`account_banned`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal error (`internal_error`); details are in the logs under the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable (`database_unavailable`); retry shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     change_password: {
         parameters: {
             query?: never;
@@ -2244,6 +2745,76 @@ export interface operations {
             };
         };
     };
+    own_reports: {
+        parameters: {
+            query?: {
+                /** @description 1-based page number (default 1). */
+                page?: number;
+                /** @description 1–100 (default 20). */
+                pageSize?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the caller's reports */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OwnReportPage"];
+                };
+            };
+            /** @description Malformed JSON body (`malformed_json`) or query string (`invalid_query`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired session token (`missing_token`, `invalid_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The account is banned (`account_banned`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal error (`internal_error`); details are in the logs under the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable (`database_unavailable`); retry shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list_sessions: {
         parameters: {
             query?: never;
@@ -2433,6 +3004,111 @@ export interface operations {
             };
         };
     };
+    accept_terms: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TermsAcceptance"];
+            };
+        };
+        responses: {
+            /** @description Accepted (again: the first time is kept) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountResponse"];
+                };
+            };
+            /** @description Malformed JSON body (`malformed_json`) or query string (`invalid_query`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired session token (`missing_token`, `invalid_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The account is banned (`account_banned`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `terms_outdated`: not the current version (`error.termsVersion` names it); `no_terms`: this server has no terms to accept */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 64 KiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `application/json` (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body does not have the expected shape (`invalid_body`) or breaks a rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal error (`internal_error`); details are in the logs under the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable (`database_unavailable`); retry shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list_audit_logs: {
         parameters: {
             query?: {
@@ -2557,6 +3233,195 @@ export interface operations {
             };
             /** @description Not an administrator (`admin_only`), or the account is banned (`account_banned`) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal error (`internal_error`); details are in the logs under the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable (`database_unavailable`); retry shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_reports: {
+        parameters: {
+            query?: {
+                /** @description `open` (default), `actioned` or `dismissed`. */
+                status?: components["schemas"]["ReportStatus"];
+                /** @description 1-based page number (default 1). */
+                page?: number;
+                /** @description 1–100 (default 20). */
+                pageSize?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of reports */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportPage"];
+                };
+            };
+            /** @description Malformed JSON body (`malformed_json`) or query string (`invalid_query`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired session token (`missing_token`, `invalid_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not an administrator (`admin_only`), or the account is banned (`account_banned`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal error (`internal_error`); details are in the logs under the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable (`database_unavailable`); retry shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    decide_report: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Report id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Decision"];
+            };
+        };
+        responses: {
+            /** @description Decided */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminReportResponse"];
+                };
+            };
+            /** @description Malformed JSON body (`malformed_json`) or query string (`invalid_query`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired session token (`missing_token`, `invalid_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not an administrator (`admin_only`), or the account is banned (`account_banned`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such report */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `already_decided`: another decision came first */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 64 KiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `application/json` (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_decision` (dismissed with an action, actioned with none, `warn` without a note, `restrict` without 1–365 days), `note_too_long`, or `cannot_ban_self` */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3108,6 +3973,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `terms_required`: the server has terms (`TERMS_VERSION`) and `acceptTerms` is not their version (`error.termsVersion` names it) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description An account with this email exists (`email_taken`) */
             409: {
                 headers: {
@@ -3285,7 +4159,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The account is banned (`account_banned`) */
+            /** @description `terms_required` (accept the current terms first; `error.termsVersion`), `chat_restricted` (an administrator restricted the account; `error.until`), `consent_required` (the TCM adviser needs the health-information consent), or `email_unverified` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4205,6 +5079,125 @@ export interface operations {
             };
             /** @description The model did not answer in time */
             504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    file_report: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Conversation id */
+                id: string;
+                /** @description An assistant reply in it */
+                messageId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReportRequest"];
+            };
+        };
+        responses: {
+            /** @description Reported */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportResponse"];
+                };
+            };
+            /** @description Malformed JSON body (`malformed_json`) or query string (`invalid_query`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired session token (`missing_token`, `invalid_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The account is banned (`account_banned`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such conversation of the caller's, or no such message in it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `already_reported`: the caller reported this reply before */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 64 KiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `application/json` (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_a_reply` (a user message, a reply the client brought along, or a withheld reply) or `comment_too_long` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal error (`internal_error`); details are in the logs under the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable (`database_unavailable`); retry shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -14,6 +14,7 @@ mod m20261206_000001_audit_subjects;
 mod m20261206_000002_exact_addresses;
 mod m20261206_000003_moderation;
 mod m20261206_000004_red_flags;
+mod m20261206_000005_reports_consent;
 
 pub use m20261203_000001_usage::tally_messages_sql;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000002_exact_addresses::Migration),
             Box::new(m20261206_000003_moderation::Migration),
             Box::new(m20261206_000004_red_flags::Migration),
+            Box::new(m20261206_000005_reports_consent::Migration),
         ]
     }
 }

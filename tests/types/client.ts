@@ -75,15 +75,15 @@ export async function accountUsage(resetToken: string, verifyToken: string): Pro
 /** Terms, consent and reports (issue 24), as the site uses them. */
 export async function trustUsage(conversationId: string, messageId: string): Promise<string> {
   const about: api.AboutView = await api.getAbout();
-  const version: string | null = about.termsVersion;
+  const version: string | null = about.termsVersion ?? null;
   const consent: "required" | "off" = about.healthConsent;
   const days: number = about.reportResponseDays;
   if (version) await api.register({ email: "c@example.com", password: "secret pw 3", locale: "en", acceptTerms: version });
   const accepted = version ? (await api.acceptTerms(version)).account.acceptedTerms : null;
-  const given: string | null = (await api.giveHealthConsent()).account.healthConsentAt;
+  const given: string | null = (await api.giveHealthConsent()).account.healthConsentAt ?? null;
   const withdrawn = await api.withdrawHealthConsent({ deleteConversations: true });
   const deleted: number = withdrawn.deletedConversations;
-  const restricted: string | null = withdrawn.account.restrictedUntil;
+  const restricted: string | null = withdrawn.account.restrictedUntil ?? null;
   const { report } = await api.reportReply(conversationId, messageId, { reason: "wrong", comment: "not so" });
   const status: "open" | "actioned" | "dismissed" = report.status;
   const mine: api.OwnReport[] = (await api.listMyReports()).reports;

@@ -514,6 +514,10 @@ both_databases! {
             email_verified_at: None,
             locale: "zh".into(),
             moderation_flagged_at: None,
+            restricted_until: None,
+            terms_version: None,
+            terms_accepted_at: None,
+            health_consent_at: None,
         };
         User::insert(user::ActiveModel::from(frank_here.clone())).exec_without_returning(&app.db).await.unwrap();
 
@@ -576,6 +580,10 @@ both_databases! {
             email_verified_at: None,
             locale: "zh".into(),
             moderation_flagged_at: None,
+            restricted_until: None,
+            terms_version: None,
+            terms_accepted_at: None,
+            health_consent_at: None,
         }));
         assert_eq!(find_user(BOB).await.unwrap(), Some(user::Model {
             id: BOB.into(),
@@ -588,6 +596,10 @@ both_databases! {
             email_verified_at: None,
             locale: "zh".into(),
             moderation_flagged_at: None,
+            restricted_until: None,
+            terms_version: None,
+            terms_accepted_at: None,
+            health_consent_at: None,
         }));
         let legacy = find_user(LEGACY).await.unwrap().expect("legacy imported");
         let half_past_nine = Utc.with_ymd_and_hms(2023, 11, 14, 9, 30, 0).unwrap();

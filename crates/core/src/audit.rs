@@ -63,10 +63,26 @@ pub enum Action {
     ContentBlocked,
     /// Moderation blocked a reply as it was written.
     ReplyBlocked,
+    /// The account accepted the terms of service and privacy policy (its version in the message).
+    TermsAccepted,
+    /// The account consented to the processing of health information.
+    HealthConsentGiven,
+    /// The account withdrew that consent.
+    HealthConsentWithdrawn,
+    /// A user reported a reply.
+    ReportFiled,
+    /// An administrator decided a report (actioned or dismissed, and what was done).
+    ReportDecided,
+    /// An administrator hid a reported reply.
+    ReplyHidden,
+    /// An administrator warned an account after a report.
+    UserWarned,
+    /// An administrator restricted an account's chat after a report.
+    UserRestricted,
 }
 
 impl Action {
-    pub const ALL: [Action; 23] = [
+    pub const ALL: [Action; 31] = [
         Self::Register,
         Self::Login,
         Self::LoginFailed,
@@ -90,6 +106,14 @@ impl Action {
         Self::AccountDelete,
         Self::ContentBlocked,
         Self::ReplyBlocked,
+        Self::TermsAccepted,
+        Self::HealthConsentGiven,
+        Self::HealthConsentWithdrawn,
+        Self::ReportFiled,
+        Self::ReportDecided,
+        Self::ReplyHidden,
+        Self::UserWarned,
+        Self::UserRestricted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -117,6 +141,14 @@ impl Action {
             Self::AccountDelete => "account_delete",
             Self::ContentBlocked => "content_blocked",
             Self::ReplyBlocked => "reply_blocked",
+            Self::TermsAccepted => "terms_accepted",
+            Self::HealthConsentGiven => "health_consent_given",
+            Self::HealthConsentWithdrawn => "health_consent_withdrawn",
+            Self::ReportFiled => "report_filed",
+            Self::ReportDecided => "report_decided",
+            Self::ReplyHidden => "reply_hidden",
+            Self::UserWarned => "user_warned",
+            Self::UserRestricted => "user_restricted",
         }
     }
 }

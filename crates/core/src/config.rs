@@ -10,12 +10,14 @@ use crate::rate_limit::{Bucket, Limit};
 
 mod mail;
 mod moderation;
+mod trust;
 
 pub use mail::{EmailVerification, MailConfig, SmtpServer};
 pub use moderation::{
     AliyunModeration, Failure as ModerationFailure, ModerationConfig, OpenAiModeration, Provider as ModerationProvider,
     RiskLevel,
 };
+pub use trust::{HealthConsent, TERMS_VERSION_MAX, TrustConfig};
 
 /// The smallest accepted HS256 secret: 32 bytes, as RFC 7518 §3.2 requires for HS256.
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -97,6 +99,9 @@ pub struct Config {
     /// The service provider's name or code written as `ContentProducer` in the implicit AI
     /// labels of the exports (`SERVICE_PROVIDER`, default `oracle-tcm-chat`).
     pub service_provider: String,
+    /// The terms and health-consent gates, and the report deadline (`TERMS_VERSION`,
+    /// `HEALTH_CONSENT`, `REPORT_RESPONSE_DAYS`).
+    pub trust: TrustConfig,
 }
 
 /// An OpenAI-compatible chat-completions endpoint (OpenAI, DashScope, a local server…).
@@ -357,6 +362,7 @@ impl Config {
                 text => text,
             },
             service_provider: env.get("SERVICE_PROVIDER").unwrap_or_else(|| "oracle-tcm-chat".into()),
+            trust: trust::read(&env)?,
         })
     }
 

@@ -64,6 +64,18 @@ pub enum AppError {
     /// conversation, so the client can retry in it.
     #[error("{0}")]
     InConversation(Box<AppError>, String),
+    /// An error whose body says more: what to accept, or until when (see [`Extra`]).
+    #[error("{0}")]
+    WithExtra(Box<AppError>, Extra),
+}
+
+/// What a refusal adds to its body for the client to act on.
+#[derive(Debug, Clone)]
+pub enum Extra {
+    /// The terms version to accept (`terms_required`, `terms_outdated`).
+    TermsVersion(String),
+    /// When a restriction ends (`chat_restricted`).
+    Until(chrono::DateTime<chrono::Utc>),
 }
 
 /// Every error response: `{"error":{"code","message"}}`.
@@ -83,6 +95,12 @@ pub struct ErrorDetail {
     /// Present when a chat turn failed after it was saved: retry in this conversation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub conversation_id: Option<String>,
+    /// With `terms_required` / `terms_outdated`: the version of the terms to accept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub terms_version: Option<String>,
+    /// With `chat_restricted`: when the restriction ends.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl AppError {
@@ -110,6 +128,9 @@ impl AppError {
             other => Self::InConversation(Box::new(other), conversation_id.into()),
         }
     }
+    pub fn with(self, extra: Extra) -> Self {
+        Self::WithExtra(Box::new(self), extra)
+    }
 
     pub fn status(&self) -> StatusCode {
         match self {
@@ -127,7 +148,7 @@ impl AppError {
             Self::BadGateway { .. } => StatusCode::BAD_GATEWAY,
             Self::GatewayTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::InConversation(inner, _) => inner.status(),
+            Self::InConversation(inner, _) | Self::WithExtra(inner, _) => inner.status(),
         }
     }
 
@@ -148,17 +169,31 @@ impl AppError {
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Overloaded { .. } => "overloaded",
             Self::Internal(_) => "internal_error",
-            Self::InConversation(inner, _) => inner.code(),
+            Self::InConversation(inner, _) | Self::WithExtra(inner, _) => inner.code(),
         }
     }
 
     /// The body clients see; internal details are replaced by a generic message.
     pub fn body(&self) -> ErrorBody {
-        let detail = |message: String| ErrorDetail { code: self.code(), message, conversation_id: None };
+        let detail = |message: String| ErrorDetail {
+            code: self.code(),
+            message,
+            conversation_id: None,
+            terms_version: None,
+            until: None,
+        };
         match self {
             Self::InConversation(inner, conversation_id) => {
                 let mut body = inner.body();
                 body.error.conversation_id = Some(conversation_id.clone());
+                body
+            }
+            Self::WithExtra(inner, extra) => {
+                let mut body = inner.body();
+                match extra {
+                    Extra::TermsVersion(version) => body.error.terms_version = Some(version.clone()),
+                    Extra::Until(until) => body.error.until = Some(*until),
+                }
                 body
             }
             Self::Internal(_) => ErrorBody { error: detail("internal server error".into()) },
@@ -169,7 +204,7 @@ impl AppError {
     fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::RateLimited { retry_after, .. } | Self::Overloaded { retry_after } => Some(*retry_after),
-            Self::InConversation(inner, _) => inner.retry_after(),
+            Self::InConversation(inner, _) | Self::WithExtra(inner, _) => inner.retry_after(),
             _ => None,
         }
     }
@@ -182,7 +217,7 @@ impl AppError {
             | Self::GatewayTimeout { message, .. } => {
                 tracing::warn!(code = self.code(), %message, "dependency failure")
             }
-            Self::InConversation(inner, _) => inner.log(),
+            Self::InConversation(inner, _) | Self::WithExtra(inner, _) => inner.log(),
             _ => {}
         }
     }

@@ -150,7 +150,7 @@ fn ndjson_ids(body: &str) -> [Vec<String>; 4] {
 fn json_ids(document: &Value) -> [Vec<String>; 4] {
     // The file's implicit AI label (GB 45438), then the seed's `data`.
     assert_eq!(keys(document), ["AIGC", "data"]);
-    assert_eq!(keys(&document["data"]), ["auditLogs", "conversations", "feedback", "messages", "users"]);
+    assert_eq!(keys(&document["data"]), ["auditLogs", "conversations", "feedback", "messages", "reports", "users"]);
     ["users", "conversations", "messages", "auditLogs"].map(|key| ids(&document["data"][key]))
 }
 
@@ -262,7 +262,8 @@ both_databases! {
         let listed: Vec<&str> = body["users"].as_array().unwrap().iter().map(|u| u["email"].as_str().unwrap()).collect();
         assert_eq!(listed, expected);
         let first = &body["users"][0];
-        assert_eq!(keys(first), ["bannedAt", "createdAt", "email", "emailVerifiedAt", "id", "locale", "moderationFlaggedAt", "role", "updatedAt"]);
+        assert_eq!(keys(first), ["bannedAt", "createdAt", "email", "emailVerifiedAt", "healthConsentAt", "id", "locale",
+            "moderationFlaggedAt", "restrictedUntil", "role", "termsAcceptedAt", "termsVersion", "updatedAt"]);
         assert_eq!(first["role"], "USER");
         assert_eq!(first["bannedAt"], Value::Null);
         assert_eq!(body["users"][expected.len() - 1]["role"], "ADMIN");
@@ -609,7 +610,8 @@ both_databases! {
         let data = &document["data"];
         assert_eq!(sorted(users), sorted(vec![admin_id.clone(), writer.clone()]));
         for user in data["users"].as_array().unwrap() {
-            assert_eq!(keys(user), ["bannedAt", "createdAt", "email", "emailVerifiedAt", "id", "locale", "moderationFlaggedAt", "role", "updatedAt"]);
+            assert_eq!(keys(user), ["bannedAt", "createdAt", "email", "emailVerifiedAt", "healthConsentAt", "id", "locale",
+                "moderationFlaggedAt", "restrictedUntil", "role", "termsAcceptedAt", "termsVersion", "updatedAt"]);
         }
         assert_eq!(conversations, [conversation.as_str()]);
         let exported = &data["conversations"][0];

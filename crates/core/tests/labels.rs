@@ -10,10 +10,12 @@ both_databases! {
         let app = TestApp::with_upstream(backend, &upstream, &[("MODEL_DISCLOSURE", "通义千问 · 网信算备 000000000000000001")]).await;
         let about = app.get("/api/chat/about").send().await;
         assert_eq!(about.status, StatusCode::OK, "{}", about.text());
-        assert_eq!(about.json(), json!({"model": "test-model", "disclosure": "通义千问 · 网信算备 000000000000000001"}));
+        assert_eq!(about.json(), json!({"model": "test-model", "disclosure": "通义千问 · 网信算备 000000000000000001",
+            "termsVersion": null, "healthConsent": "off", "reportResponseDays": 7}));
 
         let bare = TestApp::spawn(backend).await;
-        assert_eq!(bare.get("/api/chat/about").send().await.json(), json!({"model": null, "disclosure": null}));
+        assert_eq!(bare.get("/api/chat/about").send().await.json()["model"], json!(null));
+        assert_eq!(bare.get("/api/chat/about").send().await.json()["disclosure"], json!(null));
     }
 }
 

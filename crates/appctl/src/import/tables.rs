@@ -99,6 +99,10 @@ impl Table for Users {
             email_verified_at: None,
             locale: "zh".into(),
             moderation_flagged_at: None,
+            restricted_until: None,
+            terms_version: None,
+            terms_accepted_at: None,
+            health_consent_at: None,
         });
         if !bcrypt {
             candidate

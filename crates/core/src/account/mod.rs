@@ -41,6 +41,8 @@ pub fn router() -> ApiRoutes {
         .merge(email::routes())
         .merge(devices::routes())
         .merge(own_data::routes())
+        .merge(crate::consent::routes())
+        .merge(crate::reports::account_routes())
 }
 
 /// The account as its owner sees it.
@@ -59,6 +61,14 @@ pub struct AccountView {
     pub email_verification: EmailVerification,
     /// Whether this server sends mail (password reset by mail, verification).
     pub mail_enabled: bool,
+    /// The terms version the account accepted (`null`: none).
+    pub accepted_terms: Option<String>,
+    pub terms_accepted_at: Option<DateTime<Utc>>,
+    /// When the account consented to the processing of health information (`null`: not given,
+    /// or withdrawn).
+    pub health_consent_at: Option<DateTime<Utc>>,
+    /// An administrator restricted the account's chat until then.
+    pub restricted_until: Option<DateTime<Utc>>,
 }
 
 impl AccountView {
@@ -73,6 +83,10 @@ impl AccountView {
             created_at: user.created_at,
             email_verification: state.config.email_verification,
             mail_enabled: state.mailer.is_some(),
+            accepted_terms: user.terms_version.clone(),
+            terms_accepted_at: user.terms_accepted_at,
+            health_consent_at: user.health_consent_at,
+            restricted_until: user.restricted_until,
         }
     }
 }

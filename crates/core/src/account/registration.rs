@@ -40,6 +40,11 @@ pub struct NewAccount {
     #[schema(example = "zh-CN", max_length = 35)]
     #[serde(default)]
     pub locale: Option<String>,
+    /// The terms version the person accepted (terms of service and privacy policy): the
+    /// server's `termsVersion` (`GET /api/chat/about`). Required when the server has one.
+    #[serde(default, rename = "acceptTerms")]
+    #[schema(example = "2026-12-06", max_length = 32)]
+    pub accept_terms: Option<String>,
 }
 
 /// Create an account and start a session.
@@ -50,6 +55,7 @@ pub struct NewAccount {
     request_body = NewAccount,
     responses(
         (status = 201, description = "Account created and logged in", body = AuthResponse),
+        (status = 403, description = "`terms_required`: the server has terms (`TERMS_VERSION`) and `acceptTerms` is not their version (`error.termsVersion` names it)", body = ErrorBody),
         (status = 409, description = "An account with this email exists (`email_taken`)", body = ErrorBody),
         (status = 422, description = "Invalid email (`invalid_email`) or password (`password_too_short`, `password_too_long`: over 72 bytes)", body = ErrorBody),
         (status = 429, description = "Too many registrations from this network (`rate_limited`); see `Retry-After`", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait"))),
@@ -69,6 +75,7 @@ pub async fn register_account(state: &AppState, credentials: NewAccount, client:
     let email = normalize_email(&credentials.email);
     validate_email(&email)?;
     password::validate_new_password(&credentials.password)?;
+    let terms = crate::consent::accepted_at_registration(&state.config.trust, credentials.accept_terms.as_deref())?;
 
     let ip_key = client.ip_key();
     let meters: Vec<Meter> =
@@ -110,12 +117,20 @@ pub async fn register_account(state: &AppState, credentials: NewAccount, client:
         created_at: Set(now),
         updated_at: Set(now),
         moderation_flagged_at: Set(None),
+        restricted_until: Set(None),
+        terms_accepted_at: Set(terms.is_some().then_some(now)),
+        terms_version: Set(terms.clone()),
+        health_consent_at: Set(None),
     }
     .insert(&txn)
     .await
     .on_unique_violation(|| AppError::conflict("email_taken", "an account with this email already exists"))?;
     let session = start_session(&txn, state, user, client).await?;
-    let entry = audit::Entry::new(Action::Register, Some(&session.user.id), "registered").about(&email);
+    let message = match &terms {
+        Some(version) => format!("registered, accepting terms version {version}"),
+        None => "registered".to_string(),
+    };
+    let entry = audit::Entry::new(Action::Register, Some(&session.user.id), message).about(&email);
     audit::record(&txn, &state.clock, entry, client).await?;
     txn.commit().await?;
     sweep_sessions(state).await;

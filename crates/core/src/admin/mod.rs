@@ -12,6 +12,7 @@ pub use crate::export::{
     FeedbackRecord, MessageRecord, UserRecord,
 };
 pub use users::{AuditLogQuery, UserQuery, set_banned, set_role};
+pub(crate) use users::{apply_ban, paging};
 
 use crate::{
     auth::AdminUser,
@@ -23,7 +24,9 @@ use crate::{
 
 /// Routes of the `admin-export` function.
 pub fn router() -> ApiRoutes {
-    api_routes![export, list_users, ban, unban, list_audit_logs].merge(crate::usage::dashboard_routes())
+    api_routes![export, list_users, ban, unban, list_audit_logs]
+        .merge(crate::usage::dashboard_routes())
+        .merge(crate::reports::admin_routes())
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -57,7 +57,7 @@ pub struct AuditLogQuery {
 }
 
 /// `(page, page_size)`, 1-based, with defaults, refusing values out of range.
-fn paging(page: Option<u64>, page_size: Option<u64>) -> AppResult<(u64, u64)> {
+pub(crate) fn paging(page: Option<u64>, page_size: Option<u64>) -> AppResult<(u64, u64)> {
     let page = page.unwrap_or(1);
     let page_size = page_size.unwrap_or(20);
     if page == 0 {
@@ -144,19 +144,34 @@ pub async fn set_banned(
     }
     let txn = db.begin().await?;
     let target = User::find_by_id(user_id.to_string()).one(&txn).await?.ok_or(AppError::NotFound("user"))?;
+    let updated = apply_ban(&txn, clock, actor.map(|actor| actor.id.as_str()), target, banned, client).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// Bans or unbans `target` within `txn` (a ban ends every session and voids reset links), and
+/// audits it: what the ban route and a report's decision share.
+pub(crate) async fn apply_ban(
+    txn: &impl ConnectionTrait,
+    clock: &Clock,
+    actor_id: Option<&str>,
+    target: user::Model,
+    banned: bool,
+    client: &ClientMeta,
+) -> AppResult<user::Model> {
     let email = target.email.clone();
+    let user_id = target.id.clone();
     let now = clock.now();
     let mut active: user::ActiveModel = target.into();
     active.banned_at = Set(banned.then_some(now));
     active.updated_at = Set(now);
-    let updated = active.update(&txn).await?;
+    let updated = active.update(txn).await?;
     let (action, verb) = if banned { (Action::Ban, "banned") } else { (Action::Unban, "unbanned") };
     if banned {
-        end_all_sessions(&txn, user_id).await?;
+        end_all_sessions(txn, &user_id).await?;
     }
-    let entry = audit::Entry::new(action, actor.map(|actor| actor.id.as_str()), verb).about(&email);
-    audit::record(&txn, clock, entry, client).await?;
-    txn.commit().await?;
+    let entry = audit::Entry::new(action, actor_id, verb).about(&email);
+    audit::record(txn, clock, entry, client).await?;
     Ok(updated)
 }
 

@@ -46,6 +46,16 @@ pub struct UserView {
     /// Whether the owner has confirmed the address (a verification link or the operator).
     #[serde(rename = "emailVerified")]
     pub email_verified: bool,
+    /// The terms version the account accepted (`null`: none); the site asks again when
+    /// `GET /api/chat/about` names another.
+    #[serde(rename = "acceptedTerms")]
+    pub accepted_terms: Option<String>,
+    /// When the account consented to the processing of health information (`null`: not given).
+    #[serde(rename = "healthConsentAt")]
+    pub health_consent_at: Option<DateTime<Utc>>,
+    /// An administrator restricted the account's chat until then.
+    #[serde(rename = "restrictedUntil")]
+    pub restricted_until: Option<DateTime<Utc>>,
 }
 
 impl From<&user::Model> for UserView {
@@ -55,6 +65,9 @@ impl From<&user::Model> for UserView {
             email: user.email.clone(),
             role: user.role,
             email_verified: user.email_verified_at.is_some(),
+            accepted_terms: user.terms_version.clone(),
+            health_consent_at: user.health_consent_at,
+            restricted_until: user.restricted_until,
         }
     }
 }

@@ -75,6 +75,7 @@ pub struct MessageView {
     pub from_client: bool,
     /// `blocked`: moderation refused it. A message of the user's was not sent to the assistant
     /// (its text is shown to its author); a reply was not shown, and its `content` is empty.
+    /// `hidden`: an administrator hid the reply after a report (its `content` is empty).
     pub withheld: Option<Withheld>,
     /// The emergency card shown with this message of the user's (`null`: none).
     pub red_flag: Option<RedFlagCard>,
@@ -89,6 +90,8 @@ pub struct MessageView {
     /// The caller's thumbs up or down on this reply (`null`: none given; always `null` on a
     /// user message).
     pub feedback: Option<FeedbackView>,
+    /// The caller reported this reply (`POST …/report`).
+    pub reported: bool,
 }
 
 impl MessageView {
@@ -108,6 +111,7 @@ impl MessageView {
             version: u32::try_from(versions.index + 1).unwrap_or(u32::MAX),
             version_ids: versions.ids,
             feedback: None,
+            reported: false,
         }
     }
 }
@@ -189,7 +193,7 @@ pub(super) fn page_size(limit: Option<u64>) -> AppResult<u64> {
     }
 }
 
-pub(super) async fn owned(state: &AppState, auth: &AuthUser, id: &str) -> AppResult<conversation::Model> {
+pub(crate) async fn owned(state: &AppState, auth: &AuthUser, id: &str) -> AppResult<conversation::Model> {
     Conversation::find_by_id(id.to_string())
         .filter(conversation::Column::UserId.eq(&auth.user.id))
         .one(&state.db)
@@ -274,14 +278,17 @@ pub(super) async fn detail(
     let next_cursor = (page.len() < branch.len()).then(|| message_cursor::encode(&tree.node(page[0]).id));
     let rows = tree.messages(&state.db, page).await?;
     let replies = rows.iter().filter(|(_, row)| row.role == MessageRole::Assistant).map(|(_, row)| row.id.clone());
-    let mut feedback = feedback::of(&state.db, &conversation.user_id, replies.collect()).await?;
+    let replies: Vec<String> = replies.collect();
+    let reported = crate::reports::reported_of(&state.db, &conversation.user_id, replies.clone()).await?;
+    let mut feedback = feedback::of(&state.db, &conversation.user_id, replies).await?;
     let messages = rows
         .into_iter()
         .map(|(index, row)| {
             let parent = tree.parent(index).map(|parent| tree.node(parent).id.clone());
             let given = feedback.remove(&row.id);
             let red_flag = row.red_flag.as_deref().and_then(|rule| RedFlagCard::of_rule(&state.config, rule));
-            MessageView { feedback: given, red_flag, ..MessageView::new(row, parent, tree.versions(index)) }
+            let reported = reported.contains(&row.id);
+            MessageView { feedback: given, red_flag, reported, ..MessageView::new(row, parent, tree.versions(index)) }
         })
         .collect();
     Ok(ConversationDetail { conversation: conversation.into(), messages, next_cursor })

@@ -11,7 +11,7 @@
 //! ([`search`]). The caller's quota state (`GET /api/chat/quota`) comes from [`crate::usage`].
 
 pub mod feedback;
-mod history;
+pub(crate) mod history;
 pub mod llm;
 pub mod persona;
 mod search;
@@ -60,6 +60,7 @@ pub fn router() -> ApiRoutes {
         .merge(search::routes())
         .merge(crate::usage::quota_routes())
         .merge(crate::safety::labels::routes())
+        .merge(crate::reports::chat_routes())
 }
 
 /// `POST /api/chat` body.
@@ -221,6 +222,7 @@ pub struct SseEvent {
             (ChatResponse = "application/json"),
             (SseEvent = "text/event-stream", example = json!("event: start\ndata: {\"conversationId\":\"c1\",\"userMessageId\":\"m1\"}\n\nevent: delta\ndata: {\"content\":\"Hello\"}\n\nevent: done\ndata: {\"conversationId\":\"c1\",\"messageId\":\"m2\",\"usage\":null,\"finishReason\":\"completed\"}\n\nevent: title\ndata: {\"conversationId\":\"c1\",\"title\":\"Greetings\"}\n\n"))
         )),
+        (status = 403, description = "`terms_required` (accept the current terms first; `error.termsVersion`), `chat_restricted` (an administrator restricted the account; `error.until`), `consent_required` (the TCM adviser needs the health-information consent), or `email_unverified`", body = ErrorBody),
         (status = 404, description = "`conversationId` is not one of the caller's conversations", body = ErrorBody),
         (status = 422, description = "Invalid message (`message_too_long`, `empty_message`…), `conversation_too_long`, or `content_blocked`: moderation refused the message (stored, marked, not sent to the model; `error.conversationId` names the turn)", body = ErrorBody),
         (status = 429, description = "Message quota used up (`rate_limited`), too many streams at once (`too_many_streams`), or chat paused after blocked messages (`moderation_cooldown`); see `Retry-After`", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait"))),
@@ -259,7 +261,7 @@ async fn answer(
 ) -> AppResult<Response> {
     let llm = service::llm(&state)?;
     // What would refuse the turn anyway is asked first: a check is a paid call.
-    service::may_chat(&state, user).await?;
+    service::may_chat(&state, user, turn.kind, turn.conversation_id.as_deref()).await?;
     let text = TurnText {
         message: turn.message.as_deref(),
         hint: turn.system_hint.as_deref(),

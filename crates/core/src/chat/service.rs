@@ -252,11 +252,20 @@ pub async fn prepare(state: &AppState, user: &user::Model, turn: Turn) -> AppRes
     })
 }
 
-/// Refuses a user who may not chat now (an unverified address where verification is required;
-/// a used-up quota), before anything costly is done for the turn (a moderation check). The
+/// Refuses a user who may not chat now (terms not accepted, an administrator's restriction, an
+/// unverified address where verification is required, a TCM turn without the health consent, a
+/// used-up quota), before anything costly is done for the turn (a moderation check). The
 /// quota is only read here: [`prepare`] charges it atomically, and refuses what gets past this.
-pub async fn may_chat(state: &AppState, user: &user::Model) -> AppResult<()> {
+pub async fn may_chat(
+    state: &AppState,
+    user: &user::Model,
+    kind: Option<ConversationKind>,
+    conversation_id: Option<&str>,
+) -> AppResult<()> {
+    crate::consent::terms_gate(&state.config.trust, user)?;
+    crate::reports::restriction_gate(state.clock.now(), user)?;
     verified(state, user)?;
+    crate::consent::health_gate(state, user, kind, conversation_id).await?;
     if state.moderator.is_none() {
         return Ok(()); // nothing costly comes before `prepare`: no read needed
     }

@@ -168,3 +168,41 @@ fn debug_output_hides_secrets() {
     assert!(!printed.contains("hunter2") && !printed.contains(SECRET), "{printed}");
     assert!(printed.contains("mysql://app:***@db/app"));
 }
+
+#[test]
+fn trust_settings() {
+    let base = [("DATABASE_URL", "sqlite::memory:"), ("JWT_SECRET", SECRET)];
+    let defaults = config(&base).unwrap();
+    assert_eq!(
+        defaults.trust,
+        TrustConfig { terms_version: None, health_consent: HealthConsent::Off, report_response_days: 7 }
+    );
+    let set = config(&[
+        base[0],
+        base[1],
+        ("TERMS_VERSION", " 2026-12-06 "),
+        ("HEALTH_CONSENT", "Required"),
+        ("REPORT_RESPONSE_DAYS", "15"),
+    ])
+    .unwrap();
+    assert_eq!(
+        set.trust,
+        TrustConfig {
+            terms_version: Some("2026-12-06".into()),
+            health_consent: HealthConsent::Required,
+            report_response_days: 15,
+        }
+    );
+    for (name, value) in [
+        ("TERMS_VERSION", "version two"),
+        ("TERMS_VERSION", "v".repeat(33).as_str()),
+        ("TERMS_VERSION", "版本1"),
+        ("HEALTH_CONSENT", "yes"),
+        ("REPORT_RESPONSE_DAYS", "0"),
+        ("REPORT_RESPONSE_DAYS", "91"),
+        ("REPORT_RESPONSE_DAYS", "a week"),
+    ] {
+        let err = config(&[base[0], base[1], (name, value)]).unwrap_err();
+        assert!(err.to_string().contains(name), "{name}={value}: {err}");
+    }
+}

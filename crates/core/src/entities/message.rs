@@ -41,6 +41,10 @@ pub enum Withheld {
     /// streamed (kept for administrators, never shown to its user).
     #[sea_orm(string_value = "BLOCKED")]
     Blocked,
+    /// An administrator hid the reply after a report: it leaves its user's history and the
+    /// model's context, and stays readable to administrators.
+    #[sea_orm(string_value = "HIDDEN")]
+    Hidden,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, Deserialize, utoipa::ToSchema)]

@@ -20,6 +20,14 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     /// When the account last used up its moderation strikes (a cool-down began).
     pub moderation_flagged_at: Option<DateTimeUtc>,
+    /// An administrator's restriction after a report: chat is refused until then.
+    pub restricted_until: Option<DateTimeUtc>,
+    /// The terms of service (and privacy policy) version the account accepted (`TERMS_VERSION`).
+    pub terms_version: Option<String>,
+    pub terms_accepted_at: Option<DateTimeUtc>,
+    /// The separate consent to processing health information (PIPL art. 29); `None`: never
+    /// given, or withdrawn.
+    pub health_consent_at: Option<DateTimeUtc>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, Deserialize, utoipa::ToSchema)]

@@ -1,7 +1,8 @@
-//! Data exports, streamed: `GET /api/admin/export` (every user, conversation, message, feedback
-//! and audit-log row; never a password hash) and `GET /api/account/export` (the caller's
-//! account, conversations, messages of every version, feedback, and audit rows), as one JSON
-//! document (the seed's `{data:{users,conversations,messages,auditLogs}}`, plus `feedback`) or
+//! Data exports, streamed: `GET /api/admin/export` (every user, conversation, message, feedback,
+//! audit-log row and report; never a password hash) and `GET /api/account/export` (the caller's
+//! account, conversations, messages of every version, feedback, audit rows and reports), as one
+//! JSON document (the seed's `{data:{users,conversations,messages,auditLogs}}`, plus `feedback`
+//! and `reports`) or
 //! as NDJSON (`?format=ndjson`, one `{"type","data"}` record per line).
 //!
 //! Both formats are streamed page by page (keyset pagination on the id), so memory stays flat
@@ -21,19 +22,25 @@ use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use crate::{
     audit::{self, Action},
     db::{self, Db},
     entities::{
-        AuditLog, Conversation, Message, MessageFeedback, MessageRole, Rating, Role, User, Withheld, audit_log,
-        conversation, message, message_feedback, user,
+        AuditLog, Conversation, Message, MessageFeedback, MessageRole, Report, User, audit_log, conversation, message,
+        message_feedback, report, user,
     },
     error::{AppError, AppResult},
     http::ClientMeta,
     safety::labels::AigcLabel,
     state::AppState,
+};
+
+mod records;
+
+pub use records::{
+    AuditLogRecord, ConversationRecord, ExportData, ExportDocument, ExportLine, FeedbackRecord, MessageRecord,
+    ReportRecord, UserRecord,
 };
 
 /// Rows fetched per query.
@@ -58,166 +65,6 @@ pub struct ExportQuery {
     pub since: Option<DateTime<Utc>>,
     /// Only rows created before this instant (RFC 3339).
     pub until: Option<DateTime<Utc>>,
-}
-
-/// An account as administrators see it (never the password hash).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct UserRecord {
-    pub id: String,
-    pub email: String,
-    pub role: Role,
-    pub banned_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    /// When the address was verified (`null`: not verified).
-    pub email_verified_at: Option<DateTime<Utc>>,
-    /// `zh` or `en`: the language of the account's mail.
-    pub locale: String,
-    /// When the account last used up its moderation strikes (`MODERATION_STRIKES`): chat was
-    /// paused for it. Bans stay an administrator's decision.
-    pub moderation_flagged_at: Option<DateTime<Utc>>,
-}
-
-impl From<user::Model> for UserRecord {
-    fn from(user: user::Model) -> Self {
-        Self {
-            id: user.id,
-            email: user.email,
-            role: user.role,
-            banned_at: user.banned_at,
-            email_verified_at: user.email_verified_at,
-            locale: user.locale,
-            moderation_flagged_at: user.moderation_flagged_at,
-            created_at: user.created_at,
-            updated_at: user.updated_at,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AuditLogRecord {
-    pub id: String,
-    pub actor_id: Option<String>,
-    pub action: String,
-    pub message: String,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    pub created_at: DateTime<Utc>,
-    /// The address the row is about (a login tried for it, a ban of it); `null` when it is
-    /// about no address, or when that account was deleted.
-    pub subject: Option<String>,
-    /// How many times it happened: more than 1 for refusals of one client within an hour,
-    /// which are one row (`createdAt` is the first).
-    pub occurrences: i32,
-}
-
-impl From<audit_log::Model> for AuditLogRecord {
-    fn from(log: audit_log::Model) -> Self {
-        Self {
-            id: log.id,
-            actor_id: log.actor_id,
-            action: log.action,
-            message: log.message,
-            ip: log.ip,
-            user_agent: log.user_agent,
-            created_at: log.created_at,
-            subject: log.subject,
-            occurrences: log.occurrences,
-        }
-    }
-}
-
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ConversationRecord {
-    pub id: String,
-    pub user_id: String,
-    /// `ORACLE` or `TCM`, as stored.
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub title: String,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    /// The last message of the branch shown (`null`: the newest message).
-    pub active_leaf_id: Option<String>,
-    /// `message`, `model` or `user`: where the title came from.
-    pub title_source: String,
-}
-
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct MessageRecord {
-    pub id: String,
-    pub conversation_id: String,
-    /// `USER` or `ASSISTANT`, as stored.
-    pub role: String,
-    pub content: String,
-    pub prompt_tokens: Option<i32>,
-    pub completion_tokens: Option<i32>,
-    pub created_at: DateTime<Utc>,
-    /// The message this one follows in the conversation's tree: its own id for a first
-    /// message (or an edited first message); `null` for a message from before versions, whose
-    /// parent is the message written just before it.
-    pub parent_id: Option<String>,
-    /// A reply the user stopped, saved as far as it got.
-    pub stopped: bool,
-    /// Brought along by the client when it opened the conversation (a history it kept
-    /// itself), not written in this app: an `ASSISTANT` one is not the model's.
-    pub from_client: bool,
-    /// `blocked`: moderation refused it (a user's message never sent to the model, or a reply
-    /// never shown: the account's own download leaves such a reply's text out).
-    pub withheld: Option<Withheld>,
-    /// On a reply the model wrote: the implicit AI label of GB 45438-2025 (`Label` "1", the
-    /// provider, the message id, the SHA-256 of the text).
-    #[serde(rename = "AIGC", default, skip_serializing_if = "Option::is_none")]
-    pub aigc: Option<AigcLabel>,
-}
-
-/// A thumbs up or down on a reply.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct FeedbackRecord {
-    pub id: String,
-    pub message_id: String,
-    pub user_id: String,
-    /// `ORACLE` or `TCM`, as stored: the reply's assistant.
-    pub assistant: String,
-    pub rating: Rating,
-    pub comment: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-/// The JSON export (`format=json`): the seed's `{data:{…}}` shape. Documents the stream below.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct ExportDocument {
-    /// The file's implicit AI label (GB 45438-2025, Annex E): it holds generated content.
-    #[serde(rename = "AIGC")]
-    pub aigc: AigcLabel,
-    pub data: ExportData,
-}
-
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ExportData {
-    pub users: Vec<UserRecord>,
-    pub conversations: Vec<ConversationRecord>,
-    pub messages: Vec<MessageRecord>,
-    pub feedback: Vec<FeedbackRecord>,
-    pub audit_logs: Vec<AuditLogRecord>,
-}
-
-/// One line of the NDJSON export (`format=ndjson`): `{"type":"user","data":{…}}`.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(tag = "type", content = "data", rename_all = "camelCase")]
-pub enum ExportLine {
-    User(UserRecord),
-    Conversation(ConversationRecord),
-    Message(MessageRecord),
-    Feedback(FeedbackRecord),
-    AuditLog(AuditLogRecord),
 }
 
 /// Which rows an export holds.
@@ -274,10 +121,12 @@ enum Section {
     Messages,
     Feedback,
     AuditLogs,
+    Reports,
 }
 
 impl Section {
-    const ALL: [Section; 5] = [Self::Users, Self::Conversations, Self::Messages, Self::Feedback, Self::AuditLogs];
+    const ALL: [Section; 6] =
+        [Self::Users, Self::Conversations, Self::Messages, Self::Feedback, Self::AuditLogs, Self::Reports];
 
     fn json_key(self) -> &'static str {
         match self {
@@ -286,6 +135,7 @@ impl Section {
             Self::Messages => "messages",
             Self::Feedback => "feedback",
             Self::AuditLogs => "auditLogs",
+            Self::Reports => "reports",
         }
     }
 
@@ -296,6 +146,7 @@ impl Section {
             Self::Messages => "message",
             Self::Feedback => "feedback",
             Self::AuditLogs => "auditLog",
+            Self::Reports => "report",
         }
     }
 
@@ -398,6 +249,14 @@ impl Section {
                     .map(|row| encode(row.id.clone(), AuditLogRecord::from(row)))
                     .collect()
             }
+            Self::Reports => {
+                let rows = rows.condition(backend, report::Column::CreatedAt, report::Column::ReporterId);
+                keyset::<Report>(db, report::Column::Id, rows, after)
+                    .await?
+                    .into_iter()
+                    .map(|row| encode(row.id.clone(), ReportRecord::from(row)))
+                    .collect()
+            }
         }
     }
 }
@@ -408,7 +267,7 @@ enum Rows<'a> {
     /// Created in `[since, until)`.
     Created { since: Option<DateTime<Utc>>, until: Option<DateTime<Utc>> },
     /// Whose owner column (the user's id, a conversation's user, a message's conversation, a
-    /// feedback's user, an audit row's actor) is this id.
+    /// feedback's user, an audit row's actor, a report's reporter) is this id.
     OwnedBy(&'a str),
 }
 

@@ -25,10 +25,18 @@ pub struct AboutView {
     /// The operator's disclosure (`MODEL_DISCLOSURE`): the model's public name and the service's
     /// filing number, as the operator words it; `null` when not set.
     pub disclosure: Option<String>,
+    /// The terms of service and privacy policy version to accept (`TERMS_VERSION`); `null`:
+    /// no terms gate.
+    pub terms_version: Option<String>,
+    /// Whether the TCM adviser needs the separate consent to processing health information.
+    pub health_consent: crate::config::HealthConsent,
+    /// Days the administrators take at most to answer a report.
+    pub report_response_days: u32,
 }
 
 /// Which model writes the replies, and the operator's disclosure (filing number), for the
-/// label the chat page shows. Public: it says nothing about any account.
+/// label the chat page shows; which terms and consent the site asks for, and the report
+/// response time. Public: it says nothing about any account.
 #[utoipa::path(
     get,
     path = "/api/chat/about",
@@ -39,6 +47,9 @@ pub async fn about(State(state): State<AppState>) -> Json<AboutView> {
     Json(AboutView {
         model: state.config.llm.as_ref().map(|llm| llm.model.clone()),
         disclosure: state.config.model_disclosure.clone(),
+        terms_version: state.config.trust.terms_version.clone(),
+        health_consent: state.config.trust.health_consent,
+        report_response_days: state.config.trust.report_response_days,
     })
 }
 
