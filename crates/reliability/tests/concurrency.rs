@@ -4,11 +4,13 @@
 //! nothing. Plus many users streaming several turns at once: every turn is stored, in order,
 //! and nothing else is (and tallied once); a stream whose client leaves releases its slot; the
 //! quota state right after a burst; one rating per reply however many arrive at once; moderation
-//! strikes counted exactly.
+//! strikes counted exactly; a reply reported once and a report decided once.
 
 use std::time::Duration;
 
-use app_core::entities::{AuditLog, Message, MessageFeedback, RateLimitHit, User, audit_log, rate_limit_hit};
+use app_core::entities::{
+    AuditLog, Message, MessageFeedback, RateLimitHit, Report, User, audit_log, rate_limit_hit, user,
+};
 use sea_orm::{ColumnTrait, Database, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 use test_support::{
@@ -223,6 +225,57 @@ both_stacks! {
         assert_eq!(tally(&replies).get(&200), Some(&n), "{:?}\n{}", statuses(&replies), stack.logs());
         let db = connect(&stack).await;
         assert_eq!(MessageFeedback::find().count(&db).await.unwrap(), 1);
+    }
+
+    /// Reports are exactly once: a burst of reports of one reply at every instance files one
+    /// (the others `already_reported`), and a burst of different decisions of it takes the first
+    /// only (the others `already_decided`), with its effects and audit rows once.
+    async fn a_reply_is_reported_once_and_each_report_decided_once(backend: Backend) {
+        let upstream = Upstream::start(Behaviour::reply("an answer to report")).await;
+        let stack = Stack::start(backend, &upstream_env(&upstream, &[("ADMIN_EMAILS", test_support::ADMIN_EMAIL)])).await;
+        let admin = format!("Bearer {}", stack.register(test_support::ADMIN_EMAIL).await);
+        let auth = format!("Bearer {}", stack.register("reporter@example.com").await);
+        let reply = stack.post_json(0, "/api/chat", &[("authorization", &auth)], &turn("report me", None)).await.json();
+        let (conversation, message) = (reply["conversationId"].as_str().unwrap(), reply["messageId"].as_str().unwrap());
+        let path = format!("/api/chat/conversations/{conversation}/messages/{message}/report");
+        let n = burst_size();
+        let stack = &stack;
+        let filed = stack
+            .burst_post(n, &path, |i| (vec![("authorization", auth.clone())], json!({"reason": "wrong", "comment": format!("try {i}")})))
+            .await;
+        let counts = tally(&filed);
+        assert_eq!((counts.get(&201), counts.get(&409)), (Some(&1), Some(&(n - 1))), "{counts:?}\n{}", stack.logs());
+        assert!(filed.iter().filter(|reply| reply.status == 409).all(|reply| reply.error_code() == "already_reported"));
+        let db = connect(stack).await;
+        assert_eq!(Report::find().count(&db).await.unwrap(), 1);
+        assert_eq!(audit_count(&db, "report_filed").await, 1);
+
+        let id = Report::find().one(&db).await.unwrap().unwrap().id;
+        let decided = stack
+            .burst_post(n, &format!("/api/admin/reports/{id}/decision"), |i| {
+                let body = if i % 2 == 0 {
+                    json!({"outcome": "actioned", "hideReply": true, "userAction": "restrict", "restrictDays": 1 + i})
+                } else {
+                    json!({"outcome": "dismissed", "note": format!("decision {i}")})
+                };
+                (vec![("authorization", admin.clone())], body)
+            })
+            .await;
+        let counts = tally(&decided);
+        assert_eq!((counts.get(&200), counts.get(&409)), (Some(&1), Some(&(n - 1))), "{counts:?}\n{}", stack.logs());
+        assert!(decided.iter().filter(|reply| reply.status == 409).all(|reply| reply.error_code() == "already_decided"));
+        let winner = decided.iter().find(|reply| reply.status == 200).unwrap().json()["report"].clone();
+        let report = Report::find().one(&db).await.unwrap().unwrap();
+        let hidden = Message::find_by_id(message.to_string()).one(&db).await.unwrap().unwrap().withheld.is_some();
+        let restricted = User::find().filter(user::Column::Email.eq("reporter@example.com")).one(&db).await.unwrap().unwrap().restricted_until;
+        assert_eq!(audit_count(&db, "report_decided").await, 1);
+        if winner["status"] == "actioned" {
+            assert!(hidden && restricted.is_some() && report.restricted_until == restricted, "{winner}");
+            assert_eq!((audit_count(&db, "reply_hidden").await, audit_count(&db, "user_restricted").await), (1, 1));
+        } else {
+            assert!(!hidden && restricted.is_none() && report.note == winner["note"].as_str().map(str::to_string), "{winner}");
+            assert_eq!((audit_count(&db, "reply_hidden").await, audit_count(&db, "user_restricted").await), (0, 0));
+        }
     }
 
     /// The usage tallies under a burst: many users' turns at once on every instance, and each
