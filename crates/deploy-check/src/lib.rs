@@ -139,6 +139,22 @@ pub fn check_s_yaml(s_yaml: &str, served: &BTreeMap<&str, Served>, variables: &[
                 &mut problems,
             );
         }
+        // A public deployment asks for the agreement and the health consent (README, "Agreement
+        // and consent"): both gates on, whatever the operator's shell holds.
+        let setting = |name: &str| template_text(&props["environmentVariables"][name]);
+        expect(
+            "environmentVariables.HEALTH_CONSENT",
+            setting("HEALTH_CONSENT").as_deref() == Some("required"),
+            "must be `required`: health information needs the person's separate consent (PIPL art. 29)".into(),
+            &mut problems,
+        );
+        expect(
+            "environmentVariables.TERMS_VERSION",
+            setting("TERMS_VERSION").is_some_and(|version| !version.is_empty()),
+            "must name the terms' version (a default in `${env('TERMS_VERSION', '…')}`): registration accepts them"
+                .into(),
+            &mut problems,
+        );
         for variable in variables {
             let present = environment.is_some_and(|env| env.contains_key(Value::from(*variable)));
             if variable.starts_with(PLATFORM_CREDENTIALS) {
@@ -289,6 +305,20 @@ pub fn sizing(s_yaml: &str, function: &str) -> Result<Sizing, String> {
         timeout_seconds: props["timeout"].as_u64().ok_or_else(|| missing("timeout"))?,
         password_hash_queue: template_default(&props["environmentVariables"]["PASSWORD_HASH_QUEUE"]),
     })
+}
+
+/// A text in `s.yaml`'s environment: `'required'`, or the default of `${env('NAME', 'x')}`
+/// (without a default: `None`, the operator's shell decides).
+fn template_text(value: &Value) -> Option<String> {
+    let text = value.as_str()?.trim();
+    match text.strip_prefix("${env(") {
+        Some(call) => {
+            let mut quoted = call.split('\'').skip(1).step_by(2);
+            let (_name, default) = (quoted.next()?, quoted.next()?);
+            Some(default.to_string())
+        }
+        None => Some(text.to_string()),
+    }
 }
 
 /// A number in `s.yaml`'s environment: `'12'`, or the default of `${env('NAME', '12')}`.

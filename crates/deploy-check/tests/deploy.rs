@@ -83,7 +83,17 @@ fn every_served_path_has_a_route_to_its_function() {
 #[test]
 fn each_check_catches_its_mistake() {
     type Edit = Box<dyn FnOnce(String) -> String>;
-    let cases: [(&str, Edit, &str); 20] = [
+    let cases: [(&str, Edit, &str); 22] = [
+        (
+            "the health-consent gate off",
+            Box::new(|t| t.replace("      HEALTH_CONSENT: 'required'", "      HEALTH_CONSENT: 'off'")),
+            "`environmentVariables.HEALTH_CONSENT` must be `required`",
+        ),
+        (
+            "no terms version",
+            Box::new(|t| t.replace("${env('TERMS_VERSION', '2026-12-06')}", "${env('TERMS_VERSION', '')}")),
+            "`environmentVariables.TERMS_VERSION` must name the terms' version",
+        ),
         (
             "a missing route",
             Box::new(|t| {
