@@ -202,8 +202,9 @@ export type ReportRequest = RequestOf<ReportRoute>;
 /** `201 {report}`: the report as its reporter sees it. */
 export type ReportResponse = Answer<ReportRoute>;
 export type OwnReport = ReportResponse["report"];
-/** `GET /api/account/reports`: the account's reports, newest first. */
+/** `GET /api/account/reports`: a page of the account's reports, newest first. */
 export type OwnReportList = Answer<paths["/api/account/reports"]["get"]>;
+export type OwnReportQuery = QueryOf<paths["/api/account/reports"]["get"]>;
 /** `GET /api/admin/reports`: a page of the queue, with how many are open and overdue. */
 export type AdminReportPage = Answer<paths["/api/admin/reports"]["get"]>;
 export type AdminReport = AdminReportPage["reports"][number];
@@ -227,7 +228,7 @@ export declare function withdrawHealthConsent(options?: { deleteConversations?: 
 /** Reports a reply the model wrote here (409 already_reported, 422 not_a_reply / comment_too_long). */
 export declare function reportReply(conversationId: string, messageId: string, report: ReportRequest): Promise<ReportResponse>;
 /** The account's own reports and what became of them. */
-export declare function listMyReports(): Promise<OwnReportList>;
+export declare function listMyReports(query?: OwnReportQuery): Promise<OwnReportList>;
 /** The administrators' queue (`status` open, actioned or dismissed). */
 export declare function listReports(query?: AdminReportQuery): Promise<AdminReportPage>;
 /** Decides an open report (409 already_decided; 422 invalid_decision, cannot_ban_self). */

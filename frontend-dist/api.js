@@ -400,12 +400,13 @@ export function withdrawHealthConsent({ deleteConversations = false } = {}) {
 }
 
 /**
- * The reports the account filed, newest first: `{reports: [{id, conversationId, messageId,
- * assistant, reason, comment, excerpt, createdAt, dueAt, status ("open"|"actioned"|"dismissed"),
- * decidedAt, replyHidden, userAction ("none"|"warn"|"restrict"|"ban"), restrictedUntil, note}]}`.
+ * The reports the account filed, newest first, a page at a time: `{reports: [{id,
+ * conversationId, messageId, assistant, reason, comment, excerpt, createdAt, dueAt, status
+ * ("open"|"actioned"|"dismissed"), decidedAt, replyHidden, userAction
+ * ("none"|"warn"|"restrict"|"ban"), restrictedUntil, note}], total, page, pageSize}`.
  */
-export function listMyReports() {
-  return apiRequest("/api/account/reports");
+export function listMyReports({ page, pageSize } = {}) {
+  return apiRequest(`/api/account/reports${query({ page, pageSize })}`);
 }
 
 // --------------------------------------------------------------------------------------- admin

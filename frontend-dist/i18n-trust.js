@@ -182,6 +182,7 @@ export const TRUST_STRINGS = {
       already_decided: "另一位管理员已经处理了这条举报。列表已刷新。",
       invalid_decision: "这个处理结果不成立：请检查结果与措施是否一致。",
       cannot_ban_self: "不能封禁你自己的账号。",
+      note_too_long: "留言过长：最多 1000 字。",
     },
   },
 
@@ -355,6 +356,7 @@ export const TRUST_STRINGS = {
       already_decided: "Another administrator has already decided this report. The list is up to date again.",
       invalid_decision: "That decision does not hold together: check the outcome against the actions.",
       cannot_ban_self: "You cannot ban your own account.",
+      note_too_long: "The note is too long: 1,000 characters at most.",
     },
   },
 };

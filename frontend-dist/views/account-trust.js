@@ -5,6 +5,7 @@
 import * as api from "../api.js";
 import { dialog, h, icon } from "../dom.js";
 import { dateTime, errorText, t } from "../i18n.js";
+import { pager } from "./admin-parts.js";
 import { forgetConversations } from "./chat-store.js";
 import { REPORT_REASONS } from "./report-dialog.js";
 import {
@@ -68,6 +69,7 @@ export function termsFact(app, account, changed) {
 // ------------------------------------------------------------------------------ the reports
 
 const STATUS_CLASS = { open: "pending", actioned: "active", dismissed: "neutral" };
+const REPORTS_PAGE_SIZE = 10;
 
 /** What became of a decided report, line by line, as its reporter reads it. */
 export function outcomeLines(report, { admin = false } = {}) {
@@ -110,22 +112,24 @@ function ownReport(report) {
       : null);
 }
 
-/** "Your reports": `{el}`, read when made. */
+/** "Your reports": `{el}`, read when made, a page at a time (the pager of the admin lists). */
 export function reportsSection() {
   const list = h("div.own-reports", { "aria-busy": "true" },
     h("div.loading", { role: "status" }, h("span.brush-dot"), h("span.brush-dot"), h("span.brush-dot")));
 
-  async function load() {
+  async function load(page = 1) {
     list.setAttribute("aria-busy", "true");
     try {
-      const { reports } = await api.listMyReports();
-      list.replaceChildren(reports.length
-        ? h("ul.own-report-list", {}, reports.map(ownReport))
-        : h("p.table-empty.no-reports", {}, t("noReports")));
+      const result = await api.listMyReports({ page, pageSize: REPORTS_PAGE_SIZE });
+      list.replaceChildren(
+        result.reports.length
+          ? h("ul.own-report-list", {}, result.reports.map(ownReport))
+          : h("p.table-empty.no-reports", {}, t("noReports")),
+        pager(result.page ?? page, result.pageSize ?? REPORTS_PAGE_SIZE, result.total ?? result.reports.length, load) ?? "");
     } catch (error) {
       if (error.status === 401) return;
       list.replaceChildren(h("p.panel-error", { role: "alert" }, errorText(error), " ",
-        h("button.link", { type: "button", onclick: load }, t("retry"))));
+        h("button.link", { type: "button", onclick: () => load(page) }, t("retry"))));
     } finally {
       list.removeAttribute("aria-busy");
     }

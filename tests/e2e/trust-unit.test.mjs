@@ -35,6 +35,7 @@ test("the report, terms and consent calls go to the contract's routes, with its 
   await api.reportReply("c/1", "m 2", { reason: "wrong", comment: "It is wrong" });
   await api.reportReply("c1", "m2", { reason: "other", comment: "" });
   await api.listMyReports();
+  await api.listMyReports({ page: 2, pageSize: 10 });
   await api.listReports({ status: "open", page: 2, pageSize: 20 });
   await api.listReports();
   await api.decideReport("r/1", { outcome: "actioned", hideReply: true, userAction: "restrict", restrictDays: 3, note: "n" });
@@ -48,6 +49,7 @@ test("the report, terms and consent calls go to the contract's routes, with its 
     ["POST", "/api/chat/conversations/c%2F1/messages/m%202/report", { reason: "wrong", comment: "It is wrong" }],
     ["POST", "/api/chat/conversations/c1/messages/m2/report", { reason: "other" }],
     ["GET", "/api/account/reports", undefined],
+    ["GET", "/api/account/reports?page=2&pageSize=10", undefined],
     ["GET", "/api/admin/reports?status=open&page=2&pageSize=20", undefined],
     ["GET", "/api/admin/reports", undefined],
     ["POST", "/api/admin/reports/r%2F1/decision", { outcome: "actioned", hideReply: true, userAction: "restrict", restrictDays: 3, note: "n" }],

@@ -86,7 +86,7 @@ export async function trustUsage(conversationId: string, messageId: string): Pro
   const restricted: string | null = withdrawn.account.restrictedUntil ?? null;
   const { report } = await api.reportReply(conversationId, messageId, { reason: "wrong", comment: "not so" });
   const status: "open" | "actioned" | "dismissed" = report.status;
-  const mine: api.OwnReport[] = (await api.listMyReports()).reports;
+  const mine: api.OwnReport[] = (await api.listMyReports({ page: 1, pageSize: 20 })).reports;
   const detail = await api.getConversation(conversationId);
   const flagged = detail.messages.filter((m: api.MessageView) => m.reported || m.withheld === "hidden").length;
   const queue = await api.listReports({ status: "open", page: 1, pageSize: 20 });
