@@ -164,6 +164,7 @@ export declare function downloadExport(query?: Query<"export">): Promise<{ blob:
 export declare function listUsers(query?: Query<"list_users">): Promise<UserPage>;
 export declare function banUser(id: string): Promise<UserResponse>;
 export declare function unbanUser(id: string): Promise<UserResponse>;
+export declare function liftRestriction(id: string): Promise<UserResponse>;
 export declare function listAuditLogs(query?: Query<"list_audit_logs">): Promise<AuditLogPage>;
 
 // The quota line, feedback on replies, search (crates/core/src/chat/, crates/core/src/usage/).

@@ -446,6 +446,11 @@ export function unbanUser(id) {
   return apiRequest(`/api/admin/users/${path(id)}/unban`, { method: "POST" });
 }
 
+/** Ends an account's chat restriction now: `{user}`. */
+export function liftRestriction(id) {
+  return apiRequest(`/api/admin/users/${path(id)}/lift-restriction`, { method: "POST" });
+}
+
 /**
  * The usage dashboard's numbers: `{from, to, bucket, utcOffsetMinutes, periods, byAssistant,
  * feedback, topUsers, totals}`. Every parameter is optional (`from`/`to` "YYYY-MM-DD", `bucket`

@@ -4,7 +4,7 @@
 // ADMIN only: the API answers 403 admin_only to anyone else, and the app does not route USERs
 // here.
 import * as api from "../api.js";
-import { bytes, h, icon, toast } from "../dom.js";
+import { bytes, dialog, h, icon, toast } from "../dom.js";
 import { dateTime, errorText, has, t } from "../i18n.js";
 import { cell, failed, loading, pager, table } from "./admin-parts.js";
 import { reportsPanel } from "./admin-reports.js";
@@ -20,7 +20,9 @@ const PANELS = {
   audit: () => auditPanel(),
   export: () => exportPanel(),
 };
-const ACTIONS = ["register", "login", "login_failed", "login_blocked", "logout", "ban", "unban", "export", "promote", "demote"];
+const ACTIONS = ["register", "login", "login_failed", "login_blocked", "logout", "ban", "unban", "export", "promote", "demote",
+  "content_blocked", "reply_blocked", "report_filed", "report_decided", "reply_hidden", "user_warned", "user_restricted",
+  "restriction_lifted", "terms_accepted", "health_consent_given", "health_consent_withdrawn"];
 const PAGE_SIZE = 20;
 
 // Filters and pages survive a language switch or a visit to the chat.
@@ -41,6 +43,7 @@ function usersPanel(app) {
       const rows = result.users.map((user) => {
         const me = user.id === app.user?.id;
         const banned = Boolean(user.bannedAt);
+        const restricted = user.restrictedUntil && new Date(user.restrictedUntil) > new Date();
         return h("tr", { dataset: { email: user.email, id: user.id }, class: banned ? "is-banned" : null },
           cell(t("email"), h("span.email", {}, user.email), me ? h("span.muted", {}, t("you_")) : null),
           cell(t("role"), h(`span.badge.${user.role === "ADMIN" ? "admin" : "user"}`, {}, t(user.role === "ADMIN" ? "roleAdmin" : "roleUser"))),
@@ -49,11 +52,16 @@ function usersPanel(app) {
             // Moderation paused this account's chat after blocked messages: for an admin to look at.
             user.moderationFlaggedAt
               ? h("span.badge.flagged", { title: t("flaggedSince", { date: dateTime(user.moderationFlaggedAt) }) }, t("flagged"))
+              : null,
+            // A report's decision restricted its chat until then; the button ends it now.
+            restricted
+              ? h("span.badge.restricted", { title: t("restrictedUntil", { date: dateTime(user.restrictedUntil) }) }, t("restricted"))
               : null),
           cell(t("created"), h("time", { datetime: user.createdAt }, dateTime(user.createdAt))),
           cell(t("actions"), me ? h("span.muted", {}, "—") : h(`button.button.small.${banned ? "ghost.unban" : "danger-ghost.ban"}`, {
             type: "button", onclick: () => toggleBan(user.id, user, load),
-          }, banned ? t("unban") : t("ban"))));
+          }, banned ? t("unban") : t("ban")),
+          restricted && !me ? h("button.button.small.ghost.lift", { type: "button", onclick: () => lift(user, load) }, t("liftRestriction")) : null));
       });
       body.replaceChildren(
         table([t("email"), t("role"), t("status"), t("created"), t("actions")], rows, t("noUsers")),
@@ -75,6 +83,23 @@ function usersPanel(app) {
   }, h("div.search-field", {}, icon("search", 16), search), h("button.button.primary", { type: "submit" }, t("searchButton")));
   load();
   return h("div.panel", {}, form, summary, body);
+}
+
+/** Asks, then ends `user`'s chat restriction now. */
+async function lift(user, done) {
+  const yes = await dialog({
+    title: t("liftTitle", { email: user.email }),
+    text: t("liftText", { date: dateTime(user.restrictedUntil) }),
+    confirm: t("liftRestriction"),
+  });
+  if (!yes) return;
+  try {
+    await api.liftRestriction(user.id);
+    toast(t("liftedDone", { email: user.email }));
+    done();
+  } catch (error) {
+    if (error.status !== 401) toast(errorText(error), "error");
+  }
 }
 
 function auditPanel() {

@@ -501,6 +501,21 @@ test("a report decided meanwhile by someone else says so; a restriction refuses 
     await page.locator(".account-notice.restricted", { hasText: `${date("zh-CN")} 之前你不能使用对话` }).waitFor();
     await page.locator(".account-section.health h2", { hasText: "健康信息" }).waitFor();
     await page.locator(".account-section.reports h2", { hasText: "我的举报" }).waitFor();
+
+    // An administrator lifts the restriction early from the users list: the chat works again.
+    await admin.goto(`${stack.base}/#/admin`);
+    const row = admin.locator("tr", { hasText: email });
+    await row.locator(".badge.restricted", { hasText: "对话受限" }).waitFor();
+    await row.locator("button.lift", { hasText: "解除限制" }).click();
+    await admin.locator("dialog.modal h2", { hasText: `解除 ${email} 的对话限制？` }).waitFor();
+    const [lifted] = await Promise.all([
+      admin.waitForResponse((r) => r.url().endsWith("/lift-restriction")),
+      admin.click("dialog.modal button[value=confirm]"),
+    ]);
+    assert.equal(lifted.status(), 200);
+    await row.locator(".badge.restricted").waitFor({ state: "detached" });
+    const again = await chatTurn(token, "oracle", "May I ask now?");
+    assert.ok(again.messageId, JSON.stringify(again));
   } finally {
     await close(page);
     await close(admin);

@@ -79,10 +79,12 @@ pub enum Action {
     UserWarned,
     /// An administrator restricted an account's chat after a report.
     UserRestricted,
+    /// An administrator lifted an account's chat restriction early.
+    RestrictionLifted,
 }
 
 impl Action {
-    pub const ALL: [Action; 31] = [
+    pub const ALL: [Action; 32] = [
         Self::Register,
         Self::Login,
         Self::LoginFailed,
@@ -114,6 +116,7 @@ impl Action {
         Self::ReplyHidden,
         Self::UserWarned,
         Self::UserRestricted,
+        Self::RestrictionLifted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -149,6 +152,7 @@ impl Action {
             Self::ReplyHidden => "reply_hidden",
             Self::UserWarned => "user_warned",
             Self::UserRestricted => "user_restricted",
+            Self::RestrictionLifted => "restriction_lifted",
         }
     }
 }

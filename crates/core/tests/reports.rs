@@ -193,6 +193,23 @@ both_databases! {
         let back = app.post("/api/chat").token(&token).json(&json!({"type": "oracle", "messages": [{"role": "user", "content": "again"}]})).send().await;
         assert_eq!(back.status, StatusCode::OK, "{}", back.text());
 
+        // An administrator can lift a restriction early.
+        let (conversation, reply) = turn(&app, &token, "third").await;
+        app.post(&report_path(&conversation, &reply)).token(&token).json(&json!({"reason": "illegal"})).send().await;
+        let id = queue(&app, &admin, "open").await["reports"][0]["id"].as_str().unwrap().to_string();
+        let decided = app.post(&format!("/api/admin/reports/{id}/decision")).token(&admin).json(&restrict).send().await;
+        assert_eq!(decided.status, StatusCode::OK, "{}", decided.text());
+        let user_id = app.get("/api/account").token(&token).send().await.json()["id"].as_str().unwrap().to_string();
+        let lift = format!("/api/admin/users/{user_id}/lift-restriction");
+        app.post(&lift).token(&token).send().await.assert_error(StatusCode::FORBIDDEN);
+        let lifted = app.post(&lift).token(&admin).send().await;
+        assert_eq!(lifted.status, StatusCode::OK, "{}", lifted.text());
+        assert_eq!(lifted.json()["user"]["restrictedUntil"], Value::Null);
+        assert_eq!(app.post(&lift).token(&admin).send().await.status, StatusCode::OK, "lifting twice is fine");
+        let free = app.post("/api/chat").token(&token).json(&json!({"type": "oracle", "messages": [{"role": "user", "content": "free"}]})).send().await;
+        assert_eq!(free.status, StatusCode::OK, "{}", free.text());
+        assert_eq!(AuditLog::find().filter(audit_log::Column::Action.eq("restriction_lifted")).all(&app.db).await.unwrap().len(), 1);
+
         // A ban ends the sessions at once; an administrator cannot ban themselves this way.
         let (conversation, reply) = turn(&app, &token, "second").await;
         app.post(&report_path(&conversation, &reply)).token(&token).json(&json!({"reason": "illegal"})).send().await;

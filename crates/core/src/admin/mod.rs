@@ -11,6 +11,7 @@ pub use crate::export::{
     AuditLogRecord, ConversationRecord, ExportData, ExportDocument, ExportFormat, ExportLine, ExportQuery,
     FeedbackRecord, MessageRecord, UserRecord,
 };
+use users::lift_restriction as lift;
 pub use users::{AuditLogQuery, UserQuery, set_banned, set_role};
 pub(crate) use users::{apply_ban, paging};
 
@@ -24,7 +25,7 @@ use crate::{
 
 /// Routes of the `admin-export` function.
 pub fn router() -> ApiRoutes {
-    api_routes![export, list_users, ban, unban, list_audit_logs]
+    api_routes![export, list_users, ban, unban, lift_restriction, list_audit_logs]
         .merge(crate::usage::dashboard_routes())
         .merge(crate::reports::admin_routes())
 }
@@ -149,6 +150,28 @@ async fn unban(
     AppPath(id): AppPath<String>,
 ) -> AppResult<Json<UserResponse>> {
     let user = set_banned(&state.db, &state.clock, Some(&admin.user), &id, false, &client).await?;
+    Ok(Json(UserResponse { user: user.into() }))
+}
+
+/// End an account's chat restriction now (one a report's decision set).
+#[utoipa::path(
+    post,
+    path = "/api/admin/users/{id}/lift-restriction",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "User id")),
+    responses(
+        (status = 200, description = "Not restricted now (lifting twice is fine)", body = UserResponse),
+        (status = 404, description = "No such user", body = ErrorBody),
+    )
+)]
+async fn lift_restriction(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    client: ClientMeta,
+    AppPath(id): AppPath<String>,
+) -> AppResult<Json<UserResponse>> {
+    let user = lift(&state.db, &state.clock, &admin.user, &id, &client).await?;
     Ok(Json(UserResponse { user: user.into() }))
 }
 

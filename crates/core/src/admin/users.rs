@@ -175,6 +175,30 @@ pub(crate) async fn apply_ban(
     Ok(updated)
 }
 
+/// Ends the chat restriction of the user `user_id` now (a report's decision set it).
+pub async fn lift_restriction(
+    db: &Db,
+    clock: &Clock,
+    actor: &user::Model,
+    user_id: &str,
+    client: &ClientMeta,
+) -> AppResult<user::Model> {
+    let txn = db.begin().await?;
+    let target = User::find_by_id(user_id.to_string()).one(&txn).await?.ok_or(AppError::NotFound("user"))?;
+    if target.restricted_until.is_none_or(|until| until <= clock.now()) {
+        return Ok(target); // nothing to lift
+    }
+    let email = target.email.clone();
+    let mut active: user::ActiveModel = target.into();
+    active.restricted_until = Set(None);
+    active.updated_at = Set(clock.now());
+    let updated = active.update(&txn).await?;
+    let entry = audit::Entry::new(Action::RestrictionLifted, Some(&actor.id), "chat restriction lifted").about(&email);
+    audit::record(&txn, clock, entry, client).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
 /// Promotes or demotes the account with `email` (the operator CLI).
 pub async fn set_role(db: &Db, clock: &Clock, email: &str, role: Role, client: &ClientMeta) -> AppResult<user::Model> {
     let email = crate::auth::normalize_email(email);
