@@ -1083,6 +1083,7 @@ export interface components {
              * @description With `chat_restricted`: when the restriction ends.
              */
             until?: string | null;
+            redFlag?: components["schemas"]["RedFlagCard"] | null;
         };
         ExportData: {
             users: components["schemas"]["UserRecord"][];

@@ -294,7 +294,8 @@ export function chatView(app) {
   /**
    * A turn the server refused until the account does something first (turns.js): the terms to
    * accept, or the consent the TCM adviser needs. Done, the turn is sent again; the consent
-   * declined, back to the Oracle with the message in the box (it was never sent).
+   * declined, back to the Oracle with the message in the box (it was never sent), unless the
+   * message raised an emergency card, which stays in view.
    */
   async function gate(error, reply) {
     const consent = error.code === "consent_required";
@@ -306,6 +307,9 @@ export function chatView(app) {
     }
     if (!consent) return; // the error stays, with its Retry
     const asked = store.messages[store.messages.indexOf(reply) - 1];
+    // A message with an emergency sign keeps its card in view (the numbers to call), with the
+    // refusal and its Retry: declining the consent must not wipe the hotline away.
+    if (asked?.redFlag) return;
     const text = asked?.role === "user" && !asked.id ? asked.content : "";
     startNew("oracle");
     if (text) {

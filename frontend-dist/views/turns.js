@@ -108,6 +108,14 @@ export function turns(view) {
     let userMessageId = null;
     let finished = null;
     let gated = null;
+    // The card belongs to the message that raised it, just above the reply.
+    const showCard = (card) => {
+      if (generation !== store.generation) return;
+      const asked = store.messages[store.messages.indexOf(reply) - 1];
+      if (asked?.role !== "user") return;
+      asked.redFlag = card;
+      view.messages.paint(asked);
+    };
     try {
       const done = await request({
         onStart: (start) => {
@@ -122,14 +130,7 @@ export function turns(view) {
           view.messages.schedule(reply);
         },
         onTitle: (event) => view.showTitle(event, generation),
-        onRedFlag: (card) => {
-          if (generation !== store.generation) return;
-          // The card belongs to the message that raised it, just above the reply.
-          const asked = store.messages[store.messages.indexOf(reply) - 1];
-          if (asked?.role !== "user") return;
-          asked.redFlag = card;
-          view.messages.paint(asked);
-        },
+        onRedFlag: (card) => showCard(card),
       }, controller.signal);
       if (generation !== store.generation) return;
       // Still reading for a title: logging out stops that too.
@@ -151,6 +152,9 @@ export function turns(view) {
         return; // the app has already ended the session
       } else {
         Object.assign(reply, { status: "error", error: errorText(error, "chat"), errorCode: error?.code ?? null, retry: () => retry(userMessageId) });
+        // A refused turn (terms, consent, a restriction, the quota, moderation) still shows its
+        // emergency card: whatever stops the turn, a person in crisis sees the numbers to call.
+        if (error?.body?.error?.redFlag) showCard(error.body.error.redFlag);
         adopt(error?.conversationId, generation);
         if (GATES.includes(error?.code)) gated = error;
         // Moderation kept the message from the assistant: sending it again would be refused

@@ -273,6 +273,30 @@ test("a TCM message refused for want of consent brings up the step; agreed, it i
   }
 });
 
+test("a refused TCM message with a sign of crisis still shows the hotline card, behind the consent step and after declining (zh)", async () => {
+  const email = "consent-crisis@example.com";
+  await registerAccepted(email);
+  const page = await open({ locale: "zh-CN" });
+  try {
+    await page.evaluate(() => localStorage.setItem("chat_kind", "tcm"));
+    await page.reload();
+    await loginInUi(page, email);
+    await page.fill(".composer textarea", "我不想活了");
+    await page.press(".composer textarea", "Enter");
+    const step = page.locator("dialog[data-dialog=health-consent]");
+    await step.locator("h2", { hasText: "同意处理你的健康信息" }).waitFor();
+    const card = page.locator(".message.user .red-flag-card.crisis");
+    await card.waitFor({ state: "attached" });
+    assert.match(await card.textContent(), /12356/);
+    await step.locator("button[value=cancel]").click();
+    await card.waitFor();
+    assert.match(await card.innerText(), /12356/, "declined, the card stays in view");
+    await shot(page, "trust-consent-crisis-zh");
+  } finally {
+    await close(page);
+  }
+});
+
 test("withdrawing the consent on the account page: TCM refused again (back to the Oracle), and the TCM conversations deleted on request", async () => {
   const email = "withdraw@example.com";
   const token = await registerAccepted(email);

@@ -76,6 +76,8 @@ pub enum Extra {
     TermsVersion(String),
     /// When a restriction ends (`chat_restricted`).
     Until(chrono::DateTime<chrono::Utc>),
+    /// The emergency card of a chat turn's message, which a refusal still shows.
+    RedFlag(Box<crate::safety::RedFlagCard>),
 }
 
 /// Every error response: `{"error":{"code","message"}}`.
@@ -101,6 +103,10 @@ pub struct ErrorDetail {
     /// With `chat_restricted`: when the restriction ends.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub until: Option<chrono::DateTime<chrono::Utc>>,
+    /// A refused chat turn whose message shows an emergency sign: show this card all the same
+    /// (whatever stops the turn, a person in crisis sees the numbers to call).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub red_flag: Option<crate::safety::RedFlagCard>,
 }
 
 impl AppError {
@@ -181,6 +187,7 @@ impl AppError {
             conversation_id: None,
             terms_version: None,
             until: None,
+            red_flag: None,
         };
         match self {
             Self::InConversation(inner, conversation_id) => {
@@ -193,6 +200,7 @@ impl AppError {
                 match extra {
                     Extra::TermsVersion(version) => body.error.terms_version = Some(version.clone()),
                     Extra::Until(until) => body.error.until = Some(*until),
+                    Extra::RedFlag(card) => body.error.red_flag = Some(card.as_ref().clone()),
                 }
                 body
             }

@@ -27,6 +27,7 @@ pub mod reports;
 pub mod safety;
 pub mod state;
 pub mod telemetry;
+pub mod text;
 pub mod usage;
 
 use std::process::ExitCode;

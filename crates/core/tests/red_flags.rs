@@ -161,5 +161,34 @@ mod through_the_router {
             let system = upstream.received()[0].messages()[0].1.clone();
             assert!(system.contains("安全提示") && system.contains("400-161-9995"), "{system}");
         }
+
+        /// Whatever refuses a turn (the consent gate, the terms, a used-up quota), a message with
+        /// an emergency sign still gets its card, in the error: the numbers reach the person.
+        async fn a_refused_turn_still_shows_its_card(backend: Backend) {
+            let upstream = Upstream::start(Behaviour::reply("never asked")).await;
+            let app = TestApp::with_upstream(backend, &upstream, &[("HEALTH_CONSENT", "required"), ("CHAT_QUOTA_USER", "1/1d")]).await;
+            let token = app.register("alone@example.com").await;
+            let crisis = json!({"type": "tcm", "locale": "zh-CN", "messages": [{"role": "user", "content": "我不想活了"}]});
+            let refused = app.post("/api/chat").token(&token).json(&crisis).send().await;
+            assert_eq!(refused.assert_error(StatusCode::FORBIDDEN), "consent_required");
+            assert_eq!(refused.json()["error"]["redFlag"]["card"], "crisis");
+            assert_eq!(refused.json()["error"]["redFlag"]["crisisHotline"], "12356");
+            let streamed = app.post("/api/chat").token(&token).header("accept", "text/event-stream").json(&crisis).send().await;
+            assert_eq!(streamed.json()["error"]["redFlag"]["rule"], "self_harm", "before a stream begins, too");
+            let calm = app.post("/api/chat").token(&token)
+                .json(&json!({"type": "tcm", "messages": [{"role": "user", "content": "I sleep badly"}]})).send().await;
+            assert_eq!(calm.assert_error(StatusCode::FORBIDDEN), "consent_required");
+            assert!(calm.json()["error"].get("redFlag").is_none(), "{}", calm.text());
+
+            // The quota: one turn a day, used by the oracle; the next, a chest pain, is refused with its card.
+            let used = app.post("/api/chat").token(&token)
+                .json(&json!({"type": "oracle", "messages": [{"role": "user", "content": "hello"}]})).send().await;
+            assert_eq!(used.status, StatusCode::OK, "{}", used.text());
+            let chest = app.post("/api/chat").token(&token)
+                .json(&json!({"type": "oracle", "messages": [{"role": "user", "content": "I have crushing chest pain"}]})).send().await;
+            assert_eq!(chest.assert_error(StatusCode::TOO_MANY_REQUESTS), "rate_limited");
+            assert_eq!(chest.json()["error"]["redFlag"]["card"], "emergency");
+            assert!(chest.header("retry-after").is_some(), "the card keeps the refusal's Retry-After");
+        }
     }
 }

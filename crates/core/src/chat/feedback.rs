@@ -82,15 +82,7 @@ pub async fn give(
     AppPath((id, message_id)): AppPath<(String, String)>,
     AppJson(request): AppJson<FeedbackRequest>,
 ) -> AppResult<Json<FeedbackResponse>> {
-    let comment = request.comment.map(|comment| comment.trim().to_string()).filter(|comment| !comment.is_empty());
-    if let Some(comment) = &comment
-        && comment.chars().count() > MAX_COMMENT_CHARS
-    {
-        return Err(AppError::validation(
-            "comment_too_long",
-            format!("the comment may have at most {MAX_COMMENT_CHARS} characters"),
-        ));
-    }
+    let comment = crate::text::optional(request.comment, MAX_COMMENT_CHARS, "comment_too_long", "the comment")?;
     let conversation = history::owned(&state, &auth, &id).await?;
     let reply = reply_in(&state.db, &conversation.id, &message_id).await?;
     let now = state.clock.now();

@@ -39,7 +39,7 @@ use self::service::Turn;
 use crate::{
     auth::AuthUser,
     entities::ConversationKind,
-    error::{AppResult, ErrorBody},
+    error::{AppError, AppResult, ErrorBody, Extra},
     http::{ApiRoutes, AppJson, ClientMeta, routes::api_routes},
     moderation::{
         Stage, Verdict,
@@ -260,8 +260,18 @@ async fn answer(
     wants_stream: bool,
 ) -> AppResult<Response> {
     let llm = service::llm(&state)?;
+    // Emergency signs in the new message (a new one or an edit): a card before the reply, and
+    // on any refusal of the turn (terms, consent, a restriction, the quota, moderation): a
+    // person in crisis sees the numbers to call whatever stops the turn. Found before
+    // moderation, so that a message moderation blocks (self-harm is risky content to a filter)
+    // still keeps its card: stored with it, the history shows it under the message.
+    let red_flag = turn.message.as_deref().and_then(red_flags::check);
+    let with_card = |err: AppError| match red_flag {
+        Some(flag) => err.with(Extra::RedFlag(Box::new(RedFlagCard::new(&state.config, flag)))),
+        None => err,
+    };
     // What would refuse the turn anyway is asked first: a check is a paid call.
-    service::may_chat(&state, user, turn.kind, turn.conversation_id.as_deref()).await?;
+    service::may_chat(&state, user, turn.kind, turn.conversation_id.as_deref()).await.map_err(with_card)?;
     let text = TurnText {
         message: turn.message.as_deref(),
         hint: turn.system_hint.as_deref(),
@@ -272,20 +282,18 @@ async fn answer(
             Some(_) => Vec::new(),
         },
     };
-    // Emergency signs in the new message (a new one or an edit): a card before the reply. Found
-    // before moderation, so that a message moderation blocks (self-harm is risky content to a
-    // filter) still keeps its card: stored with it, the history shows it under the message.
-    let red_flag = turn.message.as_deref().and_then(red_flags::check);
-    if let Some(label) = input::screen(&state, user, text).await? {
+    if let Some(label) = input::screen(&state, user, text).await.map_err(with_card)? {
         let language = turn.language;
-        let prepared = service::prepare(&state, user, Turn { blocked: true, red_flag, ..turn }).await?;
-        return Err(input::refused(&state, user, client, &prepared.conversation.id, &label, language).await);
+        let prepared =
+            service::prepare(&state, user, Turn { blocked: true, red_flag, ..turn }).await.map_err(with_card)?;
+        return Err(with_card(input::refused(&state, user, client, &prepared.conversation.id, &label, language).await));
     }
     let turn = Turn { red_flag, ..turn };
     if wants_stream {
-        return stream::respond(state, llm, user, client, turn).await;
+        // Refusals before the stream begins are JSON errors: they carry the card too.
+        return stream::respond(state.clone(), llm, user, client, turn).await.map_err(with_card);
     }
-    let prepared = service::prepare(&state, user, turn).await?;
+    let prepared = service::prepare(&state, user, turn).await.map_err(with_card)?;
     let conversation_id = prepared.conversation.id.clone();
     let completion = match llm.complete(&prepared.prompt).await {
         Ok(completion) => completion,

@@ -75,15 +75,7 @@ pub(super) async fn file_report(
     AppPath((id, message_id)): AppPath<(String, String)>,
     AppJson(request): AppJson<ReportRequest>,
 ) -> AppResult<(StatusCode, Json<ReportResponse>)> {
-    let comment = request.comment.map(|comment| comment.trim().to_string()).filter(|comment| !comment.is_empty());
-    if let Some(comment) = &comment
-        && comment.chars().count() > MAX_COMMENT_CHARS
-    {
-        return Err(AppError::validation(
-            "comment_too_long",
-            format!("the comment may have at most {MAX_COMMENT_CHARS} characters"),
-        ));
-    }
+    let comment = crate::text::optional(request.comment, MAX_COMMENT_CHARS, "comment_too_long", "the comment")?;
     let conversation = history::owned(&state, &auth, &id).await?;
     let reply = Message::find_by_id(message_id)
         .filter(message::Column::ConversationId.eq(&conversation.id))

@@ -290,13 +290,7 @@ pub(super) async fn decide_report(
 /// The decision's note, trimmed, once the decision is consistent.
 fn checked(decision: &Decision) -> AppResult<Option<String>> {
     let invalid = |message: &str| Err(AppError::validation("invalid_decision", message));
-    let note = decision.note.as_deref().map(str::trim).filter(|note| !note.is_empty()).map(str::to_string);
-    if note.as_ref().is_some_and(|note| note.chars().count() > MAX_NOTE_CHARS) {
-        return Err(AppError::validation(
-            "note_too_long",
-            format!("the note may have at most {MAX_NOTE_CHARS} characters"),
-        ));
-    }
+    let note = crate::text::optional(decision.note.clone(), MAX_NOTE_CHARS, "note_too_long", "the note")?;
     let acts = decision.hide_reply || decision.user_action != UserAction::None;
     match decision.outcome {
         Outcome::Dismissed if acts => return invalid("a dismissed report hides nothing and leaves the account alone"),
