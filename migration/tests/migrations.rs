@@ -6,7 +6,7 @@ use migration::{Migrator, MigratorTrait, SchemaManager, sea_orm};
 use sea_orm::{ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, Statement};
 use test_support::{Backend, TestDb, both_databases};
 
-const TABLES: [&str; 12] = [
+const TABLES: [&str; 13] = [
     "users",
     "sessions",
     "conversations",
@@ -19,9 +19,10 @@ const TABLES: [&str; 12] = [
     "message_feedback",
     "usage_hours",
     "admin_demotions",
+    "reports",
 ];
 
-const COLUMNS: [(&str, &[&str]); 12] = [
+const COLUMNS: [(&str, &[&str]); 13] = [
     (
         "users",
         &[
@@ -35,6 +36,10 @@ const COLUMNS: [(&str, &[&str]); 12] = [
             "email_verified_at",
             "locale",
             "moderation_flagged_at",
+            "restricted_until",
+            "terms_version",
+            "terms_accepted_at",
+            "health_consent_at",
         ],
     ),
     ("sessions", &["id", "user_id", "session_token", "expires", "created_at", "ip", "user_agent", "last_used_at"]),
@@ -98,9 +103,32 @@ const COLUMNS: [(&str, &[&str]); 12] = [
             "model_errors",
         ],
     ),
+    (
+        "reports",
+        &[
+            "id",
+            "reporter_id",
+            "conversation_id",
+            "message_id",
+            "assistant",
+            "reason",
+            "comment",
+            "reply",
+            "question",
+            "status",
+            "created_at",
+            "due_at",
+            "decided_at",
+            "decided_by",
+            "reply_hidden",
+            "user_action",
+            "restricted_until",
+            "note",
+        ],
+    ),
 ];
 
-const INDEXES: [(&str, &str); 20] = [
+const INDEXES: [(&str, &str); 24] = [
     ("sessions", "idx_sessions_user"),
     ("conversations", "idx_conversations_user_updated"),
     ("messages", "idx_messages_conversation_created"),
@@ -121,6 +149,10 @@ const INDEXES: [(&str, &str); 20] = [
     ("usage_hours", "idx_usage_hours_user"),
     ("audit_logs", "idx_audit_logs_subject"),
     ("audit_logs", "idx_audit_logs_repeat_key"),
+    ("reports", "idx_reports_once_per_reply"),
+    ("reports", "idx_reports_queue"),
+    ("reports", "idx_reports_reporter"),
+    ("reports", "idx_reports_created"),
 ];
 
 async fn existing_tables(db: &DatabaseConnection) -> Vec<&'static str> {
@@ -230,8 +262,34 @@ async fn check_constraints(db: &DatabaseConnection) {
         .unwrap();
     assert_eq!(locale, "zh", "accounts from before the accounts migration get Chinese mail");
 
+    // A reply is reported once per person; the report outlives the message (its id becomes NULL)
+    // and goes with the reporter.
+    exec(db, &format!("INSERT INTO messages (id, conversation_id, role, content, created_at) VALUES ('m3', 'c1', 'ASSISTANT', 'a reply', {at})"))
+        .await
+        .unwrap();
+    let report = |id: &str| {
+        format!(
+            "INSERT INTO reports (id, reporter_id, conversation_id, message_id, assistant, reason, reply, status, created_at, due_at) \
+         VALUES ('{id}', 'u1', 'c1', 'm3', 'ORACLE', 'WRONG', 'a reply', 'OPEN', {at}, {at})"
+        )
+    };
+    exec(db, &report("r1")).await.unwrap();
+    assert!(exec(db, &report("r2")).await.is_err(), "one report per person and reply");
+    exec(db, "DELETE FROM messages WHERE id = 'm3'").await.unwrap();
+    let kept: Option<String> = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT message_id FROM reports WHERE id = 'r1'",
+        ))
+        .await
+        .unwrap()
+        .expect("the report outlives the message")
+        .try_get("", "message_id")
+        .unwrap();
+    assert_eq!(kept, None);
+
     exec(db, "DELETE FROM users WHERE id = 'u1'").await.unwrap();
-    for table in ["sessions", "conversations", "messages", "account_tokens"] {
+    for table in ["sessions", "conversations", "messages", "account_tokens", "reports"] {
         assert_eq!(count(db, table).await, 0, "deleting the user cascades to {table}");
     }
     assert_eq!(count(db, "audit_logs").await, 1, "the audit trail has no foreign key");
@@ -265,7 +323,8 @@ both_databases! {
             "m20261206_000001_audit_subjects",
             "m20261206_000002_exact_addresses",
             "m20261206_000003_moderation",
-            "m20261206_000004_red_flags"
+            "m20261206_000004_red_flags",
+            "m20261206_000005_reports_consent"
         ]);
         // The code's idea of the newest schema (health, `/initialize`) is the last migration.
         assert_eq!(names.last().map(String::as_str), Some(app_core::db::SCHEMA_VERSION));
