@@ -117,9 +117,10 @@ export function toast(message, kind = "info", ms = 5000) {
  * an error text or "". `action(value)`, if given, runs on confirm with the buttons off and
  * resolves to an error text (the dialog stays open and shows it) or "" (it closes). `cancel`: the
  * label of the button that closes it without acting; `name`: `data-dialog` of the <dialog> (for
- * styles and tests).
+ * styles and tests); `deliberate`: the focus starts on cancel, so that a consent or a deletion
+ * is never given by an Enter meant for something else.
  */
-export function dialog({ title, text, confirm = t("save"), cancel = t("cancel"), danger = false, input = null, validate = null, action = null, name = null }) {
+export function dialog({ title, text, confirm = t("save"), cancel = t("cancel"), danger = false, input = null, validate = null, action = null, name = null, deliberate = false }) {
   return new Promise((resolve) => {
     const secret = input?.type === "password";
     const field = input
@@ -187,7 +188,7 @@ export function dialog({ title, text, confirm = t("save"), cancel = t("cancel"),
     if (field) {
       field.focus();
       field.select();
-    } else modal.querySelector("button[value=confirm]").focus();
+    } else modal.querySelector(deliberate ? "button[value=cancel]" : "button[value=confirm]").focus();
   });
 }
 

@@ -1360,7 +1360,7 @@ export interface components {
             assistant: components["schemas"]["ConversationKind"];
             reason: components["schemas"]["ReportReason"];
             comment?: string | null;
-            /** @description The reply's first 200 characters, as reported. */
+            /** @description The reply's first 200 characters, as reported (empty once the reply is hidden). */
             excerpt: string;
             /** Format: date-time */
             createdAt: string;

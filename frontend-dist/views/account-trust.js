@@ -190,6 +190,7 @@ export function healthSection(app, account) {
     result.say("");
     const done = await dialog({
       title: t("withdrawTitle"),
+      deliberate: true,
       text: h("div", {},
         h("p", {}, t(required ? "withdrawText" : "withdrawTextOff")),
         h("p", {}, t("withdrawKeeps"))),
@@ -218,6 +219,7 @@ export function healthSection(app, account) {
     let deleted = 0;
     const done = await dialog({
       title: t("deleteTcmTitle"),
+      deliberate: true,
       text: h("div", {}, h("p", {}, t("deleteTcmText")), h("p.warning", {}, h("strong", {}, t("deleteCannotUndo")))),
       confirm: t("deleteTcmConfirm"),
       danger: true,

@@ -97,7 +97,7 @@ function reportCard(app, report, { reload, say }) {
       report.context?.length ? report.context.map((m) => quoted(m.role, m.content)) : null,
       h("div.reported-reply-head", {},
         h("span.context-role", {}, t("reportedReply")),
-        h(`span.status-pill.${withheld ? "banned" : "active"}.reply-state`, { dataset: { withheld: withheld ?? "none" } }, t(WITHHELD[withheld] ?? "replyStateShown"))),
+        h(`span.status-pill.${withheld ? "banned" : "active"}.reply-state`, { dataset: { withheld: withheld ?? "none" } }, t(report.messageId ? (WITHHELD[withheld] ?? "replyStateShown") : "replyStateDeleted"))),
       h("div.context-text.reported-reply", {}, report.reply)),
     open ? decisionForm(app, report, { reload, say }) : decided(report));
 }
@@ -170,6 +170,7 @@ function decisionForm(app, report, { reload, say }) {
       if (decision.userAction === "ban") {
         const sure = await dialog({
           title: t("banTitle", { email: report.reporterEmail ?? "" }),
+          deliberate: true,
           text: t("decisionBanText"),
           confirm: t("ban"),
           danger: true,

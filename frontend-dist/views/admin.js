@@ -89,6 +89,7 @@ function usersPanel(app) {
 async function lift(user, done) {
   const yes = await dialog({
     title: t("liftTitle", { email: user.email }),
+    deliberate: true,
     text: t("liftText", { date: dateTime(user.restrictedUntil) }),
     confirm: t("liftRestriction"),
   });

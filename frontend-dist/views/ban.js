@@ -10,6 +10,7 @@ export async function toggleBan(id, user, done) {
   const banning = !user.bannedAt;
   const yes = await dialog({
     title: t(banning ? "banTitle" : "unbanTitle", { email: user.email }),
+    deliberate: true,
     text: t(banning ? "banText" : "unbanText"),
     confirm: t(banning ? "ban" : "unban"),
     danger: banning,

@@ -127,6 +127,7 @@ export async function termsDialog(app, version = about?.termsVersion) {
   const body = h("div.terms-step", {}, termsText(app, current));
   const done = await dialog({
     title: t("termsTitle"),
+    deliberate: true,
     text: body,
     confirm: t("termsAccept"),
     cancel: t("notNow"),
@@ -200,6 +201,7 @@ function consentText() {
 export async function consentDialog(app) {
   const done = await dialog({
     title: t("consentTitle"),
+    deliberate: true,
     text: consentText(),
     confirm: t("consentAgree"),
     cancel: t("consentDecline"),

@@ -285,6 +285,9 @@ test("a refused TCM message with a sign of crisis still shows the hotline card, 
     await page.press(".composer textarea", "Enter");
     const step = page.locator("dialog[data-dialog=health-consent]");
     await step.locator("h2", { hasText: "同意处理你的健康信息" }).waitFor();
+    // Consent is a deliberate act: the step opens with the focus on "not now", so an Enter meant
+    // for the message box cannot give it.
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute("value")), "cancel");
     const card = page.locator(".message.user .red-flag-card.crisis");
     await card.waitFor({ state: "attached" });
     assert.match(await card.textContent(), /12356/);

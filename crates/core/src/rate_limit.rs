@@ -287,6 +287,27 @@ pub(crate) async fn retry_lock_conflicts<T, F: Future<Output = Result<T, DbErr>>
     }
 }
 
+/// As [`retry_lock_conflicts`], for a whole transaction written with [`AppResult`]: run again
+/// (from its `BEGIN`) when the database rolled it back for a lock conflict.
+pub(crate) async fn retry_transaction<T, F: Future<Output = AppResult<T>>>(
+    attempts: u32,
+    mut run: impl FnMut() -> F,
+) -> AppResult<T> {
+    let mut attempt = 1;
+    loop {
+        match run().await {
+            Err(AppError::Internal(err))
+                if attempt < attempts && err.downcast_ref::<DbErr>().is_some_and(is_lock_conflict) =>
+            {
+                tracing::debug!(error = %err, attempt, "lock conflict; retrying the transaction");
+                lock_conflict_pause(attempt).await;
+                attempt += 1;
+            }
+            done => return done,
+        }
+    }
+}
+
 /// A deadlock (MySQL rolled the transaction back), a lock wait that timed out, or SQLite busy.
 fn is_lock_conflict(err: &DbErr) -> bool {
     use sea_orm::{RuntimeErr, sqlx};

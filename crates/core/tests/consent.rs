@@ -139,6 +139,11 @@ both_databases! {
             "messages": [{"role": "user", "content": "and now?"}]})).send().await;
         assert_eq!(follow_up.assert_error(StatusCode::FORBIDDEN), "consent_required");
 
+        // A report of the TCM reply keeps its decision, not the health words, once they go.
+        let filed = app.post(&format!("/api/chat/conversations/{conversation}/messages/{reply}/report")).token(&token)
+            .json(&json!({"reason": "wrong"})).send().await;
+        assert_eq!(filed.status, StatusCode::CREATED, "{}", filed.text());
+
         // The offer that follows: delete the TCM conversations (the oracle's stay).
         let deleted = app.delete("/api/account/health-consent?deleteConversations=true").token(&token).send().await;
         assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.text());
@@ -148,6 +153,10 @@ both_databases! {
         assert_eq!(Conversation::find().filter(conversation::Column::Kind.eq(ConversationKind::Tcm)).all(&app.db).await.unwrap().len(), 0);
         assert_eq!(audited(&app, "health_consent_given").await, 1);
         assert_eq!(audited(&app, "health_consent_withdrawn").await, 2, "the withdrawal, then the deletion");
+        let admin = app.admin_token().await;
+        let queue = app.get("/api/admin/reports").token(&admin).send().await.json();
+        assert_eq!(queue["total"], 1);
+        assert_eq!((queue["reports"][0]["reply"].clone(), queue["reports"][0]["context"].clone()), (json!(""), json!([])));
         let bad = app.delete("/api/account/health-consent?deleteConversations=maybe").token(&token).send().await;
         assert_eq!(bad.assert_error(StatusCode::BAD_REQUEST), "invalid_query");
     }

@@ -155,6 +155,15 @@ both_databases! {
         assert_eq!((outcome["status"].clone(), outcome["replyHidden"].clone(), outcome["userAction"].clone()),
             (json!("actioned"), json!(true), json!("warn")));
         assert_eq!(outcome["note"], "Asking for dangerous doses breaks the terms.");
+        assert_eq!(outcome["excerpt"], "", "the hidden words are out of the reporter's sight here too");
+        let download: Value = serde_json::from_str(&app.get("/api/account/export").token(&token).send().await.text()).unwrap();
+        let record = &download["data"]["reports"][0];
+        assert_eq!((record["reply"].clone(), record["decidedBy"].clone()), (json!(""), Value::Null), "{record}");
+        assert_eq!(record["question"], "What helps cold hands?", "the person's own words stay");
+        let everything: Value = serde_json::from_str(&app.get("/api/admin/export").token(&admin).send().await.text()).unwrap();
+        assert_eq!(everything["data"]["reports"][0]["reply"], "Take 30 g of raw aconite.", "administrators keep the record");
+        let decided = AuditLog::find().filter(audit_log::Column::Action.eq("report_decided")).one(&app.db).await.unwrap().unwrap();
+        assert!(decided.message.ends_with("actioned; reply hidden: true; account: warned"), "{}", decided.message);
         let trail = actions(&app).await;
         for action in ["report_decided", "reply_hidden", "user_warned"] {
             assert!(trail.contains(&action.to_string()), "{action} not audited: {trail:?}");
@@ -206,6 +215,9 @@ both_databases! {
         assert_eq!(lifted.status, StatusCode::OK, "{}", lifted.text());
         assert_eq!(lifted.json()["user"]["restrictedUntil"], Value::Null);
         assert_eq!(app.post(&lift).token(&admin).send().await.status, StatusCode::OK, "lifting twice is fine");
+        let own = app.get("/api/account/reports").token(&token).send().await.json();
+        let ended: chrono::DateTime<chrono::Utc> = own["reports"][0]["restrictedUntil"].as_str().unwrap().parse().unwrap();
+        assert!(ended <= app.clock.now(), "the report says the restriction ended when it was lifted: {ended}");
         let free = app.post("/api/chat").token(&token).json(&json!({"type": "oracle", "messages": [{"role": "user", "content": "free"}]})).send().await;
         assert_eq!(free.status, StatusCode::OK, "{}", free.text());
         assert_eq!(AuditLog::find().filter(audit_log::Column::Action.eq("restriction_lifted")).all(&app.db).await.unwrap().len(), 1);

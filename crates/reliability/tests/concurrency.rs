@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use app_core::entities::{
-    AuditLog, Message, MessageFeedback, RateLimitHit, Report, User, audit_log, rate_limit_hit, user,
+    AuditLog, Conversation, Message, MessageFeedback, RateLimitHit, Report, User, audit_log, rate_limit_hit, user,
 };
 use sea_orm::{ColumnTrait, Database, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
@@ -276,6 +276,82 @@ both_stacks! {
             assert!(!hidden && restricted.is_none() && report.note == winner["note"].as_str().map(str::to_string), "{winner}");
             assert_eq!((audit_count(&db, "reply_hidden").await, audit_count(&db, "user_restricted").await), (0, 0));
         }
+    }
+
+    /// Restrictions decided at once (one report each) keep the longest, whichever commits last;
+    /// every report records the restriction then in force.
+    async fn restrictions_decided_at_once_keep_the_longest(backend: Backend) {
+        let upstream = Upstream::start(Behaviour::reply("a reply")).await;
+        let stack = Stack::start(backend, &upstream_env(&upstream, &[("ADMIN_EMAILS", test_support::ADMIN_EMAIL)])).await;
+        let admin = format!("Bearer {}", stack.register(test_support::ADMIN_EMAIL).await);
+        let auth = format!("Bearer {}", stack.register("restricted@example.com").await);
+        let n = 8;
+        let mut ids = Vec::new();
+        for i in 0..n {
+            let reply = stack.post_json(0, "/api/chat", &[("authorization", &auth)], &turn(&format!("turn {i}"), None)).await.json();
+            let path = format!(
+                "/api/chat/conversations/{}/messages/{}/report",
+                reply["conversationId"].as_str().unwrap(),
+                reply["messageId"].as_str().unwrap()
+            );
+            let filed = stack.post_json(i, &path, &[("authorization", &auth)], &json!({"reason": "harmful"})).await;
+            ids.push(filed.json()["report"]["id"].as_str().unwrap().to_string());
+        }
+        let stack = &stack;
+        let decided = burst(n, |i| {
+            let path = format!("/api/admin/reports/{}/decision", ids[i]);
+            let port = stack.port(&path, i);
+            // One of them a year, the others a day or two.
+            let days = if i == n / 2 { 365 } else { 1 + i % 2 };
+            let body = json!({"outcome": "actioned", "userAction": "restrict", "restrictDays": days});
+            let admin = admin.clone();
+            async move { test_support::burst::call_json(port, "POST", &path, &[("authorization", &admin)], &body).await }
+        })
+        .await;
+        assert_eq!(tally(&decided).get(&200), Some(&n), "{:?}\n{}", statuses(&decided), stack.logs());
+        let db = connect(stack).await;
+        let until = User::find().filter(user::Column::Email.eq("restricted@example.com")).one(&db).await.unwrap().unwrap().restricted_until.unwrap();
+        let days = (until - chrono::Utc::now()).num_days();
+        assert!((364..=365).contains(&days), "the year's restriction stands: {until} ({days} days)");
+        let reports = Report::find().all(&db).await.unwrap();
+        assert!(reports.iter().all(|report| report.restricted_until.is_some_and(|at| at <= until)));
+        assert!(reports.iter().any(|report| report.restricted_until == Some(until)), "the last one records the year");
+    }
+
+    /// Withdrawing the health consent with its TCM conversations while TCM turns run at every
+    /// instance: each turn either came first (and its conversation is deleted with the others)
+    /// or is refused; none leaves a TCM conversation behind, and none fails with a 500.
+    async fn a_withdrawal_takes_every_tcm_conversation_however_turns_race_it(backend: Backend) {
+        let upstream = Upstream::start(Behaviour::reply("rest well")).await;
+        let stack = Stack::start(backend, &upstream_env(&upstream, &[("HEALTH_CONSENT", "required")])).await;
+        let auth = format!("Bearer {}", stack.register("patient@example.com").await);
+        let given = stack.call(0, "POST", "/api/account/health-consent", &[("authorization", &auth)], b"").await;
+        assert_eq!(given.status, 200, "{}", given.text());
+        let n = burst_size();
+        let stack = &stack;
+        let replies = burst(n, |i| {
+            let auth = auth.clone();
+            let (method, path, body) = match i {
+                0 => ("DELETE", "/api/account/health-consent?deleteConversations=true".to_string(), json!(null)),
+                _ => ("POST", "/api/chat".to_string(), json!({"type": "tcm", "messages": [{"role": "user", "content": format!("tired {i}")}]})),
+            };
+            let port = stack.port(&path, i);
+            async move {
+                match method {
+                    "DELETE" => test_support::burst::call(port, method, &path, &[("authorization", &auth)], b"").await,
+                    _ => test_support::burst::call_json(port, method, &path, &[("authorization", &auth)], &body).await,
+                }
+            }
+        })
+        .await;
+        assert_eq!(replies[0].status, 200, "{}", replies[0].text());
+        for reply in &replies[1..] {
+            assert!([200, 403, 404].contains(&reply.status), "{}: {}\n{}", reply.status, reply.text(), stack.logs());
+        }
+        let db = connect(stack).await;
+        assert_eq!(Conversation::find().count(&db).await.unwrap(), 0, "no TCM conversation outlives the withdrawal");
+        let after = stack.post_json(1, "/api/chat", &[("authorization", &auth)], &json!({"type": "tcm", "messages": [{"role": "user", "content": "again"}]})).await;
+        assert_eq!((after.status, after.error_code()), (403, "consent_required".to_string()));
     }
 
     /// The usage tallies under a burst: many users' turns at once on every instance, and each

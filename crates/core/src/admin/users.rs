@@ -16,8 +16,8 @@ use crate::{
     auth::admin_emails,
     auth::end_all_sessions,
     clock::Clock,
-    db::Db,
-    entities::{AuditLog, Role, User, audit_log, user},
+    db::{self, Db},
+    entities::{AuditLog, Report, Role, User, UserAction, audit_log, report, user},
     error::{AppError, AppResult},
     http::ClientMeta,
 };
@@ -193,6 +193,14 @@ pub async fn lift_restriction(
     active.restricted_until = Set(None);
     active.updated_at = Set(clock.now());
     let updated = active.update(&txn).await?;
+    // The reports that restricted the account say it ended now.
+    Report::update_many()
+        .col_expr(report::Column::RestrictedUntil, Expr::value(clock.now()))
+        .filter(report::Column::ReporterId.eq(user_id))
+        .filter(report::Column::UserAction.eq(UserAction::Restrict))
+        .filter(report::Column::RestrictedUntil.gt(db::instant(db.get_database_backend(), clock.now())))
+        .exec(&txn)
+        .await?;
     let entry = audit::Entry::new(Action::RestrictionLifted, Some(&actor.id), "chat restriction lifted").about(&email);
     audit::record(&txn, clock, entry, client).await?;
     txn.commit().await?;

@@ -219,10 +219,12 @@ pub async fn prepare(state: &AppState, user: &user::Model, turn: Turn) -> AppRes
         meters.extend(Meter::new(Bucket::ModerationStrikes, &user.id, state.config.moderation_strikes));
     }
     let (txn, _charged) = rate_limit::begin_charged(&state.db, &state.clock, &meters).await?;
+    let consented = crate::consent::lock_for_turn(&txn, state, user, turn.kind).await?;
     let placed = match turn.conversation_id.as_deref() {
         None => open(&txn, state, user, &turn).await?,
         Some(id) => continue_in(&txn, state, user, &turn, id).await?,
     };
+    crate::consent::still_given(consented, placed.conversation.kind)?;
     if let Some(at) = placed.new_message_at {
         tally::add(&txn, at, &user.id, placed.conversation.kind, turn.language, Tally::user_message()).await?;
     }

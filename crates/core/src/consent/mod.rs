@@ -14,6 +14,7 @@
 use axum::{Json, extract::State};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+    sea_query::Expr,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -23,7 +24,7 @@ use crate::{
     audit::{self, Action},
     auth::AuthUser,
     config::{HealthConsent, TrustConfig},
-    entities::{Conversation, ConversationKind, Message, conversation, message, user},
+    entities::{Conversation, ConversationKind, Message, Report, User, conversation, message, report, user},
     error::{AppError, AppResult, ErrorBody, Extra},
     http::{ApiRoutes, AppJson, AppQuery, ClientMeta, routes::api_routes},
     state::AppState,
@@ -87,12 +88,52 @@ pub async fn health_gate(
         (None, None) => None,
     };
     if kind == Some(ConversationKind::Tcm) {
-        return Err(AppError::forbidden(
-            "consent_required",
-            "the TCM adviser processes health information: give your separate consent first (you can withdraw it on your account page)",
-        ));
+        return Err(consent_required());
     }
     Ok(())
+}
+
+/// Within a chat turn's transaction, before it writes anything: for an account that had the
+/// health consent when the turn passed [`health_gate`], its row is locked (on MySQL; SQLite
+/// writes one at a time anyway) and the consent read again. A withdrawal that came in between
+/// has then either committed (the consent is gone: [`still_given`] refuses a TCM turn) or waits
+/// for the turn, and its deletion of the TCM conversations includes the turn's. `None` when
+/// there is nothing to check (no gate, an oracle turn, no consent to lose).
+pub async fn lock_for_turn(
+    txn: &impl ConnectionTrait,
+    state: &AppState,
+    user: &user::Model,
+    kind: Option<ConversationKind>,
+) -> AppResult<Option<bool>> {
+    if state.config.trust.health_consent == HealthConsent::Off
+        || user.health_consent_at.is_none()
+        || kind == Some(ConversationKind::Oracle)
+    {
+        return Ok(None);
+    }
+    let now: Option<Option<chrono::DateTime<chrono::Utc>>> = User::find_by_id(user.id.clone())
+        .select_only()
+        .column(user::Column::HealthConsentAt)
+        .lock_exclusive()
+        .into_tuple()
+        .one(txn)
+        .await?;
+    Ok(Some(now.flatten().is_some()))
+}
+
+/// Refuses a TCM turn whose consent [`lock_for_turn`] found withdrawn.
+pub fn still_given(consented: Option<bool>, kind: ConversationKind) -> AppResult<()> {
+    if consented == Some(false) && kind == ConversationKind::Tcm {
+        return Err(consent_required());
+    }
+    Ok(())
+}
+
+fn consent_required() -> AppError {
+    AppError::forbidden(
+        "consent_required",
+        "the TCM adviser processes health information: give your separate consent first (you can withdraw it on your account page)",
+    )
 }
 
 /// `POST /api/account/terms` body.
@@ -225,7 +266,10 @@ async fn withdraw_health_consent(
     let updated = if had_consent { active.update(&txn).await? } else { user };
     let deleted = if query.delete_conversations { delete_tcm_conversations(&txn, &updated.id).await? } else { 0 };
     if had_consent || deleted > 0 {
-        let message = format!("withdrew health-information consent; deleted {deleted} TCM conversations");
+        let message = match had_consent {
+            true => format!("withdrew health-information consent; deleted {deleted} TCM conversations"),
+            false => format!("deleted {deleted} TCM conversations (no consent was held)"),
+        };
         let entry = audit::Entry::new(Action::HealthConsentWithdrawn, Some(&updated.id), message);
         audit::record(&txn, &state.clock, entry, &client).await?;
     }
@@ -246,6 +290,14 @@ async fn delete_tcm_conversations(txn: &impl ConnectionTrait, user_id: &str) -> 
     // A person with thousands of conversations is deleted a batch at a time: one `IN` list
     // stays bounded.
     for batch in ids.chunks(500) {
+        // The person's reports about these conversations keep their decision, not the words:
+        // the health information goes with the conversations.
+        Report::update_many()
+            .col_expr(report::Column::Reply, Expr::value(""))
+            .col_expr(report::Column::Question, Expr::value(Option::<String>::None))
+            .filter(report::Column::ConversationId.is_in(batch.to_vec()))
+            .exec(txn)
+            .await?;
         Message::delete_many().filter(message::Column::ConversationId.is_in(batch.to_vec())).exec(txn).await?;
         Conversation::delete_many().filter(conversation::Column::Id.is_in(batch.to_vec())).exec(txn).await?;
     }

@@ -84,16 +84,20 @@ pub async fn export(
     format: ExportFormat,
     client: &ClientMeta,
 ) -> AppResult<Response> {
+    let format_name = match format {
+        ExportFormat::Json => "json",
+        ExportFormat::Ndjson => "ndjson",
+    };
     let (action, message, name) = match &scope {
         Scope::Everything { since: Some(since), until: Some(until) } if since >= until => {
             return Err(AppError::bad_request("invalid_query", "`since` must be earlier than `until`"));
         }
         Scope::Everything { since, until } => {
             let describe = |bound: &Option<DateTime<Utc>>| bound.map_or_else(|| "-".to_string(), |at| at.to_rfc3339());
-            let message = format!("exported {format:?} since {} until {}", describe(since), describe(until));
+            let message = format!("exported {format_name} since {} until {}", describe(since), describe(until));
             (Action::Export, message, "export")
         }
-        Scope::Owner(_) => (Action::AccountExport, format!("downloaded their data as {format:?}"), "my-data"),
+        Scope::Owner(_) => (Action::AccountExport, format!("downloaded their data as {format_name}"), "my-data"),
     };
     audit::record(&state.db, &state.clock, audit::Entry::new(action, Some(&actor.id), message), client).await?;
 
@@ -250,11 +254,23 @@ impl Section {
                     .collect()
             }
             Self::Reports => {
+                let owner = matches!(rows, Rows::OwnedBy(_));
                 let rows = rows.condition(backend, report::Column::CreatedAt, report::Column::ReporterId);
                 keyset::<Report>(db, report::Column::Id, rows, after)
                     .await?
                     .into_iter()
-                    .map(|row| encode(row.id.clone(), ReportRecord::from(row)))
+                    .map(|row| {
+                        let mut record = ReportRecord::from(row);
+                        if owner {
+                            // The owner gets what the site shows them: not a hidden reply's
+                            // words, nor which administrator decided.
+                            if record.reply_hidden {
+                                record.reply = String::new();
+                            }
+                            record.decided_by = None;
+                        }
+                        encode(record.id.clone(), record)
+                    })
                     .collect()
             }
         }

@@ -21,6 +21,7 @@ use crate::{
     error::{AppError, AppResult, ErrorBody},
     http::{ApiRoutes, AppJson, AppPath, AppQuery, ClientMeta, routes::api_routes},
     ids::new_id,
+    rate_limit,
     state::AppState,
 };
 
@@ -109,6 +110,21 @@ pub(super) async fn file_report(
         restricted_until: Set(None),
         note: Set(None),
     };
+    let message = format!("reported reply {} ({})", reply.id, reason_name(request.reason));
+    // A deadlock with a concurrent deletion of the conversation runs it again.
+    let saved =
+        rate_limit::retry_transaction(3, || save(&state, row.clone(), &auth.user.id, &message, &client)).await?;
+    Ok((StatusCode::CREATED, Json(ReportResponse { report: OwnReport::from(&saved) })))
+}
+
+/// Files the report and audits it, in one transaction.
+async fn save(
+    state: &AppState,
+    row: report::ActiveModel,
+    reporter_id: &str,
+    message: &str,
+    client: &ClientMeta,
+) -> AppResult<report::Model> {
     let txn = state.db.begin().await?;
     // One report per person and reply: a unique index decides between two at once. A reply
     // deleted since it was read is a 404, like one never there.
@@ -119,11 +135,20 @@ pub(super) async fn file_report(
         Some(SqlErr::ForeignKeyConstraintViolation(_)) => AppError::NotFound("message"),
         _ => err.into(),
     })?;
-    let message = format!("reported reply {} ({:?})", reply.id, request.reason);
-    audit::record(&txn, &state.clock, audit::Entry::new(Action::ReportFiled, Some(&auth.user.id), message), &client)
-        .await?;
+    let entry = audit::Entry::new(Action::ReportFiled, Some(reporter_id), message);
+    audit::record(&txn, &state.clock, entry, client).await?;
     txn.commit().await?;
-    Ok((StatusCode::CREATED, Json(ReportResponse { report: OwnReport::from(&saved) })))
+    Ok(saved)
+}
+
+fn reason_name(reason: ReportReason) -> &'static str {
+    match reason {
+        ReportReason::Illegal => "illegal",
+        ReportReason::Harmful => "harmful",
+        ReportReason::Wrong => "wrong",
+        ReportReason::Privacy => "privacy",
+        ReportReason::Other => "other",
+    }
 }
 
 /// The user's message `reply_id` answers (its parent in the conversation's tree).

@@ -60,7 +60,7 @@ pub struct OwnReport {
     pub assistant: ConversationKind,
     pub reason: ReportReason,
     pub comment: Option<String>,
-    /// The reply's first 200 characters, as reported.
+    /// The reply's first 200 characters, as reported (empty once the reply is hidden).
     pub excerpt: String,
     pub created_at: DateTime<Utc>,
     /// By when the administrators answer.
@@ -85,7 +85,8 @@ impl From<&report::Model> for OwnReport {
             assistant: row.assistant,
             reason: row.reason,
             comment: row.comment.clone(),
-            excerpt: row.reply.chars().take(EXCERPT_CHARS).collect(),
+            // A reply hidden after the report is out of its user's sight here too.
+            excerpt: if row.reply_hidden { String::new() } else { row.reply.chars().take(EXCERPT_CHARS).collect() },
             created_at: row.created_at,
             due_at: row.due_at,
             status: row.status,

@@ -19,6 +19,7 @@ use crate::{
     entities::{Message, MessageRole, Report, ReportStatus, User, UserAction, Withheld, message, report, user},
     error::{AppError, AppResult, ErrorBody},
     http::{ApiRoutes, AppJson, AppPath, AppQuery, ClientMeta, routes::api_routes},
+    rate_limit,
     state::AppState,
 };
 
@@ -236,14 +237,29 @@ pub(super) async fn decide_report(
     AppJson(decision): AppJson<Decision>,
 ) -> AppResult<Json<AdminReportResponse>> {
     let note = checked(&decision)?;
+    // A deadlock with a concurrent deletion of the conversation (InnoDB rolls one back) runs
+    // the decision again from the start: it is all one transaction.
+    rate_limit::retry_transaction(3, || decide_once(&state, &admin.user, &id, &decision, note.clone(), &client))
+        .await?;
+    let decided = Report::find_by_id(id).one(&state.db).await?.ok_or(AppError::NotFound("report"))?;
+    let report = views(&state.db, state.clock.now(), vec![decided]).await?.pop().ok_or(AppError::NotFound("report"))?;
+    Ok(Json(AdminReportResponse { report }))
+}
+
+/// The decision, in one transaction: claims the open report, hides the reply, acts on the
+/// account, audits.
+async fn decide_once(
+    state: &AppState,
+    admin: &user::Model,
+    id: &str,
+    decision: &Decision,
+    note: Option<String>,
+    client: &ClientMeta,
+) -> AppResult<()> {
     let now = state.clock.now();
-    let restricted_until = match (decision.user_action, decision.restrict_days) {
-        (UserAction::Restrict, Some(days)) => Some(now + TimeDelta::days(i64::from(days))),
-        _ => None,
-    };
     let txn = state.db.begin().await?;
-    let row = Report::find_by_id(id.clone()).one(&txn).await?.ok_or(AppError::NotFound("report"))?;
-    if decision.user_action == UserAction::Ban && row.reporter_id == admin.user.id {
+    let row = Report::find_by_id(id.to_string()).one(&txn).await?.ok_or(AppError::NotFound("report"))?;
+    if decision.user_action == UserAction::Ban && row.reporter_id == admin.id {
         return Err(AppError::validation("cannot_ban_self", "you cannot ban your own account"));
     }
     let status = match decision.outcome {
@@ -255,36 +271,48 @@ pub(super) async fn decide_report(
     let claimed = Report::update_many()
         .col_expr(report::Column::Status, Expr::value(status))
         .col_expr(report::Column::DecidedAt, Expr::value(now))
-        .col_expr(report::Column::DecidedBy, Expr::value(admin.user.id.clone()))
-        .col_expr(report::Column::ReplyHidden, Expr::value(decision.hide_reply))
+        .col_expr(report::Column::DecidedBy, Expr::value(admin.id.clone()))
         .col_expr(report::Column::UserAction, Expr::value(decision.user_action))
-        .col_expr(report::Column::RestrictedUntil, Expr::value(restricted_until))
-        .col_expr(report::Column::Note, Expr::value(note.clone()))
-        .filter(report::Column::Id.eq(&id))
+        .col_expr(report::Column::Note, Expr::value(note))
+        .filter(report::Column::Id.eq(id))
         .filter(report::Column::Status.eq(ReportStatus::Open))
         .exec(&txn)
         .await?;
     if claimed.rows_affected == 0 {
         return Err(AppError::conflict("already_decided", "this report was decided already"));
     }
-    let actor = Some(admin.user.id.as_str());
-    if decision.hide_reply
-        && let Some(message_id) = &row.message_id
-    {
-        hide(&txn, message_id).await?;
-        let entry = audit::Entry::new(Action::ReplyHidden, actor, format!("hid reply {message_id} (report {id})"));
-        audit::record(&txn, &state.clock, entry, &client).await?;
-    }
-    act_on_account(&txn, &state, actor, &row, decision.user_action, restricted_until, &client).await?;
-    let message = format!(
-        "decided report {id}: {:?}, reply hidden {}, account {:?}",
-        decision.outcome, decision.hide_reply, decision.user_action
-    );
-    audit::record(&txn, &state.clock, audit::Entry::new(Action::ReportDecided, actor, message), &client).await?;
+    let actor = Some(admin.id.as_str());
+    // Hidden only when the reply is still there to hide (a deleted conversation took it).
+    let hidden = match (&row.message_id, decision.hide_reply) {
+        (Some(message_id), true) => {
+            hide(&txn, message_id).await?;
+            let entry = audit::Entry::new(Action::ReplyHidden, actor, format!("hid reply {message_id} (report {id})"));
+            audit::record(&txn, &state.clock, entry, client).await?;
+            true
+        }
+        _ => false,
+    };
+    let restricted_until = act_on_account(&txn, state, actor, &row, decision, client).await?;
+    Report::update_many()
+        .col_expr(report::Column::ReplyHidden, Expr::value(hidden))
+        .col_expr(report::Column::RestrictedUntil, Expr::value(restricted_until))
+        .filter(report::Column::Id.eq(id))
+        .exec(&txn)
+        .await?;
+    let action = match decision.user_action {
+        UserAction::None => "none",
+        UserAction::Warn => "warned",
+        UserAction::Restrict => "restricted",
+        UserAction::Ban => "banned",
+    };
+    let outcome = match decision.outcome {
+        Outcome::Actioned => "actioned",
+        Outcome::Dismissed => "dismissed",
+    };
+    let message = format!("decided report {id}: {outcome}; reply hidden: {hidden}; account: {action}");
+    audit::record(&txn, &state.clock, audit::Entry::new(Action::ReportDecided, actor, message), client).await?;
     txn.commit().await?;
-    let decided = Report::find_by_id(id).one(&state.db).await?.ok_or(AppError::NotFound("report"))?;
-    let report = views(&state.db, now, vec![decided]).await?.pop().ok_or(AppError::NotFound("report"))?;
-    Ok(Json(AdminReportResponse { report }))
+    Ok(())
 }
 
 /// The decision's note, trimmed, once the decision is consistent.
@@ -321,45 +349,49 @@ async fn hide(txn: &impl ConnectionTrait, message_id: &str) -> AppResult<()> {
 }
 
 /// Warns, restricts or bans the account whose conversation holds the reply (its reporter: a
-/// conversation is its owner's alone).
+/// conversation is its owner's alone). Returns when the account's chat restriction now ends,
+/// for a restriction (the longer of the new one and one already running).
 async fn act_on_account(
     txn: &impl ConnectionTrait,
     state: &AppState,
     actor: Option<&str>,
     row: &report::Model,
-    action: UserAction,
-    restricted_until: Option<DateTime<Utc>>,
+    decision: &Decision,
     client: &ClientMeta,
-) -> AppResult<()> {
-    if action == UserAction::None {
-        return Ok(());
+) -> AppResult<Option<DateTime<Utc>>> {
+    if decision.user_action == UserAction::None {
+        return Ok(None);
     }
-    let Some(target) = User::find_by_id(row.reporter_id.clone()).one(txn).await? else { return Ok(()) };
+    // Locked (on MySQL) until the decision commits: two restrictions at once are applied one
+    // after the other, so the longer one is kept whichever comes last.
+    let Some(target) = User::find_by_id(row.reporter_id.clone()).lock_exclusive().one(txn).await? else {
+        return Ok(None);
+    };
     let email = target.email.clone();
     let now = state.clock.now();
-    let entry = match action {
-        UserAction::None => return Ok(()),
-        UserAction::Warn => audit::Entry::new(Action::UserWarned, actor, format!("warned after report {}", row.id)),
+    let (entry, until) = match decision.user_action {
+        UserAction::None => return Ok(None),
+        UserAction::Warn => {
+            (audit::Entry::new(Action::UserWarned, actor, format!("warned after report {}", row.id)), None)
+        }
         UserAction::Restrict => {
+            let asked = now + TimeDelta::days(i64::from(decision.restrict_days.unwrap_or(1)));
             // A longer restriction already running is not shortened.
-            let until = Ord::max(restricted_until, target.restricted_until);
+            let until = target.restricted_until.filter(|running| *running > asked).unwrap_or(asked);
             User::update_many()
                 .col_expr(user::Column::RestrictedUntil, Expr::value(until))
                 .col_expr(user::Column::UpdatedAt, Expr::value(now))
                 .filter(user::Column::Id.eq(&target.id))
                 .exec(txn)
                 .await?;
-            let until = until.map(|until| until.to_rfc3339()).unwrap_or_default();
-            audit::Entry::new(
-                Action::UserRestricted,
-                actor,
-                format!("chat restricted until {until} after report {}", row.id),
-            )
+            let message = format!("chat restricted until {} after report {}", until.to_rfc3339(), row.id);
+            (audit::Entry::new(Action::UserRestricted, actor, message), Some(until))
         }
         UserAction::Ban => {
             admin::apply_ban(txn, &state.clock, actor, target, true, client).await?;
-            return Ok(());
+            return Ok(None);
         }
     };
-    audit::record(txn, &state.clock, entry.about(&email), client).await
+    audit::record(txn, &state.clock, entry.about(&email), client).await?;
+    Ok(until)
 }
