@@ -318,6 +318,48 @@ both_stacks! {
         assert!(reports.iter().any(|report| report.restricted_until == Some(until)), "the last one records the year");
     }
 
+    /// A report (and then a decision that hides the reply) racing the deletion of its
+    /// conversation, round after round at both instances: each ends as one of its honest
+    /// outcomes (filed or 404; decided), never a 500 — a deadlock between the two runs again.
+    async fn reports_and_decisions_racing_a_deletion_never_fail(backend: Backend) {
+        let upstream = Upstream::start(Behaviour::reply("a reply")).await;
+        let stack = Stack::start(backend, &upstream_env(&upstream, &[("ADMIN_EMAILS", test_support::ADMIN_EMAIL)])).await;
+        let admin = format!("Bearer {}", stack.register(test_support::ADMIN_EMAIL).await);
+        let auth = format!("Bearer {}", stack.register("racer@example.com").await);
+        let stack = &stack;
+        for round in 0..12 {
+            let reply = stack.post_json(0, "/api/chat", &[("authorization", &auth)], &turn(&format!("round {round}"), None)).await.json();
+            let conversation = reply["conversationId"].as_str().unwrap().to_string();
+            let report = format!("/api/chat/conversations/{conversation}/messages/{}/report", reply["messageId"].as_str().unwrap());
+            let delete = format!("/api/chat/conversations/{conversation}");
+            // Odd rounds: the report is filed first, and its decision races the deletion.
+            let decision = if round % 2 == 1 {
+                let filed = stack.post_json(round, &report, &[("authorization", &auth)], &json!({"reason": "other"})).await;
+                Some(format!("/api/admin/reports/{}/decision", filed.json()["report"]["id"].as_str().unwrap()))
+            } else {
+                None
+            };
+            let raced = burst(2, |i| {
+                let (path, token, body) = match (i, &decision) {
+                    (0, None) => (report.clone(), auth.clone(), Some(json!({"reason": "harmful"}))),
+                    (0, Some(path)) => (path.clone(), admin.clone(), Some(json!({"outcome": "actioned", "hideReply": true}))),
+                    _ => (delete.clone(), auth.clone(), None),
+                };
+                let port = stack.port(&path, i + round);
+                async move {
+                    match body {
+                        Some(body) => test_support::burst::call_json(port, "POST", &path, &[("authorization", &token)], &body).await,
+                        None => test_support::burst::call(port, "DELETE", &path, &[("authorization", &token)], b"").await,
+                    }
+                }
+            })
+            .await;
+            let expected: &[u16] = if decision.is_some() { &[200] } else { &[201, 404] };
+            assert!(expected.contains(&raced[0].status), "round {round}: {} {}\n{}", raced[0].status, raced[0].text(), stack.logs());
+            assert_eq!(raced[1].status, 204, "round {round}: {}", raced[1].text());
+        }
+    }
+
     /// Withdrawing the health consent with its TCM conversations while TCM turns run at every
     /// instance: each turn either came first (and its conversation is deleted with the others)
     /// or is refused; none leaves a TCM conversation behind, and none fails with a 500.
