@@ -753,6 +753,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/oracle/readings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's readings, newest first, optionally searched. */
+        get: operations["list_readings"];
+        put?: never;
+        /**
+         * Cast a reading (or record one cast by hand) for a question: the lines are drawn on the
+         *     server; the reading says which texts govern the answer. Ask the oracle about it with
+         *     `readingId` in `POST /api/chat`.
+         */
+        post: operations["cast"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/oracle/readings/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One of the caller's readings. */
+        get: operations["get_reading"];
+        put?: never;
+        post?: never;
+        /** Delete a reading from the journal (its conversation stays). */
+        delete: operations["delete_reading"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -917,6 +957,18 @@ export interface components {
          * @enum {string}
          */
         CardKind: "emergency" | "crisis";
+        /** @description `POST /api/oracle/readings` body. */
+        CastRequest: {
+            /** @description What the person asks (1–500 characters). */
+            question: string;
+            /**
+             * @description `coins` (three coins), `yarrow` (yarrow stalks' probabilities), or `manual` (the person
+             *     cast with their own coins and gives `lines`).
+             */
+            method: components["schemas"]["Method"];
+            /** @description With `manual` only: the six values cast, bottom first, each 6, 7, 8 or 9. */
+            lines?: components["schemas"]["u8"][] | null;
+        };
         /** @description `POST /api/chat` body. */
         ChatRequest: {
             /** @description `oracle` or `tcm`. */
@@ -940,6 +992,11 @@ export interface components {
             systemHint?: string | null;
             /** @description Stream the reply as Server-Sent Events (same as `Accept: text/event-stream`). */
             stream?: boolean;
+            /**
+             * @description Ask the oracle about this reading of the caller's journal (`POST /api/oracle/readings`):
+             *     it is linked to the turn's conversation, and the model gets its governing texts.
+             */
+            readingId?: string | null;
         };
         /** @description The non-streaming answer. */
         ChatResponse: {
@@ -1093,6 +1150,8 @@ export interface components {
             auditLogs: components["schemas"]["AuditLogRecord"][];
             /** @description Reports of replies (the account's own, in its download). */
             reports?: components["schemas"]["ReportRecord"][];
+            /** @description The oracle's readings (the journal). */
+            readings?: components["schemas"]["ReadingRecord"][];
         };
         /** @description The JSON export (`format=json`): the seed's `{data:{…}}` shape. Documents the stream below. */
         ExportDocument: {
@@ -1125,6 +1184,10 @@ export interface components {
             data: components["schemas"]["ReportRecord"];
             /** @enum {string} */
             type: "report";
+        } | {
+            data: components["schemas"]["ReadingRecord"];
+            /** @enum {string} */
+            type: "reading";
         };
         FeedbackCount: {
             assistant: components["schemas"]["ConversationKind"];
@@ -1174,6 +1237,25 @@ export interface components {
             /** @example someone@example.com */
             email: string;
         };
+        /** @description A text that governs the reading, verbatim. */
+        GoverningText: {
+            /**
+             * Format: int32
+             * @description The hexagram it is from (the primary's or the relating's number).
+             */
+            hexagram: number;
+            kind: components["schemas"]["TextKind"];
+            /**
+             * Format: int32
+             * @description The line's position, 1 (bottom) to 6, for `line`.
+             */
+            position?: number | null;
+            /** @description 初九, 九二…, 用九; the hexagram's name for a judgment. */
+            label: string;
+            text: string;
+            /** @description The text the answer rests on first (Zhu Xi names one principal when two govern). */
+            principal: boolean;
+        };
         Health: {
             /**
              * @description Always `ok`: the process is serving.
@@ -1198,6 +1280,22 @@ export interface components {
          * @enum {string}
          */
         HealthConsent: "off" | "required";
+        /** @description A hexagram as a reading shows it. */
+        HexagramView: {
+            /**
+             * Format: int32
+             * @description King Wen number, 1–64.
+             */
+            number: number;
+            /** @description 泰. */
+            name: string;
+            /** @description Peace. */
+            english: string;
+            /** @description ䷊. */
+            symbol: string;
+            upper: components["schemas"]["TrigramView"];
+            lower: components["schemas"]["TrigramView"];
+        };
         IncomingMessage: {
             /** @description `user` or `assistant`. */
             role: components["schemas"]["MessageRole"];
@@ -1320,6 +1418,11 @@ export interface components {
             /** @description The caller reported this reply (`POST …/report`). */
             reported: boolean;
         };
+        /**
+         * @description How the lines were cast.
+         * @enum {string}
+         */
+        Method: "coins" | "yarrow" | "manual";
         /** @description `POST /api/auth/register` body. */
         NewAccount: {
             /**
@@ -1468,6 +1571,62 @@ export interface components {
         };
         /** @enum {string} */
         Rating: "up" | "down";
+        /** @description A reading of the journal. */
+        Reading: components["schemas"]["ReadingView"] & {
+            id: string;
+            question: string;
+            method: components["schemas"]["Method"];
+            /** Format: date-time */
+            createdAt: string;
+            /** @description The conversation that asks about it (`null` until a chat turn names it). */
+            conversationId?: string | null;
+            /** @description "Hexagram 11 泰 Peace, changing lines 2 and 5, becoming 63 既济 After Completion". */
+            summary: string;
+        };
+        ReadingPage: {
+            readings: components["schemas"]["Reading"][];
+            /** Format: int64 */
+            total: number;
+            /** Format: int64 */
+            page: number;
+            /** Format: int64 */
+            pageSize: number;
+        };
+        /**
+         * @description A reading of the oracle's journal: the question, the method, the six values cast (bottom
+         *     first, as digits) and the hexagrams' King Wen numbers.
+         */
+        ReadingRecord: {
+            id: string;
+            userId: string;
+            conversationId?: string | null;
+            question: string;
+            method: string;
+            /** @description The six values, bottom first, as digits: `779868`. */
+            lines: string;
+            /** Format: int32 */
+            primaryNumber: number;
+            /** Format: int32 */
+            relatingNumber?: number | null;
+            /** Format: date-time */
+            createdAt: string;
+        };
+        ReadingResponse: {
+            reading: components["schemas"]["Reading"];
+        };
+        /** @description A cast read. */
+        ReadingView: {
+            /** @description The six values cast, bottom first: 6 old yin, 7 young yang, 8 young yin, 9 old yang. */
+            lines: components["schemas"]["u8"][];
+            primary: components["schemas"]["HexagramView"];
+            /** @description The positions (1–6) of the changing lines (6 and 9). */
+            changing: number[];
+            relating?: components["schemas"]["HexagramView"] | null;
+            /** @description What governs the answer, by `rule`. */
+            governing: components["schemas"]["GoverningText"][];
+            /** @description `zhu_xi`. */
+            rule: string;
+        };
         /**
          * @description The card shown before the assistant's reply (the SSE event `redFlag`, `redFlag` of a JSON
          *     answer and of the message in the history). The site writes its text in the reader's
@@ -1692,6 +1851,11 @@ export interface components {
              */
             version: string;
         };
+        /**
+         * @description Which text of a hexagram.
+         * @enum {string}
+         */
+        TextKind: "judgment" | "line" | "extra";
         TopUser: {
             userId: string;
             email: string;
@@ -1720,6 +1884,15 @@ export interface components {
             stopped: number;
             /** Format: int64 */
             modelErrors: number;
+        };
+        TrigramView: {
+            /** @description 坤. */
+            name: string;
+            symbol: string;
+            /** @description Earth. */
+            english: string;
+            /** @description Its image: 地. */
+            nature: string;
         };
         UsageReport: {
             /** Format: date */
@@ -1844,6 +2017,8 @@ export interface components {
          * @enum {string}
          */
         Withheld: "blocked" | "hidden";
+        /** Format: int32 */
+        u8: number;
     };
     responses: never;
     parameters: never;
@@ -4263,8 +4438,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `conversationId` is not one of the caller's conversations */
+            /** @description `conversationId` is not one of the caller's conversations, or `readingId` none of the caller's readings */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `reading_elsewhere`: the reading belongs to another conversation */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4290,7 +4474,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid message (`message_too_long`, `empty_message`…), `conversation_too_long`, or `content_blocked`: moderation refused the message (stored, marked, not sent to the model; `error.conversationId` names the turn) */
+            /** @description Invalid message (`message_too_long`, `empty_message`…), `conversation_too_long`, `reading_not_oracle` (a reading in a TCM conversation), or `content_blocked`: moderation refused the message (stored, marked, not sent to the model; `error.conversationId` names the turn) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5640,6 +5824,335 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Health"];
+                };
+            };
+            /** @description Internal error (`internal_error`); details are in the logs under the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable (`database_unavailable`); retry shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_readings: {
+        parameters: {
+            query?: {
+                /** @description Part of the question, or a hexagram's name (泰, Peace) as primary or relating. */
+                q?: string;
+                /** @description 1-based page number (default 1). */
+                page?: number;
+                /** @description 1–100 (default 20). */
+                pageSize?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of readings */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReadingPage"];
+                };
+            };
+            /** @description Malformed JSON body (`malformed_json`) or query string (`invalid_query`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired session token (`missing_token`, `invalid_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The account is banned (`account_banned`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_query`: `q` over 100 characters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal error (`internal_error`); details are in the logs under the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable (`database_unavailable`); retry shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    cast: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CastRequest"];
+            };
+        };
+        responses: {
+            /** @description The reading, kept in the journal */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReadingResponse"];
+                };
+            };
+            /** @description Malformed JSON body (`malformed_json`) or query string (`invalid_query`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired session token (`missing_token`, `invalid_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The account is banned (`account_banned`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 64 KiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `application/json` (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `empty_question`, `question_too_long`, `invalid_lines` (manual without six values 6–9, or lines with another method) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal error (`internal_error`); details are in the logs under the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable (`database_unavailable`); retry shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_reading: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Reading id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The reading */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReadingResponse"];
+                };
+            };
+            /** @description Malformed JSON body (`malformed_json`) or query string (`invalid_query`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired session token (`missing_token`, `invalid_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The account is banned (`account_banned`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such reading of the caller's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal error (`internal_error`); details are in the logs under the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable (`database_unavailable`); retry shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_reading: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Reading id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed JSON body (`malformed_json`) or query string (`invalid_query`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired session token (`missing_token`, `invalid_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The account is banned (`account_banned`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such reading of the caller's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Internal error (`internal_error`); details are in the logs under the request id */

@@ -15,6 +15,7 @@ mod m20261206_000002_exact_addresses;
 mod m20261206_000003_moderation;
 mod m20261206_000004_red_flags;
 mod m20261206_000005_reports_consent;
+mod m20261206_000006_readings;
 
 pub use m20261203_000001_usage::tally_messages_sql;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000003_moderation::Migration),
             Box::new(m20261206_000004_red_flags::Migration),
             Box::new(m20261206_000005_reports_consent::Migration),
+            Box::new(m20261206_000006_readings::Migration),
         ]
     }
 }

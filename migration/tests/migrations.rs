@@ -6,7 +6,7 @@ use migration::{Migrator, MigratorTrait, SchemaManager, sea_orm};
 use sea_orm::{ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, Statement};
 use test_support::{Backend, TestDb, both_databases};
 
-const TABLES: [&str; 13] = [
+const TABLES: [&str; 14] = [
     "users",
     "sessions",
     "conversations",
@@ -20,9 +20,10 @@ const TABLES: [&str; 13] = [
     "usage_hours",
     "admin_demotions",
     "reports",
+    "readings",
 ];
 
-const COLUMNS: [(&str, &[&str]); 13] = [
+const COLUMNS: [(&str, &[&str]); 14] = [
     (
         "users",
         &[
@@ -126,9 +127,23 @@ const COLUMNS: [(&str, &[&str]); 13] = [
             "note",
         ],
     ),
+    (
+        "readings",
+        &[
+            "id",
+            "user_id",
+            "conversation_id",
+            "question",
+            "method",
+            "line_values",
+            "primary_number",
+            "relating_number",
+            "created_at",
+        ],
+    ),
 ];
 
-const INDEXES: [(&str, &str); 24] = [
+const INDEXES: [(&str, &str); 27] = [
     ("sessions", "idx_sessions_user"),
     ("conversations", "idx_conversations_user_updated"),
     ("messages", "idx_messages_conversation_created"),
@@ -153,6 +168,9 @@ const INDEXES: [(&str, &str); 24] = [
     ("reports", "idx_reports_queue"),
     ("reports", "idx_reports_reporter"),
     ("reports", "idx_reports_created"),
+    ("readings", "idx_readings_user_created"),
+    ("readings", "idx_readings_conversation"),
+    ("readings", "idx_readings_created"),
 ];
 
 async fn existing_tables(db: &DatabaseConnection) -> Vec<&'static str> {
@@ -288,8 +306,21 @@ async fn check_constraints(db: &DatabaseConnection) {
         .unwrap();
     assert_eq!(kept, None);
 
+    // A reading goes with its conversation (and with the account).
+    exec(db, &format!("INSERT INTO readings (id, user_id, conversation_id, question, method, line_values, primary_number, created_at) VALUES ('g1', 'u1', 'c1', 'q', 'coins', '777888', 11, {at})"))
+        .await
+        .unwrap();
+    exec(db, &format!("INSERT INTO conversations (id, user_id, type, title, created_at, updated_at) VALUES ('c2', 'u1', 'ORACLE', 't', {at}, {at})"))
+        .await
+        .unwrap();
+    exec(db, &format!("INSERT INTO readings (id, user_id, conversation_id, question, method, line_values, primary_number, created_at) VALUES ('g2', 'u1', 'c2', 'q', 'coins', '777888', 11, {at})"))
+        .await
+        .unwrap();
+    exec(db, "DELETE FROM conversations WHERE id = 'c2'").await.unwrap();
+    assert_eq!(count(db, "readings").await, 1, "a reading goes with its conversation");
+
     exec(db, "DELETE FROM users WHERE id = 'u1'").await.unwrap();
-    for table in ["sessions", "conversations", "messages", "account_tokens", "reports"] {
+    for table in ["sessions", "conversations", "messages", "account_tokens", "reports", "readings"] {
         assert_eq!(count(db, table).await, 0, "deleting the user cascades to {table}");
     }
     assert_eq!(count(db, "audit_logs").await, 1, "the audit trail has no foreign key");
@@ -324,7 +355,8 @@ both_databases! {
             "m20261206_000002_exact_addresses",
             "m20261206_000003_moderation",
             "m20261206_000004_red_flags",
-            "m20261206_000005_reports_consent"
+            "m20261206_000005_reports_consent",
+            "m20261206_000006_readings"
         ]);
         // The code's idea of the newest schema (health, `/initialize`) is the last migration.
         assert_eq!(names.last().map(String::as_str), Some(app_core::db::SCHEMA_VERSION));

@@ -150,7 +150,10 @@ fn ndjson_ids(body: &str) -> [Vec<String>; 4] {
 fn json_ids(document: &Value) -> [Vec<String>; 4] {
     // The file's implicit AI label (GB 45438), then the seed's `data`.
     assert_eq!(keys(document), ["AIGC", "data"]);
-    assert_eq!(keys(&document["data"]), ["auditLogs", "conversations", "feedback", "messages", "reports", "users"]);
+    assert_eq!(
+        keys(&document["data"]),
+        ["auditLogs", "conversations", "feedback", "messages", "readings", "reports", "users"]
+    );
     ["users", "conversations", "messages", "auditLogs"].map(|key| ids(&document["data"][key]))
 }
 

@@ -14,7 +14,7 @@ pub mod feedback;
 pub(crate) mod history;
 pub mod llm;
 pub mod persona;
-mod search;
+pub(crate) mod search;
 mod service;
 mod stop;
 mod stream;
@@ -61,6 +61,7 @@ pub fn router() -> ApiRoutes {
         .merge(crate::usage::quota_routes())
         .merge(crate::safety::labels::routes())
         .merge(crate::reports::chat_routes())
+        .merge(crate::oracle::routes())
 }
 
 /// `POST /api/chat` body.
@@ -89,6 +90,10 @@ pub struct ChatRequest {
     /// Stream the reply as Server-Sent Events (same as `Accept: text/event-stream`).
     #[serde(default)]
     pub stream: bool,
+    /// Ask the oracle about this reading of the caller's journal (`POST /api/oracle/readings`):
+    /// it is linked to the turn's conversation, and the model gets its governing texts.
+    #[serde(default)]
+    pub reading_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -223,8 +228,9 @@ pub struct SseEvent {
             (SseEvent = "text/event-stream", example = json!("event: start\ndata: {\"conversationId\":\"c1\",\"userMessageId\":\"m1\"}\n\nevent: delta\ndata: {\"content\":\"Hello\"}\n\nevent: done\ndata: {\"conversationId\":\"c1\",\"messageId\":\"m2\",\"usage\":null,\"finishReason\":\"completed\"}\n\nevent: title\ndata: {\"conversationId\":\"c1\",\"title\":\"Greetings\"}\n\n"))
         )),
         (status = 403, description = "`terms_required` (accept the current terms first; `error.termsVersion`), `chat_restricted` (an administrator restricted the account; `error.until`), `consent_required` (the TCM adviser needs the health-information consent), or `email_unverified`", body = ErrorBody),
-        (status = 404, description = "`conversationId` is not one of the caller's conversations", body = ErrorBody),
-        (status = 422, description = "Invalid message (`message_too_long`, `empty_message`…), `conversation_too_long`, or `content_blocked`: moderation refused the message (stored, marked, not sent to the model; `error.conversationId` names the turn)", body = ErrorBody),
+        (status = 404, description = "`conversationId` is not one of the caller's conversations, or `readingId` none of the caller's readings", body = ErrorBody),
+        (status = 409, description = "`reading_elsewhere`: the reading belongs to another conversation", body = ErrorBody),
+        (status = 422, description = "Invalid message (`message_too_long`, `empty_message`…), `conversation_too_long`, `reading_not_oracle` (a reading in a TCM conversation), or `content_blocked`: moderation refused the message (stored, marked, not sent to the model; `error.conversationId` names the turn)", body = ErrorBody),
         (status = 429, description = "Message quota used up (`rate_limited`), too many streams at once (`too_many_streams`), or chat paused after blocked messages (`moderation_cooldown`); see `Retry-After`", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 502, description = "The model failed (`upstream_error`, `upstream_stream_broken`, `upstream_empty_reply`); `error.conversationId` names the saved turn", body = ErrorBody),
         (status = 503, description = "No model configured (`llm_not_configured`), the content check unavailable (`moderation_unavailable`), or the database unavailable", body = ErrorBody),

@@ -199,7 +199,7 @@ async fn newest_matches(state: &AppState, conversation_ids: &[&str], pattern: &s
 }
 
 /// `%text%` for `LIKE … ESCAPE '!'`, with the text's own `%`, `_` and `!` escaped.
-fn like_pattern(text: &str) -> String {
+pub(crate) fn like_pattern(text: &str) -> String {
     let mut pattern = String::with_capacity(text.len() + 2);
     pattern.push('%');
     for c in text.chars() {

@@ -54,6 +54,8 @@ pub struct Turn {
     /// The emergency sign the new message shows (`safety::red_flags`): stored with it, its card
     /// shown before the reply, and the model told.
     pub red_flag: Option<RedFlag>,
+    /// A reading of the oracle's the turn asks about (`crate::oracle::prompt`).
+    pub reading_id: Option<String>,
 }
 
 /// Where in the conversation's tree a turn goes (see [`super::tree`]).
@@ -165,6 +167,7 @@ pub fn validate(request: ChatRequest) -> AppResult<Turn> {
         placement: Placement::Append,
         blocked: false,
         red_flag: None,
+        reading_id: request.reading_id.filter(|id| !id.trim().is_empty()),
     })
 }
 
@@ -225,6 +228,9 @@ pub async fn prepare(state: &AppState, user: &user::Model, turn: Turn) -> AppRes
         Some(id) => continue_in(&txn, state, user, &turn, id).await?,
     };
     crate::consent::still_given(consented, placed.conversation.kind)?;
+    if let Some(reading_id) = turn.reading_id.as_deref() {
+        crate::oracle::prompt::attach(&txn, &user.id, reading_id, &placed.conversation).await?;
+    }
     if let Some(at) = placed.new_message_at {
         tally::add(&txn, at, &user.id, placed.conversation.kind, turn.language, Tally::user_message()).await?;
     }
@@ -239,6 +245,12 @@ pub async fn prepare(state: &AppState, user: &user::Model, turn: Turn) -> AppRes
     let excess = history.len().saturating_sub(window);
     history.drain(..excess);
     let mut system = system_prompt(conversation.kind, turn.language, turn.system_hint.as_deref());
+    // The oracle's readings of this conversation, their governing texts verbatim.
+    if conversation.kind == ConversationKind::Oracle
+        && let Some(section) = crate::oracle::prompt::section(&state.db, &conversation.id, turn.language).await?
+    {
+        system = format!("{system}\n\n---\n{section}");
+    }
     if let Some(flag) = turn.red_flag {
         system = format!("{system}\n\n---\n{}", safety::prompt_note(&state.config, flag, turn.language));
     }

@@ -87,6 +87,7 @@ fn turn(
         placement,
         blocked: false,
         red_flag: None,
+        reading_id: None,
     })
 }
 

@@ -1,8 +1,8 @@
 //! Data exports, streamed: `GET /api/admin/export` (every user, conversation, message, feedback,
-//! audit-log row and report; never a password hash) and `GET /api/account/export` (the caller's
-//! account, conversations, messages of every version, feedback, audit rows and reports), as one
-//! JSON document (the seed's `{data:{users,conversations,messages,auditLogs}}`, plus `feedback`
-//! and `reports`) or
+//! audit-log row, report and reading; never a password hash) and `GET /api/account/export` (the
+//! caller's account, conversations, messages of every version, feedback, audit rows, reports and
+//! readings), as one JSON document (the seed's `{data:{users,conversations,messages,auditLogs}}`,
+//! plus `feedback`, `reports` and `readings`) or
 //! as NDJSON (`?format=ndjson`, one `{"type","data"}` record per line).
 //!
 //! Both formats are streamed page by page (keyset pagination on the id), so memory stays flat
@@ -27,8 +27,8 @@ use crate::{
     audit::{self, Action},
     db::{self, Db},
     entities::{
-        AuditLog, Conversation, Message, MessageFeedback, MessageRole, Report, User, audit_log, conversation, message,
-        message_feedback, report, user,
+        AuditLog, Conversation, Message, MessageFeedback, MessageRole, Reading, Report, User, audit_log, conversation,
+        message, message_feedback, reading, report, user,
     },
     error::{AppError, AppResult},
     http::ClientMeta,
@@ -40,7 +40,7 @@ mod records;
 
 pub use records::{
     AuditLogRecord, ConversationRecord, ExportData, ExportDocument, ExportLine, FeedbackRecord, MessageRecord,
-    ReportRecord, UserRecord,
+    ReadingRecord, ReportRecord, UserRecord,
 };
 
 /// Rows fetched per query.
@@ -126,11 +126,19 @@ enum Section {
     Feedback,
     AuditLogs,
     Reports,
+    Readings,
 }
 
 impl Section {
-    const ALL: [Section; 6] =
-        [Self::Users, Self::Conversations, Self::Messages, Self::Feedback, Self::AuditLogs, Self::Reports];
+    const ALL: [Section; 7] = [
+        Self::Users,
+        Self::Conversations,
+        Self::Messages,
+        Self::Feedback,
+        Self::AuditLogs,
+        Self::Reports,
+        Self::Readings,
+    ];
 
     fn json_key(self) -> &'static str {
         match self {
@@ -140,6 +148,7 @@ impl Section {
             Self::Feedback => "feedback",
             Self::AuditLogs => "auditLogs",
             Self::Reports => "reports",
+            Self::Readings => "readings",
         }
     }
 
@@ -151,6 +160,7 @@ impl Section {
             Self::Feedback => "feedback",
             Self::AuditLogs => "auditLog",
             Self::Reports => "report",
+            Self::Readings => "reading",
         }
     }
 
@@ -253,6 +263,14 @@ impl Section {
                     .map(|row| encode(row.id.clone(), AuditLogRecord::from(row)))
                     .collect()
             }
+            Self::Readings => {
+                let rows = rows.condition(backend, reading::Column::CreatedAt, reading::Column::UserId);
+                keyset::<Reading>(db, reading::Column::Id, rows, after)
+                    .await?
+                    .into_iter()
+                    .map(|row| encode(row.id.clone(), ReadingRecord::from(row)))
+                    .collect()
+            }
             Self::Reports => {
                 let owner = matches!(rows, Rows::OwnedBy(_));
                 let rows = rows.condition(backend, report::Column::CreatedAt, report::Column::ReporterId);
@@ -283,7 +301,7 @@ enum Rows<'a> {
     /// Created in `[since, until)`.
     Created { since: Option<DateTime<Utc>>, until: Option<DateTime<Utc>> },
     /// Whose owner column (the user's id, a conversation's user, a message's conversation, a
-    /// feedback's user, an audit row's actor, a report's reporter) is this id.
+    /// feedback's user, an audit row's actor, a report's reporter, a reading's user) is this id.
     OwnedBy(&'a str),
 }
 

@@ -7,7 +7,8 @@ use utoipa::ToSchema;
 
 use crate::{
     entities::{
-        ConversationKind, Rating, ReportReason, ReportStatus, Role, UserAction, Withheld, audit_log, report, user,
+        ConversationKind, Rating, ReportReason, ReportStatus, Role, UserAction, Withheld, audit_log, reading, report,
+        user,
     },
     safety::labels::AigcLabel,
 };
@@ -178,6 +179,9 @@ pub struct ExportData {
     /// Reports of replies (the account's own, in its download).
     #[serde(default)]
     pub reports: Vec<ReportRecord>,
+    /// The oracle's readings (the journal).
+    #[serde(default)]
+    pub readings: Vec<ReadingRecord>,
 }
 
 /// One line of the NDJSON export (`format=ndjson`): `{"type":"user","data":{…}}`.
@@ -190,6 +194,7 @@ pub enum ExportLine {
     Feedback(FeedbackRecord),
     AuditLog(AuditLogRecord),
     Report(ReportRecord),
+    Reading(ReadingRecord),
 }
 
 /// A report of a reply and its decision.
@@ -239,6 +244,40 @@ impl From<report::Model> for ReportRecord {
             user_action: row.user_action,
             restricted_until: row.restricted_until,
             note: row.note,
+        }
+    }
+}
+
+/// A reading of the oracle's journal: the question, the method, the six values cast (bottom
+/// first, as digits) and the hexagrams' King Wen numbers.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadingRecord {
+    pub id: String,
+    pub user_id: String,
+    pub conversation_id: Option<String>,
+    pub question: String,
+    pub method: String,
+    /// The six values, bottom first, as digits: `779868`.
+    #[serde(rename = "lines")]
+    pub line_values: String,
+    pub primary_number: i16,
+    pub relating_number: Option<i16>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<reading::Model> for ReadingRecord {
+    fn from(row: reading::Model) -> Self {
+        Self {
+            id: row.id,
+            user_id: row.user_id,
+            conversation_id: row.conversation_id,
+            question: row.question,
+            method: row.method,
+            line_values: row.line_values,
+            primary_number: row.primary_number,
+            relating_number: row.relating_number,
+            created_at: row.created_at,
         }
     }
 }
