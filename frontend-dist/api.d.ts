@@ -234,3 +234,26 @@ export declare function listMyReports(query?: OwnReportQuery): Promise<OwnReport
 export declare function listReports(query?: AdminReportQuery): Promise<AdminReportPage>;
 /** Decides an open report (409 already_decided; 422 invalid_decision, cannot_ban_self). */
 export declare function decideReport(id: string, decision: ReportDecision): Promise<DecisionResponse>;
+
+// The oracle's readings (issue 25): casting, the journal. Named after their routes.
+type ReadingsRoute = paths["/api/oracle/readings"];
+type ReadingRoute = paths["/api/oracle/readings/{id}"];
+/** `POST /api/oracle/readings` body: `{question, method, lines?}` (`lines` with "manual" only). */
+export type CastRequest = RequestOf<ReadingsRoute["post"]>;
+export type CastMethod = Schemas["Method"];
+/** `{reading}` (201 for a cast, 200 for `getReading`). */
+export type ReadingResponse = Answer<ReadingsRoute["post"]>;
+export type Reading = ReadingResponse["reading"];
+export type Hexagram = Schemas["HexagramView"];
+export type GoverningText = Schemas["GoverningText"];
+/** `GET /api/oracle/readings`: a page of the journal, newest first. */
+export type ReadingPage = Answer<ReadingsRoute["get"]>;
+export type ReadingQuery = QueryOf<ReadingsRoute["get"]>;
+
+/** Casts a reading (coins, yarrow) or records one cast by hand (manual, with six lines 6–9 bottom first). */
+export declare function castReading(request: CastRequest): Promise<ReadingResponse>;
+/** The journal, newest first; `q` searches the question and the hexagrams' names. */
+export declare function listReadings(query?: ReadingQuery): Promise<ReadingPage>;
+export declare function getReading(id: string): Promise<ReadingResponse>;
+/** Deletes a reading from the journal (its conversation stays). */
+export declare function deleteReading(id: string): Promise<null>;

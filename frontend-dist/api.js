@@ -409,6 +409,32 @@ export function listMyReports({ page, pageSize } = {}) {
   return apiRequest(`/api/account/reports${query({ page, pageSize })}`);
 }
 
+// -------------------------------------------------------------------------------------- oracle
+
+/**
+ * Casts a reading for `question` (issue 25): `method` "coins" or "yarrow" draws the lines on the
+ * server; "manual" records `lines`, six values 6–9 bottom first, cast by hand. `{reading}` (201).
+ * Ask the oracle about it with `readingId` in a chat turn.
+ */
+export function castReading({ question, method, lines }) {
+  return apiRequest("/api/oracle/readings", json("POST", { question, method, ...(method === "manual" ? { lines } : {}) }));
+}
+
+/** The journal, newest first, searched by `q` (the question or a hexagram's name): `{readings, total, page, pageSize}`. */
+export function listReadings({ q, page, pageSize } = {}) {
+  return apiRequest(`/api/oracle/readings${query({ q, page, pageSize })}`);
+}
+
+/** One reading of the journal: `{reading}`. */
+export function getReading(id) {
+  return apiRequest(`/api/oracle/readings/${path(id)}`);
+}
+
+/** Deletes a reading from the journal (its conversation stays). */
+export function deleteReading(id) {
+  return apiRequest(`/api/oracle/readings/${path(id)}`, { method: "DELETE" });
+}
+
 // --------------------------------------------------------------------------------------- admin
 
 /** The seed's `exportData`: the JSON export, `{data:{users,conversations,messages,auditLogs}}`. */

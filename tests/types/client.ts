@@ -98,3 +98,19 @@ export async function trustUsage(conversationId: string, messageId: string): Pro
   const action: "none" | "warn" | "restrict" | "ban" | undefined = decided?.report.userAction;
   return `${version} ${consent} ${days} ${accepted} ${given} ${deleted} ${restricted} ${status} ${mine.length} ${flagged} ${queue.open}/${queue.overdue} ${overdue} ${action}`;
 }
+
+/** Casting a reading, asking the oracle about it, and the journal, as the site's oracle views use them. */
+export async function oracleUsage(): Promise<string> {
+  const { reading }: api.ReadingResponse = await api.castReading({ question: "Should I move?", method: "coins" });
+  const manual = await api.castReading({ question: "And now?", method: "manual", lines: [7, 9, 7, 8, 6, 8] });
+  const changing: number[] = manual.reading.changing;
+  const relating: api.Hexagram | null | undefined = manual.reading.relating;
+  const principal: api.GoverningText | undefined = reading.governing.find((text) => text.principal);
+  const reply = await api.sendChatMessage({ type: "oracle", messages: [{ role: "user", content: reading.question }], readingId: reading.id });
+  await api.streamChatMessage({ type: "oracle", messages: [{ role: "user", content: "stream" }], readingId: manual.reading.id }, {});
+  const page: api.ReadingPage = await api.listReadings({ q: "泰", page: 1, pageSize: 10 });
+  const again = (await api.getReading(reading.id)).reading;
+  await api.deleteReading(again.id);
+  const method: api.CastMethod = again.method;
+  return `${reading.summary} ${changing.join(",")} ${relating?.name ?? ""} ${principal?.text ?? ""} ${reply.reply} ${page.total} ${method} ${again.conversationId ?? ""}`;
+}
