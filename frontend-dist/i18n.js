@@ -7,6 +7,7 @@
 // signed-in account, the language of its mail.
 import { ACCOUNT_STRINGS } from "./i18n-account.js";
 import { ADMIN_STRINGS } from "./i18n-admin.js";
+import { ORACLE_STRINGS } from "./i18n-oracle.js";
 import { TRUST_STRINGS } from "./i18n-trust.js";
 import { USAGE_STRINGS } from "./i18n-usage.js";
 
@@ -352,7 +353,7 @@ const STRINGS = {
 export const LANGS = ["zh", "en"];
 
 for (const language of LANGS) {
-  for (const strings of [ACCOUNT_STRINGS, ADMIN_STRINGS, USAGE_STRINGS, TRUST_STRINGS]) {
+  for (const strings of [ACCOUNT_STRINGS, ADMIN_STRINGS, USAGE_STRINGS, TRUST_STRINGS, ORACLE_STRINGS]) {
     const { errors = {}, ...rest } = strings[language];
     Object.assign(STRINGS[language], rest);
     Object.assign(STRINGS[language].errors, errors);

@@ -44,6 +44,11 @@ function freshStore() {
     hint: storedHint(),
     hintOpen: false,
     draft: "",
+    // The oracle's readings (views/oracle.js): those asked about in conversations, as far as this
+    // session knows them (each with its conversationId, or `asking` while its turn is new), and
+    // the one cast but not asked about yet.
+    readings: [],
+    pendingReading: null,
   };
 }
 

@@ -11,6 +11,7 @@ import { MAX_MESSAGE_CHARS, fromServer, message, messageView } from "./messages.
 import { quotaLine } from "./quota.js";
 import { searchPanel } from "./search.js";
 import { consentDialog, consentNeeded, currentAbout, legalLinks, loadAbout, termsDialog } from "./trust.js";
+import { castDialog, journalDialog, readingCard } from "./oracle.js";
 import { MAX_HINT_CHARS, turns } from "./turns.js";
 import { resendButton } from "./verify-notice.js";
 
@@ -69,6 +70,8 @@ export function chatView(app) {
       h("div.sidebar-head", {},
         h("a.button.new-chat", { href: "#/chat", onclick: (event) => { event.preventDefault(); startNew(store.kind); app.closeDrawer(); } },
           icon("plus", 16), h("span", {}, t("newChat"))),
+        h("button.button.ghost.small.journal-button", { type: "button", id: "journal-button", onclick: () => { app.closeDrawer(); openJournal(); } },
+          h("span.trigram", { "aria-hidden": "true" }, "☷"), h("span", {}, t("journal"))),
         found.field),
       els.sidebarTitle,
       h("div.sidebar-scroll", {}, els.list, els.listMore, found.results),
@@ -118,6 +121,9 @@ export function chatView(app) {
     els.hintPanel = h("div.hint-panel", { id: "hint-panel", hidden: !store.hintOpen },
       h("label", { class: "hint-label" }, h("span", {}, t("hintLabel")), els.hintInput));
     els.counter = h("span.counter", { "aria-live": "polite" });
+    // The oracle's casting (views/oracle.js): shown while the Oracle is the assistant.
+    els.cast = h("button.cast-button", { type: "button", id: "cast-button", title: t("castReading"), onclick: cast },
+      h("span.cast-glyph", { "aria-hidden": "true" }, "☯"), h("span", {}, t("castReading")));
     els.send = h("button.send", { type: "submit", "aria-label": t("send"), title: t("send") }, h("span", {}, t("send")), icon("send", 18));
     els.stopLabel = h("span", {}, t("stop"));
     els.stop = h("button.stop", { type: "button", hidden: true, "aria-label": t("stop"), title: t("stop"), onclick: () => turn.stop() }, icon("stop", 16), els.stopLabel);
@@ -128,7 +134,7 @@ export function chatView(app) {
       quota.render(),
       h("div.composer-box", {},
         els.input,
-        h("div.composer-row", {}, els.hintToggle, h("span.keys", {}, t("enterToSend")), els.counter, els.send, els.stop)),
+        h("div.composer-row", {}, els.hintToggle, els.cast, h("span.keys", {}, t("enterToSend")), els.counter, els.send, els.stop)),
       h("p.disclaimer", {}, t(store.kind === "oracle" ? "disclaimerOracle" : "disclaimerTcm")),
       els.disclosure);
 
@@ -199,18 +205,134 @@ export function chatView(app) {
     els.personas.querySelectorAll(".persona").forEach((button) => button.setAttribute("aria-pressed", String(button.dataset.kind === store.kind)));
     els.input.placeholder = t(store.kind === "oracle" ? "placeholderOracle" : "placeholderTcm");
     els.form.querySelector(".disclaimer").textContent = t(store.kind === "oracle" ? "disclaimerOracle" : "disclaimerTcm");
+    els.cast.hidden = store.kind !== "oracle";
     if (store.opening) {
       els.inner.replaceChildren(h("div.loading", { role: "status" }, h("span.brush-dot"), h("span.brush-dot"), h("span.brush-dot")));
       return;
     }
     if (!store.messages.length) {
       els.inner.replaceChildren(welcome());
+      paintReadings();
       return;
     }
     const older = store.olderCursor
       ? h("button.button.ghost.small.load-earlier", { type: "button", onclick: loadEarlier }, t("loadEarlier"))
       : null;
     els.inner.replaceChildren(...[older, ...messages.render(store.messages)].filter(Boolean));
+    paintReadings();
+  }
+
+  // ------------------------------------------------------------------ the oracle's readings
+
+  /** The readings of the conversation shown, for this view. */
+  function shownReadings() {
+    settleReadings();
+    if (store.kind !== "oracle") return [];
+    return store.readings.filter((reading) => (reading.asking ? reading.asking === store.generation && !store.opening && store.messages.some((m) => m.readingId === reading.id)
+      : reading.conversationId && reading.conversationId === store.conversationId));
+  }
+
+  /**
+   * Each reading of the conversation goes just above the message that asked about it (the one
+   * sent with it, or after a reload the first one with its question as text), else at the top;
+   * the reading cast but not asked about yet goes last.
+   */
+  function paintReadings() {
+    els.inner.querySelectorAll(".reading-card").forEach((card) => card.remove());
+    for (const reading of shownReadings()) {
+      const asked = store.messages.find((m) => m.role === "user" && m.readingId === reading.id)
+        ?? store.messages.find((m) => m.role === "user" && m.content.trim() === reading.question.trim());
+      const before = asked && els.inner.querySelector(`.message[data-key="${asked.key}"]`);
+      const card = readingCard(reading, { animate: reading.animate });
+      reading.animate = false;
+      if (before) before.before(card);
+      else els.inner.prepend(card);
+    }
+    const pending = store.pendingReading;
+    if (pending && store.kind === "oracle" && pending.conversationId === (store.conversationId ?? null) && !store.opening) {
+      els.inner.append(readingCard(pending.reading, { ask: askAbout, animate: pending.animate }));
+      pending.animate = false;
+    }
+  }
+
+  /** Opens the casting dialog with the question typed so far; the reading's card comes last. */
+  async function cast() {
+    const reading = await castDialog({ question: els.input.value.trim() });
+    if (!reading) {
+      els.cast.focus();
+      return;
+    }
+    if (els.input.value.trim() === reading.question) {
+      els.input.value = "";
+      store.draft = "";
+      autosize();
+      updateComposer();
+    }
+    store.pendingReading = { reading, conversationId: store.conversationId ?? null, animate: true };
+    renderMessages();
+    const card = els.inner.querySelector(`.reading-card[data-reading-id="${CSS.escape(reading.id)}"]`);
+    card?.scrollIntoView({ block: "nearest" });
+    card?.querySelector(".ask-oracle")?.focus({ preventScroll: true });
+  }
+
+  /** "Ask the oracle about it": the question goes as the message, with the reading's id. */
+  function askAbout(reading) {
+    if (store.streaming) return;
+    store.pendingReading = null;
+    store.readings = store.readings.filter((r) => r.id !== reading.id);
+    store.readings.push({ ...reading, conversationId: store.conversationId ?? null, asking: store.generation });
+    for (const item of store.messages) item.editing = null;
+    const user = message("user", reading.question);
+    user.readingId = reading.id;
+    const reply = message("assistant", "", { status: "streaming" });
+    store.messages.push(user, reply);
+    renderMessages();
+    scrollToBottom();
+    turn.send(reading.question, reply, { readingId: reading.id });
+    els.input.focus();
+  }
+
+  /** The conversation's id is known (the turn's start): its readings asked about now belong to it. */
+  function settleReadings() {
+    if (!store.conversationId) return;
+    for (const reading of store.readings) {
+      if (reading.asking === store.generation && store.messages.some((m) => m.readingId === reading.id)) {
+        reading.conversationId = store.conversationId;
+        delete reading.asking;
+      }
+    }
+  }
+
+  /**
+   * A conversation opened: its readings are read from the journal (the first hundred, newest
+   * first, filtered here by conversation) and shown above the messages that asked about them.
+   */
+  async function loadReadings(id) {
+    const generation = store.generation;
+    try {
+      const page = await api.listReadings({ page: 1, pageSize: 100 });
+      if (generation !== store.generation) return;
+      const known = new Set(store.readings.map((r) => r.id));
+      store.readings.push(...page.readings.filter((r) => r.conversationId && !known.has(r.id)));
+      if (id === store.conversationId && !store.opening) paintReadings();
+    } catch {
+      // the conversation stands without its cards
+    }
+  }
+
+  function openJournal() {
+    journalDialog({
+      openConversation: (id) => {
+        const hash = `#/chat/${encodeURIComponent(id)}`;
+        if (location.hash !== hash) history.pushState(null, "", hash);
+        if (id !== store.conversationId || !store.messages.length) open(id);
+      },
+      deleted: (id) => {
+        store.readings = store.readings.filter((r) => r.id !== id);
+        if (store.pendingReading?.reading.id === id) store.pendingReading = null;
+        if (!store.opening) paintReadings();
+      },
+    });
   }
 
   function welcome() {
@@ -236,6 +358,7 @@ export function chatView(app) {
   // ------------------------------------------------------------------ conversations
 
   async function loadConversations(more = false) {
+    settleReadings(); // a turn's conversation is known (adopted) when the list is read again
     if (more && (store.listState === "loading" || !store.listCursor)) return;
     const generation = store.generation;
     const request = ++listRequest;
@@ -335,6 +458,7 @@ export function chatView(app) {
       store.opening = null;
       store.kind = detail.conversation.type;
       show(detail);
+      if (store.kind === "oracle") loadReadings(id);
       if (!store.conversations.some((c) => c.id === id)) store.conversations.unshift(detail.conversation);
       renderList();
       scrollToBottom();
@@ -352,6 +476,7 @@ export function chatView(app) {
    * their older-page cursor: a reload after a reply keeps what "load earlier" brought in.
    */
   function show(detail) {
+    settleReadings(); // before the messages sent with a reading give way to the server's
     const drafts = new Map(store.messages.filter((m) => m.id && m.editing).map((m) => [m.id, m.editing]));
     const forms = new Map(store.messages.filter((m) => m.id && m.feedbackForm).map((m) => [m.id, m.feedbackForm]));
     const page = detail.messages.map((m) => Object.assign(fromServer(m), { editing: drafts.get(m.id) ?? null, feedbackForm: forms.get(m.id) ?? null }));

@@ -31,16 +31,17 @@ export function turns(view) {
   }
 
   /** A new message of the user's (already shown), answered into `reply`. */
-  function send(text, reply) {
+  function send(text, reply, extra = {}) {
     const request = {
       type: store.kind,
       messages: [{ role: "user", content: text }],
       ...(store.conversationId ? { conversationId: store.conversationId } : {}),
       ...turnOptions(),
+      ...extra, // {readingId}: the turn asks the oracle about a reading
     };
     // A reply that failed once the message was saved is asked for again, not the message resent.
     run(reply, (handlers, signal) => api.streamChatMessage(request, handlers, signal),
-      (userMessageId) => (userMessageId ? answer(reply, userMessageId) : send(text, reply)));
+      (userMessageId) => (userMessageId ? answer(reply, userMessageId) : send(text, reply, extra)));
   }
 
   /** A new reply in place of the last one; the old one stays as a version. */
