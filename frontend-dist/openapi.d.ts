@@ -732,6 +732,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/chat/season": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The current solar term and the next, with when each begins (an instant: show it in the
+         *     reader's time zone).
+         */
+        get: operations["season"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/health": {
         parameters: {
             query?: never;
@@ -1753,6 +1773,11 @@ export interface components {
             /** @description Pass as `cursor` for the next page; absent on the last page. */
             nextCursor?: string | null;
         };
+        /** @description The term now, and the next. */
+        Season: {
+            current: components["schemas"]["Term"];
+            next: components["schemas"]["Term"];
+        };
         SessionList: {
             /** @description Newest first; expired sessions are not listed. */
             sessions: components["schemas"]["SessionView"][];
@@ -1842,6 +1867,20 @@ export interface components {
         SwitchRequest: {
             /** @description The version to show: any message of the conversation (one of a message's `versionIds`). */
             messageId: string;
+        };
+        /** @description A solar term and when it begins. */
+        Term: {
+            /** @description 大雪. */
+            name: string;
+            /** @description Major Snow. */
+            english: string;
+            /**
+             * Format: int32
+             * @description The sun's apparent ecliptic longitude at its start, in degrees (a multiple of 15).
+             */
+            longitude: number;
+            /** Format: date-time */
+            startsAt: string;
         };
         /** @description `POST /api/account/terms` body. */
         TermsAcceptance: {
@@ -5786,6 +5825,44 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal error (`internal_error`); details are in the logs under the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable (`database_unavailable`); retry shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    season: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The current solar term and the next */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Season"];
                 };
             };
             /** @description Internal error (`internal_error`); details are in the logs under the request id */

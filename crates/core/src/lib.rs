@@ -26,6 +26,7 @@ pub mod outbound;
 pub mod rate_limit;
 pub mod reports;
 pub mod safety;
+pub mod season;
 pub mod state;
 pub mod telemetry;
 pub mod text;

@@ -111,7 +111,8 @@ both_databases! {
         assert_eq!(app.post("/api/chat").token(&token).json(&request).send().await.status, StatusCode::OK);
         let system = &upstream.received()[0].messages()[0].1;
         assert!(system.contains("中医养生顾问") && system.contains("不构成医疗建议"), "{system}");
-        assert!(system.ends_with("<user_hint>\n请简短回答\n</user_hint>"), "{system}");
+        // The hint is its own delimited section (the season's note for the TCM adviser follows it).
+        assert!(system.contains("\n<user_hint>\n请简短回答\n</user_hint>\n"), "{system}");
 
         assert_eq!(app.post("/api/chat").token(&token).json(&turn("tcm", "How to sleep better?")).send().await.status, StatusCode::OK);
         let system = &upstream.received()[1].messages()[0].1;

@@ -62,6 +62,7 @@ pub fn router() -> ApiRoutes {
         .merge(crate::safety::labels::routes())
         .merge(crate::reports::chat_routes())
         .merge(crate::oracle::routes())
+        .merge(crate::season::routes())
 }
 
 /// `POST /api/chat` body.

@@ -245,6 +245,10 @@ pub async fn prepare(state: &AppState, user: &user::Model, turn: Turn) -> AppRes
     let excess = history.len().saturating_sub(window);
     history.drain(..excess);
     let mut system = system_prompt(conversation.kind, turn.language, turn.system_hint.as_deref());
+    // The TCM adviser knows the season (the solar term now, computed, never remembered).
+    if conversation.kind == ConversationKind::Tcm {
+        system = format!("{system}\n\n---\n{}", crate::season::prompt_note(state.clock.now(), turn.language));
+    }
     // The oracle's readings of this conversation, their governing texts verbatim.
     if conversation.kind == ConversationKind::Oracle
         && let Some(section) = crate::oracle::prompt::section(&state.db, &conversation.id, turn.language).await?
