@@ -122,7 +122,7 @@ export function chatView(app) {
       h("label", { class: "hint-label" }, h("span", {}, t("hintLabel")), els.hintInput));
     els.counter = h("span.counter", { "aria-live": "polite" });
     // The oracle's casting (views/oracle.js): shown while the Oracle is the assistant.
-    els.cast = h("button.cast-button", { type: "button", id: "cast-button", title: t("castReading"), onclick: cast },
+    els.cast = h("button.cast-button", { type: "button", id: "cast-button", title: t("castReading"), "aria-label": t("castReading"), onclick: cast },
       h("span.cast-glyph", { "aria-hidden": "true" }, "☯"), h("span", {}, t("castReading")));
     els.send = h("button.send", { type: "submit", "aria-label": t("send"), title: t("send") }, h("span", {}, t("send")), icon("send", 18));
     els.stopLabel = h("span", {}, t("stop"));
@@ -591,7 +591,8 @@ export function chatView(app) {
     const reply = message("assistant", "", { status: "streaming" });
     const welcoming = !store.messages.length;
     store.messages.push(user, reply);
-    if (welcoming) renderMessages();
+    // A reading cast but not asked about stays last, below the new message.
+    if (welcoming || store.pendingReading) renderMessages();
     else els.inner.append(messages.bubble(user), messages.bubble(reply));
     scrollToBottom();
     turn.send(text, reply);

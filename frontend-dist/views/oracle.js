@@ -3,6 +3,10 @@
 // hexagrams drawn by oracle-draw.js, their names, the changing lines, the governing texts) with
 // "Ask the oracle about it", and the journal of readings (search, pages, delete, the linked
 // conversation). The card's text alternative is the reading's `summary`, as the server words it.
+// A conversation opened again shows the readings linked to it: chat.js reads the journal's first
+// hundred readings (GET /api/oracle/readings) and keeps those whose conversationId is this one,
+// each above the message that asked about it (the first with its question as text); a reading
+// older than those hundred is not shown there, but stays in the journal.
 import * as api from "../api.js";
 import { dialog, h, icon, toast } from "../dom.js";
 import { dateTime, errorText, t } from "../i18n.js";
