@@ -20,6 +20,7 @@ mod stop;
 mod stream;
 pub mod title;
 pub mod tree;
+mod turn;
 mod versions;
 
 use axum::{
