@@ -9,7 +9,7 @@
 // older than those hundred is not shown there, but stays in the journal.
 import * as api from "../api.js";
 import { dialog, h, icon, toast } from "../dom.js";
-import { dateTime, errorText, t } from "../i18n.js";
+import { dateTime, errorText, lang, t } from "../i18n.js";
 import { hexagramSvg, relatingValues } from "../oracle-draw.js";
 
 export const MAX_QUESTION_CHARS = 500;
@@ -123,10 +123,12 @@ function hexagramFigure(hexagram, lines, { role, marks, animate }) {
       h("small.hexagram-role", {}, t(role === "primary" ? "primaryHexagram" : "relatingHexagram")),
       h("strong.hexagram-name", {}, h("span.hexagram-zh", { lang: "zh-CN" }, hexagram.name), " ", h("span.hexagram-en", { lang: "en" }, hexagram.english)),
       h("small.hexagram-number", {}, `${hexagram.symbol} ${t("hexagramNumber", { n: hexagram.number })}`),
-      h("small.hexagram-trigrams", {}, t("trigrams", {
-        upper: t("trigram", { name: `${hexagram.upper.symbol} ${hexagram.upper.name}`, nature: hexagram.upper.english }),
-        lower: t("trigram", { name: `${hexagram.lower.symbol} ${hexagram.lower.name}`, nature: hexagram.lower.english }),
-      }))));
+      h("small.hexagram-trigrams", {}, t("trigrams", { upper: trigram(hexagram.upper), lower: trigram(hexagram.lower) }))));
+}
+
+/** "☷ 坤（地）" in Chinese, "☷ 坤 (Earth)" in English. */
+function trigram(view) {
+  return t("trigram", { name: `${view.symbol} ${view.name}`, nature: lang() === "zh" ? view.nature : view.english });
 }
 
 /**
@@ -142,7 +144,7 @@ export function readingCard(reading, { ask = null, animate = false } = {}) {
       ? [h("span.reading-arrow", { "aria-hidden": "true" }, "→"), hexagramFigure(reading.relating, relatingValues(reading.lines), { role: "relating", marks: false, animate: false })]
       : h("p.reading-no-relating.muted", {}, t("noRelating")));
   // The figures' words are in the summary already: the img role keeps them from being read twice.
-  const changing = reading.changing.length ? t("changingList", { list: reading.changing.join(", ") }) : t("noChanging");
+  const changing = reading.changing.length ? t("changingList", { list: reading.changing.join(t("changingSeparator")) }) : t("noChanging");
   const texts = h("details.reading-texts", { open: true },
     h("summary", {}, t("governingTexts")),
     h("ul.governing", {}, reading.governing.map((text) => h(`li${text.principal ? ".principal" : ""}`, { lang: "zh-CN" },
@@ -159,7 +161,7 @@ export function readingCard(reading, { ask = null, animate = false } = {}) {
       h("span.reading-seal", { "aria-hidden": "true" }, "卦"),
       h("div", {}, h("p.reading-question", {}, reading.question), h("small.muted", {}, `${dateTime(reading.createdAt)} · ${t(`methodLabel.${reading.method}`)}`))),
     drawings,
-    h("p.reading-changing", {}, h("strong", {}, `${t("changingLines")}: `), changing),
+    h("p.reading-changing", {}, h("strong", {}, t("changingLinesLabel")), changing),
     texts,
     askButton ? h("div.reading-actions", {}, askButton) : null);
   if (moving) {

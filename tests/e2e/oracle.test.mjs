@@ -52,6 +52,14 @@ async function castInUi(page, { question, method = "coins", lines = null, typed 
   await dialog.waitFor({ state: "detached" });
   const card = page.locator(`.reading-card[data-reading-id="${reading.id}"]`);
   await card.waitFor();
+  // The lines are drawn from the bottom up, one after another, then the words come.
+  const delays = await card.evaluate((element) => [...element.querySelectorAll(".primary svg.hexagram g.bar")]
+    .map((bar) => parseFloat(getComputedStyle(bar).animationDelay) || 0));
+  if (await card.evaluate((element) => element.classList.contains("casting"))) {
+    assert.deepEqual([...delays].sort((a, b) => a - b), delays, "bottom line first");
+    assert.ok(delays[5] > delays[0]);
+  }
+  await page.waitForFunction((id) => !document.querySelector(`.reading-card[data-reading-id="${id}"].casting`), reading.id, { timeout: 5000 });
   return { reading, card };
 }
 
@@ -118,7 +126,7 @@ test("lines cast by hand (Chinese): 泰 becoming 既济, lines 2 and 5 marked, �
   assert.equal(seen.figures[0].marks, 2);
   assert.equal(seen.figures[1].marks, 0, "no marks on the relating hexagram");
   assert.match(seen.names, /泰[\s\S]*→[\s\S]*既济/);
-  assert.match(seen.changingText, /2, 5/);
+  assert.equal(seen.changingText, "变爻：第2、5爻");
   assert.equal(seen.principal, "六五：帝乙归妹，以祉，元吉。");
   assert.equal(seen.label, reading.summary);
   await shot(page, "oracle-card-manual-zh");
