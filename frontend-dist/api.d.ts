@@ -181,6 +181,8 @@ export type UsageReport = Schemas["UsageReport"];
 export declare function getQuota(): Promise<QuotaView>;
 export type AboutView = Schemas["AboutView"];
 export declare function getAbout(): Promise<AboutView>;
+export type Season = Schemas["Season"];
+export declare function getSeason(): Promise<Season>;
 /** Thumbs up or down on a reply, with an optional comment; sent again it changes. */
 export declare function setFeedback(conversationId: string, messageId: string, feedback: FeedbackRequest): Promise<FeedbackResponse>;
 /** Withdraws the feedback on a reply. */

@@ -233,6 +233,11 @@ export function getAbout() {
   return apiRequest("/api/chat/about");
 }
 
+/** The current solar term and the next (public): `{current, next}`, each `{name, english, longitude, startsAt}`. */
+export function getSeason() {
+  return apiRequest("/api/chat/season");
+}
+
 /**
  * Reports the reply `messageId` (one the model wrote here, shown) to the administrators:
  * `reason` "illegal"|"harmful"|"wrong"|"privacy"|"other", `comment` optional (at most 1000

@@ -13,6 +13,7 @@ import { searchPanel } from "./search.js";
 import { consentDialog, consentNeeded, currentAbout, legalLinks, loadAbout, termsDialog } from "./trust.js";
 import { castDialog, journalDialog, readingCard } from "./oracle.js";
 import { MAX_HINT_CHARS, turns } from "./turns.js";
+import { loadSeason, seasonLine } from "../season.js";
 import { resendButton } from "./verify-notice.js";
 
 export { resetChat } from "./chat-store.js";
@@ -79,6 +80,7 @@ export function chatView(app) {
         h("p", {}, h("span.trigram", { "aria-hidden": "true" }, "☯"), " ", t("footnote")),
         legalLinks()));
 
+    els.season = h("div.season-slot", { "aria-live": "polite" });
     els.personas = h("div.persona-switch", { role: "group", "aria-label": `${t("oracle")} / ${t("tcm")}` },
       KINDS.map((kind) => h(`button.persona.${kind}`, {
         type: "button", dataset: { kind }, "aria-pressed": String(kind === store.kind),
@@ -141,7 +143,7 @@ export function chatView(app) {
     els.backdrop = h("div.drawer-backdrop", { onclick: () => app.closeDrawer() });
     els.root = h("div.chat", { dataset: { kind: store.kind } },
       els.sidebar, els.backdrop,
-      h("section.conversation", { "aria-label": t("chat") }, h("header.chat-head", {}, els.personas), els.messages, els.form));
+      h("section.conversation", { "aria-label": t("chat") }, h("header.chat-head", {}, els.personas, els.season), els.messages, els.form));
 
     shownBusy = Boolean(store.streaming);
     renderList();
@@ -200,12 +202,24 @@ export function chatView(app) {
     list.render(els.list, els.listMore);
   }
 
+  /** The TCM adviser's header names the solar term (with a seasonal note). */
+  function showSeason() {
+    if (store.kind !== "tcm") {
+      els.season.replaceChildren();
+      return;
+    }
+    loadSeason().then((season) => {
+      if (store.kind === "tcm") els.season.replaceChildren(seasonLine(season) ?? "");
+    });
+  }
+
   function renderMessages() {
     els.root.dataset.kind = store.kind;
     els.personas.querySelectorAll(".persona").forEach((button) => button.setAttribute("aria-pressed", String(button.dataset.kind === store.kind)));
     els.input.placeholder = t(store.kind === "oracle" ? "placeholderOracle" : "placeholderTcm");
     els.form.querySelector(".disclaimer").textContent = t(store.kind === "oracle" ? "disclaimerOracle" : "disclaimerTcm");
     els.cast.hidden = store.kind !== "oracle";
+    showSeason();
     if (store.opening) {
       els.inner.replaceChildren(h("div.loading", { role: "status" }, h("span.brush-dot"), h("span.brush-dot"), h("span.brush-dot")));
       return;

@@ -262,3 +262,24 @@ test("keyboard: the cast button, the dialog and the card's ask button are reacha
   assert.equal(await page.evaluate(() => document.activeElement?.classList.contains("ask-oracle")), true, "the focus goes to the ask button");
   await close(page);
 });
+
+test("the TCM adviser's header names the solar term the server computed, with a seasonal note, in both languages; the Oracle's does not", async () => {
+  const season = (await api("GET", "/api/chat/season")).body;
+  assert.ok(season.current?.name && season.next?.name, JSON.stringify(season));
+  const page = await open({ locale: "en-US" });
+  try {
+    await registerInUi(page, "season@example.com");
+    assert.equal(await page.locator(".season-line").count(), 0, "the Oracle's header has no season");
+    await page.click(".persona.tcm");
+    const line = page.locator(".chat-head .season-line");
+    await line.locator(".season-name", { hasText: `Solar term: ${season.current.name} · ${season.current.english}` }).waitFor();
+    assert.ok((await line.locator(".season-note").innerText()).trim().length > 10, "a seasonal note");
+    await shot(page, "season-tcm-en");
+    await page.click("#lang-switch");
+    await page.locator(".chat-head .season-line .season-name", { hasText: `节气：${season.current.name}` }).waitFor();
+    await page.click(".persona.oracle");
+    await page.locator(".chat-head .season-line").waitFor({ state: "detached" });
+  } finally {
+    await close(page);
+  }
+});

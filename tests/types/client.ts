@@ -75,6 +75,8 @@ export async function accountUsage(resetToken: string, verifyToken: string): Pro
 /** Terms, consent and reports (issue 24), as the site uses them. */
 export async function trustUsage(conversationId: string, messageId: string): Promise<string> {
   const about: api.AboutView = await api.getAbout();
+  const season: api.Season = await api.getSeason();
+  const term: string = `${season.current.name} ${season.current.english} ${season.current.startsAt} ${season.next.longitude}`;
   const version: string | null = about.termsVersion ?? null;
   const consent: "required" | "off" = about.healthConsent;
   const days: number = about.reportResponseDays;
@@ -96,7 +98,7 @@ export async function trustUsage(conversationId: string, messageId: string): Pro
     ? await api.decideReport(first.id, { outcome: "actioned", hideReply: true, userAction: "restrict", restrictDays: 3, note: "see the terms" })
     : null;
   const action: "none" | "warn" | "restrict" | "ban" | undefined = decided?.report.userAction;
-  return `${version} ${consent} ${days} ${accepted} ${given} ${deleted} ${restricted} ${status} ${mine.length} ${flagged} ${queue.open}/${queue.overdue} ${overdue} ${action}`;
+  return `${version} ${consent} ${days} ${accepted} ${given} ${deleted} ${restricted} ${status} ${mine.length} ${flagged} ${queue.open}/${queue.overdue} ${overdue} ${action} ${term}`;
 }
 
 /** Casting a reading, asking the oracle about it, and the journal, as the site's oracle views use them. */
