@@ -88,6 +88,8 @@ pub struct Config {
     /// Blocked messages one user may send per window before chat is refused for a while
     /// (`MODERATION_STRIKES`, default 5/1h).
     pub moderation_strikes: Option<Limit>,
+    /// Readings one user may cast per window (`RATE_LIMIT_ORACLE_CASTS`, default 30/1d).
+    pub oracle_casts: Option<Limit>,
     /// The number a red-flag card says to call (`EMERGENCY_NUMBER`, default 120).
     pub emergency_number: String,
     /// The hotline of the self-harm card (`CRISIS_HOTLINE`, default 12356: China's national
@@ -192,6 +194,7 @@ impl Config {
         "MODERATION_OPENAI_BASE_URL",
         "MODERATION_OPENAI_API_KEY",
         "MODERATION_OPENAI_MODEL",
+        "RATE_LIMIT_ORACLE_CASTS",
         "TERMS_VERSION",
         "HEALTH_CONSENT",
         "REPORT_RESPONSE_DAYS",
@@ -353,6 +356,7 @@ impl Config {
             },
             moderation,
             moderation_strikes,
+            oracle_casts: env.limit("RATE_LIMIT_ORACLE_CASTS", "30/1d")?,
             emergency_number: phone(&env, "EMERGENCY_NUMBER", "120")?,
             crisis_hotline: phone(&env, "CRISIS_HOTLINE", "12356")?,
             model_disclosure: match env.get("MODEL_DISCLOSURE") {
@@ -391,6 +395,7 @@ impl Config {
             Bucket::ResetAddress => window(self.reset_limit_per_address),
             Bucket::VerifyMail => window(self.verify_mail_limit),
             Bucket::ModerationStrikes => window(self.moderation_strikes),
+            Bucket::OracleCasts => window(self.oracle_casts),
         }
     }
 

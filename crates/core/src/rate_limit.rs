@@ -84,6 +84,8 @@ pub enum Bucket {
     VerifyMail,
     /// Messages of one user that moderation blocked (strikes toward a cool-down).
     ModerationStrikes,
+    /// Readings one user cast (the oracle's journal).
+    OracleCasts,
 }
 
 impl Bucket {
@@ -98,6 +100,7 @@ impl Bucket {
             Self::ResetAddress => "reset_address",
             Self::VerifyMail => "verify_mail",
             Self::ModerationStrikes => "moderation_strikes",
+            Self::OracleCasts => "oracle_casts",
         }
     }
 
@@ -116,6 +119,9 @@ impl Bucket {
                 ("rate_limited", "too many password-reset requests; please wait before asking again")
             }
             Self::VerifyMail => ("rate_limited", "too many verification mails; please wait before asking again"),
+            Self::OracleCasts => {
+                ("rate_limited", "you have cast as many readings as allowed for now; please try again later")
+            }
             Self::ModerationStrikes => (
                 "moderation_cooldown",
                 "several of your recent messages broke the content rules; chat is paused for this account for a while",

@@ -90,6 +90,27 @@ both_databases! {
     }
 }
 
+both_databases! {
+    async fn casting_is_limited_per_account(backend: Backend) {
+        let app = TestApp::with_env(backend, |env| {
+            env.insert("RATE_LIMIT_ORACLE_CASTS".into(), "2/1h".into());
+        })
+        .await;
+        let token = app.register("caster@example.com").await;
+        let other = app.register("other@example.com").await;
+        for _ in 0..2 {
+            assert_eq!(cast(&app, &token, json!({"question": "q", "method": "coins"})).await.status, StatusCode::CREATED);
+        }
+        let refused = cast(&app, &token, json!({"question": "q", "method": "coins"})).await;
+        assert_eq!(refused.assert_error(StatusCode::TOO_MANY_REQUESTS), "rate_limited");
+        assert!(refused.header("retry-after").is_some());
+        assert_eq!(app.get("/api/oracle/readings").token(&token).send().await.json()["total"], 2, "nothing written");
+        assert_eq!(cast(&app, &other, json!({"question": "q", "method": "yarrow"})).await.status, StatusCode::CREATED, "per account");
+        app.clock.advance(std::time::Duration::from_secs(3601));
+        assert_eq!(cast(&app, &token, json!({"question": "q", "method": "coins"})).await.status, StatusCode::CREATED);
+    }
+}
+
 fn urlencode(text: &str) -> String {
     text.bytes().map(|byte| format!("%{byte:02X}")).collect()
 }

@@ -9,7 +9,8 @@
 use std::time::Duration;
 
 use app_core::entities::{
-    AuditLog, Conversation, Message, MessageFeedback, RateLimitHit, Report, User, audit_log, rate_limit_hit, user,
+    AuditLog, Conversation, Message, MessageFeedback, RateLimitHit, Reading, Report, User, audit_log, rate_limit_hit,
+    user,
 };
 use sea_orm::{ColumnTrait, Database, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
@@ -394,6 +395,24 @@ both_stacks! {
         assert_eq!(Conversation::find().count(&db).await.unwrap(), 0, "no TCM conversation outlives the withdrawal");
         let after = stack.post_json(1, "/api/chat", &[("authorization", &auth)], &json!({"type": "tcm", "messages": [{"role": "user", "content": "again"}]})).await;
         assert_eq!((after.status, after.error_code()), (403, "consent_required".to_string()));
+    }
+
+    /// Casting readings: a burst at every instance writes exactly the readings the limit allows.
+    async fn casting_readings_admits_exactly_the_limit(backend: Backend) {
+        let stack = Stack::start(backend, &[("RATE_LIMIT_ORACLE_CASTS", "5/1h")]).await;
+        let auth = format!("Bearer {}", stack.register("caster@example.com").await);
+        let n = burst_size();
+        let stack = &stack;
+        let replies = stack
+            .burst_post(n, "/api/oracle/readings", |i| {
+                (vec![("authorization", auth.clone())], json!({"question": format!("question {i}"), "method": "coins"}))
+            })
+            .await;
+        let counts = tally(&replies);
+        assert_eq!((counts.get(&201), counts.get(&429)), (Some(&5), Some(&(n - 5))), "{counts:?}\n{}", stack.logs());
+        assert_refusals(&replies, "rate_limited", 3600);
+        let db = connect(stack).await;
+        assert_eq!(Reading::find().count(&db).await.unwrap(), 5);
     }
 
     /// The usage tallies under a burst: many users' turns at once on every instance, and each

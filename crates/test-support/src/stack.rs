@@ -76,13 +76,14 @@ impl Stack {
         Self { backend, instances, database }
     }
 
-    /// The port of instance `i` (modulo their number) of the function serving `path`.
+    /// The port of instance `i` (modulo their number) of the function serving `path` (as s.yaml's
+    /// route table sends it).
     pub fn port(&self, path: &str, i: usize) -> u16 {
         let function = if self.instances.len() == 1 || path.starts_with("/api/auth/register") {
             0
         } else if path.starts_with("/api/auth/") || path.starts_with("/api/account") {
             1
-        } else if path.starts_with("/api/chat") {
+        } else if path.starts_with("/api/chat") || path.starts_with("/api/oracle") {
             2
         } else {
             3

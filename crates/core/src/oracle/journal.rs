@@ -23,6 +23,7 @@ use crate::{
     error::{AppError, AppResult, ErrorBody},
     http::{ApiRoutes, AppJson, AppPath, AppQuery, routes::api_routes},
     ids::new_id,
+    rate_limit::{self, Bucket, Meter},
     state::AppState,
 };
 
@@ -109,6 +110,7 @@ pub struct ReadingResponse {
     responses(
         (status = 201, description = "The reading, kept in the journal", body = ReadingResponse),
         (status = 422, description = "`empty_question`, `question_too_long`, `invalid_lines` (manual without six values 6–9, or lines with another method)", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: as many readings as `RATE_LIMIT_ORACLE_CASTS` allows; see `Retry-After`", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait"))),
     )
 )]
 async fn cast(
@@ -146,6 +148,11 @@ async fn cast(
         (method, None) => casting::cast(method, &mut rand::rng()),
     };
     let view = reading::read(lines);
+    // The limit is charged in the transaction that writes the reading: a burst at every
+    // instance writes exactly as many as it allows.
+    let meters: Vec<Meter> =
+        Meter::new(Bucket::OracleCasts, &auth.user.id, state.config.oracle_casts).into_iter().collect();
+    let (txn, _charged) = rate_limit::begin_charged(&state.db, &state.clock, &meters).await?;
     let row = stored::ActiveModel {
         id: Set(new_id()),
         user_id: Set(auth.user.id.clone()),
@@ -157,8 +164,10 @@ async fn cast(
         relating_number: Set(view.relating.as_ref().map(|relating| i16::from(relating.number))),
         created_at: Set(state.clock.now()),
     }
-    .insert(&state.db)
+    .insert(&txn)
     .await?;
+    txn.commit().await?;
+    state.sweep(Bucket::OracleCasts).await;
     Ok((StatusCode::CREATED, Json(ReadingResponse { reading: Reading::from_row(&row) })))
 }
 
