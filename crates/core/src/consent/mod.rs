@@ -6,7 +6,8 @@
 //! they may withdraw at any time, art. 15).
 //!
 //! What was accepted lives on the account's row (the version and when; when consent was given),
-//! so the gates read nothing more than the row the session check already loaded; the audit
+//! so the gates read nothing more than the row the session check already loaded (a TCM turn
+//! reads the consent once more, under a lock, as it writes: [`lock_for_turn`]); the audit
 //! trail keeps each acceptance, consent and withdrawal. Served under `/api/account` by the
 //! `auth-login` function; the gates run in the `chat` function ([`terms_gate`],
 //! [`health_gate`]).
