@@ -10,6 +10,8 @@
 import { ApiError, apiRequest, authHeaders, dispositionFilename, json, path, query, saveFile, send } from "./api-http.js";
 
 export { API_BASE_URL, ApiError, TOKEN_KEY, apiRequest, dispositionFilename, getToken, onUnauthorized, setToken } from "./api-http.js";
+// The constitution self-assessment's calls live in their own module.
+export { deleteAssessment, getAssessment, getQuestionnaire, listAssessments, submitAssessment } from "./api-constitution.js";
 
 // ---------------------------------------------------------------------------------------- chat
 
@@ -397,11 +399,13 @@ export function giveHealthConsent() {
 
 /**
  * Withdraws the consent to the processing of health information: `{account,
- * deletedConversations}`. With `deleteConversations: true` every TCM conversation of the
- * account is deleted too. Withdrawing twice is fine.
+ * deletedConversations, deletedAssessments}`. With `deleteConversations: true` every TCM
+ * conversation of the account is deleted too, with `deleteAssessments: true` every constitution
+ * self-assessment (sent only when asked for). Withdrawing twice is fine.
  */
-export function withdrawHealthConsent({ deleteConversations = false } = {}) {
-  return apiRequest(`/api/account/health-consent${query({ deleteConversations: String(Boolean(deleteConversations)) })}`, { method: "DELETE" });
+export function withdrawHealthConsent({ deleteConversations = false, deleteAssessments = false } = {}) {
+  const params = { deleteConversations: String(Boolean(deleteConversations)), deleteAssessments: deleteAssessments ? "true" : undefined };
+  return apiRequest(`/api/account/health-consent${query(params)}`, { method: "DELETE" });
 }
 
 /**
