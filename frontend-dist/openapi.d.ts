@@ -110,7 +110,8 @@ export interface paths {
         /**
          * Withdraw the consent to processing health information: TCM chat stops (403
          *     `consent_required`) until it is given again; with `deleteConversations=true` the TCM
-         *     conversations are deleted too.
+         *     conversations are deleted too, with `deleteAssessments=true` the constitution
+         *     self-assessments (the TCM adviser stops seeing them either way).
          */
         delete: operations["withdraw_health_consent"];
         options?: never;
@@ -752,6 +753,65 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/constitution/assessments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's assessments, newest first. */
+        get: operations["list_assessments"];
+        put?: never;
+        /**
+         * Submit the answers: they are scored by the standard's rules and kept in the caller's history.
+         *     The TCM adviser is given the newest assessment as context.
+         */
+        post: operations["submit"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/constitution/assessments/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One of the caller's assessments. */
+        get: operations["get_assessment"];
+        put?: never;
+        post?: never;
+        /** Delete an assessment (the TCM adviser no longer sees it). */
+        delete: operations["delete_assessment"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/constitution/questionnaire": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The questions (ours, modelled on the structure and scoring of ZYYXH/T157-2009), the answer
+         *     scale and the nine types.
+         */
+        get: operations["questionnaire"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/health": {
         parameters: {
             query?: never;
@@ -914,6 +974,59 @@ export interface components {
             PropagateID: string;
             ReservedCode2: string;
         };
+        AnswerOption: {
+            /** Format: int32 */
+            value: number;
+            zh: string;
+            en: string;
+        };
+        /** @description A scored assessment. */
+        Assessment: {
+            id: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** @example ZYYXH/T157-2009 */
+            scale: string;
+            sex: components["schemas"]["Sex"];
+            /**
+             * @description The nine types in the standard's order: raw and transformed scores and the verdict
+             *     (balanced: `yes`, `basically` or `no`; the others: `yes`, `leaning` or `no`).
+             */
+            scores: components["schemas"]["TypeScore"][];
+            /** @description The result in a sentence: "基本是平和质，有气郁质倾向". */
+            summary: components["schemas"]["Bilingual"];
+            /** @description The answers given, by question id. */
+            answers: {
+                [key: string]: number;
+            };
+        };
+        AssessmentPage: {
+            assessments: components["schemas"]["Assessment"][];
+            /** Format: int64 */
+            total: number;
+            /** Format: int64 */
+            page: number;
+            /** Format: int64 */
+            pageSize: number;
+        };
+        /**
+         * @description A constitution self-assessment: what was answered, and (computed from it on export) the
+         *     scores, verdicts and result; `assessment` is `null` for a row this version cannot score.
+         */
+        AssessmentRecord: {
+            id: string;
+            userId: string;
+            scale: string;
+            sex: string;
+            /** @description The sixty answers (1–5) as digits, in the questionnaire's order for that sex. */
+            answers: string;
+            /** Format: date-time */
+            createdAt: string;
+            assessment?: components["schemas"]["Assessment"] | null;
+        };
+        AssessmentResponse: {
+            assessment: components["schemas"]["Assessment"];
+        };
         AssistantUsage: {
             /** Format: date */
             start: string;
@@ -971,6 +1084,11 @@ export interface components {
             token: string;
             /** Format: date-time */
             expires: string;
+        };
+        /** @description Text in both languages. */
+        Bilingual: {
+            zh: string;
+            en: string;
         };
         /**
          * @description Which card a rule raises.
@@ -1086,6 +1204,12 @@ export interface components {
             /** Format: date-time */
             updatedAt: string;
         };
+        /** @description A type a question counts in. */
+        Counts: {
+            type: components["schemas"]["Type"];
+            /** @description The answer counts the other way round (1 as 5): the balanced type's six questions. */
+            reversed: boolean;
+        };
         /** @description `POST /api/auth/login` body. */
         Credentials: {
             /**
@@ -1172,6 +1296,8 @@ export interface components {
             reports?: components["schemas"]["ReportRecord"][];
             /** @description The oracle's readings (the journal). */
             readings?: components["schemas"]["ReadingRecord"][];
+            /** @description The constitution self-assessments (the account's own download only). */
+            constitutionAssessments?: components["schemas"]["AssessmentRecord"][];
         };
         /** @description The JSON export (`format=json`): the seed's `{data:{…}}` shape. Documents the stream below. */
         ExportDocument: {
@@ -1208,6 +1334,10 @@ export interface components {
             data: components["schemas"]["ReadingRecord"];
             /** @enum {string} */
             type: "reading";
+        } | {
+            data: components["schemas"]["AssessmentRecord"];
+            /** @enum {string} */
+            type: "constitutionAssessment";
         };
         FeedbackCount: {
             assistant: components["schemas"]["ConversationKind"];
@@ -1585,6 +1715,30 @@ export interface components {
              */
             locale: string;
         };
+        Question: {
+            /** @description The answer's key in `answers`. */
+            id: string;
+            zh: string;
+            en: string;
+            sex?: components["schemas"]["Sex"] | null;
+            counts: components["schemas"]["Counts"][];
+        };
+        /** @description The questionnaire. */
+        Questionnaire: {
+            /**
+             * @description The standard whose structure and scoring the questionnaire follows.
+             * @example ZYYXH/T157-2009
+             */
+            scale: string;
+            /** @description The instruction: answer for the past year. */
+            recall: components["schemas"]["Bilingual"];
+            /** @description 1 (never) … 5 (always). */
+            options: components["schemas"]["AnswerOption"][];
+            /** @description The nine types, in the standard's order. */
+            types: components["schemas"]["TypeDescription"][];
+            /** @description 61 questions; a person answers the 60 that apply to their sex. */
+            items: components["schemas"]["Question"][];
+        };
         QuotaView: {
             messages?: components["schemas"]["MessageQuota"] | null;
             streams?: components["schemas"]["StreamQuota"] | null;
@@ -1806,6 +1960,11 @@ export interface components {
             current: boolean;
         };
         /**
+         * @description The sex a person gives: it chooses which of 湿热's two sex-specific questions they answer.
+         * @enum {string}
+         */
+        Sex: "female" | "male";
+        /**
          * @description One Server-Sent Event of a streamed reply, as an event-stream parser reads it: `event` is
          *     `start`, `redFlag`, `delta`, `done`, `error` or `title`, and `data` the JSON of
          *     `StreamStart`, `RedFlagCard`, `StreamDelta`, `StreamDone`, `ErrorBody` or `StreamTitle`.
@@ -1862,6 +2021,15 @@ export interface components {
         StreamTitle: {
             conversationId: string;
             title: string;
+        };
+        /** @description `POST /api/constitution/assessments` body. */
+        Submission: {
+            /** @description Chooses the one question asked of one sex only. */
+            sex: components["schemas"]["Sex"];
+            /** @description Every question that applies (60), by id: 1 (never) … 5 (always). */
+            answers: {
+                [key: string]: number;
+            };
         };
         /** @description `POST …/switch` body. */
         SwitchRequest: {
@@ -1932,6 +2100,39 @@ export interface components {
             english: string;
             /** @description Its image: 地. */
             nature: string;
+        };
+        /**
+         * @description A constitution type (体质) of the standard, in its order.
+         * @enum {string}
+         */
+        Type: "balanced" | "qiDeficiency" | "yangDeficiency" | "yinDeficiency" | "phlegmDampness" | "dampHeat" | "bloodStasis" | "qiStagnation" | "special";
+        TypeDescription: {
+            key: components["schemas"]["Type"];
+            zh: string;
+            en: string;
+            /** @description What the type is like, in a sentence (ours). */
+            about: components["schemas"]["Bilingual"];
+        };
+        /** @description One type's scores and verdict. */
+        TypeScore: {
+            type: components["schemas"]["Type"];
+            /**
+             * Format: int32
+             * @description The sum of the type's answers (reversed where the standard reverses).
+             */
+            raw: number;
+            /**
+             * Format: int32
+             * @description How many questions the type has.
+             */
+            items: number;
+            /**
+             * Format: double
+             * @description The transformed score, 0–100, rounded to two decimals (the verdict is judged on the
+             *     exact value).
+             */
+            score: number;
+            verdict: components["schemas"]["Verdict"];
         };
         UsageReport: {
             /** Format: date */
@@ -2038,6 +2239,11 @@ export interface components {
              */
             restrictedUntil?: string | null;
         };
+        /**
+         * @description The judgment of one type.
+         * @enum {string}
+         */
+        Verdict: "yes" | "basically" | "leaning" | "no";
         /** @description `POST /api/account/email/verify` body. */
         VerifyEmail: {
             /** @description The token of the mailed link (`#/verify/<token>`). */
@@ -2050,6 +2256,11 @@ export interface components {
              * @description TCM conversations deleted with the withdrawal (0 unless asked).
              */
             deletedConversations: number;
+            /**
+             * Format: int64
+             * @description Constitution self-assessments deleted with the withdrawal (0 unless asked).
+             */
+            deletedAssessments: number;
         };
         /**
          * @description Why a message is withheld.
@@ -2635,6 +2846,8 @@ export interface operations {
             query?: {
                 /** @description Also delete every TCM conversation of the account (with their messages). */
                 deleteConversations?: boolean;
+                /** @description Also delete every constitution self-assessment of the account. */
+                deleteAssessments?: boolean;
             };
             header?: never;
             path?: never;
@@ -5863,6 +6076,373 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Season"];
+                };
+            };
+            /** @description Internal error (`internal_error`); details are in the logs under the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable (`database_unavailable`); retry shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_assessments: {
+        parameters: {
+            query?: {
+                /** @description 1-based page number (default 1). */
+                page?: number;
+                /** @description 1–100 (default 20). */
+                pageSize?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of assessments */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AssessmentPage"];
+                };
+            };
+            /** @description Malformed JSON body (`malformed_json`) or query string (`invalid_query`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired session token (`missing_token`, `invalid_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The account is banned (`account_banned`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal error (`internal_error`); details are in the logs under the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable (`database_unavailable`); retry shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    submit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Submission"];
+            };
+        };
+        responses: {
+            /** @description The scored assessment, kept */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AssessmentResponse"];
+                };
+            };
+            /** @description Malformed JSON body (`malformed_json`) or query string (`invalid_query`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired session token (`missing_token`, `invalid_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `consent_required`: the server asks for the health-information consent, which the account has not given */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 64 KiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `application/json` (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `incomplete_answers`, `unknown_item`, `item_not_for_sex`, `invalid_answer` (not a whole number 1–5) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: as many as `RATE_LIMIT_CONSTITUTION_ASSESSMENTS` allows; see `Retry-After` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal error (`internal_error`); details are in the logs under the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable (`database_unavailable`); retry shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_assessment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Assessment id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The assessment */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AssessmentResponse"];
+                };
+            };
+            /** @description Malformed JSON body (`malformed_json`) or query string (`invalid_query`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired session token (`missing_token`, `invalid_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The account is banned (`account_banned`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such assessment of the caller's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal error (`internal_error`); details are in the logs under the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable (`database_unavailable`); retry shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_assessment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Assessment id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed JSON body (`malformed_json`) or query string (`invalid_query`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired session token (`missing_token`, `invalid_token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The account is banned (`account_banned`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such assessment of the caller's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal error (`internal_error`); details are in the logs under the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable (`database_unavailable`); retry shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    questionnaire: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The questionnaire */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Questionnaire"];
                 };
             };
             /** @description Internal error (`internal_error`); details are in the logs under the request id */

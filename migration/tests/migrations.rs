@@ -6,7 +6,7 @@ use migration::{Migrator, MigratorTrait, SchemaManager, sea_orm};
 use sea_orm::{ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, Statement};
 use test_support::{Backend, TestDb, both_databases};
 
-const TABLES: [&str; 14] = [
+const TABLES: [&str; 15] = [
     "users",
     "sessions",
     "conversations",
@@ -21,9 +21,10 @@ const TABLES: [&str; 14] = [
     "admin_demotions",
     "reports",
     "readings",
+    "constitution_assessments",
 ];
 
-const COLUMNS: [(&str, &[&str]); 14] = [
+const COLUMNS: [(&str, &[&str]); 15] = [
     (
         "users",
         &[
@@ -141,9 +142,10 @@ const COLUMNS: [(&str, &[&str]); 14] = [
             "created_at",
         ],
     ),
+    ("constitution_assessments", &["id", "user_id", "scale", "sex", "answers", "created_at"]),
 ];
 
-const INDEXES: [(&str, &str); 27] = [
+const INDEXES: [(&str, &str); 28] = [
     ("sessions", "idx_sessions_user"),
     ("conversations", "idx_conversations_user_updated"),
     ("messages", "idx_messages_conversation_created"),
@@ -171,6 +173,7 @@ const INDEXES: [(&str, &str); 27] = [
     ("readings", "idx_readings_user_created"),
     ("readings", "idx_readings_conversation"),
     ("readings", "idx_readings_created"),
+    ("constitution_assessments", "idx_constitution_assessments_user_created"),
 ];
 
 async fn existing_tables(db: &DatabaseConnection) -> Vec<&'static str> {
@@ -319,8 +322,14 @@ async fn check_constraints(db: &DatabaseConnection) {
     exec(db, "DELETE FROM conversations WHERE id = 'c2'").await.unwrap();
     assert_eq!(count(db, "readings").await, 1, "a reading goes with its conversation");
 
+    exec(db, &format!("INSERT INTO constitution_assessments (id, user_id, scale, sex, answers, created_at) VALUES ('k1', 'u1', 'ZYYXH/T157-2009', 'female', '{}', {at})", "3".repeat(60)))
+        .await
+        .unwrap();
+
     exec(db, "DELETE FROM users WHERE id = 'u1'").await.unwrap();
-    for table in ["sessions", "conversations", "messages", "account_tokens", "reports", "readings"] {
+    for table in
+        ["sessions", "conversations", "messages", "account_tokens", "reports", "readings", "constitution_assessments"]
+    {
         assert_eq!(count(db, table).await, 0, "deleting the user cascades to {table}");
     }
     assert_eq!(count(db, "audit_logs").await, 1, "the audit trail has no foreign key");
@@ -356,7 +365,8 @@ both_databases! {
             "m20261206_000003_moderation",
             "m20261206_000004_red_flags",
             "m20261206_000005_reports_consent",
-            "m20261206_000006_readings"
+            "m20261206_000006_readings",
+            "m20261206_000007_constitution"
         ]);
         // The code's idea of the newest schema (health, `/initialize`) is the last migration.
         assert_eq!(names.last().map(String::as_str), Some(app_core::db::SCHEMA_VERSION));

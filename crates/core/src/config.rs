@@ -90,6 +90,9 @@ pub struct Config {
     pub moderation_strikes: Option<Limit>,
     /// Readings one user may cast per window (`RATE_LIMIT_ORACLE_CASTS`, default 30/1d).
     pub oracle_casts: Option<Limit>,
+    /// Constitution questionnaires one user may submit per window
+    /// (`RATE_LIMIT_CONSTITUTION_ASSESSMENTS`, default 10/1d).
+    pub constitution_assessments: Option<Limit>,
     /// The number a red-flag card says to call (`EMERGENCY_NUMBER`, default 120).
     pub emergency_number: String,
     /// The hotline of the self-harm card (`CRISIS_HOTLINE`, default 12356: China's national
@@ -195,6 +198,7 @@ impl Config {
         "MODERATION_OPENAI_API_KEY",
         "MODERATION_OPENAI_MODEL",
         "RATE_LIMIT_ORACLE_CASTS",
+        "RATE_LIMIT_CONSTITUTION_ASSESSMENTS",
         "TERMS_VERSION",
         "HEALTH_CONSENT",
         "REPORT_RESPONSE_DAYS",
@@ -357,6 +361,7 @@ impl Config {
             moderation,
             moderation_strikes,
             oracle_casts: env.limit("RATE_LIMIT_ORACLE_CASTS", "30/1d")?,
+            constitution_assessments: env.limit("RATE_LIMIT_CONSTITUTION_ASSESSMENTS", "10/1d")?,
             emergency_number: phone(&env, "EMERGENCY_NUMBER", "120")?,
             crisis_hotline: phone(&env, "CRISIS_HOTLINE", "12356")?,
             model_disclosure: match env.get("MODEL_DISCLOSURE") {
@@ -396,6 +401,7 @@ impl Config {
             Bucket::VerifyMail => window(self.verify_mail_limit),
             Bucket::ModerationStrikes => window(self.moderation_strikes),
             Bucket::OracleCasts => window(self.oracle_casts),
+            Bucket::ConstitutionAssessments => window(self.constitution_assessments),
         }
     }
 

@@ -10,6 +10,7 @@ pub mod chat;
 pub mod clock;
 pub mod config;
 pub mod consent;
+pub mod constitution;
 pub mod db;
 pub mod entities;
 pub mod error;

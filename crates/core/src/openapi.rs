@@ -36,6 +36,8 @@ use crate::{
         (name = "auth", description = "Accounts and sessions (functions `auth-register`, `auth-login`)"),
         (name = "account", description = "The account's own controls: password, address verification, devices, its data (function `auth-login`)"),
         (name = "chat", description = "The assistants and the conversation history (function `chat`)"),
+        (name = "oracle", description = "The oracle's castings and journal (function `chat`)"),
+        (name = "constitution", description = "The TCM constitution self-assessment (function `chat`)"),
         (name = "admin", description = "Administration, ADMIN role only (function `admin-export`)"),
         (name = "health", description = "Served by every function"),
     )

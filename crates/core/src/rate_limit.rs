@@ -86,6 +86,8 @@ pub enum Bucket {
     ModerationStrikes,
     /// Readings one user cast (the oracle's journal).
     OracleCasts,
+    /// Constitution questionnaires one user submitted.
+    ConstitutionAssessments,
 }
 
 impl Bucket {
@@ -101,6 +103,7 @@ impl Bucket {
             Self::VerifyMail => "verify_mail",
             Self::ModerationStrikes => "moderation_strikes",
             Self::OracleCasts => "oracle_casts",
+            Self::ConstitutionAssessments => "constitution_assessments",
         }
     }
 
@@ -121,6 +124,9 @@ impl Bucket {
             Self::VerifyMail => ("rate_limited", "too many verification mails; please wait before asking again"),
             Self::OracleCasts => {
                 ("rate_limited", "you have cast as many readings as allowed for now; please try again later")
+            }
+            Self::ConstitutionAssessments => {
+                ("rate_limited", "you have taken the questionnaire as often as allowed for now; please try again later")
             }
             Self::ModerationStrikes => (
                 "moderation_cooldown",

@@ -83,7 +83,10 @@ impl Stack {
             0
         } else if path.starts_with("/api/auth/") || path.starts_with("/api/account") {
             1
-        } else if path.starts_with("/api/chat") || path.starts_with("/api/oracle") {
+        } else if path.starts_with("/api/chat")
+            || path.starts_with("/api/oracle")
+            || path.starts_with("/api/constitution")
+        {
             2
         } else {
             3

@@ -63,6 +63,7 @@ pub fn router() -> ApiRoutes {
         .merge(crate::safety::labels::routes())
         .merge(crate::reports::chat_routes())
         .merge(crate::oracle::routes())
+        .merge(crate::constitution::routes())
         .merge(crate::season::routes())
 }
 

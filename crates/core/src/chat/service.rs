@@ -120,6 +120,12 @@ pub async fn prepare(state: &AppState, user: &user::Model, turn: Turn) -> AppRes
     // The TCM adviser knows the season (the solar term now, computed, never remembered).
     if conversation.kind == ConversationKind::Tcm {
         system = format!("{system}\n\n---\n{}", crate::season::prompt_note(state.clock.now(), turn.language));
+        // …and the person's newest constitution self-assessment, if they took one.
+        if let Some(section) =
+            crate::constitution::prompt::section(&state.db, &user.id, state.clock.now(), turn.language).await?
+        {
+            system = format!("{system}\n\n---\n{section}");
+        }
     }
     // The oracle's readings of this conversation, their governing texts verbatim.
     if conversation.kind == ConversationKind::Oracle

@@ -25,7 +25,10 @@ use crate::{
     audit::{self, Action},
     auth::AuthUser,
     config::{HealthConsent, TrustConfig},
-    entities::{Conversation, ConversationKind, Message, Report, User, conversation, message, report, user},
+    entities::{
+        ConstitutionAssessment, Conversation, ConversationKind, Message, Report, User, constitution_assessment,
+        conversation, message, report, user,
+    },
     error::{AppError, AppResult, ErrorBody, Extra},
     http::{ApiRoutes, AppJson, AppQuery, ClientMeta, routes::api_routes},
     state::AppState,
@@ -230,6 +233,9 @@ pub struct WithdrawQuery {
     /// Also delete every TCM conversation of the account (with their messages).
     #[serde(default)]
     pub delete_conversations: bool,
+    /// Also delete every constitution self-assessment of the account.
+    #[serde(default)]
+    pub delete_assessments: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -238,11 +244,14 @@ pub struct Withdrawn {
     pub account: AccountView,
     /// TCM conversations deleted with the withdrawal (0 unless asked).
     pub deleted_conversations: u64,
+    /// Constitution self-assessments deleted with the withdrawal (0 unless asked).
+    pub deleted_assessments: u64,
 }
 
 /// Withdraw the consent to processing health information: TCM chat stops (403
 /// `consent_required`) until it is given again; with `deleteConversations=true` the TCM
-/// conversations are deleted too.
+/// conversations are deleted too, with `deleteAssessments=true` the constitution
+/// self-assessments (the TCM adviser stops seeing them either way).
 #[utoipa::path(
     delete,
     path = "/api/account/health-consent",
@@ -266,16 +275,32 @@ async fn withdraw_health_consent(
     active.updated_at = Set(now);
     let updated = if had_consent { active.update(&txn).await? } else { user };
     let deleted = if query.delete_conversations { delete_tcm_conversations(&txn, &updated.id).await? } else { 0 };
-    if had_consent || deleted > 0 {
+    let deleted_assessments = match query.delete_assessments {
+        true => {
+            ConstitutionAssessment::delete_many()
+                .filter(constitution_assessment::Column::UserId.eq(&updated.id))
+                .exec(&txn)
+                .await?
+                .rows_affected
+        }
+        false => 0,
+    };
+    if had_consent || deleted > 0 || deleted_assessments > 0 {
+        let deletions =
+            format!("deleted {deleted} TCM conversations and {deleted_assessments} constitution assessments");
         let message = match had_consent {
-            true => format!("withdrew health-information consent; deleted {deleted} TCM conversations"),
-            false => format!("deleted {deleted} TCM conversations (no consent was held)"),
+            true => format!("withdrew health-information consent; {deletions}"),
+            false => format!("{deletions} (no consent was held)"),
         };
         let entry = audit::Entry::new(Action::HealthConsentWithdrawn, Some(&updated.id), message);
         audit::record(&txn, &state.clock, entry, &client).await?;
     }
     txn.commit().await?;
-    Ok(Json(Withdrawn { account: AccountView::new(&state, &updated), deleted_conversations: deleted }))
+    Ok(Json(Withdrawn {
+        account: AccountView::new(&state, &updated),
+        deleted_conversations: deleted,
+        deleted_assessments,
+    }))
 }
 
 /// Deletes every TCM conversation of `user_id` with its messages; how many conversations.

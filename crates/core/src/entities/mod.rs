@@ -4,6 +4,7 @@
 pub mod account_token;
 pub mod admin_demotion;
 pub mod audit_log;
+pub mod constitution_assessment;
 pub mod conversation;
 pub mod message;
 pub mod message_feedback;
@@ -19,6 +20,7 @@ pub mod user;
 pub use account_token::{Entity as AccountToken, TokenPurpose};
 pub use admin_demotion::Entity as AdminDemotion;
 pub use audit_log::Entity as AuditLog;
+pub use constitution_assessment::Entity as ConstitutionAssessment;
 pub use conversation::{ConversationKind, Entity as Conversation, TitleSource};
 pub use message::{Entity as Message, MessageRole, Withheld};
 pub use message_feedback::{Entity as MessageFeedback, Rating};

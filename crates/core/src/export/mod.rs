@@ -1,8 +1,9 @@
 //! Data exports, streamed: `GET /api/admin/export` (every user, conversation, message, feedback,
 //! audit-log row, report and reading; never a password hash) and `GET /api/account/export` (the
-//! caller's account, conversations, messages of every version, feedback, audit rows, reports and
-//! readings), as one JSON document (the seed's `{data:{users,conversations,messages,auditLogs}}`,
-//! plus `feedback`, `reports` and `readings`) or
+//! caller's account, conversations, messages of every version, feedback, audit rows, reports,
+//! readings and constitution self-assessments), as one JSON document (the seed's
+//! `{data:{users,conversations,messages,auditLogs}}`, plus `feedback`, `reports`, `readings` and,
+//! in the account's own, `constitutionAssessments`) or
 //! as NDJSON (`?format=ndjson`, one `{"type","data"}` record per line).
 //!
 //! Both formats are streamed page by page (keyset pagination on the id), so memory stays flat
@@ -27,8 +28,8 @@ use crate::{
     audit::{self, Action},
     db::{self, Db},
     entities::{
-        AuditLog, Conversation, Message, MessageFeedback, MessageRole, Reading, Report, User, audit_log, conversation,
-        message, message_feedback, reading, report, user,
+        AuditLog, ConstitutionAssessment, Conversation, Message, MessageFeedback, MessageRole, Reading, Report, User,
+        audit_log, constitution_assessment, conversation, message, message_feedback, reading, report, user,
     },
     error::{AppError, AppResult},
     http::ClientMeta,
@@ -39,8 +40,8 @@ use crate::{
 mod records;
 
 pub use records::{
-    AuditLogRecord, ConversationRecord, ExportData, ExportDocument, ExportLine, FeedbackRecord, MessageRecord,
-    ReadingRecord, ReportRecord, UserRecord,
+    AssessmentRecord, AuditLogRecord, ConversationRecord, ExportData, ExportDocument, ExportLine, FeedbackRecord,
+    MessageRecord, ReadingRecord, ReportRecord, UserRecord,
 };
 
 /// Rows fetched per query.
@@ -127,10 +128,11 @@ enum Section {
     AuditLogs,
     Reports,
     Readings,
+    Assessments,
 }
 
 impl Section {
-    const ALL: [Section; 7] = [
+    const ALL: [Section; 8] = [
         Self::Users,
         Self::Conversations,
         Self::Messages,
@@ -138,7 +140,15 @@ impl Section {
         Self::AuditLogs,
         Self::Reports,
         Self::Readings,
+        Self::Assessments,
     ];
+
+    /// Whether `scope`'s export holds this section. The constitution assessments are health
+    /// information the person gave for themselves: their own download has them, the
+    /// administrators' export does not.
+    fn in_scope(self, scope: &Scope) -> bool {
+        !matches!((self, scope), (Self::Assessments, Scope::Everything { .. }))
+    }
 
     fn json_key(self) -> &'static str {
         match self {
@@ -149,6 +159,7 @@ impl Section {
             Self::AuditLogs => "auditLogs",
             Self::Reports => "reports",
             Self::Readings => "readings",
+            Self::Assessments => "constitutionAssessments",
         }
     }
 
@@ -161,6 +172,7 @@ impl Section {
             Self::AuditLogs => "auditLog",
             Self::Reports => "report",
             Self::Readings => "reading",
+            Self::Assessments => "constitutionAssessment",
         }
     }
 
@@ -269,6 +281,18 @@ impl Section {
                     .await?
                     .into_iter()
                     .map(|row| encode(row.id.clone(), ReadingRecord::from(row)))
+                    .collect()
+            }
+            Self::Assessments => {
+                let rows = rows.condition(
+                    backend,
+                    constitution_assessment::Column::CreatedAt,
+                    constitution_assessment::Column::UserId,
+                );
+                keyset::<ConstitutionAssessment>(db, constitution_assessment::Column::Id, rows, after)
+                    .await?
+                    .into_iter()
+                    .map(|row| encode(row.id.clone(), AssessmentRecord::from(row)))
                     .collect()
             }
             Self::Reports => {
@@ -400,7 +424,7 @@ fn stream(
             let label = serde_json::to_string(&file_label).unwrap_or_default();
             yield Bytes::from(format!("{{\"AIGC\":{label},\"data\":{{"));
         }
-        for (index, section) in Section::ALL.into_iter().enumerate() {
+        for (index, section) in Section::ALL.into_iter().filter(|section| section.in_scope(&scope)).enumerate() {
             if let Some(start) = writer.start(index, section) {
                 yield start;
             }

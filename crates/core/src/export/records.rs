@@ -6,9 +6,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::{
+    constitution::assessments::Assessment,
     entities::{
-        ConversationKind, Rating, ReportReason, ReportStatus, Role, UserAction, Withheld, audit_log, reading, report,
-        user,
+        ConversationKind, Rating, ReportReason, ReportStatus, Role, UserAction, Withheld, audit_log,
+        constitution_assessment, reading, report, user,
     },
     safety::labels::AigcLabel,
 };
@@ -182,6 +183,9 @@ pub struct ExportData {
     /// The oracle's readings (the journal).
     #[serde(default)]
     pub readings: Vec<ReadingRecord>,
+    /// The constitution self-assessments (the account's own download only).
+    #[serde(default)]
+    pub constitution_assessments: Vec<AssessmentRecord>,
 }
 
 /// One line of the NDJSON export (`format=ndjson`): `{"type":"user","data":{…}}`.
@@ -195,6 +199,7 @@ pub enum ExportLine {
     AuditLog(AuditLogRecord),
     Report(ReportRecord),
     Reading(ReadingRecord),
+    ConstitutionAssessment(AssessmentRecord),
 }
 
 /// A report of a reply and its decision.
@@ -278,6 +283,36 @@ impl From<reading::Model> for ReadingRecord {
             primary_number: row.primary_number,
             relating_number: row.relating_number,
             created_at: row.created_at,
+        }
+    }
+}
+
+/// A constitution self-assessment: what was answered, and (computed from it on export) the
+/// scores, verdicts and result; `assessment` is `null` for a row this version cannot score.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AssessmentRecord {
+    pub id: String,
+    pub user_id: String,
+    pub scale: String,
+    pub sex: String,
+    /// The sixty answers (1–5) as digits, in the questionnaire's order for that sex.
+    pub answers: String,
+    pub created_at: DateTime<Utc>,
+    pub assessment: Option<Assessment>,
+}
+
+impl From<constitution_assessment::Model> for AssessmentRecord {
+    fn from(row: constitution_assessment::Model) -> Self {
+        let assessment = Assessment::from_row(&row);
+        Self {
+            id: row.id,
+            user_id: row.user_id,
+            scale: row.scale,
+            sex: row.sex,
+            answers: row.answers,
+            created_at: row.created_at,
+            assessment,
         }
     }
 }
