@@ -4,13 +4,14 @@
 //! nothing. Plus many users streaming several turns at once: every turn is stored, in order,
 //! and nothing else is (and tallied once); a stream whose client leaves releases its slot; the
 //! quota state right after a burst; one rating per reply however many arrive at once; moderation
-//! strikes counted exactly; a reply reported once and a report decided once.
+//! strikes counted exactly; a reply reported once and a report decided once; a withdrawal of the
+//! health consent taking every TCM conversation and constitution assessment that races it.
 
 use std::time::Duration;
 
 use app_core::entities::{
-    AuditLog, Conversation, Message, MessageFeedback, RateLimitHit, Reading, Report, User, audit_log, rate_limit_hit,
-    user,
+    AuditLog, ConstitutionAssessment, Conversation, Message, MessageFeedback, RateLimitHit, Reading, Report, User,
+    audit_log, rate_limit_hit, user,
 };
 use sea_orm::{ColumnTrait, Database, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
@@ -415,6 +416,59 @@ both_stacks! {
         assert_eq!(Reading::find().count(&db).await.unwrap(), 5);
     }
 
+    /// The constitution questionnaire: a burst of submissions at every instance keeps exactly
+    /// the assessments the limit allows.
+    async fn submitting_assessments_admits_exactly_the_limit(backend: Backend) {
+        let stack = Stack::start(backend, &[("RATE_LIMIT_CONSTITUTION_ASSESSMENTS", "5/1h")]).await;
+        let auth = format!("Bearer {}", stack.register("patient@example.com").await);
+        let body = full_submission(&stack).await;
+        let n = burst_size();
+        let stack = &stack;
+        let replies =
+            stack.burst_post(n, "/api/constitution/assessments", |_| (vec![("authorization", auth.clone())], body.clone())).await;
+        let counts = tally(&replies);
+        assert_eq!((counts.get(&201), counts.get(&429)), (Some(&5), Some(&(n - 5))), "{counts:?}\n{}", stack.logs());
+        assert_refusals(&replies, "rate_limited", 3600);
+        let db = connect(stack).await;
+        assert_eq!(ConstitutionAssessment::find().count(&db).await.unwrap(), 5);
+    }
+
+    /// Withdrawing the health consent with the assessments while submissions arrive at every
+    /// instance: each submission came first (and is deleted with the others) or is refused.
+    async fn a_withdrawal_takes_every_assessment_however_submissions_race_it(backend: Backend) {
+        let env = [("HEALTH_CONSENT", "required"), ("RATE_LIMIT_CONSTITUTION_ASSESSMENTS", "off")];
+        let stack = Stack::start(backend, &env).await;
+        let auth = format!("Bearer {}", stack.register("patient@example.com").await);
+        let given = stack.call(0, "POST", "/api/account/health-consent", &[("authorization", &auth)], b"").await;
+        assert_eq!(given.status, 200, "{}", given.text());
+        let body = full_submission(&stack).await;
+        let n = burst_size();
+        let stack = &stack;
+        let replies = burst(n, |i| {
+            let (auth, body) = (auth.clone(), body.clone());
+            let path = match i {
+                0 => "/api/account/health-consent?deleteAssessments=true",
+                _ => "/api/constitution/assessments",
+            };
+            let port = stack.port(path, i);
+            async move {
+                match i {
+                    0 => test_support::burst::call(port, "DELETE", path, &[("authorization", &auth)], b"").await,
+                    _ => test_support::burst::call_json(port, "POST", path, &[("authorization", &auth)], &body).await,
+                }
+            }
+        })
+        .await;
+        assert_eq!(replies[0].status, 200, "{}", replies[0].text());
+        for reply in &replies[1..] {
+            assert!([201, 403].contains(&reply.status), "{}: {}\n{}", reply.status, reply.text(), stack.logs());
+        }
+        let db = connect(stack).await;
+        assert_eq!(ConstitutionAssessment::find().count(&db).await.unwrap(), 0, "no assessment outlives the withdrawal");
+        let after = stack.post_json(1, "/api/constitution/assessments", &[("authorization", &auth)], &body).await;
+        assert_eq!((after.status, after.error_code()), (403, "consent_required".to_string()));
+    }
+
     /// The usage tallies under a burst: many users' turns at once on every instance, and each
     /// one counted once (a lost update of the hourly row would show fewer).
     async fn every_turn_of_a_burst_is_tallied_once(backend: Backend) {
@@ -677,4 +731,19 @@ fn upstream_env<'a>(upstream: &'a Upstream, extra: &[(&'a str, &'a str)]) -> Vec
         env.push((name, value));
     }
     env
+}
+
+/// A man's answers to every question of the questionnaire the stack serves (all "sometimes").
+async fn full_submission(stack: &Stack) -> Value {
+    let reply = stack.call(0, "GET", "/api/constitution/questionnaire", &[], b"").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let questionnaire: Value = serde_json::from_str(&reply.text()).unwrap();
+    let answers: serde_json::Map<String, Value> = questionnaire["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|item| item["sex"].is_null() || item["sex"] == "male")
+        .map(|item| (item["id"].as_str().unwrap().to_string(), json!(3)))
+        .collect();
+    json!({"sex": "male", "answers": answers})
 }
