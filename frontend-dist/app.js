@@ -1,6 +1,7 @@
 // The site's entry point: the top bar, the session, the notice that asks for a confirmed
 // address, and hash routes that work on any static host: #/login, #/register, #/chat,
-// #/chat/<conversation id>, #/account, #/admin[/reports|/usage|/audit|/export], and the pages of
+// #/chat/<conversation id>, #/account, #/constitution[/new|/<result id>] (the constitution
+// self-assessment), #/admin[/reports|/usage|/audit|/export], and the pages of
 // the mail links, #/forgot, #/reset/<token>, #/verify/<token>. While the server has terms the
 // account has not accepted (in their current version), the chat gives way to the step that asks
 // for them (trust.js). Everything talks to the API through api.js; all text comes from i18n.js.
@@ -11,6 +12,7 @@ import { accountView } from "./views/account.js";
 import { adminView } from "./views/admin.js";
 import { authView } from "./views/auth.js";
 import { chatView, resetChat } from "./views/chat.js";
+import { constitutionView, forgetConstitution } from "./views/constitution.js";
 import { forgotView, resetView, verifyView } from "./views/recovery.js";
 import { currentAbout, loadAbout, termsNeeded, termsView } from "./views/trust.js";
 import { needsVerification, verifyNotice } from "./views/verify-notice.js";
@@ -19,10 +21,13 @@ const topbar = document.getElementById("topbar");
 const main = document.getElementById("view");
 // Pages anyone may open, signed in or not: the mail links may be opened in either state.
 const OPEN_PAGES = ["forgot", "reset", "verify"];
+// Pages for a signed-in account (the address is kept for after the login).
+const SIGNED_IN_PAGES = ["chat", "admin", "account", "constitution"];
 
 let current = null; // {name, view}
 let chat = null; // kept for the whole session, so a streaming reply survives a visit elsewhere
 let admin = null;
+let constitution = null; // kept while the language stays: its part changes with the address
 let booted = false;
 
 export const app = {
@@ -98,8 +103,10 @@ export const app = {
 
 function forgetViews() {
   resetChat();
+  forgetConstitution();
   chat = null;
   admin = null;
+  constitution = null;
 }
 
 const notice = verifyNotice(app);
@@ -262,7 +269,7 @@ async function route() {
   }
   if (!app.user) {
     if (page !== "login" && page !== "register") {
-      if (page === "chat" || page === "admin" || page === "account") app.intended = location.hash;
+      if (SIGNED_IN_PAGES.includes(page)) app.intended = location.hash;
       history.replaceState(null, "", "#/login");
       page = "login";
     }
@@ -274,7 +281,7 @@ async function route() {
     toast(t("errors.admin_only"), "error");
     page = "";
   }
-  if (page !== "chat" && page !== "admin" && page !== "account") {
+  if (!SIGNED_IN_PAGES.includes(page)) {
     history.replaceState(null, "", "#/chat");
     page = "chat";
     id = undefined;
@@ -284,6 +291,10 @@ async function route() {
   if (page === "account") {
     if (current?.name !== "account") show("account", accountView(app));
     else show("account", current.view);
+  } else if (page === "constitution") {
+    constitution = constitution ?? constitutionView(app);
+    show("constitution", constitution);
+    constitution.update({ id });
   } else if (page === "admin") {
     admin = admin ?? adminView(app);
     show("admin", admin);
@@ -326,6 +337,9 @@ onLangChange((language) => {
     chat.mounted?.();
   } else if (current.name === "admin") {
     admin = null;
+    current = null;
+  } else if (current.name === "constitution") {
+    constitution = null; // built again in the new language; the answers are kept outside it
     current = null;
   } else {
     current = null;

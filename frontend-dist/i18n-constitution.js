@@ -35,6 +35,7 @@ export const CONSTITUTION_STRINGS = {
     csMissing: "还有 {n} 道题没有回答：第 {list} 题",
     csMissingOne: "还有 1 道题没有回答：第 {list} 题",
     csConsentNote: "你的回答属于健康信息：提交时会先请你同意对健康信息的处理。",
+    csConsentFor: "你的体质自评答案也属于健康信息：同意后，答案与结果会保存在你的账号中，直到你删除它们；中医顾问会参考最新的一次结果。",
     csConsentDeclined: "没有同意，所以还没有提交。你的回答都保留在这里，随时可以再提交。",
     csKept: "你的回答都保留着，可以稍后再提交。",
     csBack: "返回体质自评",
@@ -81,6 +82,7 @@ export const CONSTITUTION_STRINGS = {
     // the consent withdrawal
     csWithdrawAlso: "同时删除我的全部体质自评结果",
     csDeletedAssessments: "已删除 {n} 次体质自评结果。",
+    csDeletedAssessmentsOne: "已删除 1 次体质自评结果。",
     errors: {
       incomplete_answers: "还有题目没有回答，请答完全部题目再提交。",
       unknown_item: "问卷已更新，请刷新页面后再提交（你的回答会保留）。",
@@ -99,7 +101,7 @@ export const CONSTITUTION_STRINGS = {
     constitutionStartOverTitle: "Clear your answers?",
     constitutionStartOverText: "The answers you chose will be cleared and you start from the first question.",
     constitutionStartOverConfirm: "Clear",
-    constitutionAbout: "The questions ask how you have felt over the past year. Your nine scores are worked out with the structure and scoring of the Chinese Association of Chinese Medicine's standard “Classification and Determination of Constitution in TCM” (ZYYXH/T157-2009).",
+    constitutionAbout: "The questions ask how you have felt over the past year. Your nine scores are worked out with the structure and scoring of the China Association of Chinese Medicine's standard “Classification and Determination of Constitution in TCM” (ZYYXH/T157-2009).",
     constitutionLoading: "Loading the questionnaire…",
     // the questionnaire
     csSexLegend: "Your sex",
@@ -117,6 +119,7 @@ export const CONSTITUTION_STRINGS = {
     csMissing: "{n} questions are still unanswered: {list}",
     csMissingOne: "1 question is still unanswered: number {list}",
     csConsentNote: "Your answers are health information: sending them first asks for your consent to its processing.",
+    csConsentFor: "Your self-assessment answers are health information too: with your consent they and their result are kept with your account until you delete them, and the TCM adviser sees the latest result.",
     csConsentDeclined: "Without your consent nothing was sent. Your answers are all still here; send them whenever you like.",
     csKept: "Your answers are all still here; you can send them again later.",
     csBack: "Back to the self-assessment",
@@ -141,7 +144,7 @@ export const CONSTITUTION_STRINGS = {
     csOtherTypes: "The other types (no)",
     csRules: "How it is judged: Balanced is “yes” at 60 or more with every other type under 30, and “basically” with every other type under 40. Any other type is “yes” at 40 or more, “leaning” from 30 up to 40, and “no” under 30.",
     csAdviserNote: "The TCM adviser sees your latest result and takes it into account when it answers you; delete the result to stop that.",
-    csDisclaimer: "A self-assessment for your wellbeing, not a diagnosis. The questions are our own, modelled on the structure and scoring of the Chinese Association of Chinese Medicine's standard ZYYXH/T157-2009; they have not been validated as the standard's were. If you feel unwell, see a doctor.",
+    csDisclaimer: "A self-assessment for your wellbeing, not a diagnosis. The questions are our own, modelled on the structure and scoring of the China Association of Chinese Medicine's standard ZYYXH/T157-2009; they have not been validated as the standard's were. If you feel unwell, see a doctor.",
     csAskAdviser: "Talk to the TCM adviser",
     csTakeAgain: "Take it again",
     csAllResults: "All results",
@@ -163,6 +166,7 @@ export const CONSTITUTION_STRINGS = {
     // the consent withdrawal
     csWithdrawAlso: "Also delete all my constitution self-assessments",
     csDeletedAssessments: "{n} constitution self-assessments deleted.",
+    csDeletedAssessmentsOne: "1 constitution self-assessment deleted.",
     errors: {
       incomplete_answers: "Some questions are unanswered. Please answer them all, then send.",
       unknown_item: "The questionnaire has changed. Please reload the page and send again (your answers are kept).",

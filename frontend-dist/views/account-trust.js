@@ -1,12 +1,14 @@
 // The account page's parts of issue 24: a notice while an administrator restricts the account's
 // chat, the terms the account accepted (and the current ones to accept, if they changed), the
 // reports the account filed and what became of them, and the consent to the processing of
-// health information (given when, withdraw, and deleting the TCM conversations).
+// health information (given when, withdraw, and deleting the TCM conversations, and, on request,
+// the constitution self-assessments).
 import * as api from "../api.js";
 import { dialog, h, icon } from "../dom.js";
 import { dateTime, errorText, t } from "../i18n.js";
 import { pager } from "./admin-parts.js";
 import { forgetConversations } from "./chat-store.js";
+import { resultsDeleted } from "./constitution-result.js";
 import { REPORT_REASONS } from "./report-dialog.js";
 import {
   PRIVACY_PAGE, REPORTS_PAGE, TERMS_PAGE, applyAccount, consentDialog, currentAbout, docLink, termsDialog,
@@ -24,6 +26,22 @@ export function restrictionNotice(account) {
   return h("div.account-notice.restricted", { role: "alert" },
     icon("shield", 18),
     h("p", {}, t("restrictedNotice", { date: dateTime(account.restrictedUntil) })));
+}
+
+/**
+ * "Also delete all my constitution self-assessments": a checkbox for the withdrawal's dialogs
+ * (unticked), `{el, checked()}`.
+ */
+function alsoAssessments(name) {
+  const box = h("input", { type: "checkbox", name: "deleteAssessments" });
+  return { el: h("label.choice.also-assessments", { dataset: { for: name } }, box, h("span", {}, t("csWithdrawAlso"))), checked: () => box.checked };
+}
+
+/** The words for what a withdrawal deleted of the self-assessments ("" for nothing). */
+function assessmentsDeleted(answer) {
+  const n = answer?.deletedAssessments ?? 0;
+  if (n) resultsDeleted();
+  return n ? ` ${n === 1 ? t("csDeletedAssessmentsOne") : t("csDeletedAssessments", { n })}` : "";
 }
 
 /** A live line under a button: `say(text, kind)` fills it ("error" in red). */
@@ -188,19 +206,23 @@ export function healthSection(app, account) {
 
   async function withdraw() {
     result.say("");
+    const also = alsoAssessments("withdraw");
+    let deleted = "";
     const done = await dialog({
       title: t("withdrawTitle"),
       deliberate: true,
       text: h("div", {},
         h("p", {}, t(required ? "withdrawText" : "withdrawTextOff")),
-        h("p", {}, t("withdrawKeeps"))),
+        h("p", {}, t("withdrawKeeps")),
+        also.el),
       confirm: t("consentWithdrawButton"),
       danger: true,
       name: "withdraw-consent",
       action: async () => {
         try {
-          const { account: changed } = await api.withdrawHealthConsent({ deleteConversations: false });
-          applyAccount(app, changed);
+          const answer = await api.withdrawHealthConsent({ deleteConversations: false, deleteAssessments: also.checked() });
+          applyAccount(app, answer.account);
+          deleted = assessmentsDeleted(answer);
           return "";
         } catch (error) {
           return errorText(error);
@@ -210,25 +232,28 @@ export function healthSection(app, account) {
     if (done === null) return;
     given = null;
     paint();
-    result.say(t("consentWithdrawn"));
+    result.say(t("consentWithdrawn") + deleted);
     el.querySelector("button.delete-tcm")?.focus();
   }
 
   async function deleteTcm() {
     result.say("");
     let deleted = 0;
+    let assessments = "";
+    const also = alsoAssessments("delete-tcm");
     const done = await dialog({
       title: t("deleteTcmTitle"),
       deliberate: true,
-      text: h("div", {}, h("p", {}, t("deleteTcmText")), h("p.warning", {}, h("strong", {}, t("deleteCannotUndo")))),
+      text: h("div", {}, h("p", {}, t("deleteTcmText")), also.el, h("p.warning", {}, h("strong", {}, t("deleteCannotUndo")))),
       confirm: t("deleteTcmConfirm"),
       danger: true,
       name: "delete-tcm",
       action: async () => {
         try {
-          const answer = await api.withdrawHealthConsent({ deleteConversations: true });
+          const answer = await api.withdrawHealthConsent({ deleteConversations: true, deleteAssessments: also.checked() });
           applyAccount(app, answer.account);
           deleted = answer.deletedConversations ?? 0;
+          assessments = assessmentsDeleted(answer);
           return "";
         } catch (error) {
           return errorText(error);
@@ -240,7 +265,7 @@ export function healthSection(app, account) {
     app.forgetChat?.();
     given = null;
     paint();
-    result.say(deleted === 0 ? t("deletedTcmNone") : deleted === 1 ? t("deletedTcmOne") : t("deletedTcm", { n: deleted }));
+    result.say((deleted === 0 ? t("deletedTcmNone") : deleted === 1 ? t("deletedTcmOne") : t("deletedTcm", { n: deleted })) + assessments);
   }
 
   paint();

@@ -1,12 +1,14 @@
 // #/account: what a signed-in person runs themselves. The address (confirmed or not, with "send
 // the link again"), the terms accepted, the language of the mail, a new password, the signed-in
 // devices (devices.js), the replies they reported and what became of them, their consent to the
-// processing of health information (account-trust.js), a download of everything they wrote, and
-// deleting the account for good.
+// processing of health information (account-trust.js), their constitution self-assessments
+// (constitution-result.js), a download of everything they wrote, and deleting the account for
+// good.
 import * as api from "../api.js";
 import { bytes, dialog, h, icon } from "../dom.js";
 import { dateTime, errorText, t } from "../i18n.js";
 import { healthSection, reportsSection, restrictionNotice, termsFact } from "./account-trust.js";
+import { accountConstitution } from "./constitution-result.js";
 import { devicesPanel } from "./devices.js";
 import { formError, newPasswordProblem, passwordField, setFieldError, submitButton } from "./fields.js";
 import { applyAccount, loadAbout } from "./trust.js";
@@ -206,6 +208,7 @@ export function accountView(app) {
         section("devices", t("devicesTitle"), t("devicesLead"), devices.el),
         section("reports", t("yourReportsTitle"), null, reportsSection().el),
         health ? section("health", t("healthTitle"), null, health.el) : null,
+        section("constitution", t("constitutionTitle"), null, accountConstitution().el),
         dataSection(),
         deleteSection(app, account),
       ].filter(Boolean));

@@ -12,6 +12,7 @@ import { quotaLine } from "./quota.js";
 import { searchPanel } from "./search.js";
 import { consentDialog, consentNeeded, currentAbout, legalLinks, loadAbout, termsDialog } from "./trust.js";
 import { castDialog, journalDialog, readingCard } from "./oracle.js";
+import { showConstitutionEntry } from "./constitution-result.js";
 import { MAX_HINT_CHARS, turns } from "./turns.js";
 import { loadSeason, seasonLine } from "../season.js";
 import { resendButton } from "./verify-notice.js";
@@ -81,6 +82,7 @@ export function chatView(app) {
         legalLinks()));
 
     els.season = h("div.season-slot", { "aria-live": "polite" });
+    els.constitution = h("div.constitution-slot"); // the TCM adviser's: the self-assessment (constitution-result.js)
     els.personas = h("div.persona-switch", { role: "group", "aria-label": `${t("oracle")} / ${t("tcm")}` },
       KINDS.map((kind) => h(`button.persona.${kind}`, {
         type: "button", dataset: { kind }, "aria-pressed": String(kind === store.kind),
@@ -143,7 +145,7 @@ export function chatView(app) {
     els.backdrop = h("div.drawer-backdrop", { onclick: () => app.closeDrawer() });
     els.root = h("div.chat", { dataset: { kind: store.kind } },
       els.sidebar, els.backdrop,
-      h("section.conversation", { "aria-label": t("chat") }, h("header.chat-head", {}, els.personas, els.season), els.messages, els.form));
+      h("section.conversation", { "aria-label": t("chat") }, h("header.chat-head", {}, els.personas, els.season, els.constitution), els.messages, els.form));
 
     shownBusy = Boolean(store.streaming);
     renderList();
@@ -202,12 +204,14 @@ export function chatView(app) {
     list.render(els.list, els.listMore);
   }
 
-  /** The TCM adviser's header names the solar term (with a seasonal note). */
+  /** The TCM adviser's header names the solar term (with a seasonal note) and the self-assessment. */
   function showSeason() {
     if (store.kind !== "tcm") {
       els.season.replaceChildren();
+      els.constitution.replaceChildren();
       return;
     }
+    showConstitutionEntry(els.constitution);
     loadSeason().then((season) => {
       if (store.kind === "tcm") els.season.replaceChildren(seasonLine(season) ?? "");
     });
@@ -675,6 +679,7 @@ export function chatView(app) {
     mounted() {
       autosize();
       scrollToBottom();
+      showSeason(); // back from the self-assessment: its latest result may have changed
       if (!matchMedia("(hover: none)").matches) els.input.focus();
     },
   };

@@ -182,10 +182,14 @@ export function termsView(app, done) {
   return { el, title: () => t("termsTitle"), mounted: () => button.focus() };
 }
 
-/** What the consent step says: what is processed, why, that it is optional and can be withdrawn. */
-function consentText() {
+/**
+ * What the consent step says: what is processed, why, that it is optional and can be withdrawn
+ * (and `note`, when given: what asked for it, e.g. the constitution self-assessment).
+ */
+function consentText(note = null) {
   return h("div.consent-step", {},
     h("p", {}, t("consentIntro")),
+    note ? h("p.consent-note", {}, note) : null,
     h("ul.consent-points", {},
       h("li", {}, h("strong", {}, t("consentWhatLabel")), " ", t("consentWhat")),
       h("li", {}, h("strong", {}, t("consentWhyLabel")), " ", t("consentWhy")),
@@ -196,13 +200,13 @@ function consentText() {
 
 /**
  * The separate consent to the processing of health information: resolves to true once given
- * (POST /api/account/health-consent), false when declined.
+ * (POST /api/account/health-consent), false when declined. `note`: a line on what asked for it.
  */
-export async function consentDialog(app) {
+export async function consentDialog(app, { note = null } = {}) {
   const done = await dialog({
     title: t("consentTitle"),
     deliberate: true,
-    text: consentText(),
+    text: consentText(note),
     confirm: t("consentAgree"),
     cancel: t("consentDecline"),
     name: "health-consent",
