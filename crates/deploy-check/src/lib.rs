@@ -227,21 +227,7 @@ pub fn check_s_yaml(s_yaml: &str, served: &BTreeMap<&str, Served>, variables: &[
             }
         }
     }
-    let routes: Vec<(String, String)> = domain["props"]["routeConfig"]["routes"]
-        .as_sequence()
-        .map(|routes| {
-            routes
-                .iter()
-                .map(|route| {
-                    (
-                        route["path"].as_str().unwrap_or_default().to_string(),
-                        route["functionName"].as_str().unwrap_or_default().to_string(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    problems.extend(check_routes(&routes, served));
+    problems.extend(check_routes(&routes_of(domain), served));
     problems
 }
 
@@ -374,6 +360,35 @@ fn check_size(name: &str, props: &Value) -> Vec<String> {
         problems.push(format!("{name}: `diskSize` must be 512 or 10240 (MB)"));
     }
     problems
+}
+
+/// The custom domain's route table in `s_yaml`: `(path pattern, function)` pairs, in order.
+/// The test stack routes its requests by it, as the domain does.
+pub fn routes(s_yaml: &str) -> Result<Vec<(String, String)>, String> {
+    let mut doc: Value = serde_yaml_ng::from_str(s_yaml).map_err(|err| format!("s.yaml is not YAML: {err}"))?;
+    doc.apply_merge().map_err(|err| format!("s.yaml's `<<` merge keys do not resolve: {err}"))?;
+    doc["resources"]
+        .as_mapping()
+        .and_then(|resources| resources.values().find(|resource| resource["component"].as_str() == Some("fc3-domain")))
+        .map(routes_of)
+        .ok_or_else(|| "s.yaml needs an `fc3-domain` resource with the route table".to_string())
+}
+
+fn routes_of(domain: &Value) -> Vec<(String, String)> {
+    domain["props"]["routeConfig"]["routes"]
+        .as_sequence()
+        .map(|routes| {
+            routes
+                .iter()
+                .map(|route| {
+                    (
+                        route["path"].as_str().unwrap_or_default().to_string(),
+                        route["functionName"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Which route the custom domain picks for `path`: an exact match, else the longest `prefix/*`.

@@ -40,6 +40,14 @@ pub const INSTANCES: usize = 2;
 
 const FUNCTIONS: [&str; 4] = ["auth-register", "auth-login", "chat", "admin-export"];
 
+/// s.yaml's route table, read once.
+fn routes() -> &'static [(String, String)] {
+    static ROUTES: std::sync::OnceLock<Vec<(String, String)>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| {
+        deploy_check::routes(include_str!("../../../s.yaml")).unwrap_or_else(|problem| panic!("{problem}"))
+    })
+}
+
 pub struct Stack {
     pub backend: Backend,
     /// Per function (in [`FUNCTIONS`] order), its instances; on SQLite one local stack serves all.
@@ -76,20 +84,17 @@ impl Stack {
         Self { backend, instances, database }
     }
 
-    /// The port of instance `i` (modulo their number) of the function serving `path` (as s.yaml's
-    /// route table sends it).
+    /// The port of instance `i` (modulo their number) of the function serving `path`, as
+    /// s.yaml's route table sends it (a path no route takes, `/api/health`, goes to the last).
     pub fn port(&self, path: &str, i: usize) -> u16 {
-        let function = if self.instances.len() == 1 || path.starts_with("/api/auth/register") {
-            0
-        } else if path.starts_with("/api/auth/") || path.starts_with("/api/account") {
-            1
-        } else if path.starts_with("/api/chat")
-            || path.starts_with("/api/oracle")
-            || path.starts_with("/api/constitution")
-        {
-            2
-        } else {
-            3
+        let function = match self.instances.len() {
+            1 => 0,
+            _ => {
+                let path = path.split('?').next().unwrap_or(path);
+                deploy_check::route_for(routes(), path)
+                    .and_then(|(_, function)| FUNCTIONS.iter().position(|name| name == function))
+                    .unwrap_or(FUNCTIONS.len() - 1)
+            }
         };
         let instances = &self.instances[function];
         instances[i % instances.len()].port
