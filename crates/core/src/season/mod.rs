@@ -252,5 +252,16 @@ mod tests {
         );
         let chinese = prompt_note(now, Language::Chinese);
         assert!(chinese.contains("现在是大雪（太阳黄经255°）") && chinese.contains("下一个节气冬至"), "{chinese}");
+        // Word for word, at an instant whose terms were published: 夏至 2024-06-21 04:51 and
+        // 小暑 2024-07-06 22:20 Beijing time (the note gives the minute the instant falls in).
+        let midsummer = published("2024-06-25 12:00");
+        assert_eq!(
+            prompt_note(midsummer, Language::English),
+            "# The season\nThe current solar term is 夏至 (Summer Solstice, the sun at 90° ecliptic longitude), since 2024-06-21 04:51 Beijing time; the next, 小暑 (Minor Heat), begins 2024-07-06 22:20. Fit your advice to the season."
+        );
+        assert_eq!(
+            prompt_note(midsummer, Language::Chinese),
+            "# 节气\n现在是夏至（太阳黄经90°），自北京时间2024-06-21 04:51起；下一个节气小暑在2024-07-06 22:20。养生建议请顺应当前节气。"
+        );
     }
 }
