@@ -219,15 +219,18 @@ export type DecisionResponse = Answer<DecisionRoute>;
 export type TermsAccepted = Answer<paths["/api/account/terms"]["post"]>;
 /** `POST /api/account/health-consent`: `{account}`. */
 export type ConsentGiven = Answer<ConsentRoute["post"]>;
-/** `DELETE /api/account/health-consent`: `{account, deletedConversations}`. */
+/** `DELETE /api/account/health-consent`: `{account, deletedConversations, deletedAssessments}`. */
 export type ConsentWithdrawn = Answer<ConsentRoute["delete"]>;
 
 /** Accepts the terms of service and privacy policy of `version` (409 terms_outdated / no_terms). */
 export declare function acceptTerms(version: string): Promise<TermsAccepted>;
 /** Consents to the processing of health information (again: keeps the first time). */
 export declare function giveHealthConsent(): Promise<ConsentGiven>;
-/** Withdraws that consent; `deleteConversations` also deletes every TCM conversation of the account. */
-export declare function withdrawHealthConsent(options?: { deleteConversations?: boolean }): Promise<ConsentWithdrawn>;
+/**
+ * Withdraws that consent; `deleteConversations` also deletes every TCM conversation of the
+ * account, `deleteAssessments` every constitution self-assessment.
+ */
+export declare function withdrawHealthConsent(options?: { deleteConversations?: boolean; deleteAssessments?: boolean }): Promise<ConsentWithdrawn>;
 /** Reports a reply the model wrote here (409 already_reported, 422 not_a_reply / comment_too_long). */
 export declare function reportReply(conversationId: string, messageId: string, report: ReportRequest): Promise<ReportResponse>;
 /** The account's own reports and what became of them. */
@@ -259,3 +262,31 @@ export declare function listReadings(query?: ReadingQuery): Promise<ReadingPage>
 export declare function getReading(id: string): Promise<ReadingResponse>;
 /** Deletes a reading from the journal (its conversation stays). */
 export declare function deleteReading(id: string): Promise<null>;
+
+// The constitution self-assessment (issue 25; api-constitution.js). Named after their routes.
+type QuestionnaireRoute = paths["/api/constitution/questionnaire"];
+type AssessmentsRoute = paths["/api/constitution/assessments"];
+type AssessmentRoute = paths["/api/constitution/assessments/{id}"];
+/** The questionnaire: the scale, the past-year instruction, the five answers, the nine types, the 61 questions. */
+export type Questionnaire = Answer<QuestionnaireRoute["get"]>;
+export type Question = Questionnaire["items"][number];
+export type ConstitutionType = Questionnaire["types"][number];
+/** `POST /api/constitution/assessments` body: `{sex, answers}` (the sixty questions that apply to `sex`). */
+export type Submission = RequestOf<AssessmentsRoute["post"]>;
+/** `{assessment}` (201 for a submission, 200 for `getAssessment`). */
+export type AssessmentResponse = Answer<AssessmentsRoute["post"]>;
+export type Assessment = AssessmentResponse["assessment"];
+export type TypeScore = Assessment["scores"][number];
+/** `GET /api/constitution/assessments`: a page of the history, newest first. */
+export type AssessmentPage = Answer<AssessmentsRoute["get"]>;
+export type AssessmentQuery = QueryOf<AssessmentsRoute["get"]>;
+
+/** The questionnaire (public). */
+export declare function getQuestionnaire(): Promise<Questionnaire>;
+/** Sends the answers (422 incomplete_answers, unknown_item, invalid_answer, item_not_for_sex; 403 consent_required; 429). */
+export declare function submitAssessment(submission: Submission): Promise<AssessmentResponse>;
+/** The account's results, newest first. */
+export declare function listAssessments(query?: AssessmentQuery): Promise<AssessmentPage>;
+export declare function getAssessment(id: string): Promise<AssessmentResponse>;
+/** Deletes a result (the TCM adviser no longer sees it). */
+export declare function deleteAssessment(id: string): Promise<null>;
