@@ -59,12 +59,15 @@ export const app = {
     go(next ?? intended);
   },
 
-  /** Forgets the session and shows the login page with `text`. */
-  endSession(text, kind = "info") {
+  /**
+   * Forgets the session and shows the login page with `text`. `expired`: the server ended it
+   * (not the person): the unsent self-assessment answers stay in this tab for the same account.
+   */
+  endSession(text, kind = "info", { expired = false } = {}) {
     api.setToken(null);
     this.user = null;
     this.account = null;
-    forgetViews();
+    forgetViews({ expired });
     this.closeDrawer();
     document.querySelectorAll("dialog.modal").forEach((modal) => modal.remove());
     this.flash = text ? { text, kind } : null;
@@ -101,9 +104,9 @@ export const app = {
   },
 };
 
-function forgetViews() {
+function forgetViews({ expired = false } = {}) {
   resetChat();
-  forgetConstitution();
+  forgetConstitution({ keepDraft: expired });
   chat = null;
   admin = null;
   constitution = null;
@@ -130,7 +133,7 @@ async function loadAccount() {
 
 /** The stored token stopped working (expired, logged out elsewhere, banned): back to login. */
 api.onUnauthorized(() => {
-  if (app.user) app.endSession(t("sessionEnded"), "warn");
+  if (app.user) app.endSession(t("sessionEnded"), "warn", { expired: true });
 });
 
 function parse(hash = location.hash) {

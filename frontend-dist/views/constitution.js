@@ -52,10 +52,15 @@ function clearDraft(app) {
   }
 }
 
-/** Logout: the answers and the results known go (the next person at this browser starts afresh). */
-export function forgetConstitution() {
+/**
+ * The session ended: the results known go, and the answers with them (the next person at this
+ * browser starts afresh), unless `keepDraft` (the server ended the session: the same account,
+ * signed in again in this tab, finds its answers; another account never reads them).
+ */
+export function forgetConstitution({ keepDraft = false } = {}) {
   draft = null;
   forgetResults();
+  if (keepDraft) return;
   try {
     sessionStorage.removeItem(DRAFT_KEY);
   } catch {
@@ -195,14 +200,14 @@ export function constitutionView(app) {
     const word = (pair) => pair?.[lang()] ?? pair?.en ?? "";
     const sexRadios = ["female", "male"].map((sex) => h("input", { type: "radio", name: "cs-sex", value: sex, checked: answers.sex === sex }));
     const sexSet = h("fieldset.cs-sex", { "aria-describedby": "cs-sex-help" },
-      h("legend", {}, t("csSexLegend")),
+      h("legend", {}, t("csSexLegend"), unansweredMark()),
       h("div.cs-sex-options", {}, sexRadios.map((radio) => h("label.choice", {}, radio, h("span", {}, t(radio.value === "female" ? "csFemale" : "csMale"))))),
       h("p.field-hint", { id: "cs-sex-help" }, t("csSexHelp")));
     const sets = new Map();
     const list = h("ol.cs-questions", { "aria-label": t("csQuestionsLabel") }, q.items.map((item) => {
       const number = h("span.cs-number");
       const set = h("fieldset.cs-question", { dataset: { item: item.id, sex: item.sex ?? "" } },
-        h("legend", {}, number, h("span.cs-text", {}, word(item))),
+        h("legend", {}, number, h("span.cs-text", {}, word(item)), unansweredMark()),
         h("div.cs-options", {}, q.options.map((option) => h("label.cs-option", {},
           h("input", { type: "radio", name: `cs-${item.id}`, value: String(option.value), checked: answers.answers[item.id] === option.value }),
           h("span", {}, word(option))))));
@@ -234,7 +239,7 @@ export function constitutionView(app) {
       if (input.type !== "radio") return;
       if (input.name === "cs-sex") answers.sex = input.value;
       else answers.answers[input.name.slice(3)] = Number(input.value);
-      input.closest("fieldset")?.removeAttribute("aria-invalid");
+      input.closest("fieldset")?.classList.remove("missing");
       saveDraft();
       paint();
     });
@@ -272,10 +277,10 @@ export function constitutionView(app) {
       if (!open.length) return false;
       if (!answers.sex) {
         problem.textContent = t("csChooseSex");
-        sexSet.setAttribute("aria-invalid", "true");
+        sexSet.classList.add("missing");
       } else {
         problem.textContent = t(open.length === 1 ? "csMissingOne" : "csMissing", { n: open.length, list: numberList(open, { separator: lang() === "zh" ? "、" : ", " }) });
-        for (const entry of open) sets.get(entry.id)?.set.setAttribute("aria-invalid", "true");
+        for (const entry of open) sets.get(entry.id)?.set.classList.add("missing");
       }
       toNext();
       return true;
@@ -327,6 +332,9 @@ export function constitutionView(app) {
     title: () => t("constitutionTitle"),
     update,
     mounted() {
+      // Shown again (back from elsewhere): the start and a result are read afresh, the
+      // questionnaire stays as it was (where it was scrolled to).
+      if (shown !== "new") shown = null;
       // Not known before whether the server asks for consent: the questionnaire says so once it is.
       if (currentAbout()) return;
       loadAbout().then(() => {
@@ -336,6 +344,11 @@ export function constitutionView(app) {
       });
     },
   };
+}
+
+/** " (unanswered)", said with a question's name once sending found it missing (styles show it then). */
+function unansweredMark() {
+  return h("span.cs-unanswered", {}, ` ${t("csUnanswered")}`);
 }
 
 function consentLine() {

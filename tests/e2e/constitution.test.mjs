@@ -5,8 +5,8 @@
 // keeping the answers), the result (the summary, the chart's nine bars with the API's scores and
 // verdicts, the verdicts in words, the types' descriptions, the text alternative, the note that
 // the TCM adviser sees it, the disclaimer), in English and in Chinese; refused submissions (a
-// network failure, a rate limit, the consent declined then given in the flow, a reload between)
-// losing no answer; the history (newest first, opened, deleted after a deliberate confirmation,
+// network failure, a rate limit, the consent declined then given in the flow, a reload and the
+// session's end between) losing no answer, and a logout clearing them; the history (newest first, opened, deleted after a deliberate confirmation,
 // on the account page too, and with the consent's withdrawal); and a phone. Screenshots:
 // tests/e2e/screenshots/constitution-*.png.
 import assert from "node:assert/strict";
@@ -184,7 +184,9 @@ test("English: from the TCM header, the questionnaire answered in full (keyboard
     await page.click("button.cs-submit");
     assert.match(await page.locator(".cs-problem").innerText(), /^59 questions are still unanswered: 2, 3, 4/);
     assert.equal(await page.evaluate(() => document.activeElement?.name), `cs-${questionnaire.items[1].id}`, "the first one left has the focus");
-    assert.equal(await page.locator(`.cs-question[data-item="${questionnaire.items[1].id}"]`).getAttribute("aria-invalid"), "true");
+    // The groups left are marked, in words too: their names say "(unanswered)" until answered.
+    await page.getByRole("group", { name: `2. ${questionnaire.items[1].en} (unanswered)` }).waitFor();
+    assert.equal(await page.locator(".cs-question.missing").count(), 59);
 
     // Half answered, the language switched: the answers stay, the questions are in Chinese.
     const half = applicable("female").slice(0, 30);
@@ -272,7 +274,7 @@ test("Chinese: answered as a man (the women's question left out), the result in 
   }
 });
 
-test("a refused submission keeps every answer: a network failure, a rate limit, the consent declined and then given in the flow, a reload between", async () => {
+test("a refused submission keeps every answer: a network failure, a rate limit, the consent declined and then given in the flow, a reload and the session's end between; a logout clears them", async () => {
   const email = "constitution-refused@example.com";
   const token = await account(email, { consent: false });
   const page = await open({ locale: "en-US" });
@@ -319,6 +321,16 @@ test("a refused submission keeps every answer: a network failure, a rate limit, 
     assert.equal(await checkedCount(page), 61, "the answers are back after a reload");
     assert.equal(await page.locator(".cs-count").innerText(), "All 60 questions answered.");
 
+    // The session ends on the server meanwhile: logged in again in this tab, the answers are there.
+    const session = await page.evaluate(() => localStorage.getItem("auth_token"));
+    assert.equal((await api("POST", "/api/auth/logout", { token: session })).status, 200);
+    await page.click("button.cs-submit");
+    await page.locator("form.auth-form").waitFor();
+    await loginInUi(page, email);
+    await page.goto(`${stack.base}/#/constitution/new`);
+    await page.locator(".cs-question").first().waitFor();
+    assert.equal(await checkedCount(page), 61, "the answers survived the session's end");
+
     // Agreed: the same answers go, without answering anything again.
     await page.click("button.cs-submit");
     await step.waitFor();
@@ -328,7 +340,7 @@ test("a refused submission keeps every answer: a network failure, a rate limit, 
     ]);
     assert.equal(given.status(), 200);
     await page.locator(".cs-result").waitFor();
-    assert.deepEqual(statuses, [403, 403, 201], "refused twice for want of consent, then made");
+    assert.deepEqual(statuses, [403, 401, 403, 201], "refused for want of consent, for the ended session, for the consent again, then made");
     const list = await api("GET", "/api/constitution/assessments", { token });
     assert.equal(list.body.total, 1);
     assert.equal(Object.keys(list.body.assessments[0].answers).length, 60);
@@ -336,6 +348,16 @@ test("a refused submission keeps every answer: a network failure, a rate limit, 
     await page.goto(`${stack.base}/#/constitution/new`);
     await page.locator(".cs-question").first().waitFor();
     assert.equal(await checkedCount(page), 0);
+    // Logging out on purpose takes unsent answers with it.
+    await page.check("input[name=cs-sex][value=male]");
+    await page.click("#account-button");
+    await page.click("button.menu-item[data-action=logout]");
+    await page.locator("form.auth-form").waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.getItem("constitution_draft")), null);
+    await loginInUi(page, email);
+    await page.goto(`${stack.base}/#/constitution/new`);
+    await page.locator(".cs-question").first().waitFor();
+    assert.equal(await checkedCount(page), 0, "nothing kept after a logout");
   } finally {
     await close(page);
   }
