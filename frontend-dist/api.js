@@ -422,11 +422,12 @@ export function listMyReports({ page, pageSize } = {}) {
 
 /**
  * Casts a reading for `question` (issue 25): `method` "coins" or "yarrow" draws the lines on the
- * server; "manual" records `lines`, six values 6–9 bottom first, cast by hand. `{reading}` (201).
+ * server; "manual" records `lines`, six values 6–9 bottom first, cast by hand; `locale` ("zh" or
+ * "en") is the language of a refusal's message (moderation's `content_blocked`). `{reading}` (201).
  * Ask the oracle about it with `readingId` in a chat turn.
  */
-export function castReading({ question, method, lines }) {
-  return apiRequest("/api/oracle/readings", json("POST", { question, method, ...(method === "manual" ? { lines } : {}) }));
+export function castReading({ question, method, lines, locale }) {
+  return apiRequest("/api/oracle/readings", json("POST", { question, method, ...(method === "manual" ? { lines } : {}), ...(locale ? { locale } : {}) }));
 }
 
 /** The journal, newest first, searched by `q` (the question or a hexagram's name): `{readings, total, page, pageSize}`. */

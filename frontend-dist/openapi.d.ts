@@ -111,7 +111,8 @@ export interface paths {
          * Withdraw the consent to processing health information: TCM chat stops (403
          *     `consent_required`) until it is given again; with `deleteConversations=true` the TCM
          *     conversations are deleted too, with `deleteAssessments=true` the constitution
-         *     self-assessments (the TCM adviser stops seeing them either way).
+         *     self-assessments (while the consent is withdrawn the TCM adviser sees none of them; kept ones
+         *     are seen again once it is given again).
          */
         delete: operations["withdraw_health_consent"];
         options?: never;
@@ -1106,6 +1107,8 @@ export interface components {
             method: components["schemas"]["Method"];
             /** @description With `manual` only: the six values cast, bottom first, each 6, 7, 8 or 9. */
             lines?: components["schemas"]["u8"][] | null;
+            /** @description The language of a refusal's message (`zh`, `en`…; default Chinese). */
+            locale?: string | null;
         };
         /** @description `POST /api/chat` body. */
         ChatRequest: {
@@ -2812,7 +2815,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The account is banned (`account_banned`) */
+            /** @description `terms_required`: accept the current terms first */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6199,7 +6202,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Missing, invalid or expired session token (`missing_token`, `invalid_token`) */
+            /** @description Not signed in, or the account was deleted meanwhile */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6208,7 +6211,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `consent_required`: the server asks for the health-information consent, which the account has not given */
+            /** @description `terms_required`: the current terms are not accepted; `consent_required`: the server asks for the health-information consent, which the account has not given */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6615,7 +6618,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Missing, invalid or expired session token (`missing_token`, `invalid_token`) */
+            /** @description Not signed in, or the account was deleted meanwhile */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6624,7 +6627,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The account is banned (`account_banned`) */
+            /** @description `terms_required`: the account has not accepted the current terms */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6651,7 +6654,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `empty_question`, `question_too_long`, `invalid_lines` (manual without six values 6–9, or lines with another method) */
+            /** @description `empty_question`, `question_too_long`, `invalid_lines` (manual without six values 6–9, or lines with another method), `content_blocked` (moderation refused the question: it would reach the model) */
             422: {
                 headers: {
                     [name: string]: unknown;

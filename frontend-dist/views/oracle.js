@@ -9,7 +9,7 @@
 // older than those hundred is not shown there, but stays in the journal.
 import * as api from "../api.js";
 import { dialog, h, icon, toast } from "../dom.js";
-import { dateTime, errorText, lang, t } from "../i18n.js";
+import { dateTime, errorText, lang, locale, t } from "../i18n.js";
 import { hexagramSvg, relatingValues } from "../oracle-draw.js";
 
 export const MAX_QUESTION_CHARS = 500;
@@ -65,7 +65,7 @@ export function castDialog({ question = "" } = {}) {
         return;
       }
       const chosen = method();
-      const request = { question: text, method: chosen, ...(chosen === "manual" ? { lines: selects.map((select) => Number(select.value)) } : {}) };
+      const request = { question: text, method: chosen, locale: locale(), ...(chosen === "manual" ? { lines: selects.map((select) => Number(select.value)) } : {}) };
       working = true;
       castButton.disabled = cancelButton.disabled = true;
       castButton.textContent = t("casting");

@@ -302,6 +302,16 @@ pub fn is_connectivity_error(err: &DbErr) -> bool {
     }
 }
 
+impl AppError {
+    /// A database error breaking a foreign key: what an insert meets when a deletion that
+    /// committed first took the row it refers to.
+    pub fn is_foreign_key_violation(&self) -> bool {
+        let Self::Internal(err) = self else { return false };
+        err.downcast_ref::<DbErr>()
+            .is_some_and(|err| matches!(err.sql_err(), Some(SqlErr::ForeignKeyConstraintViolation(_))))
+    }
+}
+
 /// Maps constraint violations a client can cause to the error they deserve, at the call site:
 /// `insert(...).await.on_unique_violation(|| AppError::conflict("email_taken", "..."))?`.
 pub trait DbResultExt<T> {

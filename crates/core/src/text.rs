@@ -12,3 +12,19 @@ pub fn optional(raw: Option<String>, max_chars: usize, code: &'static str, what:
     }
     Ok(text)
 }
+
+/// Whether `text` has nothing to read: only whitespace and invisible format characters (a
+/// zero-width space or joiner, a word joiner, a byte-order mark), which `trim` keeps.
+pub fn is_blank(text: &str) -> bool {
+    text.chars().all(|c| c.is_whitespace() || matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}'))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn invisible_text_is_blank() {
+        assert!(super::is_blank(" \u{200B}\u{FEFF}\u{2060} \n"));
+        assert!(super::is_blank(""));
+        assert!(!super::is_blank("\u{200B}问"));
+    }
+}

@@ -93,20 +93,18 @@ pub async fn prepare(state: &AppState, user: &user::Model, turn: Turn) -> AppRes
         // (429 `moderation_cooldown`), atomically with the rest of the turn.
         meters.extend(Meter::new(Bucket::ModerationStrikes, &user.id, state.config.moderation_strikes));
     }
-    let (txn, _charged) = rate_limit::begin_charged(&state.db, &state.clock, &meters).await?;
-    let consented = crate::consent::lock_for_turn(&txn, state, user, turn.kind).await?;
-    let placed = match turn.conversation_id.as_deref() {
-        None => open(&txn, state, user, &turn).await?,
-        Some(id) => continue_in(&txn, state, user, &turn, id).await?,
-    };
-    crate::consent::still_given(consented, placed.conversation.kind)?;
-    if let Some(reading_id) = turn.reading_id.as_deref() {
-        crate::oracle::prompt::attach(&txn, &user.id, reading_id, &placed.conversation).await?;
-    }
-    if let Some(at) = placed.new_message_at {
-        tally::add(&txn, at, &user.id, placed.conversation.kind, turn.language, Tally::user_message()).await?;
-    }
-    txn.commit().await?;
+    // A deadlock with a deletion of the conversation at another instance rolls the whole
+    // transaction back: it runs again, and then finds the conversation (or not: 404). A
+    // foreign key broken by a deletion that committed first means the conversation, or the
+    // account, is gone.
+    let placed =
+        rate_limit::retry_transaction(3, || place(state, user, &turn, &meters)).await.map_err(|err| {
+            match (err.is_foreign_key_violation(), turn.conversation_id.is_some()) {
+                (true, true) => AppError::NotFound("conversation"),
+                (true, false) => crate::auth::token::invalid_token(),
+                (false, _) => err,
+            }
+        })?;
     for meter in &meters {
         state.sweep(meter.bucket).await;
     }
@@ -146,6 +144,26 @@ pub async fn prepare(state: &AppState, user: &user::Model, turn: Turn) -> AppRes
         first_reply: untitled,
         red_flag: turn.red_flag,
     })
+}
+
+/// The turn's transaction: charges `meters`, reads the consent again under a lock, saves the
+/// message in a new or stored conversation, links the reading it names, and tallies it.
+async fn place(state: &AppState, user: &user::Model, turn: &Turn, meters: &[Meter<'_>]) -> AppResult<Placed> {
+    let (txn, _charged) = rate_limit::begin_charged(&state.db, &state.clock, meters).await?;
+    let consented = crate::consent::lock_for_turn(&txn, state, user, turn.kind).await?;
+    let placed = match turn.conversation_id.as_deref() {
+        None => open(&txn, state, user, turn).await?,
+        Some(id) => continue_in(&txn, state, user, turn, id).await?,
+    };
+    crate::consent::still_given(consented, placed.conversation.kind)?;
+    if let Some(reading_id) = turn.reading_id.as_deref() {
+        crate::oracle::prompt::attach(&txn, &user.id, reading_id, &placed.conversation).await?;
+    }
+    if let Some(at) = placed.new_message_at {
+        tally::add(&txn, at, &user.id, placed.conversation.kind, turn.language, Tally::user_message()).await?;
+    }
+    txn.commit().await?;
+    Ok(placed)
 }
 
 /// Refuses a user who may not chat now (terms not accepted, an administrator's restriction, an

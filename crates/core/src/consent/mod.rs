@@ -202,7 +202,10 @@ async fn accept_terms(
     path = "/api/account/health-consent",
     tag = "account",
     security(("bearer" = [])),
-    responses((status = 200, description = "Consent given (again: the first time is kept)", body = AccountResponse))
+    responses(
+        (status = 200, description = "Consent given (again: the first time is kept)", body = AccountResponse),
+        (status = 403, description = "`terms_required`: accept the current terms first", body = ErrorBody),
+    )
 )]
 async fn give_health_consent(
     State(state): State<AppState>,
@@ -210,6 +213,8 @@ async fn give_health_consent(
     client: ClientMeta,
 ) -> AppResult<Json<AccountResponse>> {
     let user = auth.user;
+    // The consent is given under the terms: an account on older terms accepts them first.
+    terms_gate(&state.config.trust, &user)?;
     if user.health_consent_at.is_some() {
         return Ok(Json(AccountResponse { account: AccountView::new(&state, &user) }));
     }
@@ -251,7 +256,8 @@ pub struct Withdrawn {
 /// Withdraw the consent to processing health information: TCM chat stops (403
 /// `consent_required`) until it is given again; with `deleteConversations=true` the TCM
 /// conversations are deleted too, with `deleteAssessments=true` the constitution
-/// self-assessments (the TCM adviser stops seeing them either way).
+/// self-assessments (while the consent is withdrawn the TCM adviser sees none of them; kept ones
+/// are seen again once it is given again).
 #[utoipa::path(
     delete,
     path = "/api/account/health-consent",

@@ -25,7 +25,7 @@ use super::{
 use crate::{
     auth::AuthUser,
     entities::{ConversationKind, constitution_assessment as stored},
-    error::{AppError, AppResult, ErrorBody},
+    error::{AppError, AppResult, DbResultExt, ErrorBody},
     http::{ApiRoutes, AppJson, AppPath, AppQuery, routes::api_routes},
     ids::new_id,
     rate_limit::{self, Bucket, Meter},
@@ -250,7 +250,8 @@ fn ordered_answers(sex: Sex, answers: &BTreeMap<String, serde_json::Value>) -> A
     request_body = Submission,
     responses(
         (status = 201, description = "The scored assessment, kept", body = AssessmentResponse),
-        (status = 403, description = "`consent_required`: the server asks for the health-information consent, which the account has not given", body = ErrorBody),
+        (status = 401, description = "Not signed in, or the account was deleted meanwhile", body = ErrorBody),
+        (status = 403, description = "`terms_required`: the current terms are not accepted; `consent_required`: the server asks for the health-information consent, which the account has not given", body = ErrorBody),
         (status = 422, description = "`incomplete_answers`, `unknown_item`, `item_not_for_sex`, `invalid_answer` (not a whole number 1–5)", body = ErrorBody),
         (status = 429, description = "`rate_limited`: as many as `RATE_LIMIT_CONSTITUTION_ASSESSMENTS` allows; see `Retry-After`", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait"))),
     )
@@ -261,6 +262,7 @@ async fn submit(
     AppJson(submission): AppJson<Submission>,
 ) -> AppResult<(StatusCode, Json<AssessmentResponse>)> {
     let user = &auth.user;
+    crate::consent::terms_gate(&state.config.trust, user)?;
     crate::consent::health_gate(&state, user, Some(ConversationKind::Tcm), None).await?;
     let answers = ordered_answers(submission.sex, &submission.answers)?;
     // The limit is charged in the transaction that writes the assessment, and the consent read
@@ -281,7 +283,9 @@ async fn submit(
         created_at: Set(state.clock.now()),
     }
     .insert(&txn)
-    .await?;
+    .await
+    // The account was deleted meanwhile (its token was good a moment ago).
+    .on_foreign_key_violation(crate::auth::token::invalid_token)?;
     txn.commit().await?;
     state.sweep(Bucket::ConstitutionAssessments).await;
     let assessment =

@@ -47,6 +47,35 @@ pub async fn screen(state: &AppState, user: &user::Model, text: TurnText<'_>) ->
     })
 }
 
+/// Checks text a person keeps for the model to read in later turns (a reading's question), as a
+/// message is checked: when moderation blocks it, nothing is kept, a strike is charged, the
+/// block is audited (`what` names the text) and the answer is 422 `content_blocked`.
+pub async fn screen_kept(
+    state: &AppState,
+    user: &user::Model,
+    client: &ClientMeta,
+    text: &str,
+    what: &str,
+    language: Language,
+) -> AppResult<()> {
+    let turn = TurnText { message: Some(text), hint: None, brought: Vec::new() };
+    let Some(label) = screen(state, user, turn).await? else { return Ok(()) };
+    if let Some(meter) = strikes(state, &user.id) {
+        let (txn, _charged) = rate_limit::begin_charged(&state.db, &state.clock, &[meter]).await?;
+        txn.commit().await?;
+        flag_when_used_up(state, &meter).await;
+    }
+    let entry = audit::Entry::new(
+        Action::ContentBlocked,
+        Some(&user.id),
+        format!("{what} was blocked ({})", audit::quote(&label)),
+    );
+    if let Err(err) = audit::record(&state.db, &state.clock, entry, client).await {
+        tracing::warn!(error = %err, "could not audit blocked text");
+    }
+    Err(content_blocked(language))
+}
+
 fn strikes<'a>(state: &AppState, user_id: &'a str) -> Option<Meter<'a>> {
     Meter::new(Bucket::ModerationStrikes, user_id, state.config.moderation_strikes)
 }

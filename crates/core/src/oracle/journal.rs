@@ -20,9 +20,10 @@ use crate::{
     auth::AuthUser,
     chat::search::like_pattern,
     entities::reading as stored,
-    error::{AppError, AppResult, ErrorBody},
-    http::{ApiRoutes, AppJson, AppPath, AppQuery, routes::api_routes},
+    error::{AppError, AppResult, DbResultExt, ErrorBody},
+    http::{ApiRoutes, AppJson, AppPath, AppQuery, ClientMeta, routes::api_routes},
     ids::new_id,
+    language::Language,
     rate_limit::{self, Bucket, Meter},
     state::AppState,
 };
@@ -47,6 +48,9 @@ pub struct CastRequest {
     #[serde(default)]
     #[schema(min_items = 6, max_items = 6)]
     pub lines: Option<Vec<LineValue>>,
+    /// The language of a refusal's message (`zh`, `en`…; default Chinese).
+    #[serde(default)]
+    pub locale: Option<String>,
 }
 
 /// A reading of the journal.
@@ -109,17 +113,21 @@ pub struct ReadingResponse {
     request_body = CastRequest,
     responses(
         (status = 201, description = "The reading, kept in the journal", body = ReadingResponse),
-        (status = 422, description = "`empty_question`, `question_too_long`, `invalid_lines` (manual without six values 6–9, or lines with another method)", body = ErrorBody),
+        (status = 401, description = "Not signed in, or the account was deleted meanwhile", body = ErrorBody),
+        (status = 403, description = "`terms_required`: the account has not accepted the current terms", body = ErrorBody),
+        (status = 422, description = "`empty_question`, `question_too_long`, `invalid_lines` (manual without six values 6–9, or lines with another method), `content_blocked` (moderation refused the question: it would reach the model)", body = ErrorBody),
         (status = 429, description = "`rate_limited`: as many readings as `RATE_LIMIT_ORACLE_CASTS` allows; see `Retry-After`", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait"))),
     )
 )]
 async fn cast(
     State(state): State<AppState>,
     auth: AuthUser,
+    client: ClientMeta,
     AppJson(request): AppJson<CastRequest>,
 ) -> AppResult<(StatusCode, Json<ReadingResponse>)> {
+    crate::consent::terms_gate(&state.config.trust, &auth.user)?;
     let question = request.question.trim().to_string();
-    if question.is_empty() {
+    if crate::text::is_blank(&question) {
         return Err(AppError::validation("empty_question", "ask a question to cast for"));
     }
     let length = question.chars().count();
@@ -147,6 +155,11 @@ async fn cast(
         }
         (method, None) => casting::cast(method, &mut rand::rng()),
     };
+    // The question reaches the model in every later turn that asks about the reading: it is
+    // checked as a message is.
+    let language = Language::from_locale(request.locale.as_deref());
+    crate::moderation::input::screen_kept(&state, &auth.user, &client, &question, "a reading's question", language)
+        .await?;
     let view = reading::read(lines);
     // The limit is charged in the transaction that writes the reading: a burst at every
     // instance writes exactly as many as it allows.
@@ -165,7 +178,9 @@ async fn cast(
         created_at: Set(state.clock.now()),
     }
     .insert(&txn)
-    .await?;
+    .await
+    // The account was deleted meanwhile (its token was good a moment ago).
+    .on_foreign_key_violation(crate::auth::token::invalid_token)?;
     txn.commit().await?;
     state.sweep(Bucket::OracleCasts).await;
     Ok((StatusCode::CREATED, Json(ReadingResponse { reading: Reading::from_row(&row) })))

@@ -70,6 +70,12 @@ pub async fn section(
     Ok(Some(render(&readings, language)))
 }
 
+/// The person's question as one JSON string: its line breaks and quotes escaped, so that what
+/// they typed reads as their words, never as more of the system prompt's sections.
+fn quoted(question: &str) -> String {
+    serde_json::to_string(question).unwrap_or_default()
+}
+
 /// The section's text: what was cast, and the governing texts verbatim.
 pub fn render(readings: &[Reading], language: Language) -> String {
     let zh = language == Language::Chinese;
@@ -83,7 +89,7 @@ pub fn render(readings: &[Reading], language: Language) -> String {
         let lines: Vec<String> = view.lines.iter().map(u8::to_string).collect();
         text.push_str("\n\n");
         if zh {
-            text.push_str(&format!("问题：{}\n", reading.question));
+            text.push_str(&format!("问题（用户原话，仅供引述）：{}\n", quoted(&reading.question)));
             text.push_str(&format!("六爻（自下而上）：{}\n", lines.join(" ")));
             text.push_str(&format!(
                 "本卦：第{}卦 {}（上{}下{}）\n",
@@ -100,7 +106,7 @@ pub fn render(readings: &[Reading], language: Language) -> String {
             }
             text.push_str("所占之辞（朱熹《易学启蒙》占法）：");
         } else {
-            text.push_str(&format!("Question: {}\n", reading.question));
+            text.push_str(&format!("Question (the user's words, quoted): {}\n", quoted(&reading.question)));
             text.push_str(&format!("{}\n", reading.summary));
             text.push_str(&format!("Lines, bottom to top: {}\n", lines.join(" ")));
             text.push_str(&format!(
