@@ -469,6 +469,66 @@ both_stacks! {
         assert_eq!((after.status, after.error_code()), (403, "consent_required".to_string()));
     }
 
+    /// Turns in a conversation, casts and assessments racing the deletion of the conversation and
+    /// of the account at every instance: each is done before, or refused after (404, 401) —
+    /// never a 500 from a deadlock or a broken foreign key — and nothing is left behind.
+    async fn writes_racing_deletions_are_done_or_refused(backend: Backend) {
+        let upstream = Upstream::start(Behaviour::reply("So it is.")).await;
+        let env = upstream_env(&upstream, &[("RATE_LIMIT_ORACLE_CASTS", "off"), ("RATE_LIMIT_CONSTITUTION_ASSESSMENTS", "off")]);
+        let stack = Stack::start(backend, &env).await;
+        let token = stack.register("racer@example.com").await;
+        let auth = format!("Bearer {token}");
+        let body = full_submission(&stack).await;
+        let first = stack.post_json(0, "/api/chat", &[("authorization", &auth)], &turn("first", None)).await;
+        assert_eq!(first.status, 200, "{}", first.text());
+        let conversation: Value = serde_json::from_str(&first.text()).unwrap();
+        let conversation = conversation["conversationId"].as_str().unwrap().to_string();
+        let n = burst_size();
+        let stack = &stack;
+        // Round one: turns in the conversation while it is deleted.
+        let replies = burst(n, |i| {
+            let auth = auth.clone();
+            let path = match i {
+                0 => format!("/api/chat/conversations/{conversation}"),
+                _ => "/api/chat".to_string(),
+            };
+            let body = turn(&format!("more {i}"), Some(&conversation));
+            let port = stack.port(&path, i);
+            async move {
+                match i {
+                    0 => test_support::burst::call(port, "DELETE", &path, &[("authorization", &auth)], b"").await,
+                    _ => test_support::burst::call_json(port, "POST", &path, &[("authorization", &auth)], &body).await,
+                }
+            }
+        })
+        .await;
+        assert_eq!(replies[0].status, 204, "{}", replies[0].text());
+        for reply in &replies[1..] {
+            assert!([200, 404].contains(&reply.status), "{}: {}\n{}", reply.status, reply.text(), stack.logs());
+        }
+        // Round two: new turns, casts and assessments while the account is deleted.
+        let replies = burst(n, |i| {
+            let (auth, submission) = (auth.clone(), body.clone());
+            let (path, body) = match i % 4 {
+                0 if i == 0 => ("/api/account/delete", json!({"password": PASSWORD})),
+                1 => ("/api/oracle/readings", json!({"question": format!("q {i}"), "method": "coins"})),
+                2 => ("/api/constitution/assessments", submission),
+                _ => ("/api/chat", turn(&format!("new {i}"), None)),
+            };
+            let port = stack.port(path, i);
+            async move { test_support::burst::call_json(port, "POST", path, &[("authorization", &auth)], &body).await }
+        })
+        .await;
+        assert_eq!(replies[0].status, 200, "{}", replies[0].text());
+        for reply in &replies[1..] {
+            assert!([200, 201, 401].contains(&reply.status), "{}: {}\n{}", reply.status, reply.text(), stack.logs());
+        }
+        let db = connect(stack).await;
+        assert_eq!(Conversation::find().count(&db).await.unwrap(), 0);
+        assert_eq!(Reading::find().count(&db).await.unwrap(), 0);
+        assert_eq!(ConstitutionAssessment::find().count(&db).await.unwrap(), 0);
+    }
+
     /// The usage tallies under a burst: many users' turns at once on every instance, and each
     /// one counted once (a lost update of the hourly row would show fewer).
     async fn every_turn_of_a_burst_is_tallied_once(backend: Backend) {
