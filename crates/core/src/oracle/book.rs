@@ -142,7 +142,7 @@ mod tests {
         assert_eq!((lines, extra.len()), (384, 2), "384 lines, plus 用九 and 用六");
         assert_eq!(book.hexagram(1).extra_line.as_ref().unwrap().label, "用九");
         assert_eq!(book.hexagram(2).extra_line.as_ref().unwrap().label, "用六");
-        assert!(book.source.sha256.len() == 64 && book.source.patches.len() == 2);
+        assert!(book.source.sha256.len() == 64 && book.source.patches.len() == 3);
     }
 
     #[test]
@@ -164,9 +164,11 @@ mod tests {
             ("泰", "Peace", "坤", "乾")
         );
         assert_eq!(tai.judgment, "泰：小往大来，吉亨。");
-        // The two corrections of the package's text.
+        // The three corrections of the package's text.
+        assert_eq!(book.hexagram(23).judgment, "剥：不利有攸往。");
         assert_eq!(book.hexagram(24).lines[0].text, "初九：不远复，无祇悔，元吉。");
         assert_eq!(book.hexagram(53).lines[0].text, "初六：鸿渐于干，小子厉，有言，无咎。");
+        assert_eq!(book.hexagram(3).english, "Difficulty at the Beginning", "small words stay small");
         assert_eq!(book.hexagram(63).name, "既济");
         assert_eq!(book.hexagram(64).name, "未济");
         assert_eq!(book.by_lines([true, true, true, false, false, false]).number, 11);

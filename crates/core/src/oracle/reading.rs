@@ -232,7 +232,7 @@ mod tests {
         assert_eq!(texts(&reading), [(1, "初九：潜龙勿用。", true)]);
         assert_eq!(
             summary(&reading),
-            "Hexagram 1 乾 The Creative Heaven, changing line 1, becoming 44 姤 Coming To Meet"
+            "Hexagram 1 乾 The Creative Heaven, changing line 1, becoming 44 姤 Coming to Meet"
         );
     }
 
