@@ -59,7 +59,11 @@ impl Limit {
         if window > MAX_WINDOW {
             return Err(format!("{raw:?}: the window may be at most 366 days"));
         }
-        Ok((max > 0).then_some(Self { max, window }))
+        if max == 0 {
+            // Read as "none allowed" by some and "no limit" by others: neither is guessed.
+            return Err(format!("{raw:?}: a count of 0 is ambiguous; write `off` for no limit"));
+        }
+        Ok(Some(Self { max, window }))
     }
 }
 
@@ -502,7 +506,8 @@ mod tests {
         assert_eq!(Limit::parse("7/5m"), Ok(Some(Limit { max: 7, window: Duration::from_secs(300) })));
         assert_eq!(Limit::parse(" 100 / 1h "), Ok(Some(Limit { max: 100, window: Duration::from_secs(3600) })));
         assert_eq!(Limit::parse("off"), Ok(None));
-        assert_eq!(Limit::parse("0/1h"), Ok(None));
+        assert_eq!(Limit::parse("0"), Ok(None));
+        assert!(Limit::parse("0/1h").unwrap_err().contains("write `off`"));
         assert!(Limit::parse("seven/5m").is_err());
         assert!(Limit::parse("7").is_err());
         assert!(Limit::parse("7/never").is_err());
