@@ -520,8 +520,11 @@ both_stacks! {
         })
         .await;
         assert_eq!(replies[0].status, 200, "{}", replies[0].text());
-        for reply in &replies[1..] {
-            assert!([200, 201, 401].contains(&reply.status), "{}: {}\n{}", reply.status, reply.text(), stack.logs());
+        for (i, reply) in replies.iter().enumerate().skip(1) {
+            // A turn placed before the deletion finds its conversation gone when its reply is
+            // saved: 404, as for a conversation deleted during its reply.
+            let allowed: &[u16] = if i % 4 == 1 || i % 4 == 2 { &[201, 401] } else { &[200, 401, 404] };
+            assert!(allowed.contains(&reply.status), "{i}: {}: {}\n{}", reply.status, reply.text(), stack.logs());
         }
         let db = connect(stack).await;
         assert_eq!(Conversation::find().count(&db).await.unwrap(), 0);
