@@ -21,10 +21,11 @@ use crate::{
     entities::{AuditLog, audit_log},
     error::AppResult,
     housekeeping,
+    housekeeping::Chore,
     http::ClientMeta,
     ids::new_id,
     rate_limit,
-    state::{AppState, Chore},
+    state::AppState,
 };
 
 /// The actions written to `audit_logs.action`.
@@ -283,8 +284,10 @@ pub async fn sweep(state: &AppState) {
     let cutoff = now - TimeDelta::from_std(retention).unwrap_or(TimeDelta::MAX);
     let old = Condition::all().add(audit_log::Column::CreatedAt.lt(cutoff));
     let (id, created) = (audit_log::Column::Id, audit_log::Column::CreatedAt);
-    housekeeping::sweep::<AuditLog>(&state.db, id, old, created, AUDIT_SWEEP_BATCH, "audit rows past AUDIT_RETENTION")
-        .await;
+    let what = "audit rows past AUDIT_RETENTION";
+    if housekeeping::sweep::<AuditLog>(&state.db, id, old, created, AUDIT_SWEEP_BATCH, what).await {
+        state.chores.again(Chore::AuditRetention);
+    }
 }
 
 /// The most rows one [`sweep`] deletes.

@@ -68,7 +68,7 @@ impl Limit {
 }
 
 /// What is being counted. The string form is stored in `rate_limit_hits.bucket`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Bucket {
     /// Failed logins from one client IP.
     LoginIp,

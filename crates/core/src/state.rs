@@ -1,15 +1,7 @@
 //! The application state every handler receives: configuration, database pool, clock and the
 //! session-token keys. It is cheap to clone (everything inside is shared).
 
-use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicI64, Ordering},
-    },
-    time::Duration,
-};
-
-use chrono::{DateTime, TimeDelta, Utc};
+use std::{sync::Arc, time::Duration};
 
 use sea_orm::{
     ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, RuntimeErr,
@@ -23,6 +15,7 @@ use crate::{
     config::Config,
     db::Db,
     error::{AppError, AppResult},
+    housekeeping::{Chore, Chores},
     mail::{self, Mailer},
     moderation::Moderator,
     rate_limit::{self, Bucket, HitId, Meter},
@@ -45,35 +38,6 @@ pub struct AppState {
     pub moderator: Option<Arc<Moderator>>,
     /// When this instance last did each periodic chore.
     pub chores: Arc<Chores>,
-}
-
-/// Housekeeping an instance does now and then rather than on every request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Chore {
-    /// Deleting audit rows past `AUDIT_RETENTION` (`audit::sweep`).
-    AuditRetention,
-}
-
-/// When each [`Chore`] last ran on this instance, so that it runs at most once per
-/// [`Chores::EVERY`]: housekeeping that leaves the hot path, without a scheduler.
-#[derive(Debug, Default)]
-pub struct Chores {
-    last_run: [AtomicI64; 1],
-}
-
-impl Chores {
-    pub const EVERY: TimeDelta = TimeDelta::minutes(1);
-
-    /// Whether `chore` should run now; if so, it counts as run (one caller of many wins).
-    pub fn due(&self, chore: Chore, now: DateTime<Utc>) -> bool {
-        let slot = &self.last_run[chore as usize];
-        let last = slot.load(Ordering::Relaxed);
-        let now = now.timestamp();
-        if last != 0 && now - last < Self::EVERY.num_seconds() {
-            return false;
-        }
-        slot.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
-    }
 }
 
 impl AppState {
@@ -116,17 +80,29 @@ impl AppState {
         Ok(hits)
     }
 
-    /// Deletes a batch of `bucket`'s expired rows, within [`rate_limit::SWEEP_BUDGET`]; a
-    /// failure is only logged (nothing depends on it, and the next charge sweeps again).
+    /// Deletes a batch of `bucket`'s expired rows, within [`rate_limit::SWEEP_BUDGET`], at most
+    /// once a minute per instance ([`Chores`]) unless the last batch was full or failed: a
+    /// charge seldom pays for it, and expired rows still go faster than charges add them. A
+    /// failure is only logged (nothing depends on it, and a later charge sweeps again).
     pub async fn sweep(&self, bucket: Bucket) {
+        let chore = Chore::RateLimit(bucket);
+        let now = self.clock.now();
+        if !self.chores.due(chore, now) {
+            return;
+        }
         let retention = self.config.bucket_retention(bucket);
-        let sweep = rate_limit::sweep(&self.db, self.clock.now(), bucket, retention);
+        let sweep = rate_limit::sweep(&self.db, now, bucket, retention);
         match tokio::time::timeout(rate_limit::SWEEP_BUDGET, sweep).await {
-            Ok(Ok(_)) => {}
+            Ok(Ok(deleted)) if deleted < rate_limit::SWEEP_BATCH => {}
+            Ok(Ok(_)) => self.chores.again(chore),
             Ok(Err(err)) => {
+                self.chores.again(chore);
                 tracing::warn!(error = %err, bucket = bucket.as_str(), "could not sweep expired rate-limit rows")
             }
-            Err(_) => tracing::warn!(bucket = bucket.as_str(), "sweeping took too long; the next charge sweeps again"),
+            Err(_) => {
+                self.chores.again(chore);
+                tracing::warn!(bucket = bucket.as_str(), "sweeping took too long; the next charge sweeps again")
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Finding 12: `rate_limit_hits` rows were pruned only when the same key came back, so one-off
-//! IPs and emails stayed forever. Now each charge sweeps a bounded batch of its bucket's expired
-//! hits and keys, and each new session a batch of expired sessions: no scheduler needed.
+//! IPs and emails stayed forever. Now charges sweep a bounded batch of their bucket's expired
+//! hits and keys, and new sessions a batch of expired sessions: no scheduler needed. Issue 26:
+//! each sweep at most once a minute per instance, and at once again while batches come back full.
 
 use std::time::Duration;
 
@@ -73,6 +74,46 @@ both_databases! {
         assert_eq!(hits(&app, "register_ip").await, 50 + 1);
         assert_eq!(register(1).send().await.status, StatusCode::CREATED);
         assert_eq!(hits(&app, "register_ip").await, 2);
+    }
+
+    /// Sweeping leaves the hot path: a bucket is swept at most once a minute per instance (by
+    /// the app's clock), so a burst of charges pays for one sweep; expired rows still never pile
+    /// up, since the first charge after the minute takes them, and a full batch sweeps again.
+    async fn a_bucket_is_swept_at_most_once_a_minute(backend: Backend) {
+        let app = TestApp::with_env(backend, |env| {
+            env.insert("RATE_LIMIT_LOGIN_IP".into(), "100/5m".into());
+            env.insert("RATE_LIMIT_LOGIN_ACCOUNT".into(), "off".into());
+        })
+        .await;
+        let expired = |n: usize| {
+            let old = app.clock.now() - chrono::TimeDelta::hours(1);
+            (0..n).map(move |i| rate_limit_hit::ActiveModel {
+                bucket: Set("login_ip".into()),
+                key: Set(format!("192.0.2.{}", i % 250)),
+                created_at: Set(old),
+                ..Default::default()
+            })
+        };
+        RateLimitHit::insert_many(expired(10)).exec(&app.db).await.unwrap();
+        assert_eq!(fail_login(&app, "a@example.com", "203.0.113.9").await, StatusCode::UNAUTHORIZED);
+        assert_eq!(hits(&app, "login_ip").await, 1, "the first charge swept");
+        // More rows expire: charges within the minute leave them.
+        RateLimitHit::insert_many(expired(10)).exec(&app.db).await.unwrap();
+        for n in 0..5 {
+            assert_eq!(fail_login(&app, &format!("b{n}@example.com"), "203.0.113.9").await, StatusCode::UNAUTHORIZED);
+        }
+        assert_eq!(hits(&app, "login_ip").await, 1 + 10 + 5, "no sweep within the minute");
+        app.clock.advance(Duration::from_secs(61));
+        assert_eq!(fail_login(&app, "c@example.com", "203.0.113.9").await, StatusCode::UNAUTHORIZED);
+        assert_eq!(hits(&app, "login_ip").await, 1 + 5 + 1, "the next minute's first charge swept");
+        // A backlog over a batch: each charge takes a batch until one comes back short.
+        let live = hits(&app, "login_ip").await; // the last minutes' charges, inside the 5-minute window
+        RateLimitHit::insert_many(expired(SWEEP_BATCH as usize + 20)).exec(&app.db).await.unwrap();
+        app.clock.advance(Duration::from_secs(61));
+        assert_eq!(fail_login(&app, "d@example.com", "203.0.113.9").await, StatusCode::UNAUTHORIZED);
+        assert_eq!(hits(&app, "login_ip").await, live + 20 + 1, "one batch went");
+        assert_eq!(fail_login(&app, "e@example.com", "203.0.113.9").await, StatusCode::UNAUTHORIZED);
+        assert_eq!(hits(&app, "login_ip").await, live + 2, "the full batch left the sweep due: the rest went");
     }
 
     async fn expired_sessions_are_swept_when_sessions_start(backend: Backend) {

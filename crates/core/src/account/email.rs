@@ -124,7 +124,7 @@ async fn send_link(state: &AppState, user: &user::Model) -> AppResult<()> {
     let txn = state.db.begin().await?;
     let token = links::issue(&txn, now, user, TokenPurpose::VerifyEmail).await?;
     txn.commit().await?;
-    links::sweep(&state.db, now).await;
+    links::sweep(state).await;
     let letter = Letter::verify_email(
         Language::from_locale(Some(&user.locale)),
         &user.email,

@@ -15,9 +15,10 @@ use sha2::{Digest, Sha256};
 use crate::{
     entities::{AccountToken, TokenPurpose, User, account_token, user},
     error::{AppError, AppResult},
-    housekeeping,
+    housekeeping::{self, Chore},
     ids::{new_id, new_token},
     rate_limit,
+    state::AppState,
 };
 
 /// How long a password-reset link works.
@@ -114,12 +115,18 @@ pub async fn redeem(
     Ok(link)
 }
 
-/// Deletes a batch of expired links (housekeeping after each new one).
-pub async fn sweep(db: &impl ConnectionTrait, now: DateTime<Utc>) {
+/// Deletes a batch of expired links (housekeeping after a new one, at most once a minute).
+pub async fn sweep(state: &AppState) {
+    let now = state.clock.now();
+    if !state.chores.due(Chore::ExpiredLinks, now) {
+        return;
+    }
     let expired = Condition::all().add(account_token::Column::ExpiresAt.lte(now));
     let (id, expires) = (account_token::Column::Id, account_token::Column::ExpiresAt);
-    housekeeping::sweep::<AccountToken>(db, id, expired, expires, rate_limit::SWEEP_BATCH, "expired account links")
-        .await;
+    let what = "expired account links";
+    if housekeeping::sweep::<AccountToken>(&state.db, id, expired, expires, rate_limit::SWEEP_BATCH, what).await {
+        state.chores.again(Chore::ExpiredLinks);
+    }
 }
 
 pub fn invalid_link() -> AppError {

@@ -198,7 +198,7 @@ async fn request_reset(state: &AppState, raw_email: &str, client: &ClientMeta) -
     let entry = audit::Entry::new(Action::PasswordResetRequest, None, "asked for a password-reset link").about(&email);
     audit::record(&txn, &state.clock, entry, client).await?;
     txn.commit().await?;
-    links::sweep(&state.db, now).await;
+    links::sweep(state).await;
 
     if let (Some(user), Some(token)) = (user, link) {
         let letter = Letter::password_reset(

@@ -12,7 +12,7 @@ use crate::{
     config::Config,
     entities::{AccountToken, Session, TokenPurpose, User, account_token, session, user},
     error::{AppError, AppResult},
-    housekeeping,
+    housekeeping::{self, Chore},
     http::ClientMeta,
     ids::{new_id, new_token},
     rate_limit::{self, Bucket, Held, Meter},
@@ -205,9 +205,17 @@ pub async fn logout(state: &AppState, auth: &AuthUser, all: bool, client: &Clien
 /// a scheduler. A failure is only logged.
 pub async fn sweep_sessions(state: &AppState) {
     audit::sweep(state).await;
-    let expired = Condition::all().add(session::Column::Expires.lte(state.clock.now()));
+    let now = state.clock.now();
+    if !state.chores.due(Chore::ExpiredSessions, now) {
+        return;
+    }
+    let expired = Condition::all().add(session::Column::Expires.lte(now));
     let (id, expires) = (session::Column::Id, session::Column::Expires);
-    housekeeping::sweep::<Session>(&state.db, id, expired, expires, rate_limit::SWEEP_BATCH, "expired sessions").await;
+    if housekeeping::sweep::<Session>(&state.db, id, expired, expires, rate_limit::SWEEP_BATCH, "expired sessions")
+        .await
+    {
+        state.chores.again(Chore::ExpiredSessions);
+    }
 }
 
 /// Deletes every session of a user: their tokens stop working at once (logout everywhere, bans,
