@@ -10,7 +10,7 @@ use sea_orm::{
 
 use crate::{
     auth::{password::Hasher, token::TokenKeys},
-    chat::llm::Llm,
+    chat::{StopWatcher, llm::Llm},
     clock::Clock,
     config::Config,
     db::Db,
@@ -38,6 +38,8 @@ pub struct AppState {
     pub moderator: Option<Arc<Moderator>>,
     /// When this instance last did each periodic chore.
     pub chores: Arc<Chores>,
+    /// The instance's one watch for stops of its streaming replies.
+    pub stop_watcher: StopWatcher,
 }
 
 impl AppState {
@@ -63,7 +65,18 @@ impl AppState {
             }
         });
         let moderator = config.moderation.as_ref().map(|moderation| Arc::new(Moderator::new(moderation)));
-        Self { config: Arc::new(config), db, clock, tokens, llm, hasher, mailer, moderator, chores: Arc::default() }
+        Self {
+            config: Arc::new(config),
+            db,
+            clock,
+            tokens,
+            llm,
+            hasher,
+            mailer,
+            moderator,
+            chores: Arc::default(),
+            stop_watcher: StopWatcher::default(),
+        }
     }
 
     /// The mailer, or 503 `mail_unavailable` when SMTP is not configured.

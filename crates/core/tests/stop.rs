@@ -171,3 +171,60 @@ both_databases! {
         assert!(!message.stopped);
     }
 }
+
+both_databases! {
+    /// The instance looks for stops of all its streaming replies with one statement per tick:
+    /// while five replies stream, every look names all five rows, and none looks for one alone.
+    async fn one_look_per_tick_for_every_streaming_reply(backend: Backend) {
+        // Replies of 10 s: all five stream through the look below, however slow the machine.
+        let pieces: Vec<String> = (0..200).map(|n| format!("word{n} ")).collect();
+        let pieces: Vec<&str> = pieces.iter().map(String::as_str).collect();
+        let upstream = Upstream::start(Behaviour::pieces(&pieces, Duration::from_millis(50))).await;
+        let app = app(backend, &upstream, &[("CHAT_MAX_CONCURRENT_STREAMS", "0"), ("CHAT_QUOTA_USER", "off")]).await;
+        let token = app.register("reader@example.com").await;
+        let mut bodies = Vec::new();
+        let mut conversations = Vec::new();
+        for n in 0..5 {
+            let request = streaming(&token, &first_turn(&format!("question {n}")));
+            let response = tower::ServiceExt::oneshot(app.router.clone(), request).await.unwrap();
+            let mut body = response.into_body().into_data_stream();
+            let mut text = String::new();
+            read_until(&mut body, &mut text, "word1 ").await;
+            conversations.push(conversation_of(&text));
+            bodies.push((body, text));
+        }
+        let looks = |statements: Vec<(String, usize)>| -> Vec<usize> {
+            statements
+                .into_iter()
+                .filter(|(sql, _)| sql.contains("reply_streams") && sql.contains("stop_requested_at") && sql.starts_with("SELECT"))
+                .map(|(_, values)| values)
+                .collect()
+        };
+        let mark = app.statements.len();
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        let seen = looks(app.statements.since(mark));
+        assert!(!seen.is_empty(), "the instance looked for stops");
+        assert!(seen.len() <= 6, "one look per 200 ms tick for all five, not one per reply: {seen:?}");
+        assert!(seen.iter().all(|&ids| ids == 5), "each look names every streaming reply: {seen:?}");
+
+        // A stop still reaches the one reply it names, and only that one.
+        let stop = app.post(&format!("/api/chat/conversations/{}/stop", conversations[2])).token(&token).send().await;
+        assert_eq!(stop.json(), json!({"requested": 1, "ended": 1}));
+        let (body, text) = &mut bodies[2];
+        read_until(body, text, "event: done").await;
+        assert!(text.contains("\"finishReason\":\"stopped\""), "{text}");
+        let mark = app.statements.len();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let seen = looks(app.statements.since(mark));
+        assert!(!seen.is_empty() && seen.iter().all(|&ids| ids == 4), "the four still streaming: {seen:?}");
+        // …and when nothing streams any more, nobody looks.
+        for (n, conversation) in conversations.iter().enumerate().filter(|(n, _)| *n != 2) {
+            let stop = app.post(&format!("/api/chat/conversations/{conversation}/stop")).token(&token).send().await;
+            assert_eq!(stop.json(), json!({"requested": 1, "ended": 1}), "{n}");
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let mark = app.statements.len();
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert!(looks(app.statements.since(mark)).is_empty(), "no look while nothing streams");
+    }
+}

@@ -200,7 +200,35 @@ pub struct TestApp {
     pub clock: Clock,
     pub db: DatabaseConnection,
     pub backend: Backend,
+    /// Every statement sent through the app's pool (and `db`), in order.
+    pub statements: StatementLog,
     _database: TestDb,
+}
+
+/// The statements a pool sent, as SQL text with how many values were bound to it, recorded by
+/// sea-orm's metric callback (which sees every query and execute, in or out of a transaction;
+/// `BEGIN` and `COMMIT` are not among them).
+#[derive(Clone, Default)]
+pub struct StatementLog(std::sync::Arc<std::sync::Mutex<Vec<(String, usize)>>>);
+
+impl StatementLog {
+    fn record(&self, sql: &str, values: usize) {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((sql.to_string(), values));
+    }
+
+    /// How many statements so far: a mark for [`StatementLog::since`].
+    pub fn len(&self) -> usize {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The statements after `mark`.
+    pub fn since(&self, mark: usize) -> Vec<(String, usize)> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)[mark..].to_vec()
+    }
 }
 
 impl TestApp {
@@ -214,11 +242,16 @@ impl TestApp {
         let mut env = test_env(&database.url);
         adjust(&mut env);
         let config = config_from(&env);
-        let db = app_core::state::connect(&config, false).await.expect("connect");
+        let mut db = app_core::state::connect(&config, false).await.expect("connect");
+        let statements = StatementLog::default();
+        let log = statements.clone();
+        db.set_metric_callback(move |info| {
+            log.record(&info.statement.sql, info.statement.values.as_ref().map_or(0, |values| values.0.len()))
+        });
         let clock = Clock::manual(chrono::Utc::now());
         let state = AppState::with_parts(config, db.clone(), clock.clone());
         let router = http::app(state.clone(), all_routes().router());
-        Self { state, router, clock, db, backend, _database: database }
+        Self { state, router, clock, db, backend, statements, _database: database }
     }
 
     /// An app whose model is `upstream`, with its titles off (cut from the first message, no

@@ -34,7 +34,7 @@ use utoipa::ToSchema;
 
 pub use history::{ConversationView, MessageView};
 pub use service::{MAX_MESSAGE_CHARS, MAX_MESSAGES, TITLE_CHARS};
-pub use stop::{POLL as STOP_POLL, StopResponse};
+pub use stop::{POLL as STOP_POLL, StopResponse, StopWatcher};
 
 use self::service::Turn;
 use crate::{

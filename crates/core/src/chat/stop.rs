@@ -3,9 +3,18 @@
 //! Function Compute routes each request anew, so the stop request may reach an instance other
 //! than the one streaming. What they share is the database: a reply being streamed has a row in
 //! `reply_streams`; a stop marks the conversation's rows, and the streaming instance, which
-//! polls its row every [`POLL`], ends the reply when it sees the mark: it closes the model's
+//! looks for marks every [`POLL`], ends the reply when it sees one: it closes the model's
 //! request, saves the reply as far as it got and frees the stream slot. The stop request waits
 //! (at most [`WAIT`]) until the rows are gone, so that when it answers the slot is free.
+//!
+//! One [`StopWatcher`] per instance looks for all of its streaming replies' marks with one
+//! statement per tick, however many replies stream (issue 26: a poll per reply cost RDS five
+//! statements a second for each reader), and none while nothing streams.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, PoisonError},
+};
 
 use axum::{Json, extract::State};
 use chrono::{DateTime, Utc};
@@ -100,28 +109,9 @@ pub async fn register(
 }
 
 impl Registration {
-    /// Starts looking for a stop, in a task of its own: its polls run to completion whatever
-    /// the reply is doing (waiting on a slow client, saving), so none keeps a database
-    /// connection while it is not polled. Dropping the watch ends the task.
-    pub fn watch(&self, db: &Db) -> StopWatch {
-        let (signal, receiver) = oneshot::channel();
-        let (db, id) = (db.clone(), self.id.clone());
-        let polling = async move {
-            loop {
-                tokio::time::sleep(POLL).await;
-                match ReplyStream::find_by_id(id.clone()).one(&db).await {
-                    Ok(Some(row)) if row.stop_requested_at.is_some() => {
-                        let _ = signal.send(());
-                        return;
-                    }
-                    Ok(_) => {}
-                    // The database briefly away: the reply goes on, and so does the watch.
-                    Err(err) => tracing::debug!(error = %err, "could not look for a stop; trying again"),
-                }
-            }
-        };
-        let task = tokio::spawn(tracing::Instrument::instrument(polling, tracing::Span::current()));
-        StopWatch { receiver, task }
+    /// Starts looking for a stop of this reply, with the instance's other replies.
+    pub fn watch(&self, state: &AppState) -> StopWatch {
+        state.stop_watcher.watch(&state.db, &self.id)
     }
 
     /// The reply has ended: forget its row (best effort: a row left behind is only ever stale).
@@ -132,10 +122,87 @@ impl Registration {
     }
 }
 
+/// The instance's replies waiting for a stop, and whether a task is polling for them.
+#[derive(Default)]
+struct Watched {
+    waiting: HashMap<String, oneshot::Sender<()>>,
+    polling: bool,
+}
+
+/// Looks for stops of all the instance's streaming replies at once: every [`POLL`] one
+/// statement asks which of their rows are marked. The polling task runs in a task of its own
+/// (its statement runs to completion whatever a reply is doing, so none keeps a connection
+/// while it is not polled) and only while some reply is watched.
+#[derive(Clone, Default)]
+pub struct StopWatcher {
+    watched: Arc<Mutex<Watched>>,
+}
+
+impl StopWatcher {
+    /// Watches the reply whose row is `id`. Dropping the watch forgets it.
+    pub fn watch(&self, db: &Db, id: &str) -> StopWatch {
+        let (signal, receiver) = oneshot::channel();
+        let start = {
+            let mut watched = self.lock();
+            watched.waiting.insert(id.to_string(), signal);
+            !std::mem::replace(&mut watched.polling, true)
+        };
+        if start {
+            let (watcher, db) = (self.clone(), db.clone());
+            tokio::spawn(async move { watcher.poll(db).await });
+        }
+        StopWatch { receiver, watcher: self.clone(), id: id.to_string() }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Watched> {
+        self.watched.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Every [`POLL`] while replies are watched: which of them were asked to stop. Ends (and
+    /// says so, under the lock a new watch takes) when none is left.
+    async fn poll(self, db: Db) {
+        loop {
+            tokio::time::sleep(POLL).await;
+            let ids: Vec<String> = {
+                let mut watched = self.lock();
+                if watched.waiting.is_empty() {
+                    watched.polling = false;
+                    return;
+                }
+                watched.waiting.keys().cloned().collect()
+            };
+            let mut stopped = Vec::new();
+            // One statement per tick; a list of ids stays bounded past a few hundred replies.
+            for batch in ids.chunks(500) {
+                let found: Result<Vec<String>, _> = ReplyStream::find()
+                    .select_only()
+                    .column(reply_stream::Column::Id)
+                    .filter(reply_stream::Column::Id.is_in(batch.to_vec()))
+                    .filter(reply_stream::Column::StopRequestedAt.is_not_null())
+                    .into_tuple()
+                    .all(&db)
+                    .await;
+                match found {
+                    Ok(found) => stopped.extend(found),
+                    // The database briefly away: the replies go on, and so does the watch.
+                    Err(err) => tracing::debug!(error = %err, "could not look for stops; trying again"),
+                }
+            }
+            let mut watched = self.lock();
+            for id in stopped {
+                if let Some(signal) = watched.waiting.remove(&id) {
+                    let _ = signal.send(());
+                }
+            }
+        }
+    }
+}
+
 /// A watch for a stop ([`Registration::watch`]).
 pub struct StopWatch {
     receiver: oneshot::Receiver<()>,
-    task: tokio::task::JoinHandle<()>,
+    watcher: StopWatcher,
+    id: String,
 }
 
 impl StopWatch {
@@ -149,7 +216,7 @@ impl StopWatch {
 
 impl Drop for StopWatch {
     fn drop(&mut self) {
-        self.task.abort();
+        self.watcher.lock().waiting.remove(&self.id);
     }
 }
 

@@ -200,7 +200,7 @@ async fn watched(
     listening: &mut bool,
 ) -> Option<Outcome> {
     let conversation_id = &prepared.conversation.id;
-    let mut watch = registration.watch(&state.db);
+    let mut watch = registration.watch(state);
     let mut stop = pin!(watch.requested());
     let started = tokio::select! {
         biased;
