@@ -195,6 +195,7 @@ both_databases! {
             upstream.configure(env);
             env.insert("CHAT_TITLE_MODEL".into(), "off".into());
             env.insert("MODERATION_STRIKES".into(), "2/1h".into());
+            env.insert("RATE_LIMIT_ORACLE_CASTS".into(), "2/1h".into());
             for (name, value) in moderation.aliyun_env() {
                 env.insert(name.to_string(), value);
             }
@@ -208,6 +209,15 @@ both_databases! {
         let audited = AuditLog::find().filter(audit_log::Column::Action.eq("content_blocked")).all(&app.db).await.unwrap();
         assert_eq!(audited.len(), 1);
         assert!(audited[0].message.contains("a reading's question was blocked"), "{}", audited[0].message);
+        // Past the cast limit, no check is asked for: the limit refuses first.
+        let limited = app.register("limited@example.com").await;
+        for n in 0..2 {
+            assert_eq!(cast(&app, &limited, json!({"question": format!("q {n}"), "method": "coins"})).await.status, StatusCode::CREATED);
+        }
+        let checks = moderation.calls().len();
+        let refused = cast(&app, &limited, json!({"question": "one more", "method": "coins"})).await;
+        assert_eq!(refused.assert_error(StatusCode::TOO_MANY_REQUESTS), "rate_limited");
+        assert_eq!(moderation.calls().len(), checks, "no moderation call past the limit");
         // The second strike uses up the allowance: the cool-down refuses the next cast outright.
         cast(&app, &token, json!({"question": "forbidden-word again", "method": "coins"})).await.assert_error(StatusCode::UNPROCESSABLE_ENTITY);
         let cooling = cast(&app, &token, json!({"question": "an innocent question", "method": "coins"})).await;

@@ -156,15 +156,19 @@ async fn cast(
         (method, None) => casting::cast(method, &mut rand::rng()),
     };
     // The question reaches the model in every later turn that asks about the reading: it is
-    // checked as a message is.
+    // checked as a message is — after the limit is read, so that a caller past it costs no
+    // check (the charge below refuses what gets past this).
+    let meter = Meter::new(Bucket::OracleCasts, &auth.user.id, state.config.oracle_casts);
+    if let (Some(meter), Some(_)) = (&meter, &state.moderator) {
+        rate_limit::ensure_room(&state.db, &state.clock, meter).await?;
+    }
     let language = Language::from_locale(request.locale.as_deref());
     crate::moderation::input::screen_kept(&state, &auth.user, &client, &question, "a reading's question", language)
         .await?;
     let view = reading::read(lines);
     // The limit is charged in the transaction that writes the reading: a burst at every
     // instance writes exactly as many as it allows.
-    let meters: Vec<Meter> =
-        Meter::new(Bucket::OracleCasts, &auth.user.id, state.config.oracle_casts).into_iter().collect();
+    let meters: Vec<Meter> = meter.into_iter().collect();
     let (txn, _charged) = rate_limit::begin_charged(&state.db, &state.clock, &meters).await?;
     let row = stored::ActiveModel {
         id: Set(new_id()),
