@@ -11,6 +11,8 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { pathToFileURL } from "node:url";
 
+import { assertStrings } from "./i18n-check.mjs";
+
 const ROOT = new URL("../..", import.meta.url).pathname;
 const SITE = join(ROOT, "frontend-dist");
 const load = (file) => import(pathToFileURL(join(SITE, file)).href);
@@ -182,28 +184,8 @@ test("the self-assessment's calls go to the contract's routes; the withdrawal as
   ]);
 });
 
-function keyPaths(node, prefix = "") {
-  return Object.entries(node).flatMap(([key, value]) => (value && typeof value === "object" && !Array.isArray(value)
-    ? keyPaths(value, `${prefix}${key}.`)
-    : [`${prefix}${key}`]));
-}
-
 test("every text of i18n-constitution.js is in Chinese and in English, with the same placeholders, and clashes with no other text", () => {
-  const zh = keyPaths(CONSTITUTION_STRINGS.zh).sort();
-  const en = keyPaths(CONSTITUTION_STRINGS.en).sort();
-  assert.deepEqual(zh, en, "the same keys in both languages");
-  const get = (language, path) => path.split(".").reduce((node, part) => node[part], CONSTITUTION_STRINGS[language]);
-  for (const path of zh) {
-    const holes = (text) => [...String(text).matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
-    assert.deepEqual(holes(get("zh", path)), holes(get("en", path)), `the placeholders of ${path}`);
-    assert.ok(String(get("zh", path)).trim() && String(get("en", path)).trim(), `${path} is not empty`);
-  }
-  const taken = new Set(others.flatMap((module) => Object.values(module).flatMap((strings) => keyPaths(strings.en))));
-  assert.deepEqual(en.filter((path) => taken.has(path)), [], "no key of i18n-constitution.js is defined elsewhere");
-  const own = readFileSync(join(SITE, "i18n.js"), "utf8");
-  for (const path of en.filter((p) => !p.includes("."))) {
-    assert.doesNotMatch(own, new RegExp(`^\\s{4}${path}:`, "m"), `${path} is also in i18n.js`);
-  }
+  assertStrings("i18n-constitution.js", CONSTITUTION_STRINGS, others.flatMap((module) => Object.values(module)));
   // The disclaimer says what the site must: not a diagnosis, our own questions, the standard named.
   assert.match(CONSTITUTION_STRINGS.en.csDisclaimer, /not a diagnosis[\s\S]*our own[\s\S]*ZYYXH\/T157-2009/);
   assert.match(CONSTITUTION_STRINGS.zh.csDisclaimer, /不是诊断[\s\S]*自行撰写[\s\S]*ZYYXH\/T157-2009/);

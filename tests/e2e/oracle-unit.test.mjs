@@ -3,10 +3,11 @@
 // marks, the relating hexagram's values), the readings' calls of api.js (routes and bodies), and
 // every text of i18n-oracle.js in both languages, clashing with no other text.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { pathToFileURL } from "node:url";
+
+import { assertStrings } from "./i18n-check.mjs";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const SITE = join(ROOT, "frontend-dist");
@@ -68,26 +69,6 @@ test("the readings' calls go to the oracle's routes, with their bodies", async (
   ]);
 });
 
-function keyPaths(node, prefix = "") {
-  return Object.entries(node).flatMap(([key, value]) => (value && typeof value === "object" && !Array.isArray(value)
-    ? keyPaths(value, `${prefix}${key}.`)
-    : [`${prefix}${key}`]));
-}
-
 test("every text of i18n-oracle.js is in Chinese and in English, with the same placeholders, and clashes with no other text", () => {
-  const zh = keyPaths(ORACLE_STRINGS.zh).sort();
-  const en = keyPaths(ORACLE_STRINGS.en).sort();
-  assert.deepEqual(zh, en, "the same keys in both languages");
-  const get = (language, path) => path.split(".").reduce((node, part) => node[part], ORACLE_STRINGS[language]);
-  for (const path of zh) {
-    const holes = (text) => [...String(text).matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
-    assert.deepEqual(holes(get("zh", path)), holes(get("en", path)), `the placeholders of ${path}`);
-    assert.ok(String(get("zh", path)).trim() && String(get("en", path)).trim(), `${path} is not empty`);
-  }
-  const taken = new Set(others.flatMap((module) => Object.values(module).flatMap((strings) => keyPaths(strings.en))));
-  assert.deepEqual(en.filter((path) => taken.has(path)), [], "no key of i18n-oracle.js is defined elsewhere");
-  const own = readFileSync(join(SITE, "i18n.js"), "utf8");
-  for (const path of en.filter((p) => !p.includes("."))) {
-    assert.doesNotMatch(own, new RegExp(`^\\s{4}${path}:`, "m"), `${path} is also in i18n.js`);
-  }
+  assertStrings("i18n-oracle.js", ORACLE_STRINGS, others.flatMap((module) => Object.values(module)));
 });

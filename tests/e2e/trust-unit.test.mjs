@@ -9,6 +9,8 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { pathToFileURL } from "node:url";
 
+import { assertStrings } from "./i18n-check.mjs";
+
 const ROOT = new URL("../..", import.meta.url).pathname;
 const SITE = join(ROOT, "frontend-dist");
 const load = (file) => import(pathToFileURL(join(SITE, file)).href);
@@ -65,32 +67,8 @@ test("the report, terms and consent calls go to the contract's routes, with its 
   });
 });
 
-/** Every key path of a strings object ("errors.terms_required", "reportReasons.wrong"). */
-function keyPaths(node, prefix = "") {
-  return Object.entries(node).flatMap(([key, value]) => (value && typeof value === "object" && !Array.isArray(value)
-    ? keyPaths(value, `${prefix}${key}.`)
-    : [`${prefix}${key}`]));
-}
-
 test("every text of i18n-trust.js is in Chinese and in English, with the same placeholders, and clashes with no other text", () => {
-  const zh = keyPaths(TRUST_STRINGS.zh).sort();
-  const en = keyPaths(TRUST_STRINGS.en).sort();
-  assert.deepEqual(zh, en, "the same keys in both languages");
-  const get = (language, path) => path.split(".").reduce((node, part) => node[part], TRUST_STRINGS[language]);
-  for (const path of zh) {
-    const holes = (text) => [...String(text).matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
-    assert.deepEqual(holes(get("zh", path)), holes(get("en", path)), `the placeholders of ${path}`);
-    assert.ok(String(get("zh", path)).trim() && String(get("en", path)).trim(), `${path} is not empty`);
-  }
-  // Merged into one table (i18n.js): a key of these must not replace another file's.
-  const others = new Set([ACCOUNT_STRINGS, ADMIN_STRINGS, USAGE_STRINGS].flatMap((strings) => keyPaths(strings.en)));
-  const clashes = en.filter((path) => others.has(path));
-  assert.deepEqual(clashes, [], "no key of i18n-trust.js is defined elsewhere");
-  // i18n.js's own keys: read from its source (importing it needs a DOM).
-  const own = readFileSync(join(SITE, "i18n.js"), "utf8");
-  for (const path of en.filter((p) => !p.includes("."))) {
-    assert.doesNotMatch(own, new RegExp(`^\\s{4}${path}:`, "m"), `${path} is also in i18n.js`);
-  }
+  assertStrings("i18n-trust.js", TRUST_STRINGS, [ACCOUNT_STRINGS, ADMIN_STRINGS, USAGE_STRINGS]);
 });
 
 for (const [page, { script }] of Object.entries({ "terms.html": { script: false }, "privacy.html": { script: false }, "reports.html": { script: true } })) {
