@@ -12,7 +12,7 @@ pub use crate::export::{
     FeedbackRecord, MessageRecord, UserRecord,
 };
 use users::lift_restriction as lift;
-pub use users::{AuditLogQuery, UserQuery, set_banned, set_role};
+pub use users::{AuditLogQuery, PageQuery, UserQuery, set_banned, set_role};
 pub(crate) use users::{apply_ban, paging};
 
 use crate::{

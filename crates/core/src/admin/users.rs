@@ -56,6 +56,19 @@ pub struct AuditLogQuery {
     pub page_size: Option<u64>,
 }
 
+/// The query of a list that is only paged (`?page=2&pageSize=50`).
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// 1-based page number (default 1).
+    #[param(minimum = 1)]
+    pub page: Option<u64>,
+    /// 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    pub page_size: Option<u64>,
+}
+
 /// `(page, page_size)`, 1-based, with defaults, refusing values out of range.
 pub(crate) fn paging(page: Option<u64>, page_size: Option<u64>) -> AppResult<(u64, u64)> {
     let page = page.unwrap_or(1);

@@ -15,7 +15,7 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use super::{
     SCALE,
@@ -293,18 +293,6 @@ async fn submit(
     Ok((StatusCode::CREATED, Json(AssessmentResponse { assessment })))
 }
 
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[serde(rename_all = "camelCase")]
-#[into_params(parameter_in = Query)]
-pub struct AssessmentQuery {
-    /// 1-based page number (default 1).
-    #[param(minimum = 1)]
-    pub page: Option<u64>,
-    /// 1–100 (default 20).
-    #[param(minimum = 1, maximum = 100)]
-    pub page_size: Option<u64>,
-}
-
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AssessmentPage {
@@ -320,13 +308,13 @@ pub struct AssessmentPage {
     path = "/api/constitution/assessments",
     tag = "constitution",
     security(("bearer" = [])),
-    params(AssessmentQuery),
+    params(crate::admin::PageQuery),
     responses((status = 200, description = "A page of assessments", body = AssessmentPage))
 )]
 async fn list_assessments(
     State(state): State<AppState>,
     auth: AuthUser,
-    AppQuery(query): AppQuery<AssessmentQuery>,
+    AppQuery(query): AppQuery<crate::admin::PageQuery>,
 ) -> AppResult<Json<AssessmentPage>> {
     let (page, page_size) = crate::admin::paging(query.page, query.page_size)?;
     let select = stored::Entity::find().filter(stored::Column::UserId.eq(&auth.user.id));

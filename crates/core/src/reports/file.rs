@@ -9,7 +9,7 @@ use sea_orm::{
     SqlErr,
 };
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use super::OwnReport;
 use crate::{
@@ -159,18 +159,6 @@ async fn question_of(db: &Db, conversation_id: &str, reply_id: &str) -> AppResul
     Ok(rows.into_iter().next().map(|(_, row)| row.content))
 }
 
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[serde(rename_all = "camelCase")]
-#[into_params(parameter_in = Query)]
-pub struct OwnReportQuery {
-    /// 1-based page number (default 1).
-    #[param(minimum = 1)]
-    pub page: Option<u64>,
-    /// 1–100 (default 20).
-    #[param(minimum = 1, maximum = 100)]
-    pub page_size: Option<u64>,
-}
-
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OwnReportPage {
@@ -186,13 +174,13 @@ pub struct OwnReportPage {
     path = "/api/account/reports",
     tag = "account",
     security(("bearer" = [])),
-    params(OwnReportQuery),
+    params(crate::admin::PageQuery),
     responses((status = 200, description = "A page of the caller's reports", body = OwnReportPage))
 )]
 pub(super) async fn own_reports(
     State(state): State<AppState>,
     auth: AuthUser,
-    AppQuery(query): AppQuery<OwnReportQuery>,
+    AppQuery(query): AppQuery<crate::admin::PageQuery>,
 ) -> AppResult<Json<OwnReportPage>> {
     let (page, page_size) = crate::admin::paging(query.page, query.page_size)?;
     let select = Report::find().filter(report::Column::ReporterId.eq(&auth.user.id));
