@@ -61,18 +61,9 @@ pub async fn screen_kept(
     let turn = TurnText { message: Some(text), hint: None, brought: Vec::new() };
     let Some(label) = screen(state, user, turn).await? else { return Ok(()) };
     if let Some(meter) = strikes(state, &user.id) {
-        let (txn, _charged) = rate_limit::begin_charged(&state.db, &state.clock, &[meter]).await?;
-        txn.commit().await?;
-        flag_when_used_up(state, &meter).await;
+        state.charge(&[meter]).await?;
     }
-    let entry = audit::Entry::new(
-        Action::ContentBlocked,
-        Some(&user.id),
-        format!("{what} was blocked ({})", audit::quote(&label)),
-    );
-    if let Err(err) = audit::record(&state.db, &state.clock, entry, client).await {
-        tracing::warn!(error = %err, "could not audit blocked text");
-    }
+    record_block(state, user, client, format!("{what} was blocked ({})", audit::quote(&label))).await;
     Err(content_blocked(language))
 }
 
@@ -90,18 +81,21 @@ pub async fn refused(
     label: &str,
     language: Language,
 ) -> AppError {
+    let message = format!("a message was blocked ({}) in conversation {conversation_id}", audit::quote(label));
+    record_block(state, user, client, message).await;
+    content_blocked(language).in_conversation(conversation_id)
+}
+
+/// After a block's strike was charged: flags the account when that strike used up its
+/// allowance, and audits the block with `message`.
+async fn record_block(state: &AppState, user: &user::Model, client: &ClientMeta, message: String) {
     if let Some(meter) = strikes(state, &user.id) {
         flag_when_used_up(state, &meter).await;
     }
-    let entry = audit::Entry::new(
-        Action::ContentBlocked,
-        Some(&user.id),
-        format!("a message was blocked ({}) in conversation {conversation_id}", audit::quote(label)),
-    );
+    let entry = audit::Entry::new(Action::ContentBlocked, Some(&user.id), message);
     if let Err(err) = audit::record(&state.db, &state.clock, entry, client).await {
         tracing::warn!(error = %err, "could not audit a blocked message");
     }
-    content_blocked(language).in_conversation(conversation_id)
 }
 
 /// Marks the account for administrators once its strikes are used up (the cool-down begins).
