@@ -52,20 +52,6 @@ impl Type {
         self as usize
     }
 
-    pub fn key(self) -> &'static str {
-        match self {
-            Type::Balanced => "balanced",
-            Type::QiDeficiency => "qiDeficiency",
-            Type::YangDeficiency => "yangDeficiency",
-            Type::YinDeficiency => "yinDeficiency",
-            Type::PhlegmDampness => "phlegmDampness",
-            Type::DampHeat => "dampHeat",
-            Type::BloodStasis => "bloodStasis",
-            Type::QiStagnation => "qiStagnation",
-            Type::Special => "special",
-        }
-    }
-
     /// The standard's name: 平和质, 气虚质…
     pub fn zh(self) -> &'static str {
         TYPES[self.index()].zh
