@@ -27,6 +27,8 @@ pub enum Chore {
     ExpiredSessions,
     /// Deleting expired account links (`account::links::sweep`).
     ExpiredLinks,
+    /// Deleting reply-stream rows that outlived their lease (`chat::stop::sweep_stale`).
+    StaleStreams,
     /// Deleting a rate-limit bucket's hits and keys out of its window (`AppState::sweep`).
     RateLimit(Bucket),
 }

@@ -24,8 +24,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Select, sea_query::OnConflict,
+    ActiveValue::Set,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, Select,
+    sea_query::{Alias, Expr, ExprTrait, OnConflict, Query},
 };
 
 use crate::{
@@ -184,10 +186,21 @@ pub async fn charge(db: &Db, clock: &Clock, meters: &[Meter<'_>]) -> AppResult<V
 /// [`charge`], leaving its transaction open for the caller to add what the charge pays for (a
 /// chat turn's messages): the meters' keys stay locked until the caller commits.
 pub async fn begin_charged(db: &Db, clock: &Clock, meters: &[Meter<'_>]) -> AppResult<(Txn, Vec<HitId>)> {
+    begin_charged_locking(db, clock, meters, None).await
+}
+
+/// [`begin_charged`], locking `also` with the meters' keys although no meter charges it: what
+/// keeps a user's chat turns one after the other when their quota is off.
+pub async fn begin_charged_locking(
+    db: &Db,
+    clock: &Clock,
+    meters: &[Meter<'_>],
+    also: Option<(Bucket, &str)>,
+) -> AppResult<(Txn, Vec<HitId>)> {
     let mut attempt = 1;
     loop {
         let txn = db.begin().await?;
-        match charge_in(&txn, clock, meters).await {
+        match charge_in(&txn, clock, meters, also).await {
             Ok(hits) => return Ok((txn, hits)),
             Err(Charging::Refused(err)) => {
                 txn.rollback().await?;
@@ -217,32 +230,33 @@ impl From<DbErr> for Charging {
     }
 }
 
-async fn charge_in(txn: &Txn, clock: &Clock, meters: &[Meter<'_>]) -> Result<Vec<HitId>, Charging> {
+/// Three statements whatever the number of meters but the last: the keys locked (one upsert),
+/// every meter counted (one read), a hit inserted per meter. Each is a round trip to RDS, which
+/// is why the keys and the counts go together (issue 26).
+async fn charge_in(
+    txn: &Txn,
+    clock: &Clock,
+    meters: &[Meter<'_>],
+    also: Option<(Bucket, &str)>,
+) -> Result<Vec<HitId>, Charging> {
     let asked_at = clock.now();
     // Lock every key first, always in the same order, so two charges of overlapping keys
     // cannot each hold one the other waits for.
     let mut keys: Vec<(&str, &str)> = meters.iter().map(|meter| (meter.bucket.as_str(), meter.key)).collect();
+    keys.extend(also.map(|(bucket, key)| (bucket.as_str(), key)));
     keys.sort_unstable();
     keys.dedup();
-    for (bucket, key) in keys {
-        RateLimitKey::insert(rate_limit_key::ActiveModel {
-            bucket: Set(bucket.to_string()),
-            key: Set(key.to_string()),
-            updated_at: Set(asked_at),
-        })
-        .on_conflict(
-            OnConflict::columns([rate_limit_key::Column::Bucket, rate_limit_key::Column::Key])
-                .update_column(rate_limit_key::Column::UpdatedAt)
-                .to_owned(),
-        )
-        .exec_without_returning(txn)
-        .await?;
-    }
+    lock_keys(txn, asked_at, &keys).await?;
     // The time once the keys are ours: the charges that held them before are all older, so
     // the window is measured from after them (and every hit is younger than those it follows).
     let now = clock.now();
-    for meter in meters {
-        if let Some(retry_after) = used_up(txn, now, meter).await? {
+    // A plain read, not a locking one (and not an `INSERT … SELECT`, which locks what it reads
+    // on InnoDB, gaps included, and would make charges of neighbouring keys deadlock): the
+    // keys' locks already keep every other charge of them out until this one commits.
+    let counts = counts(txn, now, meters).await?;
+    for (meter, &count) in meters.iter().zip(&counts) {
+        if count >= u64::from(meter.limit.max) {
+            let retry_after = used_up(txn, now, meter).await?.unwrap_or(meter.limit.window);
             return Err(Charging::Refused(meter.bucket.refusal(retry_after)));
         }
     }
@@ -260,6 +274,53 @@ async fn charge_in(txn: &Txn, clock: &Clock, meters: &[Meter<'_>]) -> Result<Vec
         hits.push(id);
     }
     Ok(hits)
+}
+
+/// Locks `keys` (`(bucket, key)`, sorted) with one upsert of their rows in `rate_limit_keys`:
+/// every other transaction that locks one of them waits until this one ends.
+async fn lock_keys(txn: &Txn, at: DateTime<Utc>, keys: &[(&str, &str)]) -> Result<(), DbErr> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let rows = keys.iter().map(|(bucket, key)| rate_limit_key::ActiveModel {
+        bucket: Set(bucket.to_string()),
+        key: Set(key.to_string()),
+        updated_at: Set(at),
+    });
+    RateLimitKey::insert_many(rows)
+        .on_conflict(
+            OnConflict::columns([rate_limit_key::Column::Bucket, rate_limit_key::Column::Key])
+                .update_column(rate_limit_key::Column::UpdatedAt)
+                .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?;
+    Ok(())
+}
+
+/// What each meter counts at `now`, in one statement (a scalar subquery per meter).
+async fn counts(db: &impl ConnectionTrait, now: DateTime<Utc>, meters: &[Meter<'_>]) -> Result<Vec<u64>, DbErr> {
+    if meters.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut select = Query::select();
+    for (index, meter) in meters.iter().enumerate() {
+        let count = hits_in_window(meter.bucket, meter.key, now, meter.limit.window)
+            .select_only()
+            .expr(Expr::col(rate_limit_hit::Column::Id).count())
+            .into_query();
+        select.expr_as(Expr::SubQuery(None, Box::new(count.into())), Alias::new(format!("count{index}")));
+    }
+    let row = db
+        .query_one(&select)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("the counts of a rate-limit charge".into()))?;
+    (0..meters.len())
+        .map(|index| {
+            let count: i64 = row.try_get("", &format!("count{index}"))?;
+            Ok(u64::try_from(count).unwrap_or_default())
+        })
+        .collect()
 }
 
 /// When `meter` is used up at `now`: how long until the window frees a slot.
@@ -358,6 +419,11 @@ impl Held {
         Self { db: db.clone(), hits }
     }
 
+    /// The held hits (to take back in a statement of the caller's, before [`Held::keep`]).
+    pub fn ids(&self) -> &[HitId] {
+        &self.hits
+    }
+
     /// They count: nothing is taken back.
     pub fn keep(mut self) {
         self.hits.clear();
@@ -397,13 +463,17 @@ pub async fn release(db: &impl ConnectionTrait, hits: &[HitId]) -> AppResult<()>
     Ok(())
 }
 
-/// Forgets every hit of `key` in `bucket` (a successful login clears that account's failures).
-pub async fn clear(db: &impl ConnectionTrait, bucket: Bucket, key: &str) -> AppResult<()> {
-    RateLimitHit::delete_many()
-        .filter(rate_limit_hit::Column::Bucket.eq(bucket.as_str()))
-        .filter(rate_limit_hit::Column::Key.eq(key))
-        .exec(db)
-        .await?;
+/// Forgets every hit of `key` in `bucket` (a successful login clears that account's failures),
+/// and the hits `also` (the attempt's own charges, held until now) in the same statement.
+pub async fn clear(db: &impl ConnectionTrait, bucket: Bucket, key: &str, also: &[HitId]) -> AppResult<()> {
+    let of_key = Condition::all()
+        .add(rate_limit_hit::Column::Bucket.eq(bucket.as_str()))
+        .add(rate_limit_hit::Column::Key.eq(key));
+    let mut condition = Condition::any().add(of_key);
+    if !also.is_empty() {
+        condition = condition.add(rate_limit_hit::Column::Id.is_in(also.iter().copied()));
+    }
+    RateLimitHit::delete_many().filter(condition).exec(db).await?;
     Ok(())
 }
 

@@ -209,11 +209,12 @@ pub struct TestApp {
 /// sea-orm's metric callback (which sees every query and execute, in or out of a transaction;
 /// `BEGIN` and `COMMIT` are not among them).
 #[derive(Clone, Default)]
-pub struct StatementLog(std::sync::Arc<std::sync::Mutex<Vec<(String, usize)>>>);
+pub struct StatementLog(std::sync::Arc<std::sync::Mutex<Vec<(String, usize, std::time::Instant)>>>);
 
 impl StatementLog {
     fn record(&self, sql: &str, values: usize) {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((sql.to_string(), values));
+        let at = std::time::Instant::now();
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((sql.to_string(), values, at));
     }
 
     /// How many statements so far: a mark for [`StatementLog::since`].
@@ -227,7 +228,29 @@ impl StatementLog {
 
     /// The statements after `mark`.
     pub fn since(&self, mark: usize) -> Vec<(String, usize)> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)[mark..].to_vec()
+        let log = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        log[mark..].iter().map(|(sql, values, _)| (sql.clone(), *values)).collect()
+    }
+
+    /// How many of the statements after `mark` had completed by `at`.
+    pub fn since_until(&self, mark: usize, at: std::time::Instant) -> usize {
+        let log = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        log[mark..].iter().filter(|(_, _, done)| *done <= at).count()
+    }
+
+    /// Waits until no statement has been added for `quiet` (the tail of a streamed reply, saved
+    /// after its last event), at most 5 s.
+    pub async fn settle(&self, quiet: std::time::Duration) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let mut seen = self.len();
+        while std::time::Instant::now() < deadline {
+            tokio::time::sleep(quiet).await;
+            let now = self.len();
+            if now == seen {
+                return;
+            }
+            seen = now;
+        }
     }
 }
 

@@ -54,6 +54,8 @@ impl Behaviour {
 pub struct Received {
     pub authorization: Option<String>,
     pub body: Value,
+    /// When the request arrived (to tell what an app did before it called the model).
+    pub at: std::time::Instant,
 }
 
 impl Received {
@@ -193,7 +195,7 @@ impl Upstream {
 
 async fn completions(State(shared): State<Arc<Shared>>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
     let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
-    let received = Received { authorization, body: body.clone() };
+    let received = Received { authorization, body: body.clone(), at: std::time::Instant::now() };
     let streaming = body["stream"].as_bool().unwrap_or(false);
     let model = body["model"].as_str().unwrap_or_default().to_string();
     let behaviour = if model == UPSTREAM_TITLE_MODEL {

@@ -280,7 +280,7 @@ async fn replace_password(
 ) -> AppResult<(user::Model, u64)> {
     let user = store_password(db, clock, user, hash).await?;
     let ended = end_all_sessions(db, &user.id).await?;
-    rate_limit::clear(db, Bucket::LoginAccount, &user.email).await?;
+    rate_limit::clear(db, Bucket::LoginAccount, &user.email, &[]).await?;
     Ok((user, ended))
 }
 

@@ -3,7 +3,7 @@
 //! other controls, above `auth`, whose session primitives it uses.
 
 use axum::{Json, extract::State, http::StatusCode};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+use sea_orm::EntityTrait;
 use serde::Deserialize;
 
 use super::email;
@@ -13,7 +13,7 @@ use crate::{
         AuthResponse, NewSession, admin_emails, normalize_email, password, start_session, sweep_sessions,
         validate_email,
     },
-    entities::{Role, user},
+    entities::{Role, User, user},
     error::{AppError, AppResult, DbResultExt, ErrorBody},
     http::{ApiRoutes, AppJson, ClientMeta, routes::api_routes},
     ids::new_id,
@@ -106,25 +106,27 @@ pub async fn register_account(state: &AppState, credentials: NewAccount, client:
     let locale = Language::from_locale(credentials.locale.as_deref()).code();
 
     let txn = state.db.begin().await?;
-    let user = user::ActiveModel {
-        id: Set(new_id()),
-        email: Set(email.clone()),
-        password_hash: Set(password_hash),
-        role: Set(role),
-        banned_at: Set(None),
-        email_verified_at: Set(None),
-        locale: Set(locale.to_string()),
-        created_at: Set(now),
-        updated_at: Set(now),
-        moderation_flagged_at: Set(None),
-        restricted_until: Set(None),
-        terms_accepted_at: Set(terms.is_some().then_some(now)),
-        terms_version: Set(terms.clone()),
-        health_consent_at: Set(None),
-    }
-    .insert(&txn)
-    .await
-    .on_unique_violation(|| AppError::conflict("email_taken", "an account with this email already exists"))?;
+    let user = user::Model {
+        id: new_id(),
+        email: email.clone(),
+        password_hash,
+        role,
+        banned_at: None,
+        email_verified_at: None,
+        locale: locale.to_string(),
+        created_at: now,
+        updated_at: now,
+        moderation_flagged_at: None,
+        restricted_until: None,
+        terms_accepted_at: terms.is_some().then_some(now),
+        terms_version: terms.clone(),
+        health_consent_at: None,
+    };
+    // Every field is known: no need to read the row back (MySQL would, in a second statement).
+    User::insert(user::ActiveModel::from(user.clone()))
+        .exec_without_returning(&txn)
+        .await
+        .on_unique_violation(|| AppError::conflict("email_taken", "an account with this email already exists"))?;
     let session = start_session(&txn, state, user, client).await?;
     let message = match &terms {
         Some(version) => format!("registered, accepting terms version {version}"),

@@ -2,7 +2,8 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, sea_query::Expr,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+    sea_query::{Expr, Query},
 };
 use serde::Deserialize;
 
@@ -138,41 +139,32 @@ pub async fn login(state: &AppState, credentials: Credentials, client: &ClientMe
     // The password just checked must still be the account's when the session is written: a
     // reset or a password change that committed meanwhile ended every session, and a session
     // started from the old password must not outlive it (nor one of an account banned
-    // meanwhile). Locking the account's row makes this transaction and theirs take turns: one
-    // that came first is seen here; one that comes after ends this session too.
-    let Some(user) = current_account(&txn, &user).await? else {
+    // meanwhile). The session is written only if the account's row still holds that password
+    // (one `INSERT … SELECT`, which on InnoDB locks the row it reads): one that came first is
+    // seen here; one that comes after ends this session too.
+    let Some(session) = start_session_if_current(&txn, state, user, client).await? else {
         drop(txn);
+        // Rarely here: the account changed while its password was checked.
+        let now = User::find().filter(user::Column::Email.eq(&email)).one(&state.db).await?;
+        if now.is_some_and(|now| now.banned_at.is_some()) {
+            charges.release().await;
+            return Err(banned());
+        }
         charges.keep();
         return failed().await;
     };
-    if user.banned_at.is_some() {
-        return Err(banned());
-    }
-    let session = start_session(&txn, state, user, client).await?;
     let entry = audit::Entry::new(Action::Login, Some(&session.user.id), "logged in").about(&email);
     audit::record(&txn, &state.clock, entry, client).await?;
-    rate_limit::clear(&txn, Bucket::LoginAccount, &email).await?;
+    // The account's failures are forgotten, and this attempt's charges taken back, at once.
+    rate_limit::clear(&txn, Bucket::LoginAccount, &email, charges.ids()).await?;
     txn.commit().await?;
-    charges.release().await;
+    charges.keep();
     sweep_sessions(state).await;
     Ok(session)
 }
 
 fn invalid_credentials() -> AppError {
     AppError::unauthorized("invalid_credentials", "the email or password is incorrect")
-}
-
-/// `user` as it is now, its row locked until `txn` ends (an UPDATE that changes nothing takes
-/// the row lock on InnoDB; SQLite has one writer at a time anyway); `None` when its password is
-/// no longer the one `user` holds (or the account is gone).
-async fn current_account(txn: &impl ConnectionTrait, user: &user::Model) -> AppResult<Option<user::Model>> {
-    User::update_many()
-        .col_expr(user::Column::UpdatedAt, Expr::col(user::Column::UpdatedAt))
-        .filter(user::Column::Id.eq(&user.id))
-        .exec(txn)
-        .await?;
-    let now = User::find_by_id(user.id.clone()).one(txn).await?;
-    Ok(now.filter(|now| now.password_hash == user.password_hash))
 }
 
 /// The failed-login limits of a password check for `email` from `ip_key`: the login form's, and
@@ -251,27 +243,84 @@ pub async fn start_session(
     user: user::Model,
     client: &ClientMeta,
 ) -> AppResult<NewSession> {
+    let session = new_session(state, &user, client);
+    // Every field is known: no need to read the row back (MySQL would, in a second statement).
+    Session::insert(session::ActiveModel::from(session.clone())).exec_without_returning(db).await?;
+    signed(state, user, session)
+}
+
+/// [`start_session`] for an account whose password and standing `user` holds as it was read
+/// before its password was checked: `None` (nothing written) when its row no longer holds that
+/// password or it is banned or gone.
+async fn start_session_if_current(
+    db: &impl ConnectionTrait,
+    state: &AppState,
+    user: user::Model,
+    client: &ClientMeta,
+) -> AppResult<Option<NewSession>> {
+    use session::Column;
+    let session = new_session(state, &user, client);
+    let values = Query::select()
+        .exprs([
+            Expr::val(session.id.clone()),
+            Expr::val(session.user_id.clone()),
+            Expr::val(session.session_token.clone()),
+            Expr::val(session.expires),
+            Expr::val(session.created_at),
+            Expr::val(session.ip.clone()),
+            Expr::val(session.user_agent.clone()),
+            Expr::val(session.last_used_at),
+        ])
+        .from(User)
+        .and_where(user::Column::Id.eq(&user.id))
+        .and_where(user::Column::PasswordHash.eq(&user.password_hash))
+        .and_where(user::Column::BannedAt.is_null())
+        .to_owned();
+    let insert = Query::insert()
+        .into_table(Session)
+        .columns([
+            Column::Id,
+            Column::UserId,
+            Column::SessionToken,
+            Column::Expires,
+            Column::CreatedAt,
+            Column::Ip,
+            Column::UserAgent,
+            Column::LastUsedAt,
+        ])
+        .select_from(values)
+        .map_err(|err| AppError::internal(format!("the session insert: {err}")))?
+        .to_owned();
+    if db.execute(&insert).await?.rows_affected() == 0 {
+        return Ok(None);
+    }
+    signed(state, user, session).map(Some)
+}
+
+fn new_session(state: &AppState, user: &user::Model, client: &ClientMeta) -> session::Model {
     let now = state.clock.now();
-    let expires = now + TimeDelta::from_std(state.config.session_ttl).unwrap_or(TimeDelta::days(7));
-    let session = session::ActiveModel {
-        id: Set(new_id()),
-        user_id: Set(user.id.clone()),
-        session_token: Set(new_token()),
-        expires: Set(expires),
-        created_at: Set(now),
-        ip: Set(client.ip.map(|ip| ip.to_string())),
-        user_agent: Set(client.user_agent.as_deref().map(audit::user_agent)),
-        last_used_at: Set(Some(now)),
-    };
-    let session = Session::insert(session).exec_with_returning(db).await?;
+    session::Model {
+        id: new_id(),
+        user_id: user.id.clone(),
+        session_token: new_token(),
+        expires: now + TimeDelta::from_std(state.config.session_ttl).unwrap_or(TimeDelta::days(7)),
+        created_at: now,
+        ip: client.ip.map(|ip| ip.to_string()),
+        user_agent: client.user_agent.as_deref().map(audit::user_agent),
+        last_used_at: Some(now),
+    }
+}
+
+/// The token of a session just written.
+fn signed(state: &AppState, user: user::Model, session: session::Model) -> AppResult<NewSession> {
     let token = state.tokens.sign(&Claims {
         sub: user.id.clone(),
         sid: session.id,
         role: user.role,
-        iat: now.timestamp(),
-        exp: expires.timestamp(),
+        iat: session.created_at.timestamp(),
+        exp: session.expires.timestamp(),
     })?;
-    Ok(NewSession { user, token, expires })
+    Ok(NewSession { user, token, expires: session.expires })
 }
 
 pub fn banned() -> AppError {

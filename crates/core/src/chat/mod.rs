@@ -294,7 +294,8 @@ async fn answer(
     if let Some(label) = input::screen(&state, user, text).await.map_err(with_card)? {
         let language = turn.language;
         let prepared =
-            service::prepare(&state, user, Turn { blocked: true, red_flag, ..turn }).await.map_err(with_card)?;
+            service::prepare(&state, user, Turn { blocked: true, red_flag, ..turn }, false).await.map_err(with_card)?;
+        service::tidy_up(&state).await;
         return Err(with_card(input::refused(&state, user, client, &prepared.conversation.id, &label, language).await));
     }
     let turn = Turn { red_flag, ..turn };
@@ -302,7 +303,7 @@ async fn answer(
         // Refusals before the stream begins are JSON errors: they carry the card too.
         return stream::respond(state.clone(), llm, user, client, turn).await.map_err(with_card);
     }
-    let prepared = service::prepare(&state, user, turn).await.map_err(with_card)?;
+    let prepared = service::prepare(&state, user, turn, false).await.map_err(with_card)?;
     let conversation_id = prepared.conversation.id.clone();
     let completion = match llm.complete(&prepared.prompt).await {
         Ok(completion) => completion,
@@ -325,6 +326,7 @@ async fn answer(
     let message = service::save_reply(&state, &prepared, &completion.text, completion.usage, ending)
         .await
         .map_err(|err| err.in_conversation(&conversation_id))?;
+    service::tidy_up(&state).await;
     if let Verdict::Block { label } = verdict {
         output::blocked(&state, &prepared.conversation.user_id, client, &conversation_id, &label).await;
         return Ok(Json(ChatResponse {

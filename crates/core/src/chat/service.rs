@@ -11,6 +11,7 @@ pub use super::turn::{MAX_MESSAGE_CHARS, MAX_MESSAGES, Placement, TITLE_CHARS, T
 use super::{
     llm::{Llm, LlmError, Prompt, Usage},
     persona::{Language, system_prompt},
+    stop::{self, Registration},
     tree::{MAX_CONVERSATION_MESSAGES, Tree},
 };
 use crate::{
@@ -21,7 +22,7 @@ use crate::{
     },
     error::{AppError, AppResult, DbResultExt},
     ids::new_id,
-    rate_limit::{self, Bucket, Meter},
+    rate_limit::{self, Bucket, HitId, Limit, Meter},
     safety::{self, red_flags::RedFlag},
     state::AppState,
     usage::tally::{self, Tally},
@@ -41,6 +42,16 @@ pub struct PreparedTurn {
     pub first_reply: bool,
     /// The card to show before the reply.
     pub red_flag: Option<RedFlag>,
+    /// A streamed reply's stream slot (its charged hit, when streams are limited) and its
+    /// registration for a stop, taken in the turn's transaction.
+    pub stream: Option<StreamTaken>,
+}
+
+/// What a streamed turn took in its transaction, to give back when the reply ends.
+pub struct StreamTaken {
+    /// The hit in the `chat_streams` bucket; `None` when streams are not limited.
+    pub slot: Option<HitId>,
+    pub registration: Registration,
 }
 
 /// The configured model, or 503 `llm_not_configured`.
@@ -80,8 +91,9 @@ pub fn llm_error(err: LlmError) -> AppError {
 
 /// Charges the quota, saves the user's message (opening the conversation when needed) and shows
 /// it, and builds the prompt from the branch it ends. A regeneration saves no message and
-/// leaves the branch shown as it is until its reply is saved.
-pub async fn prepare(state: &AppState, user: &user::Model, turn: Turn) -> AppResult<PreparedTurn> {
+/// leaves the branch shown as it is until its reply is saved. A streamed turn (`stream`) also
+/// takes a stream slot and registers its reply for a stop, in the same transaction.
+pub async fn prepare(state: &AppState, user: &user::Model, turn: Turn, stream: bool) -> AppResult<PreparedTurn> {
     verified(state, user)?;
     let quota = crate::usage::message_limit(&state.config, user.role);
     // The quota is checked and charged in the transaction that saves the message, which holds
@@ -93,23 +105,26 @@ pub async fn prepare(state: &AppState, user: &user::Model, turn: Turn) -> AppRes
         // (429 `moderation_cooldown`), atomically with the rest of the turn.
         meters.extend(Meter::new(Bucket::ModerationStrikes, &user.id, state.config.moderation_strikes));
     }
+    // A streamed reply holds one of the user's stream slots until it ends (the last meter).
+    let slot = stream && state.config.chat_max_concurrent_streams > 0;
+    if slot {
+        let limit = Limit { max: state.config.chat_max_concurrent_streams, window: state.config.chat_stream_lease() };
+        meters.push(Meter { bucket: Bucket::ChatStreams, key: &user.id, limit });
+    }
     // A deadlock with a deletion of the conversation at another instance rolls the whole
     // transaction back: it runs again, and then finds the conversation (or not: 404). A
     // foreign key broken by a deletion that committed first means the conversation, or the
     // account, is gone.
-    let placed =
-        rate_limit::retry_transaction(3, || place(state, user, &turn, &meters)).await.map_err(|err| {
-            match (err.is_foreign_key_violation(), turn.conversation_id.is_some()) {
-                (true, true) => AppError::NotFound("conversation"),
-                (true, false) => crate::auth::token::invalid_token(),
-                (false, _) => err,
-            }
-        })?;
-    for meter in &meters {
-        state.sweep(meter.bucket).await;
-    }
-
-    let Placed { conversation, user_message_id, question, mut history, untitled, .. } = placed;
+    let placed = rate_limit::retry_transaction(3, || place(state, user, &turn, &meters, stream)).await.map_err(
+        |err| match (err.is_foreign_key_violation(), turn.conversation_id.is_some()) {
+            (true, true) => AppError::NotFound("conversation"),
+            (true, false) => crate::auth::token::invalid_token(),
+            (false, _) => err,
+        },
+    )?;
+    let Placed { conversation, user_message_id, question, mut history, untitled, charged, registration, .. } = placed;
+    let stream = registration
+        .map(|registration| StreamTaken { slot: slot.then(|| charged.last().copied()).flatten(), registration });
     // The model sees the latest `CHAT_HISTORY_WINDOW` messages of the branch.
     let window = usize::try_from(state.config.chat_history_window).unwrap_or(usize::MAX);
     let excess = history.len().saturating_sub(window);
@@ -143,15 +158,26 @@ pub async fn prepare(state: &AppState, user: &user::Model, turn: Turn) -> AppRes
         question,
         first_reply: untitled,
         red_flag: turn.red_flag,
+        stream,
     })
 }
 
-/// The turn's transaction: charges `meters`, reads the consent again under a lock, saves the
-/// message in a new or stored conversation, links the reading it names, and tallies it.
-async fn place(state: &AppState, user: &user::Model, turn: &Turn, meters: &[Meter<'_>]) -> AppResult<Placed> {
-    let (txn, _charged) = rate_limit::begin_charged(&state.db, &state.clock, meters).await?;
+/// The turn's transaction: charges `meters` (and locks the user's turns: the quota key, even
+/// when the quota is off), reads the consent again under a lock, saves the message in a new or
+/// stored conversation, links the reading it names, tallies it and, for a `stream`, registers
+/// the reply for a stop. Every statement here is a round trip to RDS before the model is
+/// called: what `tests/statements.rs` counts.
+async fn place(
+    state: &AppState,
+    user: &user::Model,
+    turn: &Turn,
+    meters: &[Meter<'_>],
+    stream: bool,
+) -> AppResult<Placed> {
+    let turns_key = Some((Bucket::ChatMessages, user.id.as_str()));
+    let (txn, charged) = rate_limit::begin_charged_locking(&state.db, &state.clock, meters, turns_key).await?;
     let consented = crate::consent::lock_for_turn(&txn, state, user, turn.kind).await?;
-    let placed = match turn.conversation_id.as_deref() {
+    let mut placed = match turn.conversation_id.as_deref() {
         None => open(&txn, state, user, turn).await?,
         Some(id) => continue_in(&txn, state, user, turn, id).await?,
     };
@@ -162,8 +188,23 @@ async fn place(state: &AppState, user: &user::Model, turn: &Turn, meters: &[Mete
     if let Some(at) = placed.new_message_at {
         tally::add(&txn, at, &user.id, placed.conversation.kind, turn.language, Tally::user_message()).await?;
     }
+    if stream {
+        let now = state.clock.now();
+        placed.registration = Some(stop::register(&txn, &state.db, now, &user.id, &placed.conversation.id).await?);
+    }
     txn.commit().await?;
+    placed.charged = charged;
     Ok(placed)
+}
+
+/// A turn's housekeeping, once its reply is out (or the turn refused), never on the way to the
+/// model: the expired rows of the buckets a turn charges and the registrations of replies
+/// whose instance died, each at most once a minute per instance.
+pub async fn tidy_up(state: &AppState) {
+    for bucket in [Bucket::ChatMessages, Bucket::ChatStreams, Bucket::ModerationStrikes] {
+        state.sweep(bucket).await;
+    }
+    stop::sweep_stale(state).await;
 }
 
 /// Refuses a user who may not chat now (terms not accepted, an administrator's restriction, an
@@ -215,6 +256,10 @@ struct Placed {
     /// are stored but not tallied: they are not turns. The migration's backfill, which cannot
     /// tell them apart, tallies every stored message.)
     new_message_at: Option<DateTime<Utc>>,
+    /// The hits charged, in the meters' order (set by [`place`]).
+    charged: Vec<HitId>,
+    /// The streamed reply's registration (set by [`place`]).
+    registration: Option<Registration>,
 }
 
 /// A new conversation: its earlier messages (a client that kept the history itself) as one
@@ -272,26 +317,23 @@ async fn open(txn: &Txn, state: &AppState, user: &user::Model, turn: &Turn) -> A
         history,
         untitled: true,
         new_message_at: Some(saved.created_at),
+        charged: Vec::new(),
+        registration: None,
     })
 }
 
-/// A turn in a stored conversation, placed as [`Turn::placement`] says. The conversation's row
-/// is locked first (the `UPDATE` of `updated_at`), so concurrent turns of one conversation
-/// place their messages one after the other (the second after the first's message: a reply
-/// still being written then ends up beside it, kept but off the branch).
+/// A turn in a stored conversation, placed as [`Turn::placement`] says. The user's turns are
+/// one after the other already ([`place`] locks their quota key first), so concurrent turns of
+/// one conversation place their messages in turn (the second after the first's message: a
+/// reply still being written then ends up beside it, kept but off the branch); the
+/// conversation's row is written once, at the end.
 async fn continue_in(txn: &Txn, state: &AppState, user: &user::Model, turn: &Turn, id: &str) -> AppResult<Placed> {
     let now = state.clock.now();
-    let locked = Conversation::update_many()
-        .col_expr(conversation::Column::UpdatedAt, Expr::value(now))
-        .filter(conversation::Column::Id.eq(id))
+    let conversation = Conversation::find_by_id(id.to_string())
         .filter(conversation::Column::UserId.eq(&user.id))
-        .exec(txn)
-        .await?;
-    if locked.rows_affected == 0 {
-        return Err(AppError::NotFound("conversation"));
-    }
-    let conversation =
-        Conversation::find_by_id(id.to_string()).one(txn).await?.ok_or(AppError::NotFound("conversation"))?;
+        .one(txn)
+        .await?
+        .ok_or(AppError::NotFound("conversation"))?;
     if turn.kind.is_some_and(|kind| kind != conversation.kind) {
         return Err(AppError::validation(
             "conversation_type_mismatch",
@@ -326,7 +368,7 @@ async fn continue_in(txn: &Txn, state: &AppState, user: &user::Model, turn: &Tur
             let question = question.ok_or_else(|| {
                 AppError::validation("nothing_to_regenerate", "this reply does not answer a message of yours")
             })?;
-            if withheld(txn, &tree.node(question).id).await? {
+            if tree.node(question).withheld {
                 return Err(AppError::validation(
                     "message_withheld",
                     "this message was not sent to the assistant; edit it to send it again",
@@ -352,10 +394,7 @@ async fn continue_in(txn: &Txn, state: &AppState, user: &user::Model, turn: &Tur
                 && base.is_some_and(|base| tree.node(base).role == MessageRole::User)
                 && history.last().is_some_and(|(role, content)| *role == MessageRole::User && content == message);
             // (A withheld message is no retry's target: the model never saw it.)
-            let retry = match base {
-                Some(base) if retry => !withheld(txn, &tree.node(base).id).await?,
-                _ => false,
-            };
+            let retry = retry && base.is_some_and(|base| !tree.node(base).withheld);
             let (id, saved_at) = match base {
                 Some(base) if retry => (tree.node(base).id.clone(), None),
                 _ => {
@@ -376,25 +415,25 @@ async fn continue_in(txn: &Txn, state: &AppState, user: &user::Model, turn: &Tur
     };
     // A new message is shown at once. A regenerated reply is shown when it is saved: until
     // then (and for good, should the model fail) the branch stays as it was.
-    let active_leaf_id = if answered.is_some() {
-        conversation.active_leaf_id.clone()
-    } else {
-        Conversation::update_many()
-            .col_expr(conversation::Column::ActiveLeafId, Expr::value(user_message_id.clone()))
-            .filter(conversation::Column::Id.eq(&conversation.id))
-            .exec(txn)
-            .await?;
-        Some(user_message_id.clone())
-    };
+    let active_leaf_id =
+        if answered.is_some() { conversation.active_leaf_id.clone() } else { Some(user_message_id.clone()) };
+    let mut update = Conversation::update_many().col_expr(conversation::Column::UpdatedAt, Expr::value(now));
+    if answered.is_none() {
+        update = update.col_expr(conversation::Column::ActiveLeafId, Expr::value(user_message_id.clone()));
+    }
+    update.filter(conversation::Column::Id.eq(&conversation.id)).exec(txn).await?;
     let untitled = conversation.title_source == TitleSource::Message && !tree.has_reply();
     let conversation = conversation::Model { updated_at: now, active_leaf_id, ..conversation };
-    Ok(Placed { conversation, user_message_id, question, history, untitled, new_message_at })
-}
-
-/// Whether the stored message `id` is withheld (moderation kept it from the model).
-async fn withheld(txn: &Txn, id: &str) -> AppResult<bool> {
-    let row = Message::find_by_id(id.to_string()).one(txn).await?;
-    Ok(row.is_some_and(|row| row.withheld.is_some()))
+    Ok(Placed {
+        conversation,
+        user_message_id,
+        question,
+        history,
+        untitled,
+        new_message_at,
+        charged: Vec::new(),
+        registration: None,
+    })
 }
 
 /// The text of these messages of `tree`, in order, as the model reads them: a reply stopped

@@ -18,7 +18,10 @@ use std::{
 
 use axum::{Json, extract::State};
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, sea_query::Expr};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
+    sea_query::Expr,
+};
 use serde::{Deserialize, Serialize};
 use tokio::{
     sync::oneshot,
@@ -28,12 +31,13 @@ use utoipa::ToSchema;
 
 use crate::{
     auth::AuthUser,
-    clock::Clock,
     db::Db,
     entities::{ReplyStream, reply_stream},
     error::{AppResult, ErrorBody},
+    housekeeping::{self, Chore},
     http::{ApiRoutes, AppPath, routes::api_routes},
     ids::new_id,
+    rate_limit,
     state::AppState,
 };
 
@@ -67,34 +71,24 @@ fn lease_start(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
-/// A reply being streamed, registered so that it can be stopped.
+/// A reply being streamed, registered so that it can be stopped. [`Registration::end`] forgets
+/// it when the reply ends; should the turn end any other way (a panic unwinding its task),
+/// dropping it does. Only a killed instance leaves a row behind: it stops counting after its
+/// lease, and [`sweep_stale`] deletes it.
 pub struct Registration {
     pub id: String,
+    db: Db,
+    ended: bool,
 }
 
-/// Registers a reply as streaming (and forgets this user's rows that outlived their lease: an
-/// instance that died mid-reply).
+/// Registers a reply as streaming, in the turn's transaction `txn` (`db` forgets it later).
 pub async fn register(
+    txn: &impl ConnectionTrait,
     db: &Db,
-    clock: &Clock,
+    now: DateTime<Utc>,
     user_id: &str,
     conversation_id: &str,
-    lease: Duration,
 ) -> AppResult<Registration> {
-    let now = clock.now();
-    // Found by a plain read and deleted by primary key: a ranged DELETE would take gap locks
-    // on InnoDB's index and deadlock with other users' registrations.
-    let stale: Vec<String> = ReplyStream::find()
-        .select_only()
-        .column(reply_stream::Column::Id)
-        .filter(reply_stream::Column::UserId.eq(user_id))
-        .filter(reply_stream::Column::StartedAt.lt(lease_start(now, lease)))
-        .into_tuple()
-        .all(db)
-        .await?;
-    if !stale.is_empty() {
-        ReplyStream::delete_many().filter(reply_stream::Column::Id.is_in(stale)).exec(db).await?;
-    }
     let id = new_id();
     ReplyStream::insert(reply_stream::ActiveModel {
         id: Set(id.clone()),
@@ -103,9 +97,9 @@ pub async fn register(
         started_at: Set(now),
         stop_requested_at: Set(None),
     })
-    .exec_without_returning(db)
+    .exec_without_returning(txn)
     .await?;
-    Ok(Registration { id })
+    Ok(Registration { id, db: db.clone(), ended: false })
 }
 
 impl Registration {
@@ -115,10 +109,44 @@ impl Registration {
     }
 
     /// The reply has ended: forget its row (best effort: a row left behind is only ever stale).
-    pub async fn end(&self, db: &Db) {
-        if let Err(err) = ReplyStream::delete_by_id(self.id.clone()).exec(db).await {
-            tracing::warn!(error = %err, "could not forget an ended reply stream");
+    pub async fn end(mut self) {
+        self.ended = true;
+        forget(&self.db, &self.id).await;
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        if self.ended {
+            return;
         }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let (db, id) = (self.db.clone(), self.id.clone());
+            runtime.spawn(async move { forget(&db, &id).await });
+        }
+    }
+}
+
+async fn forget(db: &Db, id: &str) {
+    if let Err(err) = ReplyStream::delete_by_id(id.to_string()).exec(db).await {
+        tracing::warn!(error = %err, "could not forget an ended reply stream");
+    }
+}
+
+/// Deletes a batch of rows whose reply outlived its lease (an instance that died mid-reply),
+/// at most once a minute per instance, after a reply ends.
+pub async fn sweep_stale(state: &AppState) {
+    let now = state.clock.now();
+    if !state.chores.due(Chore::StaleStreams, now) {
+        return;
+    }
+    let stale =
+        Condition::all().add(reply_stream::Column::StartedAt.lt(lease_start(now, state.config.chat_stream_lease())));
+    let (id, started) = (reply_stream::Column::Id, reply_stream::Column::StartedAt);
+    if housekeeping::sweep::<ReplyStream>(&state.db, id, stale, started, rate_limit::SWEEP_BATCH, "stale reply streams")
+        .await
+    {
+        state.chores.again(Chore::StaleStreams);
     }
 }
 

@@ -37,7 +37,7 @@ use super::{
     FinishReason, StreamDelta, StreamDone, StreamStart, StreamTitle, UsageView,
     llm::{Chunk, ChunkStream, Llm, LlmError, Prompt, Usage},
     service::{self, Ending, PreparedTurn, Turn},
-    stop::{self, Registration},
+    stop::Registration,
     title,
 };
 use crate::{
@@ -45,7 +45,7 @@ use crate::{
     error::{AppError, AppResult},
     http::ClientMeta,
     moderation::output::{self, Screen, Screened},
-    rate_limit::{Bucket, Held, Limit, Meter},
+    rate_limit::Held,
     safety::RedFlagCard,
     state::AppState,
 };
@@ -57,26 +57,19 @@ pub async fn respond(
     client: &ClientMeta,
     turn: Turn,
 ) -> AppResult<Response> {
-    // The slot and the user's message are settled here, in the request: short database work
-    // that holds no lock once it returns. (In a task of its own it could be frozen by Function
-    // Compute, with the instance, while holding the user's quota key.) A client that leaves
-    // during it rolls the turn back, and the dropped lease frees the slot.
-    let lease = Lease::take(&state, &user.id).await?;
-    let prepared = match service::prepare(&state, user, turn).await {
-        Ok(prepared) => prepared,
-        Err(err) => {
-            lease.release().await;
-            return Err(err);
-        }
+    // The slot, the user's message and the stop registration are settled here, in the
+    // request, in one transaction: short database work that holds no lock once it returns.
+    // (In a task of its own it could be frozen by Function Compute, with the instance, while
+    // holding the user's quota key.) A client that leaves during it rolls the turn back.
+    let window = state.config.chat_stream_lease();
+    let deadline = Instant::now() + window;
+    let mut prepared = service::prepare(&state, user, turn, true).await?;
+    let Some(taken) = prepared.stream.take() else {
+        return Err(AppError::internal("a streamed turn was prepared without its registration"));
     };
+    let lease = Lease { held: taken.slot.map(|hit| Held::new(&state.db, vec![hit])), deadline, window };
+    let registration = taken.registration;
     let conversation_id = prepared.conversation.id.clone();
-    let registration = match stop::register(&state.db, &state.clock, &user.id, &conversation_id, lease.window).await {
-        Ok(registration) => registration,
-        Err(err) => {
-            lease.release().await;
-            return Err(err.in_conversation(&conversation_id));
-        }
-    };
     let start = event("start", &StreamStart { conversation_id, user_message_id: prepared.user_message_id.clone() });
     let red_flag = prepared.red_flag.map(|flag| RedFlagCard::new(&state.config, flag));
     // From here the turn runs in a task of its own, so that a client that leaves (before the
@@ -99,10 +92,10 @@ pub async fn respond(
     Ok(response)
 }
 
-/// A held stream slot (a hit in the `chat_streams` bucket). [`Lease::release`] frees it when the
-/// reply ends; should the turn end any other way (the client leaving before the task starts, a
-/// panic unwinding it), dropping it frees it. Only a killed instance leaves one behind, and that
-/// one stops counting after its window.
+/// A held stream slot (a hit in the `chat_streams` bucket, charged in the turn's transaction).
+/// [`Lease::release`] frees it when the reply ends; should the turn end any other way (a panic
+/// unwinding its task), dropping it frees it. Only a killed instance leaves one behind, and
+/// that one stops counting after its window.
 struct Lease {
     held: Option<Held>,
     /// The reply must be over by then, so that a `Retry-After` from the window is true.
@@ -111,19 +104,6 @@ struct Lease {
 }
 
 impl Lease {
-    async fn take(state: &AppState, user_id: &str) -> AppResult<Self> {
-        let window = state.config.chat_stream_lease();
-        let deadline = Instant::now() + window;
-        let held = match state.config.chat_max_concurrent_streams {
-            0 => None,
-            max => {
-                let meter = Meter { bucket: Bucket::ChatStreams, key: user_id, limit: Limit { max, window } };
-                Some(Held::new(&state.db, state.charge(&[meter]).await?))
-            }
-        };
-        Ok(Self { held, deadline, window })
-    }
-
     async fn release(self) {
         if let Some(held) = self.held {
             held.release().await;
@@ -160,8 +140,9 @@ async fn run(
     let mut listening = false;
     let Some(outcome) = watched(&state, &llm, &prepared, &lease, &registration, opened, &sender, &mut listening).await
     else {
-        registration.end(&state.db).await;
+        registration.end().await;
         lease.release().await;
+        service::tidy_up(&state).await;
         return;
     };
     if let Some(label) = &outcome.blocked {
@@ -170,7 +151,7 @@ async fn run(
     let (last, saved) = finish(&state, &prepared, outcome).await;
     let deadline = lease.deadline;
     // The slot is free before the client hears the end: a next message may follow at once.
-    registration.end(&state.db).await;
+    registration.end().await;
     lease.release().await;
     if listening {
         listening = deliver(&sender, last, deadline).await;
@@ -184,6 +165,7 @@ async fn run(
             let _ = tokio::time::timeout(Duration::from_secs(1), sender.send(event)).await;
         }
     }
+    service::tidy_up(&state).await;
 }
 
 /// The model's part while a stop is watched for: the first piece (its outcome reported through
@@ -413,38 +395,56 @@ mod tests {
     use sea_orm::{EntityTrait, PaginatorTrait};
 
     use super::*;
-    use crate::{clock::Clock, config::Config, entities::RateLimitHit};
+    use crate::{
+        chat::stop,
+        clock::Clock,
+        config::Config,
+        entities::{RateLimitHit, ReplyStream},
+        rate_limit::{Bucket, Limit, Meter},
+    };
 
-    /// A task that panics while it holds a stream slot (a bug mid-reply) still frees the slot:
-    /// dropping the lease during the unwind releases it.
+    /// A task that panics while its reply streams (a bug mid-reply) still frees the slot and
+    /// forgets the registration: dropping them during the unwind does.
     #[tokio::test]
     async fn a_lease_is_released_when_its_task_panics() {
         let db = test_support::TestDb::migrated(test_support::Backend::Sqlite).await;
-        let env: HashMap<&str, String> = [
-            ("DATABASE_URL", db.url.clone()),
-            ("JWT_SECRET", "0123456789abcdef0123456789abcdef".to_string()),
-            ("CHAT_MAX_CONCURRENT_STREAMS", "1".to_string()),
-        ]
-        .into();
+        let env: HashMap<&str, String> =
+            [("DATABASE_URL", db.url.clone()), ("JWT_SECRET", "0123456789abcdef0123456789abcdef".to_string())].into();
         let config = Config::from_lookup(|name| env.get(name).cloned()).unwrap();
         let conn = crate::state::connect(&config, false).await.unwrap();
         let state = AppState::with_parts(config, conn, Clock::system());
-        let held = || async { RateLimitHit::find().count(state.db.raw()).await.unwrap() };
+        let held = || async {
+            let hits = RateLimitHit::find().count(state.db.raw()).await.unwrap();
+            hits + ReplyStream::find().count(state.db.raw()).await.unwrap()
+        };
+        let limit = Limit { max: 1, window: Duration::from_secs(60) };
+        let meter = Meter { bucket: Bucket::ChatStreams, key: "user-1", limit };
+        let take = move |state: AppState| async move {
+            let hits = state.charge(&[meter]).await?;
+            let txn = state.db.begin().await?;
+            let registration = stop::register(&txn, &state.db, state.clock.now(), "user-1", "conversation-1").await?;
+            txn.commit().await?;
+            let lease =
+                Lease { held: Some(Held::new(&state.db, hits)), deadline: Instant::now(), window: limit.window };
+            AppResult::Ok((lease, registration))
+        };
 
         let holder = state.clone();
         let task = tokio::spawn(async move {
-            let _lease = Lease::take(&holder, "user-1").await.unwrap();
+            let _taken = take(holder).await.unwrap();
             panic!("a bug while the reply streams");
         });
         assert!(task.await.unwrap_err().is_panic());
         let deadline = Instant::now() + Duration::from_secs(5);
         while held().await > 0 {
-            assert!(Instant::now() < deadline, "the slot was not released");
+            assert!(Instant::now() < deadline, "the slot was not released or the registration not forgotten");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         // And the slot can be taken again at once.
-        let again = Lease::take(&state, "user-1").await.unwrap();
-        again.release().await;
+        let (lease, registration) = take(state.clone()).await.unwrap();
+        assert_eq!(held().await, 2);
+        registration.end().await;
+        lease.release().await;
         assert_eq!(held().await, 0);
     }
 }

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::{
-    entities::{Message, MessageRole, message},
+    entities::{Message, MessageRole, Withheld, message},
     error::AppResult,
 };
 
@@ -27,6 +27,7 @@ struct Row {
     id: String,
     parent_id: Option<String>,
     role: MessageRole,
+    withheld: Option<Withheld>,
 }
 
 #[derive(Debug, Clone)]
@@ -38,6 +39,8 @@ pub struct Node {
     /// Stored without a parent: from before versions, or written by the previous version of
     /// the app (which does not move `active_leaf_id` either).
     legacy: bool,
+    /// Moderation kept it from the model (known to a tree read by [`Tree::load`]).
+    pub withheld: bool,
 }
 
 /// Where a message stands among its versions.
@@ -63,7 +66,7 @@ impl Tree {
     pub async fn load(db: &impl ConnectionTrait, conversation_id: &str) -> AppResult<Self> {
         let mut rows = Message::find()
             .select_only()
-            .columns([message::Column::Id, message::Column::ParentId, message::Column::Role])
+            .columns([message::Column::Id, message::Column::ParentId, message::Column::Role, message::Column::Withheld])
             .filter(message::Column::ConversationId.eq(conversation_id))
             .order_by_desc(message::Column::CreatedAt)
             .order_by_desc(message::Column::Id)
@@ -72,7 +75,12 @@ impl Tree {
             .all(db)
             .await?;
         rows.reverse();
-        Ok(Self::from_rows(rows.into_iter().map(|row| (row.id, row.parent_id, row.role))))
+        let withheld: Vec<bool> = rows.iter().map(|row| row.withheld.is_some()).collect();
+        let mut tree = Self::from_rows(rows.into_iter().map(|row| (row.id, row.parent_id, row.role)));
+        for (node, withheld) in tree.nodes.iter_mut().zip(withheld) {
+            node.withheld = withheld;
+        }
+        Ok(tree)
     }
 
     /// A tree from `(id, parent_id, role)` rows, oldest first.
@@ -95,7 +103,7 @@ impl Tree {
                 None => previous,
             };
             children.entry(parent).or_default().push(index);
-            nodes.push(Node { id, role, parent, legacy });
+            nodes.push(Node { id, role, parent, legacy, withheld: false });
         }
         Self { nodes, by_id, children }
     }
