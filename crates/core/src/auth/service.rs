@@ -140,8 +140,8 @@ pub async fn login(state: &AppState, credentials: Credentials, client: &ClientMe
     // reset or a password change that committed meanwhile ended every session, and a session
     // started from the old password must not outlive it (nor one of an account banned
     // meanwhile). The session is written only if the account's row still holds that password
-    // (one `INSERT … SELECT`, which on InnoDB locks the row it reads): one that came first is
-    // seen here; one that comes after ends this session too.
+    // (one `INSERT … SELECT` that locks the row it reads): one that came first is seen here;
+    // one that comes after ends this session too.
     let Some(session) = start_session_if_current(&txn, state, user, client).await? else {
         drop(txn);
         // Rarely here: the account changed while its password was checked.
@@ -275,6 +275,11 @@ async fn start_session_if_current(
         .and_where(user::Column::Id.eq(&user.id))
         .and_where(user::Column::PasswordHash.eq(&user.password_hash))
         .and_where(user::Column::BannedAt.is_null())
+        // A locking read, whatever the isolation level (RDS may run READ COMMITTED, where an
+        // `INSERT … SELECT` reads without locking): a reset or a ban that holds the row is
+        // waited for and then seen; one that comes later waits for this session, and ends it.
+        // (SQLite writes one at a time, and has no such clause.)
+        .lock_shared()
         .to_owned();
     let insert = Query::insert()
         .into_table(Session)
