@@ -9,7 +9,8 @@
 //! - chat overhead: latency added over a zero-latency local upstream, non-streaming and to the
 //!   first streamed byte;
 //! - memory under many large or unfinished bodies and events, and a burst of registrations on
-//!   one instance ([`reliability`]).
+//!   one instance ([`reliability`]);
+//! - statements and round trips per request, through a MySQL proxy 1 ms away ([`round_trips`]).
 //!
 //! Benchmarks report; they assert nothing. Every number comes from this run.
 
@@ -20,7 +21,9 @@ mod fixture;
 mod format;
 mod load;
 mod moderation;
+mod mysql_proxy;
 mod reliability;
+mod round_trips;
 mod scale_out;
 mod usage;
 
@@ -69,7 +72,7 @@ async fn main() -> anyhow::Result<()> {
     let upstream = Upstream::start(Behaviour::reply("ok")).await;
     let fixture = Fixture::new(&bin, &upstream).await?;
 
-    // `BENCH_ONLY=cold,size,load,chat,moderation,memory,burst,stop,accounts,usage` runs some sections (for profiling one); BENCHMARKS.md is
+    // `BENCH_ONLY=cold,size,load,chat,moderation,memory,burst,stop,accounts,usage,roundtrips` runs some sections (for profiling one); BENCHMARKS.md is
     // written only by a full run.
     let only = std::env::var("BENCH_ONLY").ok();
     let wants = |section: &str| only.as_deref().is_none_or(|only| only.split(',').any(|s| s.trim() == section));
@@ -263,6 +266,11 @@ async fn main() -> anyhow::Result<()> {
         worst_usage = Some(usage::search_and_dashboard(&bin, &fixture, &mut report).await?);
     }
 
+    let mut trips: Option<round_trips::Outcome> = None;
+    if wants("roundtrips") {
+        trips = Some(round_trips::round_trips(&bin, &fixture, &client, &mut report).await?);
+    }
+
     writeln!(report, "## Against the targets\n")?;
     writeln!(report, "| target | this run | met |\n|---|---|---|")?;
     let mut target = |name: &str, measured: Option<(String, bool)>| match measured {
@@ -312,6 +320,25 @@ async fn main() -> anyhow::Result<()> {
             (format!("{} (worse of JSON and SSE)", ms(overhead)), overhead <= Duration::from_millis(1))
         }),
     )?;
+    let statements = |at_most: u64, of: fn(&round_trips::Outcome) -> u64| {
+        trips.as_ref().map(|outcome| (format!("{} (the most of any request)", of(outcome)), of(outcome) <= at_most))
+    };
+    target(
+        "a streamed turn's first words (`delta`), database 1 ms away each way: ≤ 10 ms p50",
+        trips.as_ref().map(|outcome| (ms(outcome.first_words), outcome.first_words <= Duration::from_millis(10))),
+    )?;
+    target(
+        "200 replies streaming at once: ≤ 20 statements/s",
+        trips.as_ref().map(|outcome| {
+            let rate = outcome.crowd_statements_per_second;
+            (format!("{rate:.1} statements/s"), rate <= 20.0)
+        }),
+    )?;
+    target("a streamed turn: ≤ 6 statements before the model", statements(6, |outcome| outcome.turn_before_model))?;
+    target("a streamed turn: ≤ 12 statements in all", statements(12, |outcome| outcome.turn_in_all))?;
+    target("a login: ≤ 8 statements", statements(8, |outcome| outcome.login))?;
+    target("a registration: ≤ 8 statements", statements(8, |outcome| outcome.register))?;
+    target("a session check: 1 statement", statements(1, |outcome| outcome.session))?;
     writeln!(report)?;
 
     print!("{report}");
