@@ -230,9 +230,9 @@ impl From<DbErr> for Charging {
     }
 }
 
-/// Three statements whatever the number of meters but the last: the keys locked (one upsert),
-/// every meter counted (one read), a hit inserted per meter. Each is a round trip to RDS, which
-/// is why the keys and the counts go together (issue 26).
+/// The keys locked (one upsert for all of them), every meter counted (one read for all of
+/// them), then a hit inserted per meter. Each statement is a round trip to RDS, which is why the
+/// keys and the counts go together (issue 26).
 async fn charge_in(
     txn: &Txn,
     clock: &Clock,
