@@ -115,16 +115,14 @@ pub async fn prepare(state: &AppState, user: &user::Model, turn: Turn, stream: b
     // transaction back: it runs again, and then finds the conversation (or not: 404). A
     // foreign key broken by a deletion that committed first means the conversation, or the
     // account, is gone.
-    let placed = rate_limit::retry_transaction(3, || place(state, user, &turn, &meters, stream)).await.map_err(
-        |err| match (err.is_foreign_key_violation(), turn.conversation_id.is_some()) {
+    let (placed, stream) = rate_limit::retry_transaction(3, || place(state, user, &turn, &meters, stream, slot))
+        .await
+        .map_err(|err| match (err.is_foreign_key_violation(), turn.conversation_id.is_some()) {
             (true, true) => AppError::NotFound("conversation"),
             (true, false) => crate::auth::token::invalid_token(),
             (false, _) => err,
-        },
-    )?;
-    let Placed { conversation, user_message_id, question, mut history, untitled, charged, registration, .. } = placed;
-    let stream = registration
-        .map(|registration| StreamTaken { slot: slot.then(|| charged.last().copied()).flatten(), registration });
+        })?;
+    let Placed { conversation, user_message_id, question, mut history, untitled, .. } = placed;
     // The model sees the latest `CHAT_HISTORY_WINDOW` messages of the branch.
     let window = usize::try_from(state.config.chat_history_window).unwrap_or(usize::MAX);
     let excess = history.len().saturating_sub(window);
@@ -165,19 +163,20 @@ pub async fn prepare(state: &AppState, user: &user::Model, turn: Turn, stream: b
 /// The turn's transaction: charges `meters` (and locks the user's turns: the quota key, even
 /// when the quota is off), reads the consent again under a lock, saves the message in a new or
 /// stored conversation, links the reading it names, tallies it and, for a `stream`, registers
-/// the reply for a stop. Every statement here is a round trip to RDS before the model is
-/// called: what `tests/statements.rs` counts.
+/// the reply for a stop (with its `slot`: the last meter's hit). Every statement here is a
+/// round trip to RDS before the model is called: what `tests/statements.rs` counts.
 async fn place(
     state: &AppState,
     user: &user::Model,
     turn: &Turn,
     meters: &[Meter<'_>],
     stream: bool,
-) -> AppResult<Placed> {
+    slot: bool,
+) -> AppResult<(Placed, Option<StreamTaken>)> {
     let turns_key = Some((Bucket::ChatMessages, user.id.as_str()));
     let (txn, charged) = rate_limit::begin_charged_locking(&state.db, &state.clock, meters, turns_key).await?;
     let consented = crate::consent::lock_for_turn(&txn, state, user, turn.kind).await?;
-    let mut placed = match turn.conversation_id.as_deref() {
+    let placed = match turn.conversation_id.as_deref() {
         None => open(&txn, state, user, turn).await?,
         Some(id) => continue_in(&txn, state, user, turn, id).await?,
     };
@@ -188,13 +187,14 @@ async fn place(
     if let Some(at) = placed.new_message_at {
         tally::add(&txn, at, &user.id, placed.conversation.kind, turn.language, Tally::user_message()).await?;
     }
+    let mut taken = None;
     if stream {
         let now = state.clock.now();
-        placed.registration = Some(stop::register(&txn, &state.db, now, &user.id, &placed.conversation.id).await?);
+        let registration = stop::register(&txn, &state.db, now, &user.id, &placed.conversation.id).await?;
+        taken = Some(StreamTaken { slot: charged.last().copied().filter(|_| slot), registration });
     }
     txn.commit().await?;
-    placed.charged = charged;
-    Ok(placed)
+    Ok((placed, taken))
 }
 
 /// A turn's housekeeping, once its reply is out (or the turn refused), never on the way to the
@@ -256,10 +256,6 @@ struct Placed {
     /// are stored but not tallied: they are not turns. The migration's backfill, which cannot
     /// tell them apart, tallies every stored message.)
     new_message_at: Option<DateTime<Utc>>,
-    /// The hits charged, in the meters' order (set by [`place`]).
-    charged: Vec<HitId>,
-    /// The streamed reply's registration (set by [`place`]).
-    registration: Option<Registration>,
 }
 
 /// A new conversation: its earlier messages (a client that kept the history itself) as one
@@ -317,8 +313,6 @@ async fn open(txn: &Txn, state: &AppState, user: &user::Model, turn: &Turn) -> A
         history,
         untitled: true,
         new_message_at: Some(saved.created_at),
-        charged: Vec::new(),
-        registration: None,
     })
 }
 
@@ -424,16 +418,7 @@ async fn continue_in(txn: &Txn, state: &AppState, user: &user::Model, turn: &Tur
     update.filter(conversation::Column::Id.eq(&conversation.id)).exec(txn).await?;
     let untitled = conversation.title_source == TitleSource::Message && !tree.has_reply();
     let conversation = conversation::Model { updated_at: now, active_leaf_id, ..conversation };
-    Ok(Placed {
-        conversation,
-        user_message_id,
-        question,
-        history,
-        untitled,
-        new_message_at,
-        charged: Vec::new(),
-        registration: None,
-    })
+    Ok(Placed { conversation, user_message_id, question, history, untitled, new_message_at })
 }
 
 /// The text of these messages of `tree`, in order, as the model reads them: a reply stopped
