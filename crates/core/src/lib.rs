@@ -24,6 +24,7 @@ pub mod moderation;
 pub mod openapi;
 pub mod oracle;
 pub mod outbound;
+pub mod owned;
 pub mod rate_limit;
 pub mod reports;
 pub mod safety;

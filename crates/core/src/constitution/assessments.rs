@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use axum::{Json, extract::State, http::StatusCode};
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -26,6 +26,7 @@ use crate::{
     error::{AppError, AppResult, DbResultExt, ErrorBody},
     http::{ApiRoutes, AppJson, AppPath, AppQuery, routes::api_routes},
     ids::new_id,
+    owned,
     rate_limit::{self, Bucket, Meter},
     state::AppState,
 };
@@ -318,14 +319,8 @@ async fn list_assessments(
 ) -> AppResult<Json<AssessmentPage>> {
     let (page, page_size) = crate::admin::paging(query.page, query.page_size)?;
     let select = stored::Entity::find().filter(stored::Column::UserId.eq(&auth.user.id));
-    let total = select.clone().count(&state.db).await?;
-    let rows = select
-        .order_by_desc(stored::Column::CreatedAt)
-        .order_by_desc(stored::Column::Id)
-        .offset((page - 1) * page_size)
-        .limit(page_size)
-        .all(&state.db)
-        .await?;
+    let (created_at, id) = (stored::Column::CreatedAt, stored::Column::Id);
+    let (rows, total) = owned::newest_page(&state.db, select, created_at, id, (page, page_size)).await?;
     let assessments = rows.iter().filter_map(Assessment::from_row).collect();
     Ok(Json(AssessmentPage { assessments, total, page, page_size }))
 }
@@ -374,13 +369,7 @@ async fn delete_assessment(
     auth: AuthUser,
     AppPath(id): AppPath<String>,
 ) -> AppResult<StatusCode> {
-    let deleted = stored::Entity::delete_many()
-        .filter(stored::Column::Id.eq(&id))
-        .filter(stored::Column::UserId.eq(&auth.user.id))
-        .exec(&state.db)
-        .await?;
-    if deleted.rows_affected == 0 {
-        return Err(AppError::NotFound("assessment"));
-    }
+    let columns = (stored::Column::Id, stored::Column::UserId);
+    owned::delete::<stored::Entity>(&state.db, columns, &id, &auth.user.id, "assessment").await?;
     Ok(StatusCode::NO_CONTENT)
 }

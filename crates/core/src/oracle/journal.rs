@@ -4,9 +4,7 @@
 
 use axum::{Json, extract::State, http::StatusCode};
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
-};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, sea_query::Expr};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -23,6 +21,7 @@ use crate::{
     http::{ApiRoutes, AppJson, AppPath, AppQuery, ClientMeta, routes::api_routes},
     ids::new_id,
     language::Language,
+    owned,
     rate_limit::{self, Bucket, Meter},
     state::AppState,
 };
@@ -239,14 +238,8 @@ async fn list_readings(
         }
         select = select.filter(matching(text));
     }
-    let total = select.clone().count(&state.db).await?;
-    let rows = select
-        .order_by_desc(stored::Column::CreatedAt)
-        .order_by_desc(stored::Column::Id)
-        .offset((page - 1) * page_size)
-        .limit(page_size)
-        .all(&state.db)
-        .await?;
+    let (created_at, id) = (stored::Column::CreatedAt, stored::Column::Id);
+    let (rows, total) = owned::newest_page(&state.db, select, created_at, id, (page, page_size)).await?;
     Ok(Json(ReadingPage { readings: rows.iter().map(Reading::from_row).collect(), total, page, page_size }))
 }
 
@@ -310,14 +303,8 @@ async fn delete_reading(
     auth: AuthUser,
     AppPath(id): AppPath<String>,
 ) -> AppResult<StatusCode> {
-    let deleted = stored::Entity::delete_many()
-        .filter(stored::Column::Id.eq(&id))
-        .filter(stored::Column::UserId.eq(&auth.user.id))
-        .exec(&state.db)
-        .await?;
-    if deleted.rows_affected == 0 {
-        return Err(AppError::NotFound("reading"));
-    }
+    let columns = (stored::Column::Id, stored::Column::UserId);
+    owned::delete::<stored::Entity>(&state.db, columns, &id, &auth.user.id, "reading").await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -4,10 +4,7 @@ use std::collections::HashSet;
 
 use axum::{Json, extract::State, http::StatusCode};
 use chrono::TimeDelta;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    SqlErr,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, SqlErr};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -184,14 +181,8 @@ pub(super) async fn own_reports(
 ) -> AppResult<Json<OwnReportPage>> {
     let (page, page_size) = crate::admin::paging(query.page, query.page_size)?;
     let select = Report::find().filter(report::Column::ReporterId.eq(&auth.user.id));
-    let total = select.clone().count(&state.db).await?;
-    let rows = select
-        .order_by_desc(report::Column::CreatedAt)
-        .order_by_desc(report::Column::Id)
-        .offset((page - 1) * page_size)
-        .limit(page_size)
-        .all(&state.db)
-        .await?;
+    let (created_at, id) = (report::Column::CreatedAt, report::Column::Id);
+    let (rows, total) = crate::owned::newest_page(&state.db, select, created_at, id, (page, page_size)).await?;
     Ok(Json(OwnReportPage { reports: rows.iter().map(OwnReport::from).collect(), total, page, page_size }))
 }
 
