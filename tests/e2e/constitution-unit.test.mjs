@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { pathToFileURL } from "node:url";
 
+import { recordCalls } from "./fetch-record.mjs";
 import { assertStrings } from "./i18n-check.mjs";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
@@ -155,13 +156,7 @@ test("the chart's text alternative names every type with its score and verdict, 
 });
 
 test("the self-assessment's calls go to the contract's routes; the withdrawal asks to delete the assessments only when told", async (t) => {
-  const realFetch = globalThis.fetch;
-  t.after(() => (globalThis.fetch = realFetch));
-  const sent = [];
-  globalThis.fetch = async (url, init = {}) => {
-    sent.push([init.method ?? "GET", url, init.body === undefined ? undefined : JSON.parse(init.body)]);
-    return new Response("{}", { status: 200, headers: { "Content-Type": "application/json" } });
-  };
+  const sent = recordCalls(t);
   await api.getQuestionnaire();
   await api.submitAssessment({ sex: "female", answers: { energy: 4 } });
   await api.listAssessments({ page: 2, pageSize: 5 });

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { pathToFileURL } from "node:url";
 
+import { recordCalls } from "./fetch-record.mjs";
 import { assertStrings } from "./i18n-check.mjs";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
@@ -44,13 +45,7 @@ test("the relating hexagram: 6 becomes yang, 9 becomes yin, the rest stay; six v
 });
 
 test("the readings' calls go to the oracle's routes, with their bodies", async (t) => {
-  const realFetch = globalThis.fetch;
-  t.after(() => (globalThis.fetch = realFetch));
-  const sent = [];
-  globalThis.fetch = async (url, init = {}) => {
-    sent.push([init.method ?? "GET", url, init.body === undefined ? undefined : JSON.parse(init.body)]);
-    return new Response("{}", { status: 200, headers: { "Content-Type": "application/json" } });
-  };
+  const sent = recordCalls(t);
   await api.castReading({ question: "q", method: "coins", lines: [7, 7, 7, 7, 7, 7] });
   await api.castReading({ question: "q", method: "manual", lines: [7, 9, 7, 8, 6, 8] });
   await api.listReadings({ q: "泰", page: 2, pageSize: 10 });

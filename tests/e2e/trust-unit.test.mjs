@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { pathToFileURL } from "node:url";
 
+import { recordCalls } from "./fetch-record.mjs";
 import { assertStrings } from "./i18n-check.mjs";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
@@ -21,13 +22,7 @@ const { ADMIN_STRINGS } = await load("i18n-admin.js");
 const { USAGE_STRINGS } = await load("i18n-usage.js");
 
 test("the report, terms and consent calls go to the contract's routes, with its bodies", async (t) => {
-  const realFetch = globalThis.fetch;
-  t.after(() => (globalThis.fetch = realFetch));
-  const sent = [];
-  globalThis.fetch = async (url, init = {}) => {
-    sent.push([init.method ?? "GET", url, init.body === undefined ? undefined : JSON.parse(init.body)]);
-    return new Response("{}", { status: 200, headers: { "Content-Type": "application/json" } });
-  };
+  const sent = recordCalls(t);
   await api.getAbout();
   await api.register({ email: "a@example.com", password: "password", locale: "zh", acceptTerms: "2026-12-06" });
   await api.acceptTerms("2026-12-06");
