@@ -17,6 +17,7 @@ mod m20261206_000004_red_flags;
 mod m20261206_000005_reports_consent;
 mod m20261206_000006_readings;
 mod m20261206_000007_constitution;
+mod m20261206_000008_stream_slots;
 
 pub use m20261203_000001_usage::tally_messages_sql;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000005_reports_consent::Migration),
             Box::new(m20261206_000006_readings::Migration),
             Box::new(m20261206_000007_constitution::Migration),
+            Box::new(m20261206_000008_stream_slots::Migration),
         ]
     }
 }

@@ -12,9 +12,11 @@
 //! separate step (what this module did before) let every request of a burst pass the check
 //! before any of them was counted.
 //!
-//! A hit can also stand for something that is still going on (a login being checked, a reply
-//! streaming): [`release`] takes it back when it should not count after all, and a slot whose
-//! holder died stops counting once its window has passed.
+//! A hit can also stand for something that is still going on (a login being checked): [`release`]
+//! takes it back when it should not count after all, and a slot whose holder died stops
+//! counting once its window has passed. A streaming reply is counted by its own row instead
+//! ([`Events::ReplyStreams`]): the row a stop needs anyway is its slot, so taking and giving
+//! back the slot costs no statement of its own.
 //!
 //! **Housekeeping.** Expired hits and keys are deleted in bounded batches after charges of
 //! their bucket ([`sweep`]), so the tables hold only what some limit still counts, without a
@@ -25,15 +27,14 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait, Select,
-    sea_query::{Alias, Expr, ExprTrait, OnConflict, Query},
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
+    sea_query::{Alias, DynIden, Expr, ExprTrait, IntoIden, OnConflict, Order, Query, SelectStatement},
 };
 
 use crate::{
     clock::Clock,
     db::{Db, Txn},
-    entities::{RateLimitHit, RateLimitKey, rate_limit_hit, rate_limit_key},
+    entities::{RateLimitHit, RateLimitKey, ReplyStream, rate_limit_hit, rate_limit_key, reply_stream},
     error::{AppError, AppResult},
 };
 
@@ -80,7 +81,8 @@ pub enum Bucket {
     RegisterIp,
     /// Chat messages sent by one user.
     ChatMessages,
-    /// Streaming replies one user has running (leases, released when the reply ends).
+    /// Streaming replies one user has running: counted from their rows in `reply_streams`
+    /// ([`Events::ReplyStreams`]), which the turn inserts and the reply's end deletes.
     ChatStreams,
     /// Password-reset requests from one client IP.
     ResetIp,
@@ -113,6 +115,14 @@ impl Bucket {
         }
     }
 
+    /// Where the events this bucket counts are kept.
+    fn events(self) -> Events {
+        match self {
+            Self::ChatStreams => Events::ReplyStreams,
+            _ => Events::Hits,
+        }
+    }
+
     /// The 429 a refused charge answers, `retry_after` being when the window frees a slot.
     fn refusal(self, retry_after: Duration) -> AppError {
         let (code, message) = match self {
@@ -141,6 +151,19 @@ impl Bucket {
         };
         AppError::RateLimited { code, message: message.into(), retry_after: retry_after.max(Duration::from_secs(1)) }
     }
+}
+
+/// Where a bucket's events are kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Events {
+    /// Rows of `rate_limit_hits`, which a charge inserts.
+    Hits,
+    /// A user's rows in `reply_streams` (the key is the user's id), started within the window.
+    /// A charge checks them but inserts nothing: the caller inserts the reply's row in the
+    /// charge's transaction ([`begin_charged`]), and deletes it when the reply ends. One row is
+    /// then the stream slot and the stop registration (issue 26: one insert and one delete a
+    /// reply fewer).
+    ReplyStreams,
 }
 
 /// One limit to charge: an event of `key` in `bucket`, at most `limit.max` per `limit.window`.
@@ -184,7 +207,9 @@ pub async fn charge(db: &Db, clock: &Clock, meters: &[Meter<'_>]) -> AppResult<V
 }
 
 /// [`charge`], leaving its transaction open for the caller to add what the charge pays for (a
-/// chat turn's messages): the meters' keys stay locked until the caller commits.
+/// chat turn's messages): the meters' keys stay locked until the caller commits. A meter whose
+/// events are not hits ([`Events::ReplyStreams`]) is checked only: the caller inserts its row
+/// before committing. The hits returned are those of the other meters, in order.
 pub async fn begin_charged(db: &Db, clock: &Clock, meters: &[Meter<'_>]) -> AppResult<(Txn, Vec<HitId>)> {
     begin_charged_locking(db, clock, meters, None).await
 }
@@ -261,7 +286,7 @@ async fn charge_in(
         }
     }
     let mut hits = Vec::with_capacity(meters.len());
-    for meter in meters {
+    for meter in meters.iter().filter(|meter| meter.bucket.events() == Events::Hits) {
         let id = RateLimitHit::insert(rate_limit_hit::ActiveModel {
             bucket: Set(meter.bucket.as_str().to_string()),
             key: Set(meter.key.to_string()),
@@ -305,10 +330,8 @@ async fn counts(db: &impl ConnectionTrait, now: DateTime<Utc>, meters: &[Meter<'
     }
     let mut select = Query::select();
     for (index, meter) in meters.iter().enumerate() {
-        let count = hits_in_window(meter.bucket, meter.key, now, meter.limit.window)
-            .select_only()
-            .expr(Expr::col(rate_limit_hit::Column::Id).count())
-            .into_query();
+        let (mut count, at) = in_window(meter, now);
+        count.expr(Expr::col(at).count());
         select.expr_as(Expr::SubQuery(None, Box::new(count.into())), Alias::new(format!("count{index}")));
     }
     let row = db
@@ -545,22 +568,43 @@ pub struct Counted {
 /// What `meter` counts now: what a charge checks (refusing once the count reaches the limit),
 /// and what the quota view shows.
 pub async fn counted(db: &impl ConnectionTrait, now: DateTime<Utc>, meter: &Meter<'_>) -> Result<Counted, DbErr> {
-    let in_window = || hits_in_window(meter.bucket, meter.key, now, meter.limit.window);
-    let count = in_window().count(db).await?;
+    let (in_window, at) = in_window(meter, now);
+    let count = counts(db, now, std::slice::from_ref(meter)).await?[0];
     if count == 0 {
         return Ok(Counted { count, next_free_at: None });
     }
     let keeping = count.saturating_sub(u64::from(meter.limit.max));
-    let hit = in_window().order_by_asc(rate_limit_hit::Column::CreatedAt).offset(keeping).one(db).await?;
-    Ok(Counted { count, next_free_at: hit.map(|hit| hit.created_at + to_delta(meter.limit.window)) })
+    let mut oldest_kept = in_window;
+    oldest_kept.expr_as(Expr::col(at.clone()), Alias::new("at")).order_by(at, Order::Asc).limit(1).offset(keeping);
+    let at: Option<DateTime<Utc>> = match db.query_one(&oldest_kept).await? {
+        Some(row) => Some(row.try_get("", "at")?),
+        None => None,
+    };
+    Ok(Counted { count, next_free_at: at.map(|at| at + to_delta(meter.limit.window)) })
 }
 
-/// The hits of `key` in `bucket` younger than `window` at `now`: what a limit counts.
-fn hits_in_window(bucket: Bucket, key: &str, now: DateTime<Utc>, window: Duration) -> Select<RateLimitHit> {
-    RateLimitHit::find()
-        .filter(rate_limit_hit::Column::Bucket.eq(bucket.as_str()))
-        .filter(rate_limit_hit::Column::Key.eq(key))
-        .filter(rate_limit_hit::Column::CreatedAt.gt(now - to_delta(window)))
+/// The events `meter` counts at `now` (younger than its window), as a query that selects
+/// nothing yet, and the column saying when each happened.
+fn in_window(meter: &Meter<'_>, now: DateTime<Utc>) -> (SelectStatement, DynIden) {
+    let since = now - to_delta(meter.limit.window);
+    let mut query = Query::select();
+    match meter.bucket.events() {
+        Events::Hits => {
+            query
+                .from(RateLimitHit)
+                .and_where(rate_limit_hit::Column::Bucket.eq(meter.bucket.as_str()))
+                .and_where(rate_limit_hit::Column::Key.eq(meter.key))
+                .and_where(rate_limit_hit::Column::CreatedAt.gt(since));
+            (query, rate_limit_hit::Column::CreatedAt.into_iden())
+        }
+        Events::ReplyStreams => {
+            query
+                .from(ReplyStream)
+                .and_where(reply_stream::Column::UserId.eq(meter.key))
+                .and_where(reply_stream::Column::StartedAt.gt(since));
+            (query, reply_stream::Column::StartedAt.into_iden())
+        }
+    }
 }
 
 fn to_delta(duration: Duration) -> TimeDelta {

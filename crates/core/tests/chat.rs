@@ -52,13 +52,9 @@ fn streaming_request(token: &str, text: &str) -> Request<Body> {
         .unwrap()
 }
 
-/// How many stream slots are held (hits in the `chat_streams` bucket).
+/// How many stream slots are held (streaming replies' rows in `reply_streams`).
 async fn stream_slots_held(app: &TestApp) -> u64 {
-    app_core::entities::RateLimitHit::find()
-        .filter(app_core::entities::rate_limit_hit::Column::Bucket.eq("chat_streams"))
-        .count(&app.db)
-        .await
-        .unwrap()
+    app_core::entities::ReplyStream::find().count(&app.db).await.unwrap()
 }
 
 use test_support::sse_events as events;
@@ -191,6 +187,41 @@ both_databases! {
         assert_eq!(app.post("/api/chat").token(&token).json(&next).send().await.status, StatusCode::OK);
         assert_eq!(sent_turns(1), ["user:u3", "assistant:A", "user:u4"]);
         assert_eq!(messages_of(&app, &conversation_id).await.len(), 8);
+    }
+
+    /// A turn reads the newest texts with its conversation (twice the window) and reads the
+    /// branch's other texts apart: after many regenerations the question and the reply before
+    /// it are older than every version of the answer, and the model still gets them.
+    async fn the_branch_is_read_whole_when_newer_versions_crowd_it_out(backend: Backend) {
+        let upstream = Upstream::start(Behaviour::reply("A")).await;
+        let app = TestApp::with_env(backend, |env| {
+            upstream.configure(env);
+            env.insert("CHAT_HISTORY_WINDOW".into(), "2".into());
+        })
+        .await;
+        let token = app.register("seeker@example.com").await;
+        let last_sent = || -> Vec<String> {
+            let received = upstream.received();
+            received.last().unwrap().messages()[1..].iter().map(|(role, content)| format!("{role}:{content}")).collect()
+        };
+        let first = app.post("/api/chat").token(&token).json(&turn("oracle", "u1")).send().await.json();
+        let conversation_id = first["conversationId"].as_str().unwrap().to_string();
+        let mut next = turn("oracle", "u2");
+        next["conversationId"] = json!(conversation_id);
+        let second = app.post("/api/chat").token(&token).json(&next).send().await.json();
+        let reply = second["messageId"].as_str().unwrap();
+        let path = format!("/api/chat/conversations/{conversation_id}/messages/{reply}/regenerate");
+        for version in 2..=6 {
+            upstream.set(Behaviour::reply(&format!("B{version}")));
+            let again = app.post(&path).token(&token).json(&json!({"locale": "en"})).send().await;
+            assert_eq!(again.status, StatusCode::OK, "{}", again.text());
+            assert_eq!(last_sent(), ["assistant:A", "user:u2"], "version {version}");
+        }
+        // The next turn continues the newest version: it was read with the conversation.
+        let mut third = turn("oracle", "u3");
+        third["conversationId"] = json!(conversation_id);
+        assert_eq!(app.post("/api/chat").token(&token).json(&third).send().await.status, StatusCode::OK);
+        assert_eq!(last_sent(), ["assistant:B6", "user:u3"]);
     }
 
     async fn other_users_conversations_are_404(backend: Backend) {

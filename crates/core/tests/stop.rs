@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use app_core::entities::{Message, MessageRole, RateLimitHit, ReplyStream, rate_limit_hit};
+use app_core::entities::{Message, MessageRole, ReplyStream};
 use axum::{body::Body, http::Request, http::StatusCode};
 use futures::StreamExt;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
@@ -51,7 +51,7 @@ fn conversation_of(text: &str) -> String {
 }
 
 async fn slots_held(app: &TestApp) -> u64 {
-    RateLimitHit::find().filter(rate_limit_hit::Column::Bucket.eq("chat_streams")).count(&app.db).await.unwrap()
+    ReplyStream::find().count(&app.db).await.unwrap()
 }
 
 both_databases! {

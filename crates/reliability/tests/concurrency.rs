@@ -10,8 +10,8 @@
 use std::time::Duration;
 
 use app_core::entities::{
-    AuditLog, ConstitutionAssessment, Conversation, Message, MessageFeedback, RateLimitHit, Reading, Report, User,
-    audit_log, rate_limit_hit, user,
+    AuditLog, ConstitutionAssessment, Conversation, Message, MessageFeedback, RateLimitHit, Reading, ReplyStream,
+    Report, User, audit_log, rate_limit_hit, user,
 };
 use sea_orm::{ColumnTrait, Database, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
@@ -592,7 +592,7 @@ both_stacks! {
             assert!(reply.text().contains("event: done"), "{}", reply.text());
         }
         let db = connect(stack).await;
-        let held = RateLimitHit::find().filter(rate_limit_hit::Column::Bucket.eq("chat_streams"));
+        let held = ReplyStream::find();
         assert!(eventually(Duration::from_secs(5), async || held.clone().count(&db).await.unwrap() == 0).await);
         let next = stack
             .post_json(0, "/api/chat", &[("authorization", &auth), ("accept", "text/event-stream")], &turn("again", None))
@@ -613,7 +613,7 @@ both_stacks! {
             let saved = async || Message::find().count(&db).await.unwrap() == 2 * (attempt as u64 + 1);
             assert!(eventually(Duration::from_secs(5), saved).await, "{}", stack.logs());
             // (The slot is released just after the reply is saved: wait for that too.)
-            let held = RateLimitHit::find().filter(rate_limit_hit::Column::Bucket.eq("chat_streams"));
+            let held = ReplyStream::find();
             let released = async || held.clone().count(&db).await.unwrap() == 0;
             assert!(eventually(Duration::from_secs(5), released).await, "{}", stack.logs());
         }

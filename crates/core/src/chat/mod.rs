@@ -13,6 +13,7 @@
 pub mod feedback;
 pub(crate) mod history;
 pub mod llm;
+mod loaded;
 pub mod persona;
 pub(crate) mod search;
 mod service;

@@ -2,7 +2,7 @@
 //! model is called, so a failed turn loses nothing), build the prompt, and save the reply. The
 //! turn arrives checked ([`super::turn`]).
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, sea_query::Expr};
@@ -22,7 +22,7 @@ use crate::{
     },
     error::{AppError, AppResult, DbResultExt},
     ids::new_id,
-    rate_limit::{self, Bucket, HitId, Limit, Meter},
+    rate_limit::{self, Bucket, Limit, Meter},
     safety::{self, red_flags::RedFlag},
     state::AppState,
     usage::tally::{self, Tally},
@@ -42,16 +42,9 @@ pub struct PreparedTurn {
     pub first_reply: bool,
     /// The card to show before the reply.
     pub red_flag: Option<RedFlag>,
-    /// A streamed reply's stream slot (its charged hit, when streams are limited) and its
-    /// registration for a stop, taken in the turn's transaction.
-    pub stream: Option<StreamTaken>,
-}
-
-/// What a streamed turn took in its transaction, to give back when the reply ends.
-pub struct StreamTaken {
-    /// The hit in the `chat_streams` bucket; `None` when streams are not limited.
-    pub slot: Option<HitId>,
-    pub registration: Registration,
+    /// A streamed reply's registration, taken in the turn's transaction: its stream slot
+    /// (counted by the `chat_streams` limit) and what a stop finds it by.
+    pub stream: Option<Registration>,
 }
 
 /// The configured model, or 503 `llm_not_configured`.
@@ -105,9 +98,9 @@ pub async fn prepare(state: &AppState, user: &user::Model, turn: Turn, stream: b
         // (429 `moderation_cooldown`), atomically with the rest of the turn.
         meters.extend(Meter::new(Bucket::ModerationStrikes, &user.id, state.config.moderation_strikes));
     }
-    // A streamed reply holds one of the user's stream slots until it ends (the last meter).
-    let slot = stream && state.config.chat_max_concurrent_streams > 0;
-    if slot {
+    // A streamed reply holds one of the user's stream slots until it ends: its registration's
+    // row, inserted in the same transaction, is the slot the meter counts.
+    if stream && state.config.chat_max_concurrent_streams > 0 {
         let limit = Limit { max: state.config.chat_max_concurrent_streams, window: state.config.chat_stream_lease() };
         meters.push(Meter { bucket: Bucket::ChatStreams, key: &user.id, limit });
     }
@@ -115,14 +108,14 @@ pub async fn prepare(state: &AppState, user: &user::Model, turn: Turn, stream: b
     // transaction back: it runs again, and then finds the conversation (or not: 404). A
     // foreign key broken by a deletion that committed first means the conversation, or the
     // account, is gone.
-    let (placed, stream) = rate_limit::retry_transaction(3, || place(state, user, &turn, &meters, stream, slot))
+    let (placed, stream) = rate_limit::retry_transaction(3, || place(state, user, &turn, &meters, stream))
         .await
         .map_err(|err| match (err.is_foreign_key_violation(), turn.conversation_id.is_some()) {
             (true, true) => AppError::NotFound("conversation"),
             (true, false) => crate::auth::token::invalid_token(),
             (false, _) => err,
         })?;
-    let Placed { conversation, user_message_id, question, mut history, untitled, .. } = placed;
+    let Placed { conversation, user_message_id, question, mut history, untitled, has_readings, .. } = placed;
     // The model sees the latest `CHAT_HISTORY_WINDOW` messages of the branch.
     let window = usize::try_from(state.config.chat_history_window).unwrap_or(usize::MAX);
     let excess = history.len().saturating_sub(window);
@@ -138,8 +131,10 @@ pub async fn prepare(state: &AppState, user: &user::Model, turn: Turn, stream: b
             system = format!("{system}\n\n---\n{section}");
         }
     }
-    // The oracle's readings of this conversation, their governing texts verbatim.
+    // The oracle's readings of this conversation, their governing texts verbatim (read only
+    // when it has some: linked before, or by this turn).
     if conversation.kind == ConversationKind::Oracle
+        && (has_readings || turn.reading_id.is_some())
         && let Some(section) = crate::oracle::prompt::section(&state.db, &conversation.id, turn.language).await?
     {
         system = format!("{system}\n\n---\n{section}");
@@ -163,18 +158,17 @@ pub async fn prepare(state: &AppState, user: &user::Model, turn: Turn, stream: b
 /// The turn's transaction: charges `meters` (and locks the user's turns: the quota key, even
 /// when the quota is off), reads the consent again under a lock, saves the message in a new or
 /// stored conversation, links the reading it names, tallies it and, for a `stream`, registers
-/// the reply for a stop (with its `slot`: the last meter's hit). Every statement here is a
-/// round trip to RDS before the model is called: what `tests/statements.rs` counts.
+/// the reply (its stream slot, and what a stop finds). Every statement here is a round trip to
+/// RDS before the model is called: what `tests/statements.rs` counts.
 async fn place(
     state: &AppState,
     user: &user::Model,
     turn: &Turn,
     meters: &[Meter<'_>],
     stream: bool,
-    slot: bool,
-) -> AppResult<(Placed, Option<StreamTaken>)> {
+) -> AppResult<(Placed, Option<Registration>)> {
     let turns_key = Some((Bucket::ChatMessages, user.id.as_str()));
-    let (txn, charged) = rate_limit::begin_charged_locking(&state.db, &state.clock, meters, turns_key).await?;
+    let (txn, _charged) = rate_limit::begin_charged_locking(&state.db, &state.clock, meters, turns_key).await?;
     let consented = crate::consent::lock_for_turn(&txn, state, user, turn.kind).await?;
     let placed = match turn.conversation_id.as_deref() {
         None => open(&txn, state, user, turn).await?,
@@ -187,14 +181,12 @@ async fn place(
     if let Some(at) = placed.new_message_at {
         tally::add(&txn, at, &user.id, placed.conversation.kind, turn.language, Tally::user_message()).await?;
     }
-    let mut taken = None;
-    if stream {
-        let now = state.clock.now();
-        let registration = stop::register(&txn, &state.db, now, &user.id, &placed.conversation.id).await?;
-        taken = Some(StreamTaken { slot: charged.last().copied().filter(|_| slot), registration });
-    }
+    let registration = match stream {
+        true => Some(stop::register(&txn, &state.db, state.clock.now(), &user.id, &placed.conversation.id).await?),
+        false => None,
+    };
     txn.commit().await?;
-    Ok((placed, taken))
+    Ok((placed, registration))
 }
 
 /// A turn's housekeeping, once its reply is out (or the turn refused), never on the way to the
@@ -256,6 +248,8 @@ struct Placed {
     /// are stored but not tallied: they are not turns. The migration's backfill, which cannot
     /// tell them apart, tallies every stored message.)
     new_message_at: Option<DateTime<Utc>>,
+    /// Readings of the oracle were linked to the conversation before this turn.
+    has_readings: bool,
 }
 
 /// A new conversation: its earlier messages (a client that kept the history itself) as one
@@ -313,6 +307,7 @@ async fn open(txn: &Txn, state: &AppState, user: &user::Model, turn: &Turn) -> A
         history,
         untitled: true,
         new_message_at: Some(saved.created_at),
+        has_readings: false,
     })
 }
 
@@ -323,18 +318,18 @@ async fn open(txn: &Txn, state: &AppState, user: &user::Model, turn: &Turn) -> A
 /// conversation's row is written once, at the end.
 async fn continue_in(txn: &Txn, state: &AppState, user: &user::Model, turn: &Turn, id: &str) -> AppResult<Placed> {
     let now = state.clock.now();
-    let conversation = Conversation::find_by_id(id.to_string())
-        .filter(conversation::Column::UserId.eq(&user.id))
-        .one(txn)
-        .await?
-        .ok_or(AppError::NotFound("conversation"))?;
+    let window = usize::try_from(state.config.chat_history_window).unwrap_or(usize::MAX);
+    // The newest texts come with the tree: twice the window, so that the branch's are among
+    // them after a few regenerations and edits too (any that are not are read apart).
+    let texts = state.config.chat_history_window.saturating_mul(2);
+    let loaded = super::loaded::load(txn, &user.id, id, texts).await?.ok_or(AppError::NotFound("conversation"))?;
+    let (conversation, tree, mut known) = (loaded.conversation, loaded.tree, loaded.texts);
     if turn.kind.is_some_and(|kind| kind != conversation.kind) {
         return Err(AppError::validation(
             "conversation_type_mismatch",
             "this conversation is with the other assistant; start a new conversation to switch",
         ));
     }
-    let tree = Tree::load(txn, &conversation.id).await?;
     if tree.len() as u64 >= MAX_CONVERSATION_MESSAGES {
         return Err(AppError::validation(
             "conversation_too_long",
@@ -372,8 +367,7 @@ async fn continue_in(txn: &Txn, state: &AppState, user: &user::Model, turn: &Tur
         }
     };
     let branch = base.map(|base| tree.branch(base)).unwrap_or_default();
-    let window = usize::try_from(state.config.chat_history_window).unwrap_or(usize::MAX);
-    let mut history = contents(txn, &tree, &branch[branch.len().saturating_sub(window)..]).await?;
+    let mut history = contents(txn, &tree, &branch[branch.len().saturating_sub(window)..], &mut known).await?;
 
     let (user_message_id, question, new_message_at) = match (answered, turn.message.as_deref()) {
         (Some(question), _) => {
@@ -418,20 +412,31 @@ async fn continue_in(txn: &Txn, state: &AppState, user: &user::Model, turn: &Tur
     update.filter(conversation::Column::Id.eq(&conversation.id)).exec(txn).await?;
     let untitled = conversation.title_source == TitleSource::Message && !tree.has_reply();
     let conversation = conversation::Model { updated_at: now, active_leaf_id, ..conversation };
-    Ok(Placed { conversation, user_message_id, question, history, untitled, new_message_at })
+    let has_readings = loaded.has_readings;
+    Ok(Placed { conversation, user_message_id, question, history, untitled, new_message_at, has_readings })
 }
 
 /// The text of these messages of `tree`, in order, as the model reads them: a reply stopped
-/// before its first word is left out, and so is every withheld message.
-async fn contents(txn: &Txn, tree: &Tree, indexes: &[usize]) -> AppResult<Vec<(MessageRole, String)>> {
-    Ok(tree
-        .messages(txn, indexes)
-        .await?
-        .into_iter()
-        .map(|(_, row)| row)
-        .filter(|row| row.withheld.is_none())
-        .filter(|row| !(row.role == MessageRole::Assistant && row.content.trim().is_empty()))
-        .map(|row| (row.role, row.content))
+/// before its first word is left out, and so is every withheld message. Texts already `known`
+/// are taken from there; the others are read in one statement.
+async fn contents(
+    txn: &Txn,
+    tree: &Tree,
+    indexes: &[usize],
+    known: &mut HashMap<String, String>,
+) -> AppResult<Vec<(MessageRole, String)>> {
+    let missing: Vec<usize> =
+        indexes.iter().copied().filter(|&index| !known.contains_key(&tree.node(index).id)).collect();
+    if !missing.is_empty() {
+        known.extend(tree.messages(txn, &missing).await?.into_iter().map(|(_, row)| (row.id, row.content)));
+    }
+    Ok(indexes
+        .iter()
+        .map(|&index| tree.node(index))
+        .filter(|node| !node.withheld)
+        // (A message deleted meanwhile is left out.)
+        .filter_map(|node| Some((node.role, known.remove(&node.id)?)))
+        .filter(|(role, content)| !(*role == MessageRole::Assistant && content.trim().is_empty()))
         .collect())
 }
 

@@ -2,7 +2,8 @@
 //!
 //! Function Compute routes each request anew, so the stop request may reach an instance other
 //! than the one streaming. What they share is the database: a reply being streamed has a row in
-//! `reply_streams`; a stop marks the conversation's rows, and the streaming instance, which
+//! `reply_streams` (which is also its stream slot: the `chat_streams` limit counts these rows);
+//! a stop marks the conversation's rows, and the streaming instance, which
 //! looks for marks every [`POLL`], ends the reply when it sees one: it closes the model's
 //! request, saves the reply as far as it got and frees the stream slot. The stop request waits
 //! (at most [`WAIT`]) until the rows are gone, so that when it answers the slot is free.
@@ -71,8 +72,8 @@ fn lease_start(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
-/// A reply being streamed, registered so that it can be stopped. [`Registration::end`] forgets
-/// it when the reply ends; should the turn end any other way (a panic unwinding its task),
+/// A reply being streamed, registered so that it can be stopped; its row is its stream slot.
+/// [`Registration::end`] forgets it (freeing the slot) when the reply ends; should the turn end any other way (a panic unwinding its task),
 /// dropping it does. Only a killed instance leaves a row behind: it stops counting after its
 /// lease, and [`sweep_stale`] deletes it.
 pub struct Registration {
@@ -81,7 +82,8 @@ pub struct Registration {
     ended: bool,
 }
 
-/// Registers a reply as streaming, in the turn's transaction `txn` (`db` forgets it later).
+/// Registers a reply as streaming, in the turn's transaction `txn` (`db` forgets it later): the
+/// row that the `chat_streams` meter, checked earlier in `txn`, counts as a slot.
 pub async fn register(
     txn: &impl ConnectionTrait,
     db: &Db,

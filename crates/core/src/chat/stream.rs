@@ -45,7 +45,6 @@ use crate::{
     error::{AppError, AppResult},
     http::ClientMeta,
     moderation::output::{self, Screen, Screened},
-    rate_limit::Held,
     safety::RedFlagCard,
     state::AppState,
 };
@@ -64,11 +63,10 @@ pub async fn respond(
     let window = state.config.chat_stream_lease();
     let deadline = Instant::now() + window;
     let mut prepared = service::prepare(&state, user, turn, true).await?;
-    let Some(taken) = prepared.stream.take() else {
+    let Some(registration) = prepared.stream.take() else {
         return Err(AppError::internal("a streamed turn was prepared without its registration"));
     };
-    let lease = Lease { held: taken.slot.map(|hit| Held::new(&state.db, vec![hit])), deadline, window };
-    let registration = taken.registration;
+    let bounds = Bounds { deadline, longest: window };
     let conversation_id = prepared.conversation.id.clone();
     let start = event("start", &StreamStart { conversation_id, user_message_id: prepared.user_message_id.clone() });
     let red_flag = prepared.red_flag.map(|flag| RedFlagCard::new(&state.config, flag));
@@ -77,7 +75,7 @@ pub async fn respond(
     // the slot released, whatever the client does.
     let (opened, opening) = oneshot::channel();
     let (sender, receiver) = mpsc::channel(32);
-    let turn = run(state, llm, prepared, lease, registration, opened, sender, client.clone());
+    let turn = run(state, llm, prepared, bounds, registration, opened, sender, client.clone());
     tokio::spawn(turn.instrument(tracing::Span::current()));
     match opening.await {
         Ok(result) => result?,
@@ -90,25 +88,6 @@ pub async fn respond(
     // Ask proxies not to buffer the stream.
     response.headers_mut().insert(HeaderName::from_static("x-accel-buffering"), HeaderValue::from_static("no"));
     Ok(response)
-}
-
-/// A held stream slot (a hit in the `chat_streams` bucket, charged in the turn's transaction).
-/// [`Lease::release`] frees it when the reply ends; should the turn end any other way (a panic
-/// unwinding its task), dropping it frees it. Only a killed instance leaves one behind, and
-/// that one stops counting after its window.
-struct Lease {
-    held: Option<Held>,
-    /// The reply must be over by then, so that a `Retry-After` from the window is true.
-    deadline: Instant,
-    window: Duration,
-}
-
-impl Lease {
-    async fn release(self) {
-        if let Some(held) = self.held {
-            held.release().await;
-        }
-    }
 }
 
 /// How the model's part of a reply went.
@@ -130,7 +109,7 @@ async fn run(
     state: AppState,
     llm: Arc<Llm>,
     prepared: PreparedTurn,
-    lease: Lease,
+    bounds: Bounds,
     registration: Registration,
     opened: oneshot::Sender<AppResult<()>>,
     sender: mpsc::Sender<Event>,
@@ -138,10 +117,9 @@ async fn run(
 ) {
     let conversation_id = prepared.conversation.id.clone();
     let mut listening = false;
-    let Some(outcome) = watched(&state, &llm, &prepared, &lease, &registration, opened, &sender, &mut listening).await
+    let Some(outcome) = watched(&state, &llm, &prepared, bounds, &registration, opened, &sender, &mut listening).await
     else {
         registration.end().await;
-        lease.release().await;
         service::tidy_up(&state).await;
         return;
     };
@@ -149,10 +127,10 @@ async fn run(
         output::blocked(&state, &prepared.conversation.user_id, &client, &conversation_id, label).await;
     }
     let (last, saved) = finish(&state, &prepared, outcome).await;
-    let deadline = lease.deadline;
-    // The slot is free before the client hears the end: a next message may follow at once.
+    let deadline = bounds.deadline;
+    // The slot (the registration's row) is free before the client hears the end: a next
+    // message may follow at once.
     registration.end().await;
-    lease.release().await;
     if listening {
         listening = deliver(&sender, last, deadline).await;
     }
@@ -175,7 +153,7 @@ async fn watched(
     state: &AppState,
     llm: &Llm,
     prepared: &PreparedTurn,
-    lease: &Lease,
+    bounds: Bounds,
     registration: &Registration,
     opened: oneshot::Sender<AppResult<()>>,
     sender: &mpsc::Sender<Event>,
@@ -187,10 +165,10 @@ async fn watched(
     let started = tokio::select! {
         biased;
         () = &mut stop => Ok(None),
-        started = tokio::time::timeout_at(lease.deadline, first_piece(llm, &prepared.prompt)) => match started {
+        started = tokio::time::timeout_at(bounds.deadline, first_piece(llm, &prepared.prompt)) => match started {
             Ok(Ok(started)) => Ok(Some(started)),
             Ok(Err(err)) => Err(err),
-            Err(_) => Err(too_long(lease.window)),
+            Err(_) => Err(too_long(bounds.longest)),
         },
     };
     let started = match started {
@@ -208,10 +186,7 @@ async fn watched(
     }
     let screen = Screen::new(state.moderator.as_deref());
     Some(match started {
-        Some((first, rest)) => {
-            let bounds = Bounds { deadline: lease.deadline, longest: lease.window };
-            relay(bounds, conversation_id, first, rest, screen, stop, sender, listening).await
-        }
+        Some((first, rest)) => relay(bounds, conversation_id, first, rest, screen, stop, sender, listening).await,
         None => Outcome { text: String::new(), usage: None, ending: Ok(Ending::Stopped), blocked: None },
     })
 }
@@ -226,7 +201,8 @@ async fn first_piece(llm: &Llm, prompt: &Prompt) -> AppResult<(Chunk, ChunkStrea
     }
 }
 
-/// How long a reply may run: until `deadline`, which is `longest` after it began.
+/// How long a reply may run: until `deadline`, which is `longest` (its slot's lease) after it
+/// began, so that a `Retry-After` computed from the leases is true.
 #[derive(Clone, Copy)]
 struct Bounds {
     deadline: Instant,
@@ -400,13 +376,14 @@ mod tests {
         clock::Clock,
         config::Config,
         entities::{RateLimitHit, ReplyStream},
-        rate_limit::{Bucket, Limit, Meter},
+        rate_limit::{self, Bucket, Limit, Meter},
     };
 
-    /// A task that panics while its reply streams (a bug mid-reply) still frees the slot and
-    /// forgets the registration: dropping them during the unwind does.
+    /// A task that panics while its reply streams (a bug mid-reply) still frees its slot:
+    /// the slot is the registration's row, and dropping the registration during the unwind
+    /// forgets it. The slot is counted from that row alone: the charge inserts no hit.
     #[tokio::test]
-    async fn a_lease_is_released_when_its_task_panics() {
+    async fn a_slot_is_freed_when_its_task_panics() {
         let db = test_support::TestDb::migrated(test_support::Backend::Sqlite).await;
         let env: HashMap<&str, String> =
             [("DATABASE_URL", db.url.clone()), ("JWT_SECRET", "0123456789abcdef0123456789abcdef".to_string())].into();
@@ -414,19 +391,16 @@ mod tests {
         let conn = crate::state::connect(&config, false).await.unwrap();
         let state = AppState::with_parts(config, conn, Clock::system());
         let held = || async {
-            let hits = RateLimitHit::find().count(state.db.raw()).await.unwrap();
-            hits + ReplyStream::find().count(state.db.raw()).await.unwrap()
+            assert_eq!(RateLimitHit::find().count(state.db.raw()).await.unwrap(), 0, "a slot is not a hit");
+            ReplyStream::find().count(state.db.raw()).await.unwrap()
         };
-        let limit = Limit { max: 1, window: Duration::from_secs(60) };
-        let meter = Meter { bucket: Bucket::ChatStreams, key: "user-1", limit };
         let take = move |state: AppState| async move {
-            let hits = state.charge(&[meter]).await?;
-            let txn = state.db.begin().await?;
+            let limit = Limit { max: 1, window: Duration::from_secs(60) };
+            let meter = Meter { bucket: Bucket::ChatStreams, key: "user-1", limit };
+            let (txn, _) = rate_limit::begin_charged(&state.db, &state.clock, &[meter]).await?;
             let registration = stop::register(&txn, &state.db, state.clock.now(), "user-1", "conversation-1").await?;
             txn.commit().await?;
-            let lease =
-                Lease { held: Some(Held::new(&state.db, hits)), deadline: Instant::now(), window: limit.window };
-            AppResult::Ok((lease, registration))
+            AppResult::Ok(registration)
         };
 
         let holder = state.clone();
@@ -437,14 +411,15 @@ mod tests {
         assert!(task.await.unwrap_err().is_panic());
         let deadline = Instant::now() + Duration::from_secs(5);
         while held().await > 0 {
-            assert!(Instant::now() < deadline, "the slot was not released or the registration not forgotten");
+            assert!(Instant::now() < deadline, "the registration, and with it the slot, was not given back");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        // And the slot can be taken again at once.
-        let (lease, registration) = take(state.clone()).await.unwrap();
-        assert_eq!(held().await, 2);
+        // The slot can be taken again at once, and only once.
+        let registration = take(state.clone()).await.unwrap();
+        assert_eq!(held().await, 1);
+        let refused = take(state.clone()).await.err().expect("a second slot of one");
+        assert_eq!(refused.code(), "too_many_streams");
         registration.end().await;
-        lease.release().await;
         assert_eq!(held().await, 0);
     }
 }

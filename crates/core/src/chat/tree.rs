@@ -64,7 +64,7 @@ pub struct Tree {
 impl Tree {
     /// The skeleton of a conversation's messages.
     pub async fn load(db: &impl ConnectionTrait, conversation_id: &str) -> AppResult<Self> {
-        let mut rows = Message::find()
+        let rows = Message::find()
             .select_only()
             .columns([message::Column::Id, message::Column::ParentId, message::Column::Role, message::Column::Withheld])
             .filter(message::Column::ConversationId.eq(conversation_id))
@@ -74,13 +74,21 @@ impl Tree {
             .into_model::<Row>()
             .all(db)
             .await?;
-        rows.reverse();
-        let withheld: Vec<bool> = rows.iter().map(|row| row.withheld.is_some()).collect();
-        let mut tree = Self::from_rows(rows.into_iter().map(|row| (row.id, row.parent_id, row.role)));
+        Ok(Self::from_skeleton(rows.into_iter().rev().map(|row| (row.id, row.parent_id, row.role, row.withheld))))
+    }
+
+    /// A tree from skeleton rows `(id, parent_id, role, withheld)`, oldest first: what
+    /// [`Tree::load`] reads (and a turn reads with its conversation, `super::loaded`).
+    pub fn from_skeleton(
+        rows: impl IntoIterator<Item = (String, Option<String>, MessageRole, Option<Withheld>)>,
+    ) -> Self {
+        let (rows, withheld): (Vec<_>, Vec<bool>) =
+            rows.into_iter().map(|(id, parent, role, withheld)| ((id, parent, role), withheld.is_some())).unzip();
+        let mut tree = Self::from_rows(rows);
         for (node, withheld) in tree.nodes.iter_mut().zip(withheld) {
             node.withheld = withheld;
         }
-        Ok(tree)
+        tree
     }
 
     /// A tree from `(id, parent_id, role)` rows, oldest first.

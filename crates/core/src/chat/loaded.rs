@@ -1,0 +1,100 @@
+//! What a turn in a stored conversation reads before it places its message, in one statement:
+//! the conversation (the caller's own), its tree's skeleton, the text of its newest messages,
+//! and whether a reading of the oracle is linked to it. They were four round trips to RDS on
+//! every turn (issue 26); now the conversation's columns come with each of its messages (a
+//! `LEFT JOIN`, so a conversation with none still comes back), the newest texts come with
+//! their messages (the branch the model reads is nearly always among them; what is not is read
+//! apart), and the oracle's readings are read only when there are some.
+
+use std::collections::HashMap;
+
+use sea_orm::{
+    ConnectionTrait, FromQueryResult, Iterable,
+    sea_query::{Alias, Expr, ExprTrait, Order, Query},
+};
+
+use super::tree::{MAX_CONVERSATION_MESSAGES, Tree};
+use crate::{
+    entities::{MessageRole, Withheld, conversation, message, reading},
+    error::AppResult,
+};
+
+/// A stored conversation as a turn reads it.
+pub struct Loaded {
+    pub conversation: conversation::Model,
+    /// Its newest [`MAX_CONVERSATION_MESSAGES`] messages, without their text.
+    pub tree: Tree,
+    /// Some reading of the oracle is linked to it (its prompt then carries them).
+    pub has_readings: bool,
+    /// The text of its newest messages (at most the `texts` asked for), by id.
+    pub texts: HashMap<String, String>,
+}
+
+/// A message's skeleton, read beside its conversation's columns (`m_` names, which no column
+/// of the conversation has); all `None` for a conversation without messages.
+#[derive(FromQueryResult)]
+struct Skeleton {
+    id: Option<String>,
+    parent_id: Option<String>,
+    role: Option<MessageRole>,
+    withheld: Option<Withheld>,
+    /// Only for the newest messages.
+    content: Option<String>,
+}
+
+/// The conversation `conversation_id` of `user_id`, its skeleton, the text of its newest
+/// `texts` messages and its readings' presence; `None` when it is not the user's (or not there).
+pub async fn load(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+    conversation_id: &str,
+    texts: u64,
+) -> AppResult<Option<Loaded>> {
+    let (c, m) = (conversation::Entity, message::Entity);
+    let readings = Query::select()
+        .expr(Expr::val(1))
+        .from(reading::Entity)
+        .and_where(Expr::col((reading::Entity, reading::Column::ConversationId)).eq(conversation_id))
+        .to_owned();
+    let mut query = Query::select();
+    query
+        .columns(conversation::Column::iter().map(|column| (c, column)))
+        .expr_as(Expr::exists(readings), Alias::new("has_readings"))
+        .expr_as(Expr::col((m, message::Column::Id)), Alias::new("m_id"))
+        .expr_as(Expr::col((m, message::Column::ParentId)), Alias::new("m_parent_id"))
+        .expr_as(Expr::col((m, message::Column::Role)), Alias::new("m_role"))
+        .expr_as(Expr::col((m, message::Column::Withheld)), Alias::new("m_withheld"))
+        // Written out: a window function inside an expression is beyond the query builder.
+        // Plain identifiers, which MySQL and SQLite both read; the order is the query's own.
+        .expr_as(
+            Expr::cust_with_values(
+                "CASE WHEN ROW_NUMBER() OVER (ORDER BY messages.created_at DESC, messages.id DESC) <= ? \
+                 THEN messages.content END",
+                [texts],
+            ),
+            Alias::new("m_content"),
+        )
+        .from(c)
+        .left_join(m, Expr::col((m, message::Column::ConversationId)).equals((c, conversation::Column::Id)))
+        .and_where(Expr::col((c, conversation::Column::Id)).eq(conversation_id))
+        .and_where(Expr::col((c, conversation::Column::UserId)).eq(user_id))
+        .order_by((m, message::Column::CreatedAt), Order::Desc)
+        .order_by((m, message::Column::Id), Order::Desc)
+        .limit(MAX_CONVERSATION_MESSAGES);
+    let rows = db.query_all(&query).await?;
+    let Some(first) = rows.first() else { return Ok(None) };
+    let conversation = conversation::Model::from_query_result(first, "")?;
+    let has_readings = first.try_get::<i64>("", "has_readings")? != 0;
+    let mut skeleton = Vec::with_capacity(rows.len());
+    let mut known = HashMap::new();
+    for row in rows.iter().rev() {
+        let message = Skeleton::from_query_result(row, "m_")?;
+        if let (Some(id), Some(role)) = (message.id, message.role) {
+            if let Some(content) = message.content {
+                known.insert(id.clone(), content);
+            }
+            skeleton.push((id, message.parent_id, role, message.withheld));
+        }
+    }
+    Ok(Some(Loaded { conversation, tree: Tree::from_skeleton(skeleton), has_readings, texts: known }))
+}
