@@ -27,7 +27,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryResult, QuerySelect,
     sea_query::{Alias, DynIden, Expr, ExprTrait, IntoIden, OnConflict, Order, Query, SelectStatement},
 };
 
@@ -185,7 +185,7 @@ impl<'a> Meter<'a> {
 pub type HitId = i64;
 
 /// How often a charge that met a deadlock (MySQL) or a busy database (SQLite) starts again.
-const CHARGE_ATTEMPTS: u32 = 5;
+pub(crate) const CHARGE_ATTEMPTS: u32 = 5;
 
 /// The most expired rows one [`sweep`] deletes per table.
 pub const SWEEP_BATCH: u64 = 200;
@@ -222,83 +222,97 @@ pub async fn begin_charged_locking(
     meters: &[Meter<'_>],
     also: Option<(Bucket, &str)>,
 ) -> AppResult<(Txn, Vec<HitId>)> {
-    let mut attempt = 1;
-    loop {
-        let txn = db.begin().await?;
-        match charge_in(&txn, clock, meters, also).await {
-            Ok(hits) => return Ok((txn, hits)),
-            Err(Charging::Refused(err)) => {
+    // A deadlock rolled the transaction back, or SQLite was busy: nothing was counted, so
+    // starting again is safe.
+    retry_transaction(CHARGE_ATTEMPTS, || async {
+        let (txn, locked) = begin_locked(db, clock, meters, also).await?;
+        match locked.charge(&txn, None).await {
+            Ok(hits) => Ok((txn, hits)),
+            Err(err) => {
                 txn.rollback().await?;
-                return Err(err);
+                Err(err)
             }
-            Err(Charging::Db(err)) if attempt < CHARGE_ATTEMPTS && is_lock_conflict(&err) => {
-                // The database rolled the transaction back (a deadlock) or could not start it
-                // (SQLite busy): nothing was counted, so starting again is safe.
-                drop(txn);
-                tracing::debug!(error = %err, attempt, "rate-limit charge met a lock conflict; retrying");
-                lock_conflict_pause(attempt).await;
-                attempt += 1;
-            }
-            Err(Charging::Db(err)) => return Err(err.into()),
         }
-    }
+    })
+    .await
 }
 
-enum Charging {
-    Refused(AppError),
-    Db(DbErr),
+/// A charge whose keys are locked and whose meters are still to be counted and charged
+/// ([`begin_locked`]): for a caller whose own first read in the transaction can carry the
+/// counts ([`Locked::count_in`]), as a chat turn's read of its conversation does (issue 26: a
+/// round trip to RDS fewer). Until [`Locked::charge`] nothing is counted; the transaction's
+/// end releases the keys.
+pub struct Locked<'a> {
+    meters: &'a [Meter<'a>],
+    /// The time once the keys were ours: the charges that held them before are all older, so
+    /// the window is measured from after them (and every hit is younger than those it follows).
+    now: DateTime<Utc>,
 }
 
-impl From<DbErr> for Charging {
-    fn from(err: DbErr) -> Self {
-        Self::Db(err)
-    }
-}
-
-/// The keys locked (one upsert for all of them), every meter counted (one read for all of
-/// them), then a hit inserted per meter. Each statement is a round trip to RDS, which is why the
-/// keys and the counts go together (issue 26).
-async fn charge_in(
-    txn: &Txn,
+/// Begins a transaction and locks the keys of `meters` (and `also`) in it: the first half of
+/// [`begin_charged_locking`]. A lock conflict is the caller's to retry, from the `BEGIN`.
+pub async fn begin_locked<'a>(
+    db: &Db,
     clock: &Clock,
-    meters: &[Meter<'_>],
+    meters: &'a [Meter<'a>],
     also: Option<(Bucket, &str)>,
-) -> Result<Vec<HitId>, Charging> {
-    let asked_at = clock.now();
-    // Lock every key first, always in the same order, so two charges of overlapping keys
+) -> Result<(Txn, Locked<'a>), DbErr> {
+    let txn = db.begin().await?;
+    // Every key in one upsert, always in the same order, so two charges of overlapping keys
     // cannot each hold one the other waits for.
     let mut keys: Vec<(&str, &str)> = meters.iter().map(|meter| (meter.bucket.as_str(), meter.key)).collect();
     keys.extend(also.map(|(bucket, key)| (bucket.as_str(), key)));
     keys.sort_unstable();
     keys.dedup();
-    lock_keys(txn, asked_at, &keys).await?;
-    // The time once the keys are ours: the charges that held them before are all older, so
-    // the window is measured from after them (and every hit is younger than those it follows).
-    let now = clock.now();
-    // A plain read, not a locking one (and not an `INSERT … SELECT`, which locks what it reads
-    // on InnoDB, gaps included, and would make charges of neighbouring keys deadlock): the
-    // keys' locks already keep every other charge of them out until this one commits.
-    let counts = counts(txn, now, meters).await?;
-    for (meter, &count) in meters.iter().zip(&counts) {
-        if count >= u64::from(meter.limit.max) {
-            let retry_after = used_up(txn, now, meter).await?.unwrap_or(meter.limit.window);
-            return Err(Charging::Refused(meter.bucket.refusal(retry_after)));
+    lock_keys(&txn, clock.now(), &keys).await?;
+    Ok((txn, Locked { meters, now: clock.now() }))
+}
+
+impl Locked<'_> {
+    /// Adds what each meter counts to `query`, as a column of its own (`rate_limit_count{i}`: a
+    /// scalar subquery each, read once however many rows `query` returns). Plain reads, not
+    /// locking ones (and not an `INSERT … SELECT`, which locks what it reads on InnoDB, gaps
+    /// included, and would make charges of neighbouring keys deadlock): the keys' locks keep
+    /// every other charge of them out until this one commits.
+    pub fn count_in(&self, query: &mut SelectStatement) {
+        for (index, meter) in self.meters.iter().enumerate() {
+            let (mut count, at) = in_window(meter, self.now);
+            count.expr(Expr::col(at).count());
+            query.expr_as(Expr::SubQuery(None, Box::new(count.into())), Alias::new(format!("rate_limit_count{index}")));
         }
     }
-    let mut hits = Vec::with_capacity(meters.len());
-    for meter in meters.iter().filter(|meter| meter.bucket.events() == Events::Hits) {
-        let id = RateLimitHit::insert(rate_limit_hit::ActiveModel {
-            bucket: Set(meter.bucket.as_str().to_string()),
-            key: Set(meter.key.to_string()),
-            created_at: Set(now),
-            ..Default::default()
-        })
-        .exec(txn)
-        .await?
-        .last_insert_id;
-        hits.push(id);
+
+    /// Checks the counts `row` carries (a row of a query given [`Locked::count_in`]; without
+    /// one they are read here) and, when no meter is used up, counts one event on each: a hit
+    /// for each meter of [`Events::Hits`], returned in order (the others are counted by the
+    /// row the caller inserts). Refuses with the first used-up meter's 429, having counted
+    /// nothing; the caller then rolls the transaction back.
+    pub async fn charge(self, txn: &Txn, row: Option<&QueryResult>) -> AppResult<Vec<HitId>> {
+        let counts = match row {
+            Some(row) => read_counts(row, self.meters.len())?,
+            None => counts(txn, self.now, self.meters).await?,
+        };
+        for (meter, &count) in self.meters.iter().zip(&counts) {
+            if count >= u64::from(meter.limit.max) {
+                let retry_after = used_up(txn, self.now, meter).await?.unwrap_or(meter.limit.window);
+                return Err(meter.bucket.refusal(retry_after));
+            }
+        }
+        let mut hits = Vec::with_capacity(self.meters.len());
+        for meter in self.meters.iter().filter(|meter| meter.bucket.events() == Events::Hits) {
+            let id = RateLimitHit::insert(rate_limit_hit::ActiveModel {
+                bucket: Set(meter.bucket.as_str().to_string()),
+                key: Set(meter.key.to_string()),
+                created_at: Set(self.now),
+                ..Default::default()
+            })
+            .exec(txn)
+            .await?
+            .last_insert_id;
+            hits.push(id);
+        }
+        Ok(hits)
     }
-    Ok(hits)
 }
 
 /// Locks `keys` (`(bucket, key)`, sorted) with one upsert of their rows in `rate_limit_keys`:
@@ -329,18 +343,19 @@ async fn counts(db: &impl ConnectionTrait, now: DateTime<Utc>, meters: &[Meter<'
         return Ok(Vec::new());
     }
     let mut select = Query::select();
-    for (index, meter) in meters.iter().enumerate() {
-        let (mut count, at) = in_window(meter, now);
-        count.expr(Expr::col(at).count());
-        select.expr_as(Expr::SubQuery(None, Box::new(count.into())), Alias::new(format!("count{index}")));
-    }
+    Locked { meters, now }.count_in(&mut select);
     let row = db
         .query_one(&select)
         .await?
         .ok_or_else(|| DbErr::RecordNotFound("the counts of a rate-limit charge".into()))?;
-    (0..meters.len())
+    read_counts(&row, meters.len())
+}
+
+/// The counts [`Locked::count_in`] added to the query `row` comes from.
+fn read_counts(row: &QueryResult, meters: usize) -> Result<Vec<u64>, DbErr> {
+    (0..meters)
         .map(|index| {
-            let count: i64 = row.try_get("", &format!("count{index}"))?;
+            let count: i64 = row.try_get("", &format!("rate_limit_count{index}"))?;
             Ok(u64::try_from(count).unwrap_or_default())
         })
         .collect()

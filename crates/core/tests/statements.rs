@@ -64,7 +64,7 @@ both_databases! {
             assert_eq!(response.status, axum::http::StatusCode::OK, "{}", response.text());
         })
         .await;
-        within("a JSON turn in a conversation", &turn, 11);
+        within("a JSON turn in a conversation", &turn, 10);
 
         // A streamed turn: what it sends before the model is called (the upstream's request
         // arrives), and in all once the reply is saved and its slot given back.
@@ -79,7 +79,7 @@ both_databases! {
         let model_called = upstream.received()[asked].at;
         let all: Vec<String> = app.statements.since(mark).into_iter().map(|(sql, _)| sql.chars().take(90).collect()).collect();
         let before = app.statements.since_until(mark, model_called);
-        within("a streamed turn, before the model", &all[..before], 9);
-        within("a streamed turn in all", &all, 13);
+        within("a streamed turn, before the model", &all[..before], 8);
+        within("a streamed turn in all", &all, 12);
     }
 }

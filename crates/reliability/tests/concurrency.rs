@@ -577,10 +577,15 @@ both_stacks! {
         let n = burst_size();
         let stack = &stack;
         let auth = format!("Bearer {token}");
+        // Half the burst continues a stored conversation (whose read carries the slot count),
+        // half opens new ones.
+        let opened = stack.post_json(0, "/api/chat", &[("authorization", &auth)], &turn("first", None)).await;
+        assert_eq!(opened.status, 200, "{}", opened.text());
+        let conversation = opened.json()["conversationId"].as_str().unwrap().to_string();
         let replies = stack
             .burst_post(n, "/api/chat", |i| {
                 let headers = vec![("authorization", auth.clone()), ("accept", "text/event-stream".to_string())];
-                (headers, turn(&format!("q{i}"), None))
+                (headers, turn(&format!("q{i}"), (i % 2 == 0).then_some(conversation.as_str())))
             })
             .await;
         let counts = tally(&replies);

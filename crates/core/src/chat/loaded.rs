@@ -1,7 +1,8 @@
 //! What a turn in a stored conversation reads before it places its message, in one statement:
 //! the conversation (the caller's own), its tree's skeleton, the text of its newest messages,
-//! and whether a reading of the oracle is linked to it. They were four round trips to RDS on
-//! every turn (issue 26); now the conversation's columns come with each of its messages (a
+//! whether a reading of the oracle is linked to it, and what the turn's rate limits count
+//! (the charge's keys are locked already). They were five round trips to RDS on every turn
+//! (issue 26); now the conversation's columns come with each of its messages (a
 //! `LEFT JOIN`, so a conversation with none still comes back), the newest texts come with
 //! their messages (the branch the model reads is nearly always among them; what is not is read
 //! apart), and the oracle's readings are read only when there are some.
@@ -9,7 +10,7 @@
 use std::collections::HashMap;
 
 use sea_orm::{
-    ConnectionTrait, FromQueryResult, Iterable,
+    ConnectionTrait, FromQueryResult, Iterable, QueryResult,
     sea_query::{Alias, Expr, ExprTrait, Order, Query},
 };
 
@@ -17,6 +18,7 @@ use super::tree::{MAX_CONVERSATION_MESSAGES, Tree};
 use crate::{
     entities::{MessageRole, Withheld, conversation, message, reading},
     error::AppResult,
+    rate_limit::Locked,
 };
 
 /// A stored conversation as a turn reads it.
@@ -28,6 +30,8 @@ pub struct Loaded {
     pub has_readings: bool,
     /// The text of its newest messages (at most the `texts` asked for), by id.
     pub texts: HashMap<String, String>,
+    /// The statement's first row, which carries the counts of the turn's charge.
+    pub counted: QueryResult,
 }
 
 /// A message's skeleton, read beside its conversation's columns (`m_` names, which no column
@@ -43,12 +47,14 @@ struct Skeleton {
 }
 
 /// The conversation `conversation_id` of `user_id`, its skeleton, the text of its newest
-/// `texts` messages and its readings' presence; `None` when it is not the user's (or not there).
+/// `texts` messages, its readings' presence and the counts of `charge`; `None` when it is not
+/// the user's (or not there).
 pub async fn load(
     db: &impl ConnectionTrait,
     user_id: &str,
     conversation_id: &str,
     texts: u64,
+    charge: &Locked<'_>,
 ) -> AppResult<Option<Loaded>> {
     let (c, m) = (conversation::Entity, message::Entity);
     let readings = Query::select()
@@ -81,7 +87,8 @@ pub async fn load(
         .order_by((m, message::Column::CreatedAt), Order::Desc)
         .order_by((m, message::Column::Id), Order::Desc)
         .limit(MAX_CONVERSATION_MESSAGES);
-    let rows = db.query_all(&query).await?;
+    charge.count_in(&mut query);
+    let mut rows = db.query_all(&query).await?;
     let Some(first) = rows.first() else { return Ok(None) };
     let conversation = conversation::Model::from_query_result(first, "")?;
     let has_readings = first.try_get::<i64>("", "has_readings")? != 0;
@@ -96,5 +103,6 @@ pub async fn load(
             skeleton.push((id, message.parent_id, role, message.withheld));
         }
     }
-    Ok(Some(Loaded { conversation, tree: Tree::from_skeleton(skeleton), has_readings, texts: known }))
+    let counted = rows.swap_remove(0);
+    Ok(Some(Loaded { conversation, tree: Tree::from_skeleton(skeleton), has_readings, texts: known, counted }))
 }

@@ -22,7 +22,7 @@ use crate::{
     },
     error::{AppError, AppResult, DbResultExt},
     ids::new_id,
-    rate_limit::{self, Bucket, Limit, Meter},
+    rate_limit::{self, Bucket, Limit, Locked, Meter},
     safety::{self, red_flags::RedFlag},
     state::AppState,
     usage::tally::{self, Tally},
@@ -108,7 +108,8 @@ pub async fn prepare(state: &AppState, user: &user::Model, turn: Turn, stream: b
     // transaction back: it runs again, and then finds the conversation (or not: 404). A
     // foreign key broken by a deletion that committed first means the conversation, or the
     // account, is gone.
-    let (placed, stream) = rate_limit::retry_transaction(3, || place(state, user, &turn, &meters, stream))
+    let attempts = rate_limit::CHARGE_ATTEMPTS;
+    let (placed, stream) = rate_limit::retry_transaction(attempts, || place(state, user, &turn, &meters, stream))
         .await
         .map_err(|err| match (err.is_foreign_key_violation(), turn.conversation_id.is_some()) {
             (true, true) => AppError::NotFound("conversation"),
@@ -168,11 +169,15 @@ async fn place(
     stream: bool,
 ) -> AppResult<(Placed, Option<Registration>)> {
     let turns_key = Some((Bucket::ChatMessages, user.id.as_str()));
-    let (txn, _charged) = rate_limit::begin_charged_locking(&state.db, &state.clock, meters, turns_key).await?;
+    let (txn, charge) = rate_limit::begin_locked(&state.db, &state.clock, meters, turns_key).await?;
     let consented = crate::consent::lock_for_turn(&txn, state, user, turn.kind).await?;
     let placed = match turn.conversation_id.as_deref() {
-        None => open(&txn, state, user, turn).await?,
-        Some(id) => continue_in(&txn, state, user, turn, id).await?,
+        None => {
+            charge.charge(&txn, None).await?;
+            open(&txn, state, user, turn).await?
+        }
+        // The counts come with the conversation's read.
+        Some(id) => continue_in(&txn, state, user, turn, id, charge).await?,
     };
     crate::consent::still_given(consented, placed.conversation.kind)?;
     if let Some(reading_id) = turn.reading_id.as_deref() {
@@ -315,14 +320,27 @@ async fn open(txn: &Txn, state: &AppState, user: &user::Model, turn: &Turn) -> A
 /// one after the other already ([`place`] locks their quota key first), so concurrent turns of
 /// one conversation place their messages in turn (the second after the first's message: a
 /// reply still being written then ends up beside it, kept but off the branch); the
-/// conversation's row is written once, at the end.
-async fn continue_in(txn: &Txn, state: &AppState, user: &user::Model, turn: &Turn, id: &str) -> AppResult<Placed> {
+/// conversation's row is written once, at the end. The turn's `charge` is counted with the
+/// conversation's read, and charged before anything else is checked.
+async fn continue_in(
+    txn: &Txn,
+    state: &AppState,
+    user: &user::Model,
+    turn: &Turn,
+    id: &str,
+    charge: Locked<'_>,
+) -> AppResult<Placed> {
     let now = state.clock.now();
     let window = usize::try_from(state.config.chat_history_window).unwrap_or(usize::MAX);
     // The newest texts come with the tree: twice the window, so that the branch's are among
     // them after a few regenerations and edits too (any that are not are read apart).
     let texts = state.config.chat_history_window.saturating_mul(2);
-    let loaded = super::loaded::load(txn, &user.id, id, texts).await?.ok_or(AppError::NotFound("conversation"))?;
+    let Some(loaded) = super::loaded::load(txn, &user.id, id, texts, &charge).await? else {
+        // Not the user's: a used-up quota still answers first, as for any turn.
+        charge.charge(txn, None).await?;
+        return Err(AppError::NotFound("conversation"));
+    };
+    charge.charge(txn, Some(&loaded.counted)).await?;
     let (conversation, tree, mut known) = (loaded.conversation, loaded.tree, loaded.texts);
     if turn.kind.is_some_and(|kind| kind != conversation.kind) {
         return Err(AppError::validation(
