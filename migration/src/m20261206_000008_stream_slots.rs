@@ -3,7 +3,10 @@
 //! user and start. The hits the previous version charged for slots expire on their own (their
 //! bucket is still swept).
 //!
-//! Only additions: the previous version of the app keeps working on this schema.
+//! Only additions: the previous version of the app keeps working on this schema. While both
+//! versions serve (a rolling deploy), the cap is not exact across them: the previous version
+//! counts only its own hits, so it does not see the new version's streams (the new version
+//! sees every stream, since both write `reply_streams`).
 
 use sea_orm_migration::prelude::*;
 

@@ -160,7 +160,8 @@ pub enum Events {
     Hits,
     /// A user's rows in `reply_streams` (the key is the user's id), started within the window.
     /// A charge checks them but inserts nothing: the caller inserts the reply's row in the
-    /// charge's transaction ([`begin_charged`]), and deletes it when the reply ends. One row is
+    /// charge's transaction ([`begin_locked`]), and deletes it when the reply ends ([`charge`],
+    /// which commits by itself, refuses such a meter). One row is
     /// then the stream slot and the stop registration (issue 26: one insert and one delete a
     /// reply fewer).
     ReplyStreams,
@@ -201,31 +202,25 @@ pub async fn charge(db: &Db, clock: &Clock, meters: &[Meter<'_>]) -> AppResult<V
     if meters.is_empty() {
         return Ok(Vec::new());
     }
+    // Committed here, such a meter would be checked and never counted.
+    if meters.iter().any(|meter| meter.bucket.events() != Events::Hits) {
+        return Err(AppError::internal("a meter counted by the caller's own rows was charged without them"));
+    }
     let (txn, hits) = begin_charged(db, clock, meters).await?;
     txn.commit().await?;
     Ok(hits)
 }
 
 /// [`charge`], leaving its transaction open for the caller to add what the charge pays for (a
-/// chat turn's messages): the meters' keys stay locked until the caller commits. A meter whose
-/// events are not hits ([`Events::ReplyStreams`]) is checked only: the caller inserts its row
-/// before committing. The hits returned are those of the other meters, in order.
+/// cast reading, a submitted questionnaire): the meters' keys stay locked until the caller
+/// commits. A meter whose events are not hits ([`Events::ReplyStreams`]) is checked only: the
+/// caller inserts its row before committing. The hits returned are those of the other meters,
+/// in order.
 pub async fn begin_charged(db: &Db, clock: &Clock, meters: &[Meter<'_>]) -> AppResult<(Txn, Vec<HitId>)> {
-    begin_charged_locking(db, clock, meters, None).await
-}
-
-/// [`begin_charged`], locking `also` with the meters' keys although no meter charges it: what
-/// keeps a user's chat turns one after the other when their quota is off.
-pub async fn begin_charged_locking(
-    db: &Db,
-    clock: &Clock,
-    meters: &[Meter<'_>],
-    also: Option<(Bucket, &str)>,
-) -> AppResult<(Txn, Vec<HitId>)> {
     // A deadlock rolled the transaction back, or SQLite was busy: nothing was counted, so
     // starting again is safe.
     retry_transaction(CHARGE_ATTEMPTS, || async {
-        let (txn, locked) = begin_locked(db, clock, meters, also).await?;
+        let (txn, locked) = begin_locked(db, clock, meters, None).await?;
         match locked.charge(&txn, None).await {
             Ok(hits) => Ok((txn, hits)),
             Err(err) => {
@@ -249,8 +244,10 @@ pub struct Locked<'a> {
     now: DateTime<Utc>,
 }
 
-/// Begins a transaction and locks the keys of `meters` (and `also`) in it: the first half of
-/// [`begin_charged_locking`]. A lock conflict is the caller's to retry, from the `BEGIN`.
+/// Begins a transaction and locks the keys of `meters` in it, and `also` although no meter
+/// charges it (a chat turn locks the user's quota key even when the quota is off: it keeps
+/// their turns one after the other): the first half of [`begin_charged`]. A lock conflict is
+/// the caller's to retry, from the `BEGIN`.
 pub async fn begin_locked<'a>(
     db: &Db,
     clock: &Clock,
@@ -286,7 +283,7 @@ impl Locked<'_> {
     /// one they are read here) and, when no meter is used up, counts one event on each: a hit
     /// for each meter of [`Events::Hits`], returned in order (the others are counted by the
     /// row the caller inserts). Refuses with the first used-up meter's 429, having counted
-    /// nothing; the caller then rolls the transaction back.
+    /// nothing; the transaction is the caller's to end (dropping it rolls it back).
     pub async fn charge(self, txn: &Txn, row: Option<&QueryResult>) -> AppResult<Vec<HitId>> {
         let counts = match row {
             Some(row) => read_counts(row, self.meters.len())?,
@@ -446,7 +443,7 @@ fn is_lock_conflict(err: &DbErr) -> bool {
 
 /// Charged hits that are taken back when they are dropped, unless [`Held::keep`] says they
 /// count: a login attempt, which counts only once it has failed (not when the database erred
-/// or the client left half-way); a stream slot, held until the reply ends however it ends.
+/// or the client left half-way); a mail asked for, until it is sent.
 pub struct Held {
     db: Db,
     hits: Vec<HitId>,
@@ -493,7 +490,7 @@ impl Drop for Held {
     }
 }
 
-/// Takes back counted events (a login that succeeded, a stream that ended).
+/// Takes back counted events (a login that succeeded, a mail that was not sent).
 pub async fn release(db: &impl ConnectionTrait, hits: &[HitId]) -> AppResult<()> {
     if !hits.is_empty() {
         RateLimitHit::delete_many().filter(rate_limit_hit::Column::Id.is_in(hits.iter().copied())).exec(db).await?;

@@ -6,9 +6,9 @@
 //! prints each request's statements.
 //!
 //! Issue 26's budget and where this stands (BENCHMARKS.md has the round trips behind a 1 ms
-//! proxy): registration 6 (≤ 8), login 8 (≤ 8), the session check 1; a streamed oracle turn 13
-//! before the model (≤ 6 asked) and 18 in all (≤ 12 asked) — see the README's "What a request
-//! costs the database" for what the rest is and why.
+//! proxy): registration 6 (≤ 8), login 8 (≤ 8), the session check 1; a streamed oracle turn 8
+//! before the model (≤ 6 asked) and 12 in all (≤ 12) — see the README's "What a request costs
+//! the database" for what the eight are and why six is out of reach.
 
 use test_support::{Behaviour, PASSWORD, TestApp, Upstream, both_databases, json};
 

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use sea_orm::{
     ConnectionTrait, FromQueryResult, Iterable, QueryResult,
-    sea_query::{Alias, Expr, ExprTrait, Order, Query},
+    sea_query::{Alias, Expr, ExprTrait, JoinType, Order, Query},
 };
 
 use super::tree::{MAX_CONVERSATION_MESSAGES, Tree};
@@ -62,6 +62,18 @@ pub async fn load(
         .from(reading::Entity)
         .and_where(Expr::col((reading::Entity, reading::Column::ConversationId)).eq(conversation_id))
         .to_owned();
+    // The newest texts in a table of their own (a derived table with a LIMIT, which every
+    // engine reads through the conversation's index and materializes): only these rows'
+    // content is read, however long the conversation, and no other message's text is touched.
+    let newest = Alias::new("newest");
+    let newest_texts = Query::select()
+        .columns([message::Column::Id, message::Column::Content])
+        .from(m)
+        .and_where(Expr::col((m, message::Column::ConversationId)).eq(conversation_id))
+        .order_by((m, message::Column::CreatedAt), Order::Desc)
+        .order_by((m, message::Column::Id), Order::Desc)
+        .limit(texts)
+        .to_owned();
     let mut query = Query::select();
     query
         .columns(conversation::Column::iter().map(|column| (c, column)))
@@ -70,18 +82,15 @@ pub async fn load(
         .expr_as(Expr::col((m, message::Column::ParentId)), Alias::new("m_parent_id"))
         .expr_as(Expr::col((m, message::Column::Role)), Alias::new("m_role"))
         .expr_as(Expr::col((m, message::Column::Withheld)), Alias::new("m_withheld"))
-        // Written out: a window function inside an expression is beyond the query builder.
-        // Plain identifiers, which MySQL and SQLite both read; the order is the query's own.
-        .expr_as(
-            Expr::cust_with_values(
-                "CASE WHEN ROW_NUMBER() OVER (ORDER BY messages.created_at DESC, messages.id DESC) <= ? \
-                 THEN messages.content END",
-                [texts],
-            ),
-            Alias::new("m_content"),
-        )
+        .expr_as(Expr::col((newest.clone(), message::Column::Content)), Alias::new("m_content"))
         .from(c)
         .left_join(m, Expr::col((m, message::Column::ConversationId)).equals((c, conversation::Column::Id)))
+        .join_subquery(
+            JoinType::LeftJoin,
+            newest_texts,
+            newest.clone(),
+            Expr::col((newest.clone(), message::Column::Id)).equals((m, message::Column::Id)),
+        )
         .and_where(Expr::col((c, conversation::Column::Id)).eq(conversation_id))
         .and_where(Expr::col((c, conversation::Column::UserId)).eq(user_id))
         .order_by((m, message::Column::CreatedAt), Order::Desc)

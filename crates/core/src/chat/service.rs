@@ -333,8 +333,9 @@ async fn continue_in(
     let now = state.clock.now();
     let window = usize::try_from(state.config.chat_history_window).unwrap_or(usize::MAX);
     // The newest texts come with the tree: twice the window, so that the branch's are among
-    // them after a few regenerations and edits too (any that are not are read apart).
-    let texts = state.config.chat_history_window.saturating_mul(2);
+    // them after a few regenerations and edits too (any that are not are read apart); never
+    // more than the tree holds (a huge window must not overflow the bound value).
+    let texts = state.config.chat_history_window.saturating_mul(2).min(MAX_CONVERSATION_MESSAGES);
     let Some(loaded) = super::loaded::load(txn, &user.id, id, texts, &charge).await? else {
         // Not the user's: a used-up quota still answers first, as for any turn.
         charge.charge(txn, None).await?;

@@ -73,9 +73,9 @@ fn lease_start(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
 }
 
 /// A reply being streamed, registered so that it can be stopped; its row is its stream slot.
-/// [`Registration::end`] forgets it (freeing the slot) when the reply ends; should the turn end any other way (a panic unwinding its task),
-/// dropping it does. Only a killed instance leaves a row behind: it stops counting after its
-/// lease, and [`sweep_stale`] deletes it.
+/// [`Registration::end`] forgets it (freeing the slot) when the reply ends; should the turn end
+/// any other way (a panic unwinding its task), dropping it does. Only a killed instance leaves
+/// a row behind: it stops counting after its lease, and [`sweep_stale`] deletes it.
 pub struct Registration {
     pub id: String,
     db: Db,

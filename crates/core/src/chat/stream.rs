@@ -421,5 +421,9 @@ mod tests {
         assert_eq!(refused.code(), "too_many_streams");
         registration.end().await;
         assert_eq!(held().await, 0);
+        // A charge that commits by itself would count no slot: it refuses such a meter.
+        let limit = Limit { max: 1, window: Duration::from_secs(60) };
+        let meter = Meter { bucket: Bucket::ChatStreams, key: "user-1", limit };
+        assert_eq!(state.charge(&[meter]).await.err().map(|err| err.code()), Some("internal_error"));
     }
 }

@@ -39,7 +39,8 @@ pub struct Node {
     /// Stored without a parent: from before versions, or written by the previous version of
     /// the app (which does not move `active_leaf_id` either).
     legacy: bool,
-    /// Moderation kept it from the model (known to a tree read by [`Tree::load`]).
+    /// Moderation kept it from the model (known to a tree read with its skeleton: [`Tree::load`],
+    /// [`Tree::from_skeleton`]).
     pub withheld: bool,
 }
 
