@@ -335,7 +335,13 @@ async fn main() -> anyhow::Result<()> {
         }),
     )?;
     target("a streamed turn: ≤ 6 statements before the model", statements(6, |outcome| outcome.turn_before_model))?;
-    target("a streamed turn: ≤ 12 statements in all", statements(12, |outcome| outcome.turn_in_all))?;
+    target(
+        "a streamed turn: ≤ 12 statements in all (the minute's housekeeping apart)",
+        trips.as_ref().map(|outcome| {
+            let (usual, most) = outcome.turn_in_all;
+            (format!("{usual} ({most} in a turn that did the minute's housekeeping)"), usual <= 12)
+        }),
+    )?;
     target("a login: ≤ 8 statements", statements(8, |outcome| outcome.login))?;
     target("a registration: ≤ 8 statements", statements(8, |outcome| outcome.register))?;
     target("a session check: 1 statement", statements(1, |outcome| outcome.session))?;
