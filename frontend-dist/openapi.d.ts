@@ -899,6 +899,11 @@ export interface components {
              * @description Days the administrators take at most to answer a report.
              */
             reportResponseDays: number;
+            /**
+             * @description Whether the model thinks before it answers: `off`, `offered` (the site shows a "think
+             *     deeply" switch: `think` on a turn) or `always`.
+             */
+            thinking: components["schemas"]["ThinkingMode"];
         };
         Accepted: {
             accepted: boolean;
@@ -1138,6 +1143,13 @@ export interface components {
              *     it is linked to the turn's conversation, and the model gets its governing texts.
              */
             readingId?: string | null;
+            /**
+             * @description Think it through first ("think deeply"): the model reasons before it answers, and its
+             *     thinking is streamed (`thinking` events) and kept apart from the reply. Only where the
+             *     server offers it (`GET /api/chat/about`: `thinking` is `offered`; with `always` every
+             *     reply is thought through, with `off` asking is refused: `thinking_not_offered`).
+             */
+            think?: boolean;
         };
         /** @description The non-streaming answer. */
         ChatResponse: {
@@ -1153,6 +1165,7 @@ export interface components {
              */
             finishReason: components["schemas"]["FinishReason"];
             redFlag?: components["schemas"]["RedFlagCard"] | null;
+            thinking?: components["schemas"]["ThinkingView"] | null;
         };
         /** @description One message of a report's context. */
         ContextMessage: {
@@ -1260,6 +1273,8 @@ export interface components {
             locale?: string | null;
             systemHint?: string | null;
             stream?: boolean;
+            /** @description As in `POST /api/chat`: think it through first. */
+            think?: boolean;
         };
         /**
          * @description `EMAIL_VERIFICATION`: what an unverified address may do.
@@ -1526,6 +1541,18 @@ export interface components {
              */
             fromClient: boolean;
             withheld?: components["schemas"]["Withheld"] | null;
+            /**
+             * @description What the model thought before this reply (a reply thought through), left out with its
+             *     reply where the reply's text is; and for how long, in milliseconds.
+             */
+            thinking?: string | null;
+            /** Format: int32 */
+            thinkingMs?: number | null;
+            /**
+             * Format: int32
+             * @description Of `completionTokens`, the thinking's.
+             */
+            thinkingTokens?: number | null;
             AIGC?: components["schemas"]["AigcLabel"] | null;
         };
         /** @enum {string} */
@@ -1570,6 +1597,7 @@ export interface components {
             feedback?: components["schemas"]["FeedbackView"] | null;
             /** @description The caller reported this reply (`POST …/report`). */
             reported: boolean;
+            thinking?: components["schemas"]["ThinkingView"] | null;
         };
         /**
          * @description How the lines were cast.
@@ -1833,6 +1861,8 @@ export interface components {
             systemHint?: string | null;
             /** @description Stream the reply as Server-Sent Events (same as `Accept: text/event-stream`). */
             stream?: boolean;
+            /** @description As in `POST /api/chat`: think it through first. */
+            think?: boolean;
         };
         RenameRequest: {
             /** @description 1–120 characters (surrounding spaces are trimmed). */
@@ -1969,8 +1999,9 @@ export interface components {
         Sex: "female" | "male";
         /**
          * @description One Server-Sent Event of a streamed reply, as an event-stream parser reads it: `event` is
-         *     `start`, `redFlag`, `delta`, `done`, `error` or `title`, and `data` the JSON of
-         *     `StreamStart`, `RedFlagCard`, `StreamDelta`, `StreamDone`, `ErrorBody` or `StreamTitle`.
+         *     `start`, `redFlag`, `thinking`, `delta`, `done`, `error` or `title`, and `data` the JSON of
+         *     `StreamStart`, `RedFlagCard`, `StreamDelta` (both `thinking` and `delta`), `StreamDone`,
+         *     `ErrorBody` or `StreamTitle`.
          */
         SseEvent: {
             event: string;
@@ -1991,7 +2022,10 @@ export interface components {
              */
             ended: number;
         };
-        /** @description `event: delta`: the next piece of the reply. */
+        /**
+         * @description `event: delta`: the next piece of the reply; `event: thinking` (before the first `delta`):
+         *     the next piece of what the model thinks.
+         */
         StreamDelta: {
             content: string;
         };
@@ -2004,6 +2038,11 @@ export interface components {
             messageId: string;
             usage?: components["schemas"]["UsageView"] | null;
             finishReason: components["schemas"]["FinishReason"];
+            /**
+             * Format: int32
+             * @description How long the model thought, in milliseconds (a reply thought through).
+             */
+            thinkingMs?: number | null;
         };
         StreamQuota: {
             /** Format: int32 */
@@ -2066,6 +2105,20 @@ export interface components {
          * @enum {string}
          */
         TextKind: "judgment" | "line" | "extra";
+        /**
+         * @description `CHAT_THINKING`.
+         * @enum {string}
+         */
+        ThinkingMode: "off" | "offered" | "always";
+        /** @description What the model thought before a reply. */
+        ThinkingView: {
+            content: string;
+            /**
+             * Format: int32
+             * @description How long it thought, in milliseconds.
+             */
+            ms: number;
+        };
         TopUser: {
             userId: string;
             email: string;
@@ -2159,8 +2212,16 @@ export interface components {
         UsageView: {
             /** Format: int32 */
             promptTokens: number;
-            /** Format: int32 */
+            /**
+             * Format: int32
+             * @description Every token written, the thinking's included.
+             */
             completionTokens: number;
+            /**
+             * Format: int32
+             * @description Of those, the thinking's; left out when the model did not think (or did not say).
+             */
+            thinkingTokens?: number;
         };
         /**
          * @description What an administrator did about the account whose conversation holds the reply.

@@ -18,6 +18,7 @@ mod m20261206_000005_reports_consent;
 mod m20261206_000006_readings;
 mod m20261206_000007_constitution;
 mod m20261206_000008_stream_slots;
+mod m20261206_000009_thinking;
 
 pub use m20261203_000001_usage::tally_messages_sql;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000006_readings::Migration),
             Box::new(m20261206_000007_constitution::Migration),
             Box::new(m20261206_000008_stream_slots::Migration),
+            Box::new(m20261206_000009_thinking::Migration),
         ]
     }
 }

@@ -658,6 +658,9 @@ both_databases! {
             from_client: false,
             withheld: None,
             red_flag: None,
+            thinking: None,
+            thinking_ms: None,
+            thinking_tokens: None,
         }));
         assert_eq!(Message::find_by_id(M_ANSWER).one(&app.db).await.unwrap(), Some(message::Model {
             id: M_ANSWER.into(),
@@ -672,6 +675,9 @@ both_databases! {
             from_client: false,
             withheld: None,
             red_flag: None,
+            thinking: None,
+            thinking_ms: None,
+            thinking_tokens: None,
         }));
         let last = BULK_MESSAGES - 1;
         let bulk_last = Message::find_by_id(bulk_id(last)).one(&app.db).await.unwrap().expect("last bulk message");

@@ -10,6 +10,7 @@ use crate::rate_limit::{Bucket, Limit};
 
 mod mail;
 mod moderation;
+mod thinking;
 mod trust;
 
 pub use mail::{EmailVerification, MailConfig, SmtpServer};
@@ -17,6 +18,7 @@ pub use moderation::{
     AliyunModeration, Failure as ModerationFailure, ModerationConfig, OpenAiModeration, Provider as ModerationProvider,
     RiskLevel,
 };
+pub use thinking::{ThinkingConfig, ThinkingMode};
 pub use trust::{HealthConsent, TERMS_VERSION_MAX, TrustConfig};
 
 /// The smallest accepted HS256 secret: 32 bytes, as RFC 7518 §3.2 requires for HS256.
@@ -126,6 +128,8 @@ pub struct LlmConfig {
     /// How often a call that failed with 429, a 5xx or a broken connection is sent again
     /// (`OPENAI_MAX_RETRIES`, default 1, at most [`MAX_OPENAI_RETRIES`]).
     pub max_retries: usize,
+    /// Whether replies are thought through first, and by which model (`CHAT_THINKING*`).
+    pub thinking: ThinkingConfig,
 }
 
 /// The most retries `OPENAI_MAX_RETRIES` allows: each is a call the provider may bill.
@@ -163,6 +167,9 @@ impl Config {
         "OPENAI_TIMEOUT",
         "OPENAI_MAX_RETRIES",
         "CHAT_TITLE_MODEL",
+        "CHAT_THINKING",
+        "CHAT_THINKING_MODEL",
+        "CHAT_THINKING_BUDGET",
         "CHAT_QUOTA_USER",
         "CHAT_QUOTA_ADMIN",
         "CHAT_MAX_CONCURRENT_STREAMS",
@@ -279,7 +286,9 @@ impl Config {
                     Some(value) if value.eq_ignore_ascii_case("off") => None,
                     Some(value) => Some(value),
                 };
+                let thinking = thinking::read(&env, &model)?;
                 Some(LlmConfig {
+                    thinking,
                     api_key,
                     base_url: base_url.trim_end_matches('/').to_string(),
                     model,

@@ -37,14 +37,14 @@ async fn the_model_client_talks_https_to_a_trusted_server_and_refuses_an_untrust
     let base_url = tls_front(&upstream, &trusted).await;
     assert!(base_url.starts_with("https://localhost:"), "{base_url}");
     let prompt = Prompt { system: "system".into(), turns: vec![(MessageRole::User, "hi".into())] };
-    let completion = llm(&base_url).complete(&prompt).await.expect("a TLS connection to a trusted server");
+    let completion = llm(&base_url).complete(&prompt, false).await.expect("a TLS connection to a trusted server");
     assert_eq!(completion.text, "over tls");
     assert_eq!(upstream.received().len(), 1, "the request went through the TLS front");
 
     // The same upstream behind a certificate from a CA nobody trusts.
     let untrusted = TestCa::new("untrusted test CA");
     let base_url = tls_front(&upstream, &untrusted).await;
-    let error = llm(&base_url).complete(&prompt).await.expect_err("an untrusted certificate is refused");
+    let error = llm(&base_url).complete(&prompt, false).await.expect_err("an untrusted certificate is refused");
     assert!(error.to_string().contains("the model endpoint failed"), "{error}");
     assert_eq!(upstream.received().len(), 1, "nothing reached the upstream through the untrusted front");
 
@@ -60,6 +60,7 @@ fn llm(base_url: &str) -> Llm {
         timeout: Duration::from_secs(10),
         title_model: None,
         max_retries: 1,
+        thinking: app_core::config::ThinkingConfig { mode: Default::default(), model: "m".into(), budget: None },
     })
 }
 

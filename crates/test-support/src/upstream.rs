@@ -37,6 +37,10 @@ pub enum Behaviour {
     /// Describe the request back, word by word `delay` apart, in Markdown (which assistant and
     /// language the system prompt was for, and the last user message), for end-to-end tests.
     Echo { delay: Duration },
+    /// A model that thinks when asked (`enable_thinking: true`), as DashScope's Qwen3: it
+    /// streams `thoughts` as `reasoning_content` first, then `pieces`; asked to think without
+    /// streaming it answers 400, as DashScope does. Not asked, it answers `pieces` only.
+    Thinking { thoughts: Vec<String>, pieces: Vec<String>, delay: Duration },
 }
 
 impl Behaviour {
@@ -46,6 +50,11 @@ impl Behaviour {
 
     pub fn pieces(pieces: &[&str], delay: Duration) -> Self {
         Self::Reply { pieces: pieces.iter().map(|piece| piece.to_string()).collect(), delay }
+    }
+
+    pub fn thinking(thoughts: &[&str], pieces: &[&str], delay: Duration) -> Self {
+        let owned = |texts: &[&str]| texts.iter().map(|text| text.to_string()).collect();
+        Self::Thinking { thoughts: owned(thoughts), pieces: owned(pieces), delay }
     }
 }
 
@@ -59,6 +68,11 @@ pub struct Received {
 }
 
 impl Received {
+    /// The request's `enable_thinking` (`None`: not sent).
+    pub fn enable_thinking(&self) -> Option<bool> {
+        self.body["enable_thinking"].as_bool()
+    }
+
     /// `(role, content)` of every message sent to the model.
     pub fn messages(&self) -> Vec<(String, String)> {
         self.body["messages"]
@@ -232,20 +246,49 @@ async fn completions(State(shared): State<Arc<Shared>>, headers: HeaderMap, Json
                 // otherwise: a timer costs a millisecond, which `make bench` would measure.)
                 tokio::time::sleep(delay * u32::try_from(pieces.len()).unwrap_or(1)).await;
             }
-            reply(&shared, pieces, delay, streaming, model)
+            reply(&shared, Vec::new(), pieces, delay, streaming, model)
         }
-        Behaviour::Echo { delay } => reply(&shared, echo(&received), delay, streaming, model),
+        Behaviour::Echo { delay } => reply(&shared, Vec::new(), echo(&received), delay, streaming, model),
+        Behaviour::Thinking { thoughts, pieces, delay } => match received.enable_thinking() {
+            Some(true) if !streaming => (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": {"message": "thinking is streamed only (stream: true)", "type": "invalid_request_error", "param": "stream", "code": null}})),
+            )
+                .into_response(),
+            Some(true) => reply(&shared, thoughts, pieces, delay, streaming, model),
+            _ => reply(&shared, Vec::new(), pieces, delay, streaming, model),
+        },
     }
 }
 
-/// A successful completion of `pieces`: one JSON answer, or SSE chunks `delay` apart.
-fn reply(shared: &Shared, pieces: Vec<String>, delay: Duration, streaming: bool, model: String) -> Response {
+/// A successful completion of `pieces` (after `thoughts`, streamed as `reasoning_content`): one
+/// JSON answer, or SSE chunks `delay` apart.
+fn reply(
+    shared: &Shared,
+    thoughts: Vec<String>,
+    pieces: Vec<String>,
+    delay: Duration,
+    streaming: bool,
+    model: String,
+) -> Response {
     if streaming {
-        let completion_tokens = pieces.len();
+        let thinking_tokens = thoughts.len();
+        let completion_tokens = pieces.len() + thinking_tokens;
         let log = Arc::new(Mutex::new(StreamLog::default()));
         shared.streams.lock().unwrap().push(log.clone());
         let events = async_stream::stream! {
             let guard = StreamGuard(log);
+            for thought in thoughts {
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
+                let thinking = json!({
+                    "id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 1_700_000_000, "model": model,
+                    "choices": [{"index": 0, "delta": {"role": "assistant", "content": null, "reasoning_content": thought}, "finish_reason": null}]
+                });
+                yield Ok::<_, Infallible>(Bytes::from(format!("data: {thinking}\n\n")));
+                guard.0.lock().unwrap().pieces_sent += 1;
+            }
             for piece in pieces {
                 if !delay.is_zero() {
                     tokio::time::sleep(delay).await;
@@ -255,7 +298,8 @@ fn reply(shared: &Shared, pieces: Vec<String>, delay: Duration, streaming: bool,
             }
             let usage = json!({
                 "id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 1_700_000_000, "model": model,
-                "choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": completion_tokens, "total_tokens": 11 + completion_tokens}
+                "choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": completion_tokens, "total_tokens": 11 + completion_tokens,
+                    "completion_tokens_details": {"reasoning_tokens": thinking_tokens}}
             });
             yield Ok(Bytes::from(format!("data: {usage}\n\n")));
             guard.0.lock().unwrap().finished = true;

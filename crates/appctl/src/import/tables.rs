@@ -313,6 +313,9 @@ impl Table for Messages {
             from_client: false,
             withheld: None,
             red_flag: None,
+            thinking: None,
+            thinking_ms: None,
+            thinking_tokens: None,
         }))
     }
 

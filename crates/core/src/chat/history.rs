@@ -92,6 +92,9 @@ pub struct MessageView {
     pub feedback: Option<FeedbackView>,
     /// The caller reported this reply (`POST …/report`).
     pub reported: bool,
+    /// What the model thought before this reply (`null`: it did not think first, or the reply
+    /// is withheld): shown folded; never sent back to the model.
+    pub thinking: Option<super::ThinkingView>,
 }
 
 impl MessageView {
@@ -100,6 +103,13 @@ impl MessageView {
         Self {
             id: model.id,
             role: model.role,
+            thinking: match (hidden, model.thinking) {
+                (false, Some(content)) => Some(super::ThinkingView {
+                    content,
+                    ms: model.thinking_ms.and_then(|ms| u32::try_from(ms).ok()).unwrap_or_default(),
+                }),
+                _ => None,
+            },
             content: if hidden { String::new() } else { model.content },
             created_at: model.created_at,
             parent_id,

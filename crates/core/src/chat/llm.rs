@@ -7,6 +7,14 @@
 //! the provider bills each one it serves. (async-openai's own default is 3 retries, silently.)
 //! This module adds the overall timeout and turns failures into [`LlmError`], which the
 //! handlers map to 502 (upstream error) and 504 (timeout).
+//!
+//! **Thinking.** A reply to be thought through goes to the thinking model with
+//! `enable_thinking: true` (and `thinking_budget`), the fields DashScope's compatible mode
+//! reads (vLLM and SGLang read the same), and its thinking arrives before the answer as
+//! `reasoning_content` in the stream's deltas (DashScope, DeepSeek, vLLM). async-openai's types
+//! have neither, so streams are sent and read with its bring-your-own-types calls and the
+//! small types below; a thought-through reply is always streamed (DashScope streams thinking
+//! only), and collected when the caller wants it whole.
 
 use std::{
     pin::Pin,
@@ -23,11 +31,17 @@ use async_openai::{
     types::chat::{
         ChatCompletionRequestAssistantMessage, ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage,
         ChatCompletionRequestUserMessage, ChatCompletionStreamOptions, CompletionUsage, CreateChatCompletionRequest,
+        CreateChatCompletionResponse,
     },
 };
 use futures::{Stream, StreamExt};
 
-use crate::{config::LlmConfig, entities::MessageRole};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    config::{LlmConfig, ThinkingConfig, ThinkingMode},
+    entities::MessageRole,
+};
 
 /// What the model is asked: a system prompt, then the conversation in order.
 #[derive(Debug, Clone)]
@@ -39,24 +53,52 @@ pub struct Prompt {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Usage {
     pub prompt_tokens: u32,
+    /// Every token written, the thinking's included.
     pub completion_tokens: u32,
+    /// Of those, the thinking's (`completion_tokens_details.reasoning_tokens`; 0 when the
+    /// provider does not say).
+    pub thinking_tokens: u32,
 }
 
 impl From<CompletionUsage> for Usage {
     fn from(usage: CompletionUsage) -> Self {
-        Self { prompt_tokens: usage.prompt_tokens, completion_tokens: usage.completion_tokens }
+        let thinking = usage.completion_tokens_details.and_then(|details| details.reasoning_tokens);
+        Self {
+            prompt_tokens: usage.prompt_tokens,
+            completion_tokens: usage.completion_tokens,
+            thinking_tokens: thinking.unwrap_or_default(),
+        }
     }
 }
 
 #[derive(Debug, Clone)]
 pub struct Completion {
     pub text: String,
+    /// What the model thought before it answered (a thought-through reply).
+    pub thought: Option<Thought>,
     pub usage: Option<Usage>,
+}
+
+/// What the model thought before a reply, and for how long.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Thought {
+    pub text: String,
+    /// From the request to the answer's first piece (or to the end, if it never answered).
+    pub ms: u32,
+}
+
+impl Thought {
+    /// Milliseconds since `started`, as a thought's duration.
+    pub fn ms_since(started: Instant) -> u32 {
+        u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX)
+    }
 }
 
 /// One piece of a streamed reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Chunk {
+    /// A piece of the model's thinking (before the answer).
+    Thinking(String),
     Text(String),
     Usage(Usage),
 }
@@ -86,6 +128,40 @@ pub struct Llm {
     timeout: Duration,
     title_model: Option<String>,
     max_retries: usize,
+    thinking: ThinkingConfig,
+}
+
+/// A request: async-openai's, with the thinking fields it does not have.
+#[derive(Serialize)]
+struct SwitchedRequest {
+    #[serde(flatten)]
+    base: CreateChatCompletionRequest,
+    /// Sent only when thinking is configured: `true` to think, `false` so that a hybrid model
+    /// (open Qwen3 thinks by default) does not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    enable_thinking: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    thinking_budget: Option<u32>,
+}
+
+/// A streamed chunk, as far as it is read here.
+#[derive(Deserialize)]
+struct StreamChunk {
+    #[serde(default)]
+    choices: Vec<StreamChoice>,
+    usage: Option<CompletionUsage>,
+}
+
+#[derive(Deserialize)]
+struct StreamChoice {
+    #[serde(default)]
+    delta: StreamDelta,
+}
+
+#[derive(Deserialize, Default)]
+struct StreamDelta {
+    content: Option<String>,
+    reasoning_content: Option<String>,
 }
 
 impl Llm {
@@ -98,6 +174,7 @@ impl Llm {
             timeout: config.timeout,
             title_model: config.title_model.clone(),
             max_retries: config.max_retries,
+            thinking: config.thinking.clone(),
         }
     }
 
@@ -159,9 +236,31 @@ impl Llm {
         }
     }
 
-    /// The whole reply at once.
-    pub async fn complete(&self, prompt: &Prompt) -> Result<Completion, LlmError> {
-        self.complete_request(self.request(prompt, false)).await
+    /// The whole reply at once; a reply to be thought through (`think`) is streamed and
+    /// collected, its thinking apart.
+    pub async fn complete(&self, prompt: &Prompt, think: bool) -> Result<Completion, LlmError> {
+        if !think {
+            return self.complete_request(self.request(prompt, false)).await;
+        }
+        let started = Instant::now();
+        let mut chunks = self.stream(prompt, true).await?;
+        let (mut text, mut thought, mut usage) = (String::new(), Thought::default(), None);
+        while let Some(chunk) = chunks.next().await {
+            match chunk? {
+                Chunk::Thinking(piece) => thought.text.push_str(&piece),
+                Chunk::Text(piece) => {
+                    if text.is_empty() {
+                        thought.ms = Thought::ms_since(started);
+                    }
+                    text.push_str(&piece);
+                }
+                Chunk::Usage(reported) => usage = Some(reported),
+            }
+        }
+        if text.trim().is_empty() {
+            return Err(LlmError::Empty);
+        }
+        Ok(Completion { text, thought: Some(thought).filter(|thought| !thought.text.is_empty()), usage })
     }
 
     /// Whether titles are written by a model (`CHAT_TITLE_MODEL` is not `off`).
@@ -175,8 +274,15 @@ impl Llm {
         Some(self.complete_request(self.request_of(model, max_tokens, prompt, false)).await)
     }
 
+    /// A request answered whole, never thought through: where thinking is configured the model
+    /// is told so (a hybrid model may think by default, and DashScope streams thinking only).
     async fn complete_request(&self, request: CreateChatCompletionRequest) -> Result<Completion, LlmError> {
-        let response = tokio::time::timeout(self.timeout, self.client()?.chat().create(request))
+        let configured = self.thinking.mode != ThinkingMode::Off;
+        let request =
+            SwitchedRequest { base: request, enable_thinking: configured.then_some(false), thinking_budget: None };
+        let chat = self.client()?.chat();
+        let answer = chat.create_byot::<_, CreateChatCompletionResponse>(request);
+        let response = tokio::time::timeout(self.timeout, answer)
             .await
             .map_err(|_| LlmError::Timeout(self.timeout))?
             .map_err(|err| from_openai(err, self.timeout))?;
@@ -187,14 +293,23 @@ impl Llm {
             .and_then(|choice| choice.message.content)
             .filter(|text| !text.trim().is_empty())
             .ok_or(LlmError::Empty)?;
-        Ok(Completion { text, usage: response.usage.map(Usage::from) })
+        Ok(Completion { text, thought: None, usage: response.usage.map(Usage::from) })
     }
 
-    /// The reply as it is generated. Each next piece must arrive within the timeout.
-    pub async fn stream(&self, prompt: &Prompt) -> Result<ChunkStream, LlmError> {
-        let request = self.request(prompt, true);
+    /// The reply as it is generated, thought through first when `think` (and thinking is
+    /// configured). Each next piece must arrive within the timeout.
+    pub async fn stream(&self, prompt: &Prompt, think: bool) -> Result<ChunkStream, LlmError> {
+        let configured = self.thinking.mode != ThinkingMode::Off;
+        let think = think && configured;
+        let model = if think { self.thinking.model.as_str() } else { self.model.as_str() };
+        let request = SwitchedRequest {
+            base: self.request_of(model, self.max_tokens, prompt, true),
+            enable_thinking: configured.then_some(think),
+            thinking_budget: self.thinking.budget.filter(|_| think),
+        };
         let timeout = self.timeout;
-        let upstream = tokio::time::timeout(timeout, self.client()?.chat().create_stream(request))
+        let chat = self.client()?.chat();
+        let upstream = tokio::time::timeout(timeout, chat.create_stream_byot::<_, StreamChunk>(request))
             .await
             .map_err(|_| LlmError::Timeout(timeout))?
             .map_err(|err| from_openai(err, timeout))?;
@@ -207,7 +322,11 @@ impl Llm {
                 Ok(Some(Ok(response))) => {
                     let mut pieces = Vec::new();
                     for choice in response.choices {
-                        if let Some(text) = choice.delta.content.filter(|text| !text.is_empty()) {
+                        let StreamDelta { content, reasoning_content } = choice.delta;
+                        if let Some(thought) = reasoning_content.filter(|thought| !thought.is_empty()) {
+                            pieces.push(Ok(Chunk::Thinking(thought)));
+                        }
+                        if let Some(text) = content.filter(|text| !text.is_empty()) {
                             pieces.push(Ok(Chunk::Text(text)));
                         }
                     }

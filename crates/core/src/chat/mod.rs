@@ -44,7 +44,7 @@ use crate::{
     error::{AppError, AppResult, ErrorBody, Extra},
     http::{ApiRoutes, AppJson, ClientMeta, routes::api_routes},
     moderation::{
-        Stage, Verdict,
+        Verdict,
         input::{self, TurnText},
         output,
     },
@@ -98,6 +98,12 @@ pub struct ChatRequest {
     /// it is linked to the turn's conversation, and the model gets its governing texts.
     #[serde(default)]
     pub reading_id: Option<String>,
+    /// Think it through first ("think deeply"): the model reasons before it answers, and its
+    /// thinking is streamed (`thinking` events) and kept apart from the reply. Only where the
+    /// server offers it (`GET /api/chat/about`: `thinking` is `offered`; with `always` every
+    /// reply is thought through, with `off` asking is refused: `thinking_not_offered`).
+    #[serde(default)]
+    pub think: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -127,6 +133,18 @@ pub struct ChatResponse {
     /// An emergency sign in the message: show this card before (above) the reply.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub red_flag: Option<RedFlagCard>,
+    /// What the model thought before it answered (a reply thought through, `think`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thinking: Option<ThinkingView>,
+}
+
+/// What the model thought before a reply.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ThinkingView {
+    pub content: String,
+    /// How long it thought, in milliseconds.
+    pub ms: u32,
 }
 
 /// Tokens the model reported for a reply.
@@ -134,12 +152,24 @@ pub struct ChatResponse {
 #[serde(rename_all = "camelCase")]
 pub struct UsageView {
     pub prompt_tokens: u32,
+    /// Every token written, the thinking's included.
     pub completion_tokens: u32,
+    /// Of those, the thinking's; left out when the model did not think (or did not say).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub thinking_tokens: u32,
+}
+
+fn is_zero(count: &u32) -> bool {
+    *count == 0
 }
 
 impl From<llm::Usage> for UsageView {
     fn from(usage: llm::Usage) -> Self {
-        Self { prompt_tokens: usage.prompt_tokens, completion_tokens: usage.completion_tokens }
+        Self {
+            prompt_tokens: usage.prompt_tokens,
+            completion_tokens: usage.completion_tokens,
+            thinking_tokens: usage.thinking_tokens,
+        }
     }
 }
 
@@ -152,7 +182,8 @@ pub struct StreamStart {
     pub user_message_id: String,
 }
 
-/// `event: delta`: the next piece of the reply.
+/// `event: delta`: the next piece of the reply; `event: thinking` (before the first `delta`):
+/// the next piece of what the model thinks.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct StreamDelta {
     pub content: String,
@@ -167,6 +198,9 @@ pub struct StreamDone {
     pub message_id: String,
     pub usage: Option<UsageView>,
     pub finish_reason: FinishReason,
+    /// How long the model thought, in milliseconds (a reply thought through).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thinking_ms: Option<u32>,
 }
 
 /// How a reply ended.
@@ -202,8 +236,9 @@ pub struct StreamTitle {
 }
 
 /// One Server-Sent Event of a streamed reply, as an event-stream parser reads it: `event` is
-/// `start`, `redFlag`, `delta`, `done`, `error` or `title`, and `data` the JSON of
-/// `StreamStart`, `RedFlagCard`, `StreamDelta`, `StreamDone`, `ErrorBody` or `StreamTitle`.
+/// `start`, `redFlag`, `thinking`, `delta`, `done`, `error` or `title`, and `data` the JSON of
+/// `StreamStart`, `RedFlagCard`, `StreamDelta` (both `thinking` and `delta`), `StreamDone`,
+/// `ErrorBody` or `StreamTitle`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SseEvent {
     pub event: String,
@@ -280,6 +315,7 @@ async fn answer(
         Some(flag) => err.with(Extra::RedFlag(Box::new(RedFlagCard::new(&state.config, flag)))),
         None => err,
     };
+    let turn = Turn { think: service::thinks(&state, turn.think).map_err(with_card)?, ..turn };
     // What would refuse the turn anyway is asked first: a check is a paid call.
     service::may_chat(&state, user, turn.kind, turn.conversation_id.as_deref()).await.map_err(with_card)?;
     let text = TurnText {
@@ -306,25 +342,26 @@ async fn answer(
     }
     let prepared = service::prepare(&state, user, turn, false).await.map_err(with_card)?;
     let conversation_id = prepared.conversation.id.clone();
-    let completion = match llm.complete(&prepared.prompt).await {
+    let completion = match llm.complete(&prepared.prompt, prepared.think).await {
         Ok(completion) => completion,
         Err(err) => {
             service::model_failed(&state, &prepared).await;
             return Err(service::llm_error(err).in_conversation(&conversation_id));
         }
     };
-    let verdict = match state.moderator.as_deref() {
-        None => Verdict::Pass,
-        Some(moderator) => match moderator.judge(Stage::Output, &completion.text).await {
-            Ok(verdict) => verdict,
-            Err(err) => {
-                service::model_failed(&state, &prepared).await;
-                return Err(err.in_conversation(&conversation_id));
-            }
-        },
+    // The thinking is shown too: it is checked like the reply.
+    let thought = completion.thought.as_ref();
+    let mut shown = vec![completion.text.as_str()];
+    shown.extend(thought.map(|thought| thought.text.as_str()));
+    let verdict = match output::judge_all(&state, &shown).await {
+        Ok(verdict) => verdict,
+        Err(err) => {
+            service::model_failed(&state, &prepared).await;
+            return Err(err.in_conversation(&conversation_id));
+        }
     };
     let ending = if verdict.is_blocked() { service::Ending::Blocked } else { service::Ending::Completed };
-    let message = service::save_reply(&state, &prepared, &completion.text, completion.usage, ending)
+    let message = service::save_reply(&state, &prepared, &completion.text, thought, completion.usage, ending)
         .await
         .map_err(|err| err.in_conversation(&conversation_id))?;
     service::tidy_up(&state).await;
@@ -338,6 +375,7 @@ async fn answer(
             usage: completion.usage.map(Into::into),
             finish_reason: FinishReason::Blocked,
             red_flag: prepared.red_flag.map(|flag| RedFlagCard::new(&state.config, flag)),
+            thinking: None,
         })
         .into_response());
     }
@@ -356,6 +394,7 @@ async fn answer(
         usage: completion.usage.map(Into::into),
         finish_reason: FinishReason::Completed,
         red_flag: prepared.red_flag.map(|flag| RedFlagCard::new(&state.config, flag)),
+        thinking: completion.thought.map(|thought| ThinkingView { content: thought.text, ms: thought.ms }),
     })
     .into_response())
 }

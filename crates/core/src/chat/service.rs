@@ -9,13 +9,13 @@ use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, sea_query::Expr};
 
 pub use super::turn::{MAX_MESSAGE_CHARS, MAX_MESSAGES, Placement, TITLE_CHARS, Turn, options, user_message, validate};
 use super::{
-    llm::{Llm, LlmError, Prompt, Usage},
+    llm::{Llm, LlmError, Prompt, Thought, Usage},
     persona::{Language, system_prompt},
     stop::{self, Registration},
     tree::{MAX_CONVERSATION_MESSAGES, Tree},
 };
 use crate::{
-    config::EmailVerification,
+    config::{EmailVerification, ThinkingMode},
     db::Txn,
     entities::{
         Conversation, ConversationKind, Message, MessageRole, TitleSource, Withheld, conversation, message, user,
@@ -45,6 +45,23 @@ pub struct PreparedTurn {
     /// A streamed reply's registration, taken in the turn's transaction: its stream slot
     /// (counted by the `chat_streams` limit) and what a stop finds it by.
     pub stream: Option<Registration>,
+    /// The reply is to be thought through first.
+    pub think: bool,
+}
+
+/// Whether a turn's reply is thought through: asked for (`asked`) where it is offered, or
+/// always; asking where it is off is refused (422 `thinking_not_offered`).
+pub fn thinks(state: &AppState, asked: bool) -> AppResult<bool> {
+    let Some(thinking) = state.config.llm.as_ref().map(|llm| &llm.thinking) else {
+        return Ok(false); // no model: the turn is refused later (`llm_not_configured`)
+    };
+    if asked && thinking.mode == ThinkingMode::Off {
+        return Err(AppError::validation(
+            "thinking_not_offered",
+            "this server does not offer thinking first (`think`); ask without it",
+        ));
+    }
+    Ok(thinking.thinks(asked))
 }
 
 /// The configured model, or 503 `llm_not_configured`.
@@ -153,6 +170,7 @@ pub async fn prepare(state: &AppState, user: &user::Model, turn: Turn, stream: b
         first_reply: untitled,
         red_flag: turn.red_flag,
         stream,
+        think: turn.think,
     })
 }
 
@@ -479,11 +497,13 @@ pub async fn save_reply(
     state: &AppState,
     prepared: &PreparedTurn,
     text: &str,
+    thought: Option<&Thought>,
     usage: Option<Usage>,
     ending: Ending,
 ) -> AppResult<message::Model> {
     let conversation_id = &prepared.conversation.id;
     let new = NewMessage {
+        thought,
         usage,
         stopped: ending == Ending::Stopped,
         withheld: (ending == Ending::Blocked).then_some(Withheld::Blocked),
@@ -529,6 +549,7 @@ async fn insert_reply(state: &AppState, prepared: &PreparedTurn, new: NewMessage
         replies: 1,
         prompt_tokens: tokens(new.usage.map(|usage| usage.prompt_tokens)),
         completion_tokens: tokens(new.usage.map(|usage| usage.completion_tokens)),
+        thinking_tokens: tokens(new.usage.map(|usage| usage.thinking_tokens)),
         stopped: i64::from(new.stopped),
         ..Tally::default()
     };
@@ -574,6 +595,8 @@ struct NewMessage<'a> {
     /// `None`: a root.
     parent: Option<&'a str>,
     usage: Option<Usage>,
+    /// What the model thought first (a reply thought through).
+    thought: Option<&'a Thought>,
     stopped: bool,
     /// Brought along by the client (a new conversation's earlier messages).
     from_client: bool,
@@ -589,6 +612,7 @@ impl<'a> NewMessage<'a> {
             content,
             parent,
             usage: None,
+            thought: None,
             stopped: false,
             from_client: false,
             withheld: None,
@@ -618,6 +642,12 @@ async fn insert_message(
         from_client: new.from_client,
         withheld: new.withheld,
         red_flag: new.red_flag.map(str::to_string),
+        thinking: new.thought.map(|thought| thought.text.clone()),
+        thinking_ms: new.thought.and_then(|thought| i32::try_from(thought.ms).ok()),
+        thinking_tokens: new
+            .usage
+            .filter(|usage| usage.thinking_tokens > 0)
+            .and_then(|usage| to_i32(usage.thinking_tokens)),
     };
     // Every field is known: no need to read the row back.
     Message::insert(message::ActiveModel::from(message.clone())).exec_without_returning(db).await?;

@@ -1,7 +1,8 @@
 //! Streaming replies as Server-Sent Events.
 //!
 //! Events, in order: `start` (`{conversationId, userMessageId}`), `redFlag` (a
-//! [`crate::safety::RedFlagCard`], when the message shows an emergency sign), then `delta` (`{content}`)
+//! [`crate::safety::RedFlagCard`], when the message shows an emergency sign), `thinking`
+//! (`{content}`: what the model thinks first, for a reply thought through), then `delta` (`{content}`)
 //! for each piece as the model produces it, then either `done` (`{conversationId, messageId,
 //! usage, finishReason}`) or `error` (the error JSON, with `conversationId`); after the `done`
 //! of a conversation's first reply, `title` (`{conversationId, title}`) when the model wrote
@@ -35,7 +36,7 @@ use tracing::Instrument;
 
 use super::{
     FinishReason, StreamDelta, StreamDone, StreamStart, StreamTitle, UsageView,
-    llm::{Chunk, ChunkStream, Llm, LlmError, Prompt, Usage},
+    llm::{Chunk, ChunkStream, Llm, LlmError, Thought, Usage},
     service::{self, Ending, PreparedTurn, Turn},
     stop::Registration,
     title,
@@ -66,7 +67,7 @@ pub async fn respond(
     let Some(registration) = prepared.stream.take() else {
         return Err(AppError::internal("a streamed turn was prepared without its registration"));
     };
-    let bounds = Bounds { deadline, longest: window };
+    let bounds = Bounds { deadline, longest: window, asked: std::time::Instant::now() };
     let conversation_id = prepared.conversation.id.clone();
     let start = event("start", &StreamStart { conversation_id, user_message_id: prepared.user_message_id.clone() });
     let red_flag = prepared.red_flag.map(|flag| RedFlagCard::new(&state.config, flag));
@@ -95,6 +96,8 @@ struct Outcome {
     /// What is saved: what the client was shown (checked), or for a blocked reply everything
     /// the model wrote (for administrators).
     text: String,
+    /// What the model thought first, as far as it was shown (all of it, for a blocked reply).
+    thought: Option<Thought>,
     usage: Option<Usage>,
     ending: Result<Ending, AppError>,
     /// Moderation's label, when it blocked the reply.
@@ -162,10 +165,11 @@ async fn watched(
     let conversation_id = &prepared.conversation.id;
     let mut watch = registration.watch(state);
     let mut stop = pin!(watch.requested());
+    let asked = Instant::now();
     let started = tokio::select! {
         biased;
         () = &mut stop => Ok(None),
-        started = tokio::time::timeout_at(bounds.deadline, first_piece(llm, &prepared.prompt)) => match started {
+        started = tokio::time::timeout_at(bounds.deadline, first_piece(llm, prepared)) => match started {
             Ok(Ok(started)) => Ok(Some(started)),
             Ok(Err(err)) => Err(err),
             Err(_) => Err(too_long(bounds.longest)),
@@ -186,14 +190,17 @@ async fn watched(
     }
     let screen = Screen::new(state.moderator.as_deref());
     Some(match started {
-        Some((first, rest)) => relay(bounds, conversation_id, first, rest, screen, stop, sender, listening).await,
-        None => Outcome { text: String::new(), usage: None, ending: Ok(Ending::Stopped), blocked: None },
+        Some((first, rest)) => {
+            let bounds = Bounds { asked: asked.into_std(), ..bounds };
+            relay(bounds, conversation_id, first, rest, screen, stop, sender, listening).await
+        }
+        None => Outcome { text: String::new(), thought: None, usage: None, ending: Ok(Ending::Stopped), blocked: None },
     })
 }
 
-/// Asks the model and waits for its first piece.
-async fn first_piece(llm: &Llm, prompt: &Prompt) -> AppResult<(Chunk, ChunkStream)> {
-    let mut chunks = llm.stream(prompt).await.map_err(service::llm_error)?;
+/// Asks the model and waits for its first piece (of thinking, when it thinks first).
+async fn first_piece(llm: &Llm, prepared: &PreparedTurn) -> AppResult<(Chunk, ChunkStream)> {
+    let mut chunks = llm.stream(&prepared.prompt, prepared.think).await.map_err(service::llm_error)?;
     match chunks.next().await {
         Some(Ok(chunk)) => Ok((chunk, chunks)),
         Some(Err(err)) => Err(service::llm_error(err)),
@@ -202,11 +209,13 @@ async fn first_piece(llm: &Llm, prompt: &Prompt) -> AppResult<(Chunk, ChunkStrea
 }
 
 /// How long a reply may run: until `deadline`, which is `longest` (its slot's lease) after it
-/// began, so that a `Retry-After` computed from the leases is true.
+/// began, so that a `Retry-After` computed from the leases is true; and when the model was
+/// asked (how long it thought is measured from there).
 #[derive(Clone, Copy)]
 struct Bounds {
     deadline: Instant,
     longest: Duration,
+    asked: std::time::Instant,
 }
 
 /// Forwards the model's pieces to the client while it listens, as the [`Screen`] lets them
@@ -225,11 +234,14 @@ async fn relay(
     sender: &mpsc::Sender<Event>,
     listening: &mut bool,
 ) -> Outcome {
-    let Bounds { deadline, longest } = bounds;
+    let Bounds { deadline, longest, asked } = bounds;
     let mut written = String::new();
     let mut usage = None;
     let mut blocked = None;
     let mut pending = Some(first);
+    // The thinking, checked like the reply (it is shown too) with a screen of its own, and
+    // relayed as `thinking` events until the answer's first piece ends it.
+    let mut thinking = Thinking { screen: Screen::new(screen.moderator()), written: String::new(), ms: None };
     let ending = loop {
         let chunk = match pending.take() {
             Some(chunk) => Some(chunk),
@@ -244,16 +256,47 @@ async fn relay(
                 },
             },
         };
-        let piece = match chunk {
+        let (kind, piece) = match chunk {
             Some(Chunk::Usage(reported)) => {
                 usage = Some(reported);
                 continue;
             }
-            Some(Chunk::Text(piece)) => Some(piece),
-            None => None,
+            Some(Chunk::Thinking(piece)) if thinking.ms.is_none() => ("thinking", Some(piece)),
+            // (Thinking after the answer began is not shown: the answer is what is being read.)
+            Some(Chunk::Thinking(_)) => continue,
+            Some(Chunk::Text(piece)) => ("delta", Some(piece)),
+            None => ("delta", None),
         };
+        if kind == "delta" && thinking.ms.is_none() {
+            // The answer begins (or the model ends): the thinking is over.
+            thinking.ms = Some(Thought::ms_since(asked));
+            if !thinking.written.is_empty() {
+                let screened = tokio::select! {
+                    biased;
+                    () = &mut stop => break Ok(Ending::Stopped),
+                    screened = tokio::time::timeout_at(deadline, thinking.screen.finish()) => screened,
+                };
+                match screened {
+                    Err(_) => break Err(too_long(longest)),
+                    Ok(Err(err)) => break Err(err),
+                    Ok(Ok(Screened::Blocked { label })) => {
+                        blocked = Some(label);
+                        break Ok(Ending::Blocked);
+                    }
+                    Ok(Ok(Screened::Show(show))) => {
+                        if !show.is_empty() && *listening {
+                            let event = event("thinking", &StreamDelta { content: show });
+                            if !deliver(sender, event, deadline).await {
+                                *listening = false;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let screen_now = if kind == "thinking" { &mut thinking.screen } else { &mut screen };
         if let Some(piece) = &piece {
-            written.push_str(piece);
+            if kind == "thinking" { thinking.written.push_str(piece) } else { written.push_str(piece) }
         }
         // The check may wait on the provider: a stop still ends it, and so does the deadline.
         let screened = tokio::select! {
@@ -261,8 +304,8 @@ async fn relay(
             () = &mut stop => break Ok(Ending::Stopped),
             screened = tokio::time::timeout_at(deadline, async {
                 match &piece {
-                    Some(piece) => screen.piece(piece).await,
-                    None => screen.finish().await,
+                    Some(piece) => screen_now.piece(piece).await,
+                    None => screen_now.finish().await,
                 }
             }) => match screened {
                 Err(_) => break Err(too_long(longest)),
@@ -278,7 +321,7 @@ async fn relay(
             }
         };
         if !show.is_empty() && *listening {
-            let delta = event("delta", &StreamDelta { content: show });
+            let delta = event(kind, &StreamDelta { content: show });
             // A client slow to read can still be stopped (from another tab, say).
             let delivered = tokio::select! {
                 biased;
@@ -303,8 +346,23 @@ async fn relay(
         _ => {}
     }
     // What was shown is what is kept, except for a blocked reply, kept whole for administrators.
-    let text = if blocked.is_some() { written } else { screen.shown().to_string() };
-    Outcome { text, usage, ending, blocked }
+    let (text, thought) = if blocked.is_some() {
+        (written, thinking.written)
+    } else {
+        (screen.shown().to_string(), thinking.screen.shown().to_string())
+    };
+    let ms = thinking.ms.unwrap_or_else(|| Thought::ms_since(asked));
+    let thought = Some(Thought { text: thought, ms }).filter(|thought| !thought.text.is_empty());
+    Outcome { text, thought, usage, ending, blocked }
+}
+
+/// The thinking of a reply as it is relayed.
+struct Thinking<'a> {
+    screen: Screen<'a>,
+    /// Everything the model thought (what a blocked reply keeps).
+    written: String,
+    /// How long it thought: set when the answer began.
+    ms: Option<u32>,
 }
 
 /// Saves the reply (complete, or stopped as far as it got) and makes the stream's last event.
@@ -323,13 +381,15 @@ async fn finish(state: &AppState, prepared: &PreparedTurn, outcome: Outcome) -> 
         }
         Ok(ending) => ending,
     };
-    match service::save_reply(state, prepared, &outcome.text, outcome.usage, ending).await {
+    let thought = outcome.thought.as_ref();
+    match service::save_reply(state, prepared, &outcome.text, thought, outcome.usage, ending).await {
         Ok(message) => {
             let done = StreamDone {
                 conversation_id: conversation_id.clone(),
                 message_id: message.id,
                 usage: outcome.usage.map(UsageView::from),
                 finish_reason: FinishReason::from(ending),
+                thinking_ms: thought.filter(|_| ending != Ending::Blocked).map(|thought| thought.ms),
             };
             // A blocked reply gets no title: its words are not to be shown.
             (event("done", &done), (ending != Ending::Blocked).then_some(outcome.text))

@@ -41,6 +41,9 @@ pub struct Turn {
     pub red_flag: Option<RedFlag>,
     /// A reading of the oracle's the turn asks about (`crate::oracle::prompt`).
     pub reading_id: Option<String>,
+    /// The reply is to be thought through first (the person's switch, or `CHAT_THINKING=always`;
+    /// settled by `service::thinks`).
+    pub think: bool,
 }
 
 /// Where in the conversation's tree a turn goes (see [`super::tree`]).
@@ -137,5 +140,6 @@ pub fn validate(request: ChatRequest) -> AppResult<Turn> {
         blocked: false,
         red_flag: None,
         reading_id: request.reading_id.filter(|id| !id.trim().is_empty()),
+        think: request.think,
     })
 }

@@ -42,6 +42,9 @@ pub struct RegenerateRequest {
     /// Stream the reply as Server-Sent Events (same as `Accept: text/event-stream`).
     #[serde(default)]
     pub stream: bool,
+    /// As in `POST /api/chat`: think it through first.
+    #[serde(default)]
+    pub think: bool,
 }
 
 /// `POST …/messages/{messageId}/edit` body.
@@ -59,6 +62,9 @@ pub struct EditRequest {
     pub system_hint: Option<String>,
     #[serde(default)]
     pub stream: bool,
+    /// As in `POST /api/chat`: think it through first.
+    #[serde(default)]
+    pub think: bool,
 }
 
 /// `POST …/switch` body.
@@ -75,6 +81,7 @@ fn turn(
     message: Option<String>,
     locale: Option<&str>,
     hint: Option<String>,
+    think: bool,
 ) -> AppResult<Turn> {
     let (language, system_hint) = service::options(locale, hint)?;
     Ok(Turn {
@@ -88,6 +95,7 @@ fn turn(
         blocked: false,
         red_flag: None,
         reading_id: None,
+        think,
     })
 }
 
@@ -120,8 +128,14 @@ pub async fn regenerate(
     AppJson(request): AppJson<RegenerateRequest>,
 ) -> AppResult<Response> {
     let wants_stream = request.stream || accepts_stream(&headers);
-    let turn =
-        turn(id, Placement::Regenerate { of: message_id }, None, request.locale.as_deref(), request.system_hint)?;
+    let turn = turn(
+        id,
+        Placement::Regenerate { of: message_id },
+        None,
+        request.locale.as_deref(),
+        request.system_hint,
+        request.think,
+    )?;
     answer(state, &auth.user, &client, turn, wants_stream).await
 }
 
@@ -155,7 +169,7 @@ pub async fn edit(
     let wants_stream = request.stream || accepts_stream(&headers);
     let content = service::user_message(request.content, "`content`")?;
     let placement = Placement::Edit { of: message_id };
-    let turn = turn(id, placement, Some(content), request.locale.as_deref(), request.system_hint)?;
+    let turn = turn(id, placement, Some(content), request.locale.as_deref(), request.system_hint, request.think)?;
     answer(state, &auth.user, &client, turn, wants_stream).await
 }
 

@@ -30,6 +30,14 @@ pub struct Model {
     /// The red-flag rule a user's message matched (`safety::red_flags`): its card is shown
     /// with the turn.
     pub red_flag: Option<String>,
+    /// What the model thought before this reply (a reply thought through): shown folded,
+    /// never sent back to the model.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub thinking: Option<String>,
+    /// How long it thought, in milliseconds.
+    pub thinking_ms: Option<i32>,
+    /// Of `completion_tokens`, the thinking's.
+    pub thinking_tokens: Option<i32>,
 }
 
 /// Why a message is withheld.

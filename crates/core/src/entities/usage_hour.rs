@@ -23,6 +23,8 @@ pub struct Model {
     pub completion_tokens: i64,
     pub stopped: i64,
     pub model_errors: i64,
+    /// Of `completion_tokens`, the thinking's.
+    pub thinking_tokens: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

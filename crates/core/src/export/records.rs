@@ -139,6 +139,15 @@ pub struct MessageRecord {
     /// `blocked`: moderation refused it (a user's message never sent to the model, or a reply
     /// never shown: the account's own download leaves such a reply's text out).
     pub withheld: Option<Withheld>,
+    /// What the model thought before this reply (a reply thought through), left out with its
+    /// reply where the reply's text is; and for how long, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thinking: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thinking_ms: Option<i32>,
+    /// Of `completionTokens`, the thinking's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thinking_tokens: Option<i32>,
     /// On a reply the model wrote: the implicit AI label of GB 45438-2025 (`Label` "1", the
     /// provider, the message id, the SHA-256 of the text).
     #[serde(rename = "AIGC", default, skip_serializing_if = "Option::is_none")]

@@ -48,6 +48,11 @@ impl<'a> Screen<'a> {
         Self { moderator, session: Session::new(), segments: Segmenter::default(), shown: String::new() }
     }
 
+    /// The moderator it checks with (`None`: none is configured).
+    pub fn moderator(&self) -> Option<&'a Moderator> {
+        self.moderator
+    }
+
     /// Takes the model's next piece; what may be shown now, or the block. An error is 503
     /// `moderation_unavailable` (`MODERATION_FAILURE=closed`).
     pub async fn piece(&mut self, piece: &str) -> Result<Screened, AppError> {
@@ -88,6 +93,18 @@ impl<'a> Screen<'a> {
     pub fn shown(&self) -> &str {
         &self.shown
     }
+}
+
+/// A whole reply checked before it is shown (a JSON answer): each of `texts` (the reply, and
+/// what the model thought first), until one is refused. `Pass` without moderation.
+pub async fn judge_all(state: &AppState, texts: &[&str]) -> Result<Verdict, AppError> {
+    let Some(moderator) = state.moderator.as_deref() else { return Ok(Verdict::Pass) };
+    for text in texts {
+        if let blocked @ Verdict::Block { .. } = moderator.judge(super::Stage::Output, text).await? {
+            return Ok(blocked);
+        }
+    }
+    Ok(Verdict::Pass)
 }
 
 /// Gathers a reply's pieces into segments.

@@ -32,6 +32,9 @@ pub struct AboutView {
     pub health_consent: crate::config::HealthConsent,
     /// Days the administrators take at most to answer a report.
     pub report_response_days: u32,
+    /// Whether the model thinks before it answers: `off`, `offered` (the site shows a "think
+    /// deeply" switch: `think` on a turn) or `always`.
+    pub thinking: crate::config::ThinkingMode,
 }
 
 /// Which model writes the replies, and the operator's disclosure (filing number), for the
@@ -50,6 +53,7 @@ pub async fn about(State(state): State<AppState>) -> Json<AboutView> {
         terms_version: state.config.trust.terms_version.clone(),
         health_consent: state.config.trust.health_consent,
         report_response_days: state.config.trust.report_response_days,
+        thinking: state.config.llm.as_ref().map(|llm| llm.thinking.mode).unwrap_or_default(),
     })
 }
 

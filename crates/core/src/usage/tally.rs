@@ -27,6 +27,8 @@ pub struct Tally {
     pub completion_tokens: i64,
     pub stopped: i64,
     pub model_errors: i64,
+    /// Of `completion_tokens`, the thinking's.
+    pub thinking_tokens: i64,
 }
 
 impl Tally {
@@ -61,6 +63,7 @@ pub async fn add(
         (Column::CompletionTokens, tally.completion_tokens),
         (Column::Stopped, tally.stopped),
         (Column::ModelErrors, tally.model_errors),
+        (Column::ThinkingTokens, tally.thinking_tokens),
     ];
     let mut on_conflict = OnConflict::columns([Column::Hour, Column::UserId, Column::Assistant, Column::Language]);
     let added: Vec<_> = counts.iter().filter(|(_, added)| *added != 0).collect();
@@ -81,6 +84,7 @@ pub async fn add(
         completion_tokens: Set(tally.completion_tokens),
         stopped: Set(tally.stopped),
         model_errors: Set(tally.model_errors),
+        thinking_tokens: Set(tally.thinking_tokens),
     };
     UsageHour::insert(row).on_conflict(on_conflict.to_owned()).exec_without_returning(db).await?;
     Ok(())
