@@ -64,6 +64,9 @@ const COLUMNS: [(&str, &[&str]); 15] = [
             "from_client",
             "withheld",
             "red_flag",
+            "thinking",
+            "thinking_ms",
+            "thinking_tokens",
         ],
     ),
     (
@@ -103,6 +106,7 @@ const COLUMNS: [(&str, &[&str]); 15] = [
             "completion_tokens",
             "stopped",
             "model_errors",
+            "thinking_tokens",
         ],
     ),
     (
@@ -145,7 +149,7 @@ const COLUMNS: [(&str, &[&str]); 15] = [
     ("constitution_assessments", &["id", "user_id", "scale", "sex", "answers", "created_at"]),
 ];
 
-const INDEXES: [(&str, &str); 28] = [
+const INDEXES: [(&str, &str); 29] = [
     ("sessions", "idx_sessions_user"),
     ("conversations", "idx_conversations_user_updated"),
     ("messages", "idx_messages_conversation_created"),
@@ -157,6 +161,7 @@ const INDEXES: [(&str, &str); 28] = [
     ("sessions", "idx_sessions_expires"),
     ("reply_streams", "idx_reply_streams_conversation"),
     ("reply_streams", "idx_reply_streams_started"),
+    ("reply_streams", "idx_reply_streams_user_started"),
     ("account_tokens", "idx_account_tokens_user"),
     ("account_tokens", "idx_account_tokens_expires"),
     ("message_feedback", "idx_message_feedback_one_per_user"),
@@ -366,7 +371,9 @@ both_databases! {
             "m20261206_000004_red_flags",
             "m20261206_000005_reports_consent",
             "m20261206_000006_readings",
-            "m20261206_000007_constitution"
+            "m20261206_000007_constitution",
+            "m20261206_000008_stream_slots",
+            "m20261206_000009_thinking"
         ]);
         // The code's idea of the newest schema (health, `/initialize`) is the last migration.
         assert_eq!(names.last().map(String::as_str), Some(app_core::db::SCHEMA_VERSION));
