@@ -74,7 +74,9 @@ export async function readEventStream(body, onEvent) {
 /**
  * Sends a message and streams the reply (Server-Sent Events over fetch: EventSource can neither
  * POST nor send the token). `handlers`: `onStart({conversationId, userMessageId})`,
- * `onDelta(piece, textSoFar)`, `onDone({conversationId, messageId, usage, finishReason})`,
+ * `onThinking(piece, thinkingSoFar)` (a reply thought through, `think: true`: what the model
+ * thinks, before any `delta`), `onDelta(piece, textSoFar)`, `onDone({conversationId,
+ * messageId, usage, finishReason, thinkingMs?})`,
  * `onRedFlag({rule, card, emergencyNumber, crisisHotline})` (an emergency sign in the message: a
  * card to show above the reply, before any `delta`),
  * `onTitle({conversationId, title})` (a model-written title, after `done` of a new
@@ -82,7 +84,7 @@ export async function readEventStream(body, onEvent) {
  * AbortSignal (AbortController) as `signal` to stop listening; stopping the reply itself is
  * `stopReply`.
  *
- * Resolves to `{conversationId, messageId, usage, finishReason, content}` at `done`: the reply
+ * Resolves to `{conversationId, messageId, usage, finishReason, content, thinking?}` at `done`: the reply
  * is saved, complete or (`finishReason: "stopped"`) as far as it got, or withheld by moderation
  * (`finishReason: "blocked"`: show a notice, not `content`). The stream may go on for a
  * `title` after that; it is read to its end in the background. Rejects with ApiError when the
@@ -140,6 +142,7 @@ async function streamTurn(endpoint, data, handlers, signal) {
   const type = response.headers.get("Content-Type") || "";
   if (!type.includes("text/event-stream")) return wholeReply(await response.json(), handlers);
   let content = "";
+  let thinking = "";
   let conversationId = data.conversationId ?? null;
   return new Promise((resolve, reject) => {
     // Settles at `done` or `error`; reading goes on for a `title`, and whatever happens after
@@ -154,6 +157,10 @@ async function streamTurn(endpoint, data, handlers, signal) {
       if (event === "start") {
         conversationId = payload.conversationId ?? conversationId;
         handlers.onStart?.(payload);
+      } else if (event === "thinking") {
+        const piece = String(payload.content ?? "");
+        thinking += piece;
+        handlers.onThinking?.(piece, thinking);
       } else if (event === "delta") {
         const piece = String(payload.content ?? "");
         content += piece;
@@ -161,7 +168,7 @@ async function streamTurn(endpoint, data, handlers, signal) {
       } else if (event === "done") {
         const done = { ...payload, conversationId: payload.conversationId ?? conversationId, finishReason: payload.finishReason ?? "completed" };
         handlers.onDone?.(done);
-        resolve({ ...done, content });
+        resolve({ ...done, content, ...(thinking ? { thinking } : {}) });
       } else if (event === "title") {
         handlers.onTitle?.(payload);
       } else if (event === "redFlag") {
@@ -188,10 +195,17 @@ async function streamTurn(endpoint, data, handlers, signal) {
 function wholeReply(whole, handlers) {
   handlers.onStart?.({ conversationId: whole.conversationId, userMessageId: whole.userMessageId });
   if (whole.redFlag) handlers.onRedFlag?.(whole.redFlag);
+  if (whole.thinking) handlers.onThinking?.(whole.thinking.content, whole.thinking.content);
   handlers.onDelta?.(whole.reply, whole.reply);
-  const done = { conversationId: whole.conversationId, messageId: whole.messageId, usage: whole.usage ?? null, finishReason: whole.finishReason ?? "completed" };
+  const done = {
+    conversationId: whole.conversationId,
+    messageId: whole.messageId,
+    usage: whole.usage ?? null,
+    finishReason: whole.finishReason ?? "completed",
+    ...(whole.thinking ? { thinkingMs: whole.thinking.ms } : {}),
+  };
   handlers.onDone?.(done);
-  return { ...done, content: whole.reply };
+  return { ...done, content: whole.reply, ...(whole.thinking ? { thinking: whole.thinking.content } : {}) };
 }
 
 /** `{conversations:[{id,type,title,createdAt,updatedAt}], nextCursor}`, newest first. */

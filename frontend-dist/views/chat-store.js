@@ -6,12 +6,21 @@
 export const KINDS = ["oracle", "tcm"];
 const HINT_KEY = "chat_hint";
 const KIND_KEY = "chat_kind";
+const THINK_KEY = "chat_think";
 
 function storedHint() {
   try {
     return localStorage.getItem(HINT_KEY) ?? "";
   } catch {
     return "";
+  }
+}
+
+function storedThink() {
+  try {
+    return localStorage.getItem(THINK_KEY) === "1";
+  } catch {
+    return false;
   }
 }
 
@@ -43,6 +52,7 @@ function freshStore() {
     search: { q: "", hits: [], cursor: null, state: "idle", error: "" }, // the sidebar's search (search.js)
     hint: storedHint(),
     hintOpen: false,
+    think: storedThink(), // "think deeply" switched on (sent where the server offers it)
     draft: "",
     // The oracle's readings (views/oracle.js): those asked about in conversations, as far as this
     // session knows them (each with its conversationId, or `asking` while its turn is new), and
@@ -53,6 +63,15 @@ function freshStore() {
 }
 
 export let store = freshStore();
+
+export function rememberThink(think) {
+  store.think = think;
+  try {
+    localStorage.setItem(THINK_KEY, think ? "1" : "0");
+  } catch {
+    // private mode: kept for this page only
+  }
+}
 
 export function rememberHint(hint) {
   store.hint = hint;

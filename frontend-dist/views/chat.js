@@ -5,7 +5,7 @@
 import * as api from "../api.js";
 import { h, icon, toast } from "../dom.js";
 import { errorText, t } from "../i18n.js";
-import { KINDS, rememberHint, rememberKind, store } from "./chat-store.js";
+import { KINDS, rememberHint, rememberKind, rememberThink, store } from "./chat-store.js";
 import { conversationList } from "./conversation-list.js";
 import { MAX_MESSAGE_CHARS, fromServer, message, messageView } from "./messages.js";
 import { quotaLine } from "./quota.js";
@@ -125,6 +125,9 @@ export function chatView(app) {
     els.hintPanel = h("div.hint-panel", { id: "hint-panel", hidden: !store.hintOpen },
       h("label", { class: "hint-label" }, h("span", {}, t("hintLabel")), els.hintInput));
     els.counter = h("span.counter", { "aria-live": "polite" });
+    // "Think deeply": shown where the server offers thinking per message (GET /api/chat/about).
+    els.think = h("button.think-toggle", { type: "button", title: t("thinkDeeplyTitle"), "aria-pressed": String(store.think), onclick: toggleThink },
+      h("span.think-glyph", { "aria-hidden": "true" }, "◎"), h("span.think-label", {}, t("thinkDeeply")));
     // The oracle's casting (views/oracle.js): shown while the Oracle is the assistant.
     els.cast = h("button.cast-button", { type: "button", id: "cast-button", title: t("castReading"), "aria-label": t("castReading"), onclick: cast },
       h("span.cast-glyph", { "aria-hidden": "true" }, "☯"), h("span", {}, t("castReading")));
@@ -138,7 +141,7 @@ export function chatView(app) {
       quota.render(),
       h("div.composer-box", {},
         els.input,
-        h("div.composer-row", {}, els.hintToggle, els.cast, h("span.keys", {}, t("enterToSend")), els.counter, els.send, els.stop)),
+        h("div.composer-row", {}, els.hintToggle, els.think, els.cast, h("span.keys", {}, t("enterToSend")), els.counter, els.send, els.stop)),
       h("p.disclaimer", {}, t(store.kind === "oracle" ? "disclaimerOracle" : "disclaimerTcm")),
       els.disclosure);
 
@@ -152,6 +155,7 @@ export function chatView(app) {
     search.paint();
     renderMessages();
     updateHintToggle();
+    updateThinkToggle();
     updateComposer();
     return els.root;
   }
@@ -163,6 +167,17 @@ export function chatView(app) {
     els.hintToggle.title = `${t("hint")}: ${hint || t("hintOff")}`;
     els.hintToggle.setAttribute("aria-label", els.hintToggle.title);
     els.hintToggle.setAttribute("aria-expanded", String(store.hintOpen));
+  }
+
+  function toggleThink() {
+    rememberThink(!store.think);
+    updateThinkToggle();
+  }
+
+  function updateThinkToggle() {
+    els.think.hidden = store.about?.thinking !== "offered";
+    els.think.setAttribute("aria-pressed", String(store.think));
+    els.think.classList.toggle("active", store.think);
   }
 
   function toggleHint() {
@@ -650,6 +665,7 @@ export function chatView(app) {
       if (!about) return; // the label stands without the model's name
       store.about = about;
       if (els.disclosure) els.disclosure.textContent = disclosureText();
+      if (els.think) updateThinkToggle();
     });
   }
 

@@ -37,6 +37,8 @@ export function fromServer(m) {
     fromClient: Boolean(m.fromClient),
     redFlag: m.redFlag ?? null,
     reported: Boolean(m.reported),
+    thinking: m.thinking?.content ?? null,
+    thinkingMs: m.thinking?.ms ?? null,
   });
 }
 
@@ -74,7 +76,7 @@ export function messageView(options) {
     } else {
       element = h("article.message.assistant", { dataset: { key: item.key } },
         h("div.avatar", { "aria-hidden": "true" }, t(`${options.kind()}Glyph`)),
-        h("div.body", {}, h("span.sr-only", {}, t("replyFrom", { name: t(options.kind()) })), h("div.content.markdown"), h("div.message-foot"), h("div.feedback-slot")));
+        h("div.body", {}, h("span.sr-only", {}, t("replyFrom", { name: t(options.kind()) })), h("div.thought-slot"), h("div.content.markdown"), h("div.message-foot"), h("div.feedback-slot")));
     }
     bubbles.set(item.key, element);
     paint(item, element);
@@ -115,12 +117,42 @@ export function messageView(options) {
     } else {
       content.replaceChildren();
     }
+    paintThought(item, element);
     if (item.status === "streaming") {
-      if (!item.content) content.append(h("p.thinking", {}, h("span.brush-dot"), h("span.brush-dot"), h("span.brush-dot"), h("span.sr-only", {}, t("thinking"))));
-      else caretTarget(content).append(h("span.caret", { "aria-hidden": "true" }));
+      if (!item.content && !item.thinking) content.append(h("p.thinking", {}, h("span.brush-dot"), h("span.brush-dot"), h("span.brush-dot"), h("span.sr-only", {}, t("thinking"))));
+      else if (item.content) caretTarget(content).append(h("span.caret", { "aria-hidden": "true" }));
     }
     paintFoot(item, element);
     paintFeedbackForm(item, element);
+  }
+
+  /**
+   * What the model thought before the reply (a reply thought through): open while it thinks
+   * ("Thinking… 12 s"), folded once the answer begins ("Thought for 12 s"), and folded in the
+   * history; the person opens it at will. Plain text: it is the model's working, not its answer.
+   */
+  function paintThought(item, element) {
+    const slot = element.querySelector(":scope > .body > .thought-slot");
+    if (!slot) return;
+    const withheld = item.status === "blocked" || item.status === "hidden";
+    if (!item.thinking || withheld) {
+      slot.replaceChildren();
+      return;
+    }
+    const live = item.status === "streaming" && !item.content && item.thinkingMs == null;
+    let details = slot.querySelector("details.thought");
+    if (!details) {
+      details = h("details.thought", {}, h("summary", {}, h("span.thought-label")), h("div.thought-text"));
+      details.open = live;
+      slot.replaceChildren(details);
+    } else if (details.dataset.live === "true" && !live) {
+      details.open = false; // the answer has begun: the thinking folds
+    }
+    details.dataset.live = String(live);
+    const ms = item.thinkingMs ?? Date.now() - (item.thinkingSince ?? Date.now());
+    const seconds = Math.max(1, Math.round(ms / 1000));
+    details.querySelector(".thought-label").textContent = t(live ? "thinkingLive" : "thoughtFor", { seconds });
+    details.querySelector(".thought-text").textContent = item.thinking;
   }
 
   /** The comment form of a reply's feedback, under its controls while it is open. */

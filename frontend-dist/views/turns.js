@@ -24,10 +24,11 @@ const TITLE_WAIT_MS = 15_000;
 export const GATES = ["terms_required", "consent_required"];
 
 export function turns(view) {
-  /** The reply preference and language that go with every turn. */
+  /** The reply preference, the language and "think deeply" (where offered) that go with every turn. */
   function turnOptions() {
     const hint = store.hint.trim();
-    return { locale: locale(), ...(hint ? { systemHint: hint.slice(0, MAX_HINT_CHARS) } : {}) };
+    const think = store.about?.thinking === "offered" && store.think;
+    return { locale: locale(), ...(hint ? { systemHint: hint.slice(0, MAX_HINT_CHARS) } : {}), ...(think ? { think: true } : {}) };
   }
 
   /** A new message of the user's (already shown), answered into `reply`. */
@@ -84,7 +85,7 @@ export function turns(view) {
 
   /** A reply about to be written (again): empty, streaming. */
   function restart(reply) {
-    Object.assign(reply, { status: "streaming", error: null, errorCode: null, retry: null, detached: false, content: "" });
+    Object.assign(reply, { status: "streaming", error: null, errorCode: null, retry: null, detached: false, content: "", thinking: null, thinkingMs: null, thinkingSince: null });
     view.messages.paint(reply);
   }
 
@@ -125,8 +126,16 @@ export function turns(view) {
           adopt(start.conversationId, generation);
           if (streaming.stopRequested) askToStop(streaming); // Stop came before the id was known
         },
+        onThinking: (_piece, soFar) => {
+          if (generation !== store.generation) return;
+          reply.thinkingSince ??= Date.now();
+          reply.thinking = soFar;
+          view.messages.schedule(reply);
+        },
         onDelta: (_piece, soFar) => {
           if (generation !== store.generation) return;
+          // The answer begins: the thinking is over (its section folds).
+          if (reply.thinking && reply.thinkingMs == null) reply.thinkingMs = Date.now() - (reply.thinkingSince ?? Date.now());
           reply.content = soFar;
           view.messages.schedule(reply);
         },
@@ -141,6 +150,9 @@ export function turns(view) {
       // A blocked reply keeps nothing of what streamed before the block (all of it was checked,
       // but the reply as a whole is withdrawn).
       Object.assign(reply, { id: done.messageId, content: status === "blocked" ? "" : done.content, status });
+      // The server's measure of the thinking, and none of it for a blocked reply.
+      if (status === "blocked") Object.assign(reply, { thinking: null, thinkingMs: null });
+      else if (done.thinkingMs != null) reply.thinkingMs = done.thinkingMs;
       adopt(done.conversationId, generation);
       view.loadConversations();
       finished = done.conversationId;

@@ -16,6 +16,9 @@
 // UNSAFE_OUTPUT is flagged; `moderations` records what was checked.
 // Requests for the title model (`model` TITLE_MODEL, the app's CHAT_TITLE_MODEL) get a fixed
 // title (TITLE_TEXT, in the language of the request) and are recorded apart from chat requests.
+// A request with `enable_thinking: true` (DashScope's switch) thinks first: THINKING_TEXT (in the
+// request's language) streamed as `reasoning_content`, before the reply; asked to think without
+// streaming it answers 400, as DashScope does.
 import { createServer } from "node:http";
 import { pathToFileURL } from "node:url";
 
@@ -26,6 +29,10 @@ export const TITLE_TEXT = { en: "Title by the model", zh: "模型写的标题" }
 export const TITLE_SLOW_MS = 3000;
 export const UNSAFE_INPUT = "forbidden-input";
 export const UNSAFE_OUTPUT = "FORBIDDEN-OUTPUT";
+export const THINKING_TEXT = {
+  en: "First the question itself: what is being asked, and what is not. Then the lines, from the bottom up.",
+  zh: "先看问题本身：问的是什么，没问什么。再自下而上看六爻。",
+};
 
 /** What the system prompt says about the assistant: persona, language, the user's hint. */
 export function describe(messages) {
@@ -192,6 +199,12 @@ export function startFakeOpenAI({ port = 0, delayMs = 25, slowDelayMs = 200 } = 
     }
     const text = replyFor(messages);
     const usage = { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 };
+    const thinks = body.enable_thinking === true;
+    if (thinks && !body.stream) {
+      res.writeHead(400, { "Content-Type": "application/json" });
+      res.end(JSON.stringify({ error: { message: "thinking is streamed only", type: "invalid_request_error", code: null } }));
+      return;
+    }
     if (!body.stream) {
       res.writeHead(200, { "Content-Type": "application/json" });
       res.end(JSON.stringify({
@@ -207,6 +220,14 @@ export function startFakeOpenAI({ port = 0, delayMs = 25, slowDelayMs = 200 } = 
     const send = (payload) => res.write(`data: ${JSON.stringify(payload)}\n\n`);
     const chunk = (choices, extra = {}) => ({ id: "x", object: "chat.completion.chunk", created: 1, model: "m", choices, ...extra });
     const delay = question.includes("[slow]") ? slowDelayMs : delayMs;
+    if (thinks) {
+      const thought = THINKING_TEXT[describe(messages).lang] ?? THINKING_TEXT.en;
+      for (const piece of pieces(thought)) {
+        if (closed) return;
+        send(chunk([{ index: 0, delta: { content: null, reasoning_content: piece }, finish_reason: null }]));
+        await sleep(delay * 4); // long enough to see "Thinking…" open
+      }
+    }
     for (const piece of pieces(text)) {
       if (closed) return;
       send(chunk([{ index: 0, delta: { content: piece }, finish_reason: null }]));

@@ -184,6 +184,17 @@ test("streamed turns resolve at done (a title may follow), and fail plainly othe
   assert.equal(sent[0].init.headers.Accept, "text/event-stream");
   assert.equal(JSON.parse(sent[0].init.body).stream, true);
 
+  // A reply thought through: `thinking` pieces first, handed over apart, and kept apart.
+  sent = fakeStream([start, 'event: thinking\ndata: {"content":"Hm, "}\n\n', 'event: thinking\ndata: {"content":"so."}\n\n', delta("Yes."),
+    'event: done\ndata: {"conversationId":"c1","messageId":"m2","usage":null,"finishReason":"completed","thinkingMs":1500}\n\n']);
+  const thoughts = [];
+  const thought = await api.streamChatMessage({ type: "oracle", messages: [{ role: "user", content: "hi" }], think: true }, {
+    onThinking: (_piece, soFar) => thoughts.push(soFar),
+  });
+  assert.deepEqual(thoughts, ["Hm, ", "Hm, so."]);
+  assert.deepEqual(thought, { conversationId: "c1", messageId: "m2", usage: null, finishReason: "completed", thinkingMs: 1500, content: "Yes.", thinking: "Hm, so." });
+  assert.equal(JSON.parse(sent[0].init.body).think, true);
+
   // Regenerate and edit go to their own paths with the same events; a stopped reply says so.
   sent = fakeStream([start, delta("Part"), done("stopped")]);
   const stopped = await api.regenerateReply("c 1", "m/1", { locale: "en" });
