@@ -1716,8 +1716,16 @@ export interface components {
             replies: number;
             /** Format: int64 */
             promptTokens: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Every token the model wrote, the thinking's included.
+             */
             completionTokens: number;
+            /**
+             * Format: int64
+             * @description Of `completion_tokens`, what the model thought before it answered ("think deeply").
+             */
+            thinkingTokens: number;
             /** Format: int64 */
             tokens: number;
             /**
@@ -2136,6 +2144,11 @@ export interface components {
             replies: number;
             /** Format: int64 */
             tokens: number;
+            /**
+             * Format: int64
+             * @description Of `tokens`, the thinking's.
+             */
+            thinkingTokens: number;
             /**
              * Format: int64
              * @description Distinct users who sent a message in the range.

@@ -112,6 +112,12 @@ both_databases! {
             .unwrap();
         let (completion, thinking) = tallied.iter().fold((0, 0), |sum, row| (sum.0 + row.0, sum.1 + row.1));
         assert_eq!((completion, thinking), (4 + 2, 2), "{tallied:?}");
+        // …and the administrators' dashboard shows them apart.
+        let admin = app.admin_token().await;
+        let usage = app.get("/api/admin/usage").token(&admin).send().await.json();
+        assert_eq!(usage["totals"]["thinkingTokens"], 2, "{}", usage["totals"]);
+        let periods = usage["periods"].as_array().unwrap();
+        assert_eq!(periods.iter().map(|period| period["thinkingTokens"].as_i64().unwrap()).sum::<i64>(), 2);
     }
 
     async fn a_json_answer_thought_through_is_streamed_from_the_model_and_answered_whole(backend: Backend) {

@@ -186,6 +186,7 @@ both_databases! {
             "replies": 6,
             "promptTokens": 11 * 5,
             "completionTokens": 5,
+            "thinkingTokens": 0,
             "tokens": tokens_per_reply * 5,
             "activeUsers": 2,
             "registrations": 3,
@@ -194,7 +195,7 @@ both_databases! {
         });
         assert_eq!(period(&report, day), &expected_today);
         assert_eq!(report["totals"], json!({
-            "messages": 7, "replies": 6, "tokens": tokens_per_reply * 5, "activeUsers": 2,
+            "messages": 7, "replies": 6, "tokens": tokens_per_reply * 5, "thinkingTokens": 0, "activeUsers": 2,
             "registrations": 3, "stopped": 1, "modelErrors": 1,
         }));
         assert_eq!(report["byAssistant"], json!([

@@ -88,7 +88,10 @@ pub struct PeriodUsage {
     /// Replies saved (complete or stopped).
     pub replies: i64,
     pub prompt_tokens: i64,
+    /// Every token the model wrote, the thinking's included.
     pub completion_tokens: i64,
+    /// Of `completion_tokens`, what the model thought before it answered ("think deeply").
+    pub thinking_tokens: i64,
     pub tokens: i64,
     /// Users who sent a message.
     pub active_users: i64,
@@ -134,6 +137,8 @@ pub struct Totals {
     pub messages: i64,
     pub replies: i64,
     pub tokens: i64,
+    /// Of `tokens`, the thinking's.
+    pub thinking_tokens: i64,
     /// Distinct users who sent a message in the range.
     pub active_users: i64,
     pub registrations: i64,
@@ -259,6 +264,7 @@ struct PeriodRow {
     replies: i64,
     prompt_tokens: i64,
     completion_tokens: i64,
+    thinking_tokens: i64,
     stopped: i64,
     model_errors: i64,
     active_users: i64,
@@ -315,13 +321,14 @@ pub async fn report(db: &Db, range: &Range) -> AppResult<UsageReport> {
 
     let rows = PeriodRow::find_by_statement(statement(
         format!(
-            "SELECT {period} AS period, {}, {}, {}, {}, {}, {}, \
+            "SELECT {period} AS period, {}, {}, {}, {}, {}, {}, {}, \
                COUNT(DISTINCT CASE WHEN user_messages > 0 THEN user_id END) AS active_users \
              FROM usage_hours WHERE hour >= ? AND hour < ? GROUP BY period",
             int("SUM(user_messages)") + " AS messages",
             int("SUM(replies)") + " AS replies",
             int("SUM(prompt_tokens)") + " AS prompt_tokens",
             int("SUM(completion_tokens)") + " AS completion_tokens",
+            int("SUM(thinking_tokens)") + " AS thinking_tokens",
             int("SUM(stopped)") + " AS stopped",
             int("SUM(model_errors)") + " AS model_errors",
         ),
@@ -442,6 +449,7 @@ fn assemble(
                 replies: row.replies,
                 prompt_tokens: row.prompt_tokens,
                 completion_tokens: row.completion_tokens,
+                thinking_tokens: row.thinking_tokens,
                 tokens: row.prompt_tokens + row.completion_tokens,
                 active_users: row.active_users,
                 registrations: 0,
@@ -460,6 +468,7 @@ fn assemble(
         totals.messages += period.messages;
         totals.replies += period.replies;
         totals.tokens += period.tokens;
+        totals.thinking_tokens += period.thinking_tokens;
         totals.registrations += period.registrations;
         totals.stopped += period.stopped;
         totals.model_errors += period.model_errors;
