@@ -116,10 +116,20 @@ function charts(report) {
     summary: summary(t("chartMessages"), labels, perPeriod(messageSeries)), filename: file("messages"),
   });
 
-  const tokenSeries = [
-    { key: "prompt", name: t("promptTokens"), values: column(report, "promptTokens"), color: COLORS.blue },
-    { key: "completion", name: t("completionTokens"), values: column(report, "completionTokens"), color: COLORS.sand, pattern: "hatch" },
-  ];
+  // Where replies were thought through, the completion tokens split into the answer's and the
+  // thinking's (they add up to the same total).
+  const thinking = column(report, "thinkingTokens");
+  const completion = column(report, "completionTokens");
+  const tokenSeries = thinking.some((n) => n > 0)
+    ? [
+      { key: "prompt", name: t("promptTokens"), values: column(report, "promptTokens"), color: COLORS.blue },
+      { key: "answer", name: t("answerTokens"), values: completion.map((n, i) => n - thinking[i]), color: COLORS.sand, pattern: "hatch" },
+      { key: "thinking", name: t("thinkingTokens"), values: thinking, color: COLORS.gold },
+    ]
+    : [
+      { key: "prompt", name: t("promptTokens"), values: column(report, "promptTokens"), color: COLORS.blue },
+      { key: "completion", name: t("completionTokens"), values: completion, color: COLORS.sand, pattern: "hatch" },
+    ];
   const tokens = column(report, "tokens");
   specs.push({
     key: "tokens", title: t("chartTokens"),

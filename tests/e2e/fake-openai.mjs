@@ -222,6 +222,10 @@ export function startFakeOpenAI({ port = 0, delayMs = 25, slowDelayMs = 200 } = 
     const delay = question.includes("[slow]") ? slowDelayMs : delayMs;
     if (thinks) {
       const thought = THINKING_TEXT[describe(messages).lang] ?? THINKING_TEXT.en;
+      // One token a piece, reported as the thinking's (and counted in the completion's).
+      usage.completion_tokens += pieces(thought).length;
+      usage.total_tokens += pieces(thought).length;
+      usage.completion_tokens_details = { reasoning_tokens: pieces(thought).length };
       for (const piece of pieces(thought)) {
         if (closed) return;
         send(chunk([{ index: 0, delta: { content: null, reasoning_content: piece }, finish_reason: null }]));

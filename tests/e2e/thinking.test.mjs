@@ -6,9 +6,9 @@
 // tests/e2e/screenshots/thinking-*.png.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { ask, close, closeBrowser, hashId, lastReply, launchBrowser, open, registerInUi, replyText, shot } from "./browser.mjs";
-import { THINKING_TEXT } from "./fake-openai.mjs";
-import { startStack } from "./stack.mjs";
+import { ask, close, closeBrowser, hashId, lastReply, launchBrowser, loginInUi, open, registerInApi, registerInUi, replyText, shot } from "./browser.mjs";
+import { THINKING_TEXT, pieces } from "./fake-openai.mjs";
+import { ADMIN_EMAIL, startStack } from "./stack.mjs";
 
 let stack;
 
@@ -100,6 +100,29 @@ test("思考 in Chinese on a phone: the switch, the live label and the folded on
   await thought.locator("summary").click();
   assert.equal(await thought.locator(".thought-text").innerText(), THINKING_TEXT.zh);
   await shot(page, "thinking-open-zh-phone");
+  await close(page);
+});
+
+test("the usage dashboard splits the completion tokens into the answer's and the thinking's", async () => {
+  // By now this run's replies thought twice: once in English, once in Chinese.
+  const thought = pieces(THINKING_TEXT.en).length + pieces(THINKING_TEXT.zh).length;
+  await registerInApi(ADMIN_EMAIL);
+  const page = await open();
+  await loginInUi(page, ADMIN_EMAIL);
+  await page.click("#nav-admin");
+  await page.click("a[data-tab=usage]");
+  const figure = page.locator("figure[data-chart=tokens]");
+  await figure.locator("svg.chart").waitFor();
+  assert.equal(await figure.locator("svg .series").count(), 3, "prompt, answer and thinking, stacked");
+  const table = await figure.locator("table").evaluate((element) => ({
+    head: [...element.tHead.rows[0].cells].map((cell) => cell.textContent),
+    foot: [...element.tFoot.rows[0].cells].map((cell) => (cell.dataset.value !== undefined ? Number(cell.dataset.value) : cell.textContent)),
+  }));
+  assert.deepEqual(table.head.slice(1), ["Prompt tokens", "Answer tokens", "Thinking tokens", "Total"]);
+  const [prompt, answer, thinking, total] = table.foot.slice(1);
+  assert.equal(thinking, thought);
+  assert.equal(prompt + answer + thinking, total, "the parts add up to the total");
+  await shot(page, "thinking-usage");
   await close(page);
 });
 
