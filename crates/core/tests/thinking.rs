@@ -11,7 +11,9 @@ use app_core::entities::{UsageHour, usage_hour};
 use axum::http::StatusCode;
 use sea_orm::{EntityTrait, QuerySelect};
 use serde_json::Value;
-use test_support::{Backend, Behaviour, TestApp, Upstream, both_databases, json, sse_events as events};
+use test_support::{
+    Backend, Behaviour, TestApp, Upstream, both_databases, json, moderation::ModerationServer, sse_events as events,
+};
 
 const THINKER: &str = "test-thinking-model";
 
@@ -139,6 +141,52 @@ both_databases! {
         let again = app.post(&path).token(&token).json(&json!({})).send().await.json();
         assert_eq!(again["thinking"]["content"], "Again.");
         assert_eq!(again["reply"], "Still patience.");
+    }
+
+    /// The thinking is shown, so moderation checks it as it checks the reply: a thought the
+    /// output check refuses blocks the reply, streamed or whole, and its user sees none of it.
+    async fn moderation_checks_the_thinking_like_the_reply(backend: Backend) {
+        const RISKY: &str = "forbidden-thought";
+        let upstream = Upstream::start(Behaviour::thinking(
+            &["A fine first thought. ", "Then a ", RISKY, " in the second. ", "A third."],
+            &["The answer."],
+            Duration::from_millis(20),
+        ))
+        .await;
+        let moderation = ModerationServer::start(&[RISKY]).await;
+        let app = TestApp::with_env(backend, |env| {
+            upstream.configure(env);
+            for (name, value) in moderation.aliyun_env() {
+                env.insert(name.to_string(), value);
+            }
+            env.insert("CHAT_THINKING".into(), "always".into());
+        })
+        .await;
+        let token = app.register("guarded@example.com").await;
+
+        let streamed = app.post("/api/chat").token(&token).header("accept", "text/event-stream").json(&turn("Think", None)).send().await;
+        assert_eq!(streamed.status, StatusCode::OK, "{}", streamed.text());
+        let events = events(&streamed.text());
+        let names: Vec<&str> = events.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["start", "thinking", "done"], "{events:?}");
+        assert_eq!(events[1].1["content"], "A fine first thought.");
+        assert_eq!(events[2].1["finishReason"], "blocked");
+        assert!(events[2].1.get("thinkingMs").is_none(), "{}", events[2].1);
+        let conversation = events[0].1["conversationId"].as_str().unwrap().to_string();
+        let shown = last_message(&app, &token, &conversation).await;
+        assert_eq!((&shown["withheld"], &shown["thinking"]), (&json!("blocked"), &Value::Null));
+        let export = app.get("/api/account/export").token(&token).send().await.text();
+        assert!(!export.contains(RISKY) && !export.contains("A fine first thought"), "{export}");
+        let admin = app.admin_token().await;
+        assert!(app.get("/api/admin/export?format=json").token(&admin).send().await.text().contains(RISKY), "administrators keep it");
+
+        // Whole (JSON): the same verdict, a notice in place of the reply, no thinking.
+        let whole = app.post("/api/chat").token(&token).json(&turn("Think again", None)).send().await;
+        assert_eq!(whole.status, StatusCode::OK, "{}", whole.text());
+        let body = whole.json();
+        assert_eq!(body["finishReason"], "blocked");
+        assert!(body.get("thinking").is_none(), "{body}");
+        assert!(!whole.text().contains(RISKY));
     }
 
     async fn a_stop_while_it_thinks_ends_the_reply_and_keeps_what_was_shown(backend: Backend) {
