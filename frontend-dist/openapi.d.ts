@@ -904,6 +904,11 @@ export interface components {
              *     deeply" switch: `think` on a turn) or `always`.
              */
             thinking: components["schemas"]["ThinkingMode"];
+            /**
+             * @description The model that writes the replies thought through (`CHAT_THINKING_MODEL`); `null` when
+             *     thinking is off. With `always`, it writes every reply.
+             */
+            thinkingModel?: string | null;
         };
         Accepted: {
             accepted: boolean;

@@ -672,7 +672,9 @@ export function chatView(app) {
   /** "AI-generated replies · model qwen-plus · <the operator's filing>". */
   function disclosureText() {
     const about = store.about;
-    return [t("aiDisclosure"), about?.model ? t("aiModel", { model: about.model }) : null, about?.disclosure ?? null]
+    // A reply thought through may come from another model: the label names it too.
+    const thinker = about?.thinkingModel && about.thinkingModel !== about.model ? t("aiThinkingModel", { model: about.thinkingModel }) : null;
+    return [t("aiDisclosure"), about?.model ? t("aiModel", { model: about.model }) : null, thinker, about?.disclosure ?? null]
       .filter(Boolean).join(" · ");
   }
 

@@ -11,7 +11,7 @@ both_databases! {
         let about = app.get("/api/chat/about").send().await;
         assert_eq!(about.status, StatusCode::OK, "{}", about.text());
         assert_eq!(about.json(), json!({"model": "test-model", "disclosure": "通义千问 · 网信算备 000000000000000001",
-            "termsVersion": null, "healthConsent": "off", "reportResponseDays": 7, "thinking": "off"}));
+            "termsVersion": null, "healthConsent": "off", "reportResponseDays": 7, "thinking": "off", "thinkingModel": null}));
 
         let bare = TestApp::spawn(backend).await;
         assert_eq!(bare.get("/api/chat/about").send().await.json()["model"], json!(null));

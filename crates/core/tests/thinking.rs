@@ -59,7 +59,8 @@ both_databases! {
         let upstream = Upstream::start(thinker()).await;
         let app = app(backend, &upstream, "offered").await;
         let token = app.register("thinker@example.com").await;
-        assert_eq!(app.get("/api/chat/about").send().await.json()["thinking"], "offered");
+        let about = app.get("/api/chat/about").send().await.json();
+        assert_eq!((about["thinking"].as_str(), about["thinkingModel"].as_str()), (Some("offered"), Some(THINKER)));
 
         let reply = app.post("/api/chat").token(&token).header("accept", "text/event-stream").json(&turn("What now?", Some(true))).send().await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
@@ -141,6 +142,51 @@ both_databases! {
         let again = app.post(&path).token(&token).json(&json!({})).send().await.json();
         assert_eq!(again["thinking"]["content"], "Again.");
         assert_eq!(again["reply"], "Still patience.");
+    }
+
+    /// A JSON turn thought through is collected from a stream whose timeout bounds each piece:
+    /// the whole has the deadline of a streamed reply (`CHAT_REPLY_MAX`).
+    async fn a_json_answer_thought_through_has_a_deadline(backend: Backend) {
+        let thoughts: Vec<String> = (0..50).map(|n| format!("t{n} ")).collect();
+        let thoughts: Vec<&str> = thoughts.iter().map(String::as_str).collect();
+        let upstream = Upstream::start(Behaviour::thinking(&thoughts, &["late"], Duration::from_millis(100))).await;
+        let app = TestApp::with_upstream(backend, &upstream, &[("CHAT_THINKING", "always"), ("CHAT_REPLY_MAX", "1s")]).await;
+        let token = app.register("patient@example.com").await;
+        let started = std::time::Instant::now();
+        let reply = app.post("/api/chat").token(&token).json(&turn("Think long", None)).send().await;
+        assert_eq!(reply.assert_error(StatusCode::GATEWAY_TIMEOUT), "reply_too_long");
+        assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
+    }
+
+    /// Deleting the conversation while a reply streams in it ends the reply: the model's request
+    /// is closed and the slot free, as after a stop.
+    async fn deleting_the_conversation_ends_its_streaming_reply(backend: Backend) {
+        let thoughts: Vec<String> = (0..60).map(|n| format!("thought{n} ")).collect();
+        let thoughts: Vec<&str> = thoughts.iter().map(String::as_str).collect();
+        let upstream = Upstream::start(Behaviour::thinking(&thoughts, &["never"], Duration::from_millis(50))).await;
+        let app = app(backend, &upstream, "always").await;
+        let token = app.register("deleter@example.com").await;
+        let request = axum::http::Request::post("/api/chat")
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .header("accept", "text/event-stream")
+            .body(axum::body::Body::from(turn("Think long", None).to_string()))
+            .unwrap();
+        let response = tower::ServiceExt::oneshot(app.router.clone(), request).await.unwrap();
+        let mut body = response.into_body().into_data_stream();
+        let mut text = String::new();
+        read_until(&mut body, &mut text, "thought2 ").await;
+        let conversation = events(text.split("\n\n").next().unwrap())[0].1["conversationId"].as_str().unwrap().to_string();
+        let asked = std::time::Instant::now();
+        let deleted = app.request(axum::http::Method::DELETE, &format!("/api/chat/conversations/{conversation}")).token(&token).send().await;
+        assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+        read_until(&mut body, &mut text, "event: error").await;
+        let ended = events(&text);
+        assert_eq!(ended.last().unwrap().1["error"]["code"], "not_found", "{text}");
+        let cut_at = upstream.streams()[0].cut_at.expect("the model's request was closed");
+        assert!(cut_at.duration_since(asked) < Duration::from_secs(1), "{:?}", cut_at.duration_since(asked));
+        let held = app.get("/api/chat/quota").token(&token).send().await.json();
+        assert_eq!(held["streams"]["inUse"], 0, "{held}");
     }
 
     /// The thinking is shown, so moderation checks it as it checks the reply: a thought the

@@ -18,7 +18,10 @@ use crate::{
         feedback::{self, FeedbackView},
         tree::{Tree, Versions},
     },
-    entities::{Conversation, ConversationKind, Message, MessageRole, TitleSource, Withheld, conversation, message},
+    entities::{
+        Conversation, ConversationKind, Message, MessageRole, ReplyStream, TitleSource, Withheld, conversation,
+        message, reply_stream,
+    },
     error::{AppError, AppResult, ErrorBody},
     http::{ApiRoutes, AppJson, AppPath, AppQuery, ClientMeta, routes::api_routes},
     safety::RedFlagCard,
@@ -381,6 +384,13 @@ pub async fn delete(
         "deleted conversation {} ({:?}, {} messages)",
         conversation.id, conversation.kind, deleted.rows_affected
     );
+    // A reply still streaming in it ends (its instance finds its row gone, as after a stop): the
+    // model's request is closed and the slot free at once.
+    ReplyStream::delete_many()
+        .filter(reply_stream::Column::ConversationId.eq(&conversation.id))
+        .filter(reply_stream::Column::UserId.eq(&auth.user.id))
+        .exec(&txn)
+        .await?;
     Conversation::delete_by_id(conversation.id).exec(&txn).await?;
     let entry = audit::Entry::new(Action::ConversationDelete, Some(&auth.user.id), message);
     audit::record(&txn, &state.clock, entry, &client).await?;

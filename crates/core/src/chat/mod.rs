@@ -342,11 +342,19 @@ async fn answer(
     }
     let prepared = service::prepare(&state, user, turn, false).await.map_err(with_card)?;
     let conversation_id = prepared.conversation.id.clone();
-    let completion = match llm.complete(&prepared.prompt, prepared.think).await {
-        Ok(completion) => completion,
-        Err(err) => {
+    // A reply thought through is streamed from the model and collected: the timeout bounds
+    // each next piece, so the whole has the deadline of a streamed reply (`CHAT_REPLY_MAX`).
+    let longest = state.config.chat_stream_lease();
+    let answered = tokio::time::timeout(longest, llm.complete(&prepared.prompt, prepared.think)).await;
+    let completion = match answered {
+        Ok(Ok(completion)) => completion,
+        failed => {
             service::model_failed(&state, &prepared).await;
-            return Err(service::llm_error(err).in_conversation(&conversation_id));
+            let err = match failed {
+                Ok(Err(err)) => service::llm_error(err),
+                _ => stream::too_long(longest),
+            };
+            return Err(err.in_conversation(&conversation_id));
         }
     };
     // The thinking is shown too: it is checked like the reply.

@@ -585,6 +585,25 @@ pub async fn model_failed(state: &AppState, prepared: &PreparedTurn) {
     }
 }
 
+/// Counts the tokens of a reply that could not be saved (its conversation deleted while it was
+/// written) in the usage tallies: the provider billed them. A failure to count is only logged.
+pub async fn reply_unsaved(state: &AppState, prepared: &PreparedTurn, usage: Option<Usage>) {
+    let Some(usage) = usage else { return };
+    let conversation = &prepared.conversation;
+    let tally = Tally {
+        prompt_tokens: i64::from(usage.prompt_tokens),
+        completion_tokens: i64::from(usage.completion_tokens),
+        thinking_tokens: i64::from(usage.thinking_tokens),
+        ..Tally::default()
+    };
+    let now = state.clock.now();
+    if let Err(err) =
+        tally::add(&state.db, now, &conversation.user_id, conversation.kind, prepared.language, tally).await
+    {
+        tracing::warn!(error = %err, conversation_id = %conversation.id, "could not count an unsaved reply's tokens");
+    }
+}
+
 /// A message to insert.
 #[derive(Clone)]
 struct NewMessage<'a> {

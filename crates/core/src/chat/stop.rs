@@ -3,7 +3,8 @@
 //! Function Compute routes each request anew, so the stop request may reach an instance other
 //! than the one streaming. What they share is the database: a reply being streamed has a row in
 //! `reply_streams` (which is also its stream slot: the `chat_streams` limit counts these rows);
-//! a stop marks the conversation's rows, and the streaming instance, which
+//! deleting the conversation (or the account) deletes the row, which ends the reply as a stop
+//! does; a stop marks the conversation's rows, and the streaming instance, which
 //! looks for marks every [`POLL`], ends the reply when it sees one: it closes the model's
 //! request, saves the reply as far as it got and frees the stream slot. The stop request waits
 //! (at most [`WAIT`]) until the rows are gone, so that when it answers the slot is free.
@@ -203,17 +204,19 @@ impl StopWatcher {
             };
             let mut stopped = Vec::new();
             // One statement per tick; a list of ids stays bounded past a few hundred replies.
+            // It asks which replies may go on: a row marked, or gone (its conversation or its
+            // account deleted meanwhile), ends its reply.
             for batch in ids.chunks(500) {
-                let found: Result<Vec<String>, _> = ReplyStream::find()
+                let running: Result<Vec<String>, _> = ReplyStream::find()
                     .select_only()
                     .column(reply_stream::Column::Id)
                     .filter(reply_stream::Column::Id.is_in(batch.to_vec()))
-                    .filter(reply_stream::Column::StopRequestedAt.is_not_null())
+                    .filter(reply_stream::Column::StopRequestedAt.is_null())
                     .into_tuple()
                     .all(&db)
                     .await;
-                match found {
-                    Ok(found) => stopped.extend(found),
+                match running {
+                    Ok(running) => stopped.extend(batch.iter().filter(|id| !running.contains(id)).cloned()),
                     // The database briefly away: the replies go on, and so does the watch.
                     Err(err) => tracing::debug!(error = %err, "could not look for stops; trying again"),
                 }

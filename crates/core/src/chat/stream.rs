@@ -394,7 +394,11 @@ async fn finish(state: &AppState, prepared: &PreparedTurn, outcome: Outcome) -> 
             // A blocked reply gets no title: its words are not to be shown.
             (event("done", &done), (ending != Ending::Blocked).then_some(outcome.text))
         }
-        Err(err) => failed(err),
+        Err(err) => {
+            // Nowhere to save it (its conversation was deleted meanwhile): what it cost still counts.
+            service::reply_unsaved(state, prepared, outcome.usage).await;
+            failed(err)
+        }
     }
 }
 
@@ -406,7 +410,7 @@ async fn deliver(sender: &mpsc::Sender<Event>, event: Event, deadline: Instant) 
 }
 
 /// A reply that ran for as long as its slot is leased.
-fn too_long(longest: Duration) -> AppError {
+pub(super) fn too_long(longest: Duration) -> AppError {
     AppError::GatewayTimeout {
         code: "reply_too_long",
         message: format!("the reply ran longer than the {} seconds a reply may take", longest.as_secs()),

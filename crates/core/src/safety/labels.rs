@@ -35,6 +35,9 @@ pub struct AboutView {
     /// Whether the model thinks before it answers: `off`, `offered` (the site shows a "think
     /// deeply" switch: `think` on a turn) or `always`.
     pub thinking: crate::config::ThinkingMode,
+    /// The model that writes the replies thought through (`CHAT_THINKING_MODEL`); `null` when
+    /// thinking is off. With `always`, it writes every reply.
+    pub thinking_model: Option<String>,
 }
 
 /// Which model writes the replies, and the operator's disclosure (filing number), for the
@@ -54,6 +57,12 @@ pub async fn about(State(state): State<AppState>) -> Json<AboutView> {
         health_consent: state.config.trust.health_consent,
         report_response_days: state.config.trust.report_response_days,
         thinking: state.config.llm.as_ref().map(|llm| llm.thinking.mode).unwrap_or_default(),
+        thinking_model: state
+            .config
+            .llm
+            .as_ref()
+            .filter(|llm| llm.thinking.mode != crate::config::ThinkingMode::Off)
+            .map(|llm| llm.thinking.model.clone()),
     })
 }
 
