@@ -4,16 +4,14 @@
 use std::time::Duration;
 
 use app_core::entities::{Conversation, ConversationKind, Message, MessageRole, conversation, message};
-use axum::{
-    body::Body,
-    http::{Request, StatusCode},
-};
+use axum::http::StatusCode;
 use futures::StreamExt;
 use http_body_util::BodyExt;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde_json::Value;
 use test_support::{
     Backend, Behaviour, TestApp, UPSTREAM_KEY, UPSTREAM_MODEL, Upstream, both_databases, eventually, json,
+    streaming_chat,
 };
 
 async fn app_with(backend: Backend, upstream: &Upstream) -> TestApp {
@@ -39,17 +37,6 @@ async fn messages_of(app: &TestApp, conversation_id: &str) -> Vec<(MessageRole, 
         .into_iter()
         .map(|m| (m.role, m.content))
         .collect()
-}
-
-/// A streaming `POST /api/chat` of `text` to the oracle, to send through the router by hand
-/// (to hold or drop its body).
-fn streaming_request(token: &str, text: &str) -> Request<Body> {
-    Request::post("/api/chat")
-        .header("authorization", format!("Bearer {token}"))
-        .header("content-type", "application/json")
-        .header("accept", "text/event-stream")
-        .body(Body::from(turn("oracle", text).to_string()))
-        .unwrap()
 }
 
 /// How many stream slots are held (streaming replies' rows in `reply_streams`).
@@ -389,7 +376,7 @@ both_databases! {
         let upstream = Upstream::start(Behaviour::pieces(&pieces, Duration::from_millis(100))).await;
         let app = app_with(backend, &upstream).await;
         let token = app.register("seeker@example.com").await;
-        let request = streaming_request(&token, "Count to five");
+        let request = streaming_chat(&token, &turn("oracle", "Count to five"));
         let response = tower::ServiceExt::oneshot(app.router.clone(), request).await.unwrap();
         let mut body = response.into_body().into_data_stream();
         let mut seen = String::new();
@@ -419,7 +406,7 @@ both_databases! {
         let admin = app.admin_token().await;
 
         // One stream at a time: a second one while the first runs is refused.
-        let first = tower::ServiceExt::oneshot(app.router.clone(), streaming_request(&token, "first")).await.unwrap();
+        let first = tower::ServiceExt::oneshot(app.router.clone(), streaming_chat(&token, &turn("oracle", "first"))).await.unwrap();
         assert_eq!(first.status(), StatusCode::OK);
         let second = app.post("/api/chat").token(&token).header("accept", "text/event-stream").json(&turn("oracle", "second")).send().await;
         assert_eq!(second.assert_error(StatusCode::TOO_MANY_REQUESTS), "too_many_streams");
@@ -507,7 +494,7 @@ both_databases! {
         // reply is complete (and saved), then released; meanwhile a refusal's Retry-After is
         // at most the lease (ten OPENAI_TIMEOUTs of 2 s).
         upstream.set(Behaviour::pieces(&["one ", "two ", "three"], Duration::from_millis(200)));
-        let request = streaming_request(&token, "dropped midway");
+        let request = streaming_chat(&token, &turn("oracle", "dropped midway"));
         let response = tower::ServiceExt::oneshot(app.router.clone(), request).await.unwrap();
         let mut body = response.into_body().into_data_stream();
         let first = body.next().await.unwrap().unwrap();
@@ -566,7 +553,7 @@ both_databases! {
         })
         .await;
         let token = app.register("stalled@example.com").await;
-        let request = streaming_request(&token, "then never read");
+        let request = streaming_chat(&token, &turn("oracle", "then never read"));
         let response = tower::ServiceExt::oneshot(app.router.clone(), request).await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         // The body is held, never read: the relay's sends block once its buffer is full.

@@ -7,41 +7,20 @@
 use std::time::{Duration, Instant};
 
 use app_core::entities::{Message, MessageRole, ReplyStream};
-use axum::{body::Body, http::Request, http::StatusCode};
+use axum::http::StatusCode;
 use futures::StreamExt;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::Value;
-use test_support::{Backend, Behaviour, TestApp, Upstream, both_databases, eventually, json};
+use test_support::{
+    Backend, Behaviour, TestApp, Upstream, both_databases, eventually, json, read_sse_until, streaming_chat,
+};
 
 async fn app(backend: Backend, upstream: &Upstream, extra: &[(&str, &str)]) -> TestApp {
     TestApp::with_upstream(backend, upstream, extra).await
 }
 
-fn streaming(token: &str, body: &Value) -> Request<Body> {
-    Request::post("/api/chat")
-        .header("authorization", format!("Bearer {token}"))
-        .header("content-type", "application/json")
-        .header("accept", "text/event-stream")
-        .body(Body::from(body.to_string()))
-        .unwrap()
-}
-
 fn first_turn(text: &str) -> Value {
     json!({"type": "oracle", "locale": "en", "messages": [{"role": "user", "content": text}]})
-}
-
-/// Reads SSE text from `body` until it contains `needle` (or the body ends).
-async fn read_until(
-    body: &mut (impl futures::Stream<Item = Result<axum::body::Bytes, axum::Error>> + Unpin),
-    text: &mut String,
-    needle: &str,
-) {
-    while !text.contains(needle) {
-        match tokio::time::timeout(Duration::from_secs(10), body.next()).await.expect("the stream went quiet") {
-            Some(Ok(bytes)) => text.push_str(&String::from_utf8_lossy(&bytes)),
-            _ => return,
-        }
-    }
 }
 
 fn conversation_of(text: &str) -> String {
@@ -61,11 +40,11 @@ both_databases! {
         let upstream = Upstream::start(Behaviour::pieces(&pieces, Duration::from_millis(50))).await;
         let app = app(backend, &upstream, &[("CHAT_MAX_CONCURRENT_STREAMS", "1"), ("CHAT_QUOTA_USER", "3/1d")]).await;
         let token = app.register("stopper@example.com").await;
-        let response = tower::ServiceExt::oneshot(app.router.clone(), streaming(&token, &first_turn("a long answer, please"))).await.unwrap();
+        let response = tower::ServiceExt::oneshot(app.router.clone(), streaming_chat(&token, &first_turn("a long answer, please"))).await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         let mut body = response.into_body().into_data_stream();
         let mut text = String::new();
-        read_until(&mut body, &mut text, "word2 ").await;
+        read_sse_until(&mut body, &mut text, "word2 ").await;
         let conversation = conversation_of(&text);
 
         let asked = Instant::now();
@@ -85,7 +64,7 @@ both_databases! {
         assert!(saved.content.len() < pieces.concat().len());
 
         // The client hears the end: `done`, stopped, naming the saved reply; nothing after it.
-        read_until(&mut body, &mut text, "event: done").await;
+        read_sse_until(&mut body, &mut text, "event: done").await;
         assert!(body.next().await.is_none(), "the stream ends after done");
         let done = text.split("\n\n").find(|block| block.starts_with("event: done")).unwrap();
         let done: Value = serde_json::from_str(done.lines().nth(1).unwrap().trim_start_matches("data: ")).unwrap();
@@ -122,7 +101,7 @@ both_databases! {
         let upstream = Upstream::start(Behaviour::Hang).await;
         let app = app(backend, &upstream, &[("CHAT_MAX_CONCURRENT_STREAMS", "1"), ("OPENAI_TIMEOUT", "30s")]).await;
         let token = app.register("quick@example.com").await;
-        let pending = tokio::spawn(tower::ServiceExt::oneshot(app.router.clone(), streaming(&token, &first_turn("hello?"))));
+        let pending = tokio::spawn(tower::ServiceExt::oneshot(app.router.clone(), streaming_chat(&token, &first_turn("hello?"))));
         let db = app.db.clone();
         assert!(eventually(Duration::from_secs(5), async || ReplyStream::find().count(&db).await.unwrap() == 1).await);
         let conversation = ReplyStream::find().one(&app.db).await.unwrap().unwrap().conversation_id;
@@ -185,11 +164,11 @@ both_databases! {
         let mut bodies = Vec::new();
         let mut conversations = Vec::new();
         for n in 0..5 {
-            let request = streaming(&token, &first_turn(&format!("question {n}")));
+            let request = streaming_chat(&token, &first_turn(&format!("question {n}")));
             let response = tower::ServiceExt::oneshot(app.router.clone(), request).await.unwrap();
             let mut body = response.into_body().into_data_stream();
             let mut text = String::new();
-            read_until(&mut body, &mut text, "word1 ").await;
+            read_sse_until(&mut body, &mut text, "word1 ").await;
             conversations.push(conversation_of(&text));
             bodies.push((body, text));
         }
@@ -211,7 +190,7 @@ both_databases! {
         let stop = app.post(&format!("/api/chat/conversations/{}/stop", conversations[2])).token(&token).send().await;
         assert_eq!(stop.json(), json!({"requested": 1, "ended": 1}));
         let (body, text) = &mut bodies[2];
-        read_until(body, text, "event: done").await;
+        read_sse_until(body, text, "event: done").await;
         assert!(text.contains("\"finishReason\":\"stopped\""), "{text}");
         let mark = app.statements.len();
         tokio::time::sleep(Duration::from_millis(500)).await;

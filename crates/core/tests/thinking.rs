@@ -12,7 +12,8 @@ use axum::http::StatusCode;
 use sea_orm::{EntityTrait, QuerySelect};
 use serde_json::Value;
 use test_support::{
-    Backend, Behaviour, TestApp, Upstream, both_databases, json, moderation::ModerationServer, sse_events as events,
+    Backend, Behaviour, TestApp, Upstream, both_databases, json, moderation::ModerationServer, read_sse_until,
+    sse_events as events, streaming_chat,
 };
 
 const THINKER: &str = "test-thinking-model";
@@ -166,21 +167,16 @@ both_databases! {
         let upstream = Upstream::start(Behaviour::thinking(&thoughts, &["never"], Duration::from_millis(50))).await;
         let app = app(backend, &upstream, "always").await;
         let token = app.register("deleter@example.com").await;
-        let request = axum::http::Request::post("/api/chat")
-            .header("authorization", format!("Bearer {token}"))
-            .header("content-type", "application/json")
-            .header("accept", "text/event-stream")
-            .body(axum::body::Body::from(turn("Think long", None).to_string()))
-            .unwrap();
+        let request = streaming_chat(&token, &turn("Think long", None));
         let response = tower::ServiceExt::oneshot(app.router.clone(), request).await.unwrap();
         let mut body = response.into_body().into_data_stream();
         let mut text = String::new();
-        read_until(&mut body, &mut text, "thought2 ").await;
+        read_sse_until(&mut body, &mut text, "thought2 ").await;
         let conversation = events(text.split("\n\n").next().unwrap())[0].1["conversationId"].as_str().unwrap().to_string();
         let asked = std::time::Instant::now();
         let deleted = app.request(axum::http::Method::DELETE, &format!("/api/chat/conversations/{conversation}")).token(&token).send().await;
         assert_eq!(deleted.status, StatusCode::NO_CONTENT);
-        read_until(&mut body, &mut text, "event: error").await;
+        read_sse_until(&mut body, &mut text, "event: error").await;
         let ended = events(&text);
         assert_eq!(ended.last().unwrap().1["error"]["code"], "not_found", "{text}");
         let cut_at = upstream.streams()[0].cut_at.expect("the model's request was closed");
@@ -241,21 +237,16 @@ both_databases! {
         let upstream = Upstream::start(Behaviour::thinking(&thoughts, &["never"], Duration::from_millis(50))).await;
         let app = app(backend, &upstream, "offered").await;
         let token = app.register("stopper@example.com").await;
-        let request = axum::http::Request::post("/api/chat")
-            .header("authorization", format!("Bearer {token}"))
-            .header("content-type", "application/json")
-            .header("accept", "text/event-stream")
-            .body(axum::body::Body::from(turn("Think long", Some(true)).to_string()))
-            .unwrap();
+        let request = streaming_chat(&token, &turn("Think long", Some(true)));
         let response = tower::ServiceExt::oneshot(app.router.clone(), request).await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         let mut body = response.into_body().into_data_stream();
         let mut text = String::new();
-        read_until(&mut body, &mut text, "thought2 ").await;
+        read_sse_until(&mut body, &mut text, "thought2 ").await;
         let conversation = events(text.split("\n\n").next().unwrap())[0].1["conversationId"].as_str().unwrap().to_string();
         let stopped = app.post(&format!("/api/chat/conversations/{conversation}/stop")).token(&token).send().await;
         assert_eq!(stopped.json(), json!({"requested": 1, "ended": 1}));
-        read_until(&mut body, &mut text, "event: done").await;
+        read_sse_until(&mut body, &mut text, "event: done").await;
         let events = events(&text);
         let done = &events.iter().find(|(name, _)| name == "done").expect("done").1;
         assert_eq!(done["finishReason"], "stopped");
@@ -265,20 +256,5 @@ both_databases! {
         let stored = last_message(&app, &token, &conversation).await;
         assert_eq!((stored["stopped"].as_bool(), stored["thinking"]["content"].as_str()), (Some(true), Some(shown.as_str())));
         assert!(upstream.streams()[0].cut_at.is_some(), "the model's request was closed");
-    }
-}
-
-/// Reads SSE text from `body` until it contains `needle` (or the body ends).
-async fn read_until(
-    body: &mut (impl futures::Stream<Item = Result<axum::body::Bytes, axum::Error>> + Unpin),
-    text: &mut String,
-    needle: &str,
-) {
-    use futures::StreamExt;
-    while !text.contains(needle) {
-        match tokio::time::timeout(Duration::from_secs(10), body.next()).await.expect("the stream went quiet") {
-            Some(Ok(bytes)) => text.push_str(&String::from_utf8_lossy(&bytes)),
-            _ => return,
-        }
     }
 }

@@ -438,6 +438,33 @@ pub async fn eventually(timeout: Duration, mut check: impl AsyncFnMut() -> bool)
     }
 }
 
+/// A streamed `POST /api/chat` of `body` by `token`, to send through the router with
+/// `tower::ServiceExt::oneshot`, whose body a test then reads as it comes ([`read_sse_until`]).
+pub fn streaming_chat(token: &str, body: &Value) -> axum::http::Request<axum::body::Body> {
+    axum::http::Request::post("/api/chat")
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .header("accept", "text/event-stream")
+        .body(axum::body::Body::from(body.to_string()))
+        .expect("a request")
+}
+
+/// Reads SSE text from `body` into `text` until it contains `needle` (or the body ends); fails
+/// when the stream goes quiet for 10 seconds.
+pub async fn read_sse_until(
+    body: &mut (impl futures::Stream<Item = Result<axum::body::Bytes, axum::Error>> + Unpin),
+    text: &mut String,
+    needle: &str,
+) {
+    use futures::StreamExt;
+    while !text.contains(needle) {
+        match tokio::time::timeout(Duration::from_secs(10), body.next()).await.expect("the stream went quiet") {
+            Some(Ok(bytes)) => text.push_str(&String::from_utf8_lossy(&bytes)),
+            _ => return,
+        }
+    }
+}
+
 /// Parses a Server-Sent Events body into `(event, data as JSON)` pairs.
 pub fn sse_events(body: &str) -> Vec<(String, Value)> {
     body.split("\n\n")
