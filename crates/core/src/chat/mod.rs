@@ -15,6 +15,7 @@ pub(crate) mod history;
 pub mod llm;
 mod loaded;
 pub mod persona;
+mod reply;
 pub(crate) mod search;
 mod service;
 mod stop;
@@ -23,6 +24,7 @@ pub mod title;
 pub mod tree;
 mod turn;
 mod versions;
+mod written;
 
 use axum::{
     Json,
@@ -216,12 +218,12 @@ pub enum FinishReason {
     Blocked,
 }
 
-impl From<service::Ending> for FinishReason {
-    fn from(ending: service::Ending) -> Self {
+impl From<reply::Ending> for FinishReason {
+    fn from(ending: reply::Ending) -> Self {
         match ending {
-            service::Ending::Completed => Self::Completed,
-            service::Ending::Stopped => Self::Stopped,
-            service::Ending::Blocked => Self::Blocked,
+            reply::Ending::Completed => Self::Completed,
+            reply::Ending::Stopped => Self::Stopped,
+            reply::Ending::Blocked => Self::Blocked,
         }
     }
 }
@@ -349,7 +351,7 @@ async fn answer(
     let completion = match answered {
         Ok(Ok(completion)) => completion,
         failed => {
-            service::model_failed(&state, &prepared).await;
+            reply::model_failed(&state, &prepared).await;
             let err = match failed {
                 Ok(Err(err)) => service::llm_error(err),
                 _ => stream::too_long(longest),
@@ -364,12 +366,12 @@ async fn answer(
     let verdict = match output::judge_all(&state, &shown).await {
         Ok(verdict) => verdict,
         Err(err) => {
-            service::model_failed(&state, &prepared).await;
+            reply::model_failed(&state, &prepared).await;
             return Err(err.in_conversation(&conversation_id));
         }
     };
-    let ending = if verdict.is_blocked() { service::Ending::Blocked } else { service::Ending::Completed };
-    let message = service::save_reply(&state, &prepared, &completion.text, thought, completion.usage, ending)
+    let ending = if verdict.is_blocked() { reply::Ending::Blocked } else { reply::Ending::Completed };
+    let message = reply::save_reply(&state, &prepared, &completion.text, thought, completion.usage, ending)
         .await
         .map_err(|err| err.in_conversation(&conversation_id))?;
     service::tidy_up(&state).await;

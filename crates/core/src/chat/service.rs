@@ -1,26 +1,25 @@
 //! A chat turn, independent of HTTP: charge the quota, save the user's message (before the
-//! model is called, so a failed turn loses nothing), build the prompt, and save the reply. The
-//! turn arrives checked ([`super::turn`]).
+//! model is called, so a failed turn loses nothing) and build the prompt. The turn arrives
+//! checked ([`super::turn`]); its reply is saved by [`super::reply`].
 
 use std::{collections::HashMap, sync::Arc};
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, sea_query::Expr};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 
 pub use super::turn::{MAX_MESSAGE_CHARS, MAX_MESSAGES, Placement, TITLE_CHARS, Turn, options, user_message, validate};
 use super::{
-    llm::{Llm, LlmError, Prompt, Thought, Usage},
+    llm::{Llm, LlmError, Prompt},
     persona::{Language, system_prompt},
     stop::{self, Registration},
     tree::{MAX_CONVERSATION_MESSAGES, Tree},
+    written::{NewMessage, insert_message},
 };
 use crate::{
     config::{EmailVerification, ThinkingMode},
     db::Txn,
-    entities::{
-        Conversation, ConversationKind, Message, MessageRole, TitleSource, Withheld, conversation, message, user,
-    },
-    error::{AppError, AppResult, DbResultExt},
+    entities::{Conversation, ConversationKind, MessageRole, TitleSource, Withheld, conversation, user},
+    error::{AppError, AppResult},
     ids::new_id,
     rate_limit::{self, Bucket, Limit, Locked, Meter},
     safety::{self, red_flags::RedFlag},
@@ -475,202 +474,6 @@ async fn contents(
         .filter_map(|node| Some((node.role, known.remove(&node.id)?)))
         .filter(|(role, content)| !(*role == MessageRole::Assistant && content.trim().is_empty()))
         .collect())
-}
-
-/// How a reply ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ending {
-    Completed,
-    /// The user stopped it: saved as far as it got.
-    Stopped,
-    /// Moderation refused it as it streamed: saved withheld (for administrators).
-    Blocked,
-}
-
-/// Saves the assistant's reply (a child of the user message it answers), shows it (unless the
-/// user has switched to another branch meanwhile) and bumps the conversation to the top of the
-/// list.
-///
-/// The reply is what matters: once it is saved the turn has succeeded, so the rest runs after
-/// it on its own (no transaction around them) and a failure there is only logged.
-pub async fn save_reply(
-    state: &AppState,
-    prepared: &PreparedTurn,
-    text: &str,
-    thought: Option<&Thought>,
-    usage: Option<Usage>,
-    ending: Ending,
-) -> AppResult<message::Model> {
-    let conversation_id = &prepared.conversation.id;
-    let new = NewMessage {
-        thought,
-        usage,
-        stopped: ending == Ending::Stopped,
-        withheld: (ending == Ending::Blocked).then_some(Withheld::Blocked),
-        ..NewMessage::of(MessageRole::Assistant, text, Some(&prepared.user_message_id))
-    };
-    // A conversation deleted while its reply was written: the reply has nowhere to go.
-    let message =
-        insert_reply(state, prepared, new).await.on_foreign_key_violation(|| AppError::NotFound("conversation"))?;
-    // Shown unless the user has switched elsewhere meanwhile: the branch is still the one the
-    // turn left (its new message, or for a regeneration the branch as it was).
-    let unchanged = match &prepared.conversation.active_leaf_id {
-        Some(leaf) => conversation::Column::ActiveLeafId.eq(leaf),
-        None => conversation::Column::ActiveLeafId.is_null(),
-    };
-    let shown = Conversation::update_many()
-        .col_expr(conversation::Column::ActiveLeafId, Expr::value(message.id.clone()))
-        .col_expr(conversation::Column::UpdatedAt, Expr::value(message.created_at))
-        .filter(conversation::Column::Id.eq(conversation_id))
-        .filter(unchanged)
-        .exec(&state.db)
-        .await;
-    let bumped = match shown {
-        Ok(result) if result.rows_affected == 1 => Ok(()),
-        _ => Conversation::update_many()
-            .col_expr(conversation::Column::UpdatedAt, Expr::value(message.created_at))
-            .filter(conversation::Column::Id.eq(conversation_id))
-            .exec(&state.db)
-            .await
-            .map(|_| ()),
-    };
-    if let Err(err) = bumped {
-        tracing::warn!(error = %err, %conversation_id, "reply saved, but the conversation was not updated");
-    }
-    Ok(message)
-}
-
-/// Inserts a reply and adds it to its tally, in one transaction (started again should it meet
-/// a deadlock on the tally's row).
-async fn insert_reply(state: &AppState, prepared: &PreparedTurn, new: NewMessage<'_>) -> Result<message::Model, DbErr> {
-    let conversation = &prepared.conversation;
-    let tokens = |count: Option<u32>| i64::from(count.unwrap_or_default());
-    let tally = Tally {
-        replies: 1,
-        prompt_tokens: tokens(new.usage.map(|usage| usage.prompt_tokens)),
-        completion_tokens: tokens(new.usage.map(|usage| usage.completion_tokens)),
-        thinking_tokens: tokens(new.usage.map(|usage| usage.thinking_tokens)),
-        stopped: i64::from(new.stopped),
-        ..Tally::default()
-    };
-    rate_limit::retry_lock_conflicts(3, || {
-        let new = new.clone();
-        async move {
-            let txn = state.db.begin().await?;
-            let message = insert_message(&txn, state, &conversation.id, new).await?;
-            tally::add(&txn, message.created_at, &conversation.user_id, conversation.kind, prepared.language, tally)
-                .await?;
-            txn.commit().await?;
-            Ok(message)
-        }
-    })
-    .await
-}
-
-/// Counts a turn whose model failed (timed out, erred, broke off, answered nothing) in the
-/// usage tallies; a failure to count is only logged.
-pub async fn model_failed(state: &AppState, prepared: &PreparedTurn) {
-    let conversation = &prepared.conversation;
-    let counted = tally::add(
-        &state.db,
-        state.clock.now(),
-        &conversation.user_id,
-        conversation.kind,
-        prepared.language,
-        Tally::model_error(),
-    )
-    .await;
-    if let Err(err) = counted {
-        tracing::warn!(error = %err, conversation_id = %conversation.id, "could not count a model failure");
-    }
-}
-
-/// Counts the tokens of a reply that could not be saved (its conversation deleted while it was
-/// written) in the usage tallies: the provider billed them. A failure to count is only logged.
-pub async fn reply_unsaved(state: &AppState, prepared: &PreparedTurn, usage: Option<Usage>) {
-    let Some(usage) = usage else { return };
-    let conversation = &prepared.conversation;
-    let tally = Tally {
-        prompt_tokens: i64::from(usage.prompt_tokens),
-        completion_tokens: i64::from(usage.completion_tokens),
-        thinking_tokens: i64::from(usage.thinking_tokens),
-        ..Tally::default()
-    };
-    let now = state.clock.now();
-    if let Err(err) =
-        tally::add(&state.db, now, &conversation.user_id, conversation.kind, prepared.language, tally).await
-    {
-        tracing::warn!(error = %err, conversation_id = %conversation.id, "could not count an unsaved reply's tokens");
-    }
-}
-
-/// A message to insert.
-#[derive(Clone)]
-struct NewMessage<'a> {
-    /// Chosen beforehand when something must point at it (a new conversation's leaf).
-    id: Option<String>,
-    role: MessageRole,
-    content: &'a str,
-    /// `None`: a root.
-    parent: Option<&'a str>,
-    usage: Option<Usage>,
-    /// What the model thought first (a reply thought through).
-    thought: Option<&'a Thought>,
-    stopped: bool,
-    /// Brought along by the client (a new conversation's earlier messages).
-    from_client: bool,
-    withheld: Option<Withheld>,
-    red_flag: Option<&'static str>,
-}
-
-impl<'a> NewMessage<'a> {
-    fn of(role: MessageRole, content: &'a str, parent: Option<&'a str>) -> Self {
-        Self {
-            id: None,
-            role,
-            content,
-            parent,
-            usage: None,
-            thought: None,
-            stopped: false,
-            from_client: false,
-            withheld: None,
-            red_flag: None,
-        }
-    }
-}
-
-async fn insert_message(
-    db: &impl sea_orm::ConnectionTrait,
-    state: &AppState,
-    conversation_id: &str,
-    new: NewMessage<'_>,
-) -> Result<message::Model, sea_orm::DbErr> {
-    let to_i32 = |tokens: u32| i32::try_from(tokens).ok();
-    let id = new.id.unwrap_or_else(new_id);
-    let message = message::Model {
-        parent_id: Some(new.parent.unwrap_or(&id).to_string()),
-        id,
-        conversation_id: conversation_id.to_string(),
-        role: new.role,
-        content: new.content.to_string(),
-        prompt_tokens: new.usage.and_then(|usage| to_i32(usage.prompt_tokens)),
-        completion_tokens: new.usage.and_then(|usage| to_i32(usage.completion_tokens)),
-        created_at: state.clock.now(),
-        stopped: new.stopped,
-        from_client: new.from_client,
-        withheld: new.withheld,
-        red_flag: new.red_flag.map(str::to_string),
-        thinking: new.thought.map(|thought| thought.text.clone()),
-        thinking_ms: new.thought.and_then(|thought| i32::try_from(thought.ms).ok()),
-        thinking_tokens: new
-            .usage
-            .filter(|usage| usage.thinking_tokens > 0)
-            .and_then(|usage| to_i32(usage.thinking_tokens)),
-    };
-    // Every field is known: no need to read the row back.
-    Message::insert(message::ActiveModel::from(message.clone())).exec_without_returning(db).await?;
-    Ok(message)
 }
 
 /// A title from the first user message: whitespace collapsed, cut at [`TITLE_CHARS`] with "…".

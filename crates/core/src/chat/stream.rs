@@ -37,7 +37,8 @@ use tracing::Instrument;
 use super::{
     FinishReason, StreamDelta, StreamDone, StreamStart, StreamTitle, UsageView,
     llm::{Chunk, ChunkStream, Llm, LlmError, Thought, Usage},
-    service::{self, Ending, PreparedTurn, Turn},
+    reply::{self, Ending},
+    service::{self, PreparedTurn, Turn},
     stop::Registration,
     title,
 };
@@ -178,7 +179,7 @@ async fn watched(
     let started = match started {
         Ok(started) => started,
         Err(err) => {
-            service::model_failed(state, prepared).await;
+            reply::model_failed(state, prepared).await;
             let _ = opened.send(Err(err.in_conversation(conversation_id)));
             return None;
         }
@@ -372,17 +373,17 @@ async fn finish(state: &AppState, prepared: &PreparedTurn, outcome: Outcome) -> 
     let failed = |err: AppError| (error_event(err.in_conversation(conversation_id)), None);
     let ending = match outcome.ending {
         Err(err) => {
-            service::model_failed(state, prepared).await;
+            reply::model_failed(state, prepared).await;
             return failed(err);
         }
         Ok(Ending::Completed) if outcome.text.trim().is_empty() => {
-            service::model_failed(state, prepared).await;
+            reply::model_failed(state, prepared).await;
             return failed(service::llm_error(LlmError::Empty));
         }
         Ok(ending) => ending,
     };
     let thought = outcome.thought.as_ref();
-    match service::save_reply(state, prepared, &outcome.text, thought, outcome.usage, ending).await {
+    match reply::save_reply(state, prepared, &outcome.text, thought, outcome.usage, ending).await {
         Ok(message) => {
             let done = StreamDone {
                 conversation_id: conversation_id.clone(),
@@ -396,7 +397,7 @@ async fn finish(state: &AppState, prepared: &PreparedTurn, outcome: Outcome) -> 
         }
         Err(err) => {
             // Nowhere to save it (its conversation was deleted meanwhile): what it cost still counts.
-            service::reply_unsaved(state, prepared, outcome.usage).await;
+            reply::reply_unsaved(state, prepared, outcome.usage).await;
             failed(err)
         }
     }
