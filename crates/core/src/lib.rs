@@ -30,6 +30,7 @@ pub mod reports;
 pub mod safety;
 pub mod season;
 pub mod state;
+pub mod storage;
 pub mod telemetry;
 pub mod text;
 pub mod usage;
