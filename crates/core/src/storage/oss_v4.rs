@@ -18,10 +18,10 @@
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::utf8_percent_encode;
 use sha2::{Digest, Sha256};
 
+use super::{PATH, encode, hmac, stamps};
 use crate::moderation::acs3::Credentials;
 
 pub const ALGORITHM: &str = "OSS4-HMAC-SHA256";
@@ -35,30 +35,8 @@ pub struct Bucket {
     pub host: String,
 }
 
-/// What stays unencoded in a URI (RFC 3986's unreserved characters); a path also keeps `/`.
-const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
-const PATH: &AsciiSet = &UNRESERVED.remove(b'/');
-
-fn encode(value: &str) -> String {
-    utf8_percent_encode(value, UNRESERVED).to_string()
-}
-
-fn hmac(key: &[u8], data: &str) -> Vec<u8> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(data.as_bytes());
-    mac.finalize().into_bytes().to_vec()
-}
-
 fn signing_key(secret: &str, date: &str, region: &str) -> Vec<u8> {
-    let key = hmac(format!("aliyun_v4{secret}").as_bytes(), date);
-    let key = hmac(&key, region);
-    let key = hmac(&key, "oss");
-    hmac(&key, "aliyun_v4_request")
-}
-
-/// `yyyymmddThhmmssZ` and `yyyymmdd`.
-fn stamps(at: DateTime<Utc>) -> (String, String) {
-    (at.format("%Y%m%dT%H%M%SZ").to_string(), at.format("%Y%m%d").to_string())
+    super::signing_key(&format!("aliyun_v4{secret}"), date, region, "oss", "aliyun_v4_request")
 }
 
 /// A URL that lets its holder `method` the object `key` until `expires_in` after `at`, without
