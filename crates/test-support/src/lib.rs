@@ -30,6 +30,7 @@ pub mod mail;
 pub mod moderation;
 pub mod ports;
 pub mod process;
+pub mod s3;
 pub mod stack;
 mod upstream;
 
