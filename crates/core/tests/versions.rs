@@ -187,6 +187,9 @@ both_databases! {
             (format!("{base}/messages/{question}/edit"), json!({"content": "  "}), &token, StatusCode::UNPROCESSABLE_ENTITY, "empty_message"),
             (format!("{base}/messages/{question}/edit"), json!({"content": "x".repeat(4001)}), &token, StatusCode::UNPROCESSABLE_ENTITY, "message_too_long"),
             (format!("{base}/messages/{question}/edit"), json!({}), &token, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
+            // Every field of a regeneration is optional, but a body that is not an object is not one.
+            (format!("{base}/messages/{reply}/regenerate"), json!([]), &token, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
+            (format!("{base}/messages/{reply}/regenerate"), json!([null, "zh"]), &token, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
             (format!("{base}/messages/{reply}/regenerate"), json!({"systemHint": "h".repeat(501)}), &token, StatusCode::UNPROCESSABLE_ENTITY, "system_hint_too_long"),
             (format!("{base}/switch"), json!({"messageId": "nope"}), &token, StatusCode::NOT_FOUND, "not_found"),
             (format!("{base}/switch"), json!({"messageId": reply}), &other, StatusCode::NOT_FOUND, "not_found"),

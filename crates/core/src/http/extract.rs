@@ -33,7 +33,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for AppJson<T> {
                 AppError::bad_request("unreadable_body", rejection.body_text())
             }
         })?;
-        parse_json(&bytes).map(Self)
+        let body = parse_json(&bytes)?;
+        // serde reads a struct from a JSON array too (`[]` as `{}` where every field is
+        // optional), and every body of this API is an object.
+        if bytes.iter().find(|byte| !byte.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(AppError::validation("invalid_body", "the body must be a JSON object"));
+        }
+        Ok(Self(body))
     }
 }
 
