@@ -34,6 +34,31 @@ fn thinker() -> Behaviour {
     Behaviour::thinking(&["Six lines, ", "read from the bottom."], &["The answer ", "is patience."], Duration::ZERO)
 }
 
+/// A model that thinks `pieces` thoughts (`thought0 `, `thought1 `…), 50 ms apart, before an
+/// answer it never gets to; and all it would think.
+fn long_thinker(pieces: usize) -> (Behaviour, String) {
+    let thoughts: Vec<String> = (0..pieces).map(|n| format!("thought{n} ")).collect();
+    let borrowed: Vec<&str> = thoughts.iter().map(String::as_str).collect();
+    (Behaviour::thinking(&borrowed, &["never"], Duration::from_millis(50)), thoughts.concat())
+}
+
+/// A streamed turn of `token`'s (asking `think`), read until its model has thought three
+/// thoughts: the body still streaming, what was read, and the conversation's id.
+async fn thinking_a_while(
+    app: &TestApp,
+    token: &str,
+    think: Option<bool>,
+) -> (axum::body::BodyDataStream, String, String) {
+    let request = streaming_chat(token, &turn("Think long", think));
+    let response = tower::ServiceExt::oneshot(app.router.clone(), request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut body = response.into_body().into_data_stream();
+    let mut text = String::new();
+    read_sse_until(&mut body, &mut text, "thought2 ").await;
+    let conversation = events(text.split("\n\n").next().unwrap())[0].1["conversationId"].as_str().unwrap().to_string();
+    (body, text, conversation)
+}
+
 /// The stored reply of a conversation as the history shows it (the branch's last message).
 async fn last_message(app: &TestApp, token: &str, conversation: &str) -> Value {
     let detail = app.get(&format!("/api/chat/conversations/{conversation}")).token(token).send().await.json();
@@ -162,17 +187,11 @@ both_databases! {
     /// Deleting the conversation while a reply streams in it ends the reply: the model's request
     /// is closed and the slot free, as after a stop.
     async fn deleting_the_conversation_ends_its_streaming_reply(backend: Backend) {
-        let thoughts: Vec<String> = (0..60).map(|n| format!("thought{n} ")).collect();
-        let thoughts: Vec<&str> = thoughts.iter().map(String::as_str).collect();
-        let upstream = Upstream::start(Behaviour::thinking(&thoughts, &["never"], Duration::from_millis(50))).await;
+        let (thinker, _) = long_thinker(60);
+        let upstream = Upstream::start(thinker).await;
         let app = app(backend, &upstream, "always").await;
         let token = app.register("deleter@example.com").await;
-        let request = streaming_chat(&token, &turn("Think long", None));
-        let response = tower::ServiceExt::oneshot(app.router.clone(), request).await.unwrap();
-        let mut body = response.into_body().into_data_stream();
-        let mut text = String::new();
-        read_sse_until(&mut body, &mut text, "thought2 ").await;
-        let conversation = events(text.split("\n\n").next().unwrap())[0].1["conversationId"].as_str().unwrap().to_string();
+        let (mut body, mut text, conversation) = thinking_a_while(&app, &token, None).await;
         let asked = std::time::Instant::now();
         let deleted = app.request(axum::http::Method::DELETE, &format!("/api/chat/conversations/{conversation}")).token(&token).send().await;
         assert_eq!(deleted.status, StatusCode::NO_CONTENT);
@@ -232,18 +251,11 @@ both_databases! {
     }
 
     async fn a_stop_while_it_thinks_ends_the_reply_and_keeps_what_was_shown(backend: Backend) {
-        let thoughts: Vec<String> = (0..40).map(|n| format!("thought{n} ")).collect();
-        let thoughts: Vec<&str> = thoughts.iter().map(String::as_str).collect();
-        let upstream = Upstream::start(Behaviour::thinking(&thoughts, &["never"], Duration::from_millis(50))).await;
+        let (thinker, thought) = long_thinker(40);
+        let upstream = Upstream::start(thinker).await;
         let app = app(backend, &upstream, "offered").await;
         let token = app.register("stopper@example.com").await;
-        let request = streaming_chat(&token, &turn("Think long", Some(true)));
-        let response = tower::ServiceExt::oneshot(app.router.clone(), request).await.unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        let mut body = response.into_body().into_data_stream();
-        let mut text = String::new();
-        read_sse_until(&mut body, &mut text, "thought2 ").await;
-        let conversation = events(text.split("\n\n").next().unwrap())[0].1["conversationId"].as_str().unwrap().to_string();
+        let (mut body, mut text, conversation) = thinking_a_while(&app, &token, Some(true)).await;
         let stopped = app.post(&format!("/api/chat/conversations/{conversation}/stop")).token(&token).send().await;
         assert_eq!(stopped.json(), json!({"requested": 1, "ended": 1}));
         read_sse_until(&mut body, &mut text, "event: done").await;
@@ -252,7 +264,7 @@ both_databases! {
         assert_eq!(done["finishReason"], "stopped");
         assert!(!events.iter().any(|(name, _)| name == "delta"), "the answer never began");
         let shown: String = events.iter().filter(|(name, _)| name == "thinking").map(|(_, data)| data["content"].as_str().unwrap()).collect();
-        assert!(shown.starts_with("thought0 thought1 thought2 ") && shown.len() < thoughts.concat().len(), "{shown:?}");
+        assert!(shown.starts_with("thought0 thought1 thought2 ") && shown.len() < thought.len(), "{shown:?}");
         let stored = last_message(&app, &token, &conversation).await;
         assert_eq!((stored["stopped"].as_bool(), stored["thinking"]["content"].as_str()), (Some(true), Some(shown.as_str())));
         assert!(upstream.streams()[0].cut_at.is_some(), "the model's request was closed");

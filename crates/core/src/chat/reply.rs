@@ -83,15 +83,7 @@ pub async fn save_reply(
 /// a deadlock on the tally's row).
 async fn insert_reply(state: &AppState, prepared: &PreparedTurn, new: NewMessage<'_>) -> Result<message::Model, DbErr> {
     let conversation = &prepared.conversation;
-    let tokens = |count: Option<u32>| i64::from(count.unwrap_or_default());
-    let tally = Tally {
-        replies: 1,
-        prompt_tokens: tokens(new.usage.map(|usage| usage.prompt_tokens)),
-        completion_tokens: tokens(new.usage.map(|usage| usage.completion_tokens)),
-        thinking_tokens: tokens(new.usage.map(|usage| usage.thinking_tokens)),
-        stopped: i64::from(new.stopped),
-        ..Tally::default()
-    };
+    let tally = Tally { replies: 1, stopped: i64::from(new.stopped), ..tokens(new.usage) };
     rate_limit::retry_lock_conflicts(3, || {
         let new = new.clone();
         async move {
@@ -106,39 +98,37 @@ async fn insert_reply(state: &AppState, prepared: &PreparedTurn, new: NewMessage
     .await
 }
 
+/// The tokens a reply cost, as the provider reported them (none reported: nothing counted).
+fn tokens(usage: Option<Usage>) -> Tally {
+    let usage = usage.unwrap_or(Usage { prompt_tokens: 0, completion_tokens: 0, thinking_tokens: 0 });
+    Tally {
+        prompt_tokens: i64::from(usage.prompt_tokens),
+        completion_tokens: i64::from(usage.completion_tokens),
+        thinking_tokens: i64::from(usage.thinking_tokens),
+        ..Tally::default()
+    }
+}
+
 /// Counts a turn whose model failed (timed out, erred, broke off, answered nothing) in the
 /// usage tallies; a failure to count is only logged.
 pub async fn model_failed(state: &AppState, prepared: &PreparedTurn) {
-    let conversation = &prepared.conversation;
-    let counted = tally::add(
-        &state.db,
-        state.clock.now(),
-        &conversation.user_id,
-        conversation.kind,
-        prepared.language,
-        Tally::model_error(),
-    )
-    .await;
-    if let Err(err) = counted {
-        tracing::warn!(error = %err, conversation_id = %conversation.id, "could not count a model failure");
-    }
+    count_apart(state, prepared, Tally::model_error(), "a model failure").await;
 }
 
 /// Counts the tokens of a reply that could not be saved (its conversation deleted while it was
 /// written) in the usage tallies: the provider billed them. A failure to count is only logged.
 pub async fn reply_unsaved(state: &AppState, prepared: &PreparedTurn, usage: Option<Usage>) {
-    let Some(usage) = usage else { return };
+    if usage.is_some() {
+        count_apart(state, prepared, tokens(usage), "an unsaved reply's tokens").await;
+    }
+}
+
+/// Adds `tally` to the turn's hour, outside any transaction (no reply row goes with it); a
+/// failure is only logged, naming `what` was not counted.
+async fn count_apart(state: &AppState, prepared: &PreparedTurn, tally: Tally, what: &str) {
     let conversation = &prepared.conversation;
-    let tally = Tally {
-        prompt_tokens: i64::from(usage.prompt_tokens),
-        completion_tokens: i64::from(usage.completion_tokens),
-        thinking_tokens: i64::from(usage.thinking_tokens),
-        ..Tally::default()
-    };
-    let now = state.clock.now();
-    if let Err(err) =
-        tally::add(&state.db, now, &conversation.user_id, conversation.kind, prepared.language, tally).await
-    {
-        tracing::warn!(error = %err, conversation_id = %conversation.id, "could not count an unsaved reply's tokens");
+    let (now, user_id) = (state.clock.now(), &conversation.user_id);
+    if let Err(err) = tally::add(&state.db, now, user_id, conversation.kind, prepared.language, tally).await {
+        tracing::warn!(error = %err, conversation_id = %conversation.id, "could not count {what}");
     }
 }

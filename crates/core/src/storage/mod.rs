@@ -6,6 +6,7 @@
 //! constants and in what they sign, not in how: the key derivation below serves both. The
 //! design and what is verified are in `docs/research/images-on-oss/images-on-oss.md`.
 
+use base64::Engine;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -36,6 +37,21 @@ fn signing_key(secret: &str, date: &str, region: &str, service: &str, terminator
     let key = hmac(&key, region);
     let key = hmac(&key, service);
     hmac(&key, terminator)
+}
+
+/// A POST policy, base64-encoded as it is signed and sent: it expires `expires_in` after `at`
+/// and holds `conditions` (JSON, written out by the caller: the signature is over these exact
+/// bytes, so they are never rebuilt through a map that would reorder them).
+fn encoded_policy(at: DateTime<Utc>, expires_in: std::time::Duration, conditions: &[String]) -> String {
+    let expiration =
+        (at + chrono::Duration::from_std(expires_in).unwrap_or_default()).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    let policy = format!("{{\"expiration\":{},\"conditions\":[{}]}}", json_text(&expiration), conditions.join(","));
+    base64::engine::general_purpose::STANDARD.encode(policy)
+}
+
+/// `value` as a JSON string.
+fn json_text(value: &str) -> String {
+    serde_json::to_string(value).unwrap_or_default()
 }
 
 /// `yyyymmddThhmmssZ` and `yyyymmdd`.

@@ -16,12 +16,11 @@
 //! since 2025-03-20 need for browser uploads) signs alike. The unit tests reproduce vectors made
 //! with Alibaba Cloud's official Python SDK signer (`docs/research/images-on-oss/`).
 
-use base64::Engine;
 use chrono::{DateTime, Utc};
 use percent_encoding::utf8_percent_encode;
 use sha2::{Digest, Sha256};
 
-use super::{PATH, encode, hmac, stamps};
+use super::{PATH, encode, encoded_policy, hmac, json_text, stamps};
 use crate::moderation::acs3::Credentials;
 
 pub const ALGORITHM: &str = "OSS4-HMAC-SHA256";
@@ -110,24 +109,20 @@ pub fn post_policy(
 ) -> Vec<(&'static str, String)> {
     let (stamp, date) = stamps(at);
     let credential = format!("{}/{date}/{}/oss/aliyun_v4_request", credentials.access_key_id, bucket.region);
-    let expiration =
-        (at + chrono::Duration::from_std(expires_in).unwrap_or_default()).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
-    let text = |value: &str| serde_json::to_string(value).unwrap_or_default();
     // Written out, not built as a map: the signature is over these exact bytes.
     let mut conditions = vec![
-        format!("{{\"bucket\":{}}}", text(&bucket.name)),
-        format!("{{\"x-oss-signature-version\":{}}}", text(ALGORITHM)),
-        format!("{{\"x-oss-credential\":{}}}", text(&credential)),
-        format!("{{\"x-oss-date\":{}}}", text(&stamp)),
+        format!("{{\"bucket\":{}}}", json_text(&bucket.name)),
+        format!("{{\"x-oss-signature-version\":{}}}", json_text(ALGORITHM)),
+        format!("{{\"x-oss-credential\":{}}}", json_text(&credential)),
+        format!("{{\"x-oss-date\":{}}}", json_text(&stamp)),
     ];
     if let Some(token) = &credentials.security_token {
-        conditions.push(format!("{{\"x-oss-security-token\":{}}}", text(token)));
+        conditions.push(format!("{{\"x-oss-security-token\":{}}}", json_text(token)));
     }
     conditions.push(format!("[\"content-length-range\",1,{max_bytes}]"));
-    conditions.push(format!("[\"eq\",\"$key\",{}]", text(key)));
-    conditions.push(format!("[\"eq\",\"$Content-Type\",{}]", text(content_type)));
-    let policy = format!("{{\"expiration\":{},\"conditions\":[{}]}}", text(&expiration), conditions.join(","));
-    let policy = base64::engine::general_purpose::STANDARD.encode(policy);
+    conditions.push(format!("[\"eq\",\"$key\",{}]", json_text(key)));
+    conditions.push(format!("[\"eq\",\"$Content-Type\",{}]", json_text(content_type)));
+    let policy = encoded_policy(at, expires_in, &conditions);
     let signature = hex::encode(hmac(&signing_key(&credentials.access_key_secret, &date, &bucket.region), &policy));
     let mut fields = vec![
         ("key", key.to_string()),

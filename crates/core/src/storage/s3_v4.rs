@@ -12,12 +12,11 @@
 //!
 //! The unit test reproduces the presigned URL the S3 documentation works through.
 
-use base64::Engine;
 use chrono::{DateTime, Utc};
 use percent_encoding::utf8_percent_encode;
 use sha2::{Digest, Sha256};
 
-use super::{PATH, encode, hmac, stamps};
+use super::{PATH, encode, encoded_policy, hmac, json_text, stamps};
 use crate::moderation::acs3::Credentials;
 
 pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
@@ -109,23 +108,19 @@ pub fn post_policy(
 ) -> Vec<(&'static str, String)> {
     let (stamp, date) = stamps(at);
     let credential = format!("{}/{date}/{}/s3/aws4_request", credentials.access_key_id, endpoint.region);
-    let expiration =
-        (at + chrono::Duration::from_std(expires_in).unwrap_or_default()).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
-    let text = |value: &str| serde_json::to_string(value).unwrap_or_default();
     let mut conditions = vec![
-        format!("{{\"bucket\":{}}}", text(&endpoint.bucket)),
-        format!("[\"eq\",\"$key\",{}]", text(key)),
-        format!("[\"eq\",\"$Content-Type\",{}]", text(content_type)),
+        format!("{{\"bucket\":{}}}", json_text(&endpoint.bucket)),
+        format!("[\"eq\",\"$key\",{}]", json_text(key)),
+        format!("[\"eq\",\"$Content-Type\",{}]", json_text(content_type)),
         format!("[\"content-length-range\",1,{max_bytes}]"),
-        format!("{{\"x-amz-algorithm\":{}}}", text(ALGORITHM)),
-        format!("{{\"x-amz-credential\":{}}}", text(&credential)),
-        format!("{{\"x-amz-date\":{}}}", text(&stamp)),
+        format!("{{\"x-amz-algorithm\":{}}}", json_text(ALGORITHM)),
+        format!("{{\"x-amz-credential\":{}}}", json_text(&credential)),
+        format!("{{\"x-amz-date\":{}}}", json_text(&stamp)),
     ];
     if let Some(token) = &credentials.security_token {
-        conditions.push(format!("{{\"x-amz-security-token\":{}}}", text(token)));
+        conditions.push(format!("{{\"x-amz-security-token\":{}}}", json_text(token)));
     }
-    let policy = format!("{{\"expiration\":{},\"conditions\":[{}]}}", text(&expiration), conditions.join(","));
-    let policy = base64::engine::general_purpose::STANDARD.encode(policy);
+    let policy = encoded_policy(at, expires_in, &conditions);
     let signature = hex::encode(hmac(&signing_key(&credentials.access_key_secret, &date, &endpoint.region), &policy));
     let mut fields = vec![
         ("key", key.to_string()),
@@ -145,6 +140,8 @@ pub fn post_policy(
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
+
+    use base64::Engine;
 
     use super::*;
 
