@@ -422,6 +422,86 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/attachments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask for an upload form for one picture: its type and size are checked and its bytes
+         *     counted against the caller's storage quota now; the form lets the browser upload exactly
+         *     that (the key is the server's choice) until it expires. Send the picture's `id` with a
+         *     message (`attachments` of `POST /api/chat`) once it is uploaded.
+         */
+        post: operations["request_upload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/attachments/local-file": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A picture in the local directory (`STORAGE=local` only), by a link signed until it expires. */
+        get: operations["local_file"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/attachments/local-upload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The local directory's upload target (`STORAGE=local` only): post the fields of the upload
+         *     form, then the picture as `file`. Like a bucket's, it takes only what the form's signature
+         *     allows, until it expires.
+         */
+        post: operations["local_upload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/attachments/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete a picture not sent with a message yet (removed before sending): the object too, and
+         *     its bytes no longer count. A sent picture goes with its conversation.
+         */
+        delete: operations["delete_unsent"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/login": {
         parameters: {
             query?: never;
@@ -909,6 +989,12 @@ export interface components {
              *     thinking is off. With `always`, it writes every reply.
              */
             thinkingModel?: string | null;
+            pictures?: components["schemas"]["PicturesOffer"] | null;
+            /**
+             * @description The model that looks at pictures (`CHAT_VISION_MODEL`); `null` when pictures are not
+             *     offered.
+             */
+            visionModel?: string | null;
         };
         Accepted: {
             accepted: boolean;
@@ -1051,6 +1137,44 @@ export interface components {
             /** Format: int64 */
             tokens: number;
         };
+        /**
+         * @description A picture of the account's: which message it was sent with (`null`: uploaded, not sent),
+         *     its type, size and purpose, and what the vision model observed in it (a tongue photo).
+         */
+        AttachmentRecord: {
+            id: string;
+            userId: string;
+            conversationId?: string | null;
+            messageId?: string | null;
+            contentType: string;
+            /** Format: int64 */
+            size: number;
+            purpose: string;
+            observations?: unknown;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            attachedAt?: string | null;
+        };
+        /** @description A picture of the caller's. */
+        AttachmentView: {
+            id: string;
+            /** @example image/jpeg */
+            contentType: string;
+            /**
+             * Format: int64
+             * @description Bytes: the most the upload may have until the picture is sent, then its size.
+             */
+            size: number;
+            purpose: components["schemas"]["Purpose"];
+            /**
+             * @description Where the picture is shown, until `urlExpiresAt` (a link signed for the caller; on the
+             *     local directory, a path of this API's).
+             */
+            url: string;
+            /** Format: date-time */
+            urlExpiresAt: string;
+        };
         /** @description An audit log entry as the admin list shows it: the record, and who its actor is. */
         AuditLogEntry: components["schemas"]["AuditLogRecord"] & {
             /**
@@ -1155,6 +1279,12 @@ export interface components {
              *     reply is thought through, with `off` asking is refused: `thinking_not_offered`).
              */
             think?: boolean;
+            /**
+             * @description Pictures to send with the new message (at most 4), by id: each asked for with
+             *     `POST /api/attachments` and uploaded. The server checks each (it is there, of the type
+             *     and size declared) before the turn is accepted.
+             */
+            attachments?: string[];
         };
         /** @description The non-streaming answer. */
         ChatResponse: {
@@ -1280,6 +1410,11 @@ export interface components {
             stream?: boolean;
             /** @description As in `POST /api/chat`: think it through first. */
             think?: boolean;
+            /**
+             * @description As in `POST /api/chat`: pictures sent with the edited message (the original's stay with
+             *     the original; send them again by id to keep them).
+             */
+            attachments?: string[];
         };
         /**
          * @description `EMAIL_VERIFICATION`: what an unverified address may do.
@@ -1321,6 +1456,8 @@ export interface components {
             readings?: components["schemas"]["ReadingRecord"][];
             /** @description The constitution self-assessments (the account's own download only). */
             constitutionAssessments?: components["schemas"]["AssessmentRecord"][];
+            /** @description The pictures sent or uploaded (the account's own download only): listed, not included. */
+            attachments?: components["schemas"]["AttachmentRecord"][];
         };
         /** @description The JSON export (`format=json`): the seed's `{data:{…}}` shape. Documents the stream below. */
         ExportDocument: {
@@ -1361,6 +1498,10 @@ export interface components {
             data: components["schemas"]["AssessmentRecord"];
             /** @enum {string} */
             type: "constitutionAssessment";
+        } | {
+            data: components["schemas"]["AttachmentRecord"];
+            /** @enum {string} */
+            type: "attachment";
         };
         FeedbackCount: {
             assistant: components["schemas"]["ConversationKind"];
@@ -1409,6 +1550,11 @@ export interface components {
         ForgotPassword: {
             /** @example someone@example.com */
             email: string;
+        };
+        /** @description One field of an upload form, in order. */
+        FormField: {
+            name: string;
+            value: string;
         };
         /** @description A text that governs the reading, verbatim. */
         GoverningText: {
@@ -1474,6 +1620,19 @@ export interface components {
             role: components["schemas"]["MessageRole"];
             /** @description At most 4,000 characters. */
             content: string;
+        };
+        /**
+         * @description The form of `POST /api/attachments/local-upload`: the fields of the upload form, then the
+         *     picture.
+         */
+        LocalUploadForm: {
+            key: string;
+            "Content-Type": string;
+            max: string;
+            expires: string;
+            signature: string;
+            /** Format: binary */
+            file: string;
         };
         LogoutResponse: {
             /**
@@ -1603,6 +1762,11 @@ export interface components {
             /** @description The caller reported this reply (`POST …/report`). */
             reported: boolean;
             thinking?: components["schemas"]["ThinkingView"] | null;
+            /**
+             * @description The pictures sent with this message of the user's, each with a link valid for a while
+             *     (ask for the conversation again for fresh links).
+             */
+            attachments?: components["schemas"]["AttachmentView"][];
         };
         /**
          * @description How the lines were cast.
@@ -1751,6 +1915,27 @@ export interface components {
              */
             modelErrors: number;
         };
+        /**
+         * @description The picture types accepted: what browsers show and the vision models read.
+         * @enum {string}
+         */
+        PictureType: "image/jpeg" | "image/png" | "image/webp";
+        /** @description What the chat page is told of pictures (in `GET /api/chat/about`). */
+        PicturesOffer: {
+            /**
+             * Format: int64
+             * @description The largest picture (`ATTACHMENT_MAX_BYTES`).
+             */
+            maxBytes: number;
+            /** @description The most pictures one message may carry. */
+            maxPerMessage: number;
+            types: components["schemas"]["PictureType"][];
+            /**
+             * Format: int64
+             * @description The bytes one person's pictures may take in all (`ATTACHMENT_QUOTA_BYTES`).
+             */
+            quotaBytes: number;
+        };
         /** @description `PATCH /api/account` body. */
         ProfileChange: {
             /**
@@ -1759,6 +1944,11 @@ export interface components {
              */
             locale: string;
         };
+        /**
+         * @description What a picture is for: any message's, or the TCM adviser's tongue photo.
+         * @enum {string}
+         */
+        Purpose: "chat" | "tongue";
         Question: {
             /** @description The answer's key in `answers`. */
             id: string;
@@ -2207,6 +2397,37 @@ export interface components {
              */
             score: number;
             verdict: components["schemas"]["Verdict"];
+        };
+        /** @description `POST /api/attachments` body. */
+        UploadRequest: {
+            /**
+             * @description `image/jpeg`, `image/png` or `image/webp`.
+             * @example image/jpeg
+             */
+            contentType: string;
+            /**
+             * Format: int64
+             * @description The file's size in bytes (at most `ATTACHMENT_MAX_BYTES`): the upload may be no larger.
+             * @example 1204331
+             */
+            size: number;
+            purpose?: components["schemas"]["Purpose"];
+        };
+        UploadResponse: {
+            attachment: components["schemas"]["AttachmentView"];
+            upload: components["schemas"]["UploadTarget"];
+        };
+        /**
+         * @description How to upload: `POST url` as `multipart/form-data` with `fields`, in order, and then the
+         *     picture as the field `file` (last). The bucket refuses another key, type or size, and
+         *     anything after `expiresAt`.
+         */
+        UploadTarget: {
+            /** @description The bucket's address, or a path of this API's (the local directory). */
+            url: string;
+            fields: components["schemas"]["FormField"][];
+            /** Format: date-time */
+            expiresAt: string;
         };
         UsageReport: {
             /** Format: date */
@@ -4344,6 +4565,360 @@ export interface operations {
             };
             /** @description No such user */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal error (`internal_error`); details are in the logs under the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable (`database_unavailable`); retry shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    request_upload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UploadRequest"];
+            };
+        };
+        responses: {
+            /** @description The picture's id and its upload form */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadResponse"];
+                };
+            };
+            /** @description Malformed JSON body (`malformed_json`) or query string (`invalid_query`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `storage_full`: the caller's pictures take `ATTACHMENT_QUOTA_BYTES` already (delete conversations with pictures, or unsent pictures); `terms_required`, `account_restricted`, `consent_required` (a tongue photo without the health consent) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 64 KiB (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `application/json` (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unsupported_picture_type`, `picture_too_large`, `empty_picture` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: as many forms as `RATE_LIMIT_ATTACHMENT_UPLOADS` allows */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal error (`internal_error`); details are in the logs under the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `pictures_not_offered` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    local_file: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                key: string;
+                expires: string;
+                signature: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The picture */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/*": unknown;
+                };
+            };
+            /** @description Malformed JSON body (`malformed_json`) or query string (`invalid_query`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `link_refused`: the link's signature does not hold, or it expired */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such picture */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal error (`internal_error`); details are in the logs under the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable (`database_unavailable`); retry shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    local_upload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["LocalUploadForm"];
+            };
+        };
+        responses: {
+            /** @description Stored */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `invalid_form`: not a form as issued, or no file */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `upload_refused`: the signature does not hold, or the form expired */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Pictures are not kept in a local directory here */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Larger than the form allows */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `application/json` (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body does not have the expected shape (`invalid_body`) or breaks a rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal error (`internal_error`); details are in the logs under the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable (`database_unavailable`); retry shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_unsent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The picture's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed JSON body (`malformed_json`) or query string (`invalid_query`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The account is banned (`account_banned`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such picture of the caller's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `attachment_sent`: it was sent with a message; delete the conversation */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

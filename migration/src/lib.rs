@@ -19,6 +19,7 @@ mod m20261206_000006_readings;
 mod m20261206_000007_constitution;
 mod m20261206_000008_stream_slots;
 mod m20261206_000009_thinking;
+mod m20261206_000010_attachments;
 
 pub use m20261203_000001_usage::tally_messages_sql;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000007_constitution::Migration),
             Box::new(m20261206_000008_stream_slots::Migration),
             Box::new(m20261206_000009_thinking::Migration),
+            Box::new(m20261206_000010_attachments::Migration),
         ]
     }
 }

@@ -6,7 +6,7 @@ use migration::{Migrator, MigratorTrait, SchemaManager, sea_orm};
 use sea_orm::{ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, Statement};
 use test_support::{Backend, TestDb, both_databases};
 
-const TABLES: [&str; 15] = [
+const TABLES: [&str; 16] = [
     "users",
     "sessions",
     "conversations",
@@ -22,9 +22,10 @@ const TABLES: [&str; 15] = [
     "reports",
     "readings",
     "constitution_assessments",
+    "attachments",
 ];
 
-const COLUMNS: [(&str, &[&str]); 15] = [
+const COLUMNS: [(&str, &[&str]); 16] = [
     (
         "users",
         &[
@@ -147,9 +148,31 @@ const COLUMNS: [(&str, &[&str]); 15] = [
         ],
     ),
     ("constitution_assessments", &["id", "user_id", "scale", "sex", "answers", "created_at"]),
+    (
+        "attachments",
+        &[
+            "id",
+            "user_id",
+            "conversation_id",
+            "message_id",
+            "object_key",
+            "content_type",
+            "size_bytes",
+            "position",
+            "purpose",
+            "observations",
+            "created_at",
+            "attached_at",
+            "deleted_at",
+        ],
+    ),
 ];
 
-const INDEXES: [(&str, &str); 29] = [
+const INDEXES: [(&str, &str); 33] = [
+    ("attachments", "idx_attachments_user_created"),
+    ("attachments", "idx_attachments_conversation"),
+    ("attachments", "idx_attachments_message"),
+    ("attachments", "idx_attachments_deleted"),
     ("sessions", "idx_sessions_user"),
     ("conversations", "idx_conversations_user_updated"),
     ("messages", "idx_messages_conversation_created"),
@@ -373,7 +396,8 @@ both_databases! {
             "m20261206_000006_readings",
             "m20261206_000007_constitution",
             "m20261206_000008_stream_slots",
-            "m20261206_000009_thinking"
+            "m20261206_000009_thinking",
+            "m20261206_000010_attachments"
         ]);
         // The code's idea of the newest schema (health, `/initialize`) is the last migration.
         assert_eq!(names.last().map(String::as_str), Some(app_core::db::SCHEMA_VERSION));

@@ -10,6 +10,7 @@ use crate::rate_limit::{Bucket, Limit};
 
 mod mail;
 mod moderation;
+mod storage;
 mod thinking;
 mod trust;
 
@@ -18,6 +19,7 @@ pub use moderation::{
     AliyunModeration, Failure as ModerationFailure, ModerationConfig, OpenAiModeration, Provider as ModerationProvider,
     RiskLevel,
 };
+pub use storage::{Backend as StorageBackend, MAX_PICTURES_PER_MESSAGE, ObjectStore, StorageConfig};
 pub use thinking::{ThinkingConfig, ThinkingMode};
 pub use trust::{HealthConsent, TERMS_VERSION_MAX, TrustConfig};
 
@@ -109,6 +111,12 @@ pub struct Config {
     /// The terms and health-consent gates, and the report deadline (`TERMS_VERSION`,
     /// `HEALTH_CONSENT`, `REPORT_RESPONSE_DAYS`).
     pub trust: TrustConfig,
+    /// Where attached pictures are kept (`STORAGE…`, `ATTACHMENT_…`); `None` (`STORAGE=off`): no
+    /// pictures.
+    pub storage: Option<StorageConfig>,
+    /// Upload forms one user may be issued per window (`RATE_LIMIT_ATTACHMENT_UPLOADS`, default
+    /// 100/1d).
+    pub attachment_uploads: Option<Limit>,
 }
 
 /// An OpenAI-compatible chat-completions endpoint (OpenAI, DashScope, a local server…).
@@ -130,6 +138,9 @@ pub struct LlmConfig {
     pub max_retries: usize,
     /// Whether replies are thought through first, and by which model (`CHAT_THINKING*`).
     pub thinking: ThinkingConfig,
+    /// The model that answers a turn whose branch shows pictures (`CHAT_VISION_MODEL`, default
+    /// `OPENAI_MODEL`; `off`: pictures are not offered).
+    pub vision_model: Option<String>,
 }
 
 /// The most retries `OPENAI_MAX_RETRIES` allows: each is a call the provider may bill.
@@ -213,6 +224,23 @@ impl Config {
         "CRISIS_HOTLINE",
         "MODEL_DISCLOSURE",
         "SERVICE_PROVIDER",
+        "CHAT_VISION_MODEL",
+        "STORAGE",
+        "STORAGE_DIR",
+        "STORAGE_BUCKET",
+        "STORAGE_REGION",
+        "STORAGE_ENDPOINT",
+        "STORAGE_INTERNAL_ENDPOINT",
+        "STORAGE_PATH_STYLE",
+        "STORAGE_PREFIX",
+        "STORAGE_ACCESS_KEY_ID",
+        "STORAGE_SECRET_ACCESS_KEY",
+        "STORAGE_SESSION_TOKEN",
+        "ATTACHMENT_MAX_BYTES",
+        "ATTACHMENT_QUOTA_BYTES",
+        "ATTACHMENT_URL_TTL",
+        "ATTACHMENT_MODEL_URL_TTL",
+        "RATE_LIMIT_ATTACHMENT_UPLOADS",
     ];
 
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -287,8 +315,14 @@ impl Config {
                     Some(value) => Some(value),
                 };
                 let thinking = thinking::read(&env, &model)?;
+                let vision_model = match env.get("CHAT_VISION_MODEL") {
+                    None => Some(model.clone()),
+                    Some(value) if value.eq_ignore_ascii_case("off") => None,
+                    Some(value) => Some(value),
+                };
                 Some(LlmConfig {
                     thinking,
+                    vision_model,
                     api_key,
                     base_url: base_url.trim_end_matches('/').to_string(),
                     model,
@@ -384,6 +418,8 @@ impl Config {
             },
             service_provider: env.get("SERVICE_PROVIDER").unwrap_or_else(|| "oracle-tcm-chat".into()),
             trust: trust::read(&env)?,
+            storage: storage::read(&env)?,
+            attachment_uploads: env.limit("RATE_LIMIT_ATTACHMENT_UPLOADS", "100/1d")?,
         })
     }
 
@@ -411,6 +447,7 @@ impl Config {
             Bucket::ModerationStrikes => window(self.moderation_strikes),
             Bucket::OracleCasts => window(self.oracle_casts),
             Bucket::ConstitutionAssessments => window(self.constitution_assessments),
+            Bucket::AttachmentUploads => window(self.attachment_uploads),
         }
     }
 

@@ -23,7 +23,7 @@ use sea_orm::{
 
 /// The newest migration this version of the code needs (`migration/`; a test there checks this
 /// is its last one). `/api/health` and `/initialize` compare the database's against it.
-pub const SCHEMA_VERSION: &str = "m20261206_000009_thinking";
+pub const SCHEMA_VERSION: &str = "m20261206_000010_attachments";
 
 /// An instant as a query parameter. On MySQL it goes as a `DATETIME` (in UTC, as the columns
 /// hold them): sqlx sends a `DateTime<Utc>` as a `TIMESTAMP`, and MariaDB's range optimizer

@@ -31,6 +31,9 @@ pub enum Chore {
     StaleStreams,
     /// Deleting a rate-limit bucket's hits and keys out of its window (`AppState::sweep`).
     RateLimit(Bucket),
+    /// Deleting unsent pictures of a day ago and the objects of deleted ones
+    /// (`attachments::forget::sweep`).
+    Pictures,
 }
 
 /// When each [`Chore`] last ran on this instance, so that it runs at most once per

@@ -38,6 +38,7 @@ use crate::{
         (name = "chat", description = "The assistants and the conversation history (function `chat`)"),
         (name = "oracle", description = "The oracle's castings and journal (function `chat`)"),
         (name = "constitution", description = "The TCM constitution self-assessment (function `chat`)"),
+        (name = "attachments", description = "Pictures sent with messages: upload forms, deletion (function `chat`)"),
         (name = "admin", description = "Administration, ADMIN role only (function `admin-export`)"),
         (name = "health", description = "Served by every function"),
     )

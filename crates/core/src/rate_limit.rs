@@ -96,6 +96,9 @@ pub enum Bucket {
     OracleCasts,
     /// Constitution questionnaires one user submitted.
     ConstitutionAssessments,
+    /// Upload forms one user was issued (their key is also the lock that keeps one user's
+    /// storage quota checks one after the other: `attachments::quota`).
+    AttachmentUploads,
 }
 
 impl Bucket {
@@ -112,6 +115,7 @@ impl Bucket {
             Self::ModerationStrikes => "moderation_strikes",
             Self::OracleCasts => "oracle_casts",
             Self::ConstitutionAssessments => "constitution_assessments",
+            Self::AttachmentUploads => "attachment_uploads",
         }
     }
 
@@ -143,6 +147,9 @@ impl Bucket {
             }
             Self::ConstitutionAssessments => {
                 ("rate_limited", "you have taken the questionnaire as often as allowed for now; please try again later")
+            }
+            Self::AttachmentUploads => {
+                ("rate_limited", "you have uploaded as many pictures as allowed for now; please try again later")
             }
             Self::ModerationStrikes => (
                 "moderation_cooldown",

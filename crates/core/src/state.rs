@@ -19,6 +19,7 @@ use crate::{
     mail::{self, Mailer},
     moderation::Moderator,
     rate_limit::{self, Bucket, HitId, Meter},
+    storage::Store,
 };
 
 #[derive(Clone)]
@@ -40,6 +41,8 @@ pub struct AppState {
     pub chores: Arc<Chores>,
     /// The instance's one watch for stops of its streaming replies.
     pub stop_watcher: StopWatcher,
+    /// Where attached pictures are kept, unless `STORAGE=off`.
+    pub storage: Option<Store>,
 }
 
 impl AppState {
@@ -65,7 +68,9 @@ impl AppState {
             }
         });
         let moderator = config.moderation.as_ref().map(|moderation| Arc::new(Moderator::new(moderation)));
+        let storage = config.storage.as_ref().map(|storage| Store::new(storage, &config.jwt_secret));
         Self {
+            storage,
             config: Arc::new(config),
             db,
             clock,

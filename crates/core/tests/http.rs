@@ -248,6 +248,11 @@ both_databases! {
         let too_big = vec![b' '; http::BODY_LIMIT + 1];
 
         for path in post_routes(&target) {
+            // The local directory's upload target takes a picture: its own, larger limit.
+            let too_big = match path == app_core::storage::local::UPLOAD_PATH {
+                true => vec![b' '; app_core::attachments::local::UPLOAD_BODY_LIMIT as usize + 1],
+                false => too_big.clone(),
+            };
             for token in [None, Some(&admin)] {
                 let mut request = app.post(&path).raw_json(too_big.clone());
                 if let Some(token) = token {

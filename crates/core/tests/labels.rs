@@ -11,7 +11,10 @@ both_databases! {
         let about = app.get("/api/chat/about").send().await;
         assert_eq!(about.status, StatusCode::OK, "{}", about.text());
         assert_eq!(about.json(), json!({"model": "test-model", "disclosure": "通义千问 · 网信算备 000000000000000001",
-            "termsVersion": null, "healthConsent": "off", "reportResponseDays": 7, "thinking": "off", "thinkingModel": null}));
+            "termsVersion": null, "healthConsent": "off", "reportResponseDays": 7, "thinking": "off", "thinkingModel": null,
+            "pictures": {"maxBytes": 5_000_000, "maxPerMessage": 4, "quotaBytes": 200_000_000,
+                "types": ["image/jpeg", "image/png", "image/webp"]},
+            "visionModel": "test-model"}));
 
         let bare = TestApp::spawn(backend).await;
         assert_eq!(bare.get("/api/chat/about").send().await.json()["model"], json!(null));

@@ -36,7 +36,7 @@ async fn the_model_client_talks_https_to_a_trusted_server_and_refuses_an_untrust
     let upstream = Upstream::start(Behaviour::reply("over tls")).await;
     let base_url = tls_front(&upstream, &trusted).await;
     assert!(base_url.starts_with("https://localhost:"), "{base_url}");
-    let prompt = Prompt { system: "system".into(), turns: vec![(MessageRole::User, "hi".into())] };
+    let prompt = Prompt::text("system".into(), vec![(MessageRole::User, "hi".into())]);
     let completion = llm(&base_url).complete(&prompt, false).await.expect("a TLS connection to a trusted server");
     assert_eq!(completion.text, "over tls");
     assert_eq!(upstream.received().len(), 1, "the request went through the TLS front");
@@ -61,6 +61,7 @@ fn llm(base_url: &str) -> Llm {
         title_model: None,
         max_retries: 1,
         thinking: app_core::config::ThinkingConfig { mode: Default::default(), model: "m".into(), budget: None },
+        vision_model: None,
     })
 }
 

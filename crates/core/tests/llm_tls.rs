@@ -28,9 +28,10 @@ async fn the_model_client_works_without_system_ca_certificates() {
         title_model: None,
         max_retries: 1,
         thinking: app_core::config::ThinkingConfig { mode: Default::default(), model: "m".into(), budget: None },
+        vision_model: None,
     });
     llm.warm_up();
-    let prompt = Prompt { system: "system".into(), turns: vec![(MessageRole::User, "hi".into())] };
+    let prompt = Prompt::text("system".into(), vec![(MessageRole::User, "hi".into())]);
     let completion = llm.complete(&prompt, false).await.expect("the client was built and answered");
     assert_eq!(completion.text, "still here");
     let _ = std::fs::remove_dir_all(empty);

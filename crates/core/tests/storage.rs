@@ -12,7 +12,7 @@ use app_core::{
     storage::s3_v4::{self, Endpoint},
 };
 use chrono::Utc;
-use test_support::s3::{S3_ACCESS_KEY, S3_REGION, S3_SECRET_KEY, S3Server};
+use test_support::s3::{S3_ACCESS_KEY, S3_REGION, S3_SECRET_KEY, S3Server, multipart};
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n and some pixels";
 
@@ -33,26 +33,9 @@ fn client() -> reqwest::Client {
     app_core::outbound::https_client().unwrap()
 }
 
-/// A `multipart/form-data` body of `fields`, then the file (as a browser's form sends it).
-fn form(fields: &[(&str, String)], file: &[u8]) -> (String, Vec<u8>) {
-    let boundary = "----test-boundary-7MA4YWxkTrZu0gW";
-    let mut body = Vec::new();
-    for (name, value) in fields {
-        body.extend(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
-        );
-    }
-    body.extend(
-        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"photo\"\r\nContent-Type: image/png\r\n\r\n")
-            .as_bytes(),
-    );
-    body.extend(file);
-    body.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
 async fn post(server: &S3Server, fields: &[(&str, String)], file: &[u8]) -> reqwest::Response {
-    let (content_type, body) = form(fields, file);
+    let fields: Vec<(String, String)> = fields.iter().map(|(name, value)| (name.to_string(), value.clone())).collect();
+    let (content_type, body) = multipart(&fields, file, "image/png");
     client()
         .post(format!("{}/{}", server.origin, server.bucket))
         .header("content-type", content_type)

@@ -28,6 +28,7 @@ pub mod burst;
 pub mod fault;
 pub mod mail;
 pub mod moderation;
+pub mod pictures;
 pub mod ports;
 pub mod process;
 pub mod s3;
@@ -374,6 +375,13 @@ impl RequestBuilder<'_> {
     pub fn json(mut self, value: &Value) -> Self {
         self.headers.insert(header::CONTENT_TYPE, "application/json".parse().unwrap());
         self.body = Body::from(value.to_string());
+        self
+    }
+
+    /// A body of any type.
+    pub fn body(mut self, content_type: &str, body: impl Into<Bytes>) -> Self {
+        self.headers.insert(header::CONTENT_TYPE, content_type.parse().expect("a content type"));
+        self.body = Body::from(body.into());
         self
     }
 

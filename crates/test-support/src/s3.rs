@@ -4,7 +4,7 @@
 //! (its signature, expiry and conditions: `eq`, `starts-with`, `content-length-range`).
 //! Addressed by path (`http://127.0.0.1:PORT/BUCKET/KEY`).
 
-use std::path::PathBuf;
+use std::{collections::HashMap, path::PathBuf};
 
 use hyper_util::rt::TokioIo;
 use s3s::{auth::SimpleAuth, service::S3ServiceBuilder};
@@ -46,6 +46,41 @@ impl S3Server {
         Self { origin, bucket: bucket.to_string(), root, task }
     }
 
+    /// Points an app's picture storage at this server (`STORAGE=s3`, addressed by path).
+    pub fn configure(&self, env: &mut HashMap<String, String>) {
+        for (name, value) in [
+            ("STORAGE", "s3"),
+            ("STORAGE_BUCKET", self.bucket.as_str()),
+            ("STORAGE_REGION", S3_REGION),
+            ("STORAGE_ENDPOINT", self.origin.as_str()),
+            ("STORAGE_PATH_STYLE", "true"),
+            ("STORAGE_ACCESS_KEY_ID", S3_ACCESS_KEY),
+            ("STORAGE_SECRET_ACCESS_KEY", S3_SECRET_KEY),
+        ] {
+            env.insert(name.to_string(), value.to_string());
+        }
+    }
+
+    /// The keys stored, sorted.
+    pub fn keys(&self) -> Vec<String> {
+        fn walk(dir: &std::path::Path, root: &std::path::Path, keys: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, root, keys);
+                } else if let Ok(relative) = path.strip_prefix(root) {
+                    keys.push(relative.to_string_lossy().replace('\\', "/"));
+                }
+            }
+        }
+        let root = self.root.join(&self.bucket);
+        let mut keys = Vec::new();
+        walk(&root, &root, &mut keys);
+        keys.retain(|key| !key.starts_with('.') && !key.contains("/."));
+        keys.sort();
+        keys
+    }
+
     /// The stored bytes of `key`, if it is there.
     pub fn object(&self, key: &str) -> Option<Vec<u8>> {
         std::fs::read(self.root.join(&self.bucket).join(key)).ok()
@@ -57,4 +92,25 @@ impl Drop for S3Server {
         self.task.abort();
         let _ = std::fs::remove_dir_all(&self.root);
     }
+}
+
+/// A `multipart/form-data` body of `fields`, then the file (`file`, of type `file_type`), as a
+/// browser's form sends it; and its content type.
+pub fn multipart(fields: &[(String, String)], file: &[u8], file_type: &str) -> (String, Vec<u8>) {
+    let boundary = "----test-boundary-7MA4YWxkTrZu0gW";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+        );
+    }
+    body.extend(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"photo\"\r\nContent-Type: {file_type}\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend(file);
+    body.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
 }

@@ -73,20 +73,58 @@ impl Received {
         self.body["enable_thinking"].as_bool()
     }
 
-    /// `(role, content)` of every message sent to the model.
+    /// `(role, content)` of every message sent to the model (of content parts, the text's).
     pub fn messages(&self) -> Vec<(String, String)> {
         self.body["messages"]
             .as_array()
             .map(|messages| {
                 messages
                     .iter()
-                    .map(|m| {
-                        (m["role"].as_str().unwrap_or("").to_string(), m["content"].as_str().unwrap_or("").to_string())
-                    })
+                    .map(|m| (m["role"].as_str().unwrap_or("").to_string(), text_of(&m["content"])))
                     .collect()
             })
             .unwrap_or_default()
     }
+
+    /// The `image_url` parts of every message sent to the model, in order (empty for most).
+    pub fn pictures(&self) -> Vec<Vec<String>> {
+        self.body["messages"]
+            .as_array()
+            .map(|messages| messages.iter().map(|m| pictures_of(&m["content"])).collect())
+            .unwrap_or_default()
+    }
+
+    /// The model asked for.
+    pub fn model(&self) -> &str {
+        self.body["model"].as_str().unwrap_or_default()
+    }
+}
+
+/// A message's text: its content, or the text of its content parts.
+pub fn text_of(content: &Value) -> String {
+    match content {
+        Value::Array(parts) => parts
+            .iter()
+            .filter(|part| part["type"] == "text")
+            .filter_map(|part| part["text"].as_str())
+            .collect::<Vec<_>>()
+            .join(""),
+        content => content.as_str().unwrap_or_default().to_string(),
+    }
+}
+
+/// The URLs of a message's `image_url` content parts.
+pub fn pictures_of(content: &Value) -> Vec<String> {
+    content
+        .as_array()
+        .map(|parts| {
+            parts
+                .iter()
+                .filter(|part| part["type"] == "image_url")
+                .filter_map(|part| part["image_url"]["url"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// How a streamed answer went, as the upstream saw it.
@@ -325,9 +363,11 @@ fn echo(request: &Received) -> Vec<String> {
     let assistant = if system.contains("I Ching") || system.contains("易经") { "oracle" } else { "tcm" };
     let language = if system.contains("简体中文") { "zh" } else { "en" };
     let last = messages.iter().rev().find(|(role, _)| role == "user").map(|(_, c)| c.as_str()).unwrap_or_default();
+    let pictures: usize = request.pictures().iter().map(Vec::len).sum();
     let text = format!(
-        "**{assistant}** ({language}) heard: {last}\n\n- history: {} messages\n- `code` and <script>window.__injected = true</script> stay text",
-        messages.len().saturating_sub(1)
+        "**{assistant}** ({language}) heard: {last}\n\n- history: {} messages\n- pictures: {pictures} (model {})\n- `code` and <script>window.__injected = true</script> stay text",
+        messages.len().saturating_sub(1),
+        request.model()
     );
     text.split_inclusive(' ').map(str::to_string).collect()
 }

@@ -117,12 +117,14 @@ async fn delete_account(
         .exec(&txn)
         .await?;
     ReplyStream::delete_many().filter(reply_stream::Column::UserId.eq(&user.id)).exec(&txn).await?;
+    crate::attachments::forget::mark_user(&txn, &user.id, state.clock.now()).await?;
     // The per-address limits (failed logins, reset and verification mails) stay: they belong
     // to the address, and deleting the account must not give it a fresh allowance.
     User::delete_by_id(user.id.clone()).exec(&txn).await?;
     let entry = audit::Entry::new(Action::AccountDelete, Some(&user.id), "deleted their account");
     audit::record(&txn, &state.clock, entry, &client).await?;
     txn.commit().await?;
+    crate::attachments::forget::purge(&state).await;
     confirmed.release().await; // the right password: not a failed login
     Ok(Json(Deleted { deleted: true }))
 }

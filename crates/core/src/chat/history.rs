@@ -98,6 +98,10 @@ pub struct MessageView {
     /// What the model thought before this reply (`null`: it did not think first, or the reply
     /// is withheld): shown folded; never sent back to the model.
     pub thinking: Option<super::ThinkingView>,
+    /// The pictures sent with this message of the user's, each with a link valid for a while
+    /// (ask for the conversation again for fresh links).
+    #[serde(default)]
+    pub attachments: Vec<crate::attachments::AttachmentView>,
 }
 
 impl MessageView {
@@ -125,6 +129,7 @@ impl MessageView {
             version_ids: versions.ids,
             feedback: None,
             reported: false,
+            attachments: Vec::new(),
         }
     }
 }
@@ -294,6 +299,9 @@ pub(super) async fn detail(
     let replies: Vec<String> = replies.collect();
     let reported = crate::reports::reported_of(&state.db, &conversation.user_id, replies.clone()).await?;
     let mut feedback = feedback::of(&state.db, &conversation.user_id, replies).await?;
+    let mut pictures =
+        crate::attachments::sent::views_of(state, &rows.iter().map(|(_, row)| row.id.clone()).collect::<Vec<_>>())
+            .await?;
     let messages = rows
         .into_iter()
         .map(|(index, row)| {
@@ -301,7 +309,9 @@ pub(super) async fn detail(
             let given = feedback.remove(&row.id);
             let red_flag = row.red_flag.as_deref().and_then(|rule| RedFlagCard::of_rule(&state.config, rule));
             let reported = reported.contains(&row.id);
-            MessageView { feedback: given, red_flag, reported, ..MessageView::new(row, parent, tree.versions(index)) }
+            let attachments = pictures.remove(&row.id).unwrap_or_default();
+            let versions = tree.versions(index);
+            MessageView { feedback: given, red_flag, reported, attachments, ..MessageView::new(row, parent, versions) }
         })
         .collect();
     Ok(ConversationDetail { conversation: conversation.into(), messages, next_cursor })
@@ -378,6 +388,8 @@ pub async fn delete(
 ) -> AppResult<StatusCode> {
     let conversation = owned(&state, &auth, &id).await?;
     let txn = state.db.begin().await?;
+    crate::attachments::forget::mark_conversations(&txn, std::slice::from_ref(&conversation.id), state.clock.now())
+        .await?;
     let deleted =
         Message::delete_many().filter(message::Column::ConversationId.eq(&conversation.id)).exec(&txn).await?;
     let message = format!(
@@ -395,5 +407,6 @@ pub async fn delete(
     let entry = audit::Entry::new(Action::ConversationDelete, Some(&auth.user.id), message);
     audit::record(&txn, &state.clock, entry, &client).await?;
     txn.commit().await?;
+    crate::attachments::forget::purge(&state).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -29,9 +29,11 @@ use async_openai::{
     error::OpenAIError,
     middleware::{HttpRequestFactory, ReqwestService, retry::OpenAIRetryLayer},
     types::chat::{
-        ChatCompletionRequestAssistantMessage, ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage,
-        ChatCompletionRequestUserMessage, ChatCompletionStreamOptions, CompletionUsage, CreateChatCompletionRequest,
-        CreateChatCompletionResponse,
+        ChatCompletionRequestAssistantMessage, ChatCompletionRequestMessage,
+        ChatCompletionRequestMessageContentPartImage, ChatCompletionRequestMessageContentPartText,
+        ChatCompletionRequestSystemMessage, ChatCompletionRequestUserMessage, ChatCompletionRequestUserMessageContent,
+        ChatCompletionRequestUserMessageContentPart, ChatCompletionStreamOptions, CompletionUsage,
+        CreateChatCompletionRequest, CreateChatCompletionResponse, ImageUrl,
     },
 };
 use futures::{Stream, StreamExt};
@@ -48,6 +50,16 @@ use crate::{
 pub struct Prompt {
     pub system: String,
     pub turns: Vec<(MessageRole, String)>,
+    /// Pictures shown with user turns: the turn's index, and the pictures' URLs (signed links,
+    /// or `data:` URLs). A prompt with pictures goes to the vision model.
+    pub pictures: Vec<(usize, Vec<String>)>,
+}
+
+impl Prompt {
+    /// A prompt without pictures.
+    pub fn text(system: String, turns: Vec<(MessageRole, String)>) -> Self {
+        Self { system, turns, pictures: Vec::new() }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,6 +136,8 @@ pub struct Llm {
     client: OnceLock<Result<Client<OpenAIConfig>, String>>,
     openai: OpenAIConfig,
     model: String,
+    /// The model for prompts with pictures (`CHAT_VISION_MODEL`).
+    vision_model: Option<String>,
     max_tokens: u32,
     timeout: Duration,
     title_model: Option<String>,
@@ -164,12 +178,34 @@ struct StreamDelta {
     reasoning_content: Option<String>,
 }
 
+/// A user turn: its text, or its pictures and then its text as content parts.
+fn user_message(text: &str, pictures: Option<&Vec<String>>) -> ChatCompletionRequestUserMessage {
+    let Some(urls) = pictures.filter(|urls| !urls.is_empty()) else {
+        return ChatCompletionRequestUserMessage::from(text);
+    };
+    let mut parts: Vec<ChatCompletionRequestUserMessageContentPart> = urls
+        .iter()
+        .map(|url| {
+            ChatCompletionRequestUserMessageContentPart::ImageUrl(ChatCompletionRequestMessageContentPartImage {
+                image_url: ImageUrl { url: url.clone(), detail: None },
+                prompt_cache_breakpoint: None,
+            })
+        })
+        .collect();
+    parts.push(ChatCompletionRequestUserMessageContentPart::Text(ChatCompletionRequestMessageContentPartText {
+        text: text.to_string(),
+        prompt_cache_breakpoint: None,
+    }));
+    ChatCompletionRequestUserMessage { content: ChatCompletionRequestUserMessageContent::Array(parts), name: None }
+}
+
 impl Llm {
     pub fn new(config: &LlmConfig) -> Self {
         Self {
             client: OnceLock::new(),
             openai: OpenAIConfig::new().with_api_key(config.api_key.clone()).with_api_base(config.base_url.clone()),
             model: config.model.clone(),
+            vision_model: config.vision_model.clone(),
             max_tokens: config.max_tokens,
             timeout: config.timeout,
             title_model: config.title_model.clone(),
@@ -206,7 +242,18 @@ impl Llm {
     }
 
     fn request(&self, prompt: &Prompt, stream: bool) -> CreateChatCompletionRequest {
-        self.request_of(&self.model, self.max_tokens, prompt, stream)
+        self.request_of(self.model_for(prompt, false), self.max_tokens, prompt, stream)
+    }
+
+    /// Who answers `prompt`: the vision model when it shows pictures, else the thinking model
+    /// when the reply is thought through (`think`), else the chat model. (A vision model is
+    /// asked to think by the same switch; Qwen3-VL takes it.)
+    fn model_for(&self, prompt: &Prompt, think: bool) -> &str {
+        match (&self.vision_model, prompt.pictures.is_empty()) {
+            (Some(vision), false) => vision,
+            _ if think => &self.thinking.model,
+            _ => &self.model,
+        }
     }
 
     #[allow(deprecated)] // `max_tokens`: what OpenAI-compatible providers (DashScope…) understand.
@@ -215,11 +262,10 @@ impl Llm {
         messages.push(ChatCompletionRequestMessage::System(ChatCompletionRequestSystemMessage::from(
             prompt.system.as_str(),
         )));
-        for (role, content) in &prompt.turns {
+        for (at, (role, content)) in prompt.turns.iter().enumerate() {
+            let pictures = prompt.pictures.iter().find(|(turn, _)| *turn == at).map(|(_, urls)| urls);
             messages.push(match role {
-                MessageRole::User => {
-                    ChatCompletionRequestMessage::User(ChatCompletionRequestUserMessage::from(content.as_str()))
-                }
+                MessageRole::User => ChatCompletionRequestMessage::User(user_message(content, pictures)),
                 MessageRole::Assistant => ChatCompletionRequestMessage::Assistant(
                     ChatCompletionRequestAssistantMessage::from(content.as_str()),
                 ),
@@ -301,7 +347,7 @@ impl Llm {
     pub async fn stream(&self, prompt: &Prompt, think: bool) -> Result<ChunkStream, LlmError> {
         let configured = self.thinking.mode != ThinkingMode::Off;
         let think = think && configured;
-        let model = if think { self.thinking.model.as_str() } else { self.model.as_str() };
+        let model = self.model_for(prompt, think);
         let request = SwitchedRequest {
             base: self.request_of(model, self.max_tokens, prompt, true),
             enable_thinking: configured.then_some(think),

@@ -1,6 +1,6 @@
 //! What a turn in a stored conversation reads before it places its message, in one statement:
 //! the conversation (the caller's own), its tree's skeleton, the text of its newest messages,
-//! whether a reading of the oracle is linked to it, and what the turn's rate limits count
+//! whether a reading of the oracle is linked to it or a picture was sent in it, and what the turn's rate limits count
 //! (the charge's keys are locked already). They were five round trips to RDS on every turn
 //! (issue 26); now the conversation's columns come with each of its messages (a
 //! `LEFT JOIN`, so a conversation with none still comes back), the newest texts come with
@@ -16,7 +16,7 @@ use sea_orm::{
 
 use super::tree::{MAX_CONVERSATION_MESSAGES, Tree};
 use crate::{
-    entities::{MessageRole, Withheld, conversation, message, reading},
+    entities::{MessageRole, Withheld, attachment, conversation, message, reading},
     error::AppResult,
     rate_limit::Locked,
 };
@@ -28,6 +28,8 @@ pub struct Loaded {
     pub tree: Tree,
     /// Some reading of the oracle is linked to it (its prompt then carries them).
     pub has_readings: bool,
+    /// Some picture was sent in it (the model is then shown those of the branch it reads).
+    pub has_pictures: bool,
     /// The text of its newest messages (at most the `texts` asked for), by id.
     pub texts: HashMap<String, String>,
     /// The statement's first row, which carries the counts of the turn's charge.
@@ -62,6 +64,12 @@ pub async fn load(
         .from(reading::Entity)
         .and_where(Expr::col((reading::Entity, reading::Column::ConversationId)).eq(conversation_id))
         .to_owned();
+    let pictures = Query::select()
+        .expr(Expr::val(1))
+        .from(attachment::Entity)
+        .and_where(Expr::col((attachment::Entity, attachment::Column::ConversationId)).eq(conversation_id))
+        .and_where(Expr::col((attachment::Entity, attachment::Column::DeletedAt)).is_null())
+        .to_owned();
     // The newest texts in a table of their own (a derived table with a LIMIT, which every
     // engine reads through the conversation's index and materializes): only these rows'
     // content is read, however long the conversation, and no other message's text is touched.
@@ -78,6 +86,7 @@ pub async fn load(
     query
         .columns(conversation::Column::iter().map(|column| (c, column)))
         .expr_as(Expr::exists(readings), Alias::new("has_readings"))
+        .expr_as(Expr::exists(pictures), Alias::new("has_pictures"))
         .expr_as(Expr::col((m, message::Column::Id)), Alias::new("m_id"))
         .expr_as(Expr::col((m, message::Column::ParentId)), Alias::new("m_parent_id"))
         .expr_as(Expr::col((m, message::Column::Role)), Alias::new("m_role"))
@@ -101,6 +110,7 @@ pub async fn load(
     let Some(first) = rows.first() else { return Ok(None) };
     let conversation = conversation::Model::from_query_result(first, "")?;
     let has_readings = first.try_get::<i64>("", "has_readings")? != 0;
+    let has_pictures = first.try_get::<i64>("", "has_pictures")? != 0;
     let mut skeleton = Vec::with_capacity(rows.len());
     let mut known = HashMap::new();
     for row in rows.iter().rev() {
@@ -113,5 +123,12 @@ pub async fn load(
         }
     }
     let counted = rows.swap_remove(0);
-    Ok(Some(Loaded { conversation, tree: Tree::from_skeleton(skeleton), has_readings, texts: known, counted }))
+    Ok(Some(Loaded {
+        conversation,
+        tree: Tree::from_skeleton(skeleton),
+        has_readings,
+        has_pictures,
+        texts: known,
+        counted,
+    }))
 }

@@ -68,6 +68,7 @@ pub fn router() -> ApiRoutes {
         .merge(crate::oracle::routes())
         .merge(crate::constitution::routes())
         .merge(crate::season::routes())
+        .merge(crate::attachments::routes())
 }
 
 /// `POST /api/chat` body.
@@ -106,6 +107,12 @@ pub struct ChatRequest {
     /// reply is thought through, with `off` asking is refused: `thinking_not_offered`).
     #[serde(default)]
     pub think: bool,
+    /// Pictures to send with the new message (at most 4), by id: each asked for with
+    /// `POST /api/attachments` and uploaded. The server checks each (it is there, of the type
+    /// and size declared) before the turn is accepted.
+    #[serde(default)]
+    #[schema(max_items = 4)]
+    pub attachments: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -320,6 +327,9 @@ async fn answer(
     let turn = Turn { think: service::thinks(&state, turn.think).map_err(with_card)?, ..turn };
     // What would refuse the turn anyway is asked first: a check is a paid call.
     service::may_chat(&state, user, turn.kind, turn.conversation_id.as_deref()).await.map_err(with_card)?;
+    // Its pictures are in the bucket, of their types: read there, before the turn's transaction.
+    let pictures = crate::attachments::ready(&state, &user.id, &turn.attachments).await.map_err(with_card)?;
+    let turn = Turn { pictures, ..turn };
     let text = TurnText {
         message: turn.message.as_deref(),
         hint: turn.system_hint.as_deref(),

@@ -7,7 +7,9 @@ use std::{collections::HashMap, sync::Arc};
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 
-pub use super::turn::{MAX_MESSAGE_CHARS, MAX_MESSAGES, Placement, TITLE_CHARS, Turn, options, user_message, validate};
+pub use super::turn::{
+    MAX_MESSAGE_CHARS, MAX_MESSAGES, Placement, TITLE_CHARS, Turn, attachment_ids, options, user_message, validate,
+};
 use super::{
     llm::{Llm, LlmError, Prompt},
     persona::{Language, system_prompt},
@@ -132,7 +134,8 @@ pub async fn prepare(state: &AppState, user: &user::Model, turn: Turn, stream: b
             (true, false) => crate::auth::token::invalid_token(),
             (false, _) => err,
         })?;
-    let Placed { conversation, user_message_id, question, mut history, untitled, has_readings, .. } = placed;
+    let Placed { conversation, user_message_id, question, mut history, untitled, has_readings, has_pictures, .. } =
+        placed;
     // The model sees the latest `CHAT_HISTORY_WINDOW` messages of the branch.
     let window = usize::try_from(state.config.chat_history_window).unwrap_or(usize::MAX);
     let excess = history.len().saturating_sub(window);
@@ -159,7 +162,17 @@ pub async fn prepare(state: &AppState, user: &user::Model, turn: Turn, stream: b
     if let Some(flag) = turn.red_flag {
         system = format!("{system}\n\n---\n{}", safety::prompt_note(&state.config, flag, turn.language));
     }
-    let prompt = Prompt { system, turns: history };
+    // The pictures of the branch the model reads (read only when the conversation has some).
+    let mut shown = match has_pictures || !turn.pictures.is_empty() {
+        true => {
+            let ids: Vec<String> = history.iter().map(|said| said.id.clone()).collect();
+            crate::attachments::sent::for_model(state, &ids).await?
+        }
+        false => HashMap::new(),
+    };
+    let pictures = history.iter().enumerate().filter_map(|(at, said)| Some((at, shown.remove(&said.id)?))).collect();
+    let turns = history.into_iter().map(|said| (said.role, said.text)).collect();
+    let prompt = Prompt { system, turns, pictures };
     Ok(PreparedTurn {
         conversation,
         prompt,
@@ -201,6 +214,8 @@ async fn place(
         crate::oracle::prompt::attach(&txn, &user.id, reading_id, &placed.conversation).await?;
     }
     if let Some(at) = placed.new_message_at {
+        let (conversation_id, message_id) = (&placed.conversation.id, &placed.user_message_id);
+        crate::attachments::sent::attach(&txn, &turn.pictures, conversation_id, message_id, at).await?;
         tally::add(&txn, at, &user.id, placed.conversation.kind, turn.language, Tally::user_message()).await?;
     }
     let registration = match stream {
@@ -212,13 +227,14 @@ async fn place(
 }
 
 /// A turn's housekeeping, once its reply is out (or the turn refused), never on the way to the
-/// model: the expired rows of the buckets a turn charges and the registrations of replies
-/// whose instance died, each at most once a minute per instance.
+/// model: the expired rows of the buckets a turn charges, the registrations of replies whose
+/// instance died, and deleted or long-unsent pictures, each at most once a minute per instance.
 pub async fn tidy_up(state: &AppState) {
     for bucket in [Bucket::ChatMessages, Bucket::ChatStreams, Bucket::ModerationStrikes] {
         state.sweep(bucket).await;
     }
     stop::sweep_stale(state).await;
+    crate::attachments::forget::sweep(state).await;
 }
 
 /// Refuses a user who may not chat now (terms not accepted, an administrator's restriction, an
@@ -261,7 +277,7 @@ struct Placed {
     user_message_id: String,
     question: String,
     /// The branch the reply continues, oldest first (possibly longer than the window).
-    history: Vec<(MessageRole, String)>,
+    history: Vec<Said>,
     /// No reply has been written yet and the title is still cut from the first message: the
     /// model is to title the conversation after this reply.
     untitled: bool,
@@ -272,6 +288,15 @@ struct Placed {
     new_message_at: Option<DateTime<Utc>>,
     /// Readings of the oracle were linked to the conversation before this turn.
     has_readings: bool,
+    /// Pictures were sent in the conversation before this turn.
+    has_pictures: bool,
+}
+
+/// A message of the branch the model reads.
+struct Said {
+    id: String,
+    role: MessageRole,
+    text: String,
 }
 
 /// A new conversation: its earlier messages (a client that kept the history itself) as one
@@ -303,9 +328,11 @@ async fn open(txn: &Txn, state: &AppState, user: &user::Model, turn: &Turn) -> A
     let mut parent: Option<String> = None;
     // A blocked turn's brought messages are withheld with it: the refusal may be theirs.
     let withheld = turn.blocked.then_some(Withheld::Blocked);
+    let mut history = Vec::with_capacity(turn.earlier.len() + 1);
     for (role, content) in &turn.earlier {
         let brought = NewMessage { from_client: true, withheld, ..NewMessage::of(*role, content, parent.as_deref()) };
         let saved = insert_message(txn, state, &conversation.id, brought).await?;
+        history.push(Said { id: saved.id.clone(), role: *role, text: content.clone() });
         parent = Some(saved.id);
     }
     let saved = insert_message(
@@ -320,8 +347,7 @@ async fn open(txn: &Txn, state: &AppState, user: &user::Model, turn: &Turn) -> A
         },
     )
     .await?;
-    let mut history = turn.earlier.clone();
-    history.push((MessageRole::User, message.clone()));
+    history.push(Said { id: saved.id.clone(), role: MessageRole::User, text: message.clone() });
     Ok(Placed {
         conversation,
         user_message_id: saved.id,
@@ -330,6 +356,7 @@ async fn open(txn: &Txn, state: &AppState, user: &user::Model, turn: &Turn) -> A
         untitled: true,
         new_message_at: Some(saved.created_at),
         has_readings: false,
+        has_pictures: false,
     })
 }
 
@@ -407,7 +434,7 @@ async fn continue_in(
 
     let (user_message_id, question, new_message_at) = match (answered, turn.message.as_deref()) {
         (Some(question), _) => {
-            let text = history.last().map(|(_, content)| content.clone()).unwrap_or_default();
+            let text = history.last().map(|said| said.text.clone()).unwrap_or_default();
             (tree.node(question).id.clone(), text, None)
         }
         (None, Some(message)) => {
@@ -416,9 +443,15 @@ async fn continue_in(
             let retry = turn.placement == Placement::Append
                 && !turn.blocked
                 && base.is_some_and(|base| tree.node(base).role == MessageRole::User)
-                && history.last().is_some_and(|(role, content)| *role == MessageRole::User && content == message);
+                && history.last().is_some_and(|said| said.role == MessageRole::User && said.text == message);
             // (A withheld message is no retry's target: the model never saw it.)
             let retry = retry && base.is_some_and(|base| !tree.node(base).withheld);
+            // (Nor one that carries other pictures than this turn: a retry sends the same.)
+            let retry = retry
+                && base.is_some_and(|base| {
+                    let id = tree.node(base).id.as_str();
+                    turn.pictures.iter().all(|picture| picture.row.message_id.as_deref() == Some(id))
+                });
             let (id, saved_at) = match base {
                 Some(base) if retry => (tree.node(base).id.clone(), None),
                 _ => {
@@ -429,7 +462,7 @@ async fn continue_in(
                         ..NewMessage::of(MessageRole::User, message, parent)
                     };
                     let saved = insert_message(txn, state, &conversation.id, new).await?;
-                    history.push((MessageRole::User, message.to_string()));
+                    history.push(Said { id: saved.id.clone(), role: MessageRole::User, text: message.to_string() });
                     (saved.id, Some(saved.created_at))
                 }
             };
@@ -448,8 +481,17 @@ async fn continue_in(
     update.filter(conversation::Column::Id.eq(&conversation.id)).exec(txn).await?;
     let untitled = conversation.title_source == TitleSource::Message && !tree.has_reply();
     let conversation = conversation::Model { updated_at: now, active_leaf_id, ..conversation };
-    let has_readings = loaded.has_readings;
-    Ok(Placed { conversation, user_message_id, question, history, untitled, new_message_at, has_readings })
+    let (has_readings, has_pictures) = (loaded.has_readings, loaded.has_pictures);
+    Ok(Placed {
+        conversation,
+        user_message_id,
+        question,
+        history,
+        untitled,
+        new_message_at,
+        has_readings,
+        has_pictures,
+    })
 }
 
 /// The text of these messages of `tree`, in order, as the model reads them: a reply stopped
@@ -460,7 +502,7 @@ async fn contents(
     tree: &Tree,
     indexes: &[usize],
     known: &mut HashMap<String, String>,
-) -> AppResult<Vec<(MessageRole, String)>> {
+) -> AppResult<Vec<Said>> {
     let missing: Vec<usize> =
         indexes.iter().copied().filter(|&index| !known.contains_key(&tree.node(index).id)).collect();
     if !missing.is_empty() {
@@ -471,8 +513,8 @@ async fn contents(
         .map(|&index| tree.node(index))
         .filter(|node| !node.withheld)
         // (A message deleted meanwhile is left out.)
-        .filter_map(|node| Some((node.role, known.remove(&node.id)?)))
-        .filter(|(role, content)| !(*role == MessageRole::Assistant && content.trim().is_empty()))
+        .filter_map(|node| Some(Said { id: node.id.clone(), role: node.role, text: known.remove(&node.id)? }))
+        .filter(|said| !(said.role == MessageRole::Assistant && said.text.trim().is_empty()))
         .collect())
 }
 

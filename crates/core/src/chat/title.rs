@@ -91,7 +91,7 @@ fn prompt(language: Language, question: &str, answer: &str) -> Prompt {
         }
     };
     let exchange = format!("User:\n{}\n\nAssistant:\n{}", excerpt(question), excerpt(answer));
-    Prompt { system: system.to_string(), turns: vec![(MessageRole::User, exchange)] }
+    Prompt::text(system.to_string(), vec![(MessageRole::User, exchange)])
 }
 
 /// The model's answer as a title: its first non-empty line, without quotes, a "Title:" label or

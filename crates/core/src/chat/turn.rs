@@ -7,6 +7,7 @@ use super::{
     persona::{Language, MAX_HINT_CHARS},
 };
 use crate::{
+    config::MAX_PICTURES_PER_MESSAGE,
     entities::{ConversationKind, MessageRole},
     error::{AppError, AppResult},
     safety::red_flags::RedFlag,
@@ -44,6 +45,10 @@ pub struct Turn {
     /// The reply is to be thought through first (the person's switch, or `CHAT_THINKING=always`;
     /// settled by `service::thinks`).
     pub think: bool,
+    /// The pictures the new message carries, by id, as asked.
+    pub attachments: Vec<String>,
+    /// The same, checked (`attachments::ready`, before the turn is placed).
+    pub pictures: Vec<crate::attachments::Ready>,
 }
 
 /// Where in the conversation's tree a turn goes (see [`super::tree`]).
@@ -89,6 +94,21 @@ pub fn user_message(content: String, field: &str) -> AppResult<String> {
         return Err(AppError::validation("empty_message", "the new message is empty"));
     }
     Ok(content)
+}
+
+/// The pictures a message names: at most [`MAX_PICTURES_PER_MESSAGE`], each once.
+pub fn attachment_ids(ids: Vec<String>) -> AppResult<Vec<String>> {
+    if ids.len() > MAX_PICTURES_PER_MESSAGE {
+        return Err(AppError::validation(
+            "too_many_pictures",
+            format!("a message may carry at most {MAX_PICTURES_PER_MESSAGE} pictures"),
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    if !ids.iter().all(|id| seen.insert(id.as_str())) {
+        return Err(AppError::validation("duplicate_picture", "a picture is named twice"));
+    }
+    Ok(ids)
 }
 
 pub fn validate(request: ChatRequest) -> AppResult<Turn> {
@@ -141,5 +161,7 @@ pub fn validate(request: ChatRequest) -> AppResult<Turn> {
         red_flag: None,
         reading_id: request.reading_id.filter(|id| !id.trim().is_empty()),
         think: request.think,
+        attachments: attachment_ids(request.attachments)?,
+        pictures: Vec::new(),
     })
 }

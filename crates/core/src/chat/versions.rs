@@ -65,6 +65,11 @@ pub struct EditRequest {
     /// As in `POST /api/chat`: think it through first.
     #[serde(default)]
     pub think: bool,
+    /// As in `POST /api/chat`: pictures sent with the edited message (the original's stay with
+    /// the original; send them again by id to keep them).
+    #[serde(default)]
+    #[schema(max_items = 4)]
+    pub attachments: Vec<String>,
 }
 
 /// `POST …/switch` body.
@@ -82,6 +87,7 @@ fn turn(
     locale: Option<&str>,
     hint: Option<String>,
     think: bool,
+    attachments: Vec<String>,
 ) -> AppResult<Turn> {
     let (language, system_hint) = service::options(locale, hint)?;
     Ok(Turn {
@@ -96,6 +102,8 @@ fn turn(
         red_flag: None,
         reading_id: None,
         think,
+        attachments: service::attachment_ids(attachments)?,
+        pictures: Vec::new(),
     })
 }
 
@@ -135,6 +143,7 @@ pub async fn regenerate(
         request.locale.as_deref(),
         request.system_hint,
         request.think,
+        Vec::new(),
     )?;
     answer(state, &auth.user, &client, turn, wants_stream).await
 }
@@ -169,7 +178,8 @@ pub async fn edit(
     let wants_stream = request.stream || accepts_stream(&headers);
     let content = service::user_message(request.content, "`content`")?;
     let placement = Placement::Edit { of: message_id };
-    let turn = turn(id, placement, Some(content), request.locale.as_deref(), request.system_hint, request.think)?;
+    let (locale, hint) = (request.locale.as_deref(), request.system_hint);
+    let turn = turn(id, placement, Some(content), locale, hint, request.think, request.attachments)?;
     answer(state, &auth.user, &client, turn, wants_stream).await
 }
 

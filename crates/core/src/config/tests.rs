@@ -206,3 +206,61 @@ fn trust_settings() {
         assert!(err.to_string().contains(name), "{name}={value}: {err}");
     }
 }
+
+#[test]
+fn picture_storage_settings() {
+    let base = [("DATABASE_URL", "sqlite::memory:"), ("JWT_SECRET", SECRET)];
+    // The default: the local directory.
+    let storage = config(&base).unwrap().storage.unwrap();
+    assert!(matches!(&storage.backend, StorageBackend::Local { dir } if dir.ends_with(".data/uploads")));
+    assert_eq!((storage.max_bytes, storage.quota_bytes), (5_000_000, 200_000_000));
+    assert!(config(&[base[0], base[1], ("STORAGE", "off")]).unwrap().storage.is_none());
+
+    let oss = [
+        base[0],
+        base[1],
+        ("STORAGE", "oss"),
+        ("STORAGE_BUCKET", "pictures"),
+        ("STORAGE_REGION", "cn-hangzhou"),
+        ("STORAGE_ENDPOINT", "https://img.example.com/"),
+        ("ALIBABA_CLOUD_ACCESS_KEY_ID", "id"),
+        ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "secret"),
+    ];
+    let storage = config(&oss).unwrap().storage.unwrap();
+    let StorageBackend::Oss(store) = &storage.backend else { panic!("oss") };
+    assert_eq!(store.public_origin, "https://img.example.com");
+    assert_eq!(store.internal_origin, "https://img.example.com", "the internal endpoint defaults to the public one");
+
+    // Each mistake names its variable.
+    let named = |vars: &[(&str, &str)]| match config(vars) {
+        Err(ConfigError::Missing { name, .. } | ConfigError::Invalid { name, .. }) => name,
+        Ok(_) => "accepted",
+    };
+    let with = |name: &'static str, value: &'static str| {
+        let mut vars: Vec<(&str, &str)> = oss.iter().filter(|(var, _)| *var != name).copied().collect();
+        if !value.is_empty() {
+            vars.push((name, value));
+        }
+        vars
+    };
+    assert_eq!(named(&with("STORAGE", "ftp")), "STORAGE");
+    assert_eq!(named(&with("STORAGE_BUCKET", "")), "STORAGE_BUCKET");
+    assert_eq!(named(&with("STORAGE_ENDPOINT", "")), "STORAGE_ENDPOINT");
+    assert_eq!(named(&with("STORAGE_ENDPOINT", "http://img.example.com")), "STORAGE_ENDPOINT");
+    assert_eq!(named(&with("STORAGE_ENDPOINT", "https://img.example.com/path")), "STORAGE_ENDPOINT");
+    assert_eq!(named(&with("STORAGE_PATH_STYLE", "true")), "STORAGE_PATH_STYLE");
+    assert_eq!(named(&with("ALIBABA_CLOUD_ACCESS_KEY_ID", "")), "ALIBABA_CLOUD_ACCESS_KEY_ID");
+    assert_eq!(named(&with("ATTACHMENT_MAX_BYTES", "30000000")), "ATTACHMENT_MAX_BYTES");
+    assert_eq!(named(&with("ATTACHMENT_QUOTA_BYTES", "1000")), "ATTACHMENT_QUOTA_BYTES");
+    assert_eq!(named(&with("ATTACHMENT_URL_TTL", "2d")), "ATTACHMENT_URL_TTL");
+    assert_eq!(named(&with("STORAGE_PREFIX", "../x")), "STORAGE_PREFIX");
+    let s3 = [
+        base[0],
+        base[1],
+        ("STORAGE", "s3"),
+        ("STORAGE_BUCKET", "b"),
+        ("STORAGE_REGION", "us-east-1"),
+        ("STORAGE_ENDPOINT", "http://127.0.0.1:9000"),
+    ];
+    assert_eq!(named(&s3), "STORAGE_ACCESS_KEY_ID");
+}

@@ -280,7 +280,7 @@ async fn withdraw_health_consent(
     active.health_consent_at = Set(None);
     active.updated_at = Set(now);
     let updated = if had_consent { active.update(&txn).await? } else { user };
-    let deleted = if query.delete_conversations { delete_tcm_conversations(&txn, &updated.id).await? } else { 0 };
+    let deleted = if query.delete_conversations { delete_tcm_conversations(&txn, &updated.id, now).await? } else { 0 };
     let deleted_assessments = match query.delete_assessments {
         true => {
             ConstitutionAssessment::delete_many()
@@ -302,6 +302,7 @@ async fn withdraw_health_consent(
         audit::record(&txn, &state.clock, entry, &client).await?;
     }
     txn.commit().await?;
+    crate::attachments::forget::purge(&state).await;
     Ok(Json(Withdrawn {
         account: AccountView::new(&state, &updated),
         deleted_conversations: deleted,
@@ -310,7 +311,11 @@ async fn withdraw_health_consent(
 }
 
 /// Deletes every TCM conversation of `user_id` with its messages; how many conversations.
-async fn delete_tcm_conversations(txn: &impl ConnectionTrait, user_id: &str) -> AppResult<u64> {
+async fn delete_tcm_conversations(
+    txn: &impl ConnectionTrait,
+    user_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> AppResult<u64> {
     let ids: Vec<String> = Conversation::find()
         .filter(conversation::Column::UserId.eq(user_id))
         .filter(conversation::Column::Kind.eq(ConversationKind::Tcm))
@@ -330,8 +335,11 @@ async fn delete_tcm_conversations(txn: &impl ConnectionTrait, user_id: &str) -> 
             .filter(report::Column::ConversationId.is_in(batch.to_vec()))
             .exec(txn)
             .await?;
+        crate::attachments::forget::mark_conversations(txn, batch, now).await?;
         Message::delete_many().filter(message::Column::ConversationId.is_in(batch.to_vec())).exec(txn).await?;
         Conversation::delete_many().filter(conversation::Column::Id.is_in(batch.to_vec())).exec(txn).await?;
     }
+    // Tongue photos are health information: the unsent ones go too.
+    crate::attachments::forget::mark_tongue_photos(txn, user_id, now).await?;
     Ok(ids.len() as u64)
 }

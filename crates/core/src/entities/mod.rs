@@ -3,6 +3,7 @@
 
 pub mod account_token;
 pub mod admin_demotion;
+pub mod attachment;
 pub mod audit_log;
 pub mod constitution_assessment;
 pub mod conversation;
@@ -19,6 +20,7 @@ pub mod user;
 
 pub use account_token::{Entity as AccountToken, TokenPurpose};
 pub use admin_demotion::Entity as AdminDemotion;
+pub use attachment::Entity as Attachment;
 pub use audit_log::Entity as AuditLog;
 pub use constitution_assessment::Entity as ConstitutionAssessment;
 pub use conversation::{ConversationKind, Entity as Conversation, TitleSource};

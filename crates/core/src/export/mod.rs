@@ -1,9 +1,9 @@
 //! Data exports, streamed: `GET /api/admin/export` (every user, conversation, message, feedback,
 //! audit-log row, report and reading; never a password hash) and `GET /api/account/export` (the
 //! caller's account, conversations, messages of every version, feedback, audit rows, reports,
-//! readings and constitution self-assessments), as one JSON document (the seed's
+//! readings, constitution self-assessments and pictures), as one JSON document (the seed's
 //! `{data:{users,conversations,messages,auditLogs}}`, plus `feedback`, `reports`, `readings` and,
-//! in the account's own, `constitutionAssessments`) or
+//! in the account's own, `constitutionAssessments` and `attachments`) or
 //! as NDJSON (`?format=ndjson`, one `{"type","data"}` record per line).
 //!
 //! Both formats are streamed page by page (keyset pagination on the id), so memory stays flat
@@ -28,8 +28,9 @@ use crate::{
     audit::{self, Action},
     db::{self, Db},
     entities::{
-        AuditLog, ConstitutionAssessment, Conversation, Message, MessageFeedback, MessageRole, Reading, Report, User,
-        audit_log, constitution_assessment, conversation, message, message_feedback, reading, report, user,
+        Attachment, AuditLog, ConstitutionAssessment, Conversation, Message, MessageFeedback, MessageRole, Reading,
+        Report, User, attachment, audit_log, constitution_assessment, conversation, message, message_feedback, reading,
+        report, user,
     },
     error::{AppError, AppResult},
     http::ClientMeta,
@@ -40,8 +41,8 @@ use crate::{
 mod records;
 
 pub use records::{
-    AssessmentRecord, AuditLogRecord, ConversationRecord, ExportData, ExportDocument, ExportLine, FeedbackRecord,
-    MessageRecord, ReadingRecord, ReportRecord, UserRecord,
+    AssessmentRecord, AttachmentRecord, AuditLogRecord, ConversationRecord, ExportData, ExportDocument, ExportLine,
+    FeedbackRecord, MessageRecord, ReadingRecord, ReportRecord, UserRecord,
 };
 
 /// Rows fetched per query.
@@ -129,10 +130,11 @@ enum Section {
     Reports,
     Readings,
     Assessments,
+    Attachments,
 }
 
 impl Section {
-    const ALL: [Section; 8] = [
+    const ALL: [Section; 9] = [
         Self::Users,
         Self::Conversations,
         Self::Messages,
@@ -141,13 +143,14 @@ impl Section {
         Self::Reports,
         Self::Readings,
         Self::Assessments,
+        Self::Attachments,
     ];
 
     /// Whether `scope`'s export holds this section. The constitution assessments are health
-    /// information the person gave for themselves: their own download has them, the
-    /// administrators' export does not.
+    /// information the person gave for themselves, and their pictures may be (a tongue photo):
+    /// their own download has them, the administrators' export does not.
     fn in_scope(self, scope: &Scope) -> bool {
-        !matches!((self, scope), (Self::Assessments, Scope::Everything { .. }))
+        !matches!((self, scope), (Self::Assessments | Self::Attachments, Scope::Everything { .. }))
     }
 
     fn json_key(self) -> &'static str {
@@ -160,6 +163,7 @@ impl Section {
             Self::Reports => "reports",
             Self::Readings => "readings",
             Self::Assessments => "constitutionAssessments",
+            Self::Attachments => "attachments",
         }
     }
 
@@ -173,6 +177,7 @@ impl Section {
             Self::Reports => "report",
             Self::Readings => "reading",
             Self::Assessments => "constitutionAssessment",
+            Self::Attachments => "attachment",
         }
     }
 
@@ -296,6 +301,16 @@ impl Section {
                     .await?
                     .into_iter()
                     .map(|row| encode(row.id.clone(), AssessmentRecord::from(row)))
+                    .collect()
+            }
+            Self::Attachments => {
+                let rows = rows
+                    .condition(backend, attachment::Column::CreatedAt, attachment::Column::UserId)
+                    .add(attachment::Column::DeletedAt.is_null());
+                keyset::<Attachment>(db, attachment::Column::Id, rows, after)
+                    .await?
+                    .into_iter()
+                    .map(|row| encode(row.id.clone(), AttachmentRecord::from(row)))
                     .collect()
             }
             Self::Reports => {

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use crate::{
     constitution::assessments::Assessment,
     entities::{
-        ConversationKind, Rating, ReportReason, ReportStatus, Role, UserAction, Withheld, audit_log,
+        ConversationKind, Rating, ReportReason, ReportStatus, Role, UserAction, Withheld, attachment, audit_log,
         constitution_assessment, reading, report, user,
     },
     safety::labels::AigcLabel,
@@ -195,6 +195,9 @@ pub struct ExportData {
     /// The constitution self-assessments (the account's own download only).
     #[serde(default)]
     pub constitution_assessments: Vec<AssessmentRecord>,
+    /// The pictures sent or uploaded (the account's own download only): listed, not included.
+    #[serde(default)]
+    pub attachments: Vec<AttachmentRecord>,
 }
 
 /// One line of the NDJSON export (`format=ndjson`): `{"type":"user","data":{…}}`.
@@ -209,6 +212,7 @@ pub enum ExportLine {
     Report(ReportRecord),
     Reading(ReadingRecord),
     ConstitutionAssessment(AssessmentRecord),
+    Attachment(AttachmentRecord),
 }
 
 /// A report of a reply and its decision.
@@ -322,6 +326,40 @@ impl From<constitution_assessment::Model> for AssessmentRecord {
             answers: row.answers,
             created_at: row.created_at,
             assessment,
+        }
+    }
+}
+
+/// A picture of the account's: which message it was sent with (`null`: uploaded, not sent),
+/// its type, size and purpose, and what the vision model observed in it (a tongue photo).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AttachmentRecord {
+    pub id: String,
+    pub user_id: String,
+    pub conversation_id: Option<String>,
+    pub message_id: Option<String>,
+    pub content_type: String,
+    pub size: i64,
+    pub purpose: String,
+    pub observations: Option<serde_json::Value>,
+    pub created_at: DateTime<Utc>,
+    pub attached_at: Option<DateTime<Utc>>,
+}
+
+impl From<attachment::Model> for AttachmentRecord {
+    fn from(row: attachment::Model) -> Self {
+        Self {
+            id: row.id,
+            user_id: row.user_id,
+            conversation_id: row.conversation_id,
+            message_id: row.message_id,
+            content_type: row.content_type,
+            size: row.size_bytes,
+            purpose: row.purpose,
+            observations: row.observations.and_then(|json| serde_json::from_str(json.as_str()).ok()),
+            created_at: row.created_at,
+            attached_at: row.attached_at,
         }
     }
 }

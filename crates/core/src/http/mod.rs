@@ -100,6 +100,12 @@ async fn use_fc_request_id(mut request: Request<Body>) -> Request<Body> {
 /// never reads its body) and nothing is done on its behalf. A body of unknown length (chunked)
 /// is cut off at the limit by `DefaultBodyLimit` as it is read.
 async fn refuse_oversized_bodies(request: Request<Body>, next: Next) -> Response {
+    // The local directory's upload target takes a picture: it reads its body as a stream with
+    // limits of its own (`attachments::local`).
+    let limit = match request.uri().path() == crate::storage::local::UPLOAD_PATH {
+        true => crate::attachments::local::UPLOAD_BODY_LIMIT,
+        false => BODY_LIMIT as u64,
+    };
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -107,7 +113,7 @@ async fn refuse_oversized_bodies(request: Request<Body>, next: Next) -> Response
         .and_then(|length| length.trim().parse::<u64>().ok())
         .unwrap_or(0);
     let size = declared.max(request.body().size_hint().lower());
-    if size > BODY_LIMIT as u64 {
+    if size > limit {
         return AppError::PayloadTooLarge.into_response();
     }
     next.run(request).await

@@ -38,6 +38,11 @@ pub struct AboutView {
     /// The model that writes the replies thought through (`CHAT_THINKING_MODEL`); `null` when
     /// thinking is off. With `always`, it writes every reply.
     pub thinking_model: Option<String>,
+    /// Pictures may be sent with messages (`null`: not here), and their limits.
+    pub pictures: Option<crate::attachments::PicturesOffer>,
+    /// The model that looks at pictures (`CHAT_VISION_MODEL`); `null` when pictures are not
+    /// offered.
+    pub vision_model: Option<String>,
 }
 
 /// Which model writes the replies, and the operator's disclosure (filing number), for the
@@ -63,6 +68,10 @@ pub async fn about(State(state): State<AppState>) -> Json<AboutView> {
             .as_ref()
             .filter(|llm| llm.thinking.mode != crate::config::ThinkingMode::Off)
             .map(|llm| llm.thinking.model.clone()),
+        pictures: crate::attachments::offer(&state),
+        vision_model: crate::attachments::offered(&state)
+            .and(state.config.llm.as_ref())
+            .and_then(|llm| llm.vision_model.clone()),
     })
 }
 

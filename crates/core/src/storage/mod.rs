@@ -1,10 +1,12 @@
 //! Object storage for what people attach (issue 27: pictures, the tongue photo): the browser
 //! uploads straight to a private OSS bucket with a form the server signs, and the model reads
-//! through short-lived signed URLs; nothing passes through Function Compute. So far: the
-//! signatures, OSS's own ([`oss_v4`], for production) and S3's ([`s3_v4`], which the tests'
+//! through short-lived signed URLs; nothing passes through Function Compute. The
+//! signatures: OSS's own ([`oss_v4`], for production) and S3's ([`s3_v4`], which the tests'
 //! S3-compatible server checks, and OSS's S3-compatible endpoint accepts). They differ in their
 //! constants and in what they sign, not in how: the key derivation below serves both. The
 //! design and what is verified are in `docs/research/images-on-oss/images-on-oss.md`.
+//! [`Store`] puts them behind one interface, with the embedded default beside them ([`local`]:
+//! a directory the app serves itself).
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -12,8 +14,12 @@ use hmac::{Hmac, Mac};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use sha2::Sha256;
 
+pub mod local;
 pub mod oss_v4;
 pub mod s3_v4;
+mod store;
+
+pub use store::{Head, StorageError, Store, UploadForm};
 
 /// What stays unencoded in a URI (RFC 3986's unreserved characters); a path also keeps `/`.
 const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');

@@ -1,0 +1,94 @@
+//! The checks of a turn's pictures, before the turn is accepted: each is the caller's, not
+//! deleted, and its object is in the bucket, no larger than its form allowed and, by its first
+//! bytes, of the type it was declared as (a browser's `Content-Type` is only a claim). They
+//! read the bucket, so they run before the turn's transaction, never inside it.
+
+use futures::future::try_join_all;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use super::{PictureType, require};
+use crate::{
+    config::MAX_PICTURES_PER_MESSAGE,
+    entities::{Attachment, attachment},
+    error::{AppError, AppResult},
+    state::AppState,
+    storage::{StorageError, Store},
+};
+
+/// A picture that passed the checks.
+#[derive(Debug, Clone)]
+pub struct Ready {
+    pub row: attachment::Model,
+    /// Its real size, in bytes.
+    pub size: u64,
+}
+
+/// How many first bytes tell the types apart.
+const MAGIC_BYTES: usize = 16;
+
+pub fn unavailable(err: StorageError) -> AppError {
+    tracing::warn!(error = %err, "object storage failed");
+    AppError::Unavailable {
+        code: "storage_unavailable",
+        message: "pictures cannot be read right now; please try again".into(),
+    }
+}
+
+/// The pictures `ids` of `user_id`'s, checked, in the order given. A picture sent already (with
+/// a message) is returned as it is: the caller decides whether it may be sent again.
+pub async fn ready(state: &AppState, user_id: &str, ids: &[String]) -> AppResult<Vec<Ready>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (store, _) = require(state)?;
+    if ids.len() > MAX_PICTURES_PER_MESSAGE {
+        return Err(AppError::validation(
+            "too_many_pictures",
+            format!("a message may carry at most {MAX_PICTURES_PER_MESSAGE} pictures"),
+        ));
+    }
+    let mut distinct = ids.to_vec();
+    distinct.sort();
+    distinct.dedup();
+    if distinct.len() != ids.len() {
+        return Err(AppError::validation("duplicate_picture", "a picture is named twice"));
+    }
+    let rows = Attachment::find()
+        .filter(attachment::Column::Id.is_in(ids.iter().cloned()))
+        .filter(attachment::Column::UserId.eq(user_id))
+        .filter(attachment::Column::DeletedAt.is_null())
+        .all(&state.db)
+        .await?;
+    let mut ordered = Vec::with_capacity(ids.len());
+    for id in ids {
+        let row = rows.iter().find(|row| &row.id == id).ok_or(AppError::NotFound("attachment"))?;
+        ordered.push(row.clone());
+    }
+    let now = state.clock.now();
+    try_join_all(ordered.into_iter().map(|row| check(store, row, now))).await
+}
+
+async fn check(store: &Store, row: attachment::Model, now: chrono::DateTime<chrono::Utc>) -> AppResult<Ready> {
+    let allowed = u64::try_from(row.size_bytes).unwrap_or_default();
+    if row.message_id.is_some() {
+        return Ok(Ready { size: allowed, row });
+    }
+    let head = store.head(&row.object_key, now).await.map_err(unavailable)?.ok_or_else(|| {
+        AppError::validation("picture_not_uploaded", format!("picture {} has not been uploaded (or not yet)", row.id))
+    })?;
+    if head.size == 0 || head.size > allowed {
+        return Err(AppError::validation(
+            "picture_size_mismatch",
+            format!("picture {} has {} bytes, not the 1 to {allowed} its form allowed", row.id, head.size),
+        ));
+    }
+    let kind = PictureType::parse(&row.content_type).ok_or_else(|| AppError::internal("a stored picture type"))?;
+    let first = store.first_bytes(&row.object_key, MAGIC_BYTES, now).await.map_err(unavailable)?;
+    if !kind.matches(&first) {
+        return Err(AppError::validation(
+            "picture_not_an_image",
+            format!("picture {} is not the {} image it was declared as", row.id, kind.mime()),
+        ));
+    }
+    Ok(Ready { size: head.size, row })
+}

@@ -1,0 +1,169 @@
+//! Deleting pictures, objects included. What deletes a conversation or an account marks its
+//! pictures (`deleted_at`) in its own transaction, so the mark commits or rolls back with it;
+//! the objects are deleted after the commit ([`purge`]), each row with its object. An object
+//! that could not be deleted keeps its row marked, and a later purge (the housekeeping's
+//! [`sweep`]) deletes it. An unsent picture whose form expired a day ago is marked by the
+//! sweep too (the bucket's lifecycle rule on the prefix is only a backstop).
+
+use chrono::{DateTime, TimeDelta, Utc};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr};
+
+use crate::{
+    entities::{Attachment, attachment},
+    error::{AppError, AppResult},
+    housekeeping::Chore,
+    rate_limit::{SWEEP_BATCH, SWEEP_BUDGET},
+    state::AppState,
+};
+
+/// Marks the pictures of these conversations.
+pub async fn mark_conversations(db: &impl ConnectionTrait, ids: &[String], now: DateTime<Utc>) -> AppResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    Attachment::update_many()
+        .col_expr(attachment::Column::DeletedAt, Expr::value(now))
+        .filter(attachment::Column::ConversationId.is_in(ids.iter().cloned()))
+        .filter(attachment::Column::DeletedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Marks every picture of an account's.
+pub async fn mark_user(db: &impl ConnectionTrait, user_id: &str, now: DateTime<Utc>) -> AppResult<()> {
+    Attachment::update_many()
+        .col_expr(attachment::Column::DeletedAt, Expr::value(now))
+        .filter(attachment::Column::UserId.eq(user_id))
+        .filter(attachment::Column::DeletedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Marks an account's tongue photos (health information: withdrawing the consent deletes them).
+pub async fn mark_tongue_photos(db: &impl ConnectionTrait, user_id: &str, now: DateTime<Utc>) -> AppResult<()> {
+    Attachment::update_many()
+        .col_expr(attachment::Column::DeletedAt, Expr::value(now))
+        .filter(attachment::Column::UserId.eq(user_id))
+        .filter(attachment::Column::Purpose.eq(super::Purpose::Tongue.as_str()))
+        .filter(attachment::Column::DeletedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Deletes `user_id`'s picture `id` if it was not sent with a message: 404 if there is no such
+/// picture of theirs, 409 `attachment_sent` if it was sent.
+pub async fn unsent(state: &AppState, user_id: &str, id: &str) -> AppResult<()> {
+    let marked = Attachment::update_many()
+        .col_expr(attachment::Column::DeletedAt, Expr::value(state.clock.now()))
+        .filter(attachment::Column::Id.eq(id))
+        .filter(attachment::Column::UserId.eq(user_id))
+        .filter(attachment::Column::MessageId.is_null())
+        .filter(attachment::Column::DeletedAt.is_null())
+        .exec(&state.db)
+        .await?;
+    if marked.rows_affected == 0 {
+        let row = Attachment::find_by_id(id).filter(attachment::Column::UserId.eq(user_id)).one(&state.db).await?;
+        return match row {
+            Some(row) if row.deleted_at.is_none() => Err(AppError::conflict(
+                "attachment_sent",
+                "this picture was sent with a message: it goes when its conversation is deleted",
+            )),
+            _ => Err(AppError::NotFound("attachment")),
+        };
+    }
+    purge(state).await;
+    Ok(())
+}
+
+/// Deletes the objects of marked pictures and their rows, a batch at a time within the sweep
+/// budget; whether some are left (a full batch, or a failure: the next purge retries).
+pub async fn purge(state: &AppState) -> bool {
+    let Some(store) = state.storage.as_ref() else { return false };
+    let work = async {
+        let rows: Vec<(String, String)> = Attachment::find()
+            .select_only()
+            .column(attachment::Column::Id)
+            .column(attachment::Column::ObjectKey)
+            .filter(attachment::Column::DeletedAt.is_not_null())
+            .order_by_asc(attachment::Column::DeletedAt)
+            .limit(SWEEP_BATCH)
+            .into_tuple()
+            .all(&state.db)
+            .await?;
+        let full = rows.len() as u64 == SWEEP_BATCH;
+        let now = state.clock.now();
+        let mut left = full;
+        for (id, key) in rows {
+            match store.delete(&key, now).await {
+                Ok(()) => {
+                    Attachment::delete_by_id(id).exec(&state.db).await?;
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, key, "a picture's object could not be deleted; kept for a retry");
+                    left = true;
+                }
+            }
+        }
+        Ok::<bool, AppError>(left)
+    };
+    // Deleting many objects may take longer than a sweep should: the rest waits for the next.
+    match tokio::time::timeout(SWEEP_BUDGET * 8, work).await {
+        Ok(Ok(left)) => left,
+        Ok(Err(err)) => {
+            tracing::warn!(error = %err, "purging deleted pictures failed");
+            true
+        }
+        Err(_) => true,
+    }
+}
+
+/// How long an unsent picture is kept: its form expired long before.
+pub const UNSENT_KEPT: TimeDelta = TimeDelta::days(1);
+
+/// The housekeeping of pictures, at most once a minute per instance: unsent pictures older than
+/// [`UNSENT_KEPT`] are marked, and marked ones purged.
+pub async fn sweep(state: &AppState) {
+    let now = state.clock.now();
+    if !state.chores.due(Chore::Pictures, now) {
+        return;
+    }
+    let stale = Attachment::find()
+        .select_only()
+        .column(attachment::Column::Id)
+        .filter(attachment::Column::MessageId.is_null())
+        .filter(attachment::Column::DeletedAt.is_null())
+        .filter(attachment::Column::CreatedAt.lte(now - UNSENT_KEPT))
+        .limit(SWEEP_BATCH)
+        .into_tuple::<String>()
+        .all(&state.db)
+        .await;
+    let mut left = false;
+    match stale {
+        Ok(ids) if !ids.is_empty() => {
+            left |= ids.len() as u64 == SWEEP_BATCH;
+            // By primary key, and only if still unsent (a turn may have sent it meanwhile).
+            let marked = Attachment::update_many()
+                .col_expr(attachment::Column::DeletedAt, Expr::value(now))
+                .filter(attachment::Column::Id.is_in(ids))
+                .filter(attachment::Column::MessageId.is_null())
+                .exec(&state.db)
+                .await;
+            if let Err(err) = marked {
+                tracing::warn!(error = %err, "marking unsent pictures failed");
+                left = true;
+            }
+        }
+        Ok(_) => {}
+        Err(err) => {
+            tracing::warn!(error = %err, "reading unsent pictures failed");
+            left = true;
+        }
+    }
+    left |= purge(state).await;
+    if left {
+        state.chores.again(Chore::Pictures);
+    }
+}
