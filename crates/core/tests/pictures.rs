@@ -15,6 +15,7 @@ use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::Value;
 use test_support::{
     Backend, Behaviour, TestApp, Upstream, both_databases, json,
+    moderation::ModerationServer,
     pictures::{JPEG, PNG, WEBP, ask, fetch, post_form, upload},
     s3::S3Server,
 };
@@ -314,5 +315,60 @@ both_databases! {
         assert_eq!(refused.assert_error(StatusCode::SERVICE_UNAVAILABLE), "pictures_not_offered");
         let app = TestApp::with_upstream(backend, &upstream, &[("CHAT_VISION_MODEL", "off")]).await;
         assert!(app.get("/api/chat/about").send().await.json()["pictures"].is_null());
+    }
+
+    /// With moderation, each new picture is checked before the turn goes to the model: by
+    /// Content Moderation's `ImageModeration` (which downloads it from its signed link), or by
+    /// the OpenAI form (which reads the local directory's `data:` URLs too). A risky one blocks
+    /// the turn as a risky message does; the model never sees it.
+    async fn pictures_are_moderated_first(backend: Backend) {
+        let upstream = Upstream::start(Behaviour::reply("ok")).await;
+        let server = S3Server::start("pictures").await;
+        let moderation = ModerationServer::start(&["forbidden-pixels"]).await;
+        let env: Vec<(&str, String)> = moderation.aliyun_env();
+        let mut extra: Vec<(&str, &str)> = env.iter().map(|(name, value)| (*name, value.as_str())).collect();
+        extra.push(("HEALTH_CONSENT", "off"));
+        let app = app(backend, &upstream, &server, &extra).await;
+        let token = app.register("moderated@example.com").await;
+
+        let clean = upload(&app, &token, "image/png", PNG).await;
+        let risky_png = [PNG, b" forbidden-pixels"].concat();
+        let risky = upload(&app, &token, "image/png", &risky_png).await;
+        let refused = app.post("/api/chat").token(&token).json(&turn("Look", &[&clean, &risky])).send().await;
+        assert_eq!(refused.assert_error(StatusCode::UNPROCESSABLE_ENTITY), "content_blocked");
+        assert!(upstream.received().is_empty(), "the model saw nothing");
+        let pictures: Vec<_> = moderation.calls().into_iter().filter(|call| call.service.as_deref() == Some("baselineCheck")).collect();
+        assert_eq!(pictures.len(), 2, "{pictures:?}");
+        assert!(pictures.iter().all(|call| call.content.starts_with(&server.origin)), "checked by their links");
+        assert_eq!(pictures.iter().filter(|call| call.blocked).count(), 1);
+        assert!(moderation.refused().is_empty(), "{:?}", moderation.refused());
+
+        let fine = upload(&app, &token, "image/jpeg", JPEG).await;
+        let answered = app.post("/api/chat").token(&token).json(&turn("Look", &[&fine])).send().await;
+        assert_eq!(answered.status, StatusCode::OK, "{}", answered.text());
+        assert_eq!(upstream.received().last().unwrap().pictures().concat().len(), 1);
+
+        // The local directory's pictures: the OpenAI form reads their `data:` URLs…
+        let dir = std::env::temp_dir().join(format!("pictures-{}", uuid::Uuid::new_v4()));
+        let dir_text = dir.to_string_lossy().to_string();
+        let env: Vec<(&str, String)> = moderation.openai_env();
+        let mut extra: Vec<(&str, &str)> = env.iter().map(|(name, value)| (*name, value.as_str())).collect();
+        extra.extend([("HEALTH_CONSENT", "off"), ("STORAGE_DIR", dir_text.as_str())]);
+        let local = TestApp::with_upstream(backend, &upstream, &extra).await;
+        let token = local.register("moderated@example.com").await;
+        let risky = upload(&local, &token, "image/png", &risky_png).await;
+        let refused = local.post("/api/chat").token(&token).json(&turn("Look", &[&risky])).send().await;
+        assert_eq!(refused.assert_error(StatusCode::UNPROCESSABLE_ENTITY), "content_blocked");
+        assert!(moderation.calls().iter().any(|call| call.protocol == "openai" && call.content.starts_with("data:image/png")));
+        // …Content Moderation cannot (it reads links only): closed, the turn is refused.
+        let env: Vec<(&str, String)> = moderation.aliyun_env();
+        let mut extra: Vec<(&str, &str)> = env.iter().map(|(name, value)| (*name, value.as_str())).collect();
+        extra.extend([("HEALTH_CONSENT", "off"), ("STORAGE_DIR", dir_text.as_str())]);
+        let local = TestApp::with_upstream(backend, &upstream, &extra).await;
+        let token = local.register("moderated@example.com").await;
+        let picture = upload(&local, &token, "image/png", PNG).await;
+        let refused = local.post("/api/chat").token(&token).json(&turn("Look", &[&picture])).send().await;
+        assert_eq!(refused.assert_error(StatusCode::SERVICE_UNAVAILABLE), "moderation_unavailable");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

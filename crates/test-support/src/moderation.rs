@@ -1,6 +1,9 @@
 //! A content-moderation server the tests start on 127.0.0.1, speaking both protocols the app
-//! can use: Alibaba Cloud's `TextModerationPlus` (RPC style, `POST /`, signed with
-//! `ACS3-HMAC-SHA256`) and an OpenAI-compatible `POST /v1/moderations`.
+//! can use: Alibaba Cloud's `TextModerationPlus` and `ImageModeration` (RPC style, `POST /`,
+//! signed with `ACS3-HMAC-SHA256`) and an OpenAI-compatible `POST /v1/moderations` (text, or
+//! `image_url` parts). Pictures are judged as the services do: downloaded from their link (or
+//! read from a `data:` URL, which only the OpenAI form takes), and risky when their bytes hold
+//! a risky word.
 //!
 //! It checks every Alibaba request's signature with its own implementation of the documented
 //! algorithm (not the app's), its date (within 15 minutes), its nonce (never twice) and its
@@ -49,8 +52,10 @@ pub enum Mode {
 pub struct Call {
     /// `aliyun` or `openai`.
     pub protocol: &'static str,
-    /// The Alibaba `Service` (`llm_query_moderation`, `llm_response_moderation`).
+    /// The Alibaba `Service` (`llm_query_moderation`, `llm_response_moderation`,
+    /// `baselineCheck`).
     pub service: Option<String>,
+    /// The text checked, or the picture's link.
     pub content: String,
     pub session_id: Option<String>,
     pub blocked: bool,
@@ -175,6 +180,9 @@ async fn aliyun(
     let service = form.get("Service").cloned();
     let parameters: Value =
         form.get("ServiceParameters").and_then(|raw| serde_json::from_str(raw).ok()).unwrap_or(Value::Null);
+    if headers.get("x-acs-action").is_some_and(|action| action == "ImageModeration") {
+        return aliyun_image(&shared, service, &parameters).await;
+    }
     let Some(content) = parameters["content"].as_str().map(str::to_string) else {
         return (StatusCode::OK, Json(json!({"RequestId": "test", "Code": 400, "Message": "content is missing"})))
             .into_response();
@@ -212,6 +220,48 @@ async fn aliyun(
     Json(json!({"RequestId": "test", "Code": 200, "Message": "OK", "Data": data})).into_response()
 }
 
+/// `ImageModeration`: the picture is downloaded from `imageUrl` (a failed download is the
+/// service's error), and risky when its bytes hold a risky word.
+async fn aliyun_image(shared: &Shared, service: Option<String>, parameters: &Value) -> Response {
+    let url = parameters["imageUrl"].as_str().unwrap_or_default().to_string();
+    if let Mode::Fail = shared.delay().await {
+        return (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"RequestId": "test", "Code": "InternalError"})))
+            .into_response();
+    }
+    let Some(bytes) = download(&url).await.filter(|_| url.starts_with("http")) else {
+        shared.refused.lock().unwrap().push(format!("could not download {url}"));
+        return Json(json!({"RequestId": "test", "Code": 408, "Message": "download the image failed"})).into_response();
+    };
+    let risky = shared.risky_in(&String::from_utf8_lossy(&bytes));
+    shared.calls.lock().unwrap().push(Call {
+        protocol: "aliyun",
+        service,
+        content: url,
+        session_id: None,
+        blocked: risky.is_some(),
+    });
+    let data = match risky {
+        Some(_) => json!({"RiskLevel": "high", "Result": [{"Label": "pornographic_adultContent", "Confidence": 95.1}]}),
+        None => json!({"RiskLevel": "none", "Result": [{"Label": "nonLabel", "Confidence": 99.0}]}),
+    };
+    Json(json!({"RequestId": "test", "Code": 200, "Msg": "OK", "Data": data})).into_response()
+}
+
+/// A picture's bytes: from its link, or its `data:` URL.
+async fn download(url: &str) -> Option<Vec<u8>> {
+    if let Some(data) = url.strip_prefix("data:") {
+        use base64::Engine;
+        let (_, encoded) = data.split_once(";base64,")?;
+        return base64::engine::general_purpose::STANDARD.decode(encoded).ok();
+    }
+    let client = app_core::outbound::https_client().ok()?;
+    let response = client.get(url).send().await.ok()?;
+    if !response.status().is_success() {
+        return None;
+    }
+    response.bytes().await.ok().map(|bytes| bytes.to_vec())
+}
+
 /// Checks an `ACS3-HMAC-SHA256` request as Alibaba Cloud's documentation describes it.
 fn verify(
     shared: &Shared,
@@ -237,7 +287,8 @@ fn verify(
     if get("x-acs-security-token") != Some(SECURITY_TOKEN) {
         return Err(("missing or wrong security token".into(), "InvalidSecurityToken.Mismatch"));
     }
-    if get("x-acs-action") != Some("TextModerationPlus") || get("x-acs-version") != Some("2022-03-02") {
+    let action = get("x-acs-action");
+    if !matches!(action, Some("TextModerationPlus" | "ImageModeration")) || get("x-acs-version") != Some("2022-03-02") {
         return Err(("wrong action or version".into(), "InvalidAction.NotFound"));
     }
     let date = get("x-acs-date").unwrap_or_default();
@@ -320,8 +371,26 @@ async fn openai(State(shared): State<Arc<Shared>>, headers: HeaderMap, Json(body
         )
             .into_response();
     }
-    let input = body["input"].as_str().unwrap_or_default().to_string();
-    let risky = shared.risky_in(&input);
+    let (input, risky) = match &body["input"] {
+        // Content parts: a picture, downloaded and read.
+        Value::Array(parts) => {
+            let url = parts.iter().find_map(|part| part["image_url"]["url"].as_str()).unwrap_or_default().to_string();
+            let Some(bytes) = download(&url).await else {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    Json(json!({"error": {"message": "cannot read the image", "type": "invalid_request_error"}})),
+                )
+                    .into_response();
+            };
+            let risky = shared.risky_in(&String::from_utf8_lossy(&bytes));
+            (url, risky)
+        }
+        input => {
+            let input = input.as_str().unwrap_or_default().to_string();
+            let risky = shared.risky_in(&input);
+            (input, risky)
+        }
+    };
     shared.calls.lock().unwrap().push(Call {
         protocol: "openai",
         service: None,

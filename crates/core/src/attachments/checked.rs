@@ -92,3 +92,19 @@ async fn check(store: &Store, row: attachment::Model, now: chrono::DateTime<chro
     }
     Ok(Ready { size: head.size, row })
 }
+
+/// What a content check is given of `pictures` not sent before: links (or `data:` URLs) as the
+/// model gets them. Empty when moderation is off: nothing is read for it.
+pub async fn for_moderation(state: &AppState, pictures: &[Ready]) -> AppResult<Vec<String>> {
+    let (Some(_), Some(store), Some(config)) = (&state.moderator, &state.storage, &state.config.storage) else {
+        return Ok(Vec::new());
+    };
+    let now = state.clock.now();
+    let unsent = pictures.iter().filter(|picture| picture.row.message_id.is_none());
+    try_join_all(unsent.map(|picture| {
+        let row = &picture.row;
+        async move { store.model_url(&row.object_key, &row.content_type, now, config.model_url_ttl).await }
+    }))
+    .await
+    .map_err(unavailable)
+}

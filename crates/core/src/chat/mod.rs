@@ -339,6 +339,8 @@ async fn answer(
             None => turn.earlier.iter().map(|(_, content)| content.as_str()).collect(),
             Some(_) => Vec::new(),
         },
+        // Its new pictures, as the model will see them (one sent before was checked then).
+        pictures: crate::attachments::checked::for_moderation(&state, &turn.pictures).await.map_err(with_card)?,
     };
     if let Some(label) = input::screen(&state, user, text).await.map_err(with_card)? {
         let language = turn.language;

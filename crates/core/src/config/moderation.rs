@@ -32,6 +32,9 @@ pub struct AliyunModeration {
     pub input_service: String,
     /// The service for model output (`MODERATION_ALIYUN_OUTPUT_SERVICE`, default `llm_response_moderation`).
     pub output_service: String,
+    /// The service for pictures (`MODERATION_ALIYUN_IMAGE_SERVICE`, default `baselineCheck`; for
+    /// the international sites `baselineCheck_global`).
+    pub image_service: String,
     /// The lowest `RiskLevel` that blocks (`MODERATION_ALIYUN_BLOCK_AT`, default `high`).
     pub block_at: RiskLevel,
     pub credentials: Credentials,
@@ -141,6 +144,7 @@ fn aliyun(env: &Env<'_, impl Fn(&str) -> Option<String>>) -> Result<AliyunModera
         endpoint: endpoint.trim_end_matches('/').to_string(),
         input_service: env.get("MODERATION_ALIYUN_INPUT_SERVICE").unwrap_or_else(|| "llm_query_moderation".into()),
         output_service: env.get("MODERATION_ALIYUN_OUTPUT_SERVICE").unwrap_or_else(|| "llm_response_moderation".into()),
+        image_service: env.get("MODERATION_ALIYUN_IMAGE_SERVICE").unwrap_or_else(|| "baselineCheck".into()),
         block_at,
         credentials: Credentials {
             access_key_id: env.required("ALIBABA_CLOUD_ACCESS_KEY_ID", hint)?,

@@ -20,11 +20,14 @@ use crate::{
 };
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 
-/// The text of a turn that goes to the model, as one.
+/// What of a turn goes to the model: its text, as one, and its new pictures (as the model
+/// gets them: links, or `data:` URLs).
+#[derive(Default)]
 pub struct TurnText<'a> {
     pub message: Option<&'a str>,
     pub hint: Option<&'a str>,
     pub brought: Vec<&'a str>,
+    pub pictures: Vec<String>,
 }
 
 /// Checks a turn's text: `Some(label)` when moderation blocks it (the caller stores the turn
@@ -38,13 +41,19 @@ pub async fn screen(state: &AppState, user: &user::Model, text: TurnText<'_>) ->
     }
     let parts: Vec<&str> = text.brought.into_iter().chain(text.hint).chain(text.message).collect();
     let joined = parts.join("\n\n");
-    if joined.trim().is_empty() {
-        return Ok(None);
-    }
-    Ok(match moderator.judge(Stage::Input, &joined).await? {
+    let words = async {
+        match joined.trim().is_empty() {
+            true => Ok(Verdict::Pass),
+            false => moderator.judge(Stage::Input, &joined).await,
+        }
+    };
+    // The words and each picture at once: a turn waits for its slowest check only.
+    let pictures = futures::future::try_join_all(text.pictures.iter().map(|url| moderator.judge_picture(url)));
+    let (words, pictures) = futures::future::try_join(words, pictures).await?;
+    Ok(std::iter::once(words).chain(pictures).find_map(|verdict| match verdict {
         Verdict::Pass => None,
         Verdict::Block { label } => Some(label),
-    })
+    }))
 }
 
 /// Checks text a person keeps for the model to read in later turns (a reading's question), as a
@@ -58,7 +67,7 @@ pub async fn screen_kept(
     what: &str,
     language: Language,
 ) -> AppResult<()> {
-    let turn = TurnText { message: Some(text), hint: None, brought: Vec::new() };
+    let turn = TurnText { message: Some(text), ..TurnText::default() };
     let Some(label) = screen(state, user, turn).await? else { return Ok(()) };
     if let Some(meter) = strikes(state, &user.id) {
         state.charge(&[meter]).await?;

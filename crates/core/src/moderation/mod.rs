@@ -8,7 +8,7 @@
 //! `MODERATION_FAILURE` decides: `closed` (the default) refuses the turn with 503
 //! `moderation_unavailable`, `open` lets the text through and logs it.
 //!
-//! Where it applies: [`input`] gates a chat turn's user text (a blocked message is stored,
+//! Where it applies: [`input`] gates a chat turn's user text and pictures (a blocked message is stored,
 //! marked, charged and audited, and strikes toward a cool-down); [`output`] checks a streamed
 //! reply in segments as it streams; whole replies and titles go through [`Moderator::judge`].
 
@@ -146,6 +146,22 @@ impl Moderator {
             Ok(Verdict::Pass)
         };
         let outcome = tokio::time::timeout(budget, judged).await.unwrap_or(Err(ModerationError::Timeout(budget)));
+        self.policy(outcome)
+    }
+
+    /// Checks the picture at `url` (a link the provider fetches, or a `data:` URL), applying the
+    /// failure policy. The provider downloads it first: the check may take three
+    /// `MODERATION_TIMEOUT`s.
+    pub async fn judge_picture(&self, url: &str) -> Result<Verdict, AppError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let budget = self.timeout.saturating_mul(3);
+        let call = async {
+            match &self.backend {
+                Backend::Aliyun(client) => client.check_image(url).await,
+                Backend::OpenAi(client) => client.check_image(url).await,
+            }
+        };
+        let outcome = tokio::time::timeout(budget, call).await.unwrap_or(Err(ModerationError::Timeout(budget)));
         self.policy(outcome)
     }
 

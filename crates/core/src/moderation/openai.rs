@@ -24,7 +24,15 @@ pub struct Client {
 #[derive(Serialize)]
 struct Request<'a> {
     model: &'a str,
-    input: &'a str,
+    input: Input<'a>,
+}
+
+/// Text, or content parts (a picture: `omni-moderation` reads links and `data:` URLs).
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Input<'a> {
+    Text(&'a str),
+    Parts(Vec<serde_json::Value>),
 }
 
 #[derive(Deserialize)]
@@ -45,6 +53,15 @@ impl Client {
     }
 
     pub async fn check(&self, input: &str) -> Result<Verdict, ModerationError> {
+        self.send(Input::Text(input)).await
+    }
+
+    /// Checks the picture at `url`.
+    pub async fn check_image(&self, url: &str) -> Result<Verdict, ModerationError> {
+        self.send(Input::Parts(vec![serde_json::json!({"type": "image_url", "image_url": {"url": url}})])).await
+    }
+
+    async fn send(&self, input: Input<'_>) -> Result<Verdict, ModerationError> {
         let client = self.client()?;
         let request = Request { model: &self.config.model, input };
         let answer: Answer =
