@@ -114,7 +114,7 @@ soak: db-up smtp-sink
 ## OpenAI upstream of tests/e2e/fake-openai.mjs; screenshots land in tests/e2e/screenshots/.
 ## (The build first, so the tests' wait for the server is not spent compiling.)
 test-e2e: tests/e2e/node_modules smtp-sink
-	$(CARGO) build -p local-stack
+	$(CARGO) build -p local-stack -p test-support --bins
 	node --test tests/e2e/
 
 ## playwright-core and the packages vendored into frontend-dist/vendor/, pinned by tests/e2e/package-lock.json.

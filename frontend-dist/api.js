@@ -12,6 +12,8 @@ import { ApiError, apiRequest, authHeaders, dispositionFilename, json, path, que
 export { API_BASE_URL, ApiError, TOKEN_KEY, apiRequest, dispositionFilename, getToken, onUnauthorized, setToken } from "./api-http.js";
 // The constitution self-assessment's calls live in their own module.
 export { deleteAssessment, getAssessment, getQuestionnaire, listAssessments, submitAssessment } from "./api-constitution.js";
+// So do the pictures' (upload forms, the upload itself with its progress).
+export { deleteAttachment, pictureUrl, requestUpload, uploadPicture } from "./api-pictures.js";
 
 // ---------------------------------------------------------------------------------------- chat
 

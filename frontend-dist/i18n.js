@@ -1,8 +1,9 @@
 // Every piece of UI text, in Chinese and English: the site's own here; the account pages' in
 // i18n-account.js, the admin pages' in i18n-admin.js, the quota line's, the feedback on
 // replies', the search's and the usage dashboard's in i18n-usage.js, and the terms', the health
-// consent's and the reports' in i18n-trust.js, the oracle's readings' in i18n-oracle.js and the
-// constitution self-assessment's in i18n-constitution.js, all merged in below. The
+// consent's and the reports' in i18n-trust.js, the pictures' in i18n-pictures.js, the oracle's
+// readings' in i18n-oracle.js and the constitution self-assessment's in i18n-constitution.js,
+// all merged in below. The
 // language is remembered in localStorage (`lang`); the first visit follows navigator.language.
 // The same choice sets the language the assistants reply in (the API's `locale`), and, for a
 // signed-in account, the language of its mail.
@@ -10,6 +11,7 @@ import { ACCOUNT_STRINGS } from "./i18n-account.js";
 import { ADMIN_STRINGS } from "./i18n-admin.js";
 import { CONSTITUTION_STRINGS } from "./i18n-constitution.js";
 import { ORACLE_STRINGS } from "./i18n-oracle.js";
+import { PICTURE_STRINGS } from "./i18n-pictures.js";
 import { TRUST_STRINGS } from "./i18n-trust.js";
 import { USAGE_STRINGS } from "./i18n-usage.js";
 
@@ -365,7 +367,7 @@ const STRINGS = {
 export const LANGS = ["zh", "en"];
 
 for (const language of LANGS) {
-  for (const strings of [ACCOUNT_STRINGS, ADMIN_STRINGS, USAGE_STRINGS, TRUST_STRINGS, ORACLE_STRINGS, CONSTITUTION_STRINGS]) {
+  for (const strings of [ACCOUNT_STRINGS, ADMIN_STRINGS, USAGE_STRINGS, TRUST_STRINGS, ORACLE_STRINGS, CONSTITUTION_STRINGS, PICTURE_STRINGS]) {
     const { errors = {}, ...rest } = strings[language];
     Object.assign(STRINGS[language], rest);
     Object.assign(STRINGS[language].errors, errors);

@@ -54,6 +54,7 @@ function freshStore() {
     hintOpen: false,
     think: storedThink(), // "think deeply" switched on (sent where the server offers it)
     draft: "",
+    pictures: [], // the next message's pictures (picker.js): each uploading, ready or failed
     // The oracle's readings (views/oracle.js): those asked about in conversations, as far as this
     // session knows them (each with its conversationId, or `asking` while its turn is new), and
     // the one cast but not asked about yet.
@@ -94,6 +95,7 @@ export function rememberKind(kind) {
 /** Forgets everything (logout): the next chat view starts empty. */
 export function resetChat() {
   store.streaming?.controller.abort();
+  store.pictures.forEach((picture) => picture.controller.abort());
   store.listeners.forEach((controller) => controller.abort());
   try {
     localStorage.removeItem(HINT_KEY); // the next person at this browser starts without it

@@ -14,6 +14,7 @@ import { consentDialog, consentNeeded, currentAbout, legalLinks, loadAbout, term
 import { castDialog, journalDialog, readingCard } from "./oracle.js";
 import { showConstitutionEntry } from "./constitution-result.js";
 import { MAX_HINT_CHARS, turns } from "./turns.js";
+import { picker } from "./picker.js";
 import { loadSeason, seasonLine } from "../season.js";
 import { resendButton } from "./verify-notice.js";
 
@@ -50,6 +51,7 @@ export function chatView(app) {
     gate,
   });
   const quota = quotaLine();
+  const pictures = picker({ changed: () => updateComposer() });
   const list = conversationList({ app, loadConversations, renderList, startNew, searching: () => search.active() });
   const search = searchPanel({
     openHit,
@@ -136,15 +138,18 @@ export function chatView(app) {
     els.stop = h("button.stop", { type: "button", hidden: true, "aria-label": t("stop"), title: t("stop"), onclick: () => turn.stop() }, icon("stop", 16), els.stopLabel);
     // The AI label of the page: replies are generated, by which model, and the service's filing.
     els.disclosure = h("p.ai-disclosure", {}, disclosureText());
+    const attach = pictures.render();
     els.form = h("form.composer", { onsubmit: submit },
       els.hintPanel,
       quota.render(),
       h("div.composer-box", {},
+        attach.tray,
         els.input,
-        h("div.composer-row", {}, els.hintToggle, els.think, els.cast, h("span.keys", {}, t("enterToSend")), els.counter, els.send, els.stop)),
+        h("div.composer-row", {}, els.hintToggle, attach.button, els.think, els.cast, h("span.keys", {}, t("enterToSend")), els.counter, els.send, els.stop)),
       h("p.disclaimer", {}, t(store.kind === "oracle" ? "disclaimerOracle" : "disclaimerTcm")),
       els.disclosure);
 
+    pictures.listen(els.input, els.form);
     els.backdrop = h("div.drawer-backdrop", { onclick: () => app.closeDrawer() });
     els.root = h("div.chat", { dataset: { kind: store.kind } },
       els.sidebar, els.backdrop,
@@ -200,7 +205,7 @@ export function chatView(app) {
     els.stop.hidden = !streaming;
     els.stop.setAttribute("aria-disabled", String(stopping)); // not `disabled`: that would drop the focus
     els.stopLabel.textContent = t(stopping ? "stopping" : "stop");
-    els.send.disabled = !els.input.value.trim() || left < 0;
+    els.send.disabled = !els.input.value.trim() || left < 0 || !pictures.ready();
     els.messages.setAttribute("aria-busy", String(streaming));
     // Regenerate, edit and the version arrows are off while a reply streams.
     if (streaming !== shownBusy) {
@@ -616,11 +621,16 @@ export function chatView(app) {
       toast(t("tooLong"), "error");
       return;
     }
+    if (!pictures.ready()) {
+      toast(t("picturesUploading"), "error");
+      return;
+    }
+    const attachments = pictures.take();
     els.input.value = "";
     store.draft = "";
     autosize();
     for (const item of store.messages) item.editing = null; // a new message ends an edit left open
-    const user = message("user", text);
+    const user = message("user", text, { attachments });
     const reply = message("assistant", "", { status: "streaming" });
     const welcoming = !store.messages.length;
     store.messages.push(user, reply);
@@ -628,7 +638,7 @@ export function chatView(app) {
     if (welcoming || store.pendingReading) renderMessages();
     else els.inner.append(messages.bubble(user), messages.bubble(reply));
     scrollToBottom();
-    turn.send(text, reply);
+    turn.send(text, reply, attachments.length ? { attachments: attachments.map((picture) => picture.id) } : {});
   }
 
   /** Shows another version of a message (the branch through it), the arrow keeping the focus. */
@@ -666,6 +676,7 @@ export function chatView(app) {
       store.about = about;
       if (els.disclosure) els.disclosure.textContent = disclosureText();
       if (els.think) updateThinkToggle();
+      pictures.paint();
     });
   }
 

@@ -5,6 +5,7 @@
 // It keeps no state of its own beyond the elements: everything is on the message objects,
 // which live in the chat view's store, so a rebuilt view (a language switch) shows the same,
 // an edit half written included.
+import { pictureUrl } from "../api.js";
 import { h, icon, toast } from "../dom.js";
 import { t } from "../i18n.js";
 import { renderMarkdown } from "../markdown.js";
@@ -39,6 +40,7 @@ export function fromServer(m) {
     reported: Boolean(m.reported),
     thinking: m.thinking?.content ?? null,
     thinkingMs: m.thinking?.ms ?? null,
+    attachments: m.attachments ?? [],
   });
 }
 
@@ -99,7 +101,7 @@ export function messageView(options) {
       body.replaceChildren(editForm(item));
       return;
     }
-    body.replaceChildren(h("div.content", {}, item.content), h("div.message-foot"), item.redFlag ? redFlagCard(item.redFlag) : "");
+    body.replaceChildren(picturesOf(item), h("div.content", {}, item.content), h("div.message-foot"), item.redFlag ? redFlagCard(item.redFlag) : "");
     paintFoot(item, element);
   }
 
@@ -153,6 +155,18 @@ export function messageView(options) {
     const seconds = Math.max(1, Math.round(ms / 1000));
     details.querySelector(".thought-label").textContent = t(live ? "thinkingLive" : "thoughtFor", { seconds });
     details.querySelector(".thought-text").textContent = item.thinking;
+  }
+
+  /** The pictures sent with a message of the user's, above its text; each opens whole. */
+  function picturesOf(item) {
+    const shown = item.attachments ?? [];
+    if (!shown.length) return "";
+    return h("div.message-pictures", { role: "group", "aria-label": t("picturesOf", { n: shown.length }) },
+      shown.map((picture, index) => {
+        const url = pictureUrl(picture.url);
+        return h("a.message-picture", { href: url, target: "_blank", rel: "noopener noreferrer" },
+          h("img", { src: url, alt: t("pictureAlt", { n: index + 1 }), loading: "lazy", decoding: "async" }));
+      }));
   }
 
   /** The comment form of a reply's feedback, under its controls while it is open. */

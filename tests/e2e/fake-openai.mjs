@@ -34,6 +34,16 @@ export const THINKING_TEXT = {
   zh: "先看问题本身：问的是什么，没问什么。再自下而上看六爻。",
 };
 
+/** A message's text: its content, or the text of its content parts (a message with pictures). */
+export function textOf(content) {
+  return Array.isArray(content) ? content.filter((part) => part?.type === "text").map((part) => part.text).join("") : String(content ?? "");
+}
+
+/** The picture URLs of a message's `image_url` parts. */
+export function picturesOf(content) {
+  return Array.isArray(content) ? content.filter((part) => part?.type === "image_url").map((part) => part.image_url?.url) : [];
+}
+
 /** What the system prompt says about the assistant: persona, language, the user's hint. */
 export function describe(messages) {
   const system = messages.find((m) => m.role === "system")?.content ?? "";
@@ -42,8 +52,9 @@ export function describe(messages) {
   const lang = /[\u4e00-\u9fff]/.test(head) ? "zh" : "en";
   const hint = /<user_hint>\n([\s\S]*?)\n<\/user_hint>/.exec(system)?.[1] ?? "none";
   const turns = messages.filter((m) => m.role !== "system");
-  const question = [...turns].reverse().find((m) => m.role === "user")?.content ?? "";
-  return { persona, lang, hint, history: turns.length, question };
+  const question = textOf([...turns].reverse().find((m) => m.role === "user")?.content);
+  const pictures = turns.reduce((count, m) => count + picturesOf(m.content).length, 0);
+  return { persona, lang, hint, history: turns.length, question, pictures };
 }
 
 export const XSS_REPLY = [
@@ -73,7 +84,7 @@ export function replyFor(messages) {
   if (d.question.includes("[unsafe]")) {
     return `This first sentence is harmless. Then the reply says ${UNSAFE_OUTPUT} here. And more follows after it.`;
   }
-  const tag = `\`persona=${d.persona} lang=${d.lang} hint=${d.hint} history=${d.history}\``;
+  const tag = `\`persona=${d.persona} lang=${d.lang} hint=${d.hint} history=${d.history}${d.pictures ? ` pictures=${d.pictures}` : ""}\``;
   if (d.question.includes("[slow]")) {
     const line = d.lang === "zh" ? "天行健，君子以自强不息。" : "Heaven moves with strength; the wise keep going. ";
     return `${tag}\n\n` + Array.from({ length: 12 }, (_, i) => `${i + 1}. ${line}`).join("\n");

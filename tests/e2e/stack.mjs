@@ -129,12 +129,13 @@ export function mailLink(message, kind) {
  * wait for GET /api/health (the first `make dev` compiles the backend: minutes). `mail` (true, or
  * `{verification}`: "off", "optional" (the default) or "required") also starts the SMTP sink and
  * points the app at it; `mail` in the answer is then its `mailbox()`. `moderation: true` checks
- * messages and replies with the fake's OpenAI-form moderation endpoint.
+ * messages and replies with the fake's OpenAI-form moderation endpoint. `port`: the port to serve
+ * on (default a free one), when something started first must know the site's origin.
  */
-export async function startStack({ readyTimeoutMs = 10 * 60_000, env: extraEnv = {}, mail = null, moderation = false, log = () => {} } = {}) {
+export async function startStack({ readyTimeoutMs = 10 * 60_000, env: extraEnv = {}, mail = null, moderation = false, port: askedPort = null, log = () => {} } = {}) {
   const upstream = await startFakeOpenAI();
   const work = mkdtempSync(join(tmpdir(), "oracle-tcm-e2e-"));
-  const port = await freePort();
+  const port = askedPort ?? (await freePort());
   const base = `http://127.0.0.1:${port}`;
   let sink = null;
   const mailEnv = {};
@@ -156,6 +157,7 @@ export async function startStack({ readyTimeoutMs = 10 * 60_000, env: extraEnv =
   const env = {
     PORT: String(port),
     DATABASE_URL: `sqlite://${work}/e2e.db?mode=rwc`,
+    STORAGE_DIR: join(work, "uploads"), // pictures (the local directory), thrown away with the run
     ADMIN_EMAILS: ADMIN_EMAIL,
     OPENAI_API_KEY: "test",
     OPENAI_BASE_URL: upstream.baseUrl,
@@ -247,7 +249,7 @@ export async function startStack({ readyTimeoutMs = 10 * 60_000, env: extraEnv =
     }
     await sleep(Math.min(250 * 2 ** Math.min(attempt, 3), 2000));
   }
-  return { base, upstream, env, mail: sink ? mailbox(sink.dir) : null, mailDir: sink?.dir ?? null, stop, output: () => output };
+  return { base, upstream, env, mail: sink ? mailbox(sink.dir) : null, mailDir: sink?.dir ?? null, uploads: env.STORAGE_DIR, stop, output: () => output };
 }
 
 /** The same API calls the site makes, from Node (to set up data quickly). */

@@ -25,6 +25,14 @@ pub struct S3Server {
 impl S3Server {
     /// A server with one empty `bucket`.
     pub async fn start(bucket: &str) -> Self {
+        Self::start_with_cors(bucket, None).await
+    }
+
+    /// The same, answering browsers from `origin` as the bucket's CORS rule (README, "Pictures")
+    /// does: preflights for POST, GET and HEAD with any header, and the origin allowed on every
+    /// answer. (s3s-fs has no CORS of its own; OSS applies the bucket's rule in front of the
+    /// same requests.)
+    pub async fn start_with_cors(bucket: &str, site: Option<&str>) -> Self {
         let root = std::env::temp_dir().join(format!("s3-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(root.join(bucket)).expect("the server's directory");
         let fs = s3s_fs::FileSystem::new(&root).expect("an s3s-fs file system");
@@ -33,13 +41,16 @@ impl S3Server {
         let service = builder.build();
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.expect("bind the S3 server");
         let origin = format!("http://{}", listener.local_addr().expect("address"));
+        let allowed = site.map(|site| http::HeaderValue::from_str(site).expect("an origin"));
         let task = tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
-                let service = service.clone();
+                let (service, allowed) = (service.clone(), allowed.clone());
+                let cors = hyper::service::service_fn(move |request: http::Request<hyper::body::Incoming>| {
+                    let (service, allowed) = (service.clone(), allowed.clone());
+                    async move { with_cors(&service, allowed, request).await }
+                });
                 tokio::spawn(async move {
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(socket), service)
-                        .await;
+                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(socket), cors).await;
                 });
             }
         });
@@ -85,6 +96,35 @@ impl S3Server {
     pub fn object(&self, key: &str) -> Option<Vec<u8>> {
         std::fs::read(self.root.join(&self.bucket).join(key)).ok()
     }
+}
+
+/// `request` to `service`, with the CORS rule of `allowed` (none: as S3 without a rule).
+async fn with_cors(
+    service: &s3s::service::S3Service,
+    allowed: Option<http::HeaderValue>,
+    request: http::Request<hyper::body::Incoming>,
+) -> Result<http::Response<s3s::Body>, s3s::HttpError> {
+    use http::header;
+    let matches = allowed.as_ref().filter(|allowed| request.headers().get(header::ORIGIN) == Some(allowed)).cloned();
+    let preflight = request.method() == http::Method::OPTIONS;
+    let mut response = match (preflight, &matches) {
+        (true, Some(_)) => {
+            let mut response = http::Response::new(s3s::Body::empty());
+            let headers = response.headers_mut();
+            headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, http::HeaderValue::from_static("POST, GET, HEAD"));
+            if let Some(asked) = request.headers().get(header::ACCESS_CONTROL_REQUEST_HEADERS) {
+                headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, asked.clone());
+            }
+            headers.insert(header::ACCESS_CONTROL_MAX_AGE, http::HeaderValue::from_static("600"));
+            response
+        }
+        _ => hyper::service::Service::call(service, request).await?,
+    };
+    if let Some(origin) = matches {
+        response.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        response.headers_mut().insert(header::VARY, http::HeaderValue::from_static("Origin"));
+    }
+    Ok(response)
 }
 
 impl Drop for S3Server {
