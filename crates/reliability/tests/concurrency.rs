@@ -5,13 +5,14 @@
 //! and nothing else is (and tallied once); a stream whose client leaves releases its slot; the
 //! quota state right after a burst; one rating per reply however many arrive at once; moderation
 //! strikes counted exactly; a reply reported once and a report decided once; a withdrawal of the
-//! health consent taking every TCM conversation and constitution assessment that races it.
+//! health consent taking every TCM conversation and constitution assessment that races it; the
+//! storage quota of pictures exact, and a picture sent with one message only.
 
 use std::time::Duration;
 
 use app_core::entities::{
-    AuditLog, ConstitutionAssessment, Conversation, Message, MessageFeedback, RateLimitHit, Reading, ReplyStream,
-    Report, User, audit_log, rate_limit_hit, user,
+    Attachment, AuditLog, ConstitutionAssessment, Conversation, Message, MessageFeedback, RateLimitHit, Reading,
+    ReplyStream, Report, User, audit_log, rate_limit_hit, user,
 };
 use sea_orm::{ColumnTrait, Database, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
@@ -20,6 +21,8 @@ use test_support::{
     burst::{Reply, Streaming, burst, tally},
     eventually,
     moderation::ModerationServer,
+    pictures::{PNG, post_to_bucket},
+    s3::S3Server,
     stack::Stack,
 };
 use tokio::io::AsyncWriteExt;
@@ -396,6 +399,74 @@ both_stacks! {
         assert_eq!(Conversation::find().count(&db).await.unwrap(), 0, "no TCM conversation outlives the withdrawal");
         let after = stack.post_json(1, "/api/chat", &[("authorization", &auth)], &json!({"type": "tcm", "messages": [{"role": "user", "content": "again"}]})).await;
         assert_eq!((after.status, after.error_code()), (403, "consent_required".to_string()));
+    }
+
+    /// The storage quota of pictures: a burst of upload forms at every instance issues exactly
+    /// what fits (each form counts the bytes it allows); the others are 403 `storage_full` and
+    /// write nothing.
+    async fn the_storage_quota_admits_exactly_what_fits(backend: Backend) {
+        // (Pictures are offered where a model can see them.)
+        let upstream = Upstream::start(Behaviour::reply("unused")).await;
+        let server = S3Server::start("pictures").await;
+        let mut env = std::collections::HashMap::new();
+        server.configure(&mut env);
+        let mut env: Vec<(&str, &str)> = env.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
+        env.extend([("ATTACHMENT_MAX_BYTES", "1000"), ("ATTACHMENT_QUOTA_BYTES", "5000"), ("RATE_LIMIT_ATTACHMENT_UPLOADS", "off")]);
+        let stack = Stack::start(backend, &upstream_env(&upstream, &env)).await;
+        let auth = format!("Bearer {}", stack.register("album@example.com").await);
+        let n = burst_size();
+        let stack = &stack;
+        let replies = stack
+            .burst_post(n, "/api/attachments", |_| {
+                (vec![("authorization", auth.clone())], json!({"contentType": "image/png", "size": 1000}))
+            })
+            .await;
+        let counts = tally(&replies);
+        assert_eq!((counts.get(&201), counts.get(&403)), (Some(&5), Some(&(n - 5))), "{counts:?}\n{}", stack.logs());
+        for reply in replies.iter().filter(|reply| reply.status == 403) {
+            assert_eq!(reply.error_code(), "storage_full", "{}", reply.text());
+        }
+        let db = connect(stack).await;
+        assert_eq!(Attachment::find().count(&db).await.unwrap(), 5);
+    }
+
+    /// One picture named by a burst of turns at every instance: it is sent with exactly one
+    /// message; the other turns are 409 `attachment_in_use` and store nothing (nor charge the
+    /// quota).
+    async fn a_picture_is_sent_with_one_message_only(backend: Backend) {
+        let upstream = Upstream::start(Behaviour::reply("A picture.")).await;
+        let server = S3Server::start("pictures").await;
+        let mut env = std::collections::HashMap::new();
+        server.configure(&mut env);
+        let mut env: Vec<(&str, &str)> = env.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
+        env.push(("CHAT_QUOTA_USER", "off"));
+        let stack = Stack::start(backend, &upstream_env(&upstream, &env)).await;
+        let auth = format!("Bearer {}", stack.register("sender@example.com").await);
+        let asked = stack
+            .post_json(0, "/api/attachments", &[("authorization", &auth)], &json!({"contentType": "image/png", "size": PNG.len()}))
+            .await;
+        assert_eq!(asked.status, 201, "{}", asked.text());
+        let asked = asked.json();
+        let (status, body) = post_to_bucket(&asked["upload"], PNG, "image/png").await;
+        assert!((200..300).contains(&status), "{status} {body}");
+        let id = asked["attachment"]["id"].as_str().unwrap().to_string();
+        let n = burst_size();
+        let stack = &stack;
+        let replies = stack
+            .burst_post(n, "/api/chat", |i| {
+                let mut body = turn(&format!("look {i}"), None);
+                body["attachments"] = json!([id]);
+                (vec![("authorization", auth.clone())], body)
+            })
+            .await;
+        let counts = tally(&replies);
+        assert_eq!((counts.get(&200), counts.get(&409)), (Some(&1), Some(&(n - 1))), "{counts:?}\n{}", stack.logs());
+        for reply in replies.iter().filter(|reply| reply.status == 409) {
+            assert_eq!(reply.error_code(), "attachment_in_use", "{}", reply.text());
+        }
+        let db = connect(stack).await;
+        assert!(eventually(Duration::from_secs(5), async || Message::find().count(&db).await.unwrap() == 2).await);
+        assert_eq!(upstream.received().len(), 1);
     }
 
     /// Casting readings: a burst at every instance writes exactly the readings the limit allows.

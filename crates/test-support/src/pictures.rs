@@ -22,21 +22,31 @@ pub async fn ask(app: &TestApp, token: &str, content_type: &str, size: usize) ->
 /// Posts `file` (sent as of `file_type`) with the upload form `upload` (an answer's `upload`):
 /// the status and body of the bucket's (or the app's) answer.
 pub async fn post_form(app: &TestApp, upload: &Value, file: &[u8], file_type: &str) -> (u16, String) {
-    let fields: Vec<(String, String)> = upload["fields"]
+    let url = upload["url"].as_str().expect("an upload url");
+    if url.starts_with('/') {
+        let (content_type, body) = multipart(&fields_of(upload), file, file_type);
+        let response = app.post(url).body(&content_type, body).send().await;
+        return (response.status.as_u16(), response.text());
+    }
+    post_to_bucket(upload, file, file_type).await
+}
+
+/// Posts `file` with the upload form `upload` to the bucket its URL names.
+pub async fn post_to_bucket(upload: &Value, file: &[u8], file_type: &str) -> (u16, String) {
+    let (content_type, body) = multipart(&fields_of(upload), file, file_type);
+    let url = upload["url"].as_str().expect("an upload url");
+    let client = app_core::outbound::https_client().expect("a client");
+    let response = client.post(url).header("content-type", content_type).body(body).send().await.expect("the upload");
+    (response.status().as_u16(), response.text().await.unwrap_or_default())
+}
+
+fn fields_of(upload: &Value) -> Vec<(String, String)> {
+    upload["fields"]
         .as_array()
         .expect("form fields")
         .iter()
         .map(|field| (field["name"].as_str().unwrap().to_string(), field["value"].as_str().unwrap().to_string()))
-        .collect();
-    let (content_type, body) = multipart(&fields, file, file_type);
-    let url = upload["url"].as_str().expect("an upload url");
-    if url.starts_with('/') {
-        let response = app.post(url).body(&content_type, body).send().await;
-        return (response.status.as_u16(), response.text());
-    }
-    let client = app_core::outbound::https_client().expect("a client");
-    let response = client.post(url).header("content-type", content_type).body(body).send().await.expect("the upload");
-    (response.status().as_u16(), response.text().await.unwrap_or_default())
+        .collect()
 }
 
 /// Asks for a form and uploads `file` as `content_type` with it: the picture's id.

@@ -50,7 +50,8 @@ impl S3Server {
                     async move { with_cors(&service, allowed, request).await }
                 });
                 tokio::spawn(async move {
-                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(socket), cors).await;
+                    let _ =
+                        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(socket), cors).await;
                 });
             }
         });
