@@ -1174,6 +1174,7 @@ export interface components {
             url: string;
             /** Format: date-time */
             urlExpiresAt: string;
+            observations?: components["schemas"]["TongueObservations"] | null;
         };
         /** @description An audit log entry as the admin list shows it: the record, and who its actor is. */
         AuditLogEntry: components["schemas"]["AuditLogRecord"] & {
@@ -2321,6 +2322,32 @@ export interface components {
              * @description How long it thought, in milliseconds.
              */
             ms: number;
+        };
+        /**
+         * @description What the vision model saw in a tongue photo, each value one of its categories (or
+         *     `unclear`).
+         */
+        TongueObservations: {
+            /** @description Whether the photo shows the tongue well enough to read: `false` with a `problem`. */
+            usable: boolean;
+            /** @description Why it cannot be read: `too_dark`, `blurred`, `not_a_tongue`, `coloured`, `partial`. */
+            problem?: string | null;
+            /** @description 舌色: `pale` 淡白, `pale_red` 淡红, `red` 红, `crimson` 绛, `purple` 紫, `bluish` 青. */
+            bodyColour: string;
+            /** @description 苔色: `white`, `yellow`, `grey`, `black`, `none` (no coating). */
+            coatingColour: string;
+            /** @description 苔质 (厚薄): `none`, `thin`, `thick`. */
+            coatingThickness: string;
+            /** @description 润燥: `moist`, `dry`, `slippery` 滑, `greasy` 腻. */
+            coatingMoisture: string;
+            /** @description 舌形: `normal`, `swollen` 胖大, `thin` 瘦薄. */
+            shape: string;
+            /** @description 齿痕: `none`, `slight`, `marked`. */
+            toothMarks: string;
+            /** @description 裂纹: `none`, `few`, `many`. */
+            cracks: string;
+            /** @description Anything else the model noted (at most 300 characters; plain text). */
+            notes?: string | null;
         };
         TopUser: {
             userId: string;

@@ -141,6 +141,8 @@ pub struct LlmConfig {
     /// The model that answers a turn whose branch shows pictures (`CHAT_VISION_MODEL`, default
     /// `OPENAI_MODEL`; `off`: pictures are not offered).
     pub vision_model: Option<String>,
+    /// The model that observes a tongue photo (`CHAT_TONGUE_MODEL`, default the vision model).
+    pub tongue_model: Option<String>,
 }
 
 /// The most retries `OPENAI_MAX_RETRIES` allows: each is a call the provider may bill.
@@ -226,6 +228,7 @@ impl Config {
         "MODEL_DISCLOSURE",
         "SERVICE_PROVIDER",
         "CHAT_VISION_MODEL",
+        "CHAT_TONGUE_MODEL",
         "STORAGE",
         "STORAGE_DIR",
         "STORAGE_BUCKET",
@@ -321,8 +324,10 @@ impl Config {
                     Some(value) if value.eq_ignore_ascii_case("off") => None,
                     Some(value) => Some(value),
                 };
+                let tongue_model = env.get("CHAT_TONGUE_MODEL").or_else(|| vision_model.clone());
                 Some(LlmConfig {
                     thinking,
+                    tongue_model,
                     vision_model,
                     api_key,
                     base_url: base_url.trim_end_matches('/').to_string(),

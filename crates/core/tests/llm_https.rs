@@ -62,6 +62,7 @@ fn llm(base_url: &str) -> Llm {
         max_retries: 1,
         thinking: app_core::config::ThinkingConfig { mode: Default::default(), model: "m".into(), budget: None },
         vision_model: None,
+        tongue_model: None,
     })
 }
 

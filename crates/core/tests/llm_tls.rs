@@ -29,6 +29,7 @@ async fn the_model_client_works_without_system_ca_certificates() {
         max_retries: 1,
         thinking: app_core::config::ThinkingConfig { mode: Default::default(), model: "m".into(), budget: None },
         vision_model: None,
+        tongue_model: None,
     });
     llm.warm_up();
     let prompt = Prompt::text("system".into(), vec![(MessageRole::User, "hi".into())]);

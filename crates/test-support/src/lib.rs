@@ -21,7 +21,8 @@ use tower::ServiceExt;
 pub use app_core::all_routes;
 pub use serde_json::json;
 pub use upstream::{
-    Behaviour, Received, StreamLog, TEST_TITLE, UPSTREAM_KEY, UPSTREAM_MODEL, UPSTREAM_TITLE_MODEL, Upstream,
+    Behaviour, Received, StreamLog, TEST_TITLE, TEST_TONGUE, UPSTREAM_KEY, UPSTREAM_MODEL, UPSTREAM_TITLE_MODEL,
+    UPSTREAM_TONGUE_MODEL, Upstream,
 };
 
 pub mod burst;

@@ -153,8 +153,10 @@ impl Drop for StreamGuard {
 struct Shared {
     behaviour: Mutex<Option<Behaviour>>,
     title_behaviour: Mutex<Behaviour>,
+    tongue_behaviour: Mutex<Behaviour>,
     received: Mutex<Vec<Received>>,
     title_received: Mutex<Vec<Received>>,
+    tongue_received: Mutex<Vec<Received>>,
     streams: Mutex<Vec<Arc<Mutex<StreamLog>>>>,
 }
 
@@ -163,8 +165,10 @@ impl Default for Shared {
         Self {
             behaviour: Mutex::default(),
             title_behaviour: Mutex::new(Behaviour::reply(TEST_TITLE)),
+            tongue_behaviour: Mutex::new(Behaviour::reply(TEST_TONGUE)),
             received: Mutex::default(),
             title_received: Mutex::default(),
+            tongue_received: Mutex::default(),
             streams: Mutex::default(),
         }
     }
@@ -183,6 +187,11 @@ pub const UPSTREAM_MODEL: &str = "test-model";
 pub const UPSTREAM_TITLE_MODEL: &str = "test-title-model";
 /// What the title model answers unless a test says otherwise.
 pub const TEST_TITLE: &str = "A Test Title";
+/// The model the app asks to observe tongue photos (`CHAT_TONGUE_MODEL`).
+pub const UPSTREAM_TONGUE_MODEL: &str = "test-tongue-model";
+/// What the tongue model answers unless a test says otherwise: a pale, swollen tongue with a
+/// thin white coating and tooth marks, as a vision model would put it (with words around).
+pub const TEST_TONGUE: &str = "{\"usable\": true, \"problem\": null, \"bodyColour\": \"pale\", \"coatingColour\": \"white\", \"coatingThickness\": \"thin\", \"coatingMoisture\": \"moist\", \"shape\": \"swollen\", \"toothMarks\": \"slight\", \"cracks\": \"none\", \"notes\": \"tooth marks along the sides\"}";
 
 impl Upstream {
     pub async fn start(behaviour: Behaviour) -> Self {
@@ -221,6 +230,16 @@ impl Upstream {
         self.shared.title_received.lock().unwrap().clone()
     }
 
+    /// How the tongue model answers from now on.
+    pub fn set_tongue(&self, behaviour: Behaviour) {
+        *self.shared.tongue_behaviour.lock().unwrap() = behaviour;
+    }
+
+    /// The requests to the tongue model.
+    pub fn tongue_requests(&self) -> Vec<Received> {
+        self.shared.tongue_received.lock().unwrap().clone()
+    }
+
     /// Every stream answered so far, oldest first.
     pub fn streams(&self) -> Vec<StreamLog> {
         self.shared.streams.lock().unwrap().iter().map(|log| log.lock().unwrap().clone()).collect()
@@ -234,13 +253,14 @@ impl Upstream {
     }
 
     /// The same as variables for a process (`FunctionProcess`, `Stack`).
-    pub fn env(&self) -> [(&'static str, &str); 5] {
+    pub fn env(&self) -> [(&'static str, &str); 6] {
         [
             ("OPENAI_API_KEY", UPSTREAM_KEY),
             ("OPENAI_BASE_URL", self.base_url.as_str()),
             ("OPENAI_MODEL", UPSTREAM_MODEL),
             ("OPENAI_TIMEOUT", "2s"),
             ("CHAT_TITLE_MODEL", UPSTREAM_TITLE_MODEL),
+            ("CHAT_TONGUE_MODEL", UPSTREAM_TONGUE_MODEL),
         ]
     }
 }
@@ -253,6 +273,9 @@ async fn completions(State(shared): State<Arc<Shared>>, headers: HeaderMap, Json
     let behaviour = if model == UPSTREAM_TITLE_MODEL {
         shared.title_received.lock().unwrap().push(received.clone());
         shared.title_behaviour.lock().unwrap().clone()
+    } else if model == UPSTREAM_TONGUE_MODEL {
+        shared.tongue_received.lock().unwrap().push(received.clone());
+        shared.tongue_behaviour.lock().unwrap().clone()
     } else {
         shared.received.lock().unwrap().push(received.clone());
         shared.behaviour.lock().unwrap().clone().expect("behaviour set")

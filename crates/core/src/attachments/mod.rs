@@ -31,6 +31,7 @@ pub mod forget;
 pub mod local;
 pub mod quota;
 pub mod sent;
+pub mod tongue;
 
 pub use checked::{Ready, ready};
 
@@ -131,6 +132,9 @@ pub struct AttachmentView {
     /// local directory, a path of this API's).
     pub url: String,
     pub url_expires_at: DateTime<Utc>,
+    /// What the vision model saw in a tongue photo (`null`: not a tongue photo, or not observed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observations: Option<tongue::TongueObservations>,
 }
 
 /// One field of an upload form, in order.
@@ -208,6 +212,7 @@ pub fn view(store: &Store, config: &StorageConfig, row: &attachment::Model, now:
         purpose: if row.purpose == Purpose::Tongue.as_str() { Purpose::Tongue } else { Purpose::Chat },
         url: store.read_url(&row.object_key, now, config.url_ttl),
         url_expires_at: now + config.url_ttl,
+        observations: tongue::of_row(row),
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
-use super::{AttachmentView, Ready, checked::unavailable};
+use super::{AttachmentView, Ready, checked::unavailable, tongue::TongueObservations};
 use crate::{
     db::Txn,
     entities::{Attachment, attachment},
@@ -94,14 +94,24 @@ fn by_message_of(rows: Vec<attachment::Model>) -> HashMap<String, Vec<attachment
     by_message
 }
 
-/// What the model is shown of the pictures of `message_ids` (the branch it reads, oldest
-/// first): links valid for `ATTACHMENT_MODEL_URL_TTL` (or the pictures themselves, from the
-/// local directory), by message; the newest [`MAX_PICTURES_IN_PROMPT`] only.
-pub async fn for_model(state: &AppState, message_ids: &[String]) -> AppResult<HashMap<String, Vec<String>>> {
+/// What the model is shown of the pictures of a branch.
+#[derive(Debug, Default)]
+pub struct ForModel {
+    /// Links valid for `ATTACHMENT_MODEL_URL_TTL` (or the pictures themselves, from the local
+    /// directory), by message; the newest [`MAX_PICTURES_IN_PROMPT`] only.
+    pub urls: HashMap<String, Vec<String>>,
+    /// The observations of its tongue photos, oldest first.
+    pub tongue: Vec<TongueObservations>,
+}
+
+/// What the model is shown of the pictures of `message_ids` (the branch it reads, oldest first).
+pub async fn for_model(state: &AppState, message_ids: &[String]) -> AppResult<ForModel> {
     let (Some(store), Some(config)) = (state.storage.as_ref(), state.config.storage.as_ref()) else {
-        return Ok(HashMap::new());
+        return Ok(ForModel::default());
     };
     let by_message = of_messages(&state.db, message_ids).await?;
+    let tongue =
+        message_ids.iter().filter_map(|id| by_message.get(id)).flatten().filter_map(super::tongue::of_row).collect();
     let mut budget = MAX_PICTURES_IN_PROMPT;
     let mut shown = HashMap::new();
     let now = state.clock.now();
@@ -118,5 +128,5 @@ pub async fn for_model(state: &AppState, message_ids: &[String]) -> AppResult<Ha
             break;
         }
     }
-    Ok(shown)
+    Ok(ForModel { urls: shown, tongue })
 }

@@ -45,6 +45,9 @@ use crate::{
     entities::MessageRole,
 };
 
+/// The longest answer of the tongue model: a JSON object of observations.
+const OBSERVATION_TOKENS: u32 = 400;
+
 /// What the model is asked: a system prompt, then the conversation in order.
 #[derive(Debug, Clone)]
 pub struct Prompt {
@@ -138,6 +141,8 @@ pub struct Llm {
     model: String,
     /// The model for prompts with pictures (`CHAT_VISION_MODEL`).
     vision_model: Option<String>,
+    /// The model that observes tongue photos (`CHAT_TONGUE_MODEL`).
+    tongue_model: Option<String>,
     max_tokens: u32,
     timeout: Duration,
     title_model: Option<String>,
@@ -206,6 +211,7 @@ impl Llm {
             openai: OpenAIConfig::new().with_api_key(config.api_key.clone()).with_api_base(config.base_url.clone()),
             model: config.model.clone(),
             vision_model: config.vision_model.clone(),
+            tongue_model: config.tongue_model.clone(),
             max_tokens: config.max_tokens,
             timeout: config.timeout,
             title_model: config.title_model.clone(),
@@ -318,6 +324,12 @@ impl Llm {
     pub async fn complete_title(&self, prompt: &Prompt, max_tokens: u32) -> Option<Result<Completion, LlmError>> {
         let model = self.title_model.as_deref()?;
         Some(self.complete_request(self.request_of(model, max_tokens, prompt, false)).await)
+    }
+
+    /// What the tongue model observes in `prompt`'s picture, whole (`None` without one).
+    pub async fn observe(&self, prompt: &Prompt) -> Option<Result<Completion, LlmError>> {
+        let model = self.tongue_model.as_deref()?;
+        Some(self.complete_request(self.request_of(model, OBSERVATION_TOKENS, prompt, false)).await)
     }
 
     /// A request answered whole, never thought through: where thinking is configured the model

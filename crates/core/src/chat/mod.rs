@@ -342,6 +342,9 @@ async fn answer(
         // Its new pictures, as the model will see them (one sent before was checked then).
         pictures: crate::attachments::checked::for_moderation(&state, &turn.pictures).await.map_err(with_card)?,
     };
+    if let Some(kind) = turn.kind {
+        crate::attachments::tongue::only_with_tcm(&turn.pictures, kind).map_err(with_card)?;
+    }
     if let Some(label) = input::screen(&state, user, text).await.map_err(with_card)? {
         let language = turn.language;
         let prepared =
@@ -349,7 +352,9 @@ async fn answer(
         service::tidy_up(&state).await;
         return Err(with_card(input::refused(&state, user, client, &prepared.conversation.id, &label, language).await));
     }
-    let turn = Turn { red_flag, ..turn };
+    // A tongue photo is observed before the reply (once; kept with the picture).
+    let pictures = crate::attachments::tongue::observe(&state, &llm, turn.pictures).await.map_err(with_card)?;
+    let turn = Turn { red_flag, pictures, ..turn };
     if wants_stream {
         // Refusals before the stream begins are JSON errors: they carry the card too.
         return stream::respond(state.clone(), llm, user, client, turn).await.map_err(with_card);

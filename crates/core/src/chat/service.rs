@@ -162,15 +162,20 @@ pub async fn prepare(state: &AppState, user: &user::Model, turn: Turn, stream: b
     if let Some(flag) = turn.red_flag {
         system = format!("{system}\n\n---\n{}", safety::prompt_note(&state.config, flag, turn.language));
     }
-    // The pictures of the branch the model reads (read only when the conversation has some).
+    // The pictures of the branch the model reads (read only when the conversation has some),
+    // and what its tongue photos showed.
     let mut shown = match has_pictures || !turn.pictures.is_empty() {
         true => {
             let ids: Vec<String> = history.iter().map(|said| said.id.clone()).collect();
             crate::attachments::sent::for_model(state, &ids).await?
         }
-        false => HashMap::new(),
+        false => Default::default(),
     };
-    let pictures = history.iter().enumerate().filter_map(|(at, said)| Some((at, shown.remove(&said.id)?))).collect();
+    if let Some(section) = crate::attachments::tongue::section(&shown.tongue, turn.language) {
+        system = format!("{system}\n\n---\n{section}");
+    }
+    let pictures =
+        history.iter().enumerate().filter_map(|(at, said)| Some((at, shown.urls.remove(&said.id)?))).collect();
     let turns = history.into_iter().map(|said| (said.role, said.text)).collect();
     let prompt = Prompt { system, turns, pictures };
     Ok(PreparedTurn {
@@ -210,6 +215,7 @@ async fn place(
         Some(id) => continue_in(&txn, state, user, turn, id, charge).await?,
     };
     crate::consent::still_given(consented, placed.conversation.kind)?;
+    crate::attachments::tongue::only_with_tcm(&turn.pictures, placed.conversation.kind)?;
     if let Some(reading_id) = turn.reading_id.as_deref() {
         crate::oracle::prompt::attach(&txn, &user.id, reading_id, &placed.conversation).await?;
     }
