@@ -55,6 +55,7 @@ function freshStore() {
     think: storedThink(), // "think deeply" switched on (sent where the server offers it)
     draft: "",
     pictures: [], // the next message's pictures (picker.js): each uploading, ready or failed
+    observing: false, // the turn under way sends a tongue photo: its observations are read after it
     // The oracle's readings (views/oracle.js): those asked about in conversations, as far as this
     // session knows them (each with its conversationId, or `asking` while its turn is new), and
     // the one cast but not asked about yet.

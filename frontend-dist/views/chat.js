@@ -15,6 +15,7 @@ import { castDialog, journalDialog, readingCard } from "./oracle.js";
 import { showConstitutionEntry } from "./constitution-result.js";
 import { MAX_HINT_CHARS, turns } from "./turns.js";
 import { picker } from "./picker.js";
+import { tongueEntry } from "./tongue.js";
 import { loadSeason, seasonLine } from "../season.js";
 import { resendButton } from "./verify-notice.js";
 
@@ -47,7 +48,12 @@ export function chatView(app) {
   const turn = turns({
     messages, updateComposer, renderMessages, scrollToBottom, loadConversations, showTitle, reload,
     focusInput: () => els.input.focus(),
-    turnEnded: () => quota.refresh(),
+    turnEnded: () => {
+      quota.refresh();
+      // What the vision model saw in a tongue photo comes with the conversation: read it again.
+      if (store.observing && store.conversationId) reload(store.conversationId);
+      store.observing = false;
+    },
     gate,
   });
   const quota = quotaLine();
@@ -85,6 +91,7 @@ export function chatView(app) {
 
     els.season = h("div.season-slot", { "aria-live": "polite" });
     els.constitution = h("div.constitution-slot"); // the TCM adviser's: the self-assessment (constitution-result.js)
+    els.tongue = h("div.tongue-slot"); // …and the tongue photo (tongue.js)
     els.personas = h("div.persona-switch", { role: "group", "aria-label": `${t("oracle")} / ${t("tcm")}` },
       KINDS.map((kind) => h(`button.persona.${kind}`, {
         type: "button", dataset: { kind }, "aria-pressed": String(kind === store.kind),
@@ -153,7 +160,7 @@ export function chatView(app) {
     els.backdrop = h("div.drawer-backdrop", { onclick: () => app.closeDrawer() });
     els.root = h("div.chat", { dataset: { kind: store.kind } },
       els.sidebar, els.backdrop,
-      h("section.conversation", { "aria-label": t("chat") }, h("header.chat-head", {}, els.personas, els.season, els.constitution), els.messages, els.form));
+      h("section.conversation", { "aria-label": t("chat") }, h("header.chat-head", {}, els.personas, els.season, h("div.tcm-entries", {}, els.constitution, els.tongue)), els.messages, els.form));
 
     shownBusy = Boolean(store.streaming);
     renderList();
@@ -226,6 +233,7 @@ export function chatView(app) {
 
   /** The TCM adviser's header names the solar term (with a seasonal note) and the self-assessment. */
   function showSeason() {
+    paintTongue();
     if (store.kind !== "tcm") {
       els.season.replaceChildren();
       els.constitution.replaceChildren();
@@ -235,6 +243,24 @@ export function chatView(app) {
     loadSeason().then((season) => {
       if (store.kind === "tcm") els.season.replaceChildren(seasonLine(season) ?? "");
     });
+  }
+
+  /** The TCM adviser's "Show your tongue", where pictures are taken. */
+  function paintTongue() {
+    const shown = store.kind === "tcm" && pictures.offered();
+    if (shown === Boolean(els.tongue.firstChild)) return;
+    els.tongue.replaceChildren(shown ? tongueEntry({ app, pictures, draft: offerDraft }) : "");
+  }
+
+  /** Puts `text` in an empty message box (the tongue photo's sentence), ready to send. */
+  function offerDraft(text) {
+    if (!els.input.value.trim()) {
+      els.input.value = text;
+      store.draft = text;
+      autosize();
+    }
+    updateComposer();
+    els.input.focus();
   }
 
   function renderMessages() {
@@ -631,6 +657,7 @@ export function chatView(app) {
     autosize();
     for (const item of store.messages) item.editing = null; // a new message ends an edit left open
     const user = message("user", text, { attachments });
+    store.observing = attachments.some((picture) => picture.purpose === "tongue");
     const reply = message("assistant", "", { status: "streaming" });
     const welcoming = !store.messages.length;
     store.messages.push(user, reply);
@@ -677,6 +704,7 @@ export function chatView(app) {
       if (els.disclosure) els.disclosure.textContent = disclosureText();
       if (els.think) updateThinkToggle();
       pictures.paint();
+      if (els.tongue) paintTongue();
     });
   }
 

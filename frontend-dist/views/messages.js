@@ -11,6 +11,7 @@ import { t } from "../i18n.js";
 import { renderMarkdown } from "../markdown.js";
 import { feedbackControls } from "./feedback.js";
 import { reportDialog } from "./report-dialog.js";
+import { observationsCard } from "./tongue.js";
 
 export const MAX_MESSAGE_CHARS = 4000;
 
@@ -161,12 +162,15 @@ export function messageView(options) {
   function picturesOf(item) {
     const shown = item.attachments ?? [];
     if (!shown.length) return "";
-    return h("div.message-pictures", { role: "group", "aria-label": t("picturesOf", { n: shown.length }) },
-      shown.map((picture, index) => {
-        const url = pictureUrl(picture.url);
-        return h("a.message-picture", { href: url, target: "_blank", rel: "noopener noreferrer" },
-          h("img", { src: url, alt: t("pictureAlt", { n: index + 1 }), loading: "lazy", decoding: "async" }));
-      }));
+    const seen = shown.filter((picture) => picture.observations).map((picture) => observationsCard(picture.observations));
+    return h("div.message-pictures-block", {},
+      h("div.message-pictures", { role: "group", "aria-label": t("picturesOf", { n: shown.length }) },
+        shown.map((picture, index) => {
+          const url = pictureUrl(picture.url);
+          return h("a.message-picture", { href: url, target: "_blank", rel: "noopener noreferrer" },
+            h("img", { src: url, alt: t("pictureAlt", { n: index + 1 }), loading: "lazy", decoding: "async" }));
+        })),
+      seen);
   }
 
   /** The comment form of a reply's feedback, under its controls while it is open. */

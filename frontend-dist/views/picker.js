@@ -64,8 +64,8 @@ export function picker({ changed }) {
     });
   }
 
-  /** Checks `files` and starts uploading those that pass; says why the others do not. */
-  function add(files) {
+  /** Checks `files` and starts uploading those that pass; says why the others do not. `purpose`: "tongue" for the TCM adviser's tongue photo. */
+  function add(files, purpose = null) {
     const limits = offer();
     if (!limits) return;
     for (const file of files) {
@@ -81,7 +81,7 @@ export function picker({ changed }) {
         toast(t("tooManyPictures", { n: limits.maxPerMessage }), "error");
         break;
       }
-      const picture = { key: ++keys, file, preview: URL.createObjectURL(file), id: null, state: "uploading", sent: 0, error: null, controller: new AbortController() };
+      const picture = { key: ++keys, file, purpose, preview: URL.createObjectURL(file), id: null, state: "uploading", sent: 0, error: null, controller: new AbortController() };
       store.pictures.push(picture);
       upload(picture);
     }
@@ -92,7 +92,7 @@ export function picker({ changed }) {
   async function upload(picture) {
     const generation = store.generation;
     try {
-      const { attachment, upload: form } = await api.requestUpload({ contentType: picture.file.type, size: picture.file.size });
+      const { attachment, upload: form } = await api.requestUpload({ contentType: picture.file.type, size: picture.file.size, purpose: picture.purpose });
       picture.id = attachment.id;
       if (picture.state === "removed") {
         api.deleteAttachment(attachment.id).catch(() => {});
@@ -163,11 +163,14 @@ export function picker({ changed }) {
     render,
     listen,
     paint,
+    add,
+    /** Whether pictures are taken here (GET /api/chat/about). */
+    offered: () => Boolean(offer()),
     /** Whether the message may go: no picture still uploading or failed. */
     ready: () => store.pictures.every((picture) => picture.state === "ready"),
-    /** The pictures to send with the message (then gone from the tray): `{id, url, contentType}`. */
+    /** The pictures to send with the message (then gone from the tray): `{id, url, contentType, purpose}`. */
     take() {
-      const taken = store.pictures.map((picture) => ({ id: picture.id, url: picture.preview, contentType: picture.file.type }));
+      const taken = store.pictures.map((picture) => ({ id: picture.id, url: picture.preview, contentType: picture.file.type, purpose: picture.purpose ?? "chat" }));
       store.pictures = [];
       paint();
       return taken;

@@ -25,6 +25,12 @@ import { pathToFileURL } from "node:url";
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export const TITLE_MODEL = "e2e-title-model";
+// The tongue model (the app's CHAT_TONGUE_MODEL) answers every request with these observations.
+export const TONGUE_MODEL = "e2e-tongue-model";
+export const TONGUE_OBSERVATIONS = {
+  usable: true, problem: null, bodyColour: "pale", coatingColour: "white", coatingThickness: "thin",
+  coatingMoisture: "moist", shape: "swollen", toothMarks: "slight", cracks: "none", notes: "tooth marks along the sides",
+};
 export const TITLE_TEXT = { en: "Title by the model", zh: "模型写的标题" };
 export const TITLE_SLOW_MS = 3000;
 export const UNSAFE_INPUT = "forbidden-input";
@@ -156,12 +162,13 @@ function titleFor(messages) {
 
 /**
  * Starts the server. `delayMs`: pause between streamed pieces; `slowDelayMs`: the same for
- * `[slow]` replies. Resolves to `{url, baseUrl, requests, titleRequests, moderations, close}`: the
+ * `[slow]` replies. Resolves to `{url, baseUrl, requests, titleRequests, tongueRequests, moderations, close}`: the
  * bodies of the chat requests received, those of the title requests, and the moderation checks.
  */
 export function startFakeOpenAI({ port = 0, delayMs = 25, slowDelayMs = 200 } = {}) {
   const requests = [];
   const titleRequests = [];
+  const tongueRequests = [];
   const moderations = [];
   const server = createServer(async (req, res) => {
     if (req.method === "POST" && req.url.endsWith("/moderations")) {
@@ -191,6 +198,16 @@ export function startFakeOpenAI({ port = 0, delayMs = 25, slowDelayMs = 200 } = 
     }
     const messages = Array.isArray(body.messages) ? body.messages : [];
     const { question } = describe(messages);
+    if (body.model === TONGUE_MODEL) {
+      tongueRequests.push(body);
+      res.writeHead(200, { "Content-Type": "application/json" });
+      res.end(JSON.stringify({
+        id: "o", object: "chat.completion", created: 1, model: body.model,
+        choices: [{ index: 0, message: { role: "assistant", content: `Observed:\n${JSON.stringify(TONGUE_OBSERVATIONS)}` }, finish_reason: "stop" }],
+        usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
+      }));
+      return;
+    }
     if (body.model === TITLE_MODEL) {
       titleRequests.push(body);
       if (question.includes("[slowtitle]")) await sleep(TITLE_SLOW_MS);
@@ -261,6 +278,7 @@ export function startFakeOpenAI({ port = 0, delayMs = 25, slowDelayMs = 200 } = 
         baseUrl: `${url}/v1`,
         requests,
         titleRequests,
+        tongueRequests,
         moderations,
         close: () => new Promise((done) => { server.closeAllConnections?.(); server.close(() => done()); }),
       });

@@ -5,7 +5,9 @@
 // phone) and against an S3-compatible server of the tests' own (s3s-fs, which checks the
 // upload's signed policy): the browser uploads straight to it, a tampered or oversized upload is
 // refused there, a file that is not the picture it claims is refused by the turn, and deleting
-// the conversation deletes the objects. Screenshots: tests/e2e/screenshots/pictures-*.png.
+// the conversation deletes the objects. The TCM adviser's tongue photo: its guide (after the
+// health consent where it is asked), the photo with its sentence, and what the photo showed.
+// Screenshots: tests/e2e/screenshots/pictures-*.png, tongue-*.png.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
@@ -309,5 +311,74 @@ test("On an S3-compatible bucket: the browser uploads straight to it, the bucket
   } finally {
     await bucketStack.stop();
     s3.stop();
+  }
+});
+
+test("Show your tongue: the guide, the photo with its sentence, and what the photo showed under it", async () => {
+  const page = await open();
+  await registerInUi(page, "tongue@example.com");
+  await page.click(".persona.tcm");
+  const entry = page.locator("#tongue-entry");
+  await entry.waitFor();
+  assert.match(await entry.innerText(), /Show your tongue/);
+  await entry.click();
+  const guide = page.locator("dialog[data-dialog=tongue]");
+  await guide.waitFor();
+  assert.equal(await guide.locator(".tongue-tips li").count(), 4);
+  assert.match(await guide.innerText(), /Daylight by a window/);
+  assert.match(await guide.innerText(), /not a diagnosis/);
+  await shot(page, "tongue-guide");
+  await guide.locator("input.tongue-input").setInputFiles([file("tongue.png", TONGUE)]);
+  await guide.waitFor({ state: "detached" });
+  await uploaded(page, 1);
+  assert.equal(await page.inputValue(".composer textarea"), "Here is a photo of my tongue.");
+  await page.press(".composer textarea", "Enter");
+  const card = page.locator(".message.user").last().locator(".tongue-seen");
+  await card.waitFor({ timeout: 30_000 });
+  const text = await card.innerText();
+  for (const expected of ["What the photo shows", "Colour", "pale", "white · thin · moist", "swollen", "slight", "tooth marks along the sides", "An observation, not a diagnosis."]) {
+    assert.ok(text.includes(expected), `${expected} in ${text}`);
+  }
+  assert.equal(stack.upstream.tongueRequests.length, 1, "the photo was observed once");
+  const system = stack.upstream.requests.at(-1).messages[0].content;
+  assert.match(system, /tongue photo/);
+  await page.locator(".message.user").last().evaluate((element) => element.scrollIntoView({ block: "start" }));
+  await shot(page, "tongue-seen");
+  await close(page);
+});
+
+test("看舌象 in Chinese on a phone, where the health consent comes first", async () => {
+  const consenting = await startStack({ env: { HEALTH_CONSENT: "required" } });
+  try {
+    const page = await open({ base: consenting.base, locale: "zh-CN", viewport: { width: 390, height: 844 } });
+    await registerInUi(page, "shezhen@example.com", { base: consenting.base });
+    await page.click(".persona.tcm");
+    // Health information: the TCM adviser (and its tongue photo) come after the consent.
+    const consent = page.locator("dialog[data-dialog=health-consent]");
+    await consent.waitFor();
+    assert.equal(await page.locator("#tongue-entry").count(), 0);
+    await consent.locator("button[value=confirm]").click();
+    await page.locator("#tongue-entry").click();
+    const guide = page.locator("dialog[data-dialog=tongue]");
+    await guide.waitFor();
+    assert.match(await guide.innerText(), /窗边自然光/);
+    await shot(page, "tongue-guide-zh-phone");
+    await guide.locator("input.tongue-input").setInputFiles([file("舌头.png", TONGUE)]);
+    await uploaded(page, 1);
+    assert.equal(await page.inputValue(".composer textarea"), "这是我的舌头照片。");
+    await page.press(".composer textarea", "Enter");
+    const card = page.locator(".message.user").last().locator(".tongue-seen");
+    await card.waitFor({ timeout: 30_000 });
+    const text = await card.innerText();
+    for (const expected of ["照片所见", "舌色", "淡白", "白苔 · 薄 · 润", "胖大", "这是观察，不是诊断。"]) {
+      assert.ok(text.includes(expected), `${expected} in ${text}`);
+    }
+    const wide = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.ok(wide <= 0, `the page is ${wide}px wider than the phone`);
+    await page.locator(".message.user").last().evaluate((element) => element.scrollIntoView({ block: "start" }));
+    await shot(page, "tongue-seen-zh-phone");
+    await close(page);
+  } finally {
+    await consenting.stop();
   }
 });

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { TITLE_MODEL, startFakeOpenAI } from "./fake-openai.mjs";
+import { TITLE_MODEL, TONGUE_MODEL, startFakeOpenAI } from "./fake-openai.mjs";
 
 export const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 export const ADMIN_EMAIL = "admin@example.com";
@@ -163,6 +163,7 @@ export async function startStack({ readyTimeoutMs = 10 * 60_000, env: extraEnv =
     OPENAI_BASE_URL: upstream.baseUrl,
     OPENAI_MODEL: "test-model",
     CHAT_TITLE_MODEL: TITLE_MODEL, // "e2e-title-model": answered with a fixed title
+    CHAT_TONGUE_MODEL: TONGUE_MODEL, // "e2e-tongue-model": answered with fixed observations
     RUST_LOG: "warn",
     // Fast password hashing, and room for the many registrations and logins of one run.
     BCRYPT_COST: "4",
