@@ -253,7 +253,7 @@ mod tests {
     #[test]
     fn the_section_words_observations_as_observations() {
         let seen = parse("{\"usable\": true, \"bodyColour\": \"red\", \"coatingColour\": \"yellow\"}").unwrap();
-        let english = section(&[seen.clone()], Language::English).unwrap();
+        let english = section(std::slice::from_ref(&seen), Language::English).unwrap();
         assert!(english.contains("body colour red") && english.contains("not a diagnosis"));
         let chinese = section(&[seen], Language::Chinese).unwrap();
         assert!(chinese.contains("不是诊断"));
