@@ -46,22 +46,11 @@ fn turn(kind: &str, text: &str, attachments: &[&str]) -> Value {
     json!({"type": kind, "locale": "en", "messages": [{"role": "user", "content": text}], "attachments": attachments})
 }
 
-/// Every answer "all sometimes" of the questionnaire, for a man.
+/// A constitution self-assessment of the person's (every answer "sometimes").
 async fn assessment(app: &TestApp, token: &str) {
     let questionnaire = app.get("/api/constitution/questionnaire").send().await.json();
-    let answers: serde_json::Map<String, Value> = questionnaire["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|item| item["sex"].is_null() || item["sex"] == "male")
-        .map(|item| (item["id"].as_str().unwrap().to_string(), json!(3)))
-        .collect();
-    let submitted = app
-        .post("/api/constitution/assessments")
-        .token(token)
-        .json(&json!({"sex": "male", "answers": answers}))
-        .send()
-        .await;
+    let body = test_support::all_sometimes(&questionnaire);
+    let submitted = app.post("/api/constitution/assessments").token(token).json(&body).send().await;
     assert_eq!(submitted.status, StatusCode::CREATED, "{}", submitted.text());
 }
 

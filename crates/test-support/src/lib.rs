@@ -492,3 +492,16 @@ pub fn sse_events(body: &str) -> Vec<(String, Value)> {
         })
         .collect()
 }
+
+/// A man's answers to every question of `questionnaire` (`GET /api/constitution/questionnaire`),
+/// all "sometimes" (3): a submission body for `POST /api/constitution/assessments`.
+pub fn all_sometimes(questionnaire: &Value) -> Value {
+    let answers: serde_json::Map<String, Value> = questionnaire["items"]
+        .as_array()
+        .expect("the questionnaire's items")
+        .iter()
+        .filter(|item| item["sex"].is_null() || item["sex"] == "male")
+        .map(|item| (item["id"].as_str().expect("an item id").to_string(), json!(3)))
+        .collect();
+    json!({"sex": "male", "answers": answers})
+}

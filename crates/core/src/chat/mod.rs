@@ -15,6 +15,7 @@ pub(crate) mod history;
 pub mod llm;
 mod loaded;
 pub mod persona;
+mod placement;
 mod reply;
 pub(crate) mod search;
 mod service;
