@@ -11,10 +11,10 @@ import { MAX_MESSAGE_CHARS, fromServer, message, messageView } from "./messages.
 import { quotaLine } from "./quota.js";
 import { searchPanel } from "./search.js";
 import { consentDialog, consentNeeded, currentAbout, legalLinks, loadAbout, termsDialog } from "./trust.js";
-import { castDialog, journalDialog, readingCard } from "./oracle.js";
 import { showConstitutionEntry } from "./constitution-result.js";
 import { MAX_HINT_CHARS, turns } from "./turns.js";
 import { picker } from "./picker.js";
+import { chatReadings } from "./chat-readings.js";
 import { tongueEntry } from "./tongue.js";
 import { loadSeason, seasonLine } from "../season.js";
 import { resendButton } from "./verify-notice.js";
@@ -58,6 +58,19 @@ export function chatView(app) {
   });
   const quota = quotaLine();
   const pictures = picker({ changed: () => updateComposer() });
+  const { paintReadings, settleReadings, loadReadings, cast, openJournal } = chatReadings({
+    inner: () => els.inner,
+    input: () => els.input,
+    castButton: () => els.cast,
+    draftChanged: () => {
+      autosize();
+      updateComposer();
+    },
+    renderMessages: () => renderMessages(),
+    scrollToBottom: () => scrollToBottom(),
+    send: (text, reply, extra) => turn.send(text, reply, extra),
+    open: (id) => open(id),
+  });
   const list = conversationList({ app, loadConversations, renderList, startNew, searching: () => search.active() });
   const search = searchPanel({
     openHit,
@@ -284,119 +297,6 @@ export function chatView(app) {
       : null;
     els.inner.replaceChildren(...[older, ...messages.render(store.messages)].filter(Boolean));
     paintReadings();
-  }
-
-  // ------------------------------------------------------------------ the oracle's readings
-
-  /** The readings of the conversation shown, for this view. */
-  function shownReadings() {
-    settleReadings();
-    if (store.kind !== "oracle") return [];
-    return store.readings.filter((reading) => (reading.asking ? reading.asking === store.generation && !store.opening && store.messages.some((m) => m.readingId === reading.id)
-      : reading.conversationId && reading.conversationId === store.conversationId));
-  }
-
-  /**
-   * Each reading of the conversation goes just above the message that asked about it (the one
-   * sent with it, or after a reload the first one with its question as text), else at the top;
-   * the reading cast but not asked about yet goes last.
-   */
-  function paintReadings() {
-    els.inner.querySelectorAll(".reading-card").forEach((card) => card.remove());
-    for (const reading of shownReadings()) {
-      const asked = store.messages.find((m) => m.role === "user" && m.readingId === reading.id)
-        ?? store.messages.find((m) => m.role === "user" && m.content.trim() === reading.question.trim());
-      const before = asked && els.inner.querySelector(`.message[data-key="${asked.key}"]`);
-      const card = readingCard(reading, { animate: reading.animate });
-      reading.animate = false;
-      if (before) before.before(card);
-      else els.inner.prepend(card);
-    }
-    const pending = store.pendingReading;
-    if (pending && store.kind === "oracle" && pending.conversationId === (store.conversationId ?? null) && !store.opening) {
-      els.inner.append(readingCard(pending.reading, { ask: askAbout, animate: pending.animate }));
-      pending.animate = false;
-    }
-  }
-
-  /** Opens the casting dialog with the question typed so far; the reading's card comes last. */
-  async function cast() {
-    const reading = await castDialog({ question: els.input.value.trim() });
-    if (!reading) {
-      els.cast.focus();
-      return;
-    }
-    if (els.input.value.trim() === reading.question) {
-      els.input.value = "";
-      store.draft = "";
-      autosize();
-      updateComposer();
-    }
-    store.pendingReading = { reading, conversationId: store.conversationId ?? null, animate: true };
-    renderMessages();
-    const card = els.inner.querySelector(`.reading-card[data-reading-id="${CSS.escape(reading.id)}"]`);
-    card?.scrollIntoView({ block: "nearest" });
-    card?.querySelector(".ask-oracle")?.focus({ preventScroll: true });
-  }
-
-  /** "Ask the oracle about it": the question goes as the message, with the reading's id. */
-  function askAbout(reading) {
-    if (store.streaming) return;
-    store.pendingReading = null;
-    store.readings = store.readings.filter((r) => r.id !== reading.id);
-    store.readings.push({ ...reading, conversationId: store.conversationId ?? null, asking: store.generation });
-    for (const item of store.messages) item.editing = null;
-    const user = message("user", reading.question);
-    user.readingId = reading.id;
-    const reply = message("assistant", "", { status: "streaming" });
-    store.messages.push(user, reply);
-    renderMessages();
-    scrollToBottom();
-    turn.send(reading.question, reply, { readingId: reading.id });
-    els.input.focus();
-  }
-
-  /** The conversation's id is known (the turn's start): its readings asked about now belong to it. */
-  function settleReadings() {
-    if (!store.conversationId) return;
-    for (const reading of store.readings) {
-      if (reading.asking === store.generation && store.messages.some((m) => m.readingId === reading.id)) {
-        reading.conversationId = store.conversationId;
-        delete reading.asking;
-      }
-    }
-  }
-
-  /**
-   * A conversation opened: its readings are read from the journal (the first hundred, newest
-   * first, filtered here by conversation) and shown above the messages that asked about them.
-   */
-  async function loadReadings(id) {
-    const generation = store.generation;
-    try {
-      const page = await api.listReadings({ page: 1, pageSize: 100 });
-      if (generation !== store.generation) return;
-      const known = new Set(store.readings.map((r) => r.id));
-      store.readings.push(...page.readings.filter((r) => r.conversationId && !known.has(r.id)));
-      if (id === store.conversationId && !store.opening) paintReadings();
-    } catch {
-      // the conversation stands without its cards
-    }
-  }
-
-  function openJournal() {
-    journalDialog({
-      openConversation: (id) => {
-        const hash = `#/chat/${encodeURIComponent(id)}`;
-        if (location.hash !== hash) history.pushState(null, "", hash);
-        if (id !== store.conversationId || !store.messages.length) open(id);
-      },
-      deleted: (id) => {
-        store.readings = store.readings.filter((r) => r.id !== id);
-        if (store.pendingReading?.reading.id === id) store.pendingReading = null;
-        if (!store.opening) paintReadings();
-      },
-    });
   }
 
   function welcome() {
