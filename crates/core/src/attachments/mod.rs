@@ -106,7 +106,7 @@ impl Purpose {
 
 /// `POST /api/attachments` body.
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct UploadRequest {
     /// `image/jpeg`, `image/png` or `image/webp`.
     #[schema(example = "image/jpeg")]
