@@ -1412,8 +1412,8 @@ export interface components {
             /** @description As in `POST /api/chat`: think it through first. */
             think?: boolean;
             /**
-             * @description As in `POST /api/chat`: pictures sent with the edited message (the original's stay with
-             *     the original; send them again by id to keep them).
+             * @description As in `POST /api/chat`: new pictures sent with the edited message (a picture goes with
+             *     one message: the original's stay with the original version).
              */
             attachments?: string[];
         };
@@ -2346,8 +2346,6 @@ export interface components {
             toothMarks: string;
             /** @description 裂纹: `none`, `few`, `many`. */
             cracks: string;
-            /** @description Anything else the model noted (at most 300 characters; plain text). */
-            notes?: string | null;
         };
         TopUser: {
             userId: string;
@@ -4659,7 +4657,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `storage_full`: the caller's pictures take `ATTACHMENT_QUOTA_BYTES` already (delete conversations with pictures, or unsent pictures); `terms_required`, `account_restricted`, `consent_required` (a tongue photo without the health consent) */
+            /** @description `storage_full`: the caller's pictures take `ATTACHMENT_QUOTA_BYTES` already (delete conversations with pictures, or unsent pictures); as for a chat turn: `terms_required`, `chat_restricted`, `email_unverified`; `consent_required` (a tongue photo without the health consent) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5374,7 +5372,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `conversationId` is not one of the caller's conversations, or `readingId` none of the caller's readings */
+            /** @description `conversationId` is not one of the caller's conversations, `readingId` none of the caller's readings, or an `attachments` id none of the caller's pictures */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5383,7 +5381,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `reading_elsewhere`: the reading belongs to another conversation */
+            /** @description `reading_elsewhere`: the reading belongs to another conversation; `attachment_in_use`: a picture was sent with another message */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5410,7 +5408,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid message (`message_too_long`, `empty_message`…), `conversation_too_long`, `reading_not_oracle` (a reading in a TCM conversation), or `content_blocked`: moderation refused the message (stored, marked, not sent to the model; `error.conversationId` names the turn) */
+            /** @description Invalid message (`message_too_long`, `empty_message`…), `conversation_too_long`, `reading_not_oracle` (a reading in a TCM conversation), pictures refused (`too_many_pictures`, `duplicate_picture`, `picture_not_uploaded`, `picture_size_mismatch`, `picture_not_an_image`, `tongue_photo_not_tcm`), or `content_blocked`: moderation refused the message or a picture (stored, marked, not sent to the model; `error.conversationId` names the turn) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5448,7 +5446,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No model configured (`llm_not_configured`), the content check unavailable (`moderation_unavailable`), or the database unavailable */
+            /** @description No model configured (`llm_not_configured`), the content check unavailable (`moderation_unavailable`), pictures not taken here (`pictures_not_offered`) or not readable now (`storage_unavailable`), or the database unavailable */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5895,8 +5893,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such conversation of the caller's, or no such message in it */
+            /** @description No such conversation of the caller's, no such message in it, or an `attachments` id none of the caller's pictures */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `attachment_in_use`: a picture was sent with another message (the original's included) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5922,7 +5929,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `not_a_user_message`, `message_too_long`, `empty_message`, `conversation_too_long`, `invalid_locale`, `system_hint_too_long`, `content_blocked` (moderation refused the text) or `message_withheld` (regenerating a message that was not sent) */
+            /** @description `not_a_user_message`, `message_too_long`, `empty_message`, `conversation_too_long`, `invalid_locale`, `system_hint_too_long`, pictures refused (`too_many_pictures`, `duplicate_picture`, `picture_not_uploaded`, `picture_size_mismatch`, `picture_not_an_image`, `tongue_photo_not_tcm`), `content_blocked` (moderation refused the text or a picture) or `message_withheld` (regenerating a message that was not sent) */
             422: {
                 headers: {
                     [name: string]: unknown;

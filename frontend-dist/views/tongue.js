@@ -63,7 +63,6 @@ export function observationsCard(observations) {
     ["shape", value("tongueShape", observations.shape)],
     ["toothMarks", value("tongueMarks", observations.toothMarks)],
     ["cracks", value("tongueCracks", observations.cracks)],
-    ...(observations.notes ? [["notes", observations.notes]] : []),
   ];
   return h("figure.tongue-seen", {},
     h("figcaption", {}, t("tongueSeen")),

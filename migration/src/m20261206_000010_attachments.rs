@@ -1,7 +1,8 @@
 //! Pictures people attach to messages (issue 27): `attachments`, one row per picture — whose it
-//! is, the object's key in the bucket, its type and size, and the message it was sent with
-//! (none yet: an upload form issued, the picture perhaps not uploaded). The size counts against
-//! the owner's storage quota from the moment the form is issued.
+//! is, the object's key in the bucket (and the key its upload form writes, until when), its type
+//! and size, and the message it was sent with (none yet: an upload form issued, the picture
+//! perhaps not uploaded). The size counts against the owner's storage quota from the moment the
+//! form is issued.
 //!
 //! No foreign keys, on purpose: a row must outlive its message, conversation or account for as
 //! long as its object is not deleted yet. Deleting those marks their pictures (`deleted_at`) in
@@ -36,12 +37,15 @@ impl MigrationTrait for Migration {
             .col(ColumnDef::new(Attachments::ConversationId).string_len(ID_LEN).null())
             .col(ColumnDef::new(Attachments::MessageId).string_len(ID_LEN).null())
             .col(ColumnDef::new(Attachments::ObjectKey).string_len(ID_LEN).not_null().unique_key())
+            .col(ColumnDef::new(Attachments::UploadKey).string_len(ID_LEN).not_null())
             .col(ColumnDef::new(Attachments::ContentType).string_len(32).not_null())
             .col(ColumnDef::new(Attachments::SizeBytes).big_integer().not_null())
             .col(ColumnDef::new(Attachments::Position).small_integer().not_null().default(0))
             .col(ColumnDef::new(Attachments::Purpose).string_len(16).not_null().default("chat"))
             .col(long_text(db, Attachments::Observations).null())
             .col(datetime(db, Attachments::CreatedAt).not_null())
+            .col(datetime(db, Attachments::FormExpiresAt).not_null())
+            .col(datetime(db, Attachments::UploadDeletedAt).null())
             .col(datetime(db, Attachments::AttachedAt).null())
             .col(datetime(db, Attachments::DeletedAt).null())
             .to_owned();
@@ -52,6 +56,7 @@ impl MigrationTrait for Migration {
             ("idx_attachments_conversation", &[Attachments::ConversationId][..]),
             ("idx_attachments_message", &[Attachments::MessageId][..]),
             ("idx_attachments_deleted", &[Attachments::DeletedAt][..]),
+            ("idx_attachments_form", &[Attachments::UploadDeletedAt, Attachments::FormExpiresAt][..]),
         ] {
             let mut index = Index::create().name(name).table(Attachments::Table).to_owned();
             for column in columns {
@@ -75,12 +80,15 @@ enum Attachments {
     ConversationId,
     MessageId,
     ObjectKey,
+    UploadKey,
     ContentType,
     SizeBytes,
     Position,
     Purpose,
     Observations,
     CreatedAt,
+    FormExpiresAt,
+    UploadDeletedAt,
     AttachedAt,
     DeletedAt,
 }

@@ -156,19 +156,23 @@ const COLUMNS: [(&str, &[&str]); 16] = [
             "conversation_id",
             "message_id",
             "object_key",
+            "upload_key",
             "content_type",
             "size_bytes",
             "position",
             "purpose",
             "observations",
             "created_at",
+            "form_expires_at",
+            "upload_deleted_at",
             "attached_at",
             "deleted_at",
         ],
     ),
 ];
 
-const INDEXES: [(&str, &str); 33] = [
+const INDEXES: [(&str, &str); 34] = [
+    ("attachments", "idx_attachments_form"),
     ("attachments", "idx_attachments_user_created"),
     ("attachments", "idx_attachments_conversation"),
     ("attachments", "idx_attachments_message"),

@@ -16,7 +16,7 @@ use serde_json::Value;
 use test_support::{
     Backend, Behaviour, TestApp, Upstream, both_databases, json,
     moderation::ModerationServer,
-    pictures::{JPEG, PNG, WEBP, ask, fetch, post_form, upload},
+    pictures::{JPEG, PNG, WEBP, after_the_forms_expired, ask, fetch, post_form, upload},
     s3::S3Server,
 };
 
@@ -37,6 +37,16 @@ async fn app(backend: Backend, upstream: &Upstream, server: &S3Server, extra: &[
 
 fn turn(text: &str, attachments: &[&str]) -> Value {
     json!({"type": "tcm", "locale": "en", "messages": [{"role": "user", "content": text}], "attachments": attachments})
+}
+
+/// How many files are under `dir` (in its subdirectories too).
+fn files_under(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| if entry.path().is_dir() { files_under(&entry.path()) } else { 1 })
+        .sum()
 }
 
 fn key_of(server: &S3Server, id: &str) -> String {
@@ -116,6 +126,8 @@ both_databases! {
         let deleted = app.delete(&format!("/api/chat/conversations/{conversation}")).token(&token).send().await;
         assert_eq!(deleted.status, StatusCode::NO_CONTENT);
         assert!(server.keys().is_empty(), "left: {:?}", server.keys());
+        // Their rows go once their forms expired (until then a form could upload again).
+        after_the_forms_expired(&app).await;
         assert_eq!(Attachment::find().count(&app.db).await.unwrap(), 0);
     }
 
@@ -250,6 +262,7 @@ both_databases! {
         let left = server.keys();
         assert_eq!(left.len(), 1, "{left:?}");
         assert!(left[0].ends_with(".webp"));
+        after_the_forms_expired(&app).await;
         assert_eq!(Attachment::find().count(&app.db).await.unwrap(), 1);
     }
 
@@ -275,7 +288,7 @@ both_databases! {
         }
         assert_eq!(post_form(&app, &tampered, PNG, "image/png").await.0, 403);
         assert_eq!(post_form(&app, &asked["upload"], &[PNG, b"more"].concat(), "image/png").await.0, 413);
-        assert!(std::fs::read_dir(dir.join("chat-img")).map(|entries| entries.count()).unwrap_or(0) == 0);
+        assert_eq!(files_under(&dir), 0);
         assert_eq!(post_form(&app, &asked["upload"], PNG, "image/png").await.0, 204);
         let id = asked["attachment"]["id"].as_str().unwrap();
 
@@ -300,7 +313,7 @@ both_databases! {
 
         let deleted = app.delete(&format!("/api/chat/conversations/{conversation}")).token(&token).send().await;
         assert_eq!(deleted.status, StatusCode::NO_CONTENT);
-        assert_eq!(std::fs::read_dir(dir.join("chat-img")).unwrap().count(), 0);
+        assert_eq!(files_under(&dir), 0);
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -370,5 +383,53 @@ both_databases! {
         let refused = local.post("/api/chat").token(&token).json(&turn("Look", &[&picture])).send().await;
         assert_eq!(refused.assert_error(StatusCode::SERVICE_UNAVAILABLE), "moderation_unavailable");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// An upload form stays valid after its picture was sent, and after it was deleted: using it
+    /// again changes nothing that was checked (the sent picture is a copy no form can write), and
+    /// what it uploads is deleted once it expired; a deleted picture's form cannot bring it back
+    /// for good.
+    async fn a_form_used_again_changes_nothing(backend: Backend) {
+        let upstream = Upstream::start(Behaviour::reply("ok")).await;
+        let server = S3Server::start("pictures").await;
+        let app = app(backend, &upstream, &server, &[("HEALTH_CONSENT", "off")]).await;
+        let token = app.register("again@example.com").await;
+
+        let asked = ask(&app, &token, "image/png", PNG.len()).await.json();
+        assert_eq!(post_form(&app, &asked["upload"], PNG, "image/png").await.0, 204);
+        let id = asked["attachment"]["id"].as_str().unwrap().to_string();
+        let answered = app.post("/api/chat").token(&token).json(&turn("Look", &[&id])).send().await;
+        assert_eq!(answered.status, StatusCode::OK, "{}", answered.text());
+        let conversation = answered.json()["conversationId"].as_str().unwrap().to_string();
+        // Sent: kept under a key of its own; the uploaded object is gone.
+        assert_eq!(server.keys(), [format!("chat-img/sent/{id}.png")]);
+
+        // The form again, with other bytes of the same size: stored at the form's key…
+        let swapped: Vec<u8> = b"<html><script>alert(1)</script>".iter().copied().cycle().take(PNG.len()).collect();
+        assert_eq!(post_form(&app, &asked["upload"], &swapped, "image/png").await.0, 204);
+        assert_eq!(server.keys().len(), 2);
+        // …but the history and the model still read the picture that was checked.
+        let detail = app.get(&format!("/api/chat/conversations/{conversation}")).token(&token).send().await.json();
+        let url = detail["messages"][0]["attachments"][0]["url"].as_str().unwrap().to_string();
+        assert_eq!(fetch(&app, &url).await, (200, PNG.to_vec()));
+        let body = json!({"type": "tcm", "locale": "en", "conversationId": conversation,
+            "messages": [{"role": "user", "content": "And now?"}]});
+        assert_eq!(app.post("/api/chat").token(&token).json(&body).send().await.status, StatusCode::OK);
+        let shown = upstream.received().last().unwrap().pictures().concat();
+        assert_eq!(fetch(&app, &shown[0]).await, (200, PNG.to_vec()));
+
+        // A picture deleted before sending: its form brings the object back, and the next purge
+        // after the form expired deletes it for good (its row went with it).
+        let asked = ask(&app, &token, "image/png", PNG.len()).await.json();
+        assert_eq!(post_form(&app, &asked["upload"], PNG, "image/png").await.0, 204);
+        let unsent = asked["attachment"]["id"].as_str().unwrap().to_string();
+        assert_eq!(app.delete(&format!("/api/attachments/{unsent}")).token(&token).send().await.status, StatusCode::NO_CONTENT);
+        assert!(!server.keys().iter().any(|key| key.contains(&unsent)));
+        assert_eq!(post_form(&app, &asked["upload"], PNG, "image/png").await.0, 204);
+        assert!(server.keys().iter().any(|key| key.contains(&unsent)), "the form stored it again");
+        // Once the forms expired, what they uploaded goes: the sent picture's copy alone stays.
+        after_the_forms_expired(&app).await;
+        assert_eq!(server.keys(), [format!("chat-img/sent/{id}.png")]);
+        assert_eq!(Attachment::find().count(&app.db).await.unwrap(), 1, "the sent picture's row only");
     }
 }

@@ -12,7 +12,7 @@ use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::Value;
 use test_support::{
     Backend, Behaviour, TestApp, Upstream, both_databases, json,
-    pictures::{PNG, post_form},
+    pictures::{PNG, after_the_forms_expired, post_form},
     s3::S3Server,
 };
 
@@ -98,7 +98,7 @@ both_databases! {
         assert_eq!(seen["bodyColour"], "pale");
         assert_eq!(seen["coatingColour"], "white");
         assert_eq!(seen["toothMarks"], "slight");
-        assert_eq!(seen["notes"], "tooth marks along the sides");
+        assert!(seen.get("notes").is_none(), "nothing but the categories is kept: {seen}");
         let export = app.get("/api/account/export").token(&token).send().await.json();
         assert_eq!(export["data"]["attachments"][0]["observations"]["shape"], "swollen");
 
@@ -116,6 +116,7 @@ both_databases! {
         let withdrawn = app.delete("/api/account/health-consent?deleteConversations=true").token(&token).send().await;
         assert_eq!(withdrawn.status, StatusCode::OK, "{}", withdrawn.text());
         assert!(server.keys().is_empty(), "{:?}", server.keys());
+        after_the_forms_expired(&app).await;
         assert_eq!(Attachment::find().count(&app.db).await.unwrap(), 0);
     }
 
@@ -150,5 +151,15 @@ both_databases! {
         assert_eq!(seen["bodyColour"], "purple");
         assert_eq!(seen["cracks"], "unclear", "a diagnosis is no category");
         assert_eq!(seen["shape"], "unclear");
+
+        // Withdrawing the consent, conversations kept: the sent photos stay with them, an unsent
+        // one goes (health information with no use now).
+        let unsent = tongue_photo(&app, &token).await;
+        assert_eq!(server.keys().len(), 3);
+        let withdrawn = app.delete("/api/account/health-consent").token(&token).send().await;
+        assert_eq!(withdrawn.status, StatusCode::OK, "{}", withdrawn.text());
+        let left = server.keys();
+        assert_eq!(left.len(), 2, "{left:?}");
+        assert!(left.iter().all(|key| key.contains("/sent/") && !key.contains(&unsent)), "{left:?}");
     }
 }

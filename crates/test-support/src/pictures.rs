@@ -74,3 +74,10 @@ pub async fn fetch(app: &TestApp, url: &str) -> (u16, Vec<u8>) {
     let response = client.get(url).send().await.expect("the download");
     (response.status().as_u16(), response.bytes().await.unwrap_or_default().to_vec())
 }
+
+/// Moves the app's clock past every upload form's expiry (and its grace) and runs the pictures'
+/// housekeeping: what deletions left marked (their forms could still upload) goes now.
+pub async fn after_the_forms_expired(app: &TestApp) {
+    app.clock.advance(std::time::Duration::from_secs(20 * 60));
+    app_core::attachments::forget::sweep(&app.state).await;
+}

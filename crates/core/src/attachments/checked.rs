@@ -2,6 +2,11 @@
 //! deleted, and its object is in the bucket, no larger than its form allowed and, by its first
 //! bytes, of the type it was declared as (a browser's `Content-Type` is only a claim). They
 //! read the bucket, so they run before the turn's transaction, never inside it.
+//!
+//! An upload form stays valid until it expires, sent picture or not: so the object is first
+//! copied to its sent key, which no form can write ([`super::sent_key`]), and the checks read
+//! that copy. What the model, the moderation and the history see is what was checked; a later
+//! upload with the same form lands on the old key, which is deleted once the form expired.
 
 use futures::future::try_join_all;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -21,6 +26,8 @@ pub struct Ready {
     pub row: attachment::Model,
     /// Its real size, in bytes.
     pub size: u64,
+    /// Where it is kept once sent (its copy, checked).
+    pub sent_key: String,
 }
 
 /// How many first bytes tell the types apart.
@@ -64,18 +71,22 @@ pub async fn ready(state: &AppState, user_id: &str, ids: &[String]) -> AppResult
         let row = rows.iter().find(|row| &row.id == id).ok_or(AppError::NotFound("attachment"))?;
         ordered.push(row.clone());
     }
-    let now = state.clock.now();
-    try_join_all(ordered.into_iter().map(|row| check(store, row, now))).await
+    try_join_all(ordered.into_iter().map(|row| check(store, row))).await
 }
 
-async fn check(store: &Store, row: attachment::Model, now: chrono::DateTime<chrono::Utc>) -> AppResult<Ready> {
+async fn check(store: &Store, row: attachment::Model) -> AppResult<Ready> {
     let allowed = u64::try_from(row.size_bytes).unwrap_or_default();
     if row.message_id.is_some() {
-        return Ok(Ready { size: allowed, row });
+        return Ok(Ready { size: allowed, sent_key: row.object_key.clone(), row });
     }
-    let head = store.head(&row.object_key, now).await.map_err(unavailable)?.ok_or_else(|| {
+    let not_uploaded = || {
         AppError::validation("picture_not_uploaded", format!("picture {} has not been uploaded (or not yet)", row.id))
-    })?;
+    };
+    let sent_key = super::sent_key(&row.upload_key);
+    if !store.copy(&row.upload_key, &sent_key).await.map_err(unavailable)? {
+        return Err(not_uploaded());
+    }
+    let head = store.head(&sent_key).await.map_err(unavailable)?.ok_or_else(not_uploaded)?;
     if head.size == 0 || head.size > allowed {
         return Err(AppError::validation(
             "picture_size_mismatch",
@@ -83,14 +94,14 @@ async fn check(store: &Store, row: attachment::Model, now: chrono::DateTime<chro
         ));
     }
     let kind = PictureType::parse(&row.content_type).ok_or_else(|| AppError::internal("a stored picture type"))?;
-    let first = store.first_bytes(&row.object_key, MAGIC_BYTES, now).await.map_err(unavailable)?;
+    let first = store.first_bytes(&sent_key, MAGIC_BYTES).await.map_err(unavailable)?;
     if !kind.matches(&first) {
         return Err(AppError::validation(
             "picture_not_an_image",
             format!("picture {} is not the {} image it was declared as", row.id, kind.mime()),
         ));
     }
-    Ok(Ready { size: head.size, row })
+    Ok(Ready { size: head.size, sent_key, row })
 }
 
 /// What a content check is given of `pictures` not sent before: links (or `data:` URLs) as the
@@ -101,9 +112,8 @@ pub async fn for_moderation(state: &AppState, pictures: &[Ready]) -> AppResult<V
     };
     let now = state.clock.now();
     let unsent = pictures.iter().filter(|picture| picture.row.message_id.is_none());
-    try_join_all(unsent.map(|picture| {
-        let row = &picture.row;
-        async move { store.model_url(&row.object_key, &row.content_type, now, config.model_url_ttl).await }
+    try_join_all(unsent.map(|picture| async move {
+        store.model_url(&picture.sent_key, &picture.row.content_type, now, config.model_url_ttl).await
     }))
     .await
     .map_err(unavailable)

@@ -1,9 +1,10 @@
 //! Deleting pictures, objects included. What deletes a conversation or an account marks its
 //! pictures (`deleted_at`) in its own transaction, so the mark commits or rolls back with it;
-//! the objects are deleted after the commit ([`purge`]), each row with its object. An object
+//! the objects are deleted after the commit ([`purge`]), and the row once its upload form has
+//! expired (a form can upload again until then: each purge deletes what is there). An object
 //! that could not be deleted keeps its row marked, and a later purge (the housekeeping's
 //! [`sweep`]) deletes it. An unsent picture whose form expired a day ago is marked by the
-//! sweep too (the bucket's lifecycle rule on the prefix is only a backstop).
+//! sweep too, and what the form of a sent picture uploaded is deleted once it expired.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr};
@@ -41,12 +42,14 @@ pub async fn mark_user(db: &impl ConnectionTrait, user_id: &str, now: DateTime<U
     Ok(())
 }
 
-/// Marks an account's tongue photos (health information: withdrawing the consent deletes them).
-pub async fn mark_tongue_photos(db: &impl ConnectionTrait, user_id: &str, now: DateTime<Utc>) -> AppResult<()> {
+/// Marks an account's tongue photos not sent yet (health information: withdrawing the consent
+/// deletes them; sent ones go with their conversations, if the person deletes those).
+pub async fn mark_unsent_tongue_photos(db: &impl ConnectionTrait, user_id: &str, now: DateTime<Utc>) -> AppResult<()> {
     Attachment::update_many()
         .col_expr(attachment::Column::DeletedAt, Expr::value(now))
         .filter(attachment::Column::UserId.eq(user_id))
         .filter(attachment::Column::Purpose.eq(super::Purpose::Tongue.as_str()))
+        .filter(attachment::Column::MessageId.is_null())
         .filter(attachment::Column::DeletedAt.is_null())
         .exec(db)
         .await?;
@@ -78,34 +81,44 @@ pub async fn unsent(state: &AppState, user_id: &str, id: &str) -> AppResult<()> 
     Ok(())
 }
 
-/// Deletes the objects of marked pictures and their rows, a batch at a time within the sweep
-/// budget; whether some are left (a full batch, or a failure: the next purge retries).
+/// Deletes the objects of marked pictures (where each is, what its form uploaded, and its sent
+/// copy), a batch at a time within the sweep budget, and their rows once their forms have
+/// expired (until then a form could upload again: the row stays marked, and the next purge
+/// deletes that too); whether some are left (a full batch, a form not expired, or a failure:
+/// the next purge retries).
 pub async fn purge(state: &AppState) -> bool {
     let Some(store) = state.storage.as_ref() else { return false };
     let work = async {
-        let rows: Vec<(String, String)> = Attachment::find()
+        let rows: Vec<(String, String, String, DateTime<Utc>)> = Attachment::find()
             .select_only()
             .column(attachment::Column::Id)
             .column(attachment::Column::ObjectKey)
+            .column(attachment::Column::UploadKey)
+            .column(attachment::Column::FormExpiresAt)
             .filter(attachment::Column::DeletedAt.is_not_null())
             .order_by_asc(attachment::Column::DeletedAt)
             .limit(SWEEP_BATCH)
             .into_tuple()
             .all(&state.db)
             .await?;
-        let full = rows.len() as u64 == SWEEP_BATCH;
         let now = state.clock.now();
-        let mut left = full;
-        for (id, key) in rows {
-            match store.delete(&key, now).await {
-                Ok(()) => {
-                    Attachment::delete_by_id(id).exec(&state.db).await?;
-                }
-                Err(err) => {
+        let mut left = rows.len() as u64 == SWEEP_BATCH;
+        'rows: for (id, object_key, upload_key, form_expires_at) in rows {
+            let mut keys = vec![object_key, super::sent_key(&upload_key), upload_key];
+            keys.sort();
+            keys.dedup();
+            for key in keys {
+                if let Err(err) = store.delete(&key).await {
                     tracing::warn!(error = %err, key, "a picture's object could not be deleted; kept for a retry");
                     left = true;
+                    continue 'rows;
                 }
             }
+            if form_expires_at + FORM_GRACE > now {
+                left = true; // its form may upload again: deleted again by a later purge
+                continue;
+            }
+            Attachment::delete_by_id(id).exec(&state.db).await?;
         }
         Ok::<bool, AppError>(left)
     };
@@ -120,11 +133,46 @@ pub async fn purge(state: &AppState) -> bool {
     }
 }
 
+/// How long after a form's expiry an upload it began may still be arriving (a bucket checks
+/// the expiry when the request begins).
+pub const FORM_GRACE: TimeDelta = TimeDelta::minutes(5);
+
+/// Deletes what the forms of sent pictures uploaded, once the forms expired: an upload after the
+/// picture was sent (its copy is what was checked) must not stay in the bucket uncounted.
+async fn clear_expired_uploads(state: &AppState, store: &crate::storage::Store) -> Result<bool, AppError> {
+    let now = state.clock.now();
+    let rows: Vec<(String, String)> = Attachment::find()
+        .select_only()
+        .column(attachment::Column::Id)
+        .column(attachment::Column::UploadKey)
+        .filter(attachment::Column::UploadDeletedAt.is_null())
+        .filter(attachment::Column::FormExpiresAt.lte(now - FORM_GRACE))
+        .filter(attachment::Column::MessageId.is_not_null())
+        .filter(attachment::Column::DeletedAt.is_null())
+        .limit(SWEEP_BATCH)
+        .into_tuple()
+        .all(&state.db)
+        .await?;
+    let full = rows.len() as u64 == SWEEP_BATCH;
+    for (id, upload_key) in rows {
+        if store.delete(&upload_key).await.is_err() {
+            return Ok(true);
+        }
+        Attachment::update_many()
+            .col_expr(attachment::Column::UploadDeletedAt, Expr::value(now))
+            .filter(attachment::Column::Id.eq(id))
+            .exec(&state.db)
+            .await?;
+    }
+    Ok(full)
+}
+
 /// How long an unsent picture is kept: its form expired long before.
 pub const UNSENT_KEPT: TimeDelta = TimeDelta::days(1);
 
 /// The housekeeping of pictures, at most once a minute per instance: unsent pictures older than
-/// [`UNSENT_KEPT`] are marked, and marked ones purged.
+/// [`UNSENT_KEPT`] are marked, marked ones purged, and what expired forms of sent pictures
+/// uploaded deleted.
 pub async fn sweep(state: &AppState) {
     let now = state.clock.now();
     if !state.chores.due(Chore::Pictures, now) {
@@ -163,6 +211,12 @@ pub async fn sweep(state: &AppState) {
         }
     }
     left |= purge(state).await;
+    if let Some(store) = state.storage.as_ref() {
+        left |= clear_expired_uploads(state, store).await.unwrap_or_else(|err| {
+            tracing::warn!(error = %err, "clearing expired uploads failed");
+            true
+        });
+    }
     if left {
         state.chores.again(Chore::Pictures);
     }

@@ -30,6 +30,10 @@ pub fn routes() -> ApiRoutes {
 pub const UPLOAD_BODY_LIMIT: u64 = 20_000_000 + 64 * 1024;
 /// The largest form field other than the file.
 const FIELD_LIMIT: u64 = 4 * 1024;
+/// The fields of a form as issued, before the file: nothing else is read.
+const FIELDS: [&str; 5] = ["key", "Content-Type", "max", "expires", "signature"];
+/// The longest an upload may take (a stalled one is dropped, its partial file deleted).
+const UPLOAD_TIME: std::time::Duration = std::time::Duration::from_secs(120);
 
 fn local(state: &AppState) -> AppResult<&LocalDir> {
     state.storage.as_ref().and_then(|store| store.local()).ok_or(AppError::NotFound("upload target"))
@@ -72,6 +76,15 @@ struct LocalUploadForm {
 )]
 async fn local_upload(State(state): State<AppState>, headers: HeaderMap, body: Body) -> AppResult<StatusCode> {
     let dir = local(&state)?;
+    tokio::time::timeout(UPLOAD_TIME, receive(&state, dir, headers, body)).await.unwrap_or_else(|_| {
+        Err(AppError::BadRequest { code: "upload_too_slow", message: "the upload took too long".into() })
+    })
+}
+
+/// The form of `body`, read field by field: the issued fields (small, once each), then the file,
+/// written aside and renamed once whole (a half-written picture is never seen, and one dropped
+/// midway, by the client or the timeout, leaves nothing).
+async fn receive(state: &AppState, dir: &LocalDir, headers: HeaderMap, body: Body) -> AppResult<StatusCode> {
     let invalid = |message: &str| AppError::BadRequest { code: "invalid_form", message: message.to_string() };
     let boundary = headers
         .get(header::CONTENT_TYPE)
@@ -93,6 +106,9 @@ async fn local_upload(State(state): State<AppState>, headers: HeaderMap, body: B
     while let Some(mut field) = form.next_field().await.map_err(broken)? {
         let name = field.name().unwrap_or_default().to_string();
         if name != "file" {
+            if !FIELDS.contains(&name.as_str()) || fields.iter().any(|(seen, _)| *seen == name) {
+                return Err(invalid("the form has a field it was not issued with"));
+            }
             fields.push((name, field.text().await.map_err(broken)?));
             continue;
         }
@@ -103,8 +119,9 @@ async fn local_upload(State(state): State<AppState>, headers: HeaderMap, body: B
         let path = dir.path(&allowed.key).ok_or_else(|| refused("not a key of this server's"))?;
         let parent = path.parent().ok_or_else(|| AppError::internal("a key's directory"))?;
         tokio::fs::create_dir_all(parent).await.map_err(|err| AppError::internal(format!("{err}")))?;
-        // Written aside and renamed once whole: a half-written picture is never seen.
         let partial = parent.join(format!(".partial-{}", uuid::Uuid::new_v4()));
+        // Deleted however this ends but by the rename (an error, a timeout, a client gone).
+        let guard = PartialFile(Some(partial.clone()));
         let written = async {
             let mut file =
                 tokio::fs::File::create(&partial).await.map_err(|err| AppError::internal(format!("{err}")))?;
@@ -123,14 +140,29 @@ async fn local_upload(State(state): State<AppState>, headers: HeaderMap, body: B
             Ok(())
         }
         .await;
-        if let Err(err) = written {
-            let _ = tokio::fs::remove_file(&partial).await;
-            return Err(err);
-        }
+        written?;
         tokio::fs::rename(&partial, &path).await.map_err(|err| AppError::internal(format!("{err}")))?;
+        guard.keep();
         return Ok(StatusCode::NO_CONTENT);
     }
     Err(invalid("the form has no `file`"))
+}
+
+/// A partial upload's file, deleted when dropped unless kept.
+struct PartialFile(Option<std::path::PathBuf>);
+
+impl PartialFile {
+    fn keep(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for PartialFile {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 /// `GET /api/attachments/local-file` query.

@@ -175,6 +175,16 @@ pub struct PicturesOffer {
     pub quota_bytes: u64,
 }
 
+/// Where a picture is kept once sent: beside its upload key, under `sent/`, a key no upload form
+/// is ever issued for (forms name `{prefix}{id}.{ext}` exactly), so what was checked is what
+/// stays, however long the form that uploaded it is still valid.
+pub fn sent_key(upload_key: &str) -> String {
+    match upload_key.rsplit_once('/') {
+        Some((dir, file)) => format!("{dir}/sent/{file}"),
+        None => format!("sent/{upload_key}"),
+    }
+}
+
 /// Pictures are offered: there is somewhere to keep them and a model to see them.
 pub fn offered(state: &AppState) -> Option<(&Store, &StorageConfig)> {
     let vision = state.config.llm.as_ref().and_then(|llm| llm.vision_model.as_ref());
@@ -229,7 +239,7 @@ pub fn view(store: &Store, config: &StorageConfig, row: &attachment::Model, now:
     responses(
         (status = 201, description = "The picture's id and its upload form", body = UploadResponse),
         (status = 401, description = "Not signed in", body = ErrorBody),
-        (status = 403, description = "`storage_full`: the caller's pictures take `ATTACHMENT_QUOTA_BYTES` already (delete conversations with pictures, or unsent pictures); `terms_required`, `account_restricted`, `consent_required` (a tongue photo without the health consent)", body = ErrorBody),
+        (status = 403, description = "`storage_full`: the caller's pictures take `ATTACHMENT_QUOTA_BYTES` already (delete conversations with pictures, or unsent pictures); as for a chat turn: `terms_required`, `chat_restricted`, `email_unverified`; `consent_required` (a tongue photo without the health consent)", body = ErrorBody),
         (status = 422, description = "`unsupported_picture_type`, `picture_too_large`, `empty_picture`", body = ErrorBody),
         (status = 429, description = "`rate_limited`: as many forms as `RATE_LIMIT_ATTACHMENT_UPLOADS` allows", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 503, description = "`pictures_not_offered`", body = ErrorBody),
@@ -241,8 +251,10 @@ async fn request_upload(
     AppJson(request): AppJson<UploadRequest>,
 ) -> AppResult<(StatusCode, Json<UploadResponse>)> {
     let (store, config) = require(&state)?;
+    // Whoever may not chat now may not upload for it either.
     crate::consent::terms_gate(&state.config.trust, &auth.user)?;
     crate::reports::restriction_gate(state.clock.now(), &auth.user)?;
+    crate::chat::verified(&state, &auth.user)?;
     if request.purpose == Purpose::Tongue {
         crate::consent::health_gate(&state, &auth.user, Some(crate::entities::ConversationKind::Tcm), None).await?;
     }
@@ -260,8 +272,12 @@ async fn request_upload(
     }
     let now = state.clock.now();
     let id = new_id();
+    let upload_key = format!("{}{id}.{}", config.prefix, kind.extension());
     let row = attachment::Model {
-        object_key: format!("{}{id}.{}", config.prefix, kind.extension()),
+        object_key: upload_key.clone(),
+        upload_key,
+        form_expires_at: now + config.url_ttl,
+        upload_deleted_at: None,
         id,
         user_id: auth.user.id.clone(),
         conversation_id: None,
@@ -276,7 +292,7 @@ async fn request_upload(
         deleted_at: None,
     };
     quota::reserve(&state, config, &row).await?;
-    let form = store.upload_form(&row.object_key, kind.mime(), request.size, now, config.url_ttl);
+    let form = store.upload_form(&row.upload_key, kind.mime(), request.size, now, config.url_ttl);
     let upload = UploadTarget {
         url: form.url,
         fields: form.fields.into_iter().map(|(name, value)| FormField { name: name.to_string(), value }).collect(),

@@ -31,6 +31,7 @@ pub async fn attach(
     for (position, picture) in pictures.iter().enumerate() {
         let attached = Attachment::update_many()
             .set(attachment::ActiveModel {
+                object_key: Set(picture.sent_key.clone()),
                 conversation_id: Set(Some(conversation_id.to_string())),
                 message_id: Set(Some(message_id.to_string())),
                 size_bytes: Set(i64::try_from(picture.size).unwrap_or(i64::MAX)),
@@ -51,6 +52,18 @@ pub async fn attach(
         }
     }
     Ok(())
+}
+
+/// After a turn that sent `pictures` committed: their upload keys are deleted (what their forms
+/// uploaded is copied; a later upload with one of them is deleted when it expires:
+/// [`super::forget::sweep`]). A failure is only logged.
+pub async fn uploads_done(state: &AppState, pictures: &[Ready]) {
+    let Some(store) = state.storage.as_ref() else { return };
+    for picture in pictures.iter().filter(|picture| picture.row.message_id.is_none()) {
+        if let Err(err) = store.delete(&picture.row.upload_key).await {
+            tracing::warn!(error = %err, "a sent picture's upload could not be deleted; the housekeeping will");
+        }
+    }
 }
 
 /// The pictures sent with these messages, by message, in the order they were sent.
@@ -106,12 +119,14 @@ pub struct ForModel {
 
 /// What the model is shown of the pictures of `message_ids` (the branch it reads, oldest first).
 pub async fn for_model(state: &AppState, message_ids: &[String]) -> AppResult<ForModel> {
-    let (Some(store), Some(config)) = (state.storage.as_ref(), state.config.storage.as_ref()) else {
-        return Ok(ForModel::default());
-    };
     let by_message = of_messages(&state.db, message_ids).await?;
     let tongue =
         message_ids.iter().filter_map(|id| by_message.get(id)).flatten().filter_map(super::tongue::of_row).collect();
+    // The pictures themselves only to a model that sees them (with `CHAT_VISION_MODEL=off`, a
+    // conversation that has some goes on in words: what its tongue photos showed included).
+    let (Some((store, _)), Some(config)) = (super::offered(state), state.config.storage.as_ref()) else {
+        return Ok(ForModel { urls: HashMap::new(), tongue });
+    };
     let mut budget = MAX_PICTURES_IN_PROMPT;
     let mut shown = HashMap::new();
     let now = state.clock.now();

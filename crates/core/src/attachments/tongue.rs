@@ -5,8 +5,10 @@
 //! diagnosis, and whether the photo can be read at all. They are kept with the picture (once:
 //! a retry reads them back), shown under it, and given to the TCM model, which relates them to
 //! the person's constitution when one is known. Every value is checked against its categories
-//! here (a model's free text never passes as one); a call that fails leaves the picture without
-//! observations, and the reply is written from the picture alone.
+//! here, and nothing else the model says is kept: no free text of its reaches the person, the
+//! export or the TCM model's prompt (a diagnosis, or words written on the photo, never pass as
+//! an observation). A call that fails leaves the picture without observations, and the reply is
+//! written from the picture alone.
 
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use serde::{Deserialize, Serialize};
@@ -44,8 +46,6 @@ pub struct TongueObservations {
     pub tooth_marks: String,
     /// 裂纹: `none`, `few`, `many`.
     pub cracks: String,
-    /// Anything else the model noted (at most 300 characters; plain text).
-    pub notes: Option<String>,
 }
 
 const UNCLEAR: &str = "unclear";
@@ -60,7 +60,6 @@ const CATEGORIES: [(&str, &[&str]); 7] = [
     ("toothMarks", &["none", "slight", "marked"]),
     ("cracks", &["none", "few", "many"]),
 ];
-const NOTES_CHARS: usize = 300;
 
 /// The instructions of the observation call (in English: the model answers in JSON whatever the
 /// person's language; the site words the categories in theirs).
@@ -71,7 +70,7 @@ fn instructions() -> String {
         "You look at a photo a person took of their own tongue for a Traditional Chinese Medicine wellness \
          conversation. Describe only what is visible, in the classical categories of tongue inspection; do not \
          diagnose, do not name illnesses, do not give advice. Answer with one JSON object and nothing else:\n\
-         {{\"usable\": true or false, \"problem\": null or one of {}, {}, \"notes\": a short plain sentence or null}}.\n\
+         {{\"usable\": true or false, \"problem\": null or one of {}, {}}}.\n\
          Use \"{UNCLEAR}\" for any field the photo does not show clearly. If the photo is too dark, blurred, not of a \
          tongue, tinted by food or drink, or shows only part of it, set usable to false and name the problem.",
         PROBLEMS.join(" | "),
@@ -95,12 +94,6 @@ pub fn parse(raw: &str) -> Option<TongueObservations> {
         .and_then(|value| value.as_str())
         .map(|text| text.trim().to_ascii_lowercase())
         .filter(|text| PROBLEMS.contains(&text.as_str()));
-    let notes = object
-        .get("notes")
-        .and_then(|value| value.as_str())
-        .map(|text| text.split_whitespace().collect::<Vec<_>>().join(" "))
-        .filter(|text| !text.is_empty())
-        .map(|text| text.chars().take(NOTES_CHARS).collect());
     Some(TongueObservations {
         usable: object.get("usable").and_then(|value| value.as_bool()).unwrap_or(problem.is_none()),
         problem,
@@ -111,7 +104,6 @@ pub fn parse(raw: &str) -> Option<TongueObservations> {
         shape: category("shape"),
         tooth_marks: category("toothMarks"),
         cracks: category("cracks"),
-        notes,
     })
 }
 
@@ -120,27 +112,28 @@ pub fn of_row(row: &attachment::Model) -> Option<TongueObservations> {
     row.observations.as_deref().and_then(|json| serde_json::from_str(json).ok())
 }
 
-/// Observes each tongue photo of `pictures` not observed yet, keeping what was seen with it; the
-/// pictures come back with their observations. A failed call is logged and leaves that one
-/// without.
-pub async fn observe(state: &AppState, llm: &Llm, mut pictures: Vec<Ready>) -> AppResult<Vec<Ready>> {
+/// Observes each tongue photo of `pictures` not observed yet, keeping what was seen with it. It
+/// runs once the turn is placed (its conversation is the TCM adviser's, its consent read under
+/// the turn's lock: no health information is processed for a turn that is refused). A failed
+/// call is logged and leaves that one without.
+pub async fn observe(state: &AppState, llm: &Llm, pictures: &[Ready]) -> AppResult<()> {
     let waiting = pictures
         .iter()
         .any(|picture| picture.row.purpose == Purpose::Tongue.as_str() && picture.row.observations.is_none());
     let (Some(store), Some(config)) = (state.storage.as_ref(), state.config.storage.as_ref()) else {
-        return Ok(pictures);
+        return Ok(());
     };
     if !waiting {
-        return Ok(pictures);
+        return Ok(());
     }
     let now = state.clock.now();
-    for picture in pictures.iter_mut() {
+    for picture in pictures {
         let row = &picture.row;
         if row.purpose != Purpose::Tongue.as_str() || row.observations.is_some() {
             continue;
         }
         let url = store
-            .model_url(&row.object_key, &row.content_type, now, config.model_url_ttl)
+            .model_url(&picture.sent_key, &row.content_type, now, config.model_url_ttl)
             .await
             .map_err(unavailable)?;
         let prompt = Prompt {
@@ -159,13 +152,12 @@ pub async fn observe(state: &AppState, llm: &Llm, mut pictures: Vec<Ready>) -> A
         let Some(seen) = seen else { continue };
         let json = serde_json::to_string(&seen).map_err(|err| crate::error::AppError::internal(err.to_string()))?;
         Attachment::update_many()
-            .col_expr(attachment::Column::Observations, Expr::value(json.clone()))
+            .col_expr(attachment::Column::Observations, Expr::value(json))
             .filter(attachment::Column::Id.eq(&row.id))
             .exec(&state.db)
             .await?;
-        picture.row.observations = Some(json);
     }
-    Ok(pictures)
+    Ok(())
 }
 
 /// 422 `tongue_photo_not_tcm` for tongue photos sent to another assistant than the TCM adviser.
@@ -190,7 +182,7 @@ pub fn section(seen: &[TongueObservations], language: Language) -> Option<String
         .map(|observed| match observed.usable {
             false => format!("- unusable photo: {}", observed.problem.as_deref().unwrap_or(UNCLEAR)),
             true => format!(
-                "- body colour {}; coating {} , {}, {}; shape {}; tooth marks {}; cracks {}{}",
+                "- body colour {}; coating {}, {}, {}; shape {}; tooth marks {}; cracks {}",
                 observed.body_colour,
                 observed.coating_colour,
                 observed.coating_thickness,
@@ -198,7 +190,6 @@ pub fn section(seen: &[TongueObservations], language: Language) -> Option<String
                 observed.shape,
                 observed.tooth_marks,
                 observed.cracks,
-                observed.notes.as_deref().map(|notes| format!("; noted: {notes}")).unwrap_or_default()
             ),
         })
         .collect();
@@ -238,7 +229,7 @@ mod tests {
         assert_eq!(seen.body_colour, "pale");
         assert_eq!(seen.shape, "swollen");
         assert_eq!(seen.cracks, UNCLEAR, "a diagnosis is not a category");
-        assert_eq!(seen.notes.as_deref(), Some("a slightly pale tip"));
+        assert!(!serde_json::to_string(&seen).unwrap().contains("pale tip"), "no free text is kept");
 
         let unusable = parse("{\"usable\": false, \"problem\": \"too_dark\"}").unwrap();
         assert!(!unusable.usable);
@@ -246,8 +237,6 @@ mod tests {
         assert_eq!(unusable.body_colour, UNCLEAR);
         assert!(parse("{\"notes\": \"unterminated").is_none(), "not JSON");
         assert!(parse("no JSON here").is_none());
-        let long = parse(&format!("{{\"notes\": \"{}\"}}", "x".repeat(1000))).unwrap();
-        assert_eq!(long.notes.unwrap().chars().count(), NOTES_CHARS);
     }
 
     #[test]

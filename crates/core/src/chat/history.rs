@@ -387,26 +387,33 @@ pub async fn delete(
     AppPath(id): AppPath<String>,
 ) -> AppResult<StatusCode> {
     let conversation = owned(&state, &auth, &id).await?;
-    let txn = state.db.begin().await?;
-    crate::attachments::forget::mark_conversations(&txn, std::slice::from_ref(&conversation.id), state.clock.now())
-        .await?;
-    let deleted =
-        Message::delete_many().filter(message::Column::ConversationId.eq(&conversation.id)).exec(&txn).await?;
-    let message = format!(
-        "deleted conversation {} ({:?}, {} messages)",
-        conversation.id, conversation.kind, deleted.rows_affected
-    );
-    // A reply still streaming in it ends (its instance finds its row gone, as after a stop): the
-    // model's request is closed and the slot free at once.
-    ReplyStream::delete_many()
-        .filter(reply_stream::Column::ConversationId.eq(&conversation.id))
-        .filter(reply_stream::Column::UserId.eq(&auth.user.id))
-        .exec(&txn)
-        .await?;
-    Conversation::delete_by_id(conversation.id).exec(&txn).await?;
-    let entry = audit::Entry::new(Action::ConversationDelete, Some(&auth.user.id), message);
-    audit::record(&txn, &state.clock, entry, &client).await?;
-    txn.commit().await?;
+    // A deadlock with a turn in it (at another instance: both lock its messages and its
+    // pictures) rolls this back: it runs again, the turn having committed or given way.
+    let attempts = crate::rate_limit::CHARGE_ATTEMPTS;
+    crate::rate_limit::retry_transaction(attempts, || async {
+        let txn = state.db.begin().await?;
+        let ids = std::slice::from_ref(&conversation.id);
+        crate::attachments::forget::mark_conversations(&txn, ids, state.clock.now()).await?;
+        let deleted =
+            Message::delete_many().filter(message::Column::ConversationId.eq(&conversation.id)).exec(&txn).await?;
+        let message = format!(
+            "deleted conversation {} ({:?}, {} messages)",
+            conversation.id, conversation.kind, deleted.rows_affected
+        );
+        // A reply still streaming in it ends (its instance finds its row gone, as after a stop):
+        // the model's request is closed and the slot free at once.
+        ReplyStream::delete_many()
+            .filter(reply_stream::Column::ConversationId.eq(&conversation.id))
+            .filter(reply_stream::Column::UserId.eq(&auth.user.id))
+            .exec(&txn)
+            .await?;
+        Conversation::delete_by_id(conversation.id.clone()).exec(&txn).await?;
+        let entry = audit::Entry::new(Action::ConversationDelete, Some(&auth.user.id), message);
+        audit::record(&txn, &state.clock, entry, &client).await?;
+        txn.commit().await?;
+        Ok(())
+    })
+    .await?;
     crate::attachments::forget::purge(&state).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -37,6 +37,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 pub use history::{ConversationView, MessageView};
+pub(crate) use service::verified;
 pub use service::{MAX_MESSAGE_CHARS, MAX_MESSAGES, TITLE_CHARS};
 pub use stop::{POLL as STOP_POLL, StopResponse, StopWatcher};
 
@@ -277,12 +278,12 @@ pub struct SseEvent {
             (SseEvent = "text/event-stream", example = json!("event: start\ndata: {\"conversationId\":\"c1\",\"userMessageId\":\"m1\"}\n\nevent: delta\ndata: {\"content\":\"Hello\"}\n\nevent: done\ndata: {\"conversationId\":\"c1\",\"messageId\":\"m2\",\"usage\":null,\"finishReason\":\"completed\"}\n\nevent: title\ndata: {\"conversationId\":\"c1\",\"title\":\"Greetings\"}\n\n"))
         )),
         (status = 403, description = "`terms_required` (accept the current terms first; `error.termsVersion`), `chat_restricted` (an administrator restricted the account; `error.until`), `consent_required` (the TCM adviser needs the health-information consent), or `email_unverified`", body = ErrorBody),
-        (status = 404, description = "`conversationId` is not one of the caller's conversations, or `readingId` none of the caller's readings", body = ErrorBody),
-        (status = 409, description = "`reading_elsewhere`: the reading belongs to another conversation", body = ErrorBody),
-        (status = 422, description = "Invalid message (`message_too_long`, `empty_message`…), `conversation_too_long`, `reading_not_oracle` (a reading in a TCM conversation), or `content_blocked`: moderation refused the message (stored, marked, not sent to the model; `error.conversationId` names the turn)", body = ErrorBody),
+        (status = 404, description = "`conversationId` is not one of the caller's conversations, `readingId` none of the caller's readings, or an `attachments` id none of the caller's pictures", body = ErrorBody),
+        (status = 409, description = "`reading_elsewhere`: the reading belongs to another conversation; `attachment_in_use`: a picture was sent with another message", body = ErrorBody),
+        (status = 422, description = "Invalid message (`message_too_long`, `empty_message`…), `conversation_too_long`, `reading_not_oracle` (a reading in a TCM conversation), pictures refused (`too_many_pictures`, `duplicate_picture`, `picture_not_uploaded`, `picture_size_mismatch`, `picture_not_an_image`, `tongue_photo_not_tcm`), or `content_blocked`: moderation refused the message or a picture (stored, marked, not sent to the model; `error.conversationId` names the turn)", body = ErrorBody),
         (status = 429, description = "Message quota used up (`rate_limited`), too many streams at once (`too_many_streams`), or chat paused after blocked messages (`moderation_cooldown`); see `Retry-After`", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 502, description = "The model failed (`upstream_error`, `upstream_stream_broken`, `upstream_empty_reply`); `error.conversationId` names the saved turn", body = ErrorBody),
-        (status = 503, description = "No model configured (`llm_not_configured`), the content check unavailable (`moderation_unavailable`), or the database unavailable", body = ErrorBody),
+        (status = 503, description = "No model configured (`llm_not_configured`), the content check unavailable (`moderation_unavailable`), pictures not taken here (`pictures_not_offered`) or not readable now (`storage_unavailable`), or the database unavailable", body = ErrorBody),
         (status = 504, description = "The model did not answer in time (`upstream_timeout`); in a stream's `error` event also `reply_too_long` (the reply ran longer than its stream slot's lease)", body = ErrorBody),
     )
 )]
@@ -353,9 +354,7 @@ async fn answer(
         service::tidy_up(&state).await;
         return Err(with_card(input::refused(&state, user, client, &prepared.conversation.id, &label, language).await));
     }
-    // A tongue photo is observed before the reply (once; kept with the picture).
-    let pictures = crate::attachments::tongue::observe(&state, &llm, turn.pictures).await.map_err(with_card)?;
-    let turn = Turn { red_flag, pictures, ..turn };
+    let turn = Turn { red_flag, ..turn };
     if wants_stream {
         // Refusals before the stream begins are JSON errors: they carry the card too.
         return stream::respond(state.clone(), llm, user, client, turn).await.map_err(with_card);

@@ -129,6 +129,12 @@ pub async fn prepare(state: &AppState, user: &user::Model, turn: Turn, stream: b
             (true, false) => crate::auth::token::invalid_token(),
             (false, _) => err,
         })?;
+    crate::attachments::sent::uploads_done(state, &turn.pictures).await;
+    // A tongue photo is observed before the reply (once; kept with the picture), now that the
+    // turn is placed: the TCM adviser's, with the consent read under its lock.
+    if let (false, Some(llm)) = (turn.blocked, state.llm.as_deref()) {
+        crate::attachments::tongue::observe(state, llm, &turn.pictures).await?;
+    }
     let Placed { conversation, user_message_id, question, mut history, untitled, has_readings, has_pictures, .. } =
         placed;
     // The model sees the latest `CHAT_HISTORY_WINDOW` messages of the branch.
@@ -262,7 +268,8 @@ pub async fn may_chat(
     Ok(())
 }
 
-fn verified(state: &AppState, user: &user::Model) -> AppResult<()> {
+/// 403 `email_unverified` where verification is required and the address is not verified.
+pub(crate) fn verified(state: &AppState, user: &user::Model) -> AppResult<()> {
     if state.config.email_verification == EmailVerification::Required && user.email_verified_at.is_none() {
         return Err(AppError::forbidden(
             "email_unverified",

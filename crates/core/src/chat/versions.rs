@@ -65,8 +65,8 @@ pub struct EditRequest {
     /// As in `POST /api/chat`: think it through first.
     #[serde(default)]
     pub think: bool,
-    /// As in `POST /api/chat`: pictures sent with the edited message (the original's stay with
-    /// the original; send them again by id to keep them).
+    /// As in `POST /api/chat`: new pictures sent with the edited message (a picture goes with
+    /// one message: the original's stay with the original version).
     #[serde(default)]
     #[schema(max_items = 4)]
     pub attachments: Vec<String>,
@@ -159,8 +159,9 @@ pub async fn regenerate(
     request_body = EditRequest,
     responses(
         (status = 200, description = "The reply to the edited message (JSON), or its event stream (SSE), as for `POST /api/chat`", body = super::ChatResponse),
-        (status = 404, description = "No such conversation of the caller's, or no such message in it", body = ErrorBody),
-        (status = 422, description = "`not_a_user_message`, `message_too_long`, `empty_message`, `conversation_too_long`, `invalid_locale`, `system_hint_too_long`, `content_blocked` (moderation refused the text) or `message_withheld` (regenerating a message that was not sent)", body = ErrorBody),
+        (status = 404, description = "No such conversation of the caller's, no such message in it, or an `attachments` id none of the caller's pictures", body = ErrorBody),
+        (status = 409, description = "`attachment_in_use`: a picture was sent with another message (the original's included)", body = ErrorBody),
+        (status = 422, description = "`not_a_user_message`, `message_too_long`, `empty_message`, `conversation_too_long`, `invalid_locale`, `system_hint_too_long`, pictures refused (`too_many_pictures`, `duplicate_picture`, `picture_not_uploaded`, `picture_size_mismatch`, `picture_not_an_image`, `tongue_photo_not_tcm`), `content_blocked` (moderation refused the text or a picture) or `message_withheld` (regenerating a message that was not sent)", body = ErrorBody),
         (status = 429, description = "Message quota used up (`rate_limited`), too many streams at once (`too_many_streams`), or chat paused after blocked messages (`moderation_cooldown`)", body = ErrorBody),
         (status = 502, description = "The model failed", body = ErrorBody),
         (status = 503, description = "No model configured, the content check unavailable (`moderation_unavailable`), or the database unavailable", body = ErrorBody),

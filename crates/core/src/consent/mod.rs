@@ -281,6 +281,8 @@ async fn withdraw_health_consent(
     active.updated_at = Set(now);
     let updated = if had_consent { active.update(&txn).await? } else { user };
     let deleted = if query.delete_conversations { delete_tcm_conversations(&txn, &updated.id, now).await? } else { 0 };
+    // Tongue photos not sent yet are health information with no use now: they go in any case.
+    crate::attachments::forget::mark_unsent_tongue_photos(&txn, &updated.id, now).await?;
     let deleted_assessments = match query.delete_assessments {
         true => {
             ConstitutionAssessment::delete_many()
@@ -339,7 +341,5 @@ async fn delete_tcm_conversations(
         Message::delete_many().filter(message::Column::ConversationId.is_in(batch.to_vec())).exec(txn).await?;
         Conversation::delete_many().filter(conversation::Column::Id.is_in(batch.to_vec())).exec(txn).await?;
     }
-    // Tongue photos are health information: the unsent ones go too.
-    crate::attachments::forget::mark_tongue_photos(txn, user_id, now).await?;
     Ok(ids.len() as u64)
 }

@@ -12,8 +12,11 @@ pub struct Model {
     pub user_id: String,
     pub conversation_id: Option<String>,
     pub message_id: Option<String>,
-    /// The object's key in the bucket (or under `STORAGE_DIR`), chosen by the server.
+    /// Where the picture is: the key its upload form writes until it is sent, then a key of its
+    /// own that no form can write (`attachments::checked`), chosen by the server.
     pub object_key: String,
+    /// The key its upload form writes (until `form_expires_at`).
+    pub upload_key: String,
     /// `image/jpeg`, `image/png` or `image/webp`.
     pub content_type: String,
     /// The most its upload form allows until it is sent; then its real size.
@@ -26,6 +29,11 @@ pub struct Model {
     #[sea_orm(column_type = "Text", nullable)]
     pub observations: Option<String>,
     pub created_at: DateTimeUtc,
+    /// When its upload form stops being accepted: until then the form can write `upload_key`
+    /// again, so what is there is deleted after it (`attachments::forget`).
+    pub form_expires_at: DateTimeUtc,
+    /// When `upload_key` was deleted for good, its form having expired.
+    pub upload_deleted_at: Option<DateTimeUtc>,
     pub attached_at: Option<DateTimeUtc>,
     pub deleted_at: Option<DateTimeUtc>,
 }

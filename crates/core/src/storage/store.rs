@@ -155,8 +155,11 @@ impl Store {
         Ok(format!("data:{content_type};base64,{}", base64::engine::general_purpose::STANDARD.encode(bytes)))
     }
 
-    /// A presigned URL of the server's own, on the internal endpoint.
-    fn own_url(&self, key: &str, method: &str, at: DateTime<Utc>) -> String {
+    /// A presigned URL of the server's own, on the internal endpoint, signed at the real time: the
+    /// bucket refuses a signature more than 15 minutes off (the app's clock may be shifted in
+    /// tests; this one never is).
+    fn own_url(&self, key: &str, method: &str) -> String {
+        let at = Utc::now();
         match &*self.place {
             Where::Local(_) => unreachable!("the local directory is read from disk"),
             Where::Oss { internal, credentials, .. } => {
@@ -188,7 +191,7 @@ impl Store {
     }
 
     /// The object's size, or `None` when there is no such object.
-    pub async fn head(&self, key: &str, now: DateTime<Utc>) -> Result<Option<Head>, StorageError> {
+    pub async fn head(&self, key: &str) -> Result<Option<Head>, StorageError> {
         if let Where::Local(dir) = &*self.place {
             let Some(path) = dir.path(key) else { return Ok(None) };
             return match tokio::fs::metadata(&path).await {
@@ -197,7 +200,7 @@ impl Store {
                 Err(err) => Err(StorageError(format!("reading {key}: {err}"))),
             };
         }
-        let url = self.own_url(key, "HEAD", now);
+        let url = self.own_url(key, "HEAD");
         let response = self.send(self.client()?.head(url), "HEAD").await?;
         match response.status() {
             status if status.is_success() => {
@@ -215,7 +218,7 @@ impl Store {
     }
 
     /// The object's first `n` bytes (fewer if it is shorter).
-    pub async fn first_bytes(&self, key: &str, n: usize, now: DateTime<Utc>) -> Result<Vec<u8>, StorageError> {
+    pub async fn first_bytes(&self, key: &str, n: usize) -> Result<Vec<u8>, StorageError> {
         if let Where::Local(dir) = &*self.place {
             use tokio::io::AsyncReadExt;
             let path = dir.path(key).ok_or_else(|| StorageError(format!("{key:?} is not a plain key")))?;
@@ -224,7 +227,7 @@ impl Store {
             file.take(n as u64).read_to_end(&mut bytes).await.map_err(|err| StorageError(format!("{key}: {err}")))?;
             return Ok(bytes);
         }
-        let url = self.own_url(key, "GET", now);
+        let url = self.own_url(key, "GET");
         let request = self.client()?.get(url).header(reqwest::header::RANGE, format!("bytes=0-{}", n.max(1) - 1));
         let response = self.send(request, "GET").await?;
         if !response.status().is_success() {
@@ -244,8 +247,46 @@ impl Store {
         Ok(bytes)
     }
 
+    /// Copies the object `from` to `to` inside the bucket (a server-side copy: no byte passes
+    /// through here); `false` when there is no object `from`.
+    pub async fn copy(&self, from: &str, to: &str) -> Result<bool, StorageError> {
+        let now = Utc::now();
+        let request = match &*self.place {
+            Where::Local(dir) => {
+                let (Some(source), Some(target)) = (dir.path(from), dir.path(to)) else { return Ok(false) };
+                if let Some(parent) = target.parent() {
+                    tokio::fs::create_dir_all(parent).await.map_err(|err| StorageError(format!("{to}: {err}")))?;
+                }
+                return match tokio::fs::copy(&source, &target).await {
+                    Ok(_) => Ok(true),
+                    Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(false),
+                    Err(err) => Err(StorageError(format!("copying {from}: {err}"))),
+                };
+            }
+            // The copy's source is a signed header: the signature covers it.
+            Where::Oss { internal, credentials, .. } => {
+                let source = format!("/{}/{from}", internal.name);
+                let headers = [("x-oss-copy-source", source.as_str())];
+                let url = oss_v4::presign(credentials, internal, to, "PUT", &headers, &[], now, OWN_URL_TTL);
+                self.client()?.put(url).header("x-oss-copy-source", source)
+            }
+            Where::S3 { internal, credentials, .. } => {
+                let source = format!("/{}/{from}", internal.bucket);
+                let headers = [("x-amz-copy-source", source.as_str())];
+                let url = s3_v4::presign(credentials, internal, to, "PUT", &headers, now, OWN_URL_TTL);
+                self.client()?.put(url).header("x-amz-copy-source", source)
+            }
+        };
+        let response = self.send(request, "COPY").await?;
+        match response.status() {
+            status if status.is_success() => Ok(true),
+            reqwest::StatusCode::NOT_FOUND => Ok(false),
+            status => Err(StorageError(format!("COPY answered {status}"))),
+        }
+    }
+
     /// Deletes the object (a missing one counts as deleted).
-    pub async fn delete(&self, key: &str, now: DateTime<Utc>) -> Result<(), StorageError> {
+    pub async fn delete(&self, key: &str) -> Result<(), StorageError> {
         if let Where::Local(dir) = &*self.place {
             let Some(path) = dir.path(key) else { return Ok(()) };
             return match tokio::fs::remove_file(&path).await {
@@ -255,7 +296,7 @@ impl Store {
                 _ => Ok(()),
             };
         }
-        let url = self.own_url(key, "DELETE", now);
+        let url = self.own_url(key, "DELETE");
         let response = self.send(self.client()?.delete(url), "DELETE").await?;
         match response.status() {
             status if status.is_success() || status == reqwest::StatusCode::NOT_FOUND => Ok(()),
