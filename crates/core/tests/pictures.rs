@@ -287,6 +287,10 @@ both_databases! {
             }
         }
         assert_eq!(post_form(&app, &tampered, PNG, "image/png").await.0, 403);
+        // Only the fields it was issued with: another one is refused before anything is kept.
+        let mut extra = asked["upload"].clone();
+        extra["fields"].as_array_mut().unwrap().insert(0, json!({"name": "padding", "value": "x".repeat(3000)}));
+        assert_eq!(post_form(&app, &extra, PNG, "image/png").await.0, 400);
         assert_eq!(post_form(&app, &asked["upload"], &[PNG, b"more"].concat(), "image/png").await.0, 413);
         assert_eq!(files_under(&dir), 0);
         assert_eq!(post_form(&app, &asked["upload"], PNG, "image/png").await.0, 204);
@@ -328,6 +332,15 @@ both_databases! {
         assert_eq!(refused.assert_error(StatusCode::SERVICE_UNAVAILABLE), "pictures_not_offered");
         let app = TestApp::with_upstream(backend, &upstream, &[("CHAT_VISION_MODEL", "off")]).await;
         assert!(app.get("/api/chat/about").send().await.json()["pictures"].is_null());
+
+        // Whoever may not chat may not upload for it: an unverified address where verification
+        // is required.
+        let mail = test_support::mail::MailServer::start();
+        let app = TestApp::with_mail(backend, &mail, &[
+            ("EMAIL_VERIFICATION", "required"), ("OPENAI_API_KEY", "sk-test"), ("OPENAI_BASE_URL", upstream.base_url.as_str()),
+        ]).await;
+        let token = app.register("unverified@example.com").await;
+        assert_eq!(ask(&app, &token, "image/png", 10).await.assert_error(StatusCode::FORBIDDEN), "email_unverified");
     }
 
     /// With moderation, each new picture is checked before the turn goes to the model: by

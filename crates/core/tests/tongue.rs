@@ -69,9 +69,15 @@ both_databases! {
         assessment(&app, &token).await;
 
         let photo = tongue_photo(&app, &token).await;
-        // For the TCM adviser only.
+        // For the TCM adviser only, and observed only for a turn that is placed.
         let oracle = app.post("/api/chat").token(&token).json(&turn("oracle", "My tongue", &[&photo])).send().await;
         assert_eq!(oracle.assert_error(StatusCode::UNPROCESSABLE_ENTITY), "tongue_photo_not_tcm");
+        let oracle_conversation = app.post("/api/chat").token(&token).json(&turn("oracle", "A question", &[])).send().await;
+        let oracle_conversation = oracle_conversation.json()["conversationId"].as_str().unwrap().to_string();
+        let mut into_oracle = turn("tcm", "My tongue", &[&photo]);
+        into_oracle["conversationId"] = json!(oracle_conversation);
+        let refused = app.post("/api/chat").token(&token).json(&into_oracle).send().await;
+        assert_eq!(refused.assert_error(StatusCode::UNPROCESSABLE_ENTITY), "conversation_type_mismatch");
         assert!(upstream.tongue_requests().is_empty(), "nothing was observed for a refused turn");
 
         let answered = app.post("/api/chat").token(&token).json(&turn("tcm", "Here is my tongue", &[&photo])).send().await;
