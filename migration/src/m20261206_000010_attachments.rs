@@ -46,6 +46,7 @@ impl MigrationTrait for Migration {
             .col(datetime(db, Attachments::CreatedAt).not_null())
             .col(datetime(db, Attachments::FormExpiresAt).not_null())
             .col(datetime(db, Attachments::UploadDeletedAt).null())
+            .col(datetime(db, Attachments::ClaimedUntil).null())
             .col(datetime(db, Attachments::AttachedAt).null())
             .col(datetime(db, Attachments::DeletedAt).null())
             .to_owned();
@@ -89,6 +90,7 @@ enum Attachments {
     CreatedAt,
     FormExpiresAt,
     UploadDeletedAt,
+    ClaimedUntil,
     AttachedAt,
     DeletedAt,
 }

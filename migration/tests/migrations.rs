@@ -165,6 +165,7 @@ const COLUMNS: [(&str, &[&str]); 16] = [
             "created_at",
             "form_expires_at",
             "upload_deleted_at",
+            "claimed_until",
             "attached_at",
             "deleted_at",
         ],

@@ -194,6 +194,13 @@ both_databases! {
         assert_eq!(refused.assert_error(StatusCode::UNPROCESSABLE_ENTITY), "duplicate_picture");
         assert_eq!(Message::find().count(&app.db).await.unwrap(), 0, "no refused turn saved a message");
 
+        // A turn refused after its pictures were checked (no such conversation) gives them back:
+        // sent again at once, they go.
+        let mut nowhere = turn("Look", &[&mine]);
+        nowhere["conversationId"] = json!("no-such-conversation");
+        let refused = app.post("/api/chat").token(&token).json(&nowhere).send().await;
+        assert_eq!(refused.assert_error(StatusCode::NOT_FOUND), "not_found");
+
         // Sent once; sent again with another message: refused, and that turn saves nothing.
         let first = app.post("/api/chat").token(&token).json(&turn("Look", &[&mine])).send().await;
         assert_eq!(first.status, StatusCode::OK, "{}", first.text());

@@ -7,9 +7,12 @@
 //! copied to its sent key, which no form can write ([`super::sent_key`]), and the checks read
 //! that copy. What the model, the moderation and the history see is what was checked; a later
 //! upload with the same form lands on the old key, which is deleted once the form expired.
+//! One turn at a time copies a picture: it claims it first (a conditional update of its row, for
+//! [`CLAIM`]); a turn that finds it claimed or sent answers 409 `attachment_in_use` at once, and
+//! a turn refused before it placed its message gives its claims back ([`release`]).
 
 use futures::future::try_join_all;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, sea_query::Expr};
 
 use super::{PictureType, require};
 use crate::{
@@ -32,6 +35,12 @@ pub struct Ready {
 
 /// How many first bytes tell the types apart.
 const MAGIC_BYTES: usize = 16;
+/// How long a turn holds a picture it is sending (ample for a copy and two reads).
+pub const CLAIM: chrono::TimeDelta = chrono::TimeDelta::seconds(30);
+
+fn in_use(id: &str) -> AppError {
+    AppError::conflict("attachment_in_use", format!("picture {id} is sent with another message"))
+}
 
 pub fn unavailable(err: StorageError) -> AppError {
     tracing::warn!(error = %err, "object storage failed");
@@ -71,7 +80,50 @@ pub async fn ready(state: &AppState, user_id: &str, ids: &[String]) -> AppResult
         let row = rows.iter().find(|row| &row.id == id).ok_or(AppError::NotFound("attachment"))?;
         ordered.push(row.clone());
     }
-    try_join_all(ordered.into_iter().map(|row| check(store, row))).await
+    // Each unsent picture is claimed for this turn first: one turn at a time copies it.
+    let now = state.clock.now();
+    let mut claimed = Vec::new();
+    for row in ordered.iter().filter(|row| row.message_id.is_none()) {
+        let taken = Attachment::update_many()
+            .col_expr(attachment::Column::ClaimedUntil, Expr::value(now + CLAIM))
+            .filter(attachment::Column::Id.eq(&row.id))
+            .filter(attachment::Column::MessageId.is_null())
+            .filter(attachment::Column::DeletedAt.is_null())
+            .filter(
+                Condition::any()
+                    .add(attachment::Column::ClaimedUntil.is_null())
+                    .add(attachment::Column::ClaimedUntil.lt(now)),
+            )
+            .exec(&state.db)
+            .await?;
+        if taken.rows_affected != 1 {
+            release(state, &claimed).await;
+            return Err(in_use(&row.id));
+        }
+        claimed.push(row.id.clone());
+    }
+    let checked = try_join_all(ordered.into_iter().map(|row| check(store, row))).await;
+    if checked.is_err() {
+        release(state, &claimed).await;
+    }
+    checked
+}
+
+/// Gives back the claims on `ids` that a turn refused before it placed its message held (a sent
+/// picture keeps its row as the turn left it). A failure is only logged: the claims lapse.
+pub async fn release(state: &AppState, ids: &[String]) {
+    if ids.is_empty() {
+        return;
+    }
+    let released = Attachment::update_many()
+        .col_expr(attachment::Column::ClaimedUntil, Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None))
+        .filter(attachment::Column::Id.is_in(ids.iter().cloned()))
+        .filter(attachment::Column::MessageId.is_null())
+        .exec(&state.db)
+        .await;
+    if let Err(err) = released {
+        tracing::warn!(error = %err, "pictures' claims not given back; they lapse");
+    }
 }
 
 async fn check(store: &Store, row: attachment::Model) -> AppResult<Ready> {

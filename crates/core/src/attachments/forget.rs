@@ -115,7 +115,8 @@ pub async fn purge(state: &AppState) -> bool {
                 }
             }
             if form_expires_at + FORM_GRACE > now {
-                left = true; // its form may upload again: deleted again by a later purge
+                // Its form may upload again: the next sweep (a minute on) deletes that too. Not
+                // work left for now, so it does not make the next request sweep again.
                 continue;
             }
             Attachment::delete_by_id(id).exec(&state.db).await?;

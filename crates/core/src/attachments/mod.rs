@@ -278,6 +278,7 @@ async fn request_upload(
         upload_key,
         form_expires_at: now + config.url_ttl,
         upload_deleted_at: None,
+        claimed_until: None,
         id,
         user_id: auth.user.id.clone(),
         conversation_id: None,

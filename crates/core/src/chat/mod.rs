@@ -331,97 +331,114 @@ async fn answer(
     service::may_chat(&state, user, turn.kind, turn.conversation_id.as_deref()).await.map_err(with_card)?;
     // Its pictures are in the bucket, of their types: read there, before the turn's transaction.
     let pictures = crate::attachments::ready(&state, &user.id, &turn.attachments).await.map_err(with_card)?;
+    let claimed: Vec<String> = pictures
+        .iter()
+        .filter(|picture| picture.row.message_id.is_none())
+        .map(|picture| picture.row.id.clone())
+        .collect();
     let turn = Turn { pictures, ..turn };
-    let text = TurnText {
-        message: turn.message.as_deref(),
-        hint: turn.system_hint.as_deref(),
-        // Earlier messages are used (and so checked) only when they open a conversation: a
-        // client that resends its whole history with `conversationId` has it ignored.
-        brought: match turn.conversation_id {
-            None => turn.earlier.iter().map(|(_, content)| content.as_str()).collect(),
-            Some(_) => Vec::new(),
-        },
-        // Its new pictures, as the model will see them (one sent before was checked then).
-        pictures: crate::attachments::checked::for_moderation(&state, &turn.pictures).await.map_err(with_card)?,
-    };
-    if let Some(kind) = turn.kind {
-        crate::attachments::tongue::only_with_tcm(&turn.pictures, kind).map_err(with_card)?;
-    }
-    if let Some(label) = input::screen(&state, user, text).await.map_err(with_card)? {
-        let language = turn.language;
-        let prepared =
-            service::prepare(&state, user, Turn { blocked: true, red_flag, ..turn }, false).await.map_err(with_card)?;
+    // A turn refused before it placed its message gives back the pictures it claimed.
+    let answered = async {
+        let text = TurnText {
+            message: turn.message.as_deref(),
+            hint: turn.system_hint.as_deref(),
+            // Earlier messages are used (and so checked) only when they open a conversation: a
+            // client that resends its whole history with `conversationId` has it ignored.
+            brought: match turn.conversation_id {
+                None => turn.earlier.iter().map(|(_, content)| content.as_str()).collect(),
+                Some(_) => Vec::new(),
+            },
+            // Its new pictures, as the model will see them (one sent before was checked then).
+            pictures: crate::attachments::checked::for_moderation(&state, &turn.pictures).await.map_err(with_card)?,
+        };
+        if let Some(kind) = turn.kind {
+            crate::attachments::tongue::only_with_tcm(&turn.pictures, kind).map_err(with_card)?;
+        }
+        if let Some(label) = input::screen(&state, user, text).await.map_err(with_card)? {
+            let language = turn.language;
+            let prepared = service::prepare(&state, user, Turn { blocked: true, red_flag, ..turn }, false)
+                .await
+                .map_err(with_card)?;
+            service::tidy_up(&state).await;
+            return Err(with_card(
+                input::refused(&state, user, client, &prepared.conversation.id, &label, language).await,
+            ));
+        }
+        let turn = Turn { red_flag, ..turn };
+        if wants_stream {
+            // Refusals before the stream begins are JSON errors: they carry the card too.
+            return stream::respond(state.clone(), llm, user, client, turn).await.map_err(with_card);
+        }
+        let prepared = service::prepare(&state, user, turn, false).await.map_err(with_card)?;
+        let conversation_id = prepared.conversation.id.clone();
+        // A reply thought through is streamed from the model and collected: the timeout bounds
+        // each next piece, so the whole has the deadline of a streamed reply (`CHAT_REPLY_MAX`).
+        let longest = state.config.chat_stream_lease();
+        let answered = tokio::time::timeout(longest, llm.complete(&prepared.prompt, prepared.think)).await;
+        let completion = match answered {
+            Ok(Ok(completion)) => completion,
+            failed => {
+                reply::model_failed(&state, &prepared).await;
+                let err = match failed {
+                    Ok(Err(err)) => service::llm_error(err),
+                    _ => stream::too_long(longest),
+                };
+                return Err(err.in_conversation(&conversation_id));
+            }
+        };
+        // The thinking is shown too: it is checked like the reply.
+        let thought = completion.thought.as_ref();
+        let mut shown = vec![completion.text.as_str()];
+        shown.extend(thought.map(|thought| thought.text.as_str()));
+        let verdict = match output::judge_all(&state, &shown).await {
+            Ok(verdict) => verdict,
+            Err(err) => {
+                reply::model_failed(&state, &prepared).await;
+                return Err(err.in_conversation(&conversation_id));
+            }
+        };
+        let ending = if verdict.is_blocked() { reply::Ending::Blocked } else { reply::Ending::Completed };
+        let message = reply::save_reply(&state, &prepared, &completion.text, thought, completion.usage, ending)
+            .await
+            .map_err(|err| err.in_conversation(&conversation_id))?;
         service::tidy_up(&state).await;
-        return Err(with_card(input::refused(&state, user, client, &prepared.conversation.id, &label, language).await));
-    }
-    let turn = Turn { red_flag, ..turn };
-    if wants_stream {
-        // Refusals before the stream begins are JSON errors: they carry the card too.
-        return stream::respond(state.clone(), llm, user, client, turn).await.map_err(with_card);
-    }
-    let prepared = service::prepare(&state, user, turn, false).await.map_err(with_card)?;
-    let conversation_id = prepared.conversation.id.clone();
-    // A reply thought through is streamed from the model and collected: the timeout bounds
-    // each next piece, so the whole has the deadline of a streamed reply (`CHAT_REPLY_MAX`).
-    let longest = state.config.chat_stream_lease();
-    let answered = tokio::time::timeout(longest, llm.complete(&prepared.prompt, prepared.think)).await;
-    let completion = match answered {
-        Ok(Ok(completion)) => completion,
-        failed => {
-            reply::model_failed(&state, &prepared).await;
-            let err = match failed {
-                Ok(Err(err)) => service::llm_error(err),
-                _ => stream::too_long(longest),
-            };
-            return Err(err.in_conversation(&conversation_id));
+        if let Verdict::Block { label } = verdict {
+            output::blocked(&state, &prepared.conversation.user_id, client, &conversation_id, &label).await;
+            return Ok(Json(ChatResponse {
+                reply: output::notice(prepared.language).to_string(),
+                conversation_id,
+                message_id: message.id,
+                user_message_id: message.parent_id.unwrap_or_default(),
+                usage: completion.usage.map(Into::into),
+                finish_reason: FinishReason::Blocked,
+                red_flag: prepared.red_flag.map(|flag| RedFlagCard::new(&state.config, flag)),
+                thinking: None,
+            })
+            .into_response());
         }
-    };
-    // The thinking is shown too: it is checked like the reply.
-    let thought = completion.thought.as_ref();
-    let mut shown = vec![completion.text.as_str()];
-    shown.extend(thought.map(|thought| thought.text.as_str()));
-    let verdict = match output::judge_all(&state, &shown).await {
-        Ok(verdict) => verdict,
-        Err(err) => {
-            reply::model_failed(&state, &prepared).await;
-            return Err(err.in_conversation(&conversation_id));
+        if prepared.first_reply {
+            // Not awaited: the answer does not wait for its title (the list shows it when ready).
+            let (state, reply) = (state.clone(), completion.text.clone());
+            tokio::spawn(async move {
+                title::write(&state, &llm, &prepared.conversation.id, prepared.language, &prepared.question, &reply)
+                    .await;
+            });
         }
-    };
-    let ending = if verdict.is_blocked() { reply::Ending::Blocked } else { reply::Ending::Completed };
-    let message = reply::save_reply(&state, &prepared, &completion.text, thought, completion.usage, ending)
-        .await
-        .map_err(|err| err.in_conversation(&conversation_id))?;
-    service::tidy_up(&state).await;
-    if let Verdict::Block { label } = verdict {
-        output::blocked(&state, &prepared.conversation.user_id, client, &conversation_id, &label).await;
-        return Ok(Json(ChatResponse {
-            reply: output::notice(prepared.language).to_string(),
+        Ok(Json(ChatResponse {
+            reply: completion.text,
             conversation_id,
             message_id: message.id,
             user_message_id: message.parent_id.unwrap_or_default(),
             usage: completion.usage.map(Into::into),
-            finish_reason: FinishReason::Blocked,
+            finish_reason: FinishReason::Completed,
             red_flag: prepared.red_flag.map(|flag| RedFlagCard::new(&state.config, flag)),
-            thinking: None,
+            thinking: completion.thought.map(|thought| ThinkingView { content: thought.text, ms: thought.ms }),
         })
-        .into_response());
+        .into_response())
     }
-    if prepared.first_reply {
-        // Not awaited: the answer does not wait for its title (the list shows it when ready).
-        let (state, reply) = (state.clone(), completion.text.clone());
-        tokio::spawn(async move {
-            title::write(&state, &llm, &prepared.conversation.id, prepared.language, &prepared.question, &reply).await;
-        });
+    .await;
+    if answered.is_err() {
+        crate::attachments::checked::release(&state, &claimed).await;
     }
-    Ok(Json(ChatResponse {
-        reply: completion.text,
-        conversation_id,
-        message_id: message.id,
-        user_message_id: message.parent_id.unwrap_or_default(),
-        usage: completion.usage.map(Into::into),
-        finish_reason: FinishReason::Completed,
-        red_flag: prepared.red_flag.map(|flag| RedFlagCard::new(&state.config, flag)),
-        thinking: completion.thought.map(|thought| ThinkingView { content: thought.text, ms: thought.ms }),
-    })
-    .into_response())
+    answered
 }

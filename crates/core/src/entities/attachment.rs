@@ -34,6 +34,8 @@ pub struct Model {
     pub form_expires_at: DateTimeUtc,
     /// When `upload_key` was deleted for good, its form having expired.
     pub upload_deleted_at: Option<DateTimeUtc>,
+    /// A turn is sending it (copying and checking it) until then: another turn finds it taken.
+    pub claimed_until: Option<DateTimeUtc>,
     pub attached_at: Option<DateTimeUtc>,
     pub deleted_at: Option<DateTimeUtc>,
 }
