@@ -244,7 +244,8 @@ test("feedback: thumbs on every reply, an optional comment, change and withdraw;
   let [put] = await Promise.all([page.waitForResponse(call(firstId, "PUT")), first.locator("button.thumb-up").click()]);
   assert.equal(put.status(), 200);
   assert.deepEqual(put.request().postDataJSON(), { rating: "up" });
-  assert.equal(await first.locator("button.thumb-up").getAttribute("aria-pressed"), "true");
+  // (Painted once the page has read the answer, a moment after it arrives.)
+  await first.locator("button.thumb-up[aria-pressed=true]").waitFor();
   const form = first.locator("form.feedback-form");
   await form.waitFor();
   assert.equal(await form.locator("label").innerText(), "What helped? (optional)");

@@ -83,9 +83,9 @@ pub async fn unsent(state: &AppState, user_id: &str, id: &str) -> AppResult<()> 
 
 /// Deletes the objects of marked pictures (where each is, what its form uploaded, and its sent
 /// copy), a batch at a time within the sweep budget, and their rows once their forms have
-/// expired (until then a form could upload again: the row stays marked, and the next purge
-/// deletes that too); whether some are left (a full batch, a form not expired, or a failure:
-/// the next purge retries).
+/// expired (until then a form could upload again: the row stays marked, and the next sweep
+/// deletes that too); whether work is left for now (a full batch, or a failure: the next purge
+/// retries).
 pub async fn purge(state: &AppState) -> bool {
     let Some(store) = state.storage.as_ref() else { return false };
     let work = async {
