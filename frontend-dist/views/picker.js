@@ -11,7 +11,8 @@ import { h, icon, toast } from "../dom.js";
 import { errorText, t } from "../i18n.js";
 import { store } from "./chat-store.js";
 
-const TYPES = ["image/jpeg", "image/png", "image/webp"];
+/** The picture types the server takes (its `about.pictures.types`). */
+export const TYPES = ["image/jpeg", "image/png", "image/webp"];
 
 let keys = 0;
 

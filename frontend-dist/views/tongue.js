@@ -6,9 +6,8 @@
 // vision model saw in it, in the classical categories, as an observation, not a diagnosis.
 import { h, icon } from "../dom.js";
 import { t } from "../i18n.js";
+import { TYPES } from "./picker.js";
 import { consentDialog, consentNeeded } from "./trust.js";
-
-const TYPES = "image/jpeg,image/png,image/webp";
 
 /** The header's entry, shown by the chat while the TCM adviser is chosen and pictures are taken. */
 export function tongueEntry({ app, pictures, draft }) {
@@ -19,7 +18,7 @@ export function tongueEntry({ app, pictures, draft }) {
 async function openGuide({ app, pictures, draft }) {
   // Health information: the consent comes first, where the server asks for it.
   if (consentNeeded(app) && !(await consentDialog(app))) return;
-  const input = h("input.tongue-input", { type: "file", accept: TYPES, capture: "user" });
+  const input = h("input.tongue-input", { type: "file", accept: TYPES.join(","), capture: "user" });
   const close = () => {
     modal.close();
     modal.remove();

@@ -539,6 +539,34 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
         let raw = self.get(name).unwrap_or_else(|| default.to_string());
         Limit::parse(&raw).map_err(|reason| ConfigError::Invalid { name, reason })
     }
+
+    /// An `http(s)://host[:port]` origin, no path (a trailing `/` is dropped); `example` shows
+    /// one in the error.
+    fn origin(&self, name: &'static str, example: &str) -> Result<Option<String>, ConfigError> {
+        let Some(raw) = self.get(name) else { return Ok(None) };
+        let rest =
+            raw.split_once("://").filter(|(scheme, _)| matches!(*scheme, "http" | "https")).map(|(_, rest)| rest);
+        match rest {
+            Some(host) if !host.trim_end_matches('/').contains('/') && !host.is_empty() => {
+                Ok(Some(raw.trim_end_matches('/').to_string()))
+            }
+            _ => Err(ConfigError::Invalid {
+                name,
+                reason: format!("{raw:?} is not an http(s) origin (no path) such as {example}"),
+            }),
+        }
+    }
+
+    /// The credentials that sign Alibaba Cloud calls: a RAM user's AccessKey, or on Function
+    /// Compute the function role's temporary credentials, which FC sets in these variables.
+    fn alibaba_credentials(&self) -> Result<crate::moderation::acs3::Credentials, ConfigError> {
+        let hint = "set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET (on Function Compute, give the function a role: it sets them)";
+        Ok(crate::moderation::acs3::Credentials {
+            access_key_id: self.required("ALIBABA_CLOUD_ACCESS_KEY_ID", hint)?,
+            access_key_secret: self.required("ALIBABA_CLOUD_ACCESS_KEY_SECRET", hint)?,
+            security_token: self.get("ALIBABA_CLOUD_SECURITY_TOKEN"),
+        })
+    }
 }
 
 /// A number to call: digits, spaces, `+` and `-`, at most 20 characters.

@@ -36,6 +36,14 @@ pub fn instant(backend: DbBackend, at: chrono::DateTime<chrono::Utc>) -> sea_orm
     }
 }
 
+/// `expr` cast to an integer the backend reads back as one: MySQL sums integers into DECIMALs.
+pub fn integer(backend: DbBackend, expr: &str) -> String {
+    match backend {
+        DbBackend::MySql => format!("CAST({expr} AS SIGNED)"),
+        _ => format!("CAST({expr} AS INTEGER)"),
+    }
+}
+
 /// The connection pool, with a deadline on every operation.
 #[derive(Clone, Debug)]
 pub struct Db {

@@ -16,7 +16,6 @@ use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, sea_query::Expr}
 
 use super::{PictureType, require};
 use crate::{
-    config::MAX_PICTURES_PER_MESSAGE,
     entities::{Attachment, attachment},
     error::{AppError, AppResult},
     state::AppState,
@@ -33,13 +32,22 @@ pub struct Ready {
     pub sent_key: String,
 }
 
+impl Ready {
+    /// Not sent with a message before this turn (claimed by it, copied and checked now).
+    pub fn is_new(&self) -> bool {
+        self.row.message_id.is_none()
+    }
+}
+
 /// How many first bytes tell the types apart.
 const MAGIC_BYTES: usize = 16;
 /// How long a turn holds a picture it is sending (ample for a copy and two reads).
 pub const CLAIM: chrono::TimeDelta = chrono::TimeDelta::seconds(30);
 
-fn in_use(id: &str) -> AppError {
-    AppError::conflict("attachment_in_use", format!("picture {id} is sent with another message"))
+/// 409 `attachment_in_use`: picture `id` is sent (or being sent) with another message, or was
+/// deleted meanwhile.
+pub fn in_use(id: &str) -> AppError {
+    AppError::conflict("attachment_in_use", format!("picture {id} was sent with another message, or deleted"))
 }
 
 pub fn unavailable(err: StorageError) -> AppError {
@@ -50,25 +58,14 @@ pub fn unavailable(err: StorageError) -> AppError {
     }
 }
 
-/// The pictures `ids` of `user_id`'s, checked, in the order given. A picture sent already (with
-/// a message) is returned as it is: the caller decides whether it may be sent again.
+/// The pictures `ids` of `user_id`'s (as a turn names them: at most four, each once, checked by
+/// `chat::turn::attachment_ids`), checked, in the order given. A picture sent already (with a
+/// message) is returned as it is: the caller decides whether it may be sent again.
 pub async fn ready(state: &AppState, user_id: &str, ids: &[String]) -> AppResult<Vec<Ready>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     let (store, _) = require(state)?;
-    if ids.len() > MAX_PICTURES_PER_MESSAGE {
-        return Err(AppError::validation(
-            "too_many_pictures",
-            format!("a message may carry at most {MAX_PICTURES_PER_MESSAGE} pictures"),
-        ));
-    }
-    let mut distinct = ids.to_vec();
-    distinct.sort();
-    distinct.dedup();
-    if distinct.len() != ids.len() {
-        return Err(AppError::validation("duplicate_picture", "a picture is named twice"));
-    }
     let rows = Attachment::find()
         .filter(attachment::Column::Id.is_in(ids.iter().cloned()))
         .filter(attachment::Column::UserId.eq(user_id))
@@ -163,7 +160,7 @@ pub async fn for_moderation(state: &AppState, pictures: &[Ready]) -> AppResult<V
         return Ok(Vec::new());
     };
     let now = state.clock.now();
-    let unsent = pictures.iter().filter(|picture| picture.row.message_id.is_none());
+    let unsent = pictures.iter().filter(|picture| picture.is_new());
     try_join_all(unsent.map(|picture| async move {
         store.model_url(&picture.sent_key, &picture.row.content_type, now, config.model_url_ttl).await
     }))

@@ -7,7 +7,9 @@
 //! sweep too, and what the form of a sent picture uploaded is deleted once it expired.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
+};
 
 use crate::{
     entities::{Attachment, attachment},
@@ -17,57 +19,50 @@ use crate::{
     state::AppState,
 };
 
-/// Marks the pictures of these conversations.
-pub async fn mark_conversations(db: &impl ConnectionTrait, ids: &[String], now: DateTime<Utc>) -> AppResult<()> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    Attachment::update_many()
+/// Marks the pictures `which` selects that are not marked yet, at `now`; how many.
+async fn mark(db: &impl ConnectionTrait, which: Condition, now: DateTime<Utc>) -> AppResult<u64> {
+    let marked = Attachment::update_many()
         .col_expr(attachment::Column::DeletedAt, Expr::value(now))
-        .filter(attachment::Column::ConversationId.is_in(ids.iter().cloned()))
+        .filter(which)
         .filter(attachment::Column::DeletedAt.is_null())
         .exec(db)
         .await?;
+    Ok(marked.rows_affected)
+}
+
+/// Marks the pictures of these conversations.
+pub async fn mark_conversations(db: &impl ConnectionTrait, ids: &[String], now: DateTime<Utc>) -> AppResult<()> {
+    if !ids.is_empty() {
+        mark(db, Condition::all().add(attachment::Column::ConversationId.is_in(ids.iter().cloned())), now).await?;
+    }
     Ok(())
 }
 
 /// Marks every picture of an account's.
 pub async fn mark_user(db: &impl ConnectionTrait, user_id: &str, now: DateTime<Utc>) -> AppResult<()> {
-    Attachment::update_many()
-        .col_expr(attachment::Column::DeletedAt, Expr::value(now))
-        .filter(attachment::Column::UserId.eq(user_id))
-        .filter(attachment::Column::DeletedAt.is_null())
-        .exec(db)
-        .await?;
+    mark(db, Condition::all().add(attachment::Column::UserId.eq(user_id)), now).await?;
     Ok(())
 }
 
 /// Marks an account's tongue photos not sent yet (health information: withdrawing the consent
 /// deletes them; sent ones go with their conversations, if the person deletes those).
 pub async fn mark_unsent_tongue_photos(db: &impl ConnectionTrait, user_id: &str, now: DateTime<Utc>) -> AppResult<()> {
-    Attachment::update_many()
-        .col_expr(attachment::Column::DeletedAt, Expr::value(now))
-        .filter(attachment::Column::UserId.eq(user_id))
-        .filter(attachment::Column::Purpose.eq(super::Purpose::Tongue.as_str()))
-        .filter(attachment::Column::MessageId.is_null())
-        .filter(attachment::Column::DeletedAt.is_null())
-        .exec(db)
-        .await?;
+    let which = Condition::all()
+        .add(attachment::Column::UserId.eq(user_id))
+        .add(attachment::Column::Purpose.eq(super::Purpose::Tongue.as_str()))
+        .add(attachment::Column::MessageId.is_null());
+    mark(db, which, now).await?;
     Ok(())
 }
 
 /// Deletes `user_id`'s picture `id` if it was not sent with a message: 404 if there is no such
 /// picture of theirs, 409 `attachment_sent` if it was sent.
 pub async fn unsent(state: &AppState, user_id: &str, id: &str) -> AppResult<()> {
-    let marked = Attachment::update_many()
-        .col_expr(attachment::Column::DeletedAt, Expr::value(state.clock.now()))
-        .filter(attachment::Column::Id.eq(id))
-        .filter(attachment::Column::UserId.eq(user_id))
-        .filter(attachment::Column::MessageId.is_null())
-        .filter(attachment::Column::DeletedAt.is_null())
-        .exec(&state.db)
-        .await?;
-    if marked.rows_affected == 0 {
+    let which = Condition::all()
+        .add(attachment::Column::Id.eq(id))
+        .add(attachment::Column::UserId.eq(user_id))
+        .add(attachment::Column::MessageId.is_null());
+    if mark(&state.db, which, state.clock.now()).await? == 0 {
         let row = Attachment::find_by_id(id).filter(attachment::Column::UserId.eq(user_id)).one(&state.db).await?;
         return match row {
             Some(row) if row.deleted_at.is_none() => Err(AppError::conflict(
@@ -194,12 +189,9 @@ pub async fn sweep(state: &AppState) {
         Ok(ids) if !ids.is_empty() => {
             left |= ids.len() as u64 == SWEEP_BATCH;
             // By primary key, and only if still unsent (a turn may have sent it meanwhile).
-            let marked = Attachment::update_many()
-                .col_expr(attachment::Column::DeletedAt, Expr::value(now))
-                .filter(attachment::Column::Id.is_in(ids))
-                .filter(attachment::Column::MessageId.is_null())
-                .exec(&state.db)
-                .await;
+            let which =
+                Condition::all().add(attachment::Column::Id.is_in(ids)).add(attachment::Column::MessageId.is_null());
+            let marked = mark(&state.db, which, now).await;
             if let Err(err) = marked {
                 tracing::warn!(error = %err, "marking unsent pictures failed");
                 left = true;

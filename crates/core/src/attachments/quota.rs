@@ -6,10 +6,7 @@
 //! after the other; the forms issued are limited per window on the same key
 //! (`RATE_LIMIT_ATTACHMENT_UPLOADS`).
 
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QuerySelect,
-    sea_query::Expr,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, sea_query::Expr};
 
 use crate::{
     config::StorageConfig,
@@ -56,14 +53,10 @@ pub async fn reserve(state: &AppState, config: &StorageConfig, row: &attachment:
 
 /// The bytes `user_id`'s pictures take now (those being deleted no longer count).
 pub async fn used_bytes(txn: &Txn, user_id: &str) -> AppResult<u64> {
-    // SUM is a DECIMAL on MySQL: cast to read it as an integer on both databases.
-    let integer = match txn.get_database_backend() {
-        DatabaseBackend::MySql => "SIGNED",
-        _ => "INTEGER",
-    };
+    let sum = crate::db::integer(txn.get_database_backend(), "SUM(size_bytes)");
     let used: Option<i64> = Attachment::find()
         .select_only()
-        .column_as(Expr::cust(format!("CAST(SUM(size_bytes) AS {integer})")), "used")
+        .column_as(Expr::cust(sum), "used")
         .filter(attachment::Column::UserId.eq(user_id))
         .filter(attachment::Column::DeletedAt.is_null())
         .into_tuple::<Option<i64>>()

@@ -10,7 +10,7 @@ use super::{AttachmentView, Ready, checked::unavailable, tongue::TongueObservati
 use crate::{
     db::Txn,
     entities::{Attachment, attachment},
-    error::{AppError, AppResult},
+    error::AppResult,
     state::AppState,
 };
 
@@ -45,10 +45,7 @@ pub async fn attach(
             .exec(txn)
             .await?;
         if attached.rows_affected != 1 {
-            return Err(AppError::conflict(
-                "attachment_in_use",
-                format!("picture {} was sent with another message, or deleted, meanwhile", picture.row.id),
-            ));
+            return Err(super::checked::in_use(&picture.row.id));
         }
     }
     Ok(())
@@ -59,7 +56,7 @@ pub async fn attach(
 /// [`super::forget::sweep`]). A failure is only logged.
 pub async fn uploads_done(state: &AppState, pictures: &[Ready]) {
     let Some(store) = state.storage.as_ref() else { return };
-    for picture in pictures.iter().filter(|picture| picture.row.message_id.is_none()) {
+    for picture in pictures.iter().filter(|picture| picture.is_new()) {
         if let Err(err) = store.delete(&picture.row.upload_key).await {
             tracing::warn!(error = %err, "a sent picture's upload could not be deleted; the housekeeping will");
         }

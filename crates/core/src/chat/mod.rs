@@ -331,11 +331,8 @@ async fn answer(
     service::may_chat(&state, user, turn.kind, turn.conversation_id.as_deref()).await.map_err(with_card)?;
     // Its pictures are in the bucket, of their types: read there, before the turn's transaction.
     let pictures = crate::attachments::ready(&state, &user.id, &turn.attachments).await.map_err(with_card)?;
-    let claimed: Vec<String> = pictures
-        .iter()
-        .filter(|picture| picture.row.message_id.is_none())
-        .map(|picture| picture.row.id.clone())
-        .collect();
+    let claimed: Vec<String> =
+        pictures.iter().filter(|picture| picture.is_new()).map(|picture| picture.row.id.clone()).collect();
     let turn = Turn { pictures, ..turn };
     // A turn refused before it placed its message gives back the pictures it claimed.
     let answered = async {
@@ -351,6 +348,8 @@ async fn answer(
             // Its new pictures, as the model will see them (one sent before was checked then).
             pictures: crate::attachments::checked::for_moderation(&state, &turn.pictures).await.map_err(with_card)?,
         };
+        // (Placing the turn checks it against the conversation; a turn that names its assistant
+        // is refused here already, before the paid checks.)
         if let Some(kind) = turn.kind {
             crate::attachments::tongue::only_with_tcm(&turn.pictures, kind).map_err(with_card)?;
         }

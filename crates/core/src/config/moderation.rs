@@ -119,15 +119,9 @@ pub(super) fn read(env: &Env<'_, impl Fn(&str) -> Option<String>>) -> Result<Opt
 }
 
 fn aliyun(env: &Env<'_, impl Fn(&str) -> Option<String>>) -> Result<AliyunModeration, ConfigError> {
-    let hint = "set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET (on Function Compute, give the function a role: it sets them)";
-    let endpoint = env.get("MODERATION_ALIYUN_ENDPOINT").unwrap_or_else(|| DEFAULT_ALIYUN_ENDPOINT.to_string());
-    let path = endpoint.split_once("://").map_or("", |(_, rest)| rest.trim_end_matches('/')).split_once('/');
-    if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) || path.is_some() {
-        return Err(ConfigError::Invalid {
-            name: "MODERATION_ALIYUN_ENDPOINT",
-            reason: format!("{endpoint:?} is not an http(s) origin (no path) such as {DEFAULT_ALIYUN_ENDPOINT}"),
-        });
-    }
+    let endpoint = env
+        .origin("MODERATION_ALIYUN_ENDPOINT", DEFAULT_ALIYUN_ENDPOINT)?
+        .unwrap_or_else(|| DEFAULT_ALIYUN_ENDPOINT.to_string());
     let block_at = match env.get("MODERATION_ALIYUN_BLOCK_AT") {
         None => RiskLevel::High,
         Some(raw) => match RiskLevel::parse(&raw) {
@@ -141,16 +135,12 @@ fn aliyun(env: &Env<'_, impl Fn(&str) -> Option<String>>) -> Result<AliyunModera
         },
     };
     Ok(AliyunModeration {
-        endpoint: endpoint.trim_end_matches('/').to_string(),
+        endpoint,
         input_service: env.get("MODERATION_ALIYUN_INPUT_SERVICE").unwrap_or_else(|| "llm_query_moderation".into()),
         output_service: env.get("MODERATION_ALIYUN_OUTPUT_SERVICE").unwrap_or_else(|| "llm_response_moderation".into()),
         image_service: env.get("MODERATION_ALIYUN_IMAGE_SERVICE").unwrap_or_else(|| "baselineCheck".into()),
         block_at,
-        credentials: Credentials {
-            access_key_id: env.required("ALIBABA_CLOUD_ACCESS_KEY_ID", hint)?,
-            access_key_secret: env.required("ALIBABA_CLOUD_ACCESS_KEY_SECRET", hint)?,
-            security_token: env.get("ALIBABA_CLOUD_SECURITY_TOKEN"),
-        },
+        credentials: env.alibaba_credentials()?,
     })
 }
 

@@ -9,6 +9,8 @@ use std::{path::PathBuf, time::Duration};
 use super::{ConfigError, Env};
 use crate::moderation::acs3::Credentials;
 
+const EXAMPLE_ORIGIN: &str = "https://img.example.com";
+
 /// The most pictures one message may carry.
 pub const MAX_PICTURES_PER_MESSAGE: usize = 4;
 
@@ -57,20 +59,6 @@ pub struct ObjectStore {
     /// OSS only takes virtual-hosted style.
     pub path_style: bool,
     pub credentials: Credentials,
-}
-
-fn origin(env: &Env<'_, impl Fn(&str) -> Option<String>>, name: &'static str) -> Result<Option<String>, ConfigError> {
-    let Some(raw) = env.get(name) else { return Ok(None) };
-    let rest = raw.split_once("://").filter(|(scheme, _)| matches!(*scheme, "http" | "https")).map(|(_, rest)| rest);
-    match rest {
-        Some(host) if !host.trim_end_matches('/').contains('/') && !host.is_empty() => {
-            Ok(Some(raw.trim_end_matches('/').to_string()))
-        }
-        _ => Err(ConfigError::Invalid {
-            name,
-            reason: format!("{raw:?} is not an http(s) origin (no path) such as https://img.example.com"),
-        }),
-    }
 }
 
 pub(super) fn read(env: &Env<'_, impl Fn(&str) -> Option<String>>) -> Result<Option<StorageConfig>, ConfigError> {
@@ -124,11 +112,12 @@ pub(super) fn read(env: &Env<'_, impl Fn(&str) -> Option<String>>) -> Result<Opt
 fn object_store(env: &Env<'_, impl Fn(&str) -> Option<String>>, oss: bool) -> Result<ObjectStore, ConfigError> {
     let bucket = env.required("STORAGE_BUCKET", "name the bucket pictures go to")?;
     let region = env.required("STORAGE_REGION", "name the bucket's region: cn-hangzhou, us-east-1…")?;
-    let public_origin = origin(env, "STORAGE_ENDPOINT")?.ok_or(ConfigError::Missing {
+    let public_origin = env.origin("STORAGE_ENDPOINT", EXAMPLE_ORIGIN)?.ok_or(ConfigError::Missing {
         name: "STORAGE_ENDPOINT",
         hint: "the origin browsers and the model reach the bucket at, e.g. https://img.example.com",
     })?;
-    let internal_origin = origin(env, "STORAGE_INTERNAL_ENDPOINT")?.unwrap_or_else(|| public_origin.clone());
+    let internal_origin =
+        env.origin("STORAGE_INTERNAL_ENDPOINT", EXAMPLE_ORIGIN)?.unwrap_or_else(|| public_origin.clone());
     let path_style = match env.get("STORAGE_PATH_STYLE").map(|raw| raw.to_ascii_lowercase()).as_deref() {
         None | Some("false") => false,
         Some("true") if !oss => true,
@@ -143,13 +132,8 @@ fn object_store(env: &Env<'_, impl Fn(&str) -> Option<String>>, oss: bool) -> Re
         // The OSS signer writes https URLs, and DashScope fetches pictures over HTTPS only.
         return Err(ConfigError::Invalid { name: "STORAGE_ENDPOINT", reason: "must be https:// for OSS".into() });
     }
-    let hint = "set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET (on Function Compute, give the function a role: it sets them)";
     let credentials = match oss {
-        true => Credentials {
-            access_key_id: env.required("ALIBABA_CLOUD_ACCESS_KEY_ID", hint)?,
-            access_key_secret: env.required("ALIBABA_CLOUD_ACCESS_KEY_SECRET", hint)?,
-            security_token: env.get("ALIBABA_CLOUD_SECURITY_TOKEN"),
-        },
+        true => env.alibaba_credentials()?,
         false => Credentials {
             access_key_id: env.required("STORAGE_ACCESS_KEY_ID", "the S3 server's access key")?,
             access_key_secret: env.required("STORAGE_SECRET_ACCESS_KEY", "the S3 server's secret key")?,

@@ -313,11 +313,7 @@ pub async fn report(db: &Db, range: &Range) -> AppResult<UsageReport> {
     let hours = || vec![Value::from(first_hour), Value::from(end_hour)];
     let statement = |sql: String, values: Vec<Value>| Statement::from_sql_and_values(backend, sql, values);
     let period = range.period_sql(backend, "hour");
-    // CAST … AS SIGNED / INTEGER: MySQL sums integers into DECIMALs.
-    let int = |expr: &str| match backend {
-        DatabaseBackend::MySql => format!("CAST({expr} AS SIGNED)"),
-        _ => format!("CAST({expr} AS INTEGER)"),
-    };
+    let int = |expr: &str| crate::db::integer(backend, expr);
 
     let rows = PeriodRow::find_by_statement(statement(
         format!(
